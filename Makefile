@@ -1,0 +1,69 @@
+# antq — `make run` and `make test` bootstrap .venv themselves; everything else builds on them.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## Start NATS and the four services (Ctrl-C stops everything). Honours ANTQ_* variables.
+run: $(STAMP)
+	$(VENV)/bin/antq up
+
+## System tools some tests drive: promtool (Debian's prometheus) and headless chromium.
+tools:
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system tools:$$missing (install them with your package manager)"; fi; \
+	fi
+
+## The whole suite CI runs: lint, types, import rules, then tests (slow suites have their own targets).
+test: $(STAMP) tools lint typecheck imports
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+## Write the JSON Schemas of every event to shared/contracts/schemas/ (committed; a test guards compatibility).
+contracts: $(STAMP)
+	$(PY) -m shared.contracts.jsonschema write
+
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+reliability: $(STAMP)
+	$(PY) -m pytest tests/reliability -m slow -q -p no:randomly
+
+fuzz: $(STAMP)
+	ANTQ_FUZZ_EXAMPLES=2000 $(PY) -m pytest tests -m fuzz -q
+
+cluster: $(STAMP)
+	$(PY) -m pytest tests/deploy -m slow -q
+
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit --skip-editable
+
+clean:
+	rm -rf $(VENV) .antq build *.egg-info

@@ -1,0 +1,49 @@
+"""The pure domain of the awards service: rules as data, rule evaluation, approval workflow and certificates."""
+
+from .certificates import (
+    Issuer,
+    Keyring,
+    VerificationResult,
+    build_credential,
+    certificate_id_of,
+    qr_svg,
+    sign_certificate,
+    verify_certificate,
+)
+from .evaluation import (
+    CertificationRecord,
+    Nomination,
+    PriorAward,
+    Proposal,
+    TipFacts,
+    UnitFacts,
+    award_id_for_key,
+    evaluate_tip,
+    evaluate_unit,
+    new_proposals,
+    proposal_key,
+    validate_nomination,
+)
+from .rules import RuleLibrary, RuleSet, rule_library, rules_in_force
+from .workflow import (
+    TRANSITIONS,
+    AuditEntry,
+    Award,
+    Step,
+    annul,
+    approve,
+    grant,
+    propose,
+    quota_usage,
+    reject,
+    review,
+    withdraw_on_revocation,
+)
+
+__all__ = [
+    "TRANSITIONS", "AuditEntry", "Award", "CertificationRecord", "Issuer", "Keyring", "Nomination", "PriorAward",
+    "Proposal", "RuleLibrary", "RuleSet", "Step", "TipFacts", "UnitFacts", "VerificationResult", "annul", "approve",
+    "award_id_for_key", "build_credential", "certificate_id_of", "evaluate_tip", "evaluate_unit", "grant",
+    "new_proposals", "proposal_key", "propose", "qr_svg", "quota_usage", "reject", "review", "rule_library",
+    "rules_in_force", "sign_certificate", "validate_nomination", "verify_certificate", "withdraw_on_revocation",
+]

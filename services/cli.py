@@ -1,0 +1,108 @@
+"""The `antq` command line: run the platform, one service, migrations, and mint local tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.settings import SERVICES, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="antq: the all-people movement to protect national security, as an event-driven platform.")
+
+DataDir = Annotated[Path | None,
+                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
+
+
+def _check_service(service: str) -> str:
+    if service not in SERVICES:
+        raise typer.BadParameter(f"service must be one of: {', '.join(SERVICES)}")
+    return service
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    nats_port: Annotated[int | None, typer.Option(help="Port of the embedded NATS [env ANTQ_NATS_PORT; 4222]")] = None,
+    port_base: Annotated[int | None, typer.Option(help="HTTP ports are P+1..P+4 [env ANTQ_PORT_BASE; 8000]")] = None,
+    nats_url: Annotated[str | None, typer.Option(help="Use this NATS, start none [env ANTQ_NATS_URL]")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load a demo province")] = False,
+) -> None:
+    """Start NATS (JetStream) and the four services as supervised processes; Ctrl-C stops everything."""
+    from services.runner import run_up
+
+    settings = load_settings(data_dir=data_dir, nats_port=nats_port, port_base=port_base, nats_url=nats_url)
+    raise typer.Exit(asyncio.run(run_up(settings, demo=demo)))
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | notify")]) -> None:
+    """Run one service (what compose and Kubernetes run); configuration from ANTQ_* variables."""
+    import importlib
+
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    _check_service(service)
+    settings = load_settings()
+    configure_logging(service, settings.log_level, settings.log_json)
+    module = importlib.import_module(f"services.{service}.app")
+    application = module.create_app(settings)
+    config = uvicorn.Config(application, host=settings.http_host, port=settings.http_port_for(service),
+                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits when the port is taken
+        raise typer.Exit(int(exc.code or 1)) from exc
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate(service: Annotated[str | None, typer.Argument(help="One service, or all when omitted")] = None,
+            data_dir: DataDir = None) -> None:
+    """Apply database migrations (services also do this on start-up in embedded mode)."""
+    from shared.migrations import migrate as run_migrations
+
+    settings = load_settings(data_dir=data_dir)
+    targets = [_check_service(service)] if service else list(SERVICES)
+    for name in targets:
+        asyncio.run(run_migrations(settings.database_url_for(name), name))
+        typer.echo(f"{name}: migrated")
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="admin | officer | unit | agency")],
+    data_dir: DataDir = None,
+    area: Annotated[str | None, typer.Option(help="Area code the token is scoped to")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit id (required for role unit)")] = None,
+    sub: Annotated[str | None, typer.Option(help="Subject (who); default a generated name")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
+) -> None:
+    """Print a bearer token valid for the local deployment (signing key under the data dir)."""
+    from shared.auth import TokenAuthority
+
+    settings = load_settings(data_dir=data_dir)
+    authority = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
+                                         default_ttl=settings.auth_token_ttl_seconds)
+    try:
+        typer.echo(authority.issue(role=role, sub=sub, area=area, unit=unit, ttl=ttl))
+    except ValueError as exc:
+        typer.echo(f"antq token: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def main() -> None:
+    app(prog_name="antq")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,26 @@
+"""Channel plugins of the notify service: inbox, email (SMTP), webhook and SMS (HTTP), with provider failover."""
+
+from services.notify.channels.base import (
+    Channel,
+    ChannelRegistry,
+    DeliveryError,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    SendResult,
+    TransientDeliveryError,
+)
+from services.notify.channels.email import EmailChannel, SmtpSettings
+from services.notify.channels.failover import FailoverChannel
+from services.notify.channels.http import SmsChannel, SmsGatewaySettings, WebhookChannel
+from services.notify.channels.inbox import InboxChannel
+from services.notify.channels.signature import (
+    SIGNATURE_HEADER,
+    sign_webhook,
+    verify_webhook_signature,
+)
+
+__all__ = [
+    "SIGNATURE_HEADER", "Channel", "ChannelRegistry", "DeliveryError", "EmailChannel", "FailoverChannel",
+    "InboxChannel", "OutgoingMessage", "PermanentDeliveryError", "SendResult", "SmsChannel", "SmsGatewaySettings",
+    "SmtpSettings", "TransientDeliveryError", "WebhookChannel", "sign_webhook", "verify_webhook_signature",
+]

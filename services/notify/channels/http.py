@@ -1,0 +1,135 @@
+"""The HTTP channels: webhooks (signed CloudEvent POST) and SMS through a configurable HTTP gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.signature import SIGNATURE_HEADER, sign_webhook
+from services.notify.domain.retry import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    classify_http_status,
+)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+def check_response(response: httpx.Response, what: str) -> None:
+    """Raise the classified DeliveryError for a non-success status; 3xx is not followed and counts as wrong URL."""
+    kind = classify_http_status(response.status_code)
+    if 300 <= response.status_code < 400:
+        kind = "permanent"
+    if kind is None:
+        return
+    reason = f"{what} answered HTTP {response.status_code}"
+    if kind == "permanent":
+        raise PermanentDeliveryError(reason)
+    raise TransientDeliveryError(reason, retry_after=_retry_after(response))
+
+
+async def post(client: httpx.AsyncClient, url: str, what: str, **kwargs: object) -> httpx.Response:
+    try:
+        response = await client.post(url, **kwargs)  # type: ignore[arg-type]
+    except httpx.InvalidURL as exc:
+        raise PermanentDeliveryError(f"{what}: invalid URL: {exc}") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise PermanentDeliveryError(f"{what}: unsupported URL scheme: {exc}") from exc
+    except httpx.HTTPError as exc:  # timeouts, refused connections, resets
+        raise TransientDeliveryError(f"{what} unreachable: {type(exc).__name__}: {exc}") from exc
+    check_response(response, what)
+    return response
+
+
+class _HttpChannel(Channel):
+    def __init__(self, client: httpx.AsyncClient | None, timeout_seconds: float) -> None:
+        self._owns_client = client is None
+        # Redirects are not followed: a signed POST must not be replayed to wherever a 3xx points.
+        self._client = client or httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+
+class WebhookChannel(_HttpChannel):
+    """POSTs the CloudEvent (the message's `body`, bytes as signed) to the subscription's URL."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        provider: str = "webhook",
+    ) -> None:
+        super().__init__(client, timeout_seconds)
+        self._clock = clock
+        self.provider = provider
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        if not message.target:
+            raise PermanentDeliveryError("webhook without a URL")
+        if message.body is None:
+            raise PermanentDeliveryError("webhook without a body")
+        try:
+            scheme = httpx.URL(message.target).scheme
+        except httpx.InvalidURL as exc:
+            raise PermanentDeliveryError(f"webhook: invalid URL: {exc}") from exc
+        if scheme not in ("http", "https"):
+            raise PermanentDeliveryError(f"webhook: only http and https URLs are delivered, not {scheme!r}")
+        headers = {
+            "Content-Type": "application/cloudevents+json; charset=utf-8",
+            "X-Antq-Notification-Id": message.notification_id,
+            "User-Agent": "antq-notify",
+        }
+        if message.secret:
+            headers[SIGNATURE_HEADER] = sign_webhook(message.secret, message.body, int(self._clock()))
+        response = await post(self._client, message.target, "webhook receiver", content=message.body, headers=headers)
+        return SendResult(channel=self.name, provider=self.provider, detail=f"HTTP {response.status_code}")
+
+
+class SmsGatewaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    token: str | None = Field(default=None, repr=False)
+    timeout_seconds: float = 10.0
+
+
+class SmsChannel(_HttpChannel):
+    """POSTs `{"to": phone, "text": text}` as JSON to an HTTP SMS gateway (bearer token when configured)."""
+
+    name = "sms"
+
+    def __init__(
+        self, settings: SmsGatewaySettings, *, client: httpx.AsyncClient | None = None, provider: str = "sms-gateway"
+    ) -> None:
+        super().__init__(client, settings.timeout_seconds)
+        self.settings = settings
+        self.provider = provider
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        if not message.target:
+            raise PermanentDeliveryError("SMS without a phone number")
+        headers = {"X-Antq-Notification-Id": message.notification_id}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        response = await post(
+            self._client, self.settings.url, "SMS gateway",
+            json={"to": message.target, "text": message.text}, headers=headers,
+        )
+        return SendResult(channel=self.name, provider=self.provider, detail=f"HTTP {response.status_code}")
+
+
+__all__ = ["DeliveryError", "SmsChannel", "SmsGatewaySettings", "WebhookChannel", "check_response"]

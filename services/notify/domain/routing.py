@@ -1,0 +1,217 @@
+"""Pure routing: from one event, the subscriptions, the directory and preferences to a list of delivery intents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.notify.domain.model import (
+    DEFAULT_PREFERENCES,
+    PRIORITY_RANK,
+    ChannelName,
+    DeliveryIntent,
+    Directory,
+    Preferences,
+    Recipient,
+    Subscription,
+    reporter_recipient,
+)
+from services.notify.domain.patterns import area_covers, type_matches
+
+RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+Audience = Literal["area_officers", "unit_contacts", "approvers", "reporter"]
+# Notify's own events are never routed: a delivery of a NotificationDelivered would publish another one, forever.
+OWN_PREFIX = "antq.notify."
+# Channels that do not interrupt anybody (inbox) or are read by machines (webhook) ignore digest and quiet hours.
+ALWAYS_IMMEDIATE: frozenset[str] = frozenset({"inbox", "webhook"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Condition(_Frozen):
+    event: str
+    when: dict[str, Any] = Field(default_factory=dict)
+
+    def holds(self, event_type: str, data: Mapping[str, Any]) -> bool:
+        if not type_matches(self.event, event_type):
+            return False
+        for field, expected in self.when.items():
+            value = data.get(field)
+            if isinstance(expected, list):
+                if value not in expected:
+                    return False
+            elif value != expected:
+                return False
+        return True
+
+
+class Rule(Condition):
+    id: str
+    audience: Audience
+    channels: tuple[ChannelName, ...] = Field(min_length=1)
+
+
+class RuleSet(_Frozen):
+    version: str
+    critical: tuple[Condition, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+    def is_critical(self, event_type: str, data: Mapping[str, Any]) -> bool:
+        return any(condition.holds(event_type, data) for condition in self.critical)
+
+
+def load_rules(path: Path = RULES_FILE) -> RuleSet:
+    with path.open(encoding="utf-8") as handle:
+        return RuleSet.model_validate(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> RuleSet:
+    return load_rules()
+
+
+# --- what the event is about ----------------------------------------------------------------------------------
+def event_unit(data: Mapping[str, Any]) -> str | None:
+    unit_id = data.get("unit_id")
+    if unit_id:
+        return str(unit_id)
+    if data.get("recipient_kind") == "unit" and data.get("recipient_ref"):
+        return str(data["recipient_ref"])
+    return None
+
+
+def event_area(data: Mapping[str, Any], directory: Directory) -> str | None:
+    """The area an event is about: said by the event, else where its unit or tip is known to be."""
+    for field in ("assigned_area", "area_code"):  # a triage's assigned area overrides where the tip came in
+        if data.get(field):
+            return str(data[field])
+    unit_id = event_unit(data)
+    if unit_id and unit_id in directory.unit_areas:
+        return directory.unit_areas[unit_id]
+    tip_id = data.get("tip_id")
+    if tip_id and str(tip_id) in directory.tip_areas:
+        return directory.tip_areas[str(tip_id)]
+    return None
+
+
+def event_priority(data: Mapping[str, Any]) -> str:
+    priority = data.get("priority")
+    return priority if priority in PRIORITY_RANK else "normal"
+
+
+def event_reporter(data: Mapping[str, Any], directory: Directory) -> str | None:
+    """The pseudonymous reporter reference: carried by the event as an extension field, or handed over earlier."""
+    ref = data.get("reporter_ref")
+    if ref:
+        return str(ref)
+    tip_id = data.get("tip_id")
+    return directory.tip_reporters.get(str(tip_id)) if tip_id else None
+
+
+def audience(kind: Audience, data: Mapping[str, Any], directory: Directory) -> list[Recipient]:
+    area = event_area(data, directory)
+    if kind == "area_officers":
+        return [r for r in directory.recipients if r.kind == "officer" and area_covers(r.area_code, area)]
+    if kind == "unit_contacts":
+        unit_id = event_unit(data)
+        return [r for r in directory.recipients if r.kind == "unit_contact" and unit_id and r.unit_id == unit_id]
+    if kind == "approvers":
+        level = data.get("level")
+        return [
+            r for r in directory.recipients
+            if r.kind == "officer" and level in r.approves_levels and (area is None or area_covers(r.area_code, area))
+        ]
+    ref = event_reporter(data, directory)
+    return [reporter_recipient(ref)] if ref else []
+
+
+def subscription_matches(sub: Subscription, event_type: str, data: Mapping[str, Any], directory: Directory) -> bool:
+    if not any(type_matches(pattern, event_type) for pattern in sub.event_types):
+        return False
+    if sub.area_code is not None and not area_covers(sub.area_code, event_area(data, directory)):
+        return False
+    if sub.unit_id is not None and sub.unit_id != event_unit(data):
+        return False
+    return sub.min_priority is None or PRIORITY_RANK[event_priority(data)] >= PRIORITY_RANK[sub.min_priority]
+
+
+# --- the routing function -------------------------------------------------------------------------------------
+def route(
+    event_type: str,
+    event_data: Mapping[str, Any],
+    subscriptions: Sequence[Subscription],
+    recipients_directory: Directory,
+    preferences: Mapping[str, Preferences],
+    *,
+    rules: RuleSet | None = None,
+) -> list[DeliveryIntent]:
+    """Every delivery one event causes, at most one per (recipient, channel), in a stable order.
+
+    - Default rules apply always; subscriptions add to them. A recipient's `channels` preference filters what
+      the rules chose, except that a critical event always reaches the inbox; a subscription is the
+      recipient's own explicit choice and is honoured as it is.
+    - Each webhook subscription is its own recipient (`webhook:<subscription_id>`), so two endpoints of one
+      agency both get the event.
+    - Reporters are reached through the inbox only, whatever a rule says.
+    - Email and SMS need an address (the subscription's target, else the directory's); without one the
+      delivery is not produced.
+    """
+    if event_type.startswith(OWN_PREFIX):
+        return []
+    rule_set = rules or default_rules()
+    critical = rule_set.is_critical(event_type, event_data)
+    intents: dict[tuple[str, str], DeliveryIntent] = {}
+
+    def add(recipient: Recipient, channel: ChannelName, target: str | None, reason: str, sub_id: str | None) -> None:
+        if recipient.kind == "reporter" and channel != "inbox":
+            return
+        if channel in ("email", "sms", "webhook") and not target:
+            return
+        prefs = preferences.get(recipient.recipient_id, DEFAULT_PREFERENCES)
+        immediate = critical or channel in ALWAYS_IMMEDIATE or prefs.mode == "immediate"
+        key = (recipient.recipient_id, channel)
+        if key in intents:
+            return
+        intents[key] = DeliveryIntent(
+            recipient_id=recipient.recipient_id,
+            recipient_kind=recipient.kind,
+            channel=channel,
+            target=target,
+            mode="immediate" if immediate else "digest",
+            critical=critical,
+            language=prefs.language,
+            subscription_id=sub_id,
+            reason=reason,
+        )
+
+    for rule in rule_set.rules:
+        if not rule.holds(event_type, event_data):
+            continue
+        for recipient in audience(rule.audience, event_data, recipients_directory):
+            prefs = preferences.get(recipient.recipient_id, DEFAULT_PREFERENCES)
+            for channel in rule.channels:
+                allowed = prefs.channels is None or channel in prefs.channels or (critical and channel == "inbox")
+                if allowed:
+                    add(recipient, channel, recipient.address_for(channel), f"rule:{rule.id}", None)
+
+    for sub in subscriptions:
+        if not subscription_matches(sub, event_type, event_data, recipients_directory):
+            continue
+        if sub.channel == "webhook":
+            recipient = Recipient(recipient_id=f"webhook:{sub.subscription_id}", kind="external")
+        else:
+            owner = recipients_directory.get(sub.owner)
+            if owner is None or owner.kind == "reporter":
+                continue  # nobody to address, or a reporter, who never subscribes
+            recipient = owner
+        add(recipient, sub.channel, sub.target or recipient.address_for(sub.channel),
+            f"subscription:{sub.subscription_id}", sub.subscription_id)
+
+    return [intents[key] for key in sorted(intents)]

@@ -1,0 +1,177 @@
+"""Renders a notice for an event, channel and language from the Jinja2 files under services/notify/templates.
+
+Layout: `<lang>/<EventName>.v1.j2` per event type and language, extending `<lang>/_layout.j2`, which turns the
+blocks `subject`, `summary` and `details` into each channel's parts. A file `<lang>/<channel>/<EventName>.v1.j2`,
+when present, overrides it for one channel. Webhooks carry the CloudEvent itself (`webhook_body`), no template.
+
+Only the fields of the catalogue model reach a template: the event data is validated through it first, and
+unknown fields (a description, a reporter's name, anything a producer might add by mistake) are dropped, so
+free text written by a reporter can never be rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    pass_context,
+)
+from jinja2.runtime import Context
+from pydantic import BaseModel, ConfigDict
+
+from services.notify.domain.model import LOCAL_TZ, ChannelName, Language
+from shared.contracts.events import EVENT_TYPES, EventData
+from shared.errors import Invalid, NotFound
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+LANGUAGES: tuple[Language, ...] = ("vi", "en")
+TEMPLATED_CHANNELS: tuple[ChannelName, ...] = ("inbox", "email", "sms")
+SMS_MAX_CHARS = 300  # a few concatenated segments; Vietnamese diacritics force UCS-2 (67 chars a segment)
+Part = Literal["subject", "short", "sms", "text", "html"]
+
+
+class Rendered(BaseModel):
+    """What a channel sends: email uses all three; inbox a subject (title) and text; SMS the text only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str | None
+    text: str
+    html: str | None = None
+
+
+def _local(value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(LOCAL_TZ)) if value.tzinfo else value
+
+
+@pass_context
+def _format_datetime(ctx: Context, value: datetime) -> str:
+    local = _local(value)
+    if ctx.get("lang") == "vi":
+        return local.strftime("%H:%M ngày %d/%m/%Y") + " (giờ Việt Nam)"
+    return local.strftime("%Y-%m-%d %H:%M") + " (Vietnam time)"
+
+
+@pass_context
+def _format_date(ctx: Context, value: date | datetime) -> str:
+    day = _local(value).date() if isinstance(value, datetime) else value
+    return day.strftime("%d/%m/%Y") if ctx.get("lang") == "vi" else day.isoformat()
+
+
+class Templates:
+    """The template set of one or more directories; earlier directories override later ones."""
+
+    def __init__(self, search_path: Sequence[Path] = (TEMPLATES_DIR,)) -> None:
+        loader = FileSystemLoader([str(p) for p in search_path], encoding="utf-8")
+        self.labels: dict[str, dict[str, dict[str, str]]] = {}
+        for directory in reversed(search_path):
+            labels_file = Path(directory) / "labels.yaml"
+            if labels_file.exists():
+                for lang, groups in (yaml.safe_load(labels_file.read_text(encoding="utf-8")) or {}).items():
+                    for group, words in groups.items():
+                        self.labels.setdefault(lang, {}).setdefault(group, {}).update(words)
+        common: dict[str, Any] = {
+            "loader": loader, "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True,
+        }
+        # Two environments over the same files: plain text must not be HTML-escaped, HTML must always be.
+        self.text_env = Environment(autoescape=False, **common)
+        self.html_env = Environment(autoescape=True, **common)
+        for env in (self.text_env, self.html_env):
+            env.filters["dt"] = _format_datetime
+            env.filters["day"] = _format_date
+
+    def _label(self, lang: str) -> Any:
+        groups = self.labels.get(lang, {})
+
+        def label(group: str, code: object) -> str:
+            return groups.get(group, {}).get(str(code), str(code))
+
+        return label
+
+    def render(
+        self, event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel
+    ) -> Rendered:
+        if channel == "webhook":
+            raise Invalid("webhooks carry the CloudEvent itself; use webhook_body", code="no_template")
+        if lang not in LANGUAGES:
+            raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
+        envelope = event.model_dump(mode="python") if isinstance(event, BaseModel) else dict(event)
+        data = event_data(event_type, envelope.get("data", {}))
+        name = event_type.split(".", 2)[2] + ".j2"
+        candidates = [f"{lang}/{channel}/{name}", f"{lang}/{name}"]
+        context = {
+            "e": data,
+            "event": {"id": envelope.get("id", ""), "type": event_type, "time": envelope.get("time")},
+            "lang": lang,
+            "channel": channel,
+            "label": self._label(lang),
+        }
+
+        def part(which: Part, env: Environment) -> str:
+            try:
+                template = env.select_template(candidates)
+            except TemplateNotFound as exc:
+                raise NotFound(f"no template for {event_type} in {lang}", code="no_template") from exc
+            return template.render(part=which, **context)
+
+        subject = _one_line(part("subject", self.text_env))
+        if channel == "email":
+            text = _tidy(part("text", self.text_env))
+            return Rendered(subject=subject, text=text, html=part("html", self.html_env).strip())
+        if channel == "inbox":
+            return Rendered(subject=subject, text=_one_line(part("short", self.text_env)))
+        sms = _one_line(part("sms", self.text_env))
+        return Rendered(subject=None, text=sms if len(sms) <= SMS_MAX_CHARS else sms[: SMS_MAX_CHARS - 1] + "…")
+
+
+def event_data(event_type: str, data: Mapping[str, Any]) -> EventData:
+    """The event's data through its catalogue model: known fields only, validated."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise NotFound(f"unknown event type {event_type!r}", code="unknown_event_type")
+    return model.model_validate(data)
+
+
+def webhook_body(event: Mapping[str, Any] | BaseModel) -> bytes:
+    """The CloudEvent a webhook receives, as the exact bytes that are signed.
+
+    Its `data` keeps only the catalogue's fields, so an extension meant for notify itself (a reporter's
+    pseudonymous reference) never leaves the platform.
+    """
+    envelope = event.model_dump(mode="json", exclude_none=True) if isinstance(event, BaseModel) else dict(event)
+    model = EVENT_TYPES.get(str(envelope.get("type", "")))
+    if model is not None:
+        envelope["data"] = model.model_validate(envelope.get("data", {})).model_dump(mode="json", exclude_none=True)
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tidy(text: str) -> str:
+    """Strip trailing spaces and runs of blank lines that conditional template lines leave behind."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+@lru_cache(maxsize=1)
+def default_templates() -> Templates:
+    return Templates()
+
+
+def render(event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel) -> Rendered:
+    """Subject, text and HTML of the notice for one event on one channel in one language."""
+    return default_templates().render(event_type, channel, lang, event)

@@ -1,0 +1,230 @@
+"""The embedded runner behind `antq up`: a NATS server and the four services as supervised processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.nats_binary import find_nats_server as _find_nats_server
+from shared.settings import SERVICES, Settings, child_environment
+
+log = logging.getLogger("antq.up")
+
+
+class StartupError(RuntimeError):
+    """Something the operator must fix before `antq up` can start (a port taken, no nats-server binary)."""
+
+
+def find_nats_server() -> str:
+    try:
+        return _find_nats_server()
+    except FileNotFoundError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def nats_config(settings: Settings, store_dir: Path) -> str:
+    sync = "always" if settings.nats_sync_always else "2m"
+    return (
+        f"listen: 127.0.0.1:{settings.nats_port}\n"
+        f"server_name: antq-embedded\n"
+        f"jetstream {{\n  store_dir: \"{store_dir}\"\n  sync_interval: {sync}\n}}\n"
+    )
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, *, demo: bool = False, out: Callable[[str], None] = print):
+        self.settings = settings
+        self.demo = demo
+        self.out = out
+        self.children: dict[str, Child] = {}
+        self.stopping = False
+
+    def preflight(self) -> list[int]:
+        ports = {f"{s} HTTP": self.settings.http_port_for(s) for s in SERVICES}
+        if not self.settings.nats_url:
+            ports["NATS"] = self.settings.nats_port
+        taken = [f"{what} port {port}" for what, port in ports.items() if not port_free(port)]
+        if taken:
+            raise StartupError(
+                "port(s) already in use: " + ", ".join(taken)
+                + ". Choose others with --port-base / --nats-port (or ANTQ_PORT_BASE / ANTQ_NATS_PORT), "
+                  "or use a running NATS with --nats-url.")
+        return list(ports.values())
+
+    async def start_child(self, child: Child) -> None:
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        logfile = open(child.log_path, "ab")  # noqa: SIM115 — handed to the child process
+        child.proc = await asyncio.create_subprocess_exec(*child.argv, env=child.env, stdout=logfile,
+                                                          stderr=logfile, start_new_session=True)
+        logfile.close()
+        child.started_at = time.monotonic()
+
+    async def run(self) -> int:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.preflight()
+        from shared.auth import load_or_create_key
+
+        load_or_create_key(s.auth_key_path())  # one signing key, created before the services race for it
+        logs = s.data_dir / "logs"
+        if not s.nats_url:
+            binary = find_nats_server()
+            store = (s.data_dir / "nats").resolve()
+            conf = s.data_dir / "nats.conf"
+            conf.write_text(nats_config(s, store))
+            nats = Child("nats", [binary, "-c", str(conf.resolve())], dict(os.environ), logs / "nats.log")
+            self.children["nats"] = nats
+            await self.start_child(nats)
+            await self.wait_tcp(s.nats_port, "nats")
+            self.out(f"nats     ready  {s.effective_nats_url()}  (JetStream store {store})")
+        else:
+            self.out(f"nats     using  {s.effective_nats_url()}")
+        for name in SERVICES:
+            argv = [sys.executable, "-m", "services.cli", "serve", name]
+            child = Child(name, argv, child_environment(s, name), logs / f"{name}.log")
+            self.children[name] = child
+            await self.start_child(child)
+        for name in SERVICES:
+            port = s.http_port_for(name)
+            await self.wait_ready(name, port)
+            self.out(f"{name:<8} ready  http://127.0.0.1:{port}  (logs {logs / (name + '.log')})")
+        if self.demo:
+            from services.demo import load_demo
+
+            summary = await load_demo(s)
+            self.out(f"demo     loaded {summary}")
+        self.out(f"antq is ready (data dir {s.data_dir.resolve()}; Ctrl-C stops everything)")
+        return await self.supervise()
+
+    async def wait_tcp(self, port: int, name: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            child = self.children.get(name)
+            if child and child.proc and child.proc.returncode is not None:
+                raise StartupError(f"{name} exited with code {child.proc.returncode}; see {child.log_path}")
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return
+            await asyncio.sleep(0.1)
+        raise StartupError(f"{name} did not open port {port} within {timeout:.0f}s")
+
+    async def wait_ready(self, name: str, port: int, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                child = self.children[name]
+                if child.proc and child.proc.returncode is not None:
+                    raise StartupError(f"{name} exited with code {child.proc.returncode}; see {child.log_path}")
+                try:
+                    r = await client.get(f"http://127.0.0.1:{port}/readyz")
+                    if r.status_code == 200:
+                        return
+                    last = r.text
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                await asyncio.sleep(0.2)
+        raise StartupError(f"{name} not ready within {timeout:.0f}s: {last}")
+
+    async def supervise(self) -> int:
+        while not self.stopping:
+            for child in list(self.children.values()):
+                if self.stopping:
+                    break
+                if child.proc is not None and child.proc.returncode is not None:
+                    # Back off when a process keeps dying; reset once it has run for a minute.
+                    if time.monotonic() - child.started_at > 60:
+                        child.restarts = 0
+                    delay = min(2 ** child.restarts * 0.5, 30)
+                    child.restarts += 1
+                    self.out(f"{child.name:<8} exited with code {child.proc.returncode}; "
+                             f"restarting in {delay:.1f}s (restart #{child.restarts})")
+                    await asyncio.sleep(delay)
+                    if not self.stopping:
+                        await self.start_child(child)
+            await asyncio.sleep(0.2)
+        return 0
+
+    async def shutdown(self) -> None:
+        self.stopping = True
+        order = [n for n in SERVICES if n in self.children] + (["nats"] if "nats" in self.children else [])
+        for name in order[:-1] if "nats" in self.children else order:
+            self._signal(self.children[name], signal.SIGTERM)
+        await self._wait_exit([self.children[n] for n in order if n != "nats"], 15)
+        if "nats" in self.children:
+            self._signal(self.children["nats"], signal.SIGTERM)
+            await self._wait_exit([self.children["nats"]], 15)
+        self.out("antq stopped")
+
+    @staticmethod
+    def _signal(child: Child, sig: int) -> None:
+        if child.proc is not None and child.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.proc.send_signal(sig)
+
+    async def _wait_exit(self, children: list[Child], timeout: float) -> None:
+        for child in children:
+            if child.proc is None:
+                continue
+            try:
+                await asyncio.wait_for(child.proc.wait(), timeout=timeout)
+            except TimeoutError:
+                self._signal(child, signal.SIGKILL)
+                await child.proc.wait()
+
+
+async def run_up(settings: Settings, *, demo: bool = False) -> int:
+    sup = Supervisor(settings, demo=demo)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(sup.run())
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if runner in done and runner.exception() is not None:
+        exc = runner.exception()
+        print(f"antq up: {exc}", file=sys.stderr)
+        code = 2
+    runner.cancel()
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await runner
+    await sup.shutdown()
+    del main
+    return code

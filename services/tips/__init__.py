@@ -1,0 +1,1 @@
+"""The antq tips service."""

@@ -1,0 +1,112 @@
+"""Finds likely duplicate tips for an officer to confirm: same category and place, close in time, similar text.
+
+Text similarity folds Vietnamese diacritics (so "trộm cắp" matches "trom cap", as typed on phones without a
+Vietnamese keyboard), then blends a word-token Jaccard index (robust to word order) with a character-shingle
+Jaccard index (robust to typos and spacing). Tuning lives in `rules/triage.<version>.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .rules import TriageRules
+
+# Words so common in tips that sharing them says nothing (already folded).
+STOPWORDS: frozenset[str] = frozenset(
+    {
+        "va", "cua", "la", "co", "o", "tai", "thi", "ma", "nhung", "cac", "mot", "nhieu", "da", "dang", "se", "bi",
+        "duoc", "cho", "voi", "nay", "do", "khi", "toi", "em", "anh", "chi", "ong", "ba", "the", "a", "an", "and", "of",
+        "to", "in", "at", "is", "are", "was", "on", "for", "with", "this", "that", "it", "by", "from",
+    }
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def fold(text: str) -> str:
+    """Lower-case text without diacritics: `Đường Lê Lợi` -> `duong le loi`."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped).casefold()
+
+
+def tokens(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(fold(text)) if w not in STOPWORDS)
+
+
+def shingles(text: str, size: int) -> frozenset[str]:
+    compact = " ".join(_WORD.findall(fold(text)))
+    if len(compact) <= size:
+        return frozenset({compact}) if compact else frozenset()
+    return frozenset(compact[i : i + size] for i in range(len(compact) - size + 1))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a and not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def text_similarity(a: str, b: str, rules: TriageRules) -> float:
+    """0..1, the weighted blend of token and shingle Jaccard indices."""
+    total = rules.weights.tokens + rules.weights.shingles
+    if total == 0:
+        return 0.0
+    score = rules.weights.tokens * jaccard(tokens(a), tokens(b)) + rules.weights.shingles * jaccard(
+        shingles(a, rules.shingle_size), shingles(b, rules.shingle_size)
+    )
+    return score / total
+
+
+@dataclass(frozen=True)
+class TipFingerprint:
+    """What duplicate detection looks at; the description never leaves the tips service."""
+
+    tip_id: str
+    category: str
+    received_at: datetime
+    description: str
+    area_code: str | None = None
+    unit_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    tip_id: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+def duplicate_score(new: TipFingerprint, other: TipFingerprint, rules: TriageRules) -> DuplicateCandidate | None:
+    """The candidate link from `new` to `other`, or None when they cannot be duplicates or score too low."""
+    if new.tip_id == other.tip_id or new.category != other.category:
+        return None
+    same_unit = new.unit_id is not None and new.unit_id == other.unit_id
+    same_area = new.area_code is not None and new.area_code == other.area_code
+    if not (same_unit or same_area):
+        return None
+    if abs(new.received_at - other.received_at) > timedelta(hours=rules.window_hours):
+        return None
+    text = text_similarity(new.description, other.description, rules)
+    score = min(1.0, text + (rules.same_unit_bonus if same_unit else 0.0))
+    if score < rules.min_score:
+        return None
+    reasons = ["same_category", "same_unit" if same_unit else "same_area", "close_in_time", f"text:{text:.2f}"]
+    return DuplicateCandidate(tip_id=other.tip_id, score=round(score, 4), reasons=tuple(reasons))
+
+
+def find_duplicates(
+    new: TipFingerprint, others: Iterable[TipFingerprint], rules: TriageRules, *, limit: int = 5
+) -> list[DuplicateCandidate]:
+    """The best candidate links for `new`, highest score first (ties by tip id for a stable order)."""
+    found = [c for c in (duplicate_score(new, o, rules) for o in others) if c is not None]
+    return sorted(found, key=lambda c: (-c.score, c.tip_id))[:limit]
+
+
+def candidate_window(received_at: datetime, rules: TriageRules) -> tuple[datetime, datetime]:
+    """The received_at range the store should query for candidates (keeps the comparison set small)."""
+    span = timedelta(hours=rules.window_hours)
+    return received_at - span, received_at + span

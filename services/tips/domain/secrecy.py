@@ -1,0 +1,252 @@
+"""Keeps a reporter unknown: receipts (issue, hash, verify), the identity cipher, and the reward reference.
+
+Receipt arithmetic. A receipt is 28 Crockford base32 symbols shown in 7 groups of 4, e.g.
+`7K2M-QX9D-4F8T-ZR1C-...`. The first 8 symbols (40 bits) are the *lookup id*: stored in clear, unique, it
+finds the one row to check without scanning every hash. The last 20 symbols (100 bits, from `secrets`) are the
+*secret*: only its argon2id hash is stored. Guessing: knowing a valid lookup id (worst case) an attacker still
+has to hit one of 2**100 secrets; at a billion online guesses per second that is 4e13 years on average, and
+the HTTP rate limit makes it far slower. An offline attacker with the database pays an argon2id evaluation per
+guess on top. Without a known lookup id, a random code hits any of N stored tips with probability N / 2**140.
+Input is forgiving as Crockford intends: case, spaces and hyphens are ignored, I/L read as 1, O as 0.
+
+Reward reference. `reward_ref = "rr1_" + hex(sha256("antq.tips.reward_ref.v1\\0" + normalised receipt))`.
+The tips service computes it once at intake (the only time it sees the receipt in clear), stores it with the
+tip and publishes it in TipVerified only for a valuable anonymous tip. The awards service, given
+`POST /rewards/claim {receipt}`, computes the same function and looks the reference up: it learns that the
+claimant holds the receipt, never who the reporter is, and tips never learns who claims. The reference is a
+hash of 140 random bits, so it can be neither reversed nor linked to an identity or a tip id. A fast hash is
+enough here because the input has 140 bits of entropy; argon2 protects the stored receipt hash regardless.
+
+Identity cipher. AES-256-GCM with a random 96-bit nonce; the token is `v1.<key id>.<base64url(nonce|ct)>`,
+where the key id (first 8 hex of sha256(key)) picks the key, and the associated data binds the ciphertext to
+its row (the tip id), so swapping ciphertexts between rows fails. Keys come from settings as base64 strings,
+current key first. Rotation: put a new key first, keep the old ones after it, run `rotate()` over every row
+(`needs_rotation()` tells which), then drop the old keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.errors import Invalid
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOOKUP_SYMBOLS = 8
+SECRET_SYMBOLS = 20
+GROUP = 4
+RECEIPT_SYMBOLS = LOOKUP_SYMBOLS + SECRET_SYMBOLS
+SECRET_BITS = SECRET_SYMBOLS * 5
+RECEIPT_BITS = RECEIPT_SYMBOLS * 5
+_DECODE = {c: c for c in CROCKFORD} | {"I": "1", "L": "1", "O": "0"}
+
+# OWASP's argon2id profile (19 MiB, 2 passes, 1 lane): slow enough to make offline guessing costly on top of
+# 100 bits of entropy, cheap enough (~20-30 ms) that public intake stays fast under load.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+ARGON2_HASH_LEN = 32
+ARGON2_SALT_LEN = 16
+
+
+@dataclass(frozen=True)
+class Argon2Profile:
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(
+            time_cost=self.time_cost,
+            memory_cost=self.memory_kib,
+            parallelism=self.parallelism,
+            hash_len=ARGON2_HASH_LEN,
+            salt_len=ARGON2_SALT_LEN,
+            type=Type.ID,
+        )
+
+
+PRODUCTION = Argon2Profile(ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM)
+# For tests only: the minimum argon2 accepts. Verification reads the parameters from the hash itself.
+FAST_FOR_TESTS = Argon2Profile(time_cost=1, memory_kib=8, parallelism=1)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A parsed receipt. `str()` gives the grouped form to show the reporter once."""
+
+    lookup_id: str
+    secret: str
+
+    def normalised(self) -> str:
+        return self.lookup_id + self.secret
+
+    def __str__(self) -> str:
+        code = self.normalised()
+        return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
+
+    def __repr__(self) -> str:
+        # Never print the secret by accident (logs, tracebacks).
+        return f"Receipt(lookup_id={self.lookup_id!r}, secret=<hidden>)"
+
+
+def _random_symbols(n: int) -> str:
+    return "".join(secrets.choice(CROCKFORD) for _ in range(n))
+
+
+def new_receipt() -> Receipt:
+    """A fresh receipt with a 40-bit lookup id and a 100-bit secret (the store retries on a lookup id clash)."""
+    return Receipt(lookup_id=_random_symbols(LOOKUP_SYMBOLS), secret=_random_symbols(SECRET_SYMBOLS))
+
+
+def parse_receipt(text: str | Receipt) -> Receipt:
+    """The receipt typed by a reporter. Invalid (`bad_receipt`) when it cannot be one, without saying more."""
+    if isinstance(text, Receipt):
+        return text
+    symbols = []
+    for char in text.upper():
+        if char in " -\t\r\n":
+            continue
+        decoded = _DECODE.get(char)
+        if decoded is None:
+            raise Invalid("this is not a receipt", code="bad_receipt")
+        symbols.append(decoded)
+    if len(symbols) != RECEIPT_SYMBOLS:
+        raise Invalid("this is not a receipt", code="bad_receipt")
+    code = "".join(symbols)
+    return Receipt(lookup_id=code[:LOOKUP_SYMBOLS], secret=code[LOOKUP_SYMBOLS:])
+
+
+def hash_receipt(receipt: str | Receipt, *, profile: Argon2Profile = PRODUCTION) -> str:
+    """The argon2id hash (PHC string) to store. The whole normalised code is hashed, binding secret to lookup id."""
+    return profile.hasher().hash(parse_receipt(receipt).normalised())
+
+
+_DUMMY_HASHES: dict[Argon2Profile, str] = {}
+
+
+def verify_receipt(receipt: str | Receipt, stored_hash: str | None, *, profile: Argon2Profile = PRODUCTION) -> bool:
+    """Whether the receipt matches the stored hash. With `stored_hash=None` (no row for the lookup id) a dummy
+    hash is checked so that an unknown lookup id costs the same time as a wrong secret."""
+    try:
+        code = parse_receipt(receipt).normalised()
+    except Invalid:
+        return False
+    if stored_hash is None:
+        if profile not in _DUMMY_HASHES:
+            _DUMMY_HASHES[profile] = profile.hasher().hash(_random_symbols(RECEIPT_SYMBOLS))
+        stored_hash, code = _DUMMY_HASHES[profile], "-"
+    try:
+        return profile.hasher().verify(stored_hash, code)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def receipt_needs_rehash(stored_hash: str, *, profile: Argon2Profile = PRODUCTION) -> bool:
+    """Whether a stored hash was made with other parameters (rehash on the reporter's next follow-up)."""
+    return profile.hasher().check_needs_rehash(stored_hash)
+
+
+REWARD_REF_TAG = b"antq.tips.reward_ref.v1\x00"
+
+
+def reward_ref(receipt: str | Receipt) -> str:
+    """The reference under which an anonymous reporter can claim an award with the receipt (see module doc)."""
+    digest = hashlib.sha256(REWARD_REF_TAG + parse_receipt(receipt).normalised().encode("ascii")).hexdigest()
+    return f"rr1_{digest}"
+
+
+# --- identity cipher -------------------------------------------------------------------------------------------
+class IdentityDecryptError(Exception):
+    """A ciphertext could not be opened: unknown key, tampering, or the wrong row."""
+
+
+def _decode_key(encoded: str) -> bytes:
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("an identity key must be base64") from exc
+    if len(raw) != 32:
+        raise ValueError("an identity key must be 32 bytes (AES-256) once base64-decoded")
+    return raw
+
+
+def _key_id(raw: bytes) -> str:
+    return hashlib.sha256(b"antq.tips.identity_key_id\x00" + raw).hexdigest()[:8]
+
+
+class IdentityCipher:
+    """Encrypts a reporter's identity with the current key; decrypts with any configured key."""
+
+    VERSION = "v1"
+
+    def __init__(self, keys: Sequence[str]):
+        if not keys:
+            raise ValueError("at least one identity key is required")
+        decoded = [_decode_key(k) for k in keys]
+        self._keys: dict[str, AESGCM] = {}
+        for raw in decoded:
+            self._keys.setdefault(_key_id(raw), AESGCM(raw))
+        self.current_key_id = _key_id(decoded[0])
+
+    @staticmethod
+    def generate_key() -> str:
+        """A new random key in the base64 form the settings take."""
+        return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
+
+    def encrypt(self, identity: Mapping[str, Any], *, context: str) -> str:
+        """A token for `identity` (JSON-serialisable) bound to `context` (the tip id)."""
+        plaintext = json.dumps(dict(identity), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        nonce = secrets.token_bytes(12)
+        sealed = self._keys[self.current_key_id].encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
+        body = base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+        return f"{self.VERSION}.{self.current_key_id}.{body}"
+
+    def _split(self, token: str) -> tuple[str, bytes]:
+        try:
+            version, key_id, body = token.split(".", 2)
+            blob = base64.urlsafe_b64decode(body.encode("ascii"))
+        except (ValueError, binascii.Error) as exc:
+            raise IdentityDecryptError("malformed identity token") from exc
+        if version != self.VERSION or len(blob) < 12 + 16:
+            raise IdentityDecryptError("malformed identity token")
+        return key_id, blob
+
+    def decrypt(self, token: str, *, context: str) -> dict[str, Any]:
+        """The identity in `token`. IdentityDecryptError for an unknown key, a wrong context or tampering."""
+        key_id, blob = self._split(token)
+        aead = self._keys.get(key_id)
+        if aead is None:
+            raise IdentityDecryptError(f"identity key {key_id} is not configured")
+        try:
+            plaintext = aead.decrypt(blob[:12], blob[12:], context.encode("utf-8"))
+        except InvalidTag as exc:
+            raise IdentityDecryptError("identity token does not open with its key and context") from exc
+        value = json.loads(plaintext.decode("utf-8"))
+        if not isinstance(value, dict):
+            raise IdentityDecryptError("identity token does not hold an object")
+        return value
+
+    def needs_rotation(self, token: str) -> bool:
+        return self._split(token)[0] != self.current_key_id
+
+    def rotate(self, token: str, *, context: str) -> str:
+        """The token re-encrypted with the current key (unchanged if it already uses it)."""
+        if not self.needs_rotation(token):
+            return token
+        return self.encrypt(self.decrypt(token, context=context), context=context)

@@ -1,0 +1,1 @@
+"""The antq units service."""

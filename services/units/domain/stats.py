@@ -1,0 +1,182 @@
+"""The figures `GET /stats` answers, and a plain in-memory reference computation of them.
+
+The store computes the same figures in SQL for speed; `compute_stats` is the specification its tests compare
+against on small data sets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.events import ActivityKind, UnitKind
+
+from .activities import Activity
+from .cycle import Cycle, reason_kind
+from .incidents import Incident
+from .units import Unit
+
+# Incident categories that count as strikes prevented or stabilised (positive outcomes the reports list).
+STRIKES_PREVENTED = frozenset({"strike_prevented"})
+STRIKES_STABILISED = frozenset({"strike_stabilised"})
+
+
+class StatsQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    year: int = Field(ge=2000, le=2200)
+    # Matches a unit's province code or commune code.
+    area_code: str | None = None
+    kind: UnitKind | None = None
+
+
+class UnitFigures(BaseModel):
+    total: int = 0
+    active: int = 0
+    in_scope: int = 0
+    out_of_scope: int = 0
+    out_of_scope_by_rule: dict[str, int] = Field(default_factory=dict)
+    by_kind: dict[str, int] = Field(default_factory=dict)
+
+
+class CycleFigures(BaseModel):
+    registered: int = 0
+    registered_late: int = 0
+    by_state: dict[str, int] = Field(default_factory=dict)
+    recognised: int = 0
+    recognised_by_rating: dict[str, int] = Field(default_factory=dict, description="excellent|good|pass|unrated")
+    not_recognised: int = 0
+    # Each unit counts once per reason group: criterion_not_met, disqualifying_incident, appraisal, note...
+    not_recognised_by_reason: dict[str, int] = Field(default_factory=dict)
+    not_recognised_by_criterion: dict[str, int] = Field(default_factory=dict)
+    not_recognised_by_incident: dict[str, int] = Field(default_factory=dict)
+    revoked: int = 0
+    # Share of in-scope units registered / recognised, in [0, 1]; None when nothing is in scope.
+    registration_rate: float | None = None
+    recognition_rate: float | None = None
+
+
+class ModelFigures(BaseModel):
+    distinct_models: int = 0
+    sites: int = Field(default=0, description="units running at least one model, counted per model")
+    units_with_model: int = 0
+
+
+class ActivityFigures(BaseModel):
+    propaganda_sessions: int = 0
+    propaganda_participants: int = 0
+    by_kind: dict[str, dict[str, int]] = Field(default_factory=dict, description="kind → {count, participants}")
+    commitments_signed: int = 0
+
+
+class IncidentFigures(BaseModel):
+    total: int = 0
+    disqualifying: int = 0
+    by_category: dict[str, int] = Field(default_factory=dict)
+    strikes_prevented: int = 0
+    strikes_stabilised: int = 0
+
+
+class Stats(BaseModel):
+    """The body of `GET /stats?year=&area_code=&kind=`."""
+
+    year: int
+    area_code: str | None = None
+    kind: UnitKind | None = None
+    units: UnitFigures = Field(default_factory=UnitFigures)
+    cycles: CycleFigures = Field(default_factory=CycleFigures)
+    models: ModelFigures = Field(default_factory=ModelFigures)
+    activities: ActivityFigures = Field(default_factory=ActivityFigures)
+    incidents: IncidentFigures = Field(default_factory=IncidentFigures)
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def unit_matches(unit: Unit, query: StatsQuery) -> bool:
+    if query.kind is not None and unit.kind != query.kind:
+        return False
+    return query.area_code is None or query.area_code in (unit.province_code, unit.commune_code)
+
+
+def summarise_denials(reason_lists: Iterable[Iterable[str]]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Count denied units per reason group, per unmet criterion and per disqualifying category."""
+    groups: Counter[str] = Counter()
+    criteria: Counter[str] = Counter()
+    incidents: Counter[str] = Counter()
+    for reasons in reason_lists:
+        reasons = list(reasons)
+        groups.update({reason_kind(r) for r in reasons})
+        criteria.update({r.split(":", 1)[1] for r in reasons if reason_kind(r) == "criterion_not_met"})
+        incidents.update({r.split(":", 1)[1] for r in reasons if reason_kind(r) == "disqualifying_incident"})
+    return dict(groups), dict(criteria), dict(incidents)
+
+
+def compute_stats(
+    query: StatsQuery,
+    *,
+    units: Iterable[Unit],
+    cycles: Iterable[Cycle],
+    activities: Iterable[Activity],
+    incidents: Iterable[Incident],
+) -> Stats:
+    """The figures for one year, area and kind, over plain objects. Activities and incidents count by year."""
+    chosen = {u.unit_id: u for u in units if unit_matches(u, query)}
+    stats = Stats(year=query.year, area_code=query.area_code, kind=query.kind)
+
+    uf = stats.units
+    uf.total = len(chosen)
+    uf.active = sum(1 for u in chosen.values() if u.status == "active")
+    uf.in_scope = sum(1 for u in chosen.values() if u.in_scope)
+    uf.out_of_scope = uf.total - uf.in_scope
+    uf.out_of_scope_by_rule = dict(Counter(u.out_of_scope_rule or "override" for u in chosen.values()
+                                           if not u.in_scope))
+    uf.by_kind = dict(Counter(u.kind for u in chosen.values()))
+
+    year_cycles = [c for c in cycles if c.year == query.year and c.unit_id in chosen]
+    cf = stats.cycles
+    cf.registered = len(year_cycles)
+    cf.registered_late = sum(1 for c in year_cycles if c.late)
+    cf.by_state = dict(Counter(c.state for c in year_cycles))
+    recognised = [c for c in year_cycles if c.state == "recognised"]
+    cf.recognised = len(recognised)
+    cf.recognised_by_rating = dict(Counter((c.decision.rating if c.decision else None) or "unrated"
+                                           for c in recognised))
+    denied = [c for c in year_cycles if c.state == "not_recognised"]
+    cf.not_recognised = len(denied)
+    cf.not_recognised_by_reason, cf.not_recognised_by_criterion, cf.not_recognised_by_incident = summarise_denials(
+        c.decision.reasons if c.decision else () for c in denied
+    )
+    cf.revoked = sum(1 for c in year_cycles if c.state == "revoked")
+    cf.registration_rate = rate(cf.registered, uf.in_scope)
+    cf.recognition_rate = rate(cf.recognised, uf.in_scope)
+
+    mf = stats.models
+    per_model = Counter(m for u in chosen.values() for m in set(u.models))
+    mf.distinct_models = len(per_model)
+    mf.sites = sum(per_model.values())
+    mf.units_with_model = sum(1 for u in chosen.values() if u.models)
+
+    af = stats.activities
+    by_kind: dict[str, dict[str, int]] = {k: {"count": 0, "participants": 0} for k in get_args(ActivityKind)}
+    for a in activities:
+        if a.year != query.year or a.unit_id not in chosen:
+            continue
+        by_kind[a.kind]["count"] += 1
+        by_kind[a.kind]["participants"] += a.participants
+        af.commitments_signed += a.commitments_signed or 0
+    af.by_kind = by_kind
+    af.propaganda_sessions = by_kind["propaganda_session"]["count"]
+    af.propaganda_participants = by_kind["propaganda_session"]["participants"]
+
+    inf = stats.incidents
+    year_incidents = [i for i in incidents if i.year == query.year and i.unit_id in chosen]
+    inf.total = len(year_incidents)
+    inf.disqualifying = sum(1 for i in year_incidents if i.disqualifying)
+    inf.by_category = dict(Counter(i.category for i in year_incidents))
+    inf.strikes_prevented = sum(1 for i in year_incidents if i.category in STRIKES_PREVENTED)
+    inf.strikes_stabilised = sum(1 for i in year_incidents if i.category in STRIKES_STABILISED)
+    return stats

@@ -1,0 +1,1 @@
+"""Code every antq service uses: contracts, bus, database, auth, settings and observability."""

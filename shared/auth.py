@@ -1,0 +1,115 @@
+"""Signed bearer tokens (Ed25519 JWTs) carrying role, area and unit claims, and their verification."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+
+from shared.errors import Forbidden, Unauthorized
+
+Role = Literal["admin", "officer", "unit", "agency"]
+ROLES: tuple[str, ...] = ("admin", "officer", "unit", "agency")
+ALG = "Ed25519"  # RFC 9864's fully-specified name for EdDSA over Ed25519
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: role, and the area/unit the token is scoped to (None means not scoped)."""
+
+    sub: str
+    role: str
+    area: str | None = None
+    unit: str | None = None
+    token_id: str | None = None
+
+    def covers_area(self, area_code: str | None) -> bool:
+        """Hierarchical match: an officer of "79" covers "79" and "79.26734"; unscoped covers everything."""
+        if self.role == "admin" or self.area is None:
+            return True
+        if area_code is None:
+            return False
+        return area_code == self.area or area_code.startswith(self.area + ".")
+
+
+def load_or_create_key(path: Path) -> OKPKey:
+    """The deployment's token signing key; created on first use (embedded mode) with owner-only permissions."""
+    if path.exists():
+        return OKPKey.import_key(path.read_bytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = OKPKey.generate_key("Ed25519")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.as_pem(private=True))
+    try:
+        os.link(tmp, path)  # atomic create: concurrent starters agree on one key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return OKPKey.import_key(path.read_bytes())
+
+
+class TokenAuthority:
+    """Issues and verifies the local tokens of `antq token`."""
+
+    def __init__(self, key: OKPKey, *, issuer: str = "antq", default_ttl: int = 12 * 3600):
+        self.key = key
+        self.kid = key.thumbprint()
+        self.issuer = issuer
+        self.default_ttl = default_ttl
+
+    @classmethod
+    def from_file(cls, path: Path, **kw: Any) -> TokenAuthority:
+        return cls(load_or_create_key(path), **kw)
+
+    def issue(self, *, role: str, sub: str | None = None, area: str | None = None, unit: str | None = None,
+              ttl: int | None = None, now: float | None = None) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if role == "unit" and not unit:
+            raise ValueError("a unit token must name its unit (--unit)")
+        issued = int(now if now is not None else time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer, "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "role": role,
+            "iat": issued, "exp": issued + (ttl or self.default_ttl), "jti": uuid.uuid4().hex,
+        }
+        if area:
+            claims["area"] = area
+        if unit:
+            claims["unit"] = unit
+        return jwt.encode({"alg": ALG, "kid": self.kid}, claims, self.key, algorithms=[ALG])
+
+    def verify(self, token: str, *, now: float | None = None) -> Principal:
+        try:
+            decoded = jwt.decode(token, self.key, algorithms=[ALG])
+        except (JoseError, ValueError) as exc:
+            raise Unauthorized("invalid bearer token") from exc
+        claims = decoded.claims
+        registry = jwt.JWTClaimsRegistry(iss={"essential": True, "value": self.issuer}, exp={"essential": True},
+                                         now=int(now) if now is not None else None)
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise Unauthorized(f"token rejected: {exc.error}") from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise Unauthorized("token has no valid role")
+        return Principal(sub=str(claims.get("sub", "")), role=str(role), area=claims.get("area"),
+                         unit=claims.get("unit"), token_id=claims.get("jti"))
+
+
+def require_role(principal: Principal | None, *roles: str) -> Principal:
+    if principal is None:
+        raise Unauthorized("authentication required: Authorization: Bearer <token>")
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role!r} may not do this")
+    return principal

@@ -1,0 +1,1 @@
+"""The event bus: NATS connection, streams, outbox relay, idempotent consumers and the dead-letter queue."""

@@ -1,0 +1,274 @@
+"""Idempotent consumers: decode, validate, run the handler once per event (inbox), DLQ what cannot be processed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.bus.streams import Namespace
+from shared.contracts.envelope import CloudEvent
+from shared.contracts.events import EventData, data_model_for
+from shared.contracts.subjects import dlq_subject
+from shared.db import Database, UnitOfWork, inbox, inbox_seen, utcnow
+from shared.observability import SpineMetrics
+from shared.settings import valid_agency_name
+
+log = logging.getLogger(__name__)
+
+
+class Reject(Exception):
+    """A handler's verdict that an event can never be processed (e.g. unknown unit): DLQ it now, no retries."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One decoded, validated event as a handler sees it."""
+
+    envelope: CloudEvent
+    data: EventData
+    event_type: str
+    agency: str | None
+    num_delivered: int
+
+    @property
+    def event_id(self) -> str:
+        return self.envelope.id
+
+
+Handler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
+
+
+@dataclass
+class Consumer:
+    """A durable consumer `<service>-<purpose>` on one stream with one filter subject (wildcards allowed)."""
+
+    name: str
+    stream: str
+    filter_subject: str
+    handler: Handler
+    description: str = ""
+    # Event types this consumer acts on; others on its subject are acknowledged and skipped (forward
+    # compatibility: a new event type must not poison an old consumer). None means every catalogue type.
+    types: frozenset[str] | None = None
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    # Never echo input values: an inbound tip's invalid field may hold a reporter's personal data.
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors(include_input=False)]
+    return "; ".join(parts)[:1000]
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
+
+
+@dataclass
+class _Item:
+    msg: Msg
+    delivery: Delivery | None = None
+    dlq_reason: str | None = None
+    dlq_kind: str = ""
+    outcome: str = ""  # ok | duplicate | skipped | retry | dlq
+    error: str | None = None
+
+
+@dataclass
+class ConsumerRunner:
+    """Processes batches fetched by the FastStream pull subscriber; acks only after the transaction commits."""
+
+    consumer: Consumer
+    service: str
+    db: Database
+    js_factory: Callable[[], JetStreamContext]
+    namespace: Namespace
+    metrics: SpineMetrics | None = None
+    max_deliver: int = 5
+    retry_delay: float = 1.0
+    last_batch_at: float = field(default_factory=time.monotonic)
+    _last_errors: dict[str, str] = field(default_factory=dict)
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        started = time.perf_counter()
+        self.last_batch_at = time.monotonic()
+        items = [self._decode(m) for m in msgs]
+        valid = [it for it in items if it.delivery is not None and not it.dlq_reason and not it.outcome]
+        if valid:
+            try:
+                await self._process(valid)
+            except Exception as exc:  # noqa: BLE001 — infrastructure failure: nothing committed, retry later
+                log.warning("consumer %s: batch of %d not committed: %s", self.consumer.name, len(valid), exc)
+                for it in valid:
+                    it.outcome, it.error = "retry", f"{type(exc).__name__}: {exc}"
+        await self._settle(items)
+        if self.metrics:
+            self.metrics.handler_seconds.labels(self.service, self.consumer.name).observe(
+                time.perf_counter() - started)
+
+    # --- decoding -------------------------------------------------------------------------------------------
+    def _decode(self, msg: Msg) -> _Item:
+        item = _Item(msg)
+        subject_type = self.namespace.strip(msg.subject)
+        try:
+            raw = json.loads(msg.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            item.dlq_kind, item.dlq_reason = "undecodable", f"not JSON: {type(exc).__name__}"
+            return item
+        if not isinstance(raw, dict):
+            item.dlq_kind, item.dlq_reason = "undecodable", "not a CloudEvents JSON object"
+            return item
+        try:
+            envelope = CloudEvent.model_validate(raw)
+        except ValidationError as exc:
+            item.dlq_kind, item.dlq_reason = "invalid", f"envelope: {_validation_reason(exc)}"
+            return item
+        agency: str | None = None
+        if subject_type.startswith("antq.inbound."):
+            parts = subject_type.split(".")
+            agency = parts[2] if len(parts) == 5 else None
+            if agency is None or not valid_agency_name(agency):
+                item.dlq_kind, item.dlq_reason = "invalid", "inbound subject must be antq.inbound.<agency>.<Type>.v1"
+                return item
+            if envelope.source != f"agency/{agency}":
+                item.dlq_kind = "source_mismatch"
+                item.dlq_reason = f"source {envelope.source!r} does not match the publishing agency {agency!r}"
+                return item
+            expected_type = ".".join(parts[3:])
+            if envelope.type not in (expected_type, subject_type):
+                item.dlq_kind, item.dlq_reason = "invalid", f"type {envelope.type!r} does not match the subject"
+                return item
+        elif envelope.type != subject_type:
+            item.dlq_kind, item.dlq_reason = "invalid", f"type {envelope.type!r} does not match subject"
+            return item
+        types = self.consumer.types
+        model = data_model_for(subject_type)
+        if model is None or (types is not None and model.TYPE not in types):
+            if agency is not None:
+                item.dlq_kind, item.dlq_reason = "invalid", f"unknown inbound type {subject_type!r}"
+            else:
+                item.outcome = "skipped"
+            return item
+        try:
+            data = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            item.dlq_kind, item.dlq_reason = "invalid", f"data: {_validation_reason(exc)}"
+            return item
+        num = msg.metadata.num_delivered if msg.metadata else 1
+        item.delivery = Delivery(envelope=envelope, data=data, event_type=model.TYPE, agency=agency,
+                                 num_delivered=num)
+        if num > self.max_deliver:
+            # Reached only when a previous delivery crashed the process before it could settle the message.
+            last = self._last_errors.get(envelope.id, "the handler did not finish")
+            item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {last}"
+        return item
+
+    # --- processing -----------------------------------------------------------------------------------------
+    async def _process(self, items: list[_Item]) -> None:
+        async with self.db.unit_of_work() as uow:
+            ids = [it.delivery.event_id for it in items if it.delivery]
+            seen = await inbox_seen(uow.session, consumer=self.consumer.name, event_ids=ids)
+            done_now: set[str] = set()
+            for it in items:
+                assert it.delivery is not None
+                event_id = it.delivery.event_id
+                if event_id in seen or event_id in done_now:
+                    # JetStream may redeliver after ack_wait; the inbox row makes the second delivery a no-op.
+                    it.outcome = "duplicate"
+                    continue
+                mark = len(uow.events)
+                try:
+                    async with uow.session.begin_nested():
+                        await self.consumer.handler(it.delivery, uow)
+                        await uow.session.execute(insert(inbox).values(
+                            consumer=self.consumer.name, event_id=event_id, processed_at=utcnow()))
+                except Reject as exc:
+                    del uow.events[mark:]
+                    it.dlq_kind, it.dlq_reason = "rejected", str(exc)[:1000] or "rejected by handler"
+                except Exception as exc:
+                    del uow.events[mark:]
+                    if _is_infrastructure_error(exc):
+                        raise
+                    log.exception("consumer %s: handler failed for %s", self.consumer.name, event_id)
+                    it.outcome, it.error = "retry", f"{type(exc).__name__}: {exc}"[:1000]
+                else:
+                    it.outcome = "ok"
+                    done_now.add(event_id)
+
+    # --- settling: ack, nak or DLQ, only after the transaction is committed -------------------------------
+    async def _settle(self, items: list[_Item]) -> None:
+        for it in items:
+            if it.outcome == "retry" and it.delivery is not None:
+                self._last_errors[it.delivery.event_id] = it.error or "unknown error"
+                if it.delivery.num_delivered >= self.max_deliver and not self._infra(it):
+                    it.dlq_kind = "exhausted"
+                    it.dlq_reason = f"gave up after {it.delivery.num_delivered} deliveries: {it.error}"
+            if it.dlq_reason:
+                await self._dead_letter(it)
+            elif it.outcome == "retry":
+                delay = min(self.retry_delay * (2 ** max(0, _deliveries(it.msg) - 1)), 60.0)
+                await it.msg.nak(delay=delay)
+                self._count("retry")
+            else:
+                await it.msg.ack()
+                if it.delivery is not None:
+                    self._last_errors.pop(it.delivery.event_id, None)
+                self._count(it.outcome or "ok")
+
+    @staticmethod
+    def _infra(it: _Item) -> bool:
+        err = it.error or ""
+        return err.startswith(("OperationalError", "DBAPIError", "ConnectionError", "OSError", "TimeoutError"))
+
+    async def _dead_letter(self, it: _Item) -> None:
+        subject_type = self.namespace.strip(it.msg.subject)
+        meta = it.msg.metadata
+        seq = meta.sequence.stream if meta and meta.sequence else 0
+        headers = {
+            "Nats-Msg-Id": f"dlq:{self.consumer.name}:{seq}:{self.namespace.strip(it.msg.subject)}",
+            "Antq-Dlq-Reason": (it.dlq_reason or "unknown")[:1000],
+            "Antq-Dlq-Kind": it.dlq_kind or "invalid",
+            "Antq-Dlq-Consumer": self.consumer.name,
+            "Antq-Dlq-Original-Subject": subject_type,
+            "Antq-Dlq-Stream-Seq": str(seq),
+            "Antq-Dlq-Deliveries": str(_deliveries(it.msg)),
+            "Antq-Dlq-Time": utcnow().isoformat(),
+        }
+        try:
+            await self.js_factory().publish(
+                self.namespace.subject(dlq_subject(self.service, subject_type)), it.msg.data or b"",
+                headers=headers, timeout=5)
+        except Exception as exc:  # noqa: BLE001 — keep the original until the DLQ copy is safely stored
+            log.warning("consumer %s: DLQ publish failed, will retry: %s", self.consumer.name, exc)
+            await it.msg.nak(delay=self.retry_delay)
+            return
+        await it.msg.ack()
+        log.warning("consumer %s: message on %s sent to the DLQ: %s", self.consumer.name, subject_type,
+                    it.dlq_reason)
+        self._count("dlq")
+        if self.metrics:
+            self.metrics.dlq_messages.labels(self.service, self.consumer.name, it.dlq_kind or "invalid").inc()
+
+    def _count(self, result: str) -> None:
+        if self.metrics:
+            self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc()
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered)
+    except Exception:  # noqa: BLE001 — a core (non-JetStream) message in unit tests
+        return 1
+
+
+def describe(consumer: Consumer) -> dict[str, Any]:
+    return {"name": consumer.name, "stream": consumer.stream, "filter_subject": consumer.filter_subject}

@@ -1,0 +1,125 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, waits for PubAcks, marks them sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from shared.bus.streams import Namespace
+from shared.db import Database, outbox, utcnow
+from shared.observability import SpineMetrics
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, dict[str, str]], Awaitable[Any]]
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order, pipelined: a batch is sent at once and its PubAcks awaited.
+
+    A crash between commit and publish loses nothing (the row stays pending); a crash after publish and
+    before marking re-publishes the row, which JetStream drops as a duplicate by its `Nats-Msg-Id`.
+    """
+
+    def __init__(self, db: Database, publish: Publish, *, namespace: Namespace, metrics: SpineMetrics | None,
+                 batch_size: int = 500, poll_interval: float = 0.5):
+        self.db = db
+        self.publish = publish
+        self.ns = namespace
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.last_error: str | None = None
+        db.on_outbox_commit(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self.poll_interval
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                backoff = self.poll_interval
+            except Exception as exc:  # noqa: BLE001 — the relay must outlive any failure of NATS or the DB
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay pass failed: %s", self.last_error)
+                published = 0
+                backoff = min(backoff * 2, 10.0)
+            if published:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to a batch of pending rows. Returns how many were published."""
+        async with self.db.read() as session:
+            rows = (await session.execute(
+                select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                .where(outbox.c.state == "pending").order_by(outbox.c.seq).limit(self.batch_size)
+            )).all()
+        if not rows:
+            await self._update_gauges()
+            return 0
+        results = await asyncio.gather(
+            *(self.publish(self.ns.subject(r.subject), r.payload, {"Nats-Msg-Id": r.event_id}) for r in rows),
+            return_exceptions=True,
+        )
+        sent = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+        failed = [(r.seq, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        now = utcnow()
+        async with self.db.write_lock(), self.db.sessionmaker() as session, session.begin():
+            if sent:
+                for chunk in _chunks(sent, 500):
+                    await session.execute(update(outbox).where(outbox.c.seq.in_(chunk))
+                                          .values(state="sent", sent_at=now, attempts=outbox.c.attempts + 1))
+            for seq, exc in failed:
+                await session.execute(update(outbox).where(outbox.c.seq == seq).values(
+                    attempts=outbox.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
+        if self.metrics:
+            self.metrics.outbox_published.inc(len(sent))
+            if failed:
+                self.metrics.outbox_failures.inc(len(failed))
+        if failed:
+            self.last_error = f"{type(failed[0][1]).__name__}: {failed[0][1]}"
+            raise RuntimeError(f"{len(failed)} of {len(rows)} outbox rows failed to publish: {self.last_error}")
+        self.last_error = None
+        await self._update_gauges()
+        return len(sent)
+
+    async def _update_gauges(self) -> None:
+        if not self.metrics:
+            return
+        async with self.db.read() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.state == "pending")
+            )).one()
+        self.metrics.outbox_pending.set(count or 0)
+        if oldest is not None:
+            if isinstance(oldest, str):  # SQLite aggregate results bypass the column type
+                from datetime import datetime
+
+                oldest = datetime.fromisoformat(oldest)
+            if oldest.tzinfo is None:
+                from datetime import UTC
+
+                oldest = oldest.replace(tzinfo=UTC)
+            self.metrics.outbox_oldest_age.set(max(0.0, (utcnow() - oldest).total_seconds()))
+        else:
+            self.metrics.outbox_oldest_age.set(0)
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,215 @@
+"""Broker factory, namespaces, stream declaration and durable-consumer reconciliation against the server."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+from prometheus_client import CollectorRegistry
+
+from shared.contracts.subjects import STREAMS
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _patch_faststream_fetch_timeout() -> None:
+    """FastStream 0.7.8's pull loops catch `nats.errors.TimeoutError`, but nats-py 2.16's batch fetch raises the
+    builtin `TimeoutError` (its base class). The loop then dies and is restarted, and in batch mode the messages
+    it had already fetched are dropped until `ack_wait` redelivers them. Catching the base class fixes both."""
+    from faststream.nats.subscriber.usecases import stream_pull_subscriber
+
+    stream_pull_subscriber.TimeoutError = TimeoutError  # type: ignore[assignment,attr-defined,misc]
+
+
+_patch_faststream_fetch_timeout()
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Prefixes subjects and stream names; empty in production so that the subject equals the event type."""
+
+    prefix: str = ""
+
+    def subject(self, event_type: str) -> str:
+        return f"{self.prefix}.{event_type}" if self.prefix else event_type
+
+    def strip(self, subject: str) -> str:
+        if self.prefix and subject.startswith(self.prefix + "."):
+            return subject[len(self.prefix) + 1:]
+        return subject
+
+    def stream(self, name: str) -> str:
+        return f"{self.prefix}_{name}" if self.prefix else name
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.nats_tls_ca or settings.nats_tls_cert):
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.nats_tls_ca) if
+                                     settings.nats_tls_ca else None)
+    if settings.nats_tls_cert and settings.nats_tls_key:
+        ctx.load_cert_chain(str(settings.nats_tls_cert), str(settings.nats_tls_key))
+    return ctx
+
+
+def connect_options(settings: Settings, name: str) -> dict[str, Any]:
+    """nats-py connect() options from settings: reconnect forever, credentials and TLS wired in."""
+    opts: dict[str, Any] = {
+        "servers": [u.strip() for u in settings.effective_nats_url().split(",") if u.strip()],
+        "name": name,
+        # nats-py gives up after 60 attempts by default; a service must keep trying for as long as it runs.
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": settings.nats_connect_timeout,
+        "allow_reconnect": True,
+    }
+    if settings.nats_user:
+        opts["user"] = settings.nats_user
+        opts["password"] = settings.nats_password or ""
+    if settings.nats_token:
+        opts["token"] = settings.nats_token
+    if settings.nats_creds:
+        opts["user_credentials"] = str(settings.nats_creds)
+    tls = tls_context(settings)
+    if tls is not None:
+        opts["tls"] = tls
+    return opts
+
+
+def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry | None = None) -> NatsBroker:
+    from faststream.nats.prometheus import NatsPrometheusMiddleware
+
+    middlewares = []
+    if registry is not None:
+        middlewares.append(NatsPrometheusMiddleware(registry=registry, app_name=f"antq-{service}"))
+    opts = connect_options(settings, f"antq-{service}")
+    servers = opts.pop("servers")
+    opts.pop("allow_reconnect")
+    user_credentials = opts.pop("user_credentials", None)
+    user = opts.pop("user", None)
+    password = opts.pop("password", None)
+    token = opts.pop("token", None)
+    tls = opts.pop("tls", None)
+    from faststream.security import BaseSecurity, SASLPlaintext
+
+    security: BaseSecurity | None = None
+
+    if user is not None:
+        security = SASLPlaintext(username=user, password=password or "", ssl_context=tls)
+    elif tls is not None:
+        security = BaseSecurity(ssl_context=tls)
+    extra: dict[str, Any] = {}
+    if user_credentials:
+        extra["user_credentials"] = user_credentials
+    if token:
+        extra["token"] = token
+    return NatsBroker(
+        servers,
+        name=opts["name"],
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=int(max(1, settings.nats_connect_timeout)),
+        security=security,
+        middlewares=middlewares,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+        graceful_timeout=10.0,
+        **extra,
+    )
+
+
+def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "") -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        description=description or None,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.stream_duplicate_window_seconds,
+        max_age=settings.stream_max_age_days * 86400 if settings.stream_max_age_days else None,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Declare every stream of the registry (the one place streams are declared), updating drifted ones."""
+    ns = Namespace(settings.namespace)
+    for spec in STREAMS:
+        name = ns.stream(spec.name)
+        cfg = stream_config(name, [ns.subject(s) for s in spec.subjects], settings,
+                            spec.description)
+        try:
+            await js.add_stream(cfg)
+        except BadRequestError as exc:
+            if "already in use" not in (exc.description or ""):
+                raise
+            current = (await js.stream_info(name)).config
+            if (current.subjects, current.duplicate_window, current.num_replicas) != (
+                cfg.subjects, cfg.duplicate_window, cfg.num_replicas
+            ):
+                log.warning("updating stream %s to the configured settings", cfg.name)
+                await js.update_stream(cfg)
+
+
+@dataclass(frozen=True)
+class DurableSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait: float
+    max_ack_pending: int = 2000
+
+
+def consumer_config(spec: DurableSpec) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        name=spec.durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=spec.ack_wait,
+        # The consumer enforces the delivery limit itself (and sends the message to the DLQ); a server-side
+        # limit would silently stop redelivering without a DLQ record.
+        max_deliver=-1,
+        filter_subject=spec.filter_subject,
+        max_ack_pending=spec.max_ack_pending,
+    )
+
+
+async def reconcile_consumer(js: JetStreamContext, spec: DurableSpec) -> str:
+    """Bring a durable consumer's server-side settings in line with the code. Returns what was done."""
+    wanted = consumer_config(spec)
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        await js.add_consumer(spec.stream, wanted)
+        return "created"
+    have = info.config
+    if (have.filter_subject, have.ack_wait, have.max_deliver, have.max_ack_pending, have.deliver_policy,
+            have.ack_policy) == (wanted.filter_subject, wanted.ack_wait, wanted.max_deliver,
+                                 wanted.max_ack_pending, wanted.deliver_policy, wanted.ack_policy):
+        return "unchanged"
+    try:
+        await js.add_consumer(spec.stream, wanted)  # create-or-update on nats-server ≥ 2.10
+        return "updated"
+    except BadRequestError as exc:
+        # An immutable field changed: recreate from the start of the stream; the inbox makes replays no-ops.
+        log.warning("recreating consumer %s: %s", spec.durable, exc.description)
+        await js.delete_consumer(spec.stream, spec.durable)
+        await js.add_consumer(spec.stream, wanted)
+        return "recreated"

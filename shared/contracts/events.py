@@ -1,0 +1,333 @@
+"""Every v1 event of the public catalogue as a frozen pydantic model (the `data` of a CloudEvent).
+
+Consumers ignore fields they do not know, so producers may add optional fields without a new version;
+removing or retyping a field, or adding a required one, is a breaking change and needs a `.v2` type.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UnitKind = Literal["agency", "enterprise", "school"]
+Rating = Literal["excellent", "good", "pass"]
+Level = Literal["commune", "province"]
+TipChannel = Literal["web", "api", "agency"]
+Priority = Literal["normal", "urgent"]
+Deadline = Literal["forward_24h", "decide_20d", "decide_extended"]
+TipOutcome = Literal["prosecuted", "not_prosecuted", "suspended", "unfounded", "duplicate", "prank"]
+ActivityKind = Literal["propaganda_session", "training", "commitment_drive", "drill"]
+RecipientKind = Literal["unit", "person", "reporter"]
+Channel = Literal["inbox", "email", "webhook", "sms"]
+
+ShortText = Field(min_length=1, max_length=200)
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`. TYPE is the CloudEvents type and the NATS subject."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str] = ""
+    AGGREGATE: ClassVar[str] = ""
+
+    def aggregate_id(self) -> str | None:
+        value = getattr(self, self.AGGREGATE, None) if self.AGGREGATE else None
+        return str(value) if value is not None else None
+
+
+# --- units ---------------------------------------------------------------------------------------------------
+class UnitRegistered(EventData):
+    TYPE: ClassVar[str] = "antq.units.UnitRegistered.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    name: str = Field(min_length=1, max_length=500)
+    kind: UnitKind
+    area_code: str = ShortText
+    in_scope: bool
+    external_key: str | None = None
+
+
+class UnitUpdated(EventData):
+    TYPE: ClassVar[str] = "antq.units.UnitUpdated.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    changed: dict[str, Any]
+
+
+class CycleRegistered(EventData):
+    TYPE: ClassVar[str] = "antq.units.CycleRegistered.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    registered_at: datetime
+    late: bool
+
+
+class IncidentRecorded(EventData):
+    TYPE: ClassVar[str] = "antq.units.IncidentRecorded.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    incident_id: str = ShortText
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    category: str = ShortText
+    disqualifying: bool
+    occurred_at: datetime
+    source: str = ShortText
+
+
+class UnitSelfAssessed(EventData):
+    TYPE: ClassVar[str] = "antq.units.UnitSelfAssessed.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    criteria_met: int = Field(ge=0)
+    criteria_total: int = Field(ge=0)
+
+
+class UnitAppraised(EventData):
+    TYPE: ClassVar[str] = "antq.units.UnitAppraised.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    recommended: bool
+
+
+class UnitCertified(EventData):
+    TYPE: ClassVar[str] = "antq.units.UnitCertified.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    rating: Rating | None = None
+    decision_no: str = ShortText
+    decided_at: datetime
+    decided_by_level: Level
+    consecutive_years: int = Field(ge=1)
+
+
+class CertificationDenied(EventData):
+    TYPE: ClassVar[str] = "antq.units.CertificationDenied.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    reasons: list[str]
+
+
+class CertificationRevoked(EventData):
+    TYPE: ClassVar[str] = "antq.units.CertificationRevoked.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    reason: str = Field(min_length=1, max_length=2000)
+    incident_id: str | None = None
+
+
+class ActivityReported(EventData):
+    TYPE: ClassVar[str] = "antq.units.ActivityReported.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    activity_id: str = ShortText
+    unit_id: str = ShortText
+    kind: ActivityKind
+    held_on: date
+    participants: int = Field(ge=0)
+
+
+# --- tips ----------------------------------------------------------------------------------------------------
+class TipReceived(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipReceived.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    category: str = ShortText
+    channel: TipChannel
+    area_code: str | None = None
+    unit_id: str | None = None
+    anonymous: bool
+    priority: Priority
+    received_at: datetime
+
+
+class TipTriaged(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipTriaged.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    category: str = ShortText
+    priority: Priority
+    assigned_area: str | None = None
+    due_at: datetime
+
+
+class TipMessagePosted(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipMessagePosted.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    message_id: str = ShortText
+    author: Literal["reporter", "officer"]
+
+
+class TipDeadlineApproaching(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipDeadlineApproaching.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    deadline: Deadline
+    due_at: datetime
+
+
+class TipOverdue(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipOverdue.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    deadline: Deadline
+    due_at: datetime
+
+
+class TipVerified(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipVerified.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    valuable: bool
+    outcome: TipOutcome
+    unit_id: str | None = None
+    reward_ref: str | None = None
+
+
+class TipClosed(EventData):
+    TYPE: ClassVar[str] = "antq.tips.TipClosed.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    outcome: TipOutcome
+
+
+# --- awards --------------------------------------------------------------------------------------------------
+class AwardProposed(EventData):
+    TYPE: ClassVar[str] = "antq.awards.AwardProposed.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    award_type: str = ShortText
+    recipient_kind: RecipientKind
+    recipient_ref: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    basis: list[str]
+    level: str = ShortText
+
+
+class AwardApproved(EventData):
+    TYPE: ClassVar[str] = "antq.awards.AwardApproved.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    decision_no: str = ShortText
+    approved_by_level: str = ShortText
+
+
+class AwardRejected(EventData):
+    TYPE: ClassVar[str] = "antq.awards.AwardRejected.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AwardGranted(EventData):
+    TYPE: ClassVar[str] = "antq.awards.AwardGranted.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    certificate_id: str = ShortText
+
+
+class AwardAnnulled(EventData):
+    TYPE: ClassVar[str] = "antq.awards.AwardAnnulled.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- notify --------------------------------------------------------------------------------------------------
+class NotificationDelivered(EventData):
+    TYPE: ClassVar[str] = "antq.notify.NotificationDelivered.v1"
+    AGGREGATE: ClassVar[str] = "notification_id"
+    notification_id: str = ShortText
+    channel: Channel
+    cause_event_id: str = ShortText
+
+
+class NotificationFailed(EventData):
+    TYPE: ClassVar[str] = "antq.notify.NotificationFailed.v1"
+    AGGREGATE: ClassVar[str] = "notification_id"
+    notification_id: str = ShortText
+    channel: Channel
+    cause_event_id: str = ShortText
+    attempts: int = Field(ge=0)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- inbound from other agencies (subject antq.inbound.<agency>.<Type>.v1) ----------------------------------
+class IncidentReported(EventData):
+    TYPE: ClassVar[str] = "IncidentReported.v1"
+    unit_id: str | None = Field(default=None, max_length=200)
+    unit_external_key: str | None = Field(default=None, max_length=200)
+    category: str = ShortText
+    occurred_at: datetime
+    description: str | None = Field(default=None, max_length=10_000)
+    reference: str = ShortText
+
+
+class ReporterIdentity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=320)
+    id_number: str | None = Field(default=None, max_length=50)
+
+
+class OnBehalfOf(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    org_name: str = Field(min_length=1, max_length=300)
+    tax_code: str | None = Field(default=None, max_length=50)
+
+
+class TipSubmitted(EventData):
+    TYPE: ClassVar[str] = "TipSubmitted.v1"
+    category: str = ShortText
+    description: str = Field(min_length=1, max_length=20_000)
+    location: str | None = Field(default=None, max_length=1000)
+    area_code: str | None = Field(default=None, max_length=50)
+    unit_id: str | None = Field(default=None, max_length=200)
+    occurred_at: datetime | None = None
+    anonymous: bool = True
+    reporter: ReporterIdentity | None = None
+    on_behalf_of: OnBehalfOf | None = None
+    reference: str = ShortText
+
+
+class UnitUpserted(EventData):
+    TYPE: ClassVar[str] = "UnitUpserted.v1"
+    external_key: str = ShortText
+    name: str = Field(min_length=1, max_length=500)
+    kind: UnitKind
+    area_code: str = ShortText
+    address: str | None = Field(default=None, max_length=1000)
+    in_scope: bool | None = None
+
+
+CATALOGUE: tuple[type[EventData], ...] = (
+    UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, UnitAppraised,
+    UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
+    TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipVerified, TipClosed,
+    AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled,
+    NotificationDelivered, NotificationFailed,
+)
+INBOUND: tuple[type[EventData], ...] = (IncidentReported, TipSubmitted, UnitUpserted)
+
+EVENT_TYPES: dict[str, type[EventData]] = {model.TYPE: model for model in CATALOGUE}
+INBOUND_TYPES: dict[str, type[EventData]] = {model.TYPE: model for model in INBOUND}
+
+
+def data_model_for(event_type: str) -> type[EventData] | None:
+    """The data model of a catalogue type, or of an inbound type given as its full subject."""
+    if event_type in EVENT_TYPES:
+        return EVENT_TYPES[event_type]
+    if event_type.startswith("antq.inbound."):
+        parts = event_type.split(".")
+        if len(parts) == 5:
+            return INBOUND_TYPES.get(".".join(parts[3:]))
+    return None

@@ -1,0 +1,236 @@
+"""Async engines and units of work for SQLite or PostgreSQL, plus the spine's own tables (outbox, inbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+from shared.contracts.envelope import CloudEvent, new_event
+from shared.contracts.events import EventData
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# The spine tables exist in every service's database (each service has its own database).
+spine_metadata = MetaData()
+
+outbox = Table(
+    "outbox",
+    spine_metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("subject", String(255), nullable=False),
+    Column("event_type", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    # pending -> sent; a row that keeps failing stays pending with its attempt count and last error visible.
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index("ix_outbox_state_seq", "state", "seq"),
+)
+
+inbox = Table(
+    "inbox",
+    spine_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("processed_at", UTCDateTime, nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> AsyncEngine:
+    """An async engine for a SQLAlchemy URL. SQLite gets WAL, a busy timeout and real SAVEPOINT support."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN so that SAVEPOINTs work (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class Database:
+    """One service's database: its engine, sessions and units of work."""
+
+    def __init__(self, url: str, *, source: str, sqlite_synchronous: str = "FULL"):
+        self.url = url
+        self.source = source
+        self.sqlite = is_sqlite(url)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite allows one writer; serialising writers in-process avoids lock upgrades failing under load.
+        self._write_lock = asyncio.Lock() if self.sqlite else None
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
+        """Called after a transaction that appended outbox rows commits (the relay wakes up at once)."""
+        self._commit_listeners.append(listener)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session (no write lock)."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            async with self._write_lock:
+                yield
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def _notify_commit(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
+
+
+class UnitOfWork:
+    """One transaction: load, decide, save, append events to the outbox, commit. Nothing is published here."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.session: AsyncSession
+        self.events: list[CloudEvent] = []
+        self._flushed = 0
+        self._lock_cm: contextlib.AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._lock_cm = self.db.write_lock()
+        await self._lock_cm.__aenter__()
+        try:
+            self.session = self.db.sessionmaker()
+            await self.session.begin()
+        except BaseException:
+            await self._lock_cm.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        committed = False
+        try:
+            if exc_type is None:
+                await self.flush_events()
+                await self.session.commit()
+                committed = True
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+            assert self._lock_cm is not None
+            await self._lock_cm.__aexit__(None, None, None)
+        if committed and self.events:
+            self.db._notify_commit()
+
+    def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None,
+             time: datetime | None = None) -> CloudEvent:
+        """Append a catalogue event to the outbox in this transaction; returns the envelope."""
+        envelope = new_event(data, source=self.db.source, subject=subject, event_id=event_id, time=time)
+        self.events.append(envelope)
+        return envelope
+
+    async def flush_events(self) -> None:
+        """Write the collected events as outbox rows (called before commit by the context manager users)."""
+        pending = self.events[self._flushed:]
+        if not pending:
+            return
+        now = utcnow()
+        await self.session.execute(insert(outbox), [
+            {"event_id": e.id, "subject": e.type, "event_type": e.type, "payload": e.to_bytes(),
+             "state": "pending", "attempts": 0, "created_at": now}
+            for e in pending
+        ])
+        self._flushed = len(self.events)
+
+    async def commit(self) -> None:
+        await self.flush_events()
+        await self.session.commit()
+        await self.session.begin()
+
+
+async def inbox_seen(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    rows = await session.execute(
+        select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id.in_(event_ids))
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,253 @@
+"""The composition of one service process: database, broker, consumers, outbox relay, HTTP app, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js import JetStreamContext
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.auth import TokenAuthority
+from shared.bus.consumer import Consumer, ConsumerRunner, Handler
+from shared.bus.relay import OutboxRelay
+from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
+from shared.db import Database
+from shared.http import install_error_handlers
+from shared.migrations import migrate
+from shared.observability import HttpMetricsMiddleware, SpineMetrics
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
+
+
+class Service:
+    """Everything one service runs. Built by the service's app.py; started by the HTTP app's lifespan."""
+
+    def __init__(self, name: str, settings: Settings, *, title: str, description: str = ""):
+        self.name = name
+        self.settings = settings
+        self.source = f"antq/{name}"
+        self.ns = Namespace(settings.namespace)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.metrics = SpineMetrics(self.registry, name)
+        self.db = Database(settings.database_url_for(name), source=self.source,
+                           sqlite_synchronous=settings.sqlite_synchronous)
+        self.broker: NatsBroker = make_broker(settings, service=name, registry=self.registry)
+        self.tokens = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
+                                               default_ttl=settings.auth_token_ttl_seconds)
+        self.consumers: list[Consumer] = []
+        self.runners: dict[str, ConsumerRunner] = {}
+        self._subscribers: dict[str, Any] = {}
+        self._task_factories: list[tuple[str, TaskFactory]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._bus_ready = asyncio.Event()
+        self.bus_error: str | None = None
+        self.relay = OutboxRelay(self.db, self._publish, namespace=self.ns, metrics=self.metrics,
+                                 batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
+        self.started_at = time.time()
+        self.app = self._build_app(title, description)
+
+    # --- registration ---------------------------------------------------------------------------------------
+    def consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
+                 description: str = "") -> Callable[[Handler], Handler]:
+        """Register a durable consumer named `<service>-<purpose>` whose handler runs once per event."""
+
+        def register(handler: Handler) -> Handler:
+            self.consumers.append(Consumer(
+                name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
+                description=description or (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__
+                else description, types=frozenset(types) if types else None))
+            return handler
+
+        return register
+
+    def background(self, name: str, factory: TaskFactory) -> None:
+        """A long-running task started with the bus (e.g. a deadline scheduler); /readyz checks it is alive."""
+        self._task_factories.append((name, factory))
+
+    def include_router(self, router: APIRouter) -> None:
+        self.app.include_router(router)
+
+    # --- publishing -----------------------------------------------------------------------------------------
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
+
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
+        if not self._bus_ready.is_set():
+            raise ConnectionError("bus not connected yet")
+        return await self.js().publish(subject, payload, headers=headers, timeout=self.settings.publish_timeout)
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.settings.migrate_on_start:
+            await self._retry("database migration", lambda: migrate(self.db.url, self.name))
+        self._tasks["bus"] = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus")
+
+    async def _retry(self, what: str, fn: Callable[[], Awaitable[Any]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await fn()
+                return
+            except Exception as exc:  # noqa: BLE001 — keep trying until the dependency answers
+                log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _start_bus(self) -> None:
+        # HTTP answers (and the outbox accepts writes) while NATS is unreachable; /readyz says why.
+        for consumer in self.consumers:
+            if consumer.name not in self._subscribers:
+                self._subscribe(consumer)
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                js = self.js()
+                await ensure_streams(js, self.settings)
+                for consumer in self.consumers:
+                    action = await reconcile_consumer(js, self._durable(consumer))
+                    log.info("consumer %s %s", consumer.name, action)
+                await self.broker.start()
+                break
+            except Exception as exc:  # noqa: BLE001
+                self.bus_error = f"{type(exc).__name__}: {exc}"
+                log.warning("bus start-up failed, retrying in %.1fs: %s", delay, self.bus_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        self.bus_error = None
+        self._bus_ready.set()
+        self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
+        for name, factory in self._task_factories:
+            self._tasks[name] = asyncio.create_task(factory(self), name=f"{self.name}-{name}")
+        log.info("%s ready: %d consumer(s)", self.name, len(self.consumers))
+
+    def _durable(self, consumer: Consumer) -> DurableSpec:
+        return DurableSpec(stream=self.ns.stream(consumer.stream), durable=consumer.name,
+                           filter_subject=self.ns.subject(consumer.filter_subject),
+                           ack_wait=self.settings.consumer_ack_wait)
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        runner = ConsumerRunner(consumer=consumer, service=self.name, db=self.db, js_factory=self.js,
+                                namespace=self.ns, metrics=self.metrics,
+                                max_deliver=self.settings.consumer_max_deliver,
+                                retry_delay=self.settings.consumer_retry_delay)
+        self.runners[consumer.name] = runner
+        subscriber = self.broker.subscriber(
+            self.ns.subject(consumer.filter_subject),
+            stream=JStream(self.ns.stream(consumer.stream), declare=False),
+            durable=consumer.name,
+            pull_sub=PullSub(batch_size=self.settings.consumer_batch_size,
+                             timeout=self.settings.consumer_fetch_timeout, batch=True),
+            ack_policy=AckPolicy.MANUAL,
+            title=consumer.name,
+            description=consumer.description or None,
+        )
+
+        async def on_batch(message: NatsMessage) -> None:
+            raw: Any = message.raw_message  # a list of nats Msg in batch mode
+            await runner.handle_batch(list(raw))
+
+        subscriber(on_batch)
+        self._subscribers[consumer.name] = subscriber
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.db.dispose()
+
+    # --- health ---------------------------------------------------------------------------------------------
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=3)
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if not self._bus_ready.is_set():
+            checks["nats"] = f"not connected: {self.bus_error or 'starting'}"
+        else:
+            try:
+                connected = self.broker.connection.is_connected
+            except Exception:  # noqa: BLE001
+                connected = False
+            checks["nats"] = "ok" if connected else "disconnected (reconnecting)"
+        consumers: dict[str, str] = {}
+        for name, sub in self._subscribers.items():
+            tasks = getattr(sub, "tasks", [])
+            alive = bool(getattr(sub, "running", False)) and any(not t.done() for t in tasks)
+            consumers[name] = "ok" if alive else "stopped"
+        if self._bus_ready.is_set():
+            checks["consumers"] = consumers
+        for name, task in self._tasks.items():
+            if name != "bus" and task.done():
+                checks[name] = "stopped"
+        ok = (checks["database"] == "ok" and checks["nats"] == "ok"
+              and all(v == "ok" for v in consumers.values())
+              and not any(v == "stopped" for k, v in checks.items() if k not in ("consumers",)))
+        self.metrics.ready.set(1 if ok else 0)
+        return ok, checks
+
+    def asyncapi(self) -> dict[str, Any]:
+        from faststream.specification import AsyncAPI
+
+        doc = AsyncAPI(self.broker, title=f"antq {self.name}", version="1.0.0",
+                       description=f"Events consumed by the antq {self.name} service; it publishes "
+                                   f"{self.ns.subject(f'antq.{self.name}.>')} through its outbox.",
+                       schema_version="3.0.0")
+        return doc.to_specification().to_jsonable()  # type: ignore[no-any-return]
+
+    # --- HTTP -----------------------------------------------------------------------------------------------
+    def _build_app(self, title: str, description: str) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        app.state.service = self
+        app.state.tokens = self.tokens
+        install_error_handlers(app)
+        app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics)
+
+        @app.get("/healthz", tags=["operations"], summary="The process is alive (public)")
+        async def healthz() -> dict[str, str]:
+            return {"status": "alive", "service": self.name}
+
+        @app.get("/readyz", tags=["operations"], summary="Database, NATS and consumers are working (public)",
+                 responses={503: {"description": "not ready, with the reason"}})
+        async def readyz() -> JSONResponse:
+            ok, checks = await self.readiness()
+            return JSONResponse({"status": "ready" if ok else "not_ready", "service": self.name,
+                                 "checks": checks}, status_code=200 if ok else 503)
+
+        @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (public)",
+                 response_class=Response)
+        async def metrics() -> Response:
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI 3 document (public)")
+        async def asyncapi(request: Request) -> JSONResponse:
+            return JSONResponse(self.asyncapi())
+
+        return app

@@ -1,0 +1,135 @@
+"""All configuration, read from ANTQ_* environment variables in this one place (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES: tuple[str, ...] = ("units", "tips", "awards", "notify")
+PORT_OFFSETS: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
+
+
+class Settings(BaseSettings):
+    """One deployment's settings. Every field maps to `ANTQ_<FIELD>`; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTQ_", extra="ignore", case_sensitive=False)
+
+    # Embedded runner and addresses
+    data_dir: Path = Path(".antq")
+    nats_url: str | None = None
+    nats_port: int = 4222
+    port_base: int = 8000
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+
+    # Databases: one per service (any SQLAlchemy async URL); default SQLite under the data dir
+    units_database_url: str | None = None
+    tips_database_url: str | None = None
+    awards_database_url: str | None = None
+    notify_database_url: str | None = None
+    migrate_on_start: bool = True
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+
+    # NATS credentials and TLS
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_token: str | None = None
+    nats_creds: Path | None = None
+    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    nats_connect_timeout: float = 2.0
+    nats_sync_always: bool = True
+    # A namespace prefixes NATS subjects and stream names so that independent worlds share one server (tests).
+    namespace: str = Field(default="", pattern=r"^[A-Za-z0-9]*$")
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    stream_duplicate_window_seconds: float = Field(default=300.0, ge=120.0)
+    stream_max_age_days: float = Field(default=0, ge=0, description="0 keeps events forever")
+
+    # Outbox relay and consumers
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=0.5, gt=0)
+    publish_timeout: float = Field(default=5.0, gt=0)
+    consumer_batch_size: int = Field(default=200, ge=1, le=5_000)
+    consumer_fetch_timeout: float = Field(default=0.05, gt=0)
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_ack_wait: float = Field(default=30.0, gt=0)
+    consumer_retry_delay: float = Field(default=1.0, ge=0)
+
+    # Authentication
+    auth_key_file: Path | None = None
+    auth_issuer: str = "antq"
+    auth_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Service-specific
+    tips_identity_keys: str | None = None  # comma-separated base64 AES keys, newest first
+    tips_argon2_profile: Literal["standard", "fast"] = "standard"
+    tips_attachment_dir: Path | None = None
+    awards_signing_key_dir: Path | None = None
+    awards_public_base_url: str | None = None
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_user: str | None = None
+    notify_smtp_password: str | None = None
+    notify_smtp_starttls: bool = False
+    notify_smtp_from: str = "antq@localhost"
+    notify_sms_gateway_url: str | None = None
+    notify_sms_backup_gateway_url: str | None = None
+
+    @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
+                     "notify_database_url", "tips_identity_keys", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    # --- derived values -------------------------------------------------------------------------------------
+    def effective_nats_url(self) -> str:
+        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    def database_url_for(self, service: str) -> str:
+        explicit = getattr(self, f"{service}_database_url", None)
+        if explicit:
+            return str(explicit)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def http_port_for(self, service: str) -> int:
+        return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
+
+    def auth_key_path(self) -> Path:
+        return self.auth_key_file or self.data_dir / "keys" / "auth_ed25519.pem"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; keyword overrides win (the command line passes its flags here)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
+
+
+def child_environment(settings: Settings, service: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a service process started by `antq up` runs with: the parent's settings made explicit."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "ANTQ_DATA_DIR": str(settings.data_dir.resolve()),
+        "ANTQ_NATS_URL": settings.effective_nats_url(),
+        "ANTQ_HTTP_PORT": str(settings.http_port_for(service)),
+        f"ANTQ_{service.upper()}_DATABASE_URL": settings.database_url_for(service),
+        "ANTQ_AUTH_KEY_FILE": str(settings.auth_key_path().resolve()),
+    })
+    return env
+
+
+_TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def valid_agency_name(name: str) -> bool:
+    """Agency account names are one NATS subject token: lower-case letters, digits and hyphens."""
+    return bool(_TOKEN.match(name)) and len(name) <= 63

@@ -1,0 +1,216 @@
+"""The NATS server configs parse, and the accounts config grants each user exactly what deploy/nats/README says."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js.api import StreamConfig
+
+from .helpers import DEPLOY, SERVICES, free_port
+
+NATS_DIR = DEPLOY / "nats"
+PASSWORDS = {
+    "units": "pw-units", "tips": "pw-tips", "awards": "pw-awards", "notify": "pw-notify",
+    "admin": "pw-admin", "mia_app": "pw-mia-app", "sys": "pw-sys",
+}
+STREAMS = {
+    "UNITS": "antq.units.>", "TIPS": "antq.tips.>", "AWARDS": "antq.awards.>", "NOTIFY": "antq.notify.>",
+    "INBOUND": "antq.inbound.>", "DLQ": "antq.dlq.>",
+}
+
+
+def _server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({f"ANTQ_NATS_PASSWORD_{user.upper()}": pw for user, pw in PASSWORDS.items()})
+    env.update({
+        "NATS_SERVER_NAME": "nats-1",
+        "NATS_CLUSTER_PASSWORD": "pw-route",
+        "NATS_ROUTE_1": "nats-route://route:pw-route@127.0.0.1:6222",
+        "NATS_ROUTE_2": "nats-route://route:pw-route@127.0.0.1:6223",
+        "NATS_ROUTE_3": "nats-route://route:pw-route@127.0.0.1:6224",
+    })
+    return env
+
+
+@pytest.mark.parametrize("config", ["nats-server.conf", "cluster.conf.template"])
+def test_server_config_passes_the_servers_own_config_test(nats_server_bin: str, config: str) -> None:
+    result = subprocess.run([nats_server_bin, "-t", "-c", str(NATS_DIR / config)], check=False, env=_server_env(),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("config", ["nats-server.conf", "cluster.conf.template"])
+def test_server_config_fsyncs_every_write(config: str) -> None:
+    text = (NATS_DIR / config).read_text(encoding="utf-8")
+    assert "sync_interval: always" in text
+    assert "include ./accounts.conf" in text
+
+
+def test_config_test_rejects_a_missing_password(nats_server_bin: str) -> None:
+    # Proves the config test is meaningful: the accounts file really needs its secrets from the environment.
+    env = _server_env()
+    del env["ANTQ_NATS_PASSWORD_TIPS"]
+    result = subprocess.run([nats_server_bin, "-t", "-c", str(NATS_DIR / "nats-server.conf")], check=False, env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "ANTQ_NATS_PASSWORD_TIPS" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def nats_url(nats_server_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real single-node config and accounts file, on free loopback ports with a temporary store."""
+    workdir = tmp_path_factory.mktemp("nats")
+    config = (NATS_DIR / "nats-server.conf").read_text(encoding="utf-8")
+    # The store directory is a config value the command line cannot override; point it at the temp dir.
+    local = config.replace("store_dir: /data/jetstream", f'store_dir: "{workdir / "jetstream"}"')
+    assert local != config
+    (workdir / "nats-server.conf").write_text(local, encoding="utf-8")
+    shutil.copy(NATS_DIR / "accounts.conf", workdir / "accounts.conf")
+    port, http_port = free_port(), free_port()
+    log = workdir / "nats.log"
+    proc = subprocess.Popen(
+        [nats_server_bin, "-c", str(workdir / "nats-server.conf"), "-a", "127.0.0.1", "-p", str(port),
+         "-m", str(http_port), "-l", str(log)],
+        env=_server_env(),
+    )
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        asyncio.run(_wait_until_up(url, proc, log))
+        asyncio.run(_create_streams(url))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nats-server exited: {log.read_text(encoding='utf-8') if log.exists() else ''}")
+        try:
+            nc = await nats.connect(url, user="admin", password=PASSWORDS["admin"], connect_timeout=1,
+                                    allow_reconnect=False, max_reconnect_attempts=0)
+            await nc.close()
+            return
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def _create_streams(url: str) -> None:
+    nc = await nats.connect(url, user="admin", password=PASSWORDS["admin"])
+    js = nc.jetstream()
+    for name, subject in STREAMS.items():
+        await js.add_stream(StreamConfig(name=name, subjects=[subject], duplicate_window=120))
+    await nc.close()
+
+
+class Session:
+    """A connection that records the server's permission violations."""
+
+    def __init__(self) -> None:
+        self.nc: Client | None = None
+        self.violations: asyncio.Queue[str] = asyncio.Queue()
+
+    async def error_cb(self, exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():
+            await self.violations.put(str(exc))
+
+    async def refused(self, subject: str) -> str:
+        """Publish on `subject` and return the server's permission-violation message for it."""
+        assert self.nc is not None
+        await self.nc.publish(subject, b"{}")
+        await self.nc.flush()
+        while True:
+            message = await asyncio.wait_for(self.violations.get(), timeout=5)
+            if f"\"{subject.lower()}\"" in message.lower():
+                return message
+
+
+@asynccontextmanager
+async def session(url: str, user: str, password: str) -> AsyncIterator[Session]:
+    s = Session()
+    s.nc = await nats.connect(url, user=user, password=password, error_cb=s.error_cb, allow_reconnect=False)
+    try:
+        yield s
+    finally:
+        await s.nc.close()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_publishes_on_its_own_prefix_and_gets_a_puback(nats_url: str, service: str) -> None:
+    async def scenario() -> None:
+        async with session(nats_url, service, PASSWORDS[service]) as s:
+            assert s.nc is not None
+            js = s.nc.jetstream()
+            ack = await js.publish(f"antq.{service}.Probe.v1", b"{}", headers={"Nats-Msg-Id": f"own-{service}"})
+            assert ack.stream == service.upper()
+            dlq_ack = await js.publish(f"antq.dlq.{service}.antq.x.Probe.v1", b"{}")
+            assert dlq_ack.stream == "DLQ"
+            # The durable consumer API is part of what a service needs.
+            info = await js.add_consumer(service.upper(), durable_name=f"{service}-probe")
+            assert info.name == f"{service}-probe"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_is_refused_on_other_prefixes(nats_url: str, service: str) -> None:
+    other = next(s for s in SERVICES if s != service)
+
+    async def scenario() -> None:
+        async with session(nats_url, service, PASSWORDS[service]) as s:
+            assert "publish" in await s.refused(f"antq.{other}.Forged.v1")
+            await s.refused(f"antq.dlq.{other}.antq.x.Forged.v1")
+            await s.refused("antq.inbound.mia-app.IncidentReported.v1")
+            await s.refused("$JS.API.STREAM.DELETE.TIPS")
+
+    asyncio.run(scenario())
+
+
+def test_agency_publish_is_captured_by_inbound_and_acknowledged(nats_url: str) -> None:
+    async def scenario() -> None:
+        async with session(nats_url, "mia-app", PASSWORDS["mia_app"]) as s:
+            assert s.nc is not None
+            # A JetStream publish is a request; the PubAck crosses back from the ANTQ account.
+            reply = await s.nc.request("antq.inbound.mia-app.IncidentReported.v1", b'{"reference": "r-1"}',
+                                       timeout=5, headers={"Nats-Msg-Id": "mia-app-r-1"})
+            assert b'"stream":"INBOUND"' in reply.data
+        async with session(nats_url, "admin", PASSWORDS["admin"]) as admin:
+            assert admin.nc is not None
+            msg = await admin.nc.jetstream().get_last_msg("INBOUND", "antq.inbound.mia-app.IncidentReported.v1")
+            assert msg.data == b'{"reference": "r-1"}'
+
+    asyncio.run(scenario())
+
+
+def test_agency_is_refused_outside_its_inbound_prefix(nats_url: str) -> None:
+    async def scenario() -> None:
+        async with session(nats_url, "mia-app", PASSWORDS["mia_app"]) as s:
+            await s.refused("antq.tips.x")
+            await s.refused("antq.inbound.other-agency.IncidentReported.v1")
+            await s.refused("$JS.API.INFO")
+            await s.refused("$JS.API.STREAM.INFO.INBOUND")
+
+    asyncio.run(scenario())
+
+
+def test_readme_documents_every_user() -> None:
+    readme = (NATS_DIR / "README.md").read_text(encoding="utf-8")
+    for user in (*SERVICES, "admin", "mia-app", "sys"):
+        assert f"`{user}`" in readme
+
+

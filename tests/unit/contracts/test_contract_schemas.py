@@ -1,0 +1,48 @@
+"""The published event schemas: every catalogue event is there, and changes stay compatible."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+from shared.contracts.events import CATALOGUE, EVENT_TYPES, INBOUND
+from shared.contracts.jsonschema import breaking_changes, current_schemas, published
+
+CONTRACT = Path(__file__).resolve().parents[4] / "shared" / "brief" / "contract.md"
+
+
+def test_published_schemas_match_the_code_without_breaking_changes() -> None:
+    problems = breaking_changes(published(), current_schemas())
+    assert problems == [], "breaking event-schema changes (publish a .v2 instead):\n" + "\n".join(problems)
+
+
+def test_every_schema_is_published_run_make_contracts_after_adding_events() -> None:
+    assert set(current_schemas()) <= set(published())
+
+
+def test_every_catalogue_event_of_the_contract_has_a_model() -> None:
+    assert len(CATALOGUE) == 24 and len(INBOUND) == 3
+    if CONTRACT.exists():  # the brief sits beside the repository
+        named = set(re.findall(r"`(antq\.(?:units|tips|awards|notify)\.[A-Za-z]+\.v1)`", CONTRACT.read_text()))
+        assert named == set(EVENT_TYPES)
+
+
+def test_removing_a_field_is_detected_as_breaking() -> None:
+    old = current_schemas()
+    new = copy.deepcopy(old)
+    del new["antq.tips.TipReceived.v1"]["properties"]["priority"]
+    assert any("priority: field removed" in p for p in breaking_changes(old, new))
+
+
+def test_new_required_field_and_type_change_are_breaking_but_new_optional_field_is_not() -> None:
+    old = current_schemas()
+    new = copy.deepcopy(old)
+    schema = new["antq.units.UnitCertified.v1"]
+    schema["properties"]["province"] = {"type": "string"}
+    assert breaking_changes(old, new) == []
+    schema["required"].append("province")
+    schema["properties"]["year"] = {"type": "string"}
+    problems = breaking_changes(old, new)
+    assert any("province: new required field" in p for p in problems)
+    assert any("year: type changed" in p for p in problems)
