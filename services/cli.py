@@ -99,7 +99,55 @@ def token(
         raise typer.Exit(2) from exc
 
 
+dlq = typer.Typer(no_args_is_help=True, help="Inspect and replay the dead-letter queue.")
+app.add_typer(dlq, name="dlq")
+
+
+@dlq.command("list")
+def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 100,
+             service: Annotated[str | None, typer.Option(help="Only this service's dead letters")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False) -> None:
+    """List dead letters: sequence, original subject, consumer, why."""
+    import json
+
+    from shared.bus.dlq import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(load_settings(), limit=limit, service=service))
+    for d in letters:
+        if as_json:
+            typer.echo(json.dumps(d.as_dict(), ensure_ascii=False))
+        else:
+            typer.echo(f"{d.seq:>8}  {d.at[:19]:<19}  {d.consumer:<24} {d.original_subject:<48} {d.kind}: {d.reason}")
+    if not letters and not as_json:
+        typer.echo("the DLQ is empty")
+
+
+@dlq.command("replay")
+def dlq_replay(seqs: Annotated[list[int], typer.Argument(help="DLQ sequence numbers (from `antq dlq list`)")],
+               keep: Annotated[bool, typer.Option("--keep", help="Keep the DLQ copy")] = False) -> None:
+    """Publish dead letters back to their original subject after the cause is fixed."""
+    from shared.bus.dlq import replay
+
+    for seq, outcome in asyncio.run(replay(load_settings(), seqs, delete=not keep)):
+        typer.echo(f"{seq}: {outcome}")
+
+
+def _mount_service_commands() -> None:
+    """Services may offer their own sub-commands (`antq units import`, `antq tips submit`, ...)."""
+    import importlib
+
+    for name in SERVICES:
+        try:
+            module = importlib.import_module(f"services.{name}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"services.{name}.cli":
+                raise
+            continue
+        app.add_typer(module.app, name=name)
+
+
 def main() -> None:
+    _mount_service_commands()
     app(prog_name="antq")
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -20,7 +21,7 @@ from shared.auth import TokenAuthority
 from shared.bus.consumer import Consumer, ConsumerRunner, Handler
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
-from shared.db import Database
+from shared.db import Database, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
 from shared.observability import HttpMetricsMiddleware, SpineMetrics
@@ -56,6 +57,8 @@ class Service:
         self.relay = OutboxRelay(self.db, self._publish, namespace=self.ns, metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
         self.started_at = time.time()
+        # Handlers read the time from here so tests can move it (deadlines, quiet hours, digests).
+        self.clock: Callable[[], datetime] = utcnow
         self.app = self._build_app(title, description)
 
     # --- registration ---------------------------------------------------------------------------------------
