@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
+.PHONY: lock run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 ## Start NATS and the four services (Ctrl-C stops everything). Honours ANTQ_* variables.
@@ -67,3 +67,7 @@ audit: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .antq build *.egg-info
+
+## Re-pin every dependency to what is installed now (commit the result).
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^antq' > requirements.lock

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     tips_identity_keys: str | None = None  # comma-separated base64 AES keys, newest first
     tips_argon2_profile: Literal["standard", "fast"] = "standard"
     tips_attachment_dir: Path | None = None
+    tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client
+    tips_follow_up_rate_per_minute: float = Field(default=20, gt=0)  # public follow-up, per client
+    tips_scheduler_interval: float = Field(default=5.0, gt=0)  # seconds between deadline scheduler passes
     awards_signing_key_dir: Path | None = None
     awards_public_base_url: str | None = None
     notify_smtp_host: str | None = None
@@ -84,6 +87,9 @@ class Settings(BaseSettings):
     notify_smtp_from: str = "antq@localhost"
     notify_sms_gateway_url: str | None = None
     notify_sms_backup_gateway_url: str | None = None
+    units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
+    units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
+    units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
 
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
                      "notify_database_url", "tips_identity_keys", mode="before")

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Index, LargeBinary, MetaData, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.tips.domain import DeadlineMarker, Extension, Tip
+from shared.audit import audit_table
 from shared.db import UTCDateTime
 
 metadata = MetaData()
@@ -16,21 +38,103 @@ tips = Table(
     metadata,
     Column("tip_id", String(64), primary_key=True),
     Column("category", String(64), nullable=False),
+    Column("categories_version", String(32), nullable=True),
     Column("channel", String(16), nullable=False),
     Column("status", String(32), nullable=False),
     Column("priority", String(16), nullable=False),
     Column("area_code", String(64), nullable=True),
-    Column("unit_id", String(64), nullable=True),
+    Column("unit_id", String(200), nullable=True),
+    # The area whose officers see the tip: the assigned area once triaged, else the reported one.
+    Column("scope_area", String(64), nullable=True),
     Column("anonymous", Boolean, nullable=False),
     Column("description", Text, nullable=False),
     Column("location", Text, nullable=True),
+    Column("location_unknown", Boolean, nullable=False),
     Column("occurred_at", UTCDateTime, nullable=True),
-    # Reporter identity, encrypted; never copied anywhere else.
-    Column("reporter_enc", LargeBinary, nullable=True),
-    Column("receipt_lookup", String(32), nullable=False, unique=True),
+    Column("confidentiality_requested", Boolean, nullable=False),
+    Column("protection_requested", Boolean, nullable=False),
+    # Reporter identity (and organisation), encrypted with IdentityCipher; never copied anywhere else.
+    Column("identity_enc", Text, nullable=True),
+    Column("receipt_lookup", String(16), nullable=False, unique=True),
     Column("receipt_hash", String(200), nullable=False),
+    Column("reward_ref", String(100), nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
-    Index("ix_tips_status_area", "status", "area_code"),
+    Column("assigned_area", String(64), nullable=True),
+    Column("assigned_officer", String(200), nullable=True),
+    Column("triaged_at", UTCDateTime, nullable=True),
+    Column("verification_started_at", UTCDateTime, nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("valuable", Boolean, nullable=True),
+    Column("suspension_reason", String(64), nullable=True),
+    Column("duplicate_of", String(64), nullable=True),
+    Column("extensions", Text, nullable=False),
+    # The running deadline (denormalised for the queue's overdue filter and the gauges) and the scheduler's
+    # next trigger (None when nothing is owed any more).
+    Column("deadline_name", String(32), nullable=True),
+    Column("deadline_due_at", UTCDateTime, nullable=True),
+    Column("deadline_approaching_at", UTCDateTime, nullable=True),
+    Column("next_wakeup_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_tips_status_scope", "status", "scope_area"),
+    Index("ix_tips_received", "received_at"),
+    Index("ix_tips_wakeup", "next_wakeup_at"),
+    Index("ix_tips_dup", "category", "received_at"),
+)
+
+messages = Table(
+    "tip_messages",
+    metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("tip_id", String(64), nullable=False),
+    Column("author", String(16), nullable=False),  # reporter | officer
+    Column("internal", Boolean, nullable=False),  # an officers' note the reporter never sees
+    Column("author_sub", String(200), nullable=True),  # the officer's token subject; None for the reporter
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_tip_messages_tip", "tip_id", "created_at"),
+)
+
+attachments = Table(
+    "tip_attachments",
+    metadata,
+    Column("attachment_id", String(64), primary_key=True),
+    Column("tip_id", String(64), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_tip_attachments_tip", "tip_id"),
+)
+
+duplicate_links = Table(
+    "tip_duplicate_links",
+    metadata,
+    Column("tip_id", String(64), primary_key=True),  # the newer tip
+    Column("other_id", String(64), primary_key=True),  # the earlier one it may duplicate
+    Column("score", Float, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # suggested | confirmed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_by", String(200), nullable=True),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Index("ix_tip_duplicate_links_other", "other_id"),
+)
+
+# One row per (tip, deadline marker) emitted, written in the same transaction as the event's outbox row: the
+# unique key makes a second emission impossible, even with two scheduler instances or after a restart.
+deadline_markers = Table(
+    "tip_deadline_markers",
+    metadata,
+    Column("tip_id", String(64), primary_key=True),
+    Column("marker", String(120), primary_key=True),
+    Column("deadline", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("emitted_at", UTCDateTime, nullable=False),
 )
 
 inbound_refs = Table(
@@ -42,12 +146,194 @@ inbound_refs = Table(
     UniqueConstraint("agency", "reference", name="uq_inbound_refs"),
 )
 
+audit_log = audit_table(metadata)
 
-async def get_tip(*, session: AsyncSession, tip_id: str) -> dict[str, Any] | None:
+
+# --- mapping between rows and the domain's Tip -------------------------------------------------------------------
+def _extensions_to_json(extensions: Sequence[Extension]) -> str:
+    return json.dumps([{"ordinal": e.ordinal, "requested_at": e.requested_at.isoformat(), "reason": e.reason,
+                        "due_at": e.due_at.isoformat()} for e in extensions], ensure_ascii=False)
+
+
+def _extensions_from_json(raw: str | None) -> tuple[Extension, ...]:
+    return tuple(Extension(ordinal=e["ordinal"], requested_at=datetime.fromisoformat(e["requested_at"]),
+                           reason=e["reason"], due_at=datetime.fromisoformat(e["due_at"]))
+                 for e in json.loads(raw or "[]"))
+
+
+def row_to_tip(row: Any) -> Tip:
+    return Tip(
+        tip_id=row["tip_id"], category=row["category"], channel=row["channel"], received_at=row["received_at"],
+        anonymous=row["anonymous"], priority=row["priority"], status=row["status"], area_code=row["area_code"],
+        unit_id=row["unit_id"], categories_version=row["categories_version"], reward_ref=row["reward_ref"],
+        assigned_area=row["assigned_area"], assigned_officer=row["assigned_officer"],
+        triaged_at=row["triaged_at"], verification_started_at=row["verification_started_at"],
+        decided_at=row["decided_at"], closed_at=row["closed_at"], outcome=row["outcome"],
+        valuable=row["valuable"], suspension_reason=row["suspension_reason"], duplicate_of=row["duplicate_of"],
+        extensions=_extensions_from_json(row["extensions"]),
+    )
+
+
+def tip_values(tip: Tip) -> dict[str, Any]:
+    """The columns the domain's Tip owns (identity, receipt and text columns are written once at intake)."""
+    return {
+        "category": tip.category, "categories_version": tip.categories_version, "channel": tip.channel,
+        "status": tip.status, "priority": tip.priority, "area_code": tip.area_code, "unit_id": tip.unit_id,
+        "scope_area": tip.assigned_area or tip.area_code, "anonymous": tip.anonymous, "reward_ref": tip.reward_ref,
+        "received_at": tip.received_at, "assigned_area": tip.assigned_area,
+        "assigned_officer": tip.assigned_officer, "triaged_at": tip.triaged_at,
+        "verification_started_at": tip.verification_started_at, "decided_at": tip.decided_at,
+        "closed_at": tip.closed_at, "outcome": tip.outcome, "valuable": tip.valuable,
+        "suspension_reason": tip.suspension_reason, "duplicate_of": tip.duplicate_of,
+        "extensions": _extensions_to_json(tip.extensions),
+    }
+
+
+# --- tips --------------------------------------------------------------------------------------------------------
+async def get_tip_row(*, session: AsyncSession, tip_id: str) -> dict[str, Any] | None:
     row = (await session.execute(select(tips).where(tips.c.tip_id == tip_id))).mappings().first()
     return dict(row) if row else None
 
 
+async def get_tip_by_lookup(*, session: AsyncSession, lookup: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(tips).where(tips.c.receipt_lookup == lookup))).mappings().first()
+    return dict(row) if row else None
+
+
+async def lookup_taken(*, session: AsyncSession, lookup: str) -> bool:
+    return (await session.execute(select(tips.c.tip_id).where(tips.c.receipt_lookup == lookup))).first() is not None
+
+
+async def insert_tip(*, session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(tips).values(**values))
+
+
+async def update_tip(*, session: AsyncSession, tip_id: str, values: dict[str, Any]) -> None:
+    await session.execute(update(tips).where(tips.c.tip_id == tip_id).values(**values))
+
+
+def area_clause(area: str) -> Any:
+    """Tips whose scope area is `area` or lies under it (hierarchical codes: "79" covers "79.26734")."""
+    return or_(tips.c.scope_area == area, tips.c.scope_area.like(area.replace("%", "").replace("_", "") + ".%"))
+
+
+async def list_tips(*, session: AsyncSession, limit: int, after: tuple[str, str] | None, now: datetime,
+                    scope: str | None, status: str | None = None, category: str | None = None,
+                    area_code: str | None = None, overdue: bool | None = None,
+                    priority: str | None = None) -> list[dict[str, Any]]:
+    """The officer queue, newest first, keyset-paginated on (received_at, tip_id)."""
+    query = select(tips)
+    if scope is not None:
+        query = query.where(area_clause(scope))
+    if status:
+        query = query.where(tips.c.status == status)
+    if category:
+        query = query.where(tips.c.category == category)
+    if area_code:
+        query = query.where(area_clause(area_code))
+    if priority:
+        query = query.where(tips.c.priority == priority)
+    if overdue is True:
+        query = query.where(tips.c.deadline_due_at.is_not(None), tips.c.deadline_due_at <= now)
+    elif overdue is False:
+        query = query.where(or_(tips.c.deadline_due_at.is_(None), tips.c.deadline_due_at > now))
+    if after is not None:
+        at = datetime.fromisoformat(after[0])
+        query = query.where(or_(tips.c.received_at < at, and_(tips.c.received_at == at, tips.c.tip_id < after[1])))
+    query = query.order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(limit + 1)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def duplicate_candidates(*, session: AsyncSession, tip_id: str, category: str, start: datetime,
+                               end: datetime, area_code: str | None, unit_id: str | None,
+                               limit: int = 200) -> list[dict[str, Any]]:
+    places = []
+    if area_code:
+        places.append(tips.c.area_code == area_code)
+    if unit_id:
+        places.append(tips.c.unit_id == unit_id)
+    if not places:
+        return []
+    query = (select(tips.c.tip_id, tips.c.category, tips.c.received_at, tips.c.description, tips.c.area_code,
+                    tips.c.unit_id)
+             .where(tips.c.category == category, tips.c.tip_id != tip_id, tips.c.received_at >= start,
+                    tips.c.received_at <= end, or_(*places))
+             .order_by(tips.c.received_at.desc()).limit(limit))
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+# --- messages, attachments, duplicates -----------------------------------------------------------------------------
+async def list_messages(*, session: AsyncSession, tip_id: str, include_internal: bool) -> list[dict[str, Any]]:
+    query = select(messages).where(messages.c.tip_id == tip_id)
+    if not include_internal:
+        query = query.where(messages.c.internal.is_(False))
+    query = query.order_by(messages.c.created_at, messages.c.message_id)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def list_attachments(*, session: AsyncSession, tip_id: str) -> list[dict[str, Any]]:
+    query = select(attachments).where(attachments.c.tip_id == tip_id).order_by(attachments.c.created_at,
+                                                                              attachments.c.attachment_id)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def get_attachment(*, session: AsyncSession, tip_id: str, attachment_id: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(attachments).where(
+        attachments.c.tip_id == tip_id, attachments.c.attachment_id == attachment_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def list_duplicate_links(*, session: AsyncSession, tip_id: str) -> list[dict[str, Any]]:
+    query = select(duplicate_links).where(or_(duplicate_links.c.tip_id == tip_id,
+                                              duplicate_links.c.other_id == tip_id))
+    return [dict(r) for r in (await session.execute(query.order_by(duplicate_links.c.score.desc())))
+            .mappings()]
+
+
+async def get_duplicate_link(*, session: AsyncSession, a: str, b: str) -> dict[str, Any] | None:
+    query = select(duplicate_links).where(or_(
+        and_(duplicate_links.c.tip_id == a, duplicate_links.c.other_id == b),
+        and_(duplicate_links.c.tip_id == b, duplicate_links.c.other_id == a)))
+    row = (await session.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+# --- deadlines -----------------------------------------------------------------------------------------------------
+async def emitted_markers(*, session: AsyncSession, tip_id: str) -> set[DeadlineMarker]:
+    rows = await session.execute(select(deadline_markers.c.deadline, deadline_markers.c.kind,
+                                        deadline_markers.c.due_at).where(deadline_markers.c.tip_id == tip_id))
+    return {DeadlineMarker(r[0], r[1], r[2]) for r in rows}
+
+
+async def due_for_scheduler(*, session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    rows = await session.execute(select(tips.c.tip_id).where(tips.c.next_wakeup_at.is_not(None),
+                                                             tips.c.next_wakeup_at <= now)
+                                 .order_by(tips.c.next_wakeup_at).limit(limit))
+    return [r[0] for r in rows]
+
+
+async def earliest_wakeup(*, session: AsyncSession) -> datetime | None:
+    value: datetime | None = (await session.execute(select(func.min(tips.c.next_wakeup_at)))).scalar()
+    return value
+
+
+async def gauge_counts(*, session: AsyncSession, now: datetime) -> dict[str, dict[str, int]]:
+    """Counts for the gauges: tips not yet closed by status, running deadlines overdue / approaching."""
+    by_status = {r[0]: int(r[1]) for r in await session.execute(
+        select(tips.c.status, func.count()).where(tips.c.status != "closed").group_by(tips.c.status))}
+    overdue = {r[0]: int(r[1]) for r in await session.execute(
+        select(tips.c.deadline_name, func.count()).where(tips.c.deadline_due_at.is_not(None),
+                                                         tips.c.deadline_due_at <= now)
+        .group_by(tips.c.deadline_name))}
+    approaching = {r[0]: int(r[1]) for r in await session.execute(
+        select(tips.c.deadline_name, func.count()).where(tips.c.deadline_due_at.is_not(None),
+                                                         tips.c.deadline_due_at > now,
+                                                         tips.c.deadline_approaching_at <= now)
+        .group_by(tips.c.deadline_name))}
+    return {"status": by_status, "overdue": overdue, "approaching": approaching}
+
+
+# --- inbound -------------------------------------------------------------------------------------------------------
 async def find_inbound(*, session: AsyncSession, agency: str, reference: str) -> str | None:
     row = (await session.execute(select(inbound_refs.c.tip_id).where(
         inbound_refs.c.agency == agency, inbound_refs.c.reference == reference))).first()

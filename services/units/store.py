@@ -1,13 +1,55 @@
-"""The units service's tables and data-access functions (its own database)."""
+"""The units service's tables and data-access functions (its own database).
+
+Each aggregate is kept whole as JSON (`data`, what the pure domain reads back) next to the columns that lists,
+filters and the statistics query; the columns are written from the same domain object in the same statement,
+so they never disagree with the JSON.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UTCDateTime
+from services.units.domain import (
+    STRIKES_PREVENTED,
+    STRIKES_STABILISED,
+    Activity,
+    Cycle,
+    Incident,
+    Stats,
+    StatsQuery,
+    Unit,
+    reason_kind,
+    split_area_code,
+)
+from shared.db import BigId, UTCDateTime
 
 metadata = MetaData()
 
@@ -17,22 +59,495 @@ units = Table(
     Column("unit_id", String(64), primary_key=True),
     Column("name", String(500), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("area_code", String(64), nullable=False),
-    Column("address", Text, nullable=True),
+    Column("province_code", String(20), nullable=False),
+    Column("commune_code", String(50), nullable=True),
+    Column("area_code", String(80), nullable=False),
     Column("external_key", String(200), nullable=True, unique=True),
     Column("in_scope", Boolean, nullable=False),
+    Column("out_of_scope_rule", String(100), nullable=True),
     Column("status", String(16), nullable=False),
+    Column("managing_level", String(16), nullable=False),
+    # Name, key and address folded to lower-case ASCII so that "truong thcs" finds "Trường THCS".
+    Column("search", Text, nullable=False),
+    Column("data", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_units_area_kind", "area_code", "kind"),
+    # Area filters are equality on province, then commune: exact on both backends whatever the collation.
+    Index("ix_units_area_kind", "province_code", "commune_code", "kind"),
+    Index("ix_units_name", "name", "unit_id"),
+    Index("ix_units_kind_scope", "kind", "in_scope"),
 )
 
+unit_models = Table(
+    "unit_models",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Index("ix_unit_models_model", "model"),
+)
 
-async def get_unit(*, session: AsyncSession, unit_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(units).where(units.c.unit_id == unit_id))).mappings().first()
-    return dict(row) if row else None
+unit_history = Table(
+    "unit_history",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("changed", JSON, nullable=False),
+    Index("ix_unit_history_unit", "unit_id", "seq"),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("framework_code", String(200), nullable=False),
+    Column("late", Boolean, nullable=False),
+    Column("rating", String(16), nullable=True),
+    Column("criteria_met", Integer, nullable=True),
+    Column("criteria_total", Integer, nullable=True),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_cycles_year_state", "year", "state"),
+)
+
+# A denied cycle's reasons, one row each, so the report can count denials by reason in SQL.
+cycle_reasons = Table(
+    "cycle_reasons",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("reason", String(600), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("value", String(600), nullable=False),
+    Index("ix_cycle_reasons_year_kind", "year", "kind"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("category", String(100), nullable=False),
+    Column("disqualifying", Boolean, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("framework_code", String(200), nullable=False),
+    Index("ix_incidents_unit_year", "unit_id", "year"),
+    Index("ix_incidents_year_category", "year", "category"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("activity_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("held_on", Date, nullable=False),
+    Column("participants", Integer, nullable=False),
+    Column("commitments_signed", Integer, nullable=True),
+    Column("title", String(500), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Index("ix_activities_year_kind", "year", "kind"),
+    Index("ix_activities_unit", "unit_id", "held_on"),
+)
+
+# Inbound messages carry the sending agency's own reference; the same (agency, type, reference) is processed
+# once even when the agency publishes it again under a new event id.
+inbound_refs = Table(
+    "inbound_refs",
+    metadata,
+    Column("agency", String(100), primary_key=True),
+    Column("message_type", String(100), primary_key=True),
+    Column("reference", String(200), primary_key=True),
+    Column("result_id", String(200), nullable=True),
+    Column("processed_at", UTCDateTime, nullable=False),
+)
+
+# SQLite allows at most 999 bound parameters in old builds; keep IN lists well below.
+CHUNK = 500
 
 
-async def get_unit_by_external_key(*, session: AsyncSession, external_key: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(units).where(units.c.external_key == external_key))).mappings().first()
-    return dict(row) if row else None
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII for searching: diacritics removed, đ → d."""
+    text = text.casefold().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# --- units ---------------------------------------------------------------------------------------------------
+def unit_row(unit: Unit) -> dict[str, Any]:
+    data = unit.to_dict()
+    return {
+        "unit_id": unit.unit_id, "name": unit.name, "kind": unit.kind, "province_code": unit.province_code,
+        "commune_code": unit.commune_code, "area_code": unit.area_code, "external_key": unit.external_key,
+        "in_scope": unit.in_scope, "out_of_scope_rule": unit.out_of_scope_rule, "status": unit.status,
+        "managing_level": unit.managing_level,
+        "search": fold(" ".join(filter(None, [unit.name, unit.external_key, unit.tax_code, unit.school_code,
+                                              unit.address]))),
+        "data": data, "created_at": unit.created_at, "updated_at": unit.updated_at,
+    }
+
+
+def _unit(data: Any) -> Unit:
+    return Unit.from_dict(data)
+
+
+def area_clause(area_code: str, province: Any = None, commune: Any = None) -> ColumnElement[bool]:
+    """Hierarchical area filter on (province_code, commune_code) columns."""
+    province = units.c.province_code if province is None else province
+    commune = units.c.commune_code if commune is None else commune
+    p, c = split_area_code(area_code)
+    if c is None:
+        return province == p  # type: ignore[no-any-return]
+    return and_(province == p, commune == c)
+
+
+async def get_unit(*, session: AsyncSession, unit_id: str) -> Unit | None:
+    data = (await session.execute(select(units.c.data).where(units.c.unit_id == unit_id))).scalar_one_or_none()
+    return _unit(data) if data is not None else None
+
+
+async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, Unit]:
+    out: dict[str, Unit] = {}
+    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+        for data in (await session.execute(select(units.c.data).where(units.c.unit_id.in_(chunk)))).scalars():
+            unit = _unit(data)
+            out[unit.unit_id] = unit
+    return out
+
+
+async def get_units_by_external_keys(*, session: AsyncSession, keys: Sequence[str]) -> dict[str, Unit]:
+    out: dict[str, Unit] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        for data in (await session.execute(select(units.c.data).where(units.c.external_key.in_(chunk)))).scalars():
+            unit = _unit(data)
+            assert unit.external_key is not None
+            out[unit.external_key] = unit
+    return out
+
+
+async def insert_units(*, session: AsyncSession, new: Sequence[Unit]) -> None:
+    if not new:
+        return
+    await session.execute(insert(units), [unit_row(u) for u in new])
+    await _set_models(session, [(u.unit_id, u.models) for u in new], replace=False)
+
+
+async def update_units(*, session: AsyncSession, changed: Sequence[Unit]) -> None:
+    if not changed:
+        return
+    rows = [{**unit_row(u), "b_unit_id": u.unit_id} for u in changed]
+    for row in rows:
+        row.pop("unit_id")
+        row.pop("created_at")
+    stmt = update(units).where(units.c.unit_id == bindparam("b_unit_id")).values(
+        {k: bindparam(k) for k in rows[0] if k != "b_unit_id"})
+    await session.execute(stmt.execution_options(synchronize_session=False), rows)
+    await _set_models(session, [(u.unit_id, u.models) for u in changed], replace=True)
+
+
+async def _set_models(session: AsyncSession, pairs: Sequence[tuple[str, Sequence[str]]], *, replace: bool) -> None:
+    if replace:
+        for chunk in _chunks([uid for uid, _ in pairs]):
+            await session.execute(delete(unit_models).where(unit_models.c.unit_id.in_(chunk)))
+    rows = [{"unit_id": uid, "model": m} for uid, models in pairs for m in dict.fromkeys(models)]
+    if rows:
+        await session.execute(insert(unit_models), rows)
+
+
+async def add_history(*, session: AsyncSession, entries: Sequence[dict[str, Any]]) -> None:
+    """Entries: {unit_id, at, actor, action, changed}."""
+    if entries:
+        await session.execute(insert(unit_history), list(entries))
+
+
+async def list_history(*, session: AsyncSession, unit_id: str, after: int | None, limit: int) -> list[dict[str, Any]]:
+    stmt = select(unit_history).where(unit_history.c.unit_id == unit_id)
+    if after is not None:
+        stmt = stmt.where(unit_history.c.seq > after)
+    rows = (await session.execute(stmt.order_by(unit_history.c.seq).limit(limit))).mappings().all()
+    return [dict(r) for r in rows]
+
+
+async def list_units(
+    *, session: AsyncSession, kind: str | None, area_codes: Sequence[str], in_scope: bool | None, q: str | None,
+    status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
+) -> list[Unit]:
+    """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
+    stmt = select(units.c.data)
+    if kind:
+        stmt = stmt.where(units.c.kind == kind)
+    for area in area_codes:
+        stmt = stmt.where(area_clause(area))
+    if in_scope is not None:
+        stmt = stmt.where(units.c.in_scope == in_scope)
+    if status:
+        stmt = stmt.where(units.c.status == status)
+    if unit_id:
+        stmt = stmt.where(units.c.unit_id == unit_id)
+    if q:
+        for word in fold(q).split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(units.c.search.like(f"%{escaped}%", escape="\\"))
+    if after is not None:
+        name, uid = after
+        stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
+    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
+    return [_unit(d) for d in (await session.execute(stmt)).scalars()]
+
+
+# --- cycles --------------------------------------------------------------------------------------------------
+def cycle_row(cycle: Cycle, now: datetime) -> dict[str, Any]:
+    return {
+        "unit_id": cycle.unit_id, "year": cycle.year, "state": cycle.state, "kind": cycle.kind,
+        "framework_code": cycle.framework_code, "late": cycle.late,
+        "rating": cycle.decision.rating if cycle.decision else None,
+        "criteria_met": cycle.criteria_met, "criteria_total": cycle.criteria_total,
+        "registered_at": cycle.registered_at, "updated_at": now, "data": cycle.to_dict(),
+    }
+
+
+async def get_cycle(*, session: AsyncSession, unit_id: str, year: int) -> Cycle | None:
+    data = (await session.execute(select(cycles.c.data).where(cycles.c.unit_id == unit_id,
+                                                               cycles.c.year == year))).scalar_one_or_none()
+    return Cycle.from_dict(data) if data is not None else None
+
+
+async def get_cycles(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, Cycle]:
+    out: dict[str, Cycle] = {}
+    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+        stmt = select(cycles.c.data).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
+        for data in (await session.execute(stmt)).scalars():
+            cycle = Cycle.from_dict(data)
+            out[cycle.unit_id] = cycle
+    return out
+
+
+async def list_unit_cycles(*, session: AsyncSession, unit_id: str) -> list[dict[str, Any]]:
+    stmt = (select(cycles.c.year, cycles.c.state, cycles.c.framework_code, cycles.c.late, cycles.c.rating)
+            .where(cycles.c.unit_id == unit_id).order_by(cycles.c.year))
+    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+
+
+async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, list[int]]:
+    """Per unit, the years whose recognition stands (a revoked year is in state `revoked`, not counted)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+        stmt = select(cycles.c.unit_id, cycles.c.year).where(cycles.c.unit_id.in_(chunk),
+                                                             cycles.c.state == "recognised")
+        for uid, year in (await session.execute(stmt)).all():
+            out[uid].append(year)
+    return out
+
+
+async def insert_cycles(*, session: AsyncSession, new: Sequence[Cycle], now: datetime) -> None:
+    if new:
+        await session.execute(insert(cycles), [cycle_row(c, now) for c in new])
+
+
+async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now: datetime) -> None:
+    if not changed:
+        return
+    rows = []
+    for c in changed:
+        row = cycle_row(c, now)
+        row["b_unit_id"], row["b_year"] = row.pop("unit_id"), row.pop("year")
+        rows.append(row)
+    stmt = update(cycles).where(cycles.c.unit_id == bindparam("b_unit_id"), cycles.c.year == bindparam("b_year"))
+    stmt = stmt.values({k: bindparam(k) for k in rows[0] if not k.startswith("b_")})
+    await session.execute(stmt.execution_options(synchronize_session=False), rows)
+    denied = [c for c in changed if c.state == "not_recognised" and c.decision is not None]
+    reasons = [{"unit_id": c.unit_id, "year": c.year, "reason": r[:600], "kind": reason_kind(r)[:64],
+                "value": r.split(":", 1)[1][:600] if ":" in r else ""}
+               for c in denied for r in dict.fromkeys(c.decision.reasons if c.decision else ())]
+    if reasons:
+        await session.execute(insert(cycle_reasons), reasons)
+
+
+# --- incidents and activities ---------------------------------------------------------------------------------
+def incident_row(incident: Incident) -> dict[str, Any]:
+    return {k: v for k, v in incident.model_dump().items()}
+
+
+async def insert_incident(*, session: AsyncSession, incident: Incident) -> None:
+    await session.execute(insert(incidents).values(**incident_row(incident)))
+
+
+async def list_incidents(*, session: AsyncSession, unit_id: str, year: int | None, after: tuple[datetime, str] | None,
+                         limit: int) -> list[Incident]:
+    stmt = select(incidents).where(incidents.c.unit_id == unit_id)
+    if year is not None:
+        stmt = stmt.where(incidents.c.year == year)
+    if after is not None:
+        at, iid = after
+        stmt = stmt.where(or_(incidents.c.occurred_at > at,
+                              and_(incidents.c.occurred_at == at, incidents.c.incident_id > iid)))
+    stmt = stmt.order_by(incidents.c.occurred_at, incidents.c.incident_id).limit(limit)
+    return [Incident.model_validate(dict(r)) for r in (await session.execute(stmt)).mappings()]
+
+
+async def year_incidents(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, list[Incident]]:
+    out: dict[str, list[Incident]] = defaultdict(list)
+    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+        stmt = select(incidents).where(incidents.c.year == year, incidents.c.unit_id.in_(chunk)).order_by(
+            incidents.c.occurred_at)
+        for r in (await session.execute(stmt)).mappings():
+            out[r["unit_id"]].append(Incident.model_validate(dict(r)))
+    return out
+
+
+async def insert_activity(*, session: AsyncSession, activity: Activity) -> None:
+    await session.execute(insert(activities).values(**activity.model_dump()))
+
+
+async def list_activities(*, session: AsyncSession, unit_id: str, year: int | None, after: tuple[date, str] | None,
+                          limit: int) -> list[Activity]:
+    stmt = select(activities).where(activities.c.unit_id == unit_id)
+    if year is not None:
+        stmt = stmt.where(activities.c.year == year)
+    if after is not None:
+        held, aid = after
+        stmt = stmt.where(or_(activities.c.held_on > held,
+                              and_(activities.c.held_on == held, activities.c.activity_id > aid)))
+    stmt = stmt.order_by(activities.c.held_on, activities.c.activity_id).limit(limit)
+    return [Activity.model_validate(dict(r)) for r in (await session.execute(stmt)).mappings()]
+
+
+# --- inbound references ----------------------------------------------------------------------------------------
+async def inbound_seen(*, session: AsyncSession, agency: str, message_type: str, reference: str) -> str | None:
+    """The result id of an already processed (agency, type, reference), '' when it had none, None if new."""
+    row = (await session.execute(select(inbound_refs.c.result_id).where(
+        inbound_refs.c.agency == agency, inbound_refs.c.message_type == message_type,
+        inbound_refs.c.reference == reference))).first()
+    return None if row is None else (row[0] or "")
+
+
+async def remember_inbound(*, session: AsyncSession, agency: str, message_type: str, reference: str,
+                           result_id: str | None, now: datetime) -> None:
+    await session.execute(insert(inbound_refs).values(agency=agency, message_type=message_type, reference=reference,
+                                                      result_id=result_id, processed_at=now))
+
+
+# --- statistics (SQL aggregates; `domain.compute_stats` is the reference they are tested against) ---------------
+async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
+    stats = Stats(year=query.year, area_code=query.area_code, kind=query.kind)
+    unit_filter: list[ColumnElement[bool]] = []
+    if query.area_code:
+        unit_filter.append(area_clause(query.area_code))
+    if query.kind:
+        unit_filter.append(units.c.kind == query.kind)
+    chosen = select(units.c.unit_id).where(*unit_filter)
+
+    uf = stats.units
+    row = (await session.execute(select(
+        func.count(), func.coalesce(func.sum(case((units.c.status == "active", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((units.c.in_scope, 1), else_=0)), 0),
+    ).where(*unit_filter))).one()
+    uf.total, uf.active, uf.in_scope = int(row[0]), int(row[1]), int(row[2])
+    uf.out_of_scope = uf.total - uf.in_scope
+    rule = func.coalesce(units.c.out_of_scope_rule, "override")
+    uf.out_of_scope_by_rule = {r: int(n) for r, n in (await session.execute(
+        select(rule, func.count()).where(*unit_filter, units.c.in_scope.is_(False)).group_by(rule))).all()}
+    uf.by_kind = {k: int(n) for k, n in (await session.execute(
+        select(units.c.kind, func.count()).where(*unit_filter).group_by(units.c.kind))).all()}
+
+    cf = stats.cycles
+    in_year = [cycles.c.year == query.year]
+    if unit_filter:
+        in_year.append(cycles.c.unit_id.in_(chosen))
+    by_state = (await session.execute(select(cycles.c.state, func.count(),
+                                             func.coalesce(func.sum(case((cycles.c.late, 1), else_=0)), 0))
+                                      .where(*in_year).group_by(cycles.c.state))).all()
+    cf.by_state = {s: int(n) for s, n, _ in by_state}
+    cf.registered = sum(cf.by_state.values())
+    cf.registered_late = sum(int(late) for _, _, late in by_state)
+    cf.recognised = cf.by_state.get("recognised", 0)
+    cf.not_recognised = cf.by_state.get("not_recognised", 0)
+    cf.revoked = cf.by_state.get("revoked", 0)
+    rating = func.coalesce(cycles.c.rating, "unrated")
+    cf.recognised_by_rating = {r: int(n) for r, n in (await session.execute(
+        select(rating, func.count()).where(*in_year, cycles.c.state == "recognised").group_by(rating))).all()}
+    reasons_where = [cycle_reasons.c.year == query.year]
+    if unit_filter:
+        reasons_where.append(cycle_reasons.c.unit_id.in_(chosen))
+    cf.not_recognised_by_reason = {k: int(n) for k, n in (await session.execute(
+        select(cycle_reasons.c.kind, func.count(func.distinct(cycle_reasons.c.unit_id)))
+        .where(*reasons_where).group_by(cycle_reasons.c.kind))).all()}
+    for kind, target in (("criterion_not_met", "not_recognised_by_criterion"),
+                         ("disqualifying_incident", "not_recognised_by_incident")):
+        setattr(cf, target, {v: int(n) for v, n in (await session.execute(
+            select(cycle_reasons.c.value, func.count(func.distinct(cycle_reasons.c.unit_id)))
+            .where(*reasons_where, cycle_reasons.c.kind == kind).group_by(cycle_reasons.c.value))).all()})
+    cf.registration_rate = _rate(cf.registered, uf.in_scope)
+    cf.recognition_rate = _rate(cf.recognised, uf.in_scope)
+
+    mf = stats.models
+    models_where = [unit_models.c.unit_id.in_(chosen)] if unit_filter else []
+    row = (await session.execute(select(func.count(func.distinct(unit_models.c.model)), func.count(),
+                                        func.count(func.distinct(unit_models.c.unit_id))).where(*models_where))).one()
+    mf.distinct_models, mf.sites, mf.units_with_model = int(row[0]), int(row[1]), int(row[2])
+
+    af = stats.activities
+    act_where = [activities.c.year == query.year]
+    if unit_filter:
+        act_where.append(activities.c.unit_id.in_(chosen))
+    by_kind: dict[str, dict[str, int]] = {k: {"count": 0, "participants": 0}
+                                          for k in ("propaganda_session", "training", "commitment_drive", "drill")}
+    signed = 0
+    for kind, n, people, commitments in (await session.execute(
+            select(activities.c.kind, func.count(), func.coalesce(func.sum(activities.c.participants), 0),
+                   func.coalesce(func.sum(activities.c.commitments_signed), 0))
+            .where(*act_where).group_by(activities.c.kind))).all():
+        by_kind[kind] = {"count": int(n), "participants": int(people)}
+        signed += int(commitments)
+    af.by_kind = by_kind
+    af.commitments_signed = signed
+    af.propaganda_sessions = by_kind["propaganda_session"]["count"]
+    af.propaganda_participants = by_kind["propaganda_session"]["participants"]
+
+    inf = stats.incidents
+    inc_where = [incidents.c.year == query.year]
+    if unit_filter:
+        inc_where.append(incidents.c.unit_id.in_(chosen))
+    by_cat = (await session.execute(
+        select(incidents.c.category, func.count(),
+               func.coalesce(func.sum(case((incidents.c.disqualifying, 1), else_=0)), 0))
+        .where(*inc_where).group_by(incidents.c.category))).all()
+    inf.by_category = {c: int(n) for c, n, _ in by_cat}
+    inf.total = sum(inf.by_category.values())
+    inf.disqualifying = sum(int(d) for _, _, d in by_cat)
+    inf.strikes_prevented = sum(n for c, n in inf.by_category.items() if c in STRIKES_PREVENTED)
+    inf.strikes_stabilised = sum(n for c, n in inf.by_category.items() if c in STRIKES_STABILISED)
+    return stats
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+# --- gauges ----------------------------------------------------------------------------------------------------
+async def unit_counts(*, session: AsyncSession) -> list[tuple[str, bool, int]]:
+    stmt = select(units.c.kind, units.c.in_scope, func.count()).where(units.c.status == "active").group_by(
+        units.c.kind, units.c.in_scope)
+    return [(k, bool(s), int(n)) for k, s, n in (await session.execute(stmt)).all()]
+
+
+async def cycle_counts(*, session: AsyncSession) -> list[tuple[int, str, int]]:
+    stmt = select(cycles.c.year, cycles.c.state, func.count()).group_by(cycles.c.year, cycles.c.state)
+    return [(int(y), s, int(n)) for y, s, n in (await session.execute(stmt)).all()]

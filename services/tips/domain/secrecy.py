@@ -9,8 +9,8 @@ the HTTP rate limit makes it far slower. An offline attacker with the database p
 guess on top. Without a known lookup id, a random code hits any of N stored tips with probability N / 2**140.
 Input is forgiving as Crockford intends: case, spaces and hyphens are ignored, I/L read as 1, O as 0.
 
-Reward reference. `reward_ref = "rr1_" + hex(sha256("antq.tips.reward_ref.v1\\0" + normalised receipt))`.
-The tips service computes it once at intake (the only time it sees the receipt in clear), stores it with the
+Reward reference. `reward_ref = shared.rewards.reward_ref_for_receipt(<the receipt in its grouped form>)`, the
+one definition that the awards service also uses. The tips service computes it once at intake (the only time it sees the receipt in clear), stores it with the
 tip and publishes it in TipVerified only for a valuable anonymous tip. The awards service, given
 `POST /rewards/claim {receipt}`, computes the same function and looks the reference up: it learns that the
 claimant holds the receipt, never who the reporter is, and tips never learns who claims. The reference is a
@@ -41,6 +41,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.errors import Invalid
+from shared.rewards import reward_ref_for_receipt
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LOOKUP_SYMBOLS = 8
@@ -158,13 +159,14 @@ def receipt_needs_rehash(stored_hash: str, *, profile: Argon2Profile = PRODUCTIO
     return profile.hasher().check_needs_rehash(stored_hash)
 
 
-REWARD_REF_TAG = b"antq.tips.reward_ref.v1\x00"
-
-
 def reward_ref(receipt: str | Receipt) -> str:
-    """The reference under which an anonymous reporter can claim an award with the receipt (see module doc)."""
-    digest = hashlib.sha256(REWARD_REF_TAG + parse_receipt(receipt).normalised().encode("ascii")).hexdigest()
-    return f"rr1_{digest}"
+    """The reference under which an anonymous reporter can claim an award with the receipt (see module doc).
+
+    Delegates to `shared.rewards.reward_ref_for_receipt`, which the awards service applies to a presented
+    receipt, over the grouped form shown to the reporter (`XXXX-XXXX-...`), so however the reporter typed it
+    here, the reference is the one that `POST /rewards/claim` computes for the receipt as it was issued.
+    """
+    return reward_ref_for_receipt(str(parse_receipt(receipt)))
 
 
 # --- identity cipher -------------------------------------------------------------------------------------------

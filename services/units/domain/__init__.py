@@ -44,17 +44,32 @@ from .frameworks import (
 )
 from .incidents import Incident, record_incident
 from .scope import ScopeDecision, decide_scope, load_scope_rules
-from .stats import Stats, StatsQuery, compute_stats
-from .units import Contact, ImportRow, RowError, Unit, UnitFields, apply_patch, create_unit, validate_import_row
+from .stats import STRIKES_PREVENTED, STRIKES_STABILISED, Stats, StatsQuery, area_covers, compute_stats
+from .units import (
+    IMMUTABLE,
+    PATCHABLE,
+    PERSONAL_FIELDS,
+    Contact,
+    ImportRow,
+    RowError,
+    Unit,
+    UnitFields,
+    apply_patch,
+    create_unit,
+    event_changes,
+    make_area_code,
+    split_area_code,
+    validate_import_row,
+)
 
 __all__ = [
-    "ALLOWED", "VN_TZ", "Activity", "ActivityFields", "Appraisal", "Contact", "Criterion", "CriterionResult",
+    "ALLOWED", "IMMUTABLE", "PATCHABLE", "PERSONAL_FIELDS", "STRIKES_PREVENTED", "STRIKES_STABILISED", "VN_TZ", "Activity", "ActivityFields", "Appraisal", "Contact", "Criterion", "CriterionResult",
     "Cycle", "CycleState", "Decision", "Framework", "FrameworkCatalogue", "ImportRow", "Incident",
     "IncidentCategory", "IncidentRef", "Outcome", "Revocation", "RowError", "ScopeDecision", "Stats", "StatsQuery",
-    "Unit", "UnitFields", "apply_patch", "appraise", "assessment_period", "assessment_year_of", "compute_stats",
-    "consecutive_years", "create_unit", "decide", "decide_scope", "denial_reasons", "framework_by_code",
+    "Unit", "UnitFields", "apply_patch", "appraise", "area_covers", "assessment_period", "assessment_year_of", "compute_stats",
+    "consecutive_years", "create_unit", "decide", "decide_scope", "denial_reasons", "event_changes", "framework_by_code",
     "framework_in_force", "is_late_registration", "load_frameworks", "load_scope_rules", "local_date",
-    "note_incident", "reason_kind", "recognised_years", "record_activity", "record_criterion", "record_incident",
-    "refuse_second_registration", "register", "registration_deadline", "revoke", "self_assess", "submit",
+    "make_area_code", "note_incident", "reason_kind", "recognised_years", "record_activity", "record_criterion", "record_incident",
+    "refuse_second_registration", "register", "registration_deadline", "revoke", "self_assess", "split_area_code", "submit",
     "validate_import_row",
 ]

@@ -27,7 +27,7 @@ STRIKES_STABILISED = frozenset({"strike_stabilised"})
 class StatsQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     year: int = Field(ge=2000, le=2200)
-    # Matches a unit's province code or commune code.
+    # "PP" or "PP.CCCCC", hierarchical: a province's figures include its communes'.
     area_code: str | None = None
     kind: UnitKind | None = None
 
@@ -99,7 +99,12 @@ def rate(part: int, whole: int) -> float | None:
 def unit_matches(unit: Unit, query: StatsQuery) -> bool:
     if query.kind is not None and unit.kind != query.kind:
         return False
-    return query.area_code is None or query.area_code in (unit.province_code, unit.commune_code)
+    return query.area_code is None or area_covers(query.area_code, unit.area_code)
+
+
+def area_covers(area: str, unit_area: str) -> bool:
+    """Hierarchical match: "79" covers "79" and "79.26734"; "79.26734" covers only itself."""
+    return unit_area == area or unit_area.startswith(area + ".")
 
 
 def summarise_denials(reason_lists: Iterable[Iterable[str]]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:

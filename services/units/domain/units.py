@@ -21,6 +21,21 @@ SchoolLevel = Literal[
 ]
 
 Code = Field(default=None, min_length=1, max_length=50)
+# Administrative codes are single tokens: the "." separates province from commune in an area code.
+AREA_PART = r"^[0-9A-Za-z_-]+$"
+
+
+def make_area_code(province_code: str, commune_code: str | None) -> str:
+    """ "79" for a provincial unit, "79.26734" for a unit of commune 26734 in province 79."""
+    return f"{province_code}.{commune_code}" if commune_code else province_code
+
+
+def split_area_code(area_code: str) -> tuple[str, str | None]:
+    """The inverse of `make_area_code`: ("79", "26734") for "79.26734", ("79", None) for "79"."""
+    province, sep, commune = area_code.strip().partition(".")
+    if not province or (sep and not commune) or "." in commune:
+        raise Invalid(f"area code {area_code!r} is not PP or PP.CCCCC", details={"field": "area_code"})
+    return province, commune or None
 
 
 class Contact(BaseModel):
@@ -40,8 +55,8 @@ class UnitFields(BaseModel):
 
     name: str = Field(min_length=1, max_length=500)
     kind: UnitKind
-    province_code: str = Field(min_length=1, max_length=20)
-    commune_code: str | None = Code
+    province_code: str = Field(min_length=1, max_length=20, pattern=AREA_PART)
+    commune_code: str | None = Field(default=None, min_length=1, max_length=50, pattern=AREA_PART)
     # Districts were abolished in 2025; kept only as history and never required.
     district_code: str | None = Code
     address: str | None = Field(default=None, max_length=1000)
@@ -95,8 +110,8 @@ class Unit(UnitFields):
 
     @property
     def area_code(self) -> str:
-        """The most precise area of the unit, as events carry it."""
-        return self.commune_code or self.province_code
+        """The unit's area in the project's hierarchical form: "PP" (province) or "PP.CCCCC" (commune)."""
+        return make_area_code(self.province_code, self.commune_code)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -171,7 +186,19 @@ def apply_patch(
     changed = {k: after[k] for k in after if k != "updated_at" and after[k] != before.get(k)}
     if not changed:
         return unit, {}, []
-    return updated, changed, [UnitUpdated(unit_id=unit.unit_id, changed=changed)]
+    if updated.area_code != unit.area_code:
+        changed["area_code"] = updated.area_code
+    return updated, changed, [UnitUpdated(unit_id=unit.unit_id, changed=event_changes(changed))]
+
+
+# Contacts are people's names and phone numbers: the event says that they changed, never what they are now.
+PERSONAL_FIELDS = frozenset({"head_of_unit", "security_focal"})
+REDACTED = "<changed>"
+
+
+def event_changes(changed: Mapping[str, Any]) -> dict[str, Any]:
+    """The `changed` map as `UnitUpdated` carries it: personal contact values replaced by a marker."""
+    return {k: (REDACTED if k in PERSONAL_FIELDS else v) for k, v in changed.items()}
 
 
 # --- import rows ---------------------------------------------------------------------------------------------
@@ -232,14 +259,24 @@ def validate_import_row(
 ) -> ImportRow:
     """Turn a CSV or JSON-lines record into unit fields, or into a per-field error list. Never raises.
 
-    `area_code` (the contract's name, used by `UnitUpserted`) is accepted for the commune or province code;
-    a commune code alone needs `commune_province` to find its province.
+    `area_code` (the contract's name, used by `UnitUpserted`) is "PP" or "PP.CCCCC"; a bare commune code is also
+    accepted when `commune_province` tells its province.
     `in_scope` from a source registry becomes an override with a default reason.
     """
     data = _normalise_row(row)
     errors: list[RowError] = []
     area = data.pop("area_code", None)
-    if area is not None:
+    if isinstance(area, str) and "." in area:
+        try:
+            province, commune = split_area_code(area)
+        except Invalid as exc:
+            errors.append(RowError(field="area_code", message=exc.message))
+        else:
+            for key, value in (("province_code", province), ("commune_code", commune)):
+                if key in data and data[key] != value:
+                    errors.append(RowError(field=key, message=f"{data[key]} contradicts area_code {area}"))
+                data[key] = value
+    elif area is not None:
         area = str(area)
         if commune_province and area in commune_province:
             data.setdefault("commune_code", area)

@@ -105,7 +105,7 @@ def test_stats_reference_computation_gives_the_report_figures() -> None:
         record_incident(incident_id="i1", unit_id="u2", category="strike_prevented", source="http", framework=FW,
                         occurred_at=datetime(2026, 4, 1, tzinfo=UTC), now=NOW)[0],
     ]
-    stats = compute_stats(StatsQuery(year=2026, area_code="26734"), units=units,  # type: ignore[arg-type]
+    stats = compute_stats(StatsQuery(year=2026, area_code="79.26734"), units=units,  # type: ignore[arg-type]
                           cycles=cycles, activities=activities, incidents=incidents)
     assert stats.units.total == 3 and stats.units.in_scope == 3
     assert stats.cycles.registered == 3 and stats.cycles.recognised == 2

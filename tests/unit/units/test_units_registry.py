@@ -50,9 +50,9 @@ def test_scope_override_needs_a_reason() -> None:
 def test_created_unit_derives_scope_key_and_level_and_emits_unit_registered() -> None:
     unit, events = create_unit(fields(), unit_id="u1", now=NOW)
     assert unit.in_scope and unit.external_key == "0301234567" and unit.managing_level == "commune"
-    assert unit.area_code == "26734"
+    assert unit.area_code == "79.26734"
     assert events == [UnitRegistered(unit_id="u1", name="Công ty TNHH Minh Long", kind="enterprise",
-                                     area_code="26734", in_scope=True, external_key="0301234567")]
+                                     area_code="79.26734", in_scope=True, external_key="0301234567")]
 
 
 def test_unit_without_commune_is_managed_by_the_province() -> None:

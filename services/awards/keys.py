@@ -1,0 +1,92 @@
+"""The certificate signing keyring on disk: one PEM file per Ed25519 key and a `current` file naming the signer.
+
+Layout of the key directory (`ANTQ_AWARDS_SIGNING_KEY_DIR`, default `<data dir>/keys/awards`):
+- `<kid>.pem`  an unencrypted PKCS#8 private key (mode 0600); `kid` is its RFC 7638 thumbprint;
+- `current`    the kid that signs new certificates.
+Rotation (`antq awards rotate-key`) writes a new PEM and then replaces `current` atomically; running services
+notice the change (directory mtime) and sign with the new key, while every older key stays in the JWK set.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from services.awards.domain import Keyring
+from shared.settings import Settings
+
+CURRENT = "current"
+
+
+def key_dir(settings: Settings) -> Path:
+    return settings.awards_signing_key_dir or settings.data_dir / "keys" / "awards"
+
+
+def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        if exclusive:
+            try:
+                os.link(tmp, path)  # never overwrite an existing key
+            except FileExistsError:
+                pass
+        else:
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class KeyStore:
+    """Loads the keyring from its directory, creating the first key on first use, and reloads on change."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._keyring: Keyring | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def _read(self) -> Keyring:
+        pems = sorted(self.directory.glob("*.pem"))
+        keyring = Keyring()
+        for path in pems:
+            keyring.add_pem(path.read_bytes(), make_current=False)
+        current = self.directory / CURRENT
+        if current.exists():
+            kid = current.read_text().strip()
+            if kid in keyring.kids:
+                keyring.use(kid)
+        return keyring
+
+    def _dir_stamp(self) -> tuple[int, int]:
+        st = self.directory.stat()
+        current = self.directory / CURRENT
+        return st.st_mtime_ns, current.stat().st_mtime_ns if current.exists() else 0
+
+    def ensure(self) -> Keyring:
+        """The keyring, with a first key generated and stored if the directory holds none."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not any(self.directory.glob("*.pem")):
+            self.add_new_key()
+        return self.keyring()
+
+    def keyring(self) -> Keyring:
+        stamp = self._dir_stamp() if self.directory.exists() else None
+        if self._keyring is None or stamp != self._stamp:
+            self._keyring = self._read()
+            self._stamp = stamp
+        return self._keyring
+
+    def add_new_key(self) -> str:
+        """Generate a key, store it and make it current; older keys stay (they keep verifying). Returns the kid."""
+        fresh = Keyring()
+        kid = fresh.rotate()
+        _write_atomic(self.directory / f"{kid}.pem", fresh.export_pem(kid), exclusive=True)
+        _write_atomic(self.directory / CURRENT, kid.encode() + b"\n", exclusive=False)
+        self._keyring = None
+        return kid

@@ -1,0 +1,44 @@
+"""Each service's Alembic migrations create exactly the schema its store declares, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, inspect
+
+from shared.db import make_engine, spine_metadata
+from shared.migrations import migrate
+
+SERVICES = ["units", "tips", "awards", "notify"]
+
+
+def _diff(connection: Any, metadata: list[MetaData]) -> list[Any]:
+    merged = MetaData()
+    for md in metadata:
+        for table in md.tables.values():
+            table.to_metadata(merged)
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
+    return [d for d in compare_metadata(context, merged)
+            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_migrations_match_the_declared_tables(service: str, database_url: Callable[[str], str]) -> None:
+    url = database_url(service)
+    await migrate(url, service)
+    await migrate(url, service)  # idempotent: a second run is a no-op
+    store = importlib.import_module(f"services.{service}.store")
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            diffs = await conn.run_sync(_diff, [spine_metadata, store.metadata])
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+    assert {"outbox", "inbox", "alembic_version"} <= tables
+    assert diffs == [], f"{service}: migrations and store.py disagree: {diffs}"

@@ -1,0 +1,51 @@
+"""Settings resolution and subject naming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.bus.streams import Namespace
+from shared.contracts.subjects import dlq_subject, stream_for_subject
+from shared.settings import Settings, child_environment, valid_agency_name
+
+
+def test_ports_and_database_urls_follow_the_contract(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, port_base=9000)
+    assert [s.http_port_for(n) for n in ("units", "tips", "awards", "notify")] == [9001, 9002, 9003, 9004]
+    assert s.database_url_for("tips").startswith("sqlite+aiosqlite:///") and "tips.db" in s.database_url_for("tips")
+    assert s.effective_nats_url() == "nats://127.0.0.1:4222"
+
+
+def test_environment_configures_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ANTQ_PORT_BASE", "7000")
+    monkeypatch.setenv("ANTQ_TIPS_DATABASE_URL", "postgresql+asyncpg://antq@db/tips")
+    s = Settings()
+    assert s.http_port_for("units") == 7001
+    assert s.database_url_for("tips") == "postgresql+asyncpg://antq@db/tips"
+    assert Settings(port_base=7100).http_port_for("units") == 7101
+    env = child_environment(Settings(data_dir=tmp_path, nats_port=4300, port_base=8000), "notify", base={})
+    assert env["ANTQ_NATS_URL"] == "nats://127.0.0.1:4300" and env["ANTQ_HTTP_PORT"] == "8004"
+
+
+def test_namespace_prefixes_subjects_and_streams_only_when_set() -> None:
+    assert Namespace("").subject("antq.tips.TipReceived.v1") == "antq.tips.TipReceived.v1"
+    ns = Namespace("t1")
+    assert ns.subject("antq.tips.TipReceived.v1") == "t1.antq.tips.TipReceived.v1"
+    assert ns.strip("t1.antq.tips.TipReceived.v1") == "antq.tips.TipReceived.v1"
+    assert ns.stream("TIPS") == "t1_TIPS"
+
+
+def test_dlq_subject_and_stream_registry() -> None:
+    assert dlq_subject("notify", "antq.tips.TipReceived.v1") == "antq.dlq.notify.antq.tips.TipReceived.v1"
+    assert dlq_subject("units", "bad subject!*") == "antq.dlq.units.unknown"
+    assert stream_for_subject("antq.inbound.mia-app.IncidentReported.v1").name == "INBOUND"
+    with pytest.raises(KeyError):
+        stream_for_subject("other.thing")
+
+
+@pytest.mark.parametrize(("name", "ok"), [("mia-app", True), ("so-gd-79", True), ("MIA", False),
+                                           ("a.b", False), ("", False), ("-x", False)])
+def test_agency_names_are_single_lowercase_subject_tokens(name: str, ok: bool) -> None:
+    assert valid_agency_name(name) is ok
