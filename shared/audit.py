@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import UTCDateTime, utcnow
@@ -44,7 +44,14 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, role: str, action: str,
 async def append(session: AsyncSession, table: Table, *, actor: str, role: str, action: str, target: str,
                  reason: str | None = None, details: dict[str, Any] | None = None,
                  at: datetime | None = None) -> str:
-    """Append an entry in the caller's transaction (writers are serialised, so the chain stays linear)."""
+    """Append an entry in the caller's transaction (writers are serialised, so the chain stays linear).
+
+    SQLite serialises writers itself; on PostgreSQL a transaction-scoped advisory lock keeps two concurrent
+    writers from linking to the same previous entry (which would fork the chain).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"antq-audit:{table.name}".encode()).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     last = (await session.execute(select(table.c.hash).order_by(table.c.seq.desc()).limit(1))).scalar()
     prev = last or GENESIS
     when = at or utcnow()
@@ -57,15 +64,26 @@ async def append(session: AsyncSession, table: Table, *, actor: str, role: str, 
 
 @dataclass(frozen=True)
 class ChainReport:
+    """The outcome of a verification. `head` is the hash of the last entry: record it elsewhere (a ticket, a
+    signed report) and a later verification can prove nothing was cut off the end (`anchor=`)."""
+
     entries: int
     ok: bool
     broken_at: int | None = None
     problem: str | None = None
+    head: str | None = None
+    service: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
-async def verify_chain(session: AsyncSession, table: Table) -> ChainReport:
+async def verify_chain(session: AsyncSession, table: Table, *, anchor: str | None = None) -> ChainReport:
+    """Walk the chain from the start. Detects edited entries, removed or inserted entries, and (with `anchor`,
+    a head hash recorded earlier) entries removed from the end."""
     prev = GENESIS
     count = 0
+    anchored = anchor is None
     rows = await session.stream(select(table).order_by(table.c.seq))
     async for row in rows.mappings():
         count += 1
@@ -76,4 +94,30 @@ async def verify_chain(session: AsyncSession, table: Table) -> ChainReport:
         if expected != row["hash"]:
             return ChainReport(count, False, row["seq"], "entry content does not match its hash (edited)")
         prev = row["hash"]
-    return ChainReport(count, True)
+        anchored = anchored or prev == anchor
+    if not anchored:
+        return ChainReport(count, False, None, "the anchored entry is missing (entries removed from the end)",
+                           head=prev if count else None)
+    return ChainReport(count, True, head=prev if count else None)
+
+
+async def verify_service_audit(settings: Any, service: str, *, anchor: str | None = None) -> ChainReport:
+    """Verify one service's audit chain from its database (for `antq audit verify SERVICE`).
+
+    A service that keeps no audit table reports ok with 0 entries and says so in `problem`.
+    """
+    from shared.db import make_engine
+
+    engine = make_engine(settings.database_url_for(service))
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.run_sync(lambda sync: inspect(sync).has_table("audit_log"))
+        if not exists:
+            return ChainReport(0, True, problem=f"{service} keeps no audit trail (no audit_log table)",
+                               service=service)
+        table = audit_table(MetaData())
+        async with AsyncSession(engine) as session:
+            report = await verify_chain(session, table, anchor=anchor)
+        return ChainReport(report.entries, report.ok, report.broken_at, report.problem, report.head, service)
+    finally:
+        await engine.dispose()

@@ -58,14 +58,94 @@ def load_or_create_key(path: Path) -> OKPKey:
     return OKPKey.import_key(path.read_bytes())
 
 
+REVOCATION_FILE = "revoked_tokens.txt"
+
+
+class RevocationList:
+    """Revoked local-token ids (`jti`), one per line in a file under the data dir; re-read when it changes.
+
+    Every service process of a deployment reads the same file, so `antq token revoke JTI` takes effect on the
+    next request everywhere. Lines may carry a comment after `#`. Entries may be pruned once older than the
+    longest token lifetime (an expired token is refused anyway).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._ids: frozenset[str] = frozenset()
+
+    def _reload(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._stamp, self._ids = None, frozenset()
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        ids = set()
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            jti = line.split("#", 1)[0].strip()
+            if jti:
+                ids.add(jti)
+        self._stamp, self._ids = stamp, frozenset(ids)
+
+    def is_revoked(self, jti: str | None) -> bool:
+        if jti is None:
+            return False
+        self._reload()
+        return jti in self._ids
+
+    def revoke(self, jti: str, *, note: str = "") -> bool:
+        """Append `jti` (atomic append); False when it was already revoked."""
+        if not jti or any(ch.isspace() or ch == "#" for ch in jti):
+            raise ValueError("a token id (jti) is one word without spaces or '#'")
+        if self.is_revoked(jti):
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = f"{jti}  # revoked {stamp}{' ' + note if note else ''}\n".encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        return True
+
+
+def revocation_path(settings: Any) -> Path:
+    return Path(settings.data_dir) / REVOCATION_FILE
+
+
+def revoke_token(settings: Any, jti: str, *, note: str = "") -> bool:
+    """Revoke a local token by its id (`jti`): for `antq token revoke JTI`. False when already revoked."""
+    return RevocationList(revocation_path(settings)).revoke(jti, note=note)
+
+
+def token_id(token: str) -> str | None:
+    """The `jti` of a token, read without verification (to show an operator what to revoke)."""
+    import base64
+    import json
+
+    try:
+        segment = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    return str(jti) if jti is not None else None
+
+
 class TokenAuthority:
     """Issues and verifies the local tokens of `antq token`."""
 
-    def __init__(self, key: OKPKey, *, issuer: str = "antq", default_ttl: int = 12 * 3600):
+    def __init__(self, key: OKPKey, *, issuer: str = "antq", default_ttl: int = 12 * 3600,
+                 revocations: RevocationList | None = None):
         self.key = key
         self.kid = key.thumbprint()
         self.issuer = issuer
         self.default_ttl = default_ttl
+        self.revocations = revocations
 
     @classmethod
     def from_file(cls, path: Path, **kw: Any) -> TokenAuthority:
@@ -103,6 +183,8 @@ class TokenAuthority:
         role = claims.get("role")
         if role not in ROLES:
             raise Unauthorized("token has no valid role")
+        if self.revocations is not None and self.revocations.is_revoked(claims.get("jti")):
+            raise Unauthorized("token has been revoked")
         return Principal(sub=str(claims.get("sub", "")), role=str(role), area=claims.get("area"),
                          unit=claims.get("unit"), token_id=claims.get("jti"))
 

@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import Principal, TokenAuthority, require_role
+from shared.auth import Principal, require_role
 from shared.errors import DomainError, Invalid
+from shared.oidc import TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def bearer_principal(request: Request) -> Principal | None:
         from shared.errors import Unauthorized
 
         raise Unauthorized("use Authorization: Bearer <token>")
-    authority: TokenAuthority = request.app.state.tokens
+    # Local `antq token` tokens, then the OIDC provider when configured (shared.oidc.CompositeVerifier).
+    authority: TokenVerifier = request.app.state.tokens
     return authority.verify(token.strip())
 
 

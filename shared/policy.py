@@ -51,6 +51,26 @@ class Policy:
             raise Forbidden(f"outside your scope for {action}", code="forbidden_scope")
         return principal
 
+    def require(self, principal: Principal | None, action: str) -> Principal | None:
+        """The role part of `authorize`, for use before the resource (and so its area or unit) is loaded: 401
+        without a token, 403 when the role has no grant for `action`. Call `authorize` with the scope after."""
+        rule = self.rule(action)
+        if rule.public:
+            return principal
+        if principal is None:
+            raise Unauthorized("authentication required: Authorization: Bearer <token>")
+        if principal.role not in rule.grants:
+            raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
+        return principal
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(action, who, description) rows for documentation: `public` or `role: scope, ...`."""
+        rows = []
+        for action, rule in self.rules.items():
+            who = "public" if rule.public else ", ".join(f"{r}: {s}" for r, s in rule.grants.items())
+            rows.append((action, who, rule.description))
+        return rows
+
     @staticmethod
     def in_scope(principal: Principal, scope: Scope, *, area: str | None, unit: str | None,
                  owner: str | None) -> bool:

@@ -17,7 +17,8 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from shared.auth import TokenAuthority
+from shared.auth import RevocationList, TokenAuthority, revocation_path
+from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import Consumer, ConsumerRunner, Handler
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
@@ -25,6 +26,7 @@ from shared.db import Database, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
 from shared.observability import HttpMetricsMiddleware, SpineMetrics
+from shared.oidc import CompositeVerifier, OIDCVerifier
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,11 @@ class Service:
         self.db = Database(settings.database_url_for(name), source=self.source,
                            sqlite_synchronous=settings.sqlite_synchronous)
         self.broker: NatsBroker = make_broker(settings, service=name, registry=self.registry)
-        self.tokens = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
-                                               default_ttl=settings.auth_token_ttl_seconds)
+        self.tokens = CompositeVerifier(
+            TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
+                                     default_ttl=settings.auth_token_ttl_seconds,
+                                     revocations=RevocationList(revocation_path(settings))),
+            OIDCVerifier.from_settings(settings))
         self.consumers: list[Consumer] = []
         self.runners: dict[str, ConsumerRunner] = {}
         self._subscribers: dict[str, Any] = {}
@@ -231,6 +236,7 @@ class Service:
         app.state.service = self
         app.state.tokens = self.tokens
         install_error_handlers(app)
+        app.add_middleware(BodyLimitMiddleware)  # 413 / 400 before a body reaches a route (shared.bodylimit)
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics)
 
         @app.get("/healthz", tags=["operations"], summary="The process is alive (public)")

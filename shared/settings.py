@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     tips_scheduler_interval: float = Field(default=5.0, gt=0)  # seconds between deadline scheduler passes
     awards_signing_key_dir: Path | None = None
     awards_public_base_url: str | None = None
+    awards_issuer_name: str = "antq"  # the issuer's name printed in certificates (e.g. the provincial police)
+    awards_claim_rate_per_minute: int = Field(default=10, ge=1)  # POST /rewards/claim per client
+    awards_deadline_check_interval: float = Field(default=60.0, gt=0)  # seconds between overdue-review checks
     notify_smtp_host: str | None = None
     notify_smtp_port: int = 25
     notify_smtp_user: str | None = None
@@ -87,9 +90,34 @@ class Settings(BaseSettings):
     notify_smtp_from: str = "antq@localhost"
     notify_sms_gateway_url: str | None = None
     notify_sms_backup_gateway_url: str | None = None
+    notify_sms_gateway_token: str | None = None
+    notify_sms_failover_threshold: int = Field(default=3, ge=1)
+    notify_sms_failover_cooldown_seconds: float = Field(default=300.0, ge=0)
+    notify_smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    notify_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_worker_poll_seconds: float = Field(default=1.0, gt=0)
+    notify_channel_concurrency: int = Field(default=8, ge=1, le=256)
+    notify_delivery_lease_seconds: float = Field(default=120.0, gt=0)
+    notify_rules_file: Path | None = None  # a province's routing rules (YAML); default: the shipped rules.yaml
+    notify_retry_file: Path | None = None  # per-channel retry policy (YAML); default: the shipped retry.yaml
     units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
+
+    # OIDC access tokens from an external identity provider (production); unset = local tokens only
+    oidc_issuer: str | None = None  # the provider's `iss`, e.g. https://sso.example.gov.vn/realms/antq
+    oidc_audience: str | None = None  # the `aud` the provider puts in tokens meant for antq
+    oidc_jwks_url: str | None = None  # default: jwks_uri from the issuer's openid-configuration
+    oidc_role_claim: str = "role"  # dotted path, e.g. realm_access.roles; a string or a list of strings
+    oidc_area_claim: str = "area"
+    oidc_unit_claim: str = "unit"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)  # JSON: provider value -> antq role
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    oidc_jwks_cache_seconds: float = Field(default=600.0, gt=0)
+    oidc_jwks_min_refetch_seconds: float = Field(default=30.0, ge=0)
+    oidc_http_timeout: float = Field(default=3.0, gt=0)
+    oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
                      "notify_database_url", "tips_identity_keys", mode="before")

@@ -2,29 +2,549 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
-from sqlalchemy import select
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
 
-from services.awards import store
-from shared.http import ERROR_RESPONSES, principal_with
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, func, not_, select
+
+from services.awards import handlers, store
+from services.awards.context import AwardsContext
+from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
+from services.awards.domain.workflow import TRANSITIONS
+from services.awards.policy import POLICY, authorize_level
+from shared.auth import Principal
+from shared.errors import Forbidden, Invalid, NotFound, Unauthorized
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.service import Service
 
 router = APIRouter()
+
+AREA_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,8})?$"
+PENDING = ("proposed", "reviewed")
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+                         autoescape=select_autoescape(["html"]))
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+def _service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> AwardsContext:
+    return request.app.state.awards  # type: ignore[no-any-return]
+
+
+def _caller(request: Request, action: str) -> Principal:
+    """Authenticate and check the role (the scope is checked once the resource's area is known)."""
+    principal = bearer_principal(request)
+    rule = POLICY.rule(action)
+    if principal is None:
+        raise Unauthorized("authentication required: Authorization: Bearer <token>")
+    if principal.role not in rule.grants:
+        raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
+    return principal
+
+
+def _scope_check(principal: Principal, action: str) -> Callable[[Award], None]:
+    def check(award: Award) -> None:
+        POLICY.authorize(principal, action, area=award.area_code,
+                         unit=award.recipient_ref if award.recipient_kind == "unit" else None)
+    return check
+
+
+def _actor(principal: Principal) -> handlers.Actor:
+    return handlers.Actor(principal.sub, principal.role)
+
+
+# --- models --------------------------------------------------------------------------------------------------------
+class AwardOut(BaseModel):
+    award_id: str
+    award_type: str
+    recipient_kind: str
+    recipient_ref: str
+    recipient_name: str | None = None
+    year: int
+    basis: list[str]
+    level: str
+    area_code: str | None
+    province_code: str | None
+    rule_version: str
+    evidence: list[str]
+    origin: str
+    status: str
+    allowed_actions: list[str]
+    proposed_at: datetime
+    review_due_at: datetime
+    overdue: bool
+    reviewed_at: datetime | None
+    decision_no: str | None
+    approved_by_level: str | None
+    approved_at: datetime | None
+    certificate_id: str | None
+    granted_at: datetime | None
+    reason: str | None
+    closed_at: datetime | None
+    updated_at: datetime
+
+
+class AuditStepOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    reason: str | None
+    details: dict[str, Any]
+    hash: str
+
+
+class AwardDetail(AwardOut):
+    nomination: dict[str, Any] | None = None
+    audit: list[AuditStepOut]
+
+
+def _award_out(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    award = store.award_from_row(row)
+    return {**award.model_dump(), "basis": list(award.basis), "evidence": list(award.evidence),
+            "recipient_name": None if award.recipient_kind == "reporter" else row.get("recipient_name"),
+            "allowed_actions": sorted(TRANSITIONS[award.status]), "overdue": award.review_overdue(now)}
+
+
+class NominationIn(BaseModel):
+    """A manual nomination. For the commemorative medal give `category`, `gender`, `service_started_on` and the
+    evidence of the years of service (document references)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    award_type: str = Field(min_length=1, max_length=64)
+    recipient_kind: Literal["unit", "person"]
+    recipient_ref: str = Field(min_length=1, max_length=200, description="unit id, or the person's staff reference")
+    recipient_name: str | None = Field(default=None, max_length=500)
+    year: int = Field(ge=2000, le=2200)
+    area_code: str = Field(pattern=AREA_PATTERN, description="the area whose officers handle the proposal")
+    proposer: Literal["unit", "police", "commune", "province"] = "police"
+    level: str | None = Field(default=None, max_length=32)
+    basis: list[str] = Field(default_factory=list, max_length=50)
+    evidence: list[str] = Field(default_factory=list, max_length=50)
+    category: str | None = Field(default=None, max_length=64)
+    gender: Literal["male", "female"] | None = None
+    service_started_on: date | None = None
+    prior_commendations: list[str] = Field(default_factory=list, max_length=50)
+    serious_incident_in_unit: bool = False
+    standing: list[str] = Field(default_factory=list, max_length=10)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision_no: str = Field(min_length=1, max_length=200)
+    level: str | None = Field(default=None, max_length=32, description="defaults to the proposal's level")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CertificateOut(BaseModel):
+    certificate_id: str
+    award_id: str
+    status: Literal["valid", "revoked", "invalid"]
+    reason: str
+    message: str
+    kid: str
+    issued_at: datetime
+    revoked_at: datetime | None
+    verify_url: str
+    jws: str = Field(description="the compact JWS (EdDSA/Ed25519) whose payload is the credential")
+    credential: dict[str, Any]
+
+
+class VerifyIn(BaseModel):
+    certificate: str | dict[str, Any] = Field(
+        description="the compact JWS, or the JSON of GET /certificates/{id} ({jws, credential, ...})")
+
+
+class VerifyOut(BaseModel):
+    status: Literal["valid", "revoked", "invalid"]
+    reason: str
+    message: str
+    certificate_id: str | None
+    kid: str | None
+    credential: dict[str, Any] | None
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: str = Field(min_length=1, max_length=200)
+
+
+class ClaimOut(BaseModel):
+    reward_status: str = Field(description="proposed | reviewed | approved | rejected | granted | annulled | "
+                                           "not_eligible")
+    award_type: str | None
+    year: int | None
+    decision_no: str | None
+    certificate_id: str | None
+    updated_at: datetime
+
+
+class Counts(BaseModel):
+    proposed: int = 0
+    pending: int = 0
+    approved: int = 0
+    granted: int = 0
+    rejected: int = 0
+    annulled: int = 0
+
+
+class StatsOut(BaseModel):
+    year: int | None
+    area_code: str | None
+    totals: Counts
+    by_type: dict[str, Counts]
+    by_level: dict[str, Counts]
+    by_area: dict[str, Counts]
+    by_year: dict[str, Counts]
 
 
 class CertificationFact(BaseModel):
     unit_id: str
     year: int
-    status: str
+    certified: bool
+    revoked: bool
     rating: str | None
+    decision_no: str | None
     consecutive_years: int | None
+    certified_event_id: str | None
+    revoked_event_id: str | None
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]]
+
+
+# --- awards --------------------------------------------------------------------------------------------------------
+@router.get("/awards", response_model=Page[AwardOut], tags=["awards"], responses=ERROR_RESPONSES,
+            summary="List awards (officers within their area; a unit its own)")
+async def list_awards(
+    request: Request,
+    status: Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled"] | None = None,
+    year: int | None = Query(default=None, ge=2000, le=2200),
+    recipient_kind: Literal["unit", "person", "reporter"] | None = None,
+    award_type: str | None = Query(default=None, max_length=64),
+    area_code: str | None = Query(default=None, pattern=AREA_PATTERN),
+    recipient_ref: str | None = Query(default=None, max_length=200),
+    overdue: bool | None = Query(default=None, description="only pending awards past their review deadline"),
+    limit: int | None = Query(default=None),
+    cursor: str | None = None,
+) -> Page[AwardOut]:
+    principal = _caller(request, "awards.read")
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, int):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    now = _service(request).clock()
+    t = store.awards
+    conditions: list[Any] = []
+    if area_code is not None:
+        POLICY.authorize(principal, "awards.read", area=area_code, unit=principal.unit)
+        conditions.append(store.area_filter(t.c.area_code, area_code))
+    if principal.role == "officer" and principal.area is not None:
+        conditions.append(store.area_filter(t.c.area_code, principal.area))
+    if principal.role == "unit":
+        conditions += [t.c.recipient_kind == "unit", t.c.recipient_ref == principal.unit]
+    for column, value in ((t.c.status, status), (t.c.year, year), (t.c.recipient_kind, recipient_kind),
+                          (t.c.award_type, award_type), (t.c.recipient_ref, recipient_ref)):
+        if value is not None:
+            conditions.append(column == value)
+    overdue_clause = and_(t.c.status.in_(PENDING), t.c.review_due_at < now)
+    if overdue is True:
+        conditions.append(overdue_clause)
+    elif overdue is False:
+        conditions.append(not_(overdue_clause))
+    if after is not None:
+        conditions.append(t.c.seq < after)
+    async with _service(request).db.read() as session:
+        rows = [dict(r) for r in (await session.execute(
+            select(t).where(*conditions).order_by(t.c.seq.desc()).limit(size + 1))).mappings()]
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page[AwardOut](items=[AwardOut.model_validate(_award_out(r, now)) for r in rows],
+                          next_cursor=encode_cursor(rows[-1]["seq"]) if more else None)
+
+
+@router.get("/awards/{award_id}", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+            summary="One award with the audit trail of its steps (who, when, why)")
+async def get_award(award_id: str, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.read")
+    service = _service(request)
+    async with service.db.read() as session:
+        row = await store.get_award_row(session=session, award_id=award_id)
+        if row is None:
+            raise NotFound("no such award", details={"award_id": award_id})
+        _scope_check(principal, "awards.read")(store.award_from_row(row))
+        a = store.audit_log
+        entries = (await session.execute(select(a).where(a.c.target == award_id).order_by(a.c.seq))).mappings()
+        audit = [AuditStepOut(at=e["at"], actor=e["actor"], role=e["role"], action=e["action"], reason=e["reason"],
+                              details=json.loads(e["details"]), hash=e["hash"]) for e in entries]
+    out = _award_out(row, service.clock())
+    return AwardDetail.model_validate({**out, "audit": audit,
+                                       "nomination": json.loads(row["nomination"]) if row["nomination"] else None})
+
+
+async def _detail(request: Request, award_id: str) -> AwardDetail:
+    return await get_award(award_id, request)
+
+
+@router.post("/awards", status_code=201, response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Nominate manually (e.g. the commemorative medal with years of service as evidence)")
+async def post_award(body: NominationIn, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.nominate")
+    POLICY.authorize(principal, "awards.nominate", area=body.area_code)
+    nomination = Nomination(
+        award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
+        year=body.year, proposer=body.proposer, level=body.level, area_code=body.area_code,
+        province_code=store.province_of(body.area_code), basis=tuple(body.basis), evidence=tuple(body.evidence),
+        category=body.category, gender=body.gender, service_started_on=body.service_started_on,
+        prior_commendations=tuple(body.prior_commendations), serious_incident_in_unit=body.serious_incident_in_unit,
+        standing=tuple(body.standing))
+    service = _service(request)
+    async with service.db.unit_of_work() as uow:
+        award = await handlers.nominate(nomination, uow, actor=_actor(principal), now=service.clock(),
+                                        recipient_name=body.recipient_name)
+    return await _detail(request, award.award_id)
+
+
+@router.post("/awards/{award_id}/review", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Mark a proposal reviewed by the managing level (proposed → reviewed)")
+async def post_review(award_id: str, request: Request, body: ReviewIn | None = None) -> AwardDetail:
+    principal = _caller(request, "awards.review")
+    service = _service(request)
+    async with service.db.unit_of_work() as uow:
+        await handlers.review(award_id, uow, actor=_actor(principal), now=service.clock(),
+                              note=body.note if body else None, check=_scope_check(principal, "awards.review"))
+    return await _detail(request, award_id)
+
+
+@router.post("/awards/{award_id}/approve", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Approve with a decision number (reviewed → approved; 409 quota_exceeded when full)")
+async def post_approve(award_id: str, body: ApproveIn, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.approve")
+    service = _service(request)
+    scope = _scope_check(principal, "awards.approve")
+
+    def check(award: Award) -> None:
+        scope(award)
+        authorize_level(principal, body.level or award.level)
+
+    async with service.db.unit_of_work() as uow:
+        await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
+                               decision_no=body.decision_no, level=body.level, note=body.note, check=check)
+    return await _detail(request, award_id)
+
+
+@router.post("/awards/{award_id}/reject", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Reject a pending proposal with a reason")
+async def post_reject(award_id: str, body: ReasonIn, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.reject")
+    service = _service(request)
+    async with service.db.unit_of_work() as uow:
+        await handlers.reject(award_id, uow, actor=_actor(principal), now=service.clock(), reason=body.reason,
+                              check=_scope_check(principal, "awards.reject"))
+    return await _detail(request, award_id)
+
+
+@router.post("/awards/{award_id}/grant", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Grant an approved award: issue and sign its certificate (AwardGranted)")
+async def post_grant(award_id: str, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.grant")
+    service = _service(request)
+    async with service.db.unit_of_work() as uow:
+        await handlers.grant(award_id, uow, actor=_actor(principal), now=service.clock(),
+                             issuer=_ctx(request).issuer, check=_scope_check(principal, "awards.grant"))
+    return await _detail(request, award_id)
+
+
+@router.post("/awards/{award_id}/annul", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Annul an approved or granted award (e.g. fraud); its certificate then verifies as revoked")
+async def post_annul(award_id: str, body: ReasonIn, request: Request) -> AwardDetail:
+    principal = _caller(request, "awards.annul")
+    service = _service(request)
+    scope = _scope_check(principal, "awards.annul")
+
+    def check(award: Award) -> None:
+        scope(award)
+        authorize_level(principal, award.approved_by_level or award.level)
+
+    async with service.db.unit_of_work() as uow:
+        await handlers.annul(award_id, uow, actor=_actor(principal), now=service.clock(), reason=body.reason,
+                             check=check)
+    return await _detail(request, award_id)
 
 
 @router.get("/units/{unit_id}/certifications", response_model=list[CertificationFact], tags=["awards"],
-            responses=ERROR_RESPONSES, summary="Certification facts the awards service holds for a unit")
+            responses=ERROR_RESPONSES, summary="The recognitions (and revocations) the awards service holds for a unit")
 async def unit_certifications(unit_id: str, request: Request) -> list[CertificationFact]:
-    principal_with(request, "admin", "officer")
-    t = store.unit_certifications
-    async with request.app.state.service.db.read() as session:
-        rows = (await session.execute(select(t).where(t.c.unit_id == unit_id).order_by(t.c.year))).mappings()
-        return [CertificationFact.model_validate(dict(r)) for r in rows]
+    principal = _caller(request, "awards.read")
+    async with _service(request).db.read() as session:
+        unit = await store.get_unit(session=session, unit_id=unit_id)
+        POLICY.authorize(principal, "awards.read", area=unit["area_code"] if unit else None, unit=unit_id)
+        rows = await store.list_certifications(session=session, unit_id=unit_id)
+    return [CertificationFact(unit_id=r["unit_id"], year=r["year"], certified=r["certified_event_id"] is not None,
+                              revoked=r["revoked"], rating=r["rating"], decision_no=r["decision_no"],
+                              consecutive_years=r["consecutive_years"], certified_event_id=r["certified_event_id"],
+                              revoked_event_id=r["revoked_event_id"]) for r in rows]
+
+
+# --- figures -------------------------------------------------------------------------------------------------------
+@router.get("/stats", response_model=StatsOut, tags=["awards"], responses=ERROR_RESPONSES,
+            summary="Figures for the dashboard: proposed, approved, granted, annulled by type, level, area, year")
+async def stats(request: Request, year: int | None = Query(default=None, ge=2000, le=2200),
+                area_code: str | None = Query(default=None, pattern=AREA_PATTERN)) -> StatsOut:
+    principal = _caller(request, "awards.stats")
+    if area_code is None and principal.role == "officer":
+        area_code = principal.area
+    POLICY.authorize(principal, "awards.stats", area=area_code)
+    t = store.awards
+    conditions: list[Any] = []
+    if year is not None:
+        conditions.append(t.c.year == year)
+    if area_code is not None:
+        conditions.append(store.area_filter(t.c.area_code, area_code))
+    query = (select(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.status,
+                    t.c.approved_at.is_not(None).label("was_approved"),
+                    t.c.granted_at.is_not(None).label("was_granted"), func.count().label("n"))
+             .where(*conditions)
+             .group_by(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.status,
+                       t.c.approved_at.is_not(None), t.c.granted_at.is_not(None)))
+    out = StatsOut(year=year, area_code=area_code, totals=Counts(), by_type={}, by_level={}, by_area={}, by_year={})
+    async with _service(request).db.read() as session:
+        rows = (await session.execute(query)).mappings().all()
+    for r in rows:
+        buckets = [out.totals, out.by_type.setdefault(r["award_type"], Counts()),
+                   out.by_level.setdefault(r["level"], Counts()),
+                   out.by_area.setdefault(r["area_code"] or "unknown", Counts()),
+                   out.by_year.setdefault(str(r["year"]), Counts())]
+        n = int(r["n"])
+        for counts in buckets:
+            counts.proposed += n
+            counts.pending += n if r["status"] in PENDING else 0
+            counts.approved += n if r["was_approved"] else 0
+            counts.granted += n if r["was_granted"] else 0
+            counts.rejected += n if r["status"] == "rejected" else 0
+            counts.annulled += n if r["status"] == "annulled" else 0
+    return out
+
+
+# --- rules and keys (public) ----------------------------------------------------------------------------------------
+@router.get("/rules", response_model=RuleSet, tags=["public"], responses=ERROR_RESPONSES,
+            summary="The award rules in force (public): national catalogue merged with the province's overlay")
+async def get_rules(request: Request,
+                    province: str | None = Query(default=None, pattern=r"^[0-9]{1,4}$",
+                                                 description="province code, e.g. 79; national defaults if omitted"),
+                    on: date | None = Query(default=None, description="the day (default today)")) -> RuleSet:
+    POLICY.authorize(None, "rules.read")
+    return rules_in_force(province, on or _service(request).clock().date())
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,
+            summary="The public keys that verify certificates, current first (public)")
+async def jwks(request: Request) -> JSONResponse:
+    POLICY.authorize(None, "keys.read")
+    return JSONResponse(_ctx(request).issuer.keys.keyring().jwks(),
+                        headers={"Cache-Control": "public, max-age=300"})
+
+
+# --- certificates (public) -------------------------------------------------------------------------------------------
+async def _certificate(request: Request, certificate_id: str) -> dict[str, Any]:
+    service = _service(request)
+    async with service.db.read() as session:
+        row = await store.get_certificate(session=session, certificate_id=certificate_id)
+        if row is None:
+            raise NotFound("no such certificate", details={"certificate_id": certificate_id})
+        result = await handlers.verify(row["jws"], session, keys=_ctx(request).issuer.keys, now=service.clock())
+        award = await store.get_award_row(session=session, award_id=row["award_id"])
+    return {**row, "credential": json.loads(row["credential"]), "result": result, "award": award}
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+@router.get("/certificates/{certificate_id}", response_model=CertificateOut, tags=["public"],
+            responses={**ERROR_RESPONSES, 200: {"content": {"text/html": {}}}},
+            summary="A certificate: the signed credential and its current status (public; HTML for browsers)")
+async def get_certificate(certificate_id: str, request: Request) -> Any:
+    POLICY.authorize(None, "certificates.read")
+    if _wants_html(request):
+        return await print_certificate(certificate_id, request)
+    cert = await _certificate(request, certificate_id)
+    result = cert["result"]
+    return CertificateOut(certificate_id=certificate_id, award_id=cert["award_id"], status=result.status,
+                          reason=result.reason, message=result.message, kid=cert["kid"], issued_at=cert["issued_at"],
+                          revoked_at=cert["revoked_at"], verify_url=_ctx(request).issuer.verify_url(certificate_id),
+                          jws=cert["jws"], credential=cert["credential"])
+
+
+@router.get("/certificates/{certificate_id}/print", response_class=HTMLResponse, tags=["public"],
+            responses=ERROR_RESPONSES,
+            summary="The printable certificate page with a QR code of its verification link (public)")
+async def print_certificate(certificate_id: str, request: Request) -> HTMLResponse:
+    POLICY.authorize(None, "certificates.read")
+    cert = await _certificate(request, certificate_id)
+    credential, result = cert["credential"], cert["result"]
+    achievement = credential["credentialSubject"]["achievement"]
+    verify_url = _ctx(request).issuer.verify_url(certificate_id)
+    antq = credential.get("antq", {})
+    authority = (antq.get("approving_authority") or {}).get("vi")
+    labels = {"valid": "Còn hiệu lực / Valid", "revoked": "Đã thu hồi / Revoked", "invalid": "Không hợp lệ / Invalid"}
+    html = _TEMPLATES.get_template("certificate.html").render(
+        name=achievement["name"], name_en=achievement.get("description", ""),
+        recipient=credential["credentialSubject"].get("name") or credential["credentialSubject"]["id"],
+        criteria=achievement.get("criteria", {}).get("narrative", ""), decision_no=antq.get("decision_no"),
+        authority=authority, year=antq.get("year"), issued_at=credential.get("validFrom", "")[:10],
+        issuer=credential["issuer"]["name"], certificate_id=certificate_id, kid=cert["kid"], status=result.status,
+        status_label=labels[result.status], reason=cert["revoked_reason"] if result.status == "revoked" else None,
+        qr=qr_svg(verify_url), verify_url=verify_url, jws=cert["jws"])
+    return HTMLResponse(html)
+
+
+@router.post("/certificates/verify", response_model=VerifyOut, tags=["public"], responses=ERROR_RESPONSES,
+             summary="Verify a certificate: valid, revoked or invalid, with the reason (public)")
+async def verify_certificate(body: VerifyIn, request: Request) -> VerifyOut:
+    POLICY.authorize(None, "certificates.verify")
+    service = _service(request)
+    async with service.db.read() as session:
+        result = await handlers.verify(body.certificate, session, keys=_ctx(request).issuer.keys,
+                                       now=service.clock())
+    return VerifyOut.model_validate(result.to_public())
+
+
+# --- anonymous reward claims (public) ------------------------------------------------------------------------------
+def _claim_limit(request: Request) -> None:
+    _ctx(request).claim_limiter(request)
+
+
+@router.post("/rewards/claim", response_model=ClaimOut, tags=["public"], responses=ERROR_RESPONSES,
+             dependencies=[Depends(_claim_limit)],
+             summary="The reward status of an anonymous reporter's valuable tip, by receipt (public; rate-limited)")
+async def claim_reward(body: ClaimIn, request: Request) -> JSONResponse:
+    POLICY.authorize(None, "rewards.claim")
+    async with _service(request).db.read() as session:
+        found = await handlers.claim(body.receipt, session)
+    return JSONResponse(ClaimOut.model_validate(found).model_dump(mode="json"),
+                        headers={"Cache-Control": "no-store"})
+

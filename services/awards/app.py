@@ -5,6 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.awards import api, subscribers
+from services.awards.context import AwardsContext
+from services.awards.domain import Issuer
+from services.awards.handlers import CertificateIssuer
+from services.awards.keys import KeyStore, key_dir
+from services.awards.tasks import AwardsCollector, review_deadlines
+from shared.ratelimit import RateLimiter
 from shared.service import Service
 from shared.settings import Settings
 
@@ -12,6 +18,17 @@ from shared.settings import Settings
 def build(settings: Settings) -> Service:
     service = Service("awards", settings, title="antq awards",
                       description="Commendations driven by events, multi-level approval, verifiable certificates.")
+    keys = KeyStore(key_dir(settings))
+    keys.ensure()  # the first start generates the signing key
+    base_url = settings.awards_public_base_url or f"http://{settings.http_host}:{settings.http_port_for('awards')}"
+    # The issuer's id is its base URL: a verifier finds the keys at <issuer id>/.well-known/jwks.json.
+    issuer = Issuer(id=base_url.rstrip("/"), name=settings.awards_issuer_name, url=base_url.rstrip("/"))
+    service.app.state.awards = AwardsContext(
+        issuer=CertificateIssuer(keys=keys, issuer=issuer, base_url=base_url),
+        claim_limiter=RateLimiter("reward claims", rate=settings.awards_claim_rate_per_minute, per=60))
+    collector = AwardsCollector()
+    service.registry.register(collector)
+    service.background("review-deadlines", review_deadlines(collector, settings.awards_deadline_check_interval))
     subscribers.register(service)
     service.include_router(api.router)
     return service

@@ -2,43 +2,429 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from services.awards import store
+from services.awards.domain import (
+    Award,
+    Issuer,
+    Nomination,
+    Proposal,
+    Step,
+    TipFacts,
+    build_credential,
+    evaluate_tip,
+    evaluate_unit,
+    new_proposals,
+    propose,
+    rules_in_force,
+    sign_certificate,
+    validate_nomination,
+    verify_certificate,
+    withdraw_on_revocation,
+)
+from services.awards.domain import annul as annul_step
+from services.awards.domain import approve as approve_step
+from services.awards.domain import grant as grant_step
+from services.awards.domain import reject as reject_step
+from services.awards.domain import review as review_step
+from services.awards.domain.certificates import VerificationResult, certificate_id_of
+from services.awards.domain.claims import reward_refs_for_claim
+from services.awards.domain.workflow import SYSTEM_ACTOR, AuditEntry
+from services.awards.keys import KeyStore
+from shared import audit
 from shared.bus.consumer import Delivery
-from shared.contracts.events import CertificationRevoked, UnitCertified
-from shared.db import UnitOfWork, utcnow
+from shared.contracts.events import (
+    CertificationRevoked,
+    TipReceived,
+    TipTriaged,
+    TipVerified,
+    UnitCertified,
+    UnitRegistered,
+    UnitUpdated,
+)
+from shared.db import UnitOfWork
+from shared.errors import Conflict, Invalid, NotFound
+
+MAX_REASON = 2000
+AwardCheck = Callable[[Award], None]
 
 
-async def on_units_event(delivery: Delivery, uow: UnitOfWork) -> None:
-    """Record certifications and revocations; either may arrive first, the end state is the same."""
+@dataclass(frozen=True)
+class Actor:
+    """Who takes a step, as the audit trail records it."""
+
+    sub: str
+    role: str
+
+
+SYSTEM = Actor(SYSTEM_ACTOR, "system")
+
+
+@dataclass
+class CertificateIssuer:
+    """What granting needs besides the database: the keyring, the issuer profile and the public base URL."""
+
+    keys: KeyStore
+    issuer: Issuer
+    base_url: str
+
+    def verify_url(self, certificate_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/certificates/{certificate_id}"
+
+
+# --- shared steps ------------------------------------------------------------------------------------------------
+async def _pg_lock(uow: UnitOfWork, name: str) -> None:
+    """A transaction-scoped advisory lock on PostgreSQL (SQLite writers are already serialised in-process)."""
+    if uow.db.sqlite:
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+async def serialise_writers(uow: UnitOfWork) -> None:
+    """Take the awards writers' lock first thing in a writing transaction (PostgreSQL).
+
+    The audit hash chain needs one writer at a time; taking that lock *before* touching any award row (rather
+    than at the first audit entry) also rules out lock-order deadlocks between consumers and HTTP commands.
+    Awards are written rarely, so serialising their writers costs nothing noticeable.
+    """
+    await _pg_lock(uow, "awards-writers")
+
+
+async def _audit(uow: UnitOfWork, entry: AuditEntry, actor: Actor, **details: Any) -> None:
+    await serialise_writers(uow)  # normally held already; re-entrant within the transaction
+    await audit.append(uow.session, store.audit_log, actor=actor.sub, role=actor.role,
+                       action=f"award.{entry.action}", target=entry.award_id, reason=entry.note,
+                       details={"from": entry.from_status, "to": entry.to_status,
+                                **{k: v for k, v in details.items() if v is not None}},
+                       at=entry.at)
+
+
+async def _apply(uow: UnitOfWork, step: Step, *, before: Award, actor: Actor, **details: Any) -> Award:
+    """Persist one workflow step: the new revision, its audit entry and its events, in the caller's transaction."""
+    if not await store.save_award(session=uow.session, award=step.award, expected_revision=before.revision):
+        raise Conflict("the award was changed meanwhile; reload and try again", code="concurrent_update",
+                       details={"award_id": before.award_id})
+    event_ids = [uow.emit(event).id for event in step.events]
+    await _audit(uow, step.audit, actor, events=event_ids or None, **details)
+    if step.award.status == "annulled":
+        await store.revoke_certificate(session=uow.session, award_id=step.award.award_id, now=step.audit.at,
+                                       reason=step.award.reason or "annulled")
+    return step.award
+
+
+async def _propose_all(uow: UnitOfWork, proposals: Sequence[Proposal], rules_for: Callable[[Proposal], Any], *,
+                       now: datetime, actor: Actor, recipient_name: str | None = None, cause: str | None = None,
+                       nomination: dict[str, Any] | None = None) -> list[Award]:
+    created: list[Award] = []
+    for proposal in proposals:
+        step = propose(proposal, rules_for(proposal), actor=actor.sub, now=now)
+        try:
+            async with uow.session.begin_nested():
+                await store.insert_award(session=uow.session, award=step.award, recipient_name=recipient_name,
+                                         nomination=nomination)
+        except IntegrityError:
+            continue  # proposed meanwhile by a concurrent transaction: the same key, nothing new to propose
+        event_ids = [uow.emit(event).id for event in step.events]
+        await _audit(uow, step.audit, actor, events=event_ids, basis=list(proposal.basis), cause=cause,
+                     rule_version=proposal.rule_version, level=proposal.level)
+        created.append(step.award)
+    return created
+
+
+def _rules(province: str | None, on: date) -> Any:
+    return rules_in_force(province or None, on)
+
+
+# --- units (awards-units consumer) ------------------------------------------------------------------------------
+async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, cause: str | None) -> list[Award]:
+    """Propose every collective award the unit's recognitions owe and that is not stored yet (idempotent)."""
+    unit = await store.get_unit(session=uow.session, unit_id=unit_id)
+    if unit is None:
+        return []  # area unknown yet: evaluated again when UnitRegistered arrives
+    facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
+    rules = _rules(facts.province_code, now.date())
+    prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
+    owed = evaluate_unit(facts, rules, store.prior_awards(prior))
+    fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
+    return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, recipient_name=unit["name"],
+                              cause=cause)
+
+
+async def on_unit_registered(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
     data = delivery.data
-    t = store.unit_certifications
-    now = utcnow()
-    dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if isinstance(data, UnitCertified):
-        current = (await uow.session.execute(select(t.c.status).where(
-            t.c.unit_id == data.unit_id, t.c.year == data.year))).first()
-        if current is not None and current[0] == "revoked":
-            # The revocation arrived first: keep it, but remember what it revoked.
-            await uow.session.execute(update(t).where(t.c.unit_id == data.unit_id, t.c.year == data.year).values(
-                rating=data.rating, decision_no=data.decision_no, consecutive_years=data.consecutive_years,
-                certified_event_id=delivery.event_id, updated_at=now))
-            return
-        stmt = insert_fn(t).values(unit_id=data.unit_id, year=data.year, status="certified", rating=data.rating,
-                                   decision_no=data.decision_no, consecutive_years=data.consecutive_years,
-                                   certified_event_id=delivery.event_id, updated_at=now)
-        await uow.session.execute(stmt.on_conflict_do_update(
-            index_elements=[t.c.unit_id, t.c.year],
-            set_={"status": "certified", "rating": data.rating, "decision_no": data.decision_no,
-                  "consecutive_years": data.consecutive_years, "certified_event_id": delivery.event_id,
-                  "updated_at": now}))
-    elif isinstance(data, CertificationRevoked):
-        stmt = insert_fn(t).values(unit_id=data.unit_id, year=data.year, status="revoked",
-                                   revoked_event_id=delivery.event_id, revoked_reason=data.reason, updated_at=now)
-        await uow.session.execute(stmt.on_conflict_do_update(
-            index_elements=[t.c.unit_id, t.c.year],
-            set_={"status": "revoked", "revoked_event_id": delivery.event_id, "revoked_reason": data.reason,
-                  "updated_at": now}))
+    assert isinstance(data, UnitRegistered)
+    await store.upsert_unit(session=uow.session, unit_id=data.unit_id, now=now, name=data.name, kind=data.kind,
+                            area_code=data.area_code)
+    # Certifications may have arrived first (out of order): they can be evaluated now that the area is known.
+    await evaluate_unit_awards(uow, unit_id=data.unit_id, now=now, cause=delivery.event_id)
+
+
+async def on_unit_updated(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
+    data = delivery.data
+    assert isinstance(data, UnitUpdated)
+    changed = {k: v for k, v in data.changed.items() if k in ("name", "kind", "area_code") and isinstance(v, str)}
+    if not changed or await store.get_unit(session=uow.session, unit_id=data.unit_id) is None:
+        return
+    await store.upsert_unit(session=uow.session, unit_id=data.unit_id, now=now, **changed)
+
+
+async def on_unit_certified(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
+    """Fold the recognition (first event per year wins, so a redelivery changes nothing) and evaluate the rules."""
+    data = delivery.data
+    assert isinstance(data, UnitCertified)
+    facts = await store.load_unit_facts(session=uow.session, unit_id=data.unit_id, area_code=None)
+    folded = facts.with_certified(delivery.event_id, data)
+    if folded is not facts:
+        await store.save_certification(session=uow.session, unit_id=data.unit_id,
+                                       record=folded.certifications[data.year], now=now,
+                                       decision_no=data.decision_no, consecutive_years=data.consecutive_years)
+    await evaluate_unit_awards(uow, unit_id=data.unit_id, now=now, cause=delivery.event_id)
+
+
+async def on_certification_revoked(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> list[Award]:
+    """Annul (or reject, if still pending) every award resting on the revoked recognition."""
+    data = delivery.data
+    assert isinstance(data, CertificationRevoked)
+    facts = await store.load_unit_facts(session=uow.session, unit_id=data.unit_id, area_code=None)
+    folded = facts.with_revoked(delivery.event_id, data)
+    record = folded.certifications[data.year]
+    if folded is not facts:
+        await store.save_certification(session=uow.session, unit_id=data.unit_id, record=record, now=now,
+                                       revoked_reason=data.reason)
+    if record.event_id is None:
+        return []  # the recognition itself has not arrived: the tombstone keeps it from ever counting
+    reason = f"ANTT recognition {data.year} revoked: {data.reason}"[:MAX_REASON]
+    awards = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=data.unit_id)
+    by_id = {a.award_id: a for a in awards}
+    return [await _apply(uow, step, before=by_id[step.award.award_id], actor=SYSTEM, cause=delivery.event_id,
+                         incident_id=data.incident_id)
+            for step in withdraw_on_revocation(awards, [record.event_id], reason=reason, now=now)]
+
+
+# --- tips (awards-tips consumer) --------------------------------------------------------------------------------
+async def _tip_area(uow: UnitOfWork, tip: dict[str, Any]) -> str | None:
+    area = tip.get("area_code") or tip.get("assigned_area")
+    if area is None and tip.get("unit_id"):
+        unit = await store.get_unit(session=uow.session, unit_id=tip["unit_id"])
+        area = unit["area_code"] if unit else None
+    return area  # type: ignore[no-any-return]
+
+
+async def _backfill_reward_area(uow: UnitOfWork, tip: dict[str, Any], *, now: datetime) -> None:
+    """A reward proposed before its tip's area was known learns it (while pending), so it counts in quotas."""
+    area = await _tip_area(uow, tip)
+    if area is None or not tip.get("reward_ref"):
+        return
+    for award in await store.awards_of_recipient(session=uow.session, recipient_kind="reporter",
+                                                 recipient_ref=tip["reward_ref"]):
+        if award.area_code is None and award.status in ("proposed", "reviewed"):
+            updated = award.model_copy(update={"area_code": area, "province_code": store.province_of(area),
+                                               "updated_at": now, "revision": award.revision + 1})
+            await store.save_award(session=uow.session, award=updated, expected_revision=award.revision)
+
+
+async def on_tip_received(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
+    data = delivery.data
+    assert isinstance(data, TipReceived)
+    tip = await store.upsert_tip(session=uow.session, tip_id=data.tip_id, now=now, area_code=data.area_code,
+                                 unit_id=data.unit_id, received=True)
+    await _backfill_reward_area(uow, tip, now=now)
+
+
+async def on_tip_triaged(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
+    data = delivery.data
+    assert isinstance(data, TipTriaged)
+    if data.assigned_area is None:
+        return
+    tip = await store.upsert_tip(session=uow.session, tip_id=data.tip_id, now=now, assigned_area=data.assigned_area)
+    await _backfill_reward_area(uow, tip, now=now)
+
+
+async def on_tip_verified(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> list[Award]:
+    """A valuable tip carrying a reward_ref owes its anonymous reporter a reward proposal (once)."""
+    data = delivery.data
+    assert isinstance(data, TipVerified)
+    tip = await store.get_tip(session=uow.session, tip_id=data.tip_id)
+    if tip is None or tip.get("verified_event_id") is None:
+        # The first verification is the one rewarded; the event's own time dates it (stable under replay).
+        tip = await store.upsert_tip(
+            session=uow.session, tip_id=data.tip_id, now=now, verified_event_id=delivery.event_id,
+            valuable=data.valuable, outcome=data.outcome, reward_ref=data.reward_ref,
+            verified_on=delivery.envelope.time.date().isoformat(),
+            **({"unit_id": data.unit_id} if data.unit_id and not (tip or {}).get("unit_id") else {}))
+    area = await _tip_area(uow, tip)
+    facts = TipFacts(tip_id=tip["tip_id"], event_id=tip["verified_event_id"], valuable=bool(tip["valuable"]),
+                     outcome=tip["outcome"], reward_ref=tip["reward_ref"], unit_id=tip["unit_id"],
+                     verified_on=date.fromisoformat(tip["verified_on"]), area_code=area,
+                     province_code=store.province_of(area))
+    rules = _rules(facts.province_code, now.date())
+    owed = evaluate_tip(facts, rules)
+    fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
+    return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, cause=delivery.event_id)
+
+
+# --- commands (HTTP) ----------------------------------------------------------------------------------------------
+async def _load(uow: UnitOfWork, award_id: str, check: AwardCheck) -> Award:
+    await serialise_writers(uow)
+    row = await store.get_award_row(session=uow.session, award_id=award_id)
+    if row is None:
+        raise NotFound("no such award", details={"award_id": award_id})
+    award = store.award_from_row(row)
+    check(award)
+    return award
+
+
+async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now: datetime,
+                   recipient_name: str | None) -> Award:
+    """A manual nomination: validated against the rules in force, then proposed like any other award."""
+    await serialise_writers(uow)
+    rules = _rules(nomination.province_code, now.date())
+    prior = await store.awards_of_recipient(session=uow.session, recipient_kind=nomination.recipient_kind,
+                                            recipient_ref=nomination.recipient_ref)
+    proposal = validate_nomination(nomination, rules, store.prior_awards(prior), on=now.date())
+    existing = await store.get_award_row(session=uow.session, award_id=proposal.award_id)
+    if existing is not None:
+        raise Conflict("this award is already proposed for this recipient and year", code="already_proposed",
+                       details={"award_id": proposal.award_id, "status": existing["status"]})
+    facts = nomination.model_dump(mode="json", include={
+        "proposer", "category", "gender", "service_started_on", "prior_commendations", "serious_incident_in_unit",
+        "standing"})
+    created = await _propose_all(uow, [proposal], lambda _: rules, now=now, actor=actor,
+                                 recipient_name=recipient_name, nomination=facts)
+    if not created:
+        raise Conflict("this award is already proposed for this recipient and year", code="already_proposed",
+                       details={"award_id": proposal.award_id})
+    return created[0]
+
+
+async def review(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, note: str | None,
+                 check: AwardCheck) -> Award:
+    award = await _load(uow, award_id, check)
+    return await _apply(uow, review_step(award, actor=actor.sub, now=now, note=note), before=award, actor=actor)
+
+
+async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, decision_no: str,
+                  level: str | None, note: str | None, check: AwardCheck) -> Award:
+    """Approve with a decision number; the quota of the type, year and area is checked under a lock."""
+    award = await _load(uow, award_id, check)
+    # Two approvals racing for the last quota place must not both pass: serialise approvals of one type/year.
+    await _pg_lock(uow, f"awards-quota:{award.award_type}:{award.year}")
+    rules = _rules(award.province_code, now.date())
+    existing = await store.awards_of_type_year(session=uow.session, award_type=award.award_type, year=award.year)
+    step = approve_step(award, rules, decision_no=decision_no, actor=actor.sub, now=now, existing=existing,
+                        level=level, note=note)
+    approved = await _apply(uow, step, before=award, actor=actor, decision_no=step.award.decision_no,
+                            level=step.award.approved_by_level)
+    if approved.recipient_kind == "unit":
+        # Rules may need a prior award (a Bằng khen after a Giấy khen): this approval may owe a new proposal.
+        await evaluate_unit_awards(uow, unit_id=approved.recipient_ref, now=now, cause=f"award:{award_id}")
+    return approved
+
+
+async def reject(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, reason: str,
+                 check: AwardCheck) -> Award:
+    award = await _load(uow, award_id, check)
+    return await _apply(uow, reject_step(award, reason=reason, actor=actor.sub, now=now), before=award, actor=actor)
+
+
+async def annul(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, reason: str,
+                check: AwardCheck) -> Award:
+    award = await _load(uow, award_id, check)
+    return await _apply(uow, annul_step(award, reason=reason, actor=actor.sub, now=now), before=award, actor=actor)
+
+
+async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, issuer: CertificateIssuer,
+                check: AwardCheck) -> Award:
+    """Issue the certificate of an approved award: build the credential, sign it, store it, then record the step."""
+    award = await _load(uow, award_id, check)
+    if award.status != "approved":
+        grant_step(award, certificate_id="-", actor=actor.sub, now=now)  # raises the illegal transition
+    row = await store.get_award_row(session=uow.session, award_id=award_id)
+    assert row is not None
+    certificate_id = str(uuid.uuid4())
+    rules = _rules(award.province_code, now.date())
+    credential = build_credential(award, rules, certificate_id=certificate_id, issuer=issuer.issuer, issued_at=now,
+                                  recipient_name=row["recipient_name"] if award.recipient_kind != "reporter"
+                                  else None,
+                                  verify_url=issuer.verify_url(certificate_id))
+    keyring = issuer.keys.keyring()
+    token = sign_certificate(credential, keyring)
+    await uow.session.execute(store.certificates.insert().values(
+        certificate_id=certificate_id, award_id=award_id, jws=token,
+        credential=json.dumps(credential, ensure_ascii=False, sort_keys=True), kid=keyring.current_kid,
+        issued_at=now))
+    step = grant_step(award, certificate_id=certificate_id, actor=actor.sub, now=now)
+    granted = await _apply(uow, step, before=award, actor=actor, certificate_id=certificate_id,
+                           kid=keyring.current_kid)
+    if granted.recipient_kind == "unit":
+        await evaluate_unit_awards(uow, unit_id=granted.recipient_ref, now=now, cause=f"award:{award_id}")
+    return granted
+
+
+# --- overdue reviews (background) ------------------------------------------------------------------------------
+async def mark_overdue_reviews(uow: UnitOfWork, *, now: datetime) -> int:
+    """Flag pending awards past their level's review deadline once, with an audit entry; returns how many."""
+    t = store.awards
+    rows = (await uow.session.execute(select(t).where(
+        t.c.status.in_(("proposed", "reviewed")), t.c.review_due_at < now, t.c.overdue_at.is_(None)))).mappings()
+    count = 0
+    for row in list(rows):
+        await serialise_writers(uow)
+        await uow.session.execute(update(t).where(t.c.award_id == row["award_id"]).values(overdue_at=now))
+        await audit.append(uow.session, store.audit_log, actor=SYSTEM.sub, role=SYSTEM.role,
+                           action="award.review_overdue", target=row["award_id"],
+                           reason=f"review deadline of level {row['level']} passed",
+                           details={"status": row["status"], "level": row["level"],
+                                    "review_due_at": row["review_due_at"].isoformat()}, at=now)
+        count += 1
+    return count
+
+
+# --- certificates and claims (public) -------------------------------------------------------------------------
+async def verify(certificate: str | dict[str, Any], uow_read: Any, *, keys: KeyStore,
+                 now: datetime) -> VerificationResult:
+    """valid / revoked / invalid: the signature against the published keys, then the award's current status."""
+    jwks = keys.keyring().jwks()
+    first = verify_certificate(certificate, jwks, set(), now=now)
+    if first.status == "invalid" and first.reason in ("malformed", "unsupported_algorithm", "unknown_key",
+                                                      "bad_signature", "content_mismatch"):
+        return first
+    certificate_id = first.certificate_id or (certificate_id_of(first.credential) if first.credential else None)
+    if certificate_id is None:
+        return first
+    stored = await store.get_certificate(session=uow_read, certificate_id=certificate_id)
+    if stored is None or stored["revoked_at"] is None:
+        return first
+    return verify_certificate(certificate, jwks, {certificate_id}, now=now)
+
+
+async def claim(receipt: str, session: Any) -> dict[str, Any]:
+    """The reward status of the valuable tip whose reward_ref the receipt hashes to; reveals nothing else."""
+    try:
+        refs = reward_refs_for_claim(receipt)
+    except Invalid:
+        refs = []
+    for ref in refs:
+        rows = await store.rows_of_recipient(session=session, recipient_kind="reporter", recipient_ref=ref)
+        if rows:
+            row = rows[-1]
+            return {"reward_status": row["status"], "award_type": row["award_type"], "year": row["year"],
+                    "decision_no": row["decision_no"], "certificate_id": row["certificate_id"],
+                    "updated_at": row["updated_at"]}
+        tips = await store.tips_by_reward_ref(session=session, reward_ref=ref)
+        if tips:
+            # A valuable tip whose outcome the rules do not reward (yet): known, but no reward proposed.
+            return {"reward_status": "not_eligible", "award_type": None, "year": None, "decision_no": None,
+                    "certificate_id": None, "updated_at": tips[0]["updated_at"]}
+    raise NotFound("no reward is known for this receipt", code="not_found")

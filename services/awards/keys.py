@@ -1,14 +1,16 @@
 """The certificate signing keyring on disk: one PEM file per Ed25519 key and a `current` file naming the signer.
 
 Layout of the key directory (`ANTQ_AWARDS_SIGNING_KEY_DIR`, default `<data dir>/keys/awards`):
-- `<kid>.pem`  an unencrypted PKCS#8 private key (mode 0600); `kid` is its RFC 7638 thumbprint;
-- `current`    the kid that signs new certificates.
+- `<kid>.pem`  an unencrypted PKCS#8 private key (mode 0600); `kid` is its RFC 7638 thumbprint (any other
+               `*.pem` name works too, e.g. keys mounted from a Kubernetes Secret);
+- `current`    the kid, or the file name, of the key that signs new certificates (without it: the first file).
 Rotation (`antq awards rotate-key`) writes a new PEM and then replaces `current` atomically; running services
 notice the change (directory mtime) and sign with the new key, while every older key stays in the JWK set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -33,10 +35,8 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
         os.fsync(fh.fileno())
     try:
         if exclusive:
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)  # never overwrite an existing key
-            except FileExistsError:
-                pass
         else:
             os.replace(tmp, path)
     finally:
@@ -52,14 +52,16 @@ class KeyStore:
         self._stamp: tuple[int, int] | None = None
 
     def _read(self) -> Keyring:
-        pems = sorted(self.directory.glob("*.pem"))
         keyring = Keyring()
-        for path in pems:
-            keyring.add_pem(path.read_bytes(), make_current=False)
+        by_name: dict[str, str] = {}
+        for path in sorted(self.directory.glob("*.pem")):
+            by_name[path.stem] = keyring.add_pem(path.read_bytes(), make_current=False)
         current = self.directory / CURRENT
         if current.exists():
-            kid = current.read_text().strip()
-            if kid in keyring.kids:
+            # `current` names a kid, or the file name of a key (e.g. "signing-key-2027" in a Kubernetes Secret).
+            wanted = current.read_text().strip().removesuffix(".pem")
+            kid = wanted if wanted in keyring.kids else by_name.get(wanted)
+            if kid is not None:
                 keyring.use(kid)
         return keyring
 

@@ -1,17 +1,48 @@
-"""Awards consumers: the units service's certification events."""
+"""Awards consumers: the units service's unit and certification events, and the tips service's tip events."""
 
 from __future__ import annotations
 
-from services.awards.handlers import on_units_event
+from services.awards import handlers
 from shared.bus.consumer import Delivery
-from shared.contracts.events import CertificationRevoked, UnitCertified
+from shared.contracts.events import (
+    CertificationRevoked,
+    TipReceived,
+    TipTriaged,
+    TipVerified,
+    UnitCertified,
+    UnitRegistered,
+    UnitUpdated,
+)
 from shared.db import UnitOfWork
 from shared.service import Service
 
 
 def register(service: Service) -> None:
     @service.consumer("units", stream="UNITS", subject="antq.units.>",
-                      types={UnitCertified.TYPE, CertificationRevoked.TYPE},
-                      description="Certifications and revocations, the basis of collective awards")
+                      types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE, CertificationRevoked.TYPE},
+                      description="Units (area, for scope and quotas), recognitions and revocations: the basis of "
+                                  "collective awards")
     async def units(delivery: Delivery, uow: UnitOfWork) -> None:
-        await on_units_event(delivery, uow)
+        await handlers.serialise_writers(uow)
+        now = service.clock()
+        if isinstance(delivery.data, UnitRegistered):
+            await handlers.on_unit_registered(delivery, uow, now=now)
+        elif isinstance(delivery.data, UnitUpdated):
+            await handlers.on_unit_updated(delivery, uow, now=now)
+        elif isinstance(delivery.data, UnitCertified):
+            await handlers.on_unit_certified(delivery, uow, now=now)
+        elif isinstance(delivery.data, CertificationRevoked):
+            await handlers.on_certification_revoked(delivery, uow, now=now)
+
+    @service.consumer("tips", stream="TIPS", subject="antq.tips.>",
+                      types={TipReceived.TYPE, TipTriaged.TYPE, TipVerified.TYPE},
+                      description="Tips (area, for reward quotas) and verifications: valuable tips owe a reward")
+    async def tips(delivery: Delivery, uow: UnitOfWork) -> None:
+        await handlers.serialise_writers(uow)
+        now = service.clock()
+        if isinstance(delivery.data, TipReceived):
+            await handlers.on_tip_received(delivery, uow, now=now)
+        elif isinstance(delivery.data, TipTriaged):
+            await handlers.on_tip_triaged(delivery, uow, now=now)
+        elif isinstance(delivery.data, TipVerified):
+            await handlers.on_tip_verified(delivery, uow, now=now)

@@ -1,61 +1,430 @@
-"""Notify use cases: turn events into notifications for the right recipients, once per cause and channel."""
+"""Notify use cases: route events into deliveries (once per cause, recipient and channel), recipients,
+subscriptions, preferences and the inbox. Each function runs in the caller's one transaction."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import secrets
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, update
+from pydantic import ValidationError
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.notify import store
+from services.notify.domain import (
+    DEFAULT_PREFERENCES,
+    DeliveryIntent,
+    Directory,
+    Preferences,
+    Recipient,
+    RuleSet,
+    Subscription,
+    notification_id,
+    render,
+    route,
+    when_to_send,
+)
+from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit
+from services.notify.metrics import NotifyMetrics
+from services.notify.policy import POLICY
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
-from shared.contracts.events import NotificationDelivered, TipReceived
-from shared.db import UnitOfWork, utcnow
-from shared.errors import NotFound
+from shared.contracts.events import (
+    AwardProposed,
+    NotificationDelivered,
+    TipReceived,
+    TipTriaged,
+    UnitRegistered,
+    UnitUpdated,
+)
+from shared.db import UnitOfWork
+from shared.errors import Forbidden, Invalid, NotFound
 
-_NS = uuid.UUID("6f1c1d2e-7a51-4c55-9a0b-2f7e0e6c9a10")
+log = logging.getLogger(__name__)
 
-
-def notification_id(cause_event_id: str, recipient: str, channel: str) -> str:
-    return str(uuid.uuid5(_NS, f"{cause_event_id}|{recipient}|{channel}"))
-
-
-async def on_tip_received(delivery: Delivery, uow: UnitOfWork) -> None:
-    """Default rule: the officers of the tip's area get an inbox notification (no reporter data, ever)."""
-    data = delivery.data
-    assert isinstance(data, TipReceived)
-    recipient = f"officers:{data.area_code}" if data.area_code else "officers:*"
-    nid = notification_id(delivery.event_id, recipient, "inbox")
-    exists = (await uow.session.execute(select(store.notifications.c.notification_id).where(
-        store.notifications.c.notification_id == nid))).first()
-    if exists:
-        return
-    urgent = data.priority == "urgent"
-    title = ("KHẨN: " if urgent else "") + f"Nguồn tin mới ({data.category})"
-    body = (f"Tin báo {data.tip_id} loại {data.category} nhận lúc {data.received_at:%Y-%m-%d %H:%M} UTC"
-            f"{' tại địa bàn ' + data.area_code if data.area_code else ''}.")
-    await uow.session.execute(insert(store.notifications).values(
-        notification_id=nid, cause_event_id=delivery.event_id, event_type=delivery.event_type,
-        recipient=recipient, area_code=data.area_code, unit_id=data.unit_id, channel="inbox",
-        status="delivered", title=title, body=body, created_at=utcnow()))
-    uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
+AREA_RE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,12})*$")
+EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
+DESK_PREFIX = "desk:"
+ALL_LEVELS = frozenset({"commune", "province"})
 
 
-def inbox_filter(principal: Principal):  # type: ignore[no-untyped-def]
-    n = store.notifications.c
-    if principal.role == "admin" or (principal.role == "officer" and principal.area is None):
-        return n.recipient.like("officers:%")
-    if principal.role == "officer" and principal.area:
-        return n.recipient.like("officers:%") & ((n.area_code == principal.area)
-                                                  | n.area_code.like(principal.area + ".%"))
-    if principal.role == "unit" and principal.unit:
-        return n.recipient == f"unit:{principal.unit}"
-    return n.recipient == f"agency:{principal.sub}"
+@dataclass
+class NotifyContext:
+    """What the use cases need from the running service: its clock, metrics, rules and configured channels."""
+
+    clock: Callable[[], datetime]
+    metrics: NotifyMetrics
+    channels: frozenset[str]
+    rules: RuleSet | None = None
 
 
-async def mark_read(uow: UnitOfWork, *, principal: Principal, notification_id: str) -> None:
-    n = store.notifications.c
-    result = await uow.session.execute(update(store.notifications).where(
-        n.notification_id == notification_id, inbox_filter(principal)).values(read_at=utcnow()))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise NotFound("no such notification in your inbox")
+# --- recipients -----------------------------------------------------------------------------------------------
+def recipient_id_for(principal: Principal) -> str:
+    """The recipient a caller is: an officer (or admin) by subject, a unit by its unit, a system by subject."""
+    if principal.role in ("officer", "admin"):
+        return f"officer:{principal.sub}"
+    if principal.role == "unit":
+        if not principal.unit:
+            raise Forbidden("a unit token must name its unit", code="forbidden_scope")
+        return f"unit:{principal.unit}"
+    return f"external:{principal.sub}"
+
+
+def _caller_fields(principal: Principal) -> dict[str, Any]:
+    if principal.role in ("officer", "admin"):
+        return {"kind": "officer", "role": principal.role,
+                "area_code": None if principal.role == "admin" else principal.area, "unit_id": None}
+    if principal.role == "unit":
+        return {"kind": "unit_contact", "role": None, "area_code": None, "unit_id": principal.unit}
+    return {"kind": "external", "role": None, "area_code": principal.area, "unit_id": None}
+
+
+def caller_is_current(row: RowMapping | None, principal: Principal) -> bool:
+    return row is not None and all(row[k] == v for k, v in _caller_fields(principal).items())
+
+
+async def register_caller(uow: UnitOfWork, *, principal: Principal, now: datetime) -> str:
+    """Create or refresh the caller's recipient row from the token (role, area, unit); contacts stay."""
+    rid = recipient_id_for(principal)
+    await store.upsert(uow.session, store.recipients, {"recipient_id": rid},
+                       {**_caller_fields(principal), "updated_at": now})
+    return rid
+
+
+def approves_levels(role: str | None, area: str | None) -> frozenset[str]:
+    """Award levels an officer reviews, from the token's scope: province officers the provincial awards,
+    commune officers the commune ones, unscoped officers and admins both."""
+    if role == "admin" or area is None:
+        return ALL_LEVELS
+    return frozenset({"commune"}) if "." in area else frozenset({"province"})
+
+
+def recipient_from_row(row: Mapping[Any, Any]) -> Recipient:
+    kind = row["kind"]
+    if kind == "officer":
+        return Recipient(recipient_id=row["recipient_id"], kind="officer", role=row["role"] or "officer",
+                         area_code=row["area_code"], approves_levels=approves_levels(row["role"], row["area_code"]),
+                         email=row["email"], phone=row["phone"])
+    if kind == "unit_contact":
+        return Recipient(recipient_id=row["recipient_id"], kind="unit_contact", unit_id=row["unit_id"],
+                         email=row["email"], phone=row["phone"])
+    return Recipient(recipient_id=row["recipient_id"], kind="external", email=row["email"], phone=row["phone"])
+
+
+def preferences_from_row(row: Mapping[Any, Any] | None) -> Preferences:
+    if row is None or not row["preferences"]:
+        return DEFAULT_PREFERENCES
+    return Preferences.model_validate_json(row["preferences"])
+
+
+def desk(area: str | None) -> Recipient:
+    """The shared inbox of the officers of one area: every officer whose scope covers the area reads it.
+
+    Officers are known to notify only once they have called its API; the desk makes an event reach the
+    area's inbox even before any of them has, and gives each area one inbox row instead of one per officer.
+    """
+    return Recipient(recipient_id=f"{DESK_PREFIX}{area or '*'}", kind="officer", role="officer", area_code=area,
+                     approves_levels=ALL_LEVELS)
+
+
+# --- routing an event -----------------------------------------------------------------------------------------
+async def remember(event_type: str, data: Mapping[Any, Any], session: AsyncSession, now: datetime) -> None:
+    """Keep notify's own directory: where tips and units are, whom awards are for."""
+    if event_type == TipReceived.TYPE:
+        await store.upsert(session, store.tip_directory, {"tip_id": data["tip_id"]},
+                           {"area_code": data.get("area_code"), "priority": data.get("priority"),
+                            "updated_at": now})
+    elif event_type == TipTriaged.TYPE:
+        values: dict[str, Any] = {"priority": data.get("priority"), "updated_at": now}
+        if data.get("assigned_area"):
+            values["area_code"] = data["assigned_area"]
+        await store.upsert(session, store.tip_directory, {"tip_id": data["tip_id"]}, values)
+    elif event_type == UnitRegistered.TYPE:
+        await store.upsert(session, store.unit_directory, {"unit_id": data["unit_id"]},
+                           {"area_code": data.get("area_code"), "updated_at": now})
+    elif event_type == UnitUpdated.TYPE:
+        changed = data.get("changed") or {}
+        if isinstance(changed.get("area_code"), str):
+            await store.upsert(session, store.unit_directory, {"unit_id": data["unit_id"]},
+                               {"area_code": changed["area_code"], "updated_at": now})
+    elif event_type == AwardProposed.TYPE:
+        await store.upsert(session, store.award_directory, {"award_id": data["award_id"]},
+                           {"recipient_kind": data["recipient_kind"], "recipient_ref": data["recipient_ref"],
+                            "level": data.get("level"), "updated_at": now})
+
+
+async def event_facts(data: Mapping[Any, Any], session: AsyncSession) -> tuple[dict[str, Any], Directory]:
+    """The event's data completed from the directory (priority of its tip, recipient of its award), and the
+    directory entries routing needs to place it."""
+    facts = dict(data)
+    tip_areas: dict[str, str] = {}
+    unit_areas: dict[str, str] = {}
+    if facts.get("tip_id"):
+        entry = await store.tip_entry(session=session, tip_id=str(facts["tip_id"]))
+        if entry is not None:
+            if entry["area_code"]:
+                tip_areas[str(facts["tip_id"])] = entry["area_code"]
+            if entry["priority"] and "priority" not in facts:
+                facts["priority"] = entry["priority"]
+    if facts.get("award_id") and "recipient_ref" not in facts:
+        award = await store.award_entry(session=session, award_id=str(facts["award_id"]))
+        if award is not None:
+            facts.update(recipient_kind=award["recipient_kind"], recipient_ref=award["recipient_ref"])
+            if award["level"] and "level" not in facts:
+                facts["level"] = award["level"]
+    unit_id = event_unit(facts)
+    if unit_id:
+        area = await store.unit_area(session=session, unit_id=unit_id)
+        if area:
+            unit_areas[unit_id] = area
+    return facts, Directory(unit_areas=unit_areas, tip_areas=tip_areas)
+
+
+def subscription_from_row(row: Mapping[Any, Any]) -> Subscription:
+    return Subscription(subscription_id=row["subscription_id"], owner=row["owner"],
+                        event_types=tuple(json.loads(row["event_types"])), area_code=row["area_code"],
+                        unit_id=row["unit_id"], min_priority=row["min_priority"], channel=row["channel"],
+                        target=row["target"])
+
+
+async def intake(delivery: Delivery, uow: UnitOfWork, ctx: NotifyContext) -> list[str]:
+    """Route one event into delivery rows, in the consumer's transaction; returns the new notification ids.
+
+    The notification id is derived from (cause event, recipient, channel) and is the table's key, so an event
+    that arrives again creates nothing new. Inbox rows are delivered here and now; the others wait for the
+    delivery worker at the time `when_to_send` gives (now, after quiet hours, or with the digest).
+    """
+    session = uow.session
+    now = ctx.clock()
+    # Only the catalogue's fields: whatever else a producer put in the event never reaches notify's tables.
+    data = delivery.data.model_dump(mode="json", exclude_none=True)
+    event_type = delivery.event_type
+    await remember(event_type, data, session, now)
+    facts, places = await event_facts(data, session)
+    area = event_area(facts, places)
+    unit_id = event_unit(facts)
+
+    officer_rows = await store.officers(session=session)
+    known = [recipient_from_row(r) for r in officer_rows]
+    sub_rows = await store.all_subscriptions(session=session)
+    subs = [subscription_from_row(r) for r in sub_rows]
+    wanted = {s.owner for s in subs if s.channel != "webhook"}
+    if unit_id:
+        wanted.add(f"unit:{unit_id}")
+    rows = await store.recipients_by_id(session=session, ids=wanted)
+    known += [recipient_from_row(r) for rid, r in rows.items() if r["kind"] != "officer"]
+    if unit_id and f"unit:{unit_id}" not in rows:
+        known.append(Recipient(recipient_id=f"unit:{unit_id}", kind="unit_contact", unit_id=unit_id))
+    known.append(desk(area))
+    directory = Directory(recipients=tuple(known), unit_areas=places.unit_areas, tip_areas=places.tip_areas)
+    all_rows = {**rows, **{r["recipient_id"]: r for r in officer_rows}}
+    preferences = {rid: preferences_from_row(r) for rid, r in all_rows.items() if r["preferences"]}
+
+    intents = [
+        i for i in route(event_type, facts, subs, directory, preferences, rules=ctx.rules)
+        if i.channel in ctx.channels
+        # An officer reads the inbox of every area they cover (the desk); a rule's personal copy would repeat it.
+        and not (i.channel == "inbox" and i.recipient_id.startswith("officer:") and i.subscription_id is None)
+    ]
+    if not intents:
+        return []
+    envelope = {"specversion": "1.0", "id": delivery.event_id, "source": delivery.envelope.source,
+                "type": event_type, "time": delivery.envelope.time.isoformat(), "data": data}
+    if not (await session.execute(select(store.cause_events.c.event_id).where(
+            store.cause_events.c.event_id == delivery.event_id))).first():
+        await session.execute(insert(store.cause_events).values(
+            event_id=delivery.event_id, event_type=event_type, source=delivery.envelope.source,
+            subject=delivery.envelope.subject, time=delivery.envelope.time, data=json.dumps(data), received_at=now))
+    ids = {notification_id(delivery.event_id, i.recipient_id, i.channel): i for i in intents}
+    existing = await store.existing_notification_ids(session=session, ids=list(ids))
+    created: list[str] = []
+    for nid, intent in ids.items():
+        if nid in existing:
+            continue
+        prefs = preferences.get(intent.recipient_id, DEFAULT_PREFERENCES)
+        row = _delivery_row(nid, intent, delivery, area=area, unit_id=unit_id, now=now)
+        if intent.channel == "inbox":
+            rendered = render(event_type, "inbox", intent.language, envelope)
+            row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox",
+                       title=rendered.subject, body=rendered.text)
+            uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
+            ctx.metrics.delivered("inbox", (now - delivery.envelope.time).total_seconds())
+        else:
+            parked = intent.mode == "digest" and not intent.critical and intent.channel not in ALWAYS_IMMEDIATE
+            row.update(status="digest" if parked else "pending", next_attempt_at=when_to_send(intent, prefs, now))
+        await session.execute(insert(store.deliveries).values(**row))
+        created.append(nid)
+    return created
+
+
+def _delivery_row(nid: str, intent: DeliveryIntent, delivery: Delivery, *, area: str | None, unit_id: str | None,
+                  now: datetime) -> dict[str, Any]:
+    return {
+        "notification_id": nid, "cause_event_id": delivery.event_id, "event_type": delivery.event_type,
+        "event_time": delivery.envelope.time, "recipient_id": intent.recipient_id,
+        "recipient_kind": intent.recipient_kind, "channel": intent.channel, "target": intent.target,
+        "subscription_id": intent.subscription_id, "reason": intent.reason[:200], "language": intent.language,
+        "mode": intent.mode, "critical": intent.critical, "area_code": area, "unit_id": unit_id,
+        "status": "pending", "attempts": 0, "next_attempt_at": None, "last_error": None, "provider": None,
+        "digest_id": None, "title": None, "body": None, "created_at": now, "delivered_at": None, "failed_at": None,
+    }
+
+
+# --- subscriptions --------------------------------------------------------------------------------------------
+def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors(include_input=False)]
+
+
+def check_area(value: str | None, field: str) -> None:
+    if value is not None and not AREA_RE.match(value):
+        raise Invalid(f"{field} must be an area code such as 79 or 79.26734", code="invalid_area_code")
+
+
+async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
+                              channels: frozenset[str], now: datetime) -> tuple[RowMapping, str | None]:
+    """A new subscription of the caller. Officers subscribe within their area, units to their own unit.
+    A webhook subscription gets a signing secret, returned here once and never again."""
+    session = uow.session
+    channel = body["channel"]
+    if channel not in channels:
+        raise Invalid(f"the {channel} channel is not configured in this deployment", code="channel_unavailable",
+                      details={"configured": sorted(channels)})
+    unit_id = body.get("unit_id")
+    if principal.role == "unit" and unit_id is None:
+        unit_id = principal.unit
+    area = body.get("area_code")
+    check_area(area, "area_code")
+    scope_area = area or (await store.unit_area(session=session, unit_id=unit_id) if unit_id else None)
+    POLICY.authorize(principal, "subscriptions.create", area=scope_area, unit=unit_id)
+    owner = recipient_id_for(principal)
+    await register_caller(uow, principal=principal, now=now)
+    target = body.get("target")
+    if channel == "webhook":
+        if not target or not re.match(r"^https?://[^\s/]+", target):
+            raise Invalid("a webhook subscription needs an http(s) URL as target", code="invalid_target")
+    elif channel == "email" and target is not None and not EMAIL_RE.match(target):
+        raise Invalid("target is not an email address", code="invalid_target")
+    elif channel == "sms" and target is not None and not PHONE_RE.match(target):
+        raise Invalid("target is not a phone number (digits, optional leading +)", code="invalid_target")
+    elif channel == "inbox" and target is not None:
+        raise Invalid("an inbox subscription has no target", code="invalid_target")
+    subscription_id = str(uuid.uuid4())
+    try:
+        sub = Subscription(subscription_id=subscription_id, owner=owner, event_types=tuple(body["event_types"]),
+                           area_code=area, unit_id=unit_id, min_priority=body.get("min_priority"), channel=channel,
+                           target=target)
+    except ValidationError as exc:
+        raise Invalid("the subscription is not valid", code="invalid_subscription",
+                      details=_validation_details(exc)) from None
+    secret = secrets.token_urlsafe(32) if channel == "webhook" else None
+    await session.execute(insert(store.subscriptions).values(
+        subscription_id=sub.subscription_id, owner=owner, event_types=json.dumps(list(sub.event_types)),
+        area_code=sub.area_code, unit_id=sub.unit_id, min_priority=sub.min_priority, channel=sub.channel,
+        target=sub.target, secret=secret, created_at=now))
+    row = await store.get_subscription(session=session, subscription_id=subscription_id)
+    assert row is not None
+    return row, secret
+
+
+def visible_subscriptions(principal: Principal) -> ColumnElement[bool]:
+    if principal.role == "admin":
+        return store.subscriptions.c.subscription_id.is_not(None)
+    return store.subscriptions.c.owner == recipient_id_for(principal)
+
+
+async def delete_subscription(uow: UnitOfWork, *, principal: Principal, subscription_id: str) -> None:
+    row = await store.get_subscription(session=uow.session, subscription_id=subscription_id)
+    owner = recipient_id_for(principal)
+    if row is None or (principal.role != "admin" and row["owner"] != owner):
+        raise NotFound("no such subscription of yours", code="subscription_not_found")
+    POLICY.authorize(principal, "subscriptions.delete", owner=principal.sub if row["owner"] == owner else None)
+    await uow.session.execute(store.subscriptions.delete().where(
+        store.subscriptions.c.subscription_id == subscription_id))
+
+
+# --- preferences ----------------------------------------------------------------------------------------------
+async def put_preferences(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
+                          now: datetime) -> RowMapping:
+    email, phone = body.get("email"), body.get("phone")
+    if email is not None and not EMAIL_RE.match(email):
+        raise Invalid("email is not an email address", code="invalid_email")
+    if phone is not None and not PHONE_RE.match(phone):
+        raise Invalid("phone must be digits with an optional leading +", code="invalid_phone")
+    tz = body.get("timezone") or DEFAULT_PREFERENCES.timezone
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown timezone {tz!r}", code="invalid_timezone") from None
+    fields = {k: body[k] for k in ("channels", "language", "mode", "quiet_hours", "digest_at") if
+              body.get(k) is not None}
+    try:
+        prefs = Preferences.model_validate({**fields, "timezone": tz})
+    except ValidationError as exc:
+        raise Invalid("the preferences are not valid", code="invalid_preferences",
+                      details=_validation_details(exc)) from None
+    rid = await register_caller(uow, principal=principal, now=now)
+    await store.upsert(uow.session, store.recipients, {"recipient_id": rid},
+                       {"email": email, "phone": phone, "preferences": prefs.model_dump_json(), "updated_at": now})
+    row = await store.get_recipient(session=uow.session, recipient_id=rid)
+    assert row is not None
+    return row
+
+
+def preferences_view(row: Mapping[Any, Any] | None) -> dict[str, Any]:
+    prefs = preferences_from_row(row)
+    quiet = prefs.quiet_hours
+    return {
+        "channels": sorted(prefs.channels) if prefs.channels is not None else None,
+        "language": prefs.language, "mode": prefs.mode,
+        "quiet_hours": {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")} if quiet else None,
+        "digest_at": prefs.digest_at.strftime("%H:%M"), "timezone": prefs.timezone,
+        "email": row["email"] if row else None, "phone": row["phone"] if row else None,
+    }
+
+
+def parse_hhmm(value: str | None) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{value!r} is not a time of day (HH:MM)", code="invalid_time") from None
+
+
+# --- the inbox ------------------------------------------------------------------------------------------------
+def inbox_filter(principal: Principal) -> ColumnElement[bool]:
+    """The caller's inbox: what was addressed to them, and for officers the desks of the areas they cover."""
+    d = store.deliveries.c
+    own = d.recipient_id == recipient_id_for(principal)
+    if principal.role not in ("officer", "admin"):
+        return and_(d.channel == "inbox", own)
+    desks: ColumnElement[bool] = d.recipient_id.like(f"{DESK_PREFIX}%")
+    if principal.role == "officer" and principal.area is not None:
+        desks = and_(desks, or_(d.area_code == principal.area, d.area_code.like(principal.area + ".%")))
+    return and_(d.channel == "inbox", or_(own, desks))
+
+
+async def mark_read(uow: UnitOfWork, *, principal: Principal, notification_id: str, now: datetime) -> None:
+    d = store.deliveries.c
+    found = (await uow.session.execute(select(d.notification_id).where(
+        d.notification_id == notification_id, inbox_filter(principal)))).first()
+    if found is None:
+        raise NotFound("no such notification in your inbox", code="notification_not_found")
+    reader = recipient_id_for(principal)
+    r = store.inbox_reads.c
+    already = (await uow.session.execute(select(r.read_at).where(
+        r.notification_id == notification_id, r.reader == reader))).first()
+    if already is None:  # reading twice keeps the first read time
+        await uow.session.execute(insert(store.inbox_reads).values(
+            notification_id=notification_id, reader=reader, read_at=now))

@@ -1,16 +1,31 @@
-"""Notify consumers: events of the other services that someone should hear about."""
+"""Notify consumers: every event of the other services, routed into deliveries by the rules and subscriptions."""
 
 from __future__ import annotations
 
-from services.notify.handlers import on_tip_received
+from services.notify.handlers import NotifyContext, intake
 from shared.bus.consumer import Delivery
-from shared.contracts.events import TipReceived
+from shared.contracts.events import CATALOGUE
 from shared.db import UnitOfWork
 from shared.service import Service
 
 
-def register(service: Service) -> None:
-    @service.consumer("tips", stream="TIPS", subject="antq.tips.>", types={TipReceived.TYPE},
-                      description="Tip events for officers' inboxes")
+def _types(prefix: str) -> set[str]:
+    return {model.TYPE for model in CATALOGUE if model.TYPE.startswith(prefix)}
+
+
+def register(service: Service, ctx: NotifyContext) -> None:
+    # Keeps its historical name: the durable consumer on the server is the same one as before.
+    @service.consumer("tips", stream="TIPS", subject="antq.tips.>", types=_types("antq.tips."),
+                      description="Tip events: officers of the tip's area and subscribers hear of them")
     async def tips(delivery: Delivery, uow: UnitOfWork) -> None:
-        await on_tip_received(delivery, uow)
+        await intake(delivery, uow, ctx)
+
+    @service.consumer("units", stream="UNITS", subject="antq.units.>", types=_types("antq.units."),
+                      description="Unit events: the unit's contacts, area officers and subscribers hear of them")
+    async def units(delivery: Delivery, uow: UnitOfWork) -> None:
+        await intake(delivery, uow, ctx)
+
+    @service.consumer("awards", stream="AWARDS", subject="antq.awards.>", types=_types("antq.awards."),
+                      description="Award events: approvers, the unit concerned and subscribers hear of them")
+    async def awards(delivery: Delivery, uow: UnitOfWork) -> None:
+        await intake(delivery, uow, ctx)

@@ -1,33 +1,512 @@
-"""Tips HTTP routes: validate, authorise, call a handler, nothing else."""
+"""Tips HTTP routes: validate, authorise, call a handler, nothing else.
+
+Attachments travel with the tip in one multipart request, `POST /tips/with-attachments` (a `tip` part holding
+the same JSON as `POST /tips`, and `files` parts), so a tip and its files are accepted or refused together and
+no second credential is needed to add files later.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
-from services.tips.handlers import SubmitTip, TipSecrets, submit_tip
-from shared.http import ERROR_RESPONSES
+from services.tips import handlers, store
+from services.tips.handlers import (
+    CloseTip,
+    ExtendTip,
+    IncomingFile,
+    OfficerMessage,
+    SubmitTip,
+    TipsContext,
+    TriageTip,
+    VerifyTip,
+)
+from services.tips.policy import POLICY, require_role
+from shared.auth import Principal
+from shared.contracts.events import Priority
+from shared.errors import DomainError, Invalid
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.ratelimit import RateLimiter
 
 router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store"}
+JSON_BODY_LIMIT = 256 * 1024
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+# --- plumbing ------------------------------------------------------------------------------------------------------
+class RateLimits:
+    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float):
+        self.submit = RateLimiter("tip submission", rate=submit_per_minute, per=60)
+        self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
+
+
+def submit_limit(request: Request) -> None:
+    request.app.state.tips_limits.submit(request)
+
+
+def follow_up_limit(request: Request) -> None:
+    request.app.state.tips_limits.follow_up(request)
+
+
+def ctx_of(request: Request) -> TipsContext:
+    ctx: TipsContext = request.app.state.tips_ctx
+    return ctx
+
+
+def officer(request: Request, action: str) -> Principal:
+    return require_role(bearer_principal(request), action)
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class BodyLimit:
+    """Bounds request bodies: JSON bodies to 256 KiB, multipart tips to the attachment rules' total plus 1 MiB."""
+
+    def __init__(self, app: Any, *, multipart_limit: Any):
+        self.app = app
+        self.multipart_limit = multipart_limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = self.multipart_limit() if path in ("/tips/with-attachments", "/submit") else JSON_BODY_LIMIT
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            body = json.dumps({"error": {"code": "payload_too_large", "message": "the request body is too large",
+                                         "details": {"max_bytes": limit}}}).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def bounded() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge("the request body is too large", details={"max_bytes": limit})
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+# --- response models -------------------------------------------------------------------------------------------------
+class CategoryOut(BaseModel):
+    code: str
+    label_vi: str
+    label_en: str
+    urgent: bool
+
+
+class CategoriesOut(BaseModel):
+    version: str
+    effective_from: str | None
+    categories: list[CategoryOut]
 
 
 class TipAccepted(BaseModel):
     tip_id: str
-    receipt: str
+    receipt: str = Field(description="Shown once; the reporter's only key. Only its argon2 hash is stored.")
     received_at: datetime
 
 
-@router.post("/tips", status_code=202, response_model=TipAccepted, tags=["public"],
-             summary="Submit a tip (public; anonymous allowed)", responses=ERROR_RESPONSES)
-async def post_tip(body: SubmitTip, request: Request) -> JSONResponse:
-    service = request.app.state.service
-    tip_secrets: TipSecrets = request.app.state.tip_secrets
-    async with service.db.unit_of_work() as uow:
-        accepted = await submit_tip(body, uow, channel="web", tip_secrets=tip_secrets)
+class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: str = Field(min_length=1, max_length=100)
+
+
+class ReporterMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class TimelineStep(BaseModel):
+    step: str
+    at: datetime
+    outcome: str | None = None
+
+
+class PublicMessage(BaseModel):
+    message_id: str
+    author: str
+    text: str
+    created_at: datetime
+
+
+class FollowUpOut(BaseModel):
+    tip_id: str
+    status: str
+    category: str
+    category_label_vi: str
+    category_label_en: str
+    received_at: datetime
+    outcome: str | None
+    timeline: list[TimelineStep]
+    messages: list[PublicMessage]
+    can_reply: bool
+
+
+class MessagePosted(BaseModel):
+    message_id: str
+
+
+class TipSummary(BaseModel):
+    tip_id: str
+    status: str
+    category: str
+    priority: str
+    channel: str
+    area_code: str | None
+    unit_id: str | None
+    assigned_area: str | None
+    assigned_officer: str | None
+    anonymous: bool
+    received_at: datetime
+    outcome: str | None
+    valuable: bool | None
+    deadline: str | None = Field(description="The running deadline, if any")
+    due_at: datetime | None
+    overdue: bool
+
+
+class DeadlineOut(BaseModel):
+    deadline: str
+    started_at: datetime
+    due_at: datetime
+    approaching_at: datetime
+    ended_at: datetime | None
+    overdue: bool
+
+
+class ExtensionOut(BaseModel):
+    ordinal: int
+    requested_at: datetime
+    reason: str
+    due_at: datetime
+
+
+class OfficerMessageOut(BaseModel):
+    message_id: str
+    author: str
+    internal: bool
+    author_sub: str | None
+    text: str
+    created_at: datetime
+
+
+class AttachmentOut(BaseModel):
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+class DuplicateOut(BaseModel):
+    tip_id: str
+    score: float
+    reasons: list[str]
+    status: str
+    url: str
+
+
+class TipDetail(TipSummary):
+    description: str
+    location: str | None
+    location_unknown: bool
+    occurred_at: datetime | None
+    categories_version: str | None
+    confidentiality_requested: bool
+    protection_requested: bool
+    has_identity: bool
+    triaged_at: datetime | None
+    verification_started_at: datetime | None
+    decided_at: datetime | None
+    closed_at: datetime | None
+    suspension_reason: str | None
+    duplicate_of: str | None
+    allowed_actions: list[str]
+    deadlines: list[DeadlineOut]
+    extensions: list[ExtensionOut]
+    messages: list[OfficerMessageOut]
+    attachments: list[AttachmentOut]
+    duplicates: list[DuplicateOut]
+
+
+class DuplicateConfirmed(BaseModel):
+    tip_id: str
+    other_id: str
+    status: str
+
+
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=10, max_length=2000, description="Why the identity is needed (audited)")
+
+
+class RevealedIdentity(BaseModel):
+    tip_id: str
+    anonymous: bool
+    reporter: dict[str, Any] | None
+    on_behalf_of: dict[str, Any] | None
+
+
+# --- public ----------------------------------------------------------------------------------------------------------
+@router.get("/categories", response_model=CategoriesOut, tags=["public"],
+            summary="The versioned list of tip categories (public)")
+async def get_categories(request: Request) -> CategoriesOut:
+    POLICY.authorize(None, "tips.categories")
+    cats = ctx_of(request).categories
+    return CategoriesOut(version=cats.version, effective_from=cats.effective_from,
+                         categories=[CategoryOut(**c.model_dump()) for c in cats.categories])
+
+
+def accepted_response(accepted: handlers.Accepted) -> JSONResponse:
     # The receipt is shown once; it is never logged and only its hash is stored.
-    return JSONResponse(TipAccepted(tip_id=accepted.tip_id, receipt=accepted.receipt,
-                                    received_at=accepted.received_at).model_dump(mode="json"),
-                        status_code=202, headers={"Cache-Control": "no-store"})
+    body = TipAccepted(tip_id=accepted.tip_id, receipt=accepted.receipt, received_at=accepted.received_at)
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=NO_STORE)
+
+
+@router.post("/tips", status_code=202, response_model=TipAccepted, tags=["public"],
+             summary="Submit a tip (public; anonymous allowed)", responses=ERROR_RESPONSES,
+             dependencies=[Depends(submit_limit)])
+async def post_tip(body: SubmitTip, request: Request) -> JSONResponse:
+    POLICY.authorize(None, "tips.submit")
+    accepted = await handlers.submit_tip(body, db=request.app.state.service.db, ctx=ctx_of(request), channel="api")
+    return accepted_response(accepted)
+
+
+async def read_uploads(uploads: list[StarletteUpload] | list[UploadFile], ctx: TipsContext) -> list[IncomingFile]:
+    """The uploaded files, reading no more than the rules allow (a file over its limit is cut at limit + 1)."""
+    rules = ctx.attachment_rules
+    if len(uploads) > rules.max_files:
+        raise Invalid("attachments break the limits", code="attachment_rejected", details={
+            "problems": [{"problem": "too_many_files", "count": len(uploads), "max": rules.max_files}],
+            "rules_version": rules.version})
+    per_file = max(rules.max_file_bytes, rules.max_video_bytes) + 1
+    files = []
+    for upload in uploads:
+        if not upload.filename and not upload.size:
+            continue  # an empty file input in a browser form
+        data = await upload.read(per_file)
+        files.append(IncomingFile(filename=upload.filename or "file", content_type=upload.content_type or "",
+                                  data=data))
+    return files
+
+
+@router.post("/tips/with-attachments", status_code=202, response_model=TipAccepted, tags=["public"],
+             summary="Submit a tip with attachments, multipart (public; anonymous allowed)",
+             responses=ERROR_RESPONSES | {413: {"description": "the request body is too large"}},
+             dependencies=[Depends(submit_limit)])
+async def post_tip_with_attachments(
+        request: Request,
+        tip: Annotated[str, Form(description="The same JSON object as the body of POST /tips")],
+        files: Annotated[list[UploadFile] | None, File(description="Images, video, documents")] = None,
+) -> JSONResponse:
+    POLICY.authorize(None, "tips.submit")
+    try:
+        cmd = SubmitTip.model_validate_json(tip)
+    except ValidationError as exc:
+        raise Invalid("the tip part does not match the schema", details=[
+            {"loc": ["tip", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_input=False)]) from None
+    ctx = ctx_of(request)
+    incoming = await read_uploads(files or [], ctx)
+    accepted = await handlers.submit_tip(cmd, db=request.app.state.service.db, ctx=ctx, channel="api",
+                                         files=incoming)
+    return accepted_response(accepted)
+
+
+@router.post("/tips/follow-up", response_model=FollowUpOut, tags=["public"],
+             summary="A tip's status, public timeline and messages, by receipt (public)",
+             responses=ERROR_RESPONSES, dependencies=[Depends(follow_up_limit)])
+async def post_follow_up(body: ReceiptIn, request: Request) -> JSONResponse:
+    POLICY.authorize(None, "tips.follow_up")
+    view = await handlers.follow_up(body.receipt, db=request.app.state.service.db, ctx=ctx_of(request))
+    return JSONResponse(FollowUpOut.model_validate(view).model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.post("/tips/follow-up/messages", status_code=201, response_model=MessagePosted, tags=["public"],
+             summary="Write to the officers handling a tip, by receipt (public)",
+             responses=ERROR_RESPONSES, dependencies=[Depends(follow_up_limit)])
+async def post_follow_up_message(body: ReporterMessageIn, request: Request) -> JSONResponse:
+    POLICY.authorize(None, "tips.reporter_message")
+    message_id = await handlers.post_reporter_message(body.receipt, body.text, db=request.app.state.service.db,
+                                                      ctx=ctx_of(request))
+    return JSONResponse({"message_id": message_id}, status_code=201, headers=NO_STORE)
+
+
+# --- officers --------------------------------------------------------------------------------------------------------
+@router.get("/tips", response_model=Page[TipSummary], tags=["tips"], responses=ERROR_RESPONSES,
+            summary="The officer queue, newest first, scoped to the officer's area")
+async def list_tips(
+        request: Request,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+        area_code: Annotated[str | None, Query(max_length=20)] = None,
+        overdue: bool | None = None,
+        priority: Priority | None = None,
+        limit: Annotated[int | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page[TipSummary]:
+    principal = officer(request, "tips.list")
+    if area_code is not None:
+        POLICY.authorize(principal, "tips.list", area=area_code)
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str)
+                                                                                      for v in after)):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    ctx = ctx_of(request)
+    now = ctx.now()
+    scope = None if principal.role == "admin" else principal.area
+    try:
+        async with request.app.state.service.db.read() as session:
+            rows = await store.list_tips(session=session, limit=size, after=tuple(after) if after else None,
+                                         now=now, scope=scope, status=status, category=category,
+                                         area_code=area_code, overdue=overdue, priority=priority)
+    except ValueError as exc:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = encode_cursor([rows[-1]["received_at"].isoformat(), rows[-1]["tip_id"]]) if more else None
+    return Page[TipSummary](items=[TipSummary.model_validate(handlers.tip_summary(r, now)) for r in rows],
+                            next_cursor=next_cursor)
+
+
+@router.get("/tips/{tip_id}", response_model=TipDetail, tags=["tips"], responses=ERROR_RESPONSES,
+            summary="One tip with its deadlines, messages, internal notes, attachments and likely duplicates")
+async def get_tip(tip_id: str, request: Request) -> JSONResponse:
+    principal = officer(request, "tips.read")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        detail = await handlers.tip_detail(tip_id, uow, principal=principal, ctx=ctx, now=ctx.now())
+    return JSONResponse(TipDetail.model_validate(detail).model_dump(mode="json"), headers=NO_STORE)
+
+
+async def _summary(request: Request, tip_id: str) -> TipSummary:
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.read() as session:
+        row = await store.get_tip_row(session=session, tip_id=tip_id)
+    assert row is not None
+    return TipSummary.model_validate(handlers.tip_summary(row, ctx.now()))
+
+
+@router.post("/tips/{tip_id}/triage", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
+             summary="Forward (triage) a tip: category, priority, assigned area and officer")
+async def post_triage(tip_id: str, body: TriageTip, request: Request) -> TipSummary:
+    principal = officer(request, "tips.triage")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.triage_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
+    return await _summary(request, tip_id)
+
+
+@router.post("/tips/{tip_id}/begin-verification", response_model=TipSummary, tags=["tips"],
+             responses=ERROR_RESPONSES, summary="Start verifying a triaged tip")
+async def post_begin_verification(tip_id: str, request: Request) -> TipSummary:
+    principal = officer(request, "tips.begin_verification")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.begin_verification_of(tip_id, uow, principal=principal, ctx=ctx, now=ctx.now())
+    return await _summary(request, tip_id)
+
+
+@router.post("/tips/{tip_id}/verify", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
+             summary="Record the decision (prosecuted / not / suspended) or dismissal, and whether it was valuable")
+async def post_verify(tip_id: str, body: VerifyTip, request: Request) -> TipSummary:
+    principal = officer(request, "tips.verify")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.verify_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
+    return await _summary(request, tip_id)
+
+
+@router.post("/tips/{tip_id}/extend", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
+             summary="Extend the decide period (at least 5 days before it expires; twice at most)")
+async def post_extend(tip_id: str, body: ExtendTip, request: Request) -> TipSummary:
+    principal = officer(request, "tips.extend")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.extend_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
+    return await _summary(request, tip_id)
+
+
+@router.post("/tips/{tip_id}/close", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
+             summary="Close a decided or dismissed tip")
+async def post_close(tip_id: str, request: Request, body: CloseTip | None = None) -> TipSummary:
+    principal = officer(request, "tips.close")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.close_tip(tip_id, body or CloseTip(), uow, principal=principal, ctx=ctx, now=ctx.now())
+    return await _summary(request, tip_id)
+
+
+@router.post("/tips/{tip_id}/messages", status_code=201, response_model=MessagePosted, tags=["tips"],
+             responses=ERROR_RESPONSES,
+             summary="Reply to the reporter (read with the receipt) or keep an internal note (internal: true)")
+async def post_officer_message(tip_id: str, body: OfficerMessage, request: Request) -> MessagePosted:
+    principal = officer(request, "tips.officer_message")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        message_id = await handlers.post_officer_message(tip_id, body, uow, principal=principal, ctx=ctx,
+                                                         now=ctx.now())
+    return MessagePosted(message_id=message_id)
+
+
+@router.post("/tips/{tip_id}/duplicates/{other_id}/confirm", response_model=DuplicateConfirmed, tags=["tips"],
+             responses=ERROR_RESPONSES, summary="Confirm that two tips report the same thing")
+async def post_confirm_duplicate(tip_id: str, other_id: str, request: Request) -> DuplicateConfirmed:
+    principal = officer(request, "tips.confirm_duplicate")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, now=ctx.now())
+    return DuplicateConfirmed(tip_id=tip_id, other_id=other_id, status="confirmed")
+
+
+@router.post("/tips/{tip_id}/reporter", response_model=RevealedIdentity, tags=["tips"], responses=ERROR_RESPONSES,
+             summary="Reveal the reporter's identity (admin, or officer of the tip's area; reason required; audited)")
+async def post_reveal(tip_id: str, body: RevealIn, request: Request) -> JSONResponse:
+    principal = officer(request, "tips.reveal_reporter")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        identity = await handlers.reveal_reporter(tip_id, body.reason, uow, principal=principal, ctx=ctx,
+                                                  now=ctx.now())
+        row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
+    assert row is not None
+    out = RevealedIdentity(tip_id=tip_id, anonymous=row["anonymous"], reporter=identity.get("reporter"),
+                           on_behalf_of=identity.get("on_behalf_of"))
+    return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.get("/tips/{tip_id}/attachments/{attachment_id}", tags=["tips"], response_class=Response,
+            responses=ERROR_RESPONSES | {200: {"description": "the file", "content": {"application/octet-stream": {}}}},
+            summary="Download an attachment (audited)")
+async def get_attachment(tip_id: str, attachment_id: str, request: Request) -> Response:
+    principal = officer(request, "tips.read_attachment")
+    ctx = ctx_of(request)
+    async with request.app.state.service.db.unit_of_work() as uow:
+        meta, data = await handlers.read_attachment(tip_id, attachment_id, uow, principal=principal, ctx=ctx,
+                                                    now=ctx.now())
+    return Response(data, media_type=meta["content_type"], headers={
+        "Content-Disposition": f"attachment; filename=\"{meta['attachment_id']}\"", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store", "X-Content-SHA256": meta["sha256"]})

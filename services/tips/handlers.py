@@ -1,53 +1,142 @@
-"""Tips use cases: one function per command or event, one transaction each, events out via the outbox."""
+"""Tips use cases: one function per command or event, one transaction each, events out via the outbox.
+
+The pure rules live in `services.tips.domain`; these functions load, let the domain decide, save, append the
+events and write the audit trail. Nothing here logs or publishes a reporter's identity or free text.
+"""
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import json
-import os
-import secrets
+import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
-from argon2 import PasswordHasher
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import insert, update
 
 from services.tips import store
-from shared.bus.consumer import Delivery
-from shared.contracts.events import OnBehalfOf, ReporterIdentity, TipReceived, TipSubmitted
-from shared.db import UnitOfWork, utcnow
+from services.tips.domain import (
+    DISMISSAL_OUTCOMES,
+    FAST_FOR_TESTS,
+    PRODUCTION,
+    Argon2Profile,
+    AttachmentMeta,
+    AttachmentRules,
+    CategorySet,
+    DeadlineMarker,
+    DeadlineRules,
+    IdentityCipher,
+    IdentityDecryptError,
+    Receipt,
+    Tip,
+    TipFingerprint,
+    TriageRules,
+    begin_verification,
+    candidate_window,
+    close,
+    current_deadline,
+    deadline_instances,
+    extend,
+    find_duplicates,
+    hash_receipt,
+    load_attachment_rules,
+    load_categories,
+    load_deadline_rules,
+    load_triage_rules,
+    new_receipt,
+    next_wakeup,
+    owed_deadline_events,
+    parse_receipt,
+    post_message,
+    receipt_needs_rehash,
+    receive_tip,
+    reward_ref,
+    triage,
+    validate_attachments,
+    verify,
+    verify_receipt,
+)
+from services.tips.domain.attachments import HEAD_BYTES
+from services.tips.domain.lifecycle import SuspensionReason
+from services.tips.metrics import TipsMetrics
+from services.tips.policy import authorize_on
+from services.tips.storage import AttachmentStorage
+from shared import audit
+from shared.auth import Principal
+from shared.bus.consumer import Delivery, Reject
+from shared.contracts.events import OnBehalfOf, Priority, ReporterIdentity, TipChannel, TipOutcome, TipSubmitted
+from shared.db import UnitOfWork
+from shared.errors import Conflict, Invalid, NotFound
 
-URGENT_CATEGORIES = frozenset({"threat_to_life", "ongoing_crime"})
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+AREA_PATTERN = r"^[0-9]{2}(\.[0-9]{1,10})?$"
 
 
+# --- configuration the handlers share ----------------------------------------------------------------------------
+@dataclass
+class TipsContext:
+    """The rules in force, the identity cipher, the receipt hash profile, attachment storage and metrics."""
+
+    cipher: IdentityCipher
+    storage: AttachmentStorage
+    argon2: Argon2Profile = PRODUCTION
+    categories: CategorySet = field(default_factory=load_categories)
+    deadline_rules: DeadlineRules = field(default_factory=load_deadline_rules)
+    attachment_rules: AttachmentRules = field(default_factory=load_attachment_rules)
+    triage_rules: TriageRules = field(default_factory=load_triage_rules)
+    metrics: TipsMetrics | None = None
+    clock: Callable[[], datetime] | None = None
+
+    @staticmethod
+    def argon2_profile(name: str) -> Argon2Profile:
+        return FAST_FOR_TESTS if name == "fast" else PRODUCTION
+
+    def now(self) -> datetime:
+        assert self.clock is not None, "the composition root sets the clock"
+        return self.clock()
+
+
+# --- commands ----------------------------------------------------------------------------------------------------
 class SubmitTip(BaseModel):
-    """A tip as submitted over HTTP, by `antq tips submit` or by another agency."""
+    """A tip as submitted over HTTP, by the web form, by `antq tips submit` or by another agency."""
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
-    description: str = Field(min_length=1, max_length=20_000)
-    location: str | None = Field(default=None, max_length=1000)
-    area_code: str | None = Field(default=None, max_length=50, pattern=r"^[0-9][0-9.]*$")
-    unit_id: str | None = Field(default=None, max_length=64)
-    occurred_at: datetime | None = None
+    category: str = Field(min_length=1, max_length=64, description="A code from `GET /categories`")
+    description: str = Field(min_length=1, max_length=20_000, description="What happened, and its consequences")
+    location: str | None = Field(default=None, max_length=1000, description="Where it happened")
+    location_unknown: bool | None = Field(default=None, description="\"I don't remember the location\"")
+    area_code: str | None = Field(default=None, max_length=20, pattern=AREA_PATTERN,
+                                  description="Province \"PP\" or commune \"PP.CCCCC\"")
+    unit_id: str | None = Field(default=None, max_length=200, description="The agency, enterprise or school")
+    occurred_at: datetime | None = Field(default=None, description="When it happened (with a time zone)")
     anonymous: bool = True
     reporter: ReporterIdentity | None = None
     on_behalf_of: OnBehalfOf | None = None
+    confidentiality_requested: bool = Field(default=False, description="Keep my identity confidential")
+    protection_requested: bool = Field(default=False, description="I ask for protection")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SubmitTip:
+        if self.location and self.location_unknown:
+            raise ValueError("give a location or location_unknown, not both")
+        if self.anonymous and self.reporter is not None:
+            raise ValueError("an anonymous tip carries no reporter; set anonymous to false to give your identity")
+        if not self.anonymous and self.reporter is None:
+            raise ValueError("a tip that is not anonymous needs the reporter's name")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone")
+        return self
 
 
 @dataclass(frozen=True)
-class Receipt:
-    lookup: str
-    secret: str
-
-    def __str__(self) -> str:
-        return f"{self.lookup}-{self.secret}"
+class IncomingFile:
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -55,84 +144,512 @@ class Accepted:
     tip_id: str
     receipt: str
     received_at: datetime
+    priority: str
+    channel: str
+
+    def __repr__(self) -> str:  # never print the receipt by accident
+        return f"Accepted(tip_id={self.tip_id!r}, receipt=<hidden>)"
 
 
-class TipSecrets:
-    """Receipt hashing (argon2id) and reporter-identity encryption (AES-GCM) for this deployment."""
+@dataclass
+class PreparedTip:
+    """Everything that is slow or touches the disk, done before the transaction opens."""
 
-    def __init__(self, keys: list[bytes], *, fast_hash: bool = False):
-        if not keys:
-            raise ValueError("at least one identity key is required")
-        self.keys = keys
-        # The fast profile exists for tests only; production keeps argon2-cffi's recommended parameters.
-        self.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if fast_hash else PasswordHasher()
-
-    @classmethod
-    def from_settings(cls, configured: str | None, key_file: Path, *, fast_hash: bool = False) -> TipSecrets:
-        if configured:
-            return cls([base64.b64decode(k.strip()) for k in configured.split(",") if k.strip()],
-                       fast_hash=fast_hash)
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-        return cls([base64.b64decode(key_file.read_bytes().strip())], fast_hash=fast_hash)
-
-    def new_receipt(self) -> Receipt:
-        lookup = "".join(secrets.choice(_ALPHABET) for _ in range(8))
-        secret = "".join(secrets.choice(_ALPHABET) for _ in range(24))  # 120 bits
-        return Receipt(lookup, secret)
-
-    def hash_secret(self, secret: str) -> str:
-        return self.hasher.hash(secret)
-
-    def encrypt_identity(self, identity: dict[str, object]) -> bytes:
-        nonce = os.urandom(12)
-        return b"\x01" + nonce + AESGCM(self.keys[0]).encrypt(nonce, json.dumps(identity).encode(), b"reporter")
+    tip_id: str
+    cmd: SubmitTip
+    channel: TipChannel
+    category: str
+    receipt: Receipt
+    receipt_hash: str
+    identity_enc: str | None
+    anonymous: bool
+    confidentiality_requested: bool
+    files: list[tuple[IncomingFile, str]]  # (file, storage key)
+    sha256: list[str]
 
 
-def priority_for(category: str) -> str:
-    return "urgent" if category in URGENT_CATEGORIES else "normal"
+def _identity(cmd: SubmitTip) -> dict[str, Any] | None:
+    if cmd.reporter is None and cmd.on_behalf_of is None:
+        return None
+    return {"reporter": cmd.reporter.model_dump() if cmd.reporter else None,
+            "on_behalf_of": cmd.on_behalf_of.model_dump() if cmd.on_behalf_of else None}
 
 
-async def submit_tip(cmd: SubmitTip, uow: UnitOfWork, *, channel: str, tip_secrets: TipSecrets) -> Accepted:
-    """Store a tip and its TipReceived in one transaction. Identity is encrypted; the receipt only hashed."""
+def check_files(files: Sequence[IncomingFile], rules: AttachmentRules) -> None:
+    validate_attachments([AttachmentMeta(filename=f.filename, content_type=f.content_type, size=len(f.data),
+                                         head=f.data[:HEAD_BYTES]) for f in files], rules)
+
+
+async def prepare_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
+                      files: Sequence[IncomingFile] = (), coerce_category: bool = False) -> PreparedTip:
+    """Validate against the rules in force, hash the receipt, encrypt the identity, store the files."""
+    category = (ctx.categories.coerce(cmd.category) if coerce_category else ctx.categories.get(cmd.category)).code
+    check_files(files, ctx.attachment_rules)
     tip_id = str(uuid.uuid4())
-    receipt = tip_secrets.new_receipt()
-    received_at = utcnow()
-    identity = None
-    if cmd.reporter is not None or cmd.on_behalf_of is not None:
-        identity = tip_secrets.encrypt_identity({
-            "reporter": cmd.reporter.model_dump() if cmd.reporter else None,
-            "on_behalf_of": cmd.on_behalf_of.model_dump() if cmd.on_behalf_of else None,
-        })
-    anonymous = cmd.anonymous or cmd.reporter is None
-    priority = priority_for(cmd.category)
-    await uow.session.execute(insert(store.tips).values(
-        tip_id=tip_id, category=cmd.category, channel=channel, status="received", priority=priority,
-        area_code=cmd.area_code, unit_id=cmd.unit_id, anonymous=anonymous, description=cmd.description,
-        location=cmd.location, occurred_at=cmd.occurred_at, reporter_enc=identity,
-        receipt_lookup=receipt.lookup, receipt_hash=tip_secrets.hash_secret(receipt.secret),
-        received_at=received_at,
-    ))
-    uow.emit(TipReceived(tip_id=tip_id, category=cmd.category, channel=channel,  # type: ignore[arg-type]
-                         area_code=cmd.area_code, unit_id=cmd.unit_id, anonymous=anonymous,
-                         priority=priority, received_at=received_at))  # type: ignore[arg-type]
-    return Accepted(tip_id=tip_id, receipt=str(receipt), received_at=received_at)
+    receipt = new_receipt()
+    # argon2 is deliberately slow: keep it off the event loop.
+    receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
+    identity = _identity(cmd)
+    identity_enc = ctx.cipher.encrypt(identity, context=tip_id) if identity else None
+    stored: list[tuple[IncomingFile, str]] = []
+    hashes: list[str] = []
+    for f in files:
+        blob = await ctx.storage.put(f.data)
+        stored.append((f, blob.key))
+        hashes.append(blob.sha256)
+    return PreparedTip(tip_id=tip_id, cmd=cmd, channel=channel, category=category, receipt=receipt,
+                       receipt_hash=receipt_hash, identity_enc=identity_enc,
+                       anonymous=cmd.anonymous and cmd.reporter is None,
+                       confidentiality_requested=cmd.confidentiality_requested, files=stored, sha256=hashes)
 
 
-async def on_inbound_tip(delivery: Delivery, uow: UnitOfWork, *, tip_secrets: TipSecrets) -> None:
-    """A tip forwarded by another agency; a repeated reference from the same agency is processed once."""
+async def record_tip(p: PreparedTip, uow: UnitOfWork, *, ctx: TipsContext, now: datetime) -> Accepted:
+    """Store the tip, its attachments and likely-duplicate links, and append TipReceived, in one transaction."""
+    session = uow.session
+    receipt, receipt_hash = p.receipt, p.receipt_hash
+    for _ in range(5):
+        if not await store.lookup_taken(session=session, lookup=receipt.lookup_id):
+            break
+        # A 40-bit lookup id clash is rare; draw again rather than fail the reporter.
+        receipt = new_receipt()
+        receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
+    else:  # pragma: no cover - 5 clashes in a row means the random source is broken
+        raise Conflict("could not allocate a receipt; try again", code="receipt_clash")
+    cmd = p.cmd
+    tip, events = receive_tip(
+        tip_id=p.tip_id, category=p.category, channel=p.channel, received_at=now, anonymous=p.anonymous,
+        categories=ctx.categories, area_code=cmd.area_code, unit_id=cmd.unit_id,
+        reward_ref=reward_ref(receipt) if p.anonymous else None)
+    values = store.tip_values(tip) | {
+        "tip_id": tip.tip_id, "description": cmd.description, "location": cmd.location,
+        "location_unknown": bool(cmd.location_unknown) if cmd.location_unknown is not None else cmd.location is None,
+        "occurred_at": cmd.occurred_at, "confidentiality_requested": p.confidentiality_requested,
+        "protection_requested": cmd.protection_requested, "identity_enc": p.identity_enc,
+        "receipt_lookup": receipt.lookup_id, "receipt_hash": receipt_hash, "updated_at": now,
+    }
+    await store.insert_tip(session=session, values=values | await _deadline_columns(tip, uow, ctx))
+    if p.files:
+        await session.execute(insert(store.attachments), [
+            {"attachment_id": str(uuid.uuid4()), "tip_id": tip.tip_id, "filename": f.filename[:255],
+             "content_type": f.content_type.split(";", 1)[0].strip().lower()[:200], "size": len(f.data),
+             "sha256": digest, "storage_key": key, "created_at": now}
+            for (f, key), digest in zip(p.files, p.sha256, strict=True)])
+    await _link_duplicates(tip, cmd.description, uow, ctx, now)
+    for event in events:
+        uow.emit(event)
+    return Accepted(tip_id=tip.tip_id, receipt=str(receipt), received_at=now, priority=tip.priority,
+                    channel=p.channel)
+
+
+async def _link_duplicates(tip: Tip, description: str, uow: UnitOfWork, ctx: TipsContext, now: datetime) -> None:
+    start, end = candidate_window(tip.received_at, ctx.triage_rules)
+    rows = await store.duplicate_candidates(session=uow.session, tip_id=tip.tip_id, category=tip.category,
+                                            start=start, end=end, area_code=tip.area_code, unit_id=tip.unit_id)
+    if not rows:
+        return
+    new = TipFingerprint(tip_id=tip.tip_id, category=tip.category, received_at=tip.received_at,
+                         description=description, area_code=tip.area_code, unit_id=tip.unit_id)
+    others = [TipFingerprint(tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
+                             description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
+              for r in rows]
+    found = find_duplicates(new, others, ctx.triage_rules)
+    if found:
+        await uow.session.execute(insert(store.duplicate_links), [
+            {"tip_id": tip.tip_id, "other_id": c.tip_id, "score": c.score, "reasons": json.dumps(list(c.reasons)),
+             "status": "suggested", "created_at": now} for c in found])
+
+
+async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipChannel,
+                     files: Sequence[IncomingFile] = ()) -> Accepted:
+    """The public intake (HTTP API, web form, CLI): prepare outside, record inside one transaction."""
+    prepared = await prepare_tip(cmd, ctx=ctx, channel=channel, files=files)
+    async with db.unit_of_work() as uow:
+        accepted = await record_tip(prepared, uow, ctx=ctx, now=ctx.now())
+    if ctx.metrics:
+        ctx.metrics.received.labels(accepted.channel, accepted.priority).inc()
+    return accepted
+
+
+async def on_inbound_tip(delivery: Delivery, uow: UnitOfWork, *, ctx: TipsContext) -> None:
+    """A tip forwarded by another agency; a repeated reference from the same agency is processed once.
+
+    An unknown category is filed under `other` (never dropped). When an agency sends a reporter together with
+    `anonymous: true`, the identity is kept (encrypted) and the tip is marked confidential rather than refused.
+    """
     data = delivery.data
     assert isinstance(data, TipSubmitted) and delivery.agency is not None
     if await store.find_inbound(session=uow.session, agency=delivery.agency, reference=data.reference):
         return
-    cmd = SubmitTip.model_validate(data.model_dump(exclude={"reference"}))
-    accepted = await submit_tip(cmd, uow, channel="agency", tip_secrets=tip_secrets)
+    raw = data.model_dump(exclude={"reference"})
+    confidential = bool(raw.get("anonymous")) and raw.get("reporter") is not None
+    if confidential:
+        raw["anonymous"] = False
+        raw["confidentiality_requested"] = True
+    if raw.get("area_code") is not None and not _valid_area(raw["area_code"]):
+        raw["area_code"] = None  # an area code we cannot read; the text of the tip still says where
+    if not raw.get("anonymous") and raw.get("reporter") is None:
+        raw["anonymous"] = True
+    try:
+        cmd = SubmitTip.model_validate(raw)
+    except ValidationError as exc:
+        # Field names only: the values may hold the reporter's personal data.
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors(include_input=False)})
+        raise Reject(f"tip does not pass intake validation: {', '.join(fields)}") from exc
+    prepared = await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True)
+    accepted = await record_tip(prepared, uow, ctx=ctx, now=ctx.now())
     await uow.session.execute(insert(store.inbound_refs).values(
         agency=delivery.agency, reference=data.reference, tip_id=accepted.tip_id))
+    if ctx.metrics:
+        ctx.metrics.received.labels("agency", accepted.priority).inc()
+
+
+def _valid_area(code: str) -> bool:
+    return bool(re.match(AREA_PATTERN, code))
+
+
+# --- deadlines -------------------------------------------------------------------------------------------------------
+async def _deadline_columns(tip: Tip, uow: UnitOfWork, ctx: TipsContext,
+                            emitted: set[DeadlineMarker] | None = None) -> dict[str, Any]:
+    state = tip.deadline_state()
+    running = current_deadline(state, ctx.deadline_rules)
+    if emitted is None:
+        emitted = await store.emitted_markers(session=uow.session, tip_id=tip.tip_id)
+    return {
+        "deadline_name": running.deadline if running else None,
+        "deadline_due_at": running.due_at if running else None,
+        "deadline_approaching_at": running.approaching_at if running else None,
+        "next_wakeup_at": next_wakeup(state, emitted, ctx.deadline_rules),
+    }
+
+
+async def emit_owed_deadlines(tip_id: str, uow: UnitOfWork, *, ctx: TipsContext, now: datetime) -> int:
+    """Emit the approaching/overdue events owed at `now`; each marker row is unique, so each is emitted once."""
+    row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
+    if row is None:
+        return 0
+    tip = store.row_to_tip(row)
+    emitted = await store.emitted_markers(session=uow.session, tip_id=tip_id)
+    owed = owed_deadline_events(tip.deadline_state(), emitted, now, ctx.deadline_rules)
+    for marker, event in owed:
+        await uow.session.execute(insert(store.deadline_markers).values(
+            tip_id=tip_id, marker=marker.key(), deadline=marker.deadline, kind=marker.kind, due_at=marker.due_at,
+            emitted_at=now))
+        uow.emit(event)
+        emitted.add(marker)
+    await store.update_tip(session=uow.session, tip_id=tip_id,
+                           values=await _deadline_columns(tip, uow, ctx, emitted))
+    return len(owed)
+
+
+# --- officer commands ------------------------------------------------------------------------------------------------
+async def _load(uow: UnitOfWork, tip_id: str, principal: Principal, action: str) -> tuple[dict[str, Any], Tip]:
+    row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
+    if row is None:
+        raise NotFound("no such tip", details={"tip_id": tip_id})
+    authorize_on(principal, action, area=row["scope_area"])
+    return row, store.row_to_tip(row)
+
+
+async def _save(tip: Tip, events: Sequence[Any], uow: UnitOfWork, ctx: TipsContext, now: datetime) -> None:
+    await store.update_tip(session=uow.session, tip_id=tip.tip_id,
+                           values=store.tip_values(tip) | {"updated_at": now} | await _deadline_columns(tip, uow, ctx))
+    for event in events:
+        uow.emit(event)
+
+
+async def _audit(uow: UnitOfWork, principal: Principal, action: str, tip_id: str, now: datetime, *,
+                 reason: str | None = None, details: dict[str, Any] | None = None) -> None:
+    await audit.append(uow.session, store.audit_log, actor=principal.sub, role=principal.role, action=action,
+                       target=tip_id, reason=reason, details=details, at=now)
+
+
+class TriageTip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = Field(default=None, max_length=64)
+    priority: Priority | None = None
+    assigned_area: str | None = Field(default=None, max_length=20, pattern=AREA_PATTERN)
+    assigned_officer: str | None = Field(default=None, max_length=200)
+
+
+async def triage_tip(tip_id: str, cmd: TriageTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                     now: datetime) -> Tip:
+    _, tip = await _load(uow, tip_id, principal, "tips.triage")
+    if cmd.assigned_area is not None:
+        # Forwarding to an area outside one's own scope is an admin's (or that area's officers') call.
+        authorize_on(principal, "tips.triage", area=cmd.assigned_area)
+    new, events = triage(tip, now=now, categories=ctx.categories, deadline_rules=ctx.deadline_rules,
+                         category=cmd.category, priority=cmd.priority, assigned_area=cmd.assigned_area,
+                         assigned_officer=cmd.assigned_officer)
+    await _save(new, events, uow, ctx, now)
+    await _audit(uow, principal, "tip.triage", tip_id, now, details={
+        "category": new.category, "priority": new.priority, "assigned_area": new.assigned_area,
+        "assigned_officer": new.assigned_officer})
+    return new
+
+
+async def begin_verification_of(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                                now: datetime) -> Tip:
+    _, tip = await _load(uow, tip_id, principal, "tips.begin_verification")
+    new, events = begin_verification(tip, now=now)
+    await _save(new, events, uow, ctx, now)
+    await _audit(uow, principal, "tip.begin_verification", tip_id, now)
+    return new
+
+
+class VerifyTip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    valuable: bool
+    outcome: TipOutcome
+    suspension_reason: SuspensionReason | None = None
+    duplicate_of: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=5000, description="For the audit trail, not the reporter")
+
+
+async def verify_tip(tip_id: str, cmd: VerifyTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                     now: datetime) -> Tip:
+    _, tip = await _load(uow, tip_id, principal, "tips.verify")
+    if cmd.duplicate_of is not None and cmd.duplicate_of != tip_id:
+        other = await store.get_tip_row(session=uow.session, tip_id=cmd.duplicate_of)
+        if other is None:
+            raise Invalid("duplicate_of names no tip", code="unknown_duplicate_of",
+                          details={"duplicate_of": cmd.duplicate_of})
+    new, events = verify(tip, valuable=cmd.valuable, outcome=cmd.outcome, now=now,
+                         suspension_reason=cmd.suspension_reason, duplicate_of=cmd.duplicate_of)
+    await _save(new, events, uow, ctx, now)
+    if new.duplicate_of:
+        await _confirm_link(uow, tip_id, new.duplicate_of, principal, now)
+    await _audit(uow, principal, "tip.verify", tip_id, now, reason=cmd.note, details={
+        "valuable": cmd.valuable, "outcome": cmd.outcome, "suspension_reason": cmd.suspension_reason,
+        "duplicate_of": cmd.duplicate_of})
+    return new
+
+
+class ExtendTip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+    until: datetime | None = Field(default=None, description="Up to the legal maximum (the default)")
+
+
+async def extend_tip(tip_id: str, cmd: ExtendTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                     now: datetime) -> Tip:
+    _, tip = await _load(uow, tip_id, principal, "tips.extend")
+    new, events = extend(tip, reason=cmd.reason, now=now, deadline_rules=ctx.deadline_rules, until=cmd.until)
+    await _save(new, events, uow, ctx, now)
+    await _audit(uow, principal, "tip.extend", tip_id, now, reason=cmd.reason,
+                 details={"due_at": new.extensions[-1].due_at.isoformat(), "ordinal": new.extensions[-1].ordinal})
+    return new
+
+
+class CloseTip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=5000, description="For the audit trail, not the reporter")
+
+
+async def close_tip(tip_id: str, cmd: CloseTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                    now: datetime) -> Tip:
+    _, tip = await _load(uow, tip_id, principal, "tips.close")
+    new, events = close(tip, now=now)
+    await _save(new, events, uow, ctx, now)
+    await _audit(uow, principal, "tip.close", tip_id, now, reason=cmd.note)
+    return new
+
+
+class OfficerMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=5000)
+    internal: bool = Field(default=False, description="An internal note the reporter never sees")
+
+
+async def post_officer_message(tip_id: str, cmd: OfficerMessage, uow: UnitOfWork, *, principal: Principal,
+                               ctx: TipsContext, now: datetime) -> str:
+    _, tip = await _load(uow, tip_id, principal, "tips.officer_message")
+    message_id = str(uuid.uuid4())
+    if cmd.internal:
+        events: list[Any] = []  # a note is not part of the conversation: no TipMessagePosted
+    else:
+        _, events = post_message(tip, message_id=message_id, author="officer")
+    await uow.session.execute(insert(store.messages).values(
+        message_id=message_id, tip_id=tip_id, author="officer", internal=cmd.internal, author_sub=principal.sub,
+        text=cmd.text, created_at=now))
+    for event in events:
+        uow.emit(event)
+    await _audit(uow, principal, "tip.note" if cmd.internal else "tip.message", tip_id, now,
+                 details={"message_id": message_id})
+    return message_id
+
+
+async def _confirm_link(uow: UnitOfWork, tip_id: str, other_id: str, principal: Principal, now: datetime) -> None:
+    link = await store.get_duplicate_link(session=uow.session, a=tip_id, b=other_id)
+    if link is None:
+        # Found by the officer rather than suggested: record it as confirmed.
+        await uow.session.execute(insert(store.duplicate_links).values(
+            tip_id=tip_id, other_id=other_id, score=1.0, reasons=json.dumps(["confirmed_by_officer"]),
+            status="confirmed", created_at=now, confirmed_by=principal.sub, confirmed_at=now))
+    elif link["status"] != "confirmed":
+        await uow.session.execute(update(store.duplicate_links).where(
+            store.duplicate_links.c.tip_id == link["tip_id"], store.duplicate_links.c.other_id == link["other_id"])
+            .values(status="confirmed", confirmed_by=principal.sub, confirmed_at=now))
+
+
+async def confirm_duplicate(tip_id: str, other_id: str, uow: UnitOfWork, *, principal: Principal,
+                            now: datetime) -> None:
+    if tip_id == other_id:
+        raise Invalid("a tip cannot duplicate itself", code="duplicate_of_itself")
+    await _load(uow, tip_id, principal, "tips.confirm_duplicate")
+    await _load(uow, other_id, principal, "tips.confirm_duplicate")
+    await _confirm_link(uow, tip_id, other_id, principal, now)
+    await _audit(uow, principal, "tip.confirm_duplicate", tip_id, now, details={"other_id": other_id})
+
+
+async def reveal_reporter(tip_id: str, reason: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                          now: datetime) -> dict[str, Any]:
+    """The reporter's identity for an allowed officer, with the reason written to the audit trail first."""
+    row, _ = await _load(uow, tip_id, principal, "tips.reveal_reporter")
+    identity: dict[str, Any] = {"reporter": None, "on_behalf_of": None}
+    if row["identity_enc"]:
+        try:
+            identity = ctx.cipher.decrypt(row["identity_enc"], context=tip_id)
+        except IdentityDecryptError as exc:
+            raise Conflict("the identity cannot be opened with the configured keys",
+                           code="identity_key_missing") from exc
+    await _audit(uow, principal, "tip.reveal_reporter", tip_id, now, reason=reason,
+                 details={"had_identity": row["identity_enc"] is not None})
+    return identity
+
+
+async def read_attachment(tip_id: str, attachment_id: str, uow: UnitOfWork, *, principal: Principal,
+                          ctx: TipsContext, now: datetime) -> tuple[dict[str, Any], bytes]:
+    await _load(uow, tip_id, principal, "tips.read_attachment")
+    meta = await store.get_attachment(session=uow.session, tip_id=tip_id, attachment_id=attachment_id)
+    if meta is None:
+        raise NotFound("no such attachment")
+    data = await ctx.storage.get(meta["storage_key"])
+    await _audit(uow, principal, "tip.read_attachment", tip_id, now, details={"attachment_id": attachment_id})
+    return meta, data
+
+
+# --- the reporter's side: follow-up by receipt ------------------------------------------------------------------------
+NO_TIP = "no tip matches this receipt"
+
+
+async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> str:
+    """The tip id for a receipt; the same 404 for a malformed code, an unknown lookup id and a wrong secret.
+
+    The slow hash is checked outside any write transaction; an unknown lookup id costs the same time.
+    """
+    try:
+        parsed = parse_receipt(receipt)
+    except Invalid:
+        raise NotFound(NO_TIP, code="unknown_receipt") from None
+    async with db.read() as session:
+        row = await store.get_tip_by_lookup(session=session, lookup=parsed.lookup_id)
+    stored = row["receipt_hash"] if row else None
+    ok = await asyncio.to_thread(verify_receipt, parsed, stored, profile=ctx.argon2)
+    if not ok or row is None:
+        raise NotFound(NO_TIP, code="unknown_receipt")
+    if receipt_needs_rehash(row["receipt_hash"], profile=ctx.argon2):
+        new_hash = await asyncio.to_thread(hash_receipt, parsed, profile=ctx.argon2)
+        async with db.unit_of_work() as uow:
+            await store.update_tip(session=uow.session, tip_id=row["tip_id"], values={"receipt_hash": new_hash})
+    return str(row["tip_id"])
+
+
+def public_timeline(tip: Tip) -> list[dict[str, Any]]:
+    """What the reporter may see of the handling: steps and their times, the result, never who or why."""
+    steps: list[dict[str, Any]] = [{"step": "received", "at": tip.received_at}]
+    if tip.triaged_at:
+        steps.append({"step": "forwarded", "at": tip.triaged_at})
+    if tip.verification_started_at and tip.verification_started_at != tip.decided_at:
+        steps.append({"step": "verifying", "at": tip.verification_started_at})
+    steps.extend({"step": "extended", "at": ext.requested_at} for ext in tip.extensions)
+    if tip.decided_at:
+        steps.append({"step": "dismissed" if tip.outcome in DISMISSAL_OUTCOMES else "decided",
+                      "at": tip.decided_at, "outcome": tip.outcome})
+    if tip.closed_at:
+        steps.append({"step": "closed", "at": tip.closed_at, "outcome": tip.outcome})
+    return steps
+
+
+async def follow_up(receipt: str, *, db: Any, ctx: TipsContext) -> dict[str, Any]:
+    """What the reporter sees with the receipt: status, public timeline and messages (never internal notes)."""
+    tip_id = await authenticate_receipt(receipt, db=db, ctx=ctx)
+    async with db.read() as session:
+        row = await store.get_tip_row(session=session, tip_id=tip_id)
+        assert row is not None
+        tip = store.row_to_tip(row)
+        msgs = await store.list_messages(session=session, tip_id=tip_id, include_internal=False)
+    category = ctx.categories.coerce(tip.category)
+    return {
+        "tip_id": tip.tip_id, "status": tip.status, "category": tip.category,
+        "category_label_vi": category.label_vi, "category_label_en": category.label_en,
+        "received_at": tip.received_at, "outcome": tip.outcome if tip.status in ("decided", "dismissed", "closed")
+        else None, "timeline": public_timeline(tip),
+        "messages": [{"message_id": m["message_id"], "author": m["author"], "text": m["text"],
+                      "created_at": m["created_at"]} for m in msgs],
+        "can_reply": "reporter_message" in tip.allowed_actions(),
+    }
+
+
+async def post_reporter_message(receipt: str, text: str, *, db: Any, ctx: TipsContext) -> str:
+    """The reporter writes to the officers; TipMessagePosted names the side, never the text."""
+    tip_id = await authenticate_receipt(receipt, db=db, ctx=ctx)
+    async with db.unit_of_work() as uow:
+        row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
+        assert row is not None
+        tip = store.row_to_tip(row)
+        message_id = str(uuid.uuid4())
+        _, events = post_message(tip, message_id=message_id, author="reporter")
+        await uow.session.execute(insert(store.messages).values(
+            message_id=message_id, tip_id=tip.tip_id, author="reporter", internal=False, author_sub=None,
+            text=text, created_at=ctx.now()))
+        for event in events:
+            uow.emit(event)
+    return message_id
+
+
+# --- officer reads ---------------------------------------------------------------------------------------------------
+def tip_summary(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    due = row["deadline_due_at"]
+    return {
+        "tip_id": row["tip_id"], "status": row["status"], "category": row["category"], "priority": row["priority"],
+        "channel": row["channel"], "area_code": row["area_code"], "unit_id": row["unit_id"],
+        "assigned_area": row["assigned_area"], "assigned_officer": row["assigned_officer"],
+        "anonymous": row["anonymous"], "received_at": row["received_at"], "outcome": row["outcome"],
+        "valuable": row["valuable"], "deadline": row["deadline_name"], "due_at": due,
+        "overdue": due is not None and now >= due,
+    }
+
+
+async def tip_detail(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
+                     now: datetime) -> dict[str, Any]:
+    row, tip = await _load(uow, tip_id, principal, "tips.read")
+    session = uow.session
+    msgs = await store.list_messages(session=session, tip_id=tip_id, include_internal=True)
+    files = await store.list_attachments(session=session, tip_id=tip_id)
+    links = await store.list_duplicate_links(session=session, tip_id=tip_id)
+    return tip_summary(row, now) | {
+        "description": row["description"], "location": row["location"], "location_unknown": row["location_unknown"],
+        "occurred_at": row["occurred_at"], "categories_version": row["categories_version"],
+        "confidentiality_requested": row["confidentiality_requested"],
+        "protection_requested": row["protection_requested"], "has_identity": row["identity_enc"] is not None,
+        "triaged_at": row["triaged_at"], "verification_started_at": row["verification_started_at"],
+        "decided_at": row["decided_at"], "closed_at": row["closed_at"],
+        "suspension_reason": row["suspension_reason"], "duplicate_of": row["duplicate_of"],
+        "allowed_actions": tip.allowed_actions(),
+        "deadlines": [{"deadline": d.deadline, "started_at": d.started_at, "due_at": d.due_at,
+                       "approaching_at": d.approaching_at, "ended_at": d.ended_at, "overdue": d.is_overdue(now)}
+                      for d in deadline_instances(tip.deadline_state(), ctx.deadline_rules)],
+        "extensions": [{"ordinal": e.ordinal, "requested_at": e.requested_at, "reason": e.reason,
+                        "due_at": e.due_at} for e in tip.extensions],
+        "messages": [{"message_id": m["message_id"], "author": m["author"], "internal": m["internal"],
+                      "author_sub": m["author_sub"], "text": m["text"], "created_at": m["created_at"]}
+                     for m in msgs],
+        "attachments": [{"attachment_id": a["attachment_id"], "filename": a["filename"],
+                         "content_type": a["content_type"], "size": a["size"], "sha256": a["sha256"],
+                         "url": f"/tips/{tip_id}/attachments/{a['attachment_id']}"} for a in files],
+        "duplicates": [{"tip_id": link["other_id"] if link["tip_id"] == tip_id else link["tip_id"],
+                        "score": link["score"], "reasons": json.loads(link["reasons"]), "status": link["status"],
+                        "url": "/tips/" + (link["other_id"] if link["tip_id"] == tip_id else link["tip_id"])}
+                       for link in links],
+    }
+

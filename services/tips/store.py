@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tips.domain import DeadlineMarker, Extension, Tip
 from shared.audit import audit_table
-from shared.db import UTCDateTime
+from shared.db import BigId, UTCDateTime
 
 metadata = MetaData()
 
@@ -86,14 +86,16 @@ tips = Table(
 messages = Table(
     "tip_messages",
     metadata,
-    Column("message_id", String(64), primary_key=True),
+    # The sequence orders messages written within the same instant (clocks are coarse; tests freeze them).
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
     Column("tip_id", String(64), nullable=False),
     Column("author", String(16), nullable=False),  # reporter | officer
     Column("internal", Boolean, nullable=False),  # an officers' note the reporter never sees
     Column("author_sub", String(200), nullable=True),  # the officer's token subject; None for the reporter
     Column("text", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_tip_messages_tip", "tip_id", "created_at"),
+    Index("ix_tip_messages_tip", "tip_id", "seq"),
 )
 
 attachments = Table(
@@ -267,7 +269,7 @@ async def list_messages(*, session: AsyncSession, tip_id: str, include_internal:
     query = select(messages).where(messages.c.tip_id == tip_id)
     if not include_internal:
         query = query.where(messages.c.internal.is_(False))
-    query = query.order_by(messages.c.created_at, messages.c.message_id)
+    query = query.order_by(messages.c.seq)
     return [dict(r) for r in (await session.execute(query)).mappings()]
 
 

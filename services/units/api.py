@@ -2,47 +2,646 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.units import store
-from services.units.handlers import RegisterUnit, register_unit
-from shared.errors import NotFound
-from shared.http import ERROR_RESPONSES, principal_with
+from services.units import handlers, store
+from services.units.domain import (
+    Activity,
+    ActivityFields,
+    Contact,
+    Cycle,
+    Framework,
+    Incident,
+    Stats,
+    StatsQuery,
+    Unit,
+    UnitFields,
+    area_covers,
+    assessment_year_of,
+    load_frameworks,
+    split_area_code,
+)
+from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus
+from services.units.handlers import CriterionBody, Guard, ImportReport, ItemResult, Step
+from services.units.policy import POLICY, UNIT_STAFF_FIELDS
+from shared.auth import Principal
+from shared.contracts.events import Level, Rating, UnitKind
+from shared.errors import DomainError, Forbidden, Invalid, NotFound
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.service import Service
 
 router = APIRouter()
 
+UnitId = Annotated[str, Path(min_length=1, max_length=200)]
+Year = Annotated[int, Path(ge=2000, le=2200)]
+Limit = Annotated[int | None, Query(description="1..500, default 50")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+AreaCode = Annotated[str | None, Query(max_length=80, description='"PP" (province) or "PP.CCCCC" (commune)')]
 
-class UnitOut(BaseModel):
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _now(request: Request) -> datetime:
+    return _service(request).clock()
+
+
+def _actor(principal: Principal | None) -> str:
+    return f"{principal.role}:{principal.sub}" if principal else "anonymous"
+
+
+def _check_area(area_code: str | None) -> None:
+    if area_code is not None:
+        split_area_code(area_code)
+
+
+async def _authorized_unit(request: Request, unit_id: str, action: str) -> tuple[Principal, Unit]:
+    """The unit, once the caller is allowed `action` on it (401/403 before 404 for callers scoped elsewhere)."""
+    principal = bearer_principal(request)
+    rule = POLICY.rule(action)
+    if principal is None or principal.role not in rule.grants or principal.role == "unit":
+        POLICY.authorize(principal, action, unit=unit_id)
+    assert principal is not None
+    async with _service(request).db.read() as session:
+        unit = await store.get_unit(session=session, unit_id=unit_id)
+    if unit is None:
+        raise NotFound("no such unit", details={"unit_id": unit_id})
+    POLICY.authorize(principal, action, area=unit.area_code, unit=unit.unit_id)
+    return principal, unit
+
+
+def _guard(principal: Principal, action: str, area_code: str | None = None) -> Guard:
+    def guard(unit: Unit) -> str | None:
+        if area_code is not None and not area_covers(area_code, unit.area_code):
+            return f"the unit is in area {unit.area_code}, not in {area_code}"
+        try:
+            POLICY.authorize(principal, action, area=unit.area_code, unit=unit.unit_id)
+        except DomainError as exc:
+            return exc.message
+        return None
+    return guard
+
+
+# --- models ------------------------------------------------------------------------------------------------------
+class UnitIn(UnitFields):
+    """A new unit: `area_code` ("PP" or "PP.CCCCC") may replace province_code/commune_code."""
+
+    province_code: str | None = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
+    area_code: str | None = Field(default=None, max_length=80)
+    # The contract's name for the scope override; needs in_scope_reason.
+    in_scope: bool | None = None
+
+
+class UnitPatch(BaseModel):
+    """Fields to change; absent fields stay, `null` clears. `in_scope` overrides the derived scope (with a reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    area_code: str | None = None
+    province_code: str | None = None
+    commune_code: str | None = None
+    district_code: str | None = None
+    address: str | None = None
+    tax_code: str | None = None
+    school_code: str | None = None
+    external_key: str | None = None
+    managing_level: Level | None = None
+    head_of_unit: Contact | None = None
+    security_focal: Contact | None = None
+    security_force_full_time: int | None = None
+    security_force_part_time: int | None = None
+    models: list[str] | None = None
+    status: UnitStatus | None = None
+    armed_forces: bool | None = None
+    size: EnterpriseSize | None = None
+    school_level: SchoolLevel | None = None
+    in_scope: bool | None = None
+    in_scope_reason: str | None = None
+
+
+class UnitOut(UnitFields):
+    """A unit as the registry holds it. Contacts are left out for agencies."""
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
     unit_id: str
-    name: str
-    kind: str
     area_code: str
-    address: str | None
-    external_key: str | None
+    managing_level: Level  # type: ignore[assignment]
     in_scope: bool
-    status: str
-    created_at: datetime
-    updated_at: datetime
+    out_of_scope_rule: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    changed: dict[str, Any] | None = Field(default=None, description="PATCH only: the fields that changed")
+
+    @classmethod
+    def of(cls, unit: Unit, principal: Principal | None, changed: dict[str, Any] | None = None) -> UnitOut:
+        data = unit.model_dump()
+        if principal is not None and principal.role == "agency":
+            data["head_of_unit"] = data["security_focal"] = None
+        return cls.model_validate({**data, "area_code": unit.area_code, "changed": changed})
 
 
+class HistoryEntry(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    changed: dict[str, Any]
+
+
+class CycleOut(Cycle):
+    """A cycle with the steps it accepts next."""
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
+    next_steps: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, cycle: Cycle) -> CycleOut:
+        return cls.model_validate({**cycle.model_dump(), "next_steps": list(cycle.allowed)})
+
+
+class CycleSummary(BaseModel):
+    year: int
+    state: str
+    framework_code: str
+    late: bool
+    rating: str | None = None
+
+
+class SelfAssessmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    results: dict[str, CriterionBody] | None = Field(default=None, description="criteria not recorded before")
+
+
+class AppraisalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recommended: bool
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recognized: bool
+    decision_no: str | None = Field(default=None, max_length=200)
+    rating: Rating | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RevocationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=100)
+    occurred_at: datetime
+    description: str | None = Field(default=None, max_length=10_000)
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class IncidentOut(Incident):
+    model_config = ConfigDict(frozen=False, extra="ignore")
+    cycle_state: str | None = Field(default=None, description="the year's cycle state after the incident")
+    revoked: bool = Field(default=False, description="the incident revoked the year's recognition")
+
+
+class FrameworkList(BaseModel):
+    items: list[dict[str, Any]]
+    incident_categories: dict[str, list[dict[str, Any]]]
+
+
+# --- registry ------------------------------------------------------------------------------------------------------
 @router.post("/units", status_code=201, response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
              summary="Register a unit")
-async def post_unit(body: RegisterUnit, request: Request) -> UnitOut:
-    principal_with(request, "admin", "officer")
-    async with request.app.state.service.db.unit_of_work() as uow:
-        row = await register_unit(body, uow)
-    return UnitOut.model_validate(row)
+async def post_unit(body: UnitIn, request: Request) -> UnitOut:
+    data = body.model_dump(exclude_unset=True)
+    if "in_scope" in data:
+        data["in_scope_override"] = data.pop("in_scope")
+    data = handlers.fields_with_area(data)
+    try:
+        fields = UnitFields.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid("invalid unit fields", details=exc.errors(include_url=False, include_input=False)) from exc
+    principal = POLICY.authorize(bearer_principal(request), "units.create",
+                                 area=_area_of(fields.province_code, fields.commune_code))
+    async with _service(request).db.unit_of_work() as uow:
+        unit = await handlers.create_unit_cmd(fields, uow, now=_now(request), actor=_actor(principal))
+    return UnitOut.of(unit, principal)
+
+
+def _area_of(province: str, commune: str | None) -> str:
+    return f"{province}.{commune}" if commune else province
+
+
+@router.get("/units", response_model=Page[UnitOut], tags=["units"], responses=ERROR_RESPONSES,
+            summary="Search the registry (limited to the caller's area or unit)")
+async def list_units(
+    request: Request,
+    kind: UnitKind | None = None,
+    area_code: AreaCode = None,
+    in_scope: bool | None = None,
+    status: UnitStatus | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="words of the name, key or address")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[UnitOut]:
+    principal = _scoped_reader(request, "units.list")
+    _check_area(area_code)
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str)
+                                                                                        for a in after)):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
+    unit_only = principal.unit if principal.role == "unit" else None
+    async with _service(request).db.read() as session:
+        rows = await store.list_units(session=session, kind=kind, area_codes=areas, in_scope=in_scope, q=q,
+                                      status=status, unit_id=unit_only,
+                                      after=(after[0], after[1]) if after else None, limit=size + 1)
+    items = [UnitOut.of(u, principal) for u in rows[:size]]
+    nxt = encode_cursor([rows[size - 1].name, rows[size - 1].unit_id]) if len(rows) > size else None
+    return Page[UnitOut](items=items, next_cursor=nxt)
+
+
+def _scoped_reader(request: Request, action: str) -> Principal:
+    """A caller whose scope is an area or a unit: the role check now, the scope by filtering the query."""
+    principal = bearer_principal(request)
+    rule = POLICY.rule(action)
+    if principal is None or principal.role not in rule.grants:
+        POLICY.authorize(principal, action)
+    assert principal is not None
+    return principal
 
 
 @router.get("/units/{unit_id}", response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
             summary="One unit")
-async def get_unit(unit_id: str, request: Request) -> UnitOut:
-    principal_with(request, "admin", "officer", "unit", "agency")
-    async with request.app.state.service.db.read() as session:
-        row = await store.get_unit(session=session, unit_id=unit_id)
-    if row is None:
-        raise NotFound("no such unit")
-    return UnitOut.model_validate(row)
+async def get_unit(unit_id: UnitId, request: Request) -> UnitOut:
+    principal, unit = await _authorized_unit(request, unit_id, "units.read")
+    return UnitOut.of(unit, principal)
+
+
+@router.patch("/units/{unit_id}", response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
+              summary="Change a unit (emits UnitUpdated with the changed fields)")
+async def patch_unit(unit_id: UnitId, body: UnitPatch, request: Request) -> UnitOut:
+    principal, _ = await _authorized_unit(request, unit_id, "units.update")
+    patch = body.model_dump(exclude_unset=True)
+    if principal.role == "unit":
+        refused = sorted(set(patch) - UNIT_STAFF_FIELDS)
+        if refused:
+            raise Forbidden(f"unit staff may not change: {', '.join(refused)}", code="forbidden_fields",
+                            details={"fields": refused})
+    async with _service(request).db.unit_of_work() as uow:
+        unit, changed = await handlers.update_unit_cmd(unit_id, patch, uow, now=_now(request),
+                                                       actor=_actor(principal),
+                                                       guard=_guard(principal, "units.update"))
+    return UnitOut.of(unit, principal, changed)
+
+
+@router.get("/units/{unit_id}/history", response_model=Page[HistoryEntry], tags=["units"],
+            responses=ERROR_RESPONSES, summary="A unit's change history, oldest first")
+async def unit_history(unit_id: UnitId, request: Request, limit: Limit = None, cursor: Cursor = None) -> Page[
+        HistoryEntry]:
+    await _authorized_unit(request, unit_id, "units.history")
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, int):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    async with _service(request).db.read() as session:
+        rows = await store.list_history(session=session, unit_id=unit_id, after=after, limit=size + 1)
+    items = [HistoryEntry.model_validate(r) for r in rows[:size]]
+    return Page[HistoryEntry](items=items, next_cursor=encode_cursor(rows[size - 1]["seq"]) if len(rows) > size
+                              else None)
+
+
+@router.post("/imports/units", response_model=ImportReport, tags=["units"], responses=ERROR_RESPONSES,
+             summary="Bulk import (text/csv or application/x-ndjson), idempotent on the external key",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def import_units(
+    request: Request,
+    rows: Annotated[Literal["all", "rejected", "none"], Query(description="which rows the report lists")] = "all",
+) -> ImportReport:
+    principal = _scoped_reader(request, "units.import")
+    records = handlers.parse_records(await request.body(), request.headers.get("content-type"))
+    service = _service(request)
+    keep = {"all": lambda _: True, "rejected": lambda r: r.status == "rejected", "none": lambda _: False}[rows]
+    return await handlers.import_units(service.db, records, now=_now(request), actor=_actor(principal),
+                                       guard=_guard(principal, "units.import"),
+                                       chunk_rows=service.settings.units_import_chunk_rows, keep_rows=keep)
+
+
+# --- frameworks ----------------------------------------------------------------------------------------------------
+@router.get("/frameworks", response_model=FrameworkList, tags=["frameworks"],
+            summary="Every criteria framework version, province overlay and incident category list (public)")
+async def list_frameworks(request: Request) -> FrameworkList:
+    POLICY.authorize(None, "frameworks.read")
+    catalogue = load_frameworks()
+    return FrameworkList(items=catalogue.listing(), incident_categories={
+        code: [c.model_dump(mode="json") for c in lst.categories] for code, lst in catalogue.incident_lists.items()})
+
+
+@router.get("/frameworks/in-force", response_model=Framework, tags=["frameworks"], responses=ERROR_RESPONSES,
+            summary="The framework a unit of this kind and area registers against on a date (public)")
+async def framework_in_force(
+    request: Request, kind: UnitKind, area_code: AreaCode = None,
+    on: Annotated[date | None, Query(description="default today")] = None,
+) -> Framework:
+    POLICY.authorize(None, "frameworks.read")
+    province = split_area_code(area_code)[0] if area_code else None
+    day = on or _now(request).date()
+    return load_frameworks().in_force(kind, province, day)
+
+
+@router.get("/frameworks/{code:path}", response_model=Framework, tags=["frameworks"], responses=ERROR_RESPONSES,
+            summary="One framework by code, e.g. TT124-2021/art6@2022-02-15+P79@2025-07-01 (public)")
+async def get_framework(code: str, request: Request, kind: UnitKind | None = None) -> Framework:
+    POLICY.authorize(None, "frameworks.read")
+    return load_frameworks().by_code(code, kind)
+
+
+# --- cycles --------------------------------------------------------------------------------------------------------
+async def _cycle_command(request: Request, unit_id: str, year: int, action: str, step: Step, *,
+                         creates: bool = False, needs_recognised: bool = False,
+                         needs_incidents: bool = False) -> CycleOut:
+    principal, _ = await _authorized_unit(request, unit_id, action)
+    async with _service(request).db.unit_of_work() as uow:
+        results = await handlers.run_cycle_step(uow, items=[(unit_id, step)], year=year, now=_now(request),
+                                                guard=_guard(principal, action), creates=creates,
+                                                needs_recognised=needs_recognised, needs_incidents=needs_incidents)
+        cycle = handlers.single(results)
+    return CycleOut.of(cycle)
+
+
+@router.post("/units/{unit_id}/cycles/{year}", status_code=201, response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES, summary="Register the unit for an assessment year (CycleRegistered)")
+async def register_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
+    return await _cycle_command(request, unit_id, year, "cycles.register", handlers.step_register(year),
+                                creates=True, needs_incidents=True)
+
+
+@router.get("/units/{unit_id}/cycles", response_model=list[CycleSummary], tags=["cycles"],
+            responses=ERROR_RESPONSES, summary="The unit's cycles, one per year")
+async def list_cycles(unit_id: UnitId, request: Request) -> list[CycleSummary]:
+    await _authorized_unit(request, unit_id, "cycles.read")
+    async with _service(request).db.read() as session:
+        return [CycleSummary.model_validate(r) for r in await store.list_unit_cycles(session=session,
+                                                                                      unit_id=unit_id)]
+
+
+@router.get("/units/{unit_id}/cycles/{year}", response_model=CycleOut, tags=["cycles"], responses=ERROR_RESPONSES,
+            summary="The unit's cycle for a year, with the steps allowed next")
+async def get_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
+    await _authorized_unit(request, unit_id, "cycles.read")
+    async with _service(request).db.read() as session:
+        cycle = await store.get_cycle(session=session, unit_id=unit_id, year=year)
+    if cycle is None:
+        raise NotFound(f"the unit has no cycle for {year}", code="cycle_not_found",
+                       details={"unit_id": unit_id, "year": year, "allowed": ["register"]})
+    return CycleOut.of(cycle)
+
+
+@router.put("/units/{unit_id}/cycles/{year}/criteria/{criterion}", response_model=CycleOut, tags=["cycles"],
+            responses=ERROR_RESPONSES, summary="Record one criterion's result with evidence references")
+async def put_criterion(unit_id: UnitId, year: Year, criterion: Annotated[str, Path(max_length=50)],
+                        body: CriterionBody, request: Request) -> CycleOut:
+    step = handlers.step_criterion(year, criterion, body.result, body.evidence, body.note)
+    return await _cycle_command(request, unit_id, year, "cycles.score", step)
+
+
+@router.post("/units/{unit_id}/cycles/{year}/self-assessment", response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES, summary="Close the self-scoring (UnitSelfAssessed)")
+async def post_self_assessment(unit_id: UnitId, year: Year, request: Request,
+                               body: Annotated[SelfAssessmentBody | None, Body()] = None) -> CycleOut:
+    results = {k: v.model_dump() for k, v in (body.results or {}).items()} if body and body.results else None
+    return await _cycle_command(request, unit_id, year, "cycles.score", handlers.step_self_assess(year, results))
+
+
+@router.post("/units/{unit_id}/cycles/{year}/submit", response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES, summary="Send the dossier to the police")
+async def post_submit(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
+    return await _cycle_command(request, unit_id, year, "cycles.submit", handlers.step_submit(year))
+
+
+@router.post("/units/{unit_id}/cycles/{year}/appraisal", response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES, summary="Police appraisal (UnitAppraised)")
+async def post_appraisal(unit_id: UnitId, year: Year, body: AppraisalBody, request: Request) -> CycleOut:
+    return await _cycle_command(request, unit_id, year, "cycles.appraise",
+                                handlers.step_appraise(year, body.recommended, body.note))
+
+
+@router.post("/units/{unit_id}/cycles/{year}/decision", response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES,
+             summary="People's Committee decision (UnitCertified or CertificationDenied)")
+async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request: Request) -> CycleOut:
+    step = handlers.step_decide(year, body.recognized, body.decision_no, body.rating, body.note)
+    return await _cycle_command(request, unit_id, year, "cycles.decide", step, needs_recognised=True)
+
+
+@router.post("/units/{unit_id}/cycles/{year}/revocation", response_model=CycleOut, tags=["cycles"],
+             responses=ERROR_RESPONSES, summary="Revoke a recognition (CertificationRevoked)")
+async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, request: Request) -> CycleOut:
+    return await _cycle_command(request, unit_id, year, "cycles.revoke", handlers.step_revoke(year, body.reason))
+
+
+# --- incidents and activities --------------------------------------------------------------------------------------
+@router.post("/units/{unit_id}/incidents", status_code=201, response_model=IncidentOut, tags=["incidents"],
+             responses=ERROR_RESPONSES,
+             summary="Record an incident (IncidentRecorded; CertificationRevoked if it undoes a recognition)")
+async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request) -> IncidentOut:
+    _, unit = await _authorized_unit(request, unit_id, "incidents.create")
+    async with _service(request).db.unit_of_work() as uow:
+        before = await store.get_cycle(session=uow.session, unit_id=unit_id,
+                                       year=assessment_year_of(body.occurred_at)) \
+            if body.occurred_at.tzinfo else None
+        incident, cycle = await handlers.record_incident_cmd(
+            unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=_now(request),
+            reference=body.reference, description=body.description)
+    revoked = cycle is not None and cycle.state == "revoked" and (before is None or before.state != "revoked")
+    return IncidentOut.model_validate({**incident.model_dump(), "cycle_state": cycle.state if cycle else None,
+                                       "revoked": revoked})
+
+
+@router.get("/units/{unit_id}/incidents", response_model=Page[Incident], tags=["incidents"],
+            responses=ERROR_RESPONSES, summary="A unit's incidents, oldest first")
+async def list_incidents(unit_id: UnitId, request: Request, year: int | None = None, limit: Limit = None,
+                         cursor: Cursor = None) -> Page[Incident]:
+    await _authorized_unit(request, unit_id, "incidents.read")
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    key: tuple[datetime, str] | None = None
+    if after is not None:
+        try:
+            key = (datetime.fromisoformat(after[0]), str(after[1]))
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+    async with _service(request).db.read() as session:
+        rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1)
+    nxt = encode_cursor([rows[size - 1].occurred_at.isoformat(), rows[size - 1].incident_id]) \
+        if len(rows) > size else None
+    return Page[Incident](items=rows[:size], next_cursor=nxt)
+
+
+@router.post("/units/{unit_id}/activities", status_code=201, response_model=Activity, tags=["activities"],
+             responses=ERROR_RESPONSES, summary="Report a movement activity (ActivityReported)")
+async def post_activity(unit_id: UnitId, body: ActivityFields, request: Request) -> Activity:
+    _, unit = await _authorized_unit(request, unit_id, "activities.create")
+    async with _service(request).db.unit_of_work() as uow:
+        return await handlers.report_activity_cmd(unit, body, uow, now=_now(request))
+
+
+@router.get("/units/{unit_id}/activities", response_model=Page[Activity], tags=["activities"],
+            responses=ERROR_RESPONSES, summary="A unit's activities, oldest first")
+async def list_activities(unit_id: UnitId, request: Request, year: int | None = None, limit: Limit = None,
+                          cursor: Cursor = None) -> Page[Activity]:
+    await _authorized_unit(request, unit_id, "activities.read")
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    key: tuple[date, str] | None = None
+    if after is not None:
+        try:
+            key = (date.fromisoformat(after[0]), str(after[1]))
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+    async with _service(request).db.read() as session:
+        rows = await store.list_activities(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1)
+    nxt = encode_cursor([rows[size - 1].held_on.isoformat(), rows[size - 1].activity_id]) \
+        if len(rows) > size else None
+    return Page[Activity](items=rows[:size], next_cursor=nxt)
+
+
+# --- statistics ----------------------------------------------------------------------------------------------------
+@router.get("/stats", response_model=Stats, tags=["stats"], responses=ERROR_RESPONSES,
+            summary="The report figures by year, area (hierarchical) and kind")
+async def get_stats(request: Request, year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+                    area_code: AreaCode = None, kind: UnitKind | None = None) -> Stats:
+    principal = bearer_principal(request)
+    _check_area(area_code)
+    if principal is not None and principal.role == "officer" and principal.area and area_code is None:
+        area_code = principal.area
+    POLICY.authorize(principal, "stats.read", area=area_code)
+    query = StatsQuery(year=year or assessment_year_of(_now(request)), area_code=area_code, kind=kind)
+    async with _service(request).db.read() as session:
+        return await store.compute_stats(session=session, query=query)
+
+
+# --- batches -------------------------------------------------------------------------------------------------------
+class BatchBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(ge=2000, le=2200)
+    area_code: str = Field(min_length=1, max_length=80,
+                           description="the commune (or province) whose units the batch holds; others fail")
+
+
+class BatchUnits(BatchBase):
+    unit_ids: list[str] = Field(min_length=1)
+
+
+class SelfAssessmentItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: str
+    results: dict[str, CriterionBody] | None = None
+
+
+class BatchSelfAssessments(BatchBase):
+    items: list[SelfAssessmentItem] = Field(min_length=1)
+
+
+class AppraisalItem(AppraisalBody):
+    unit_id: str
+
+
+class BatchAppraisals(BatchBase):
+    items: list[AppraisalItem] = Field(min_length=1)
+
+
+class DecisionItem(DecisionBody):
+    unit_id: str
+
+
+class BatchDecisions(BatchBase):
+    items: list[DecisionItem] = Field(min_length=1)
+
+
+class BatchItemError(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: Any = None
+
+
+class BatchItemResult(BaseModel):
+    unit_id: str
+    ok: bool
+    state: str | None = None
+    error: BatchItemError | None = None
+
+
+class BatchResult(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    items: list[BatchItemResult]
+
+
+async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], **kw: Any) -> BatchResult:
+    _check_area(body.area_code)
+    principal = POLICY.authorize(bearer_principal(request), "batches.run", area=body.area_code)
+    assert principal is not None
+    service = _service(request)
+    if len(items) > service.settings.units_batch_max_items:
+        raise Invalid(f"at most {service.settings.units_batch_max_items} items per batch", code="batch_too_large")
+    async with service.db.unit_of_work() as uow:
+        results: list[ItemResult] = await handlers.run_cycle_step(
+            uow, items=items, year=body.year, now=_now(request), guard=_guard(principal, "batches.run",
+                                                                               body.area_code), **kw)
+    out = [BatchItemResult.model_validate(r.as_dict()) for r in results]
+    ok = sum(1 for r in out if r.ok)
+    return BatchResult(total=len(out), succeeded=ok, failed=len(out) - ok, items=out)
+
+
+@router.post("/batches/registrations", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
+             summary="Register many units of one area for a year")
+async def batch_registrations(body: BatchUnits, request: Request) -> BatchResult:
+    step = handlers.step_register(body.year)
+    return await _batch(request, body, [(u, step) for u in body.unit_ids], creates=True, needs_incidents=True)
+
+
+@router.post("/batches/self-assessments", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
+             summary="Record the self-assessments of many units of one area")
+async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -> BatchResult:
+    items: list[tuple[str, Step]] = [
+        (i.unit_id, handlers.step_self_assess(body.year, {k: v.model_dump() for k, v in (i.results or {}).items()}
+                                              or None)) for i in body.items]
+    return await _batch(request, body, items)
+
+
+@router.post("/batches/submissions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
+             summary="Submit the dossiers of many units of one area")
+async def batch_submissions(body: BatchUnits, request: Request) -> BatchResult:
+    step = handlers.step_submit(body.year)
+    return await _batch(request, body, [(u, step) for u in body.unit_ids])
+
+
+@router.post("/batches/appraisals", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
+             summary="Appraise many units of one commune; each item its own result and UnitAppraised")
+async def batch_appraisals(body: BatchAppraisals, request: Request) -> BatchResult:
+    items: list[tuple[str, Step]] = [(i.unit_id, handlers.step_appraise(body.year, i.recommended, i.note))
+                                     for i in body.items]
+    return await _batch(request, body, items)
+
+
+@router.post("/batches/decisions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
+             summary="Decide many units of one commune; each item its own result and event")
+async def batch_decisions(body: BatchDecisions, request: Request) -> BatchResult:
+    items: list[tuple[str, Step]] = [
+        (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note))
+        for i in body.items]
+    return await _batch(request, body, items, needs_recognised=True)
+

@@ -1,61 +1,575 @@
-"""Units use cases: one function per command or event, one transaction each, events out via the outbox."""
+"""Units use cases: one function per command or event, one transaction each, events out via the outbox.
+
+The rules live in `services.units.domain`; a handler loads what the rule needs, lets it decide, saves the result
+and appends the events the rule returned to the outbox of the same transaction.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, update
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.units import store
-from shared.bus.consumer import Delivery
-from shared.contracts.events import UnitRegistered, UnitUpdated, UnitUpserted
-from shared.db import UnitOfWork, utcnow
-from shared.errors import Conflict
+from services.units.domain import (
+    Activity,
+    ActivityFields,
+    Cycle,
+    Framework,
+    Incident,
+    Outcome,
+    Unit,
+    UnitFields,
+    apply_patch,
+    appraise,
+    assessment_year_of,
+    create_unit,
+    decide,
+    event_changes,
+    framework_by_code,
+    framework_in_force,
+    load_scope_rules,
+    local_date,
+    note_incident,
+    record_activity,
+    record_criterion,
+    record_incident,
+    refuse_second_registration,
+    register,
+    revoke,
+    self_assess,
+    split_area_code,
+    submit,
+    validate_import_row,
+)
+from services.units.domain.cycle import CriterionOutcome
+from services.units.domain.units import RowError
+from shared.bus.consumer import Delivery, Reject
+from shared.contracts.events import IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
+from shared.db import Database, UnitOfWork
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+# A guard says why the caller may not touch a unit in this area (None: allowed). Batches and imports apply it
+# per item so that one unit outside an officer's area fails alone.
+Guard = Callable[[Unit], str | None]
 
 
-class RegisterUnit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=500)
-    kind: Literal["agency", "enterprise", "school"]
-    area_code: str = Field(min_length=1, max_length=50, pattern=r"^[0-9][0-9.]*$")
-    address: str | None = Field(default=None, max_length=1000)
-    external_key: str | None = Field(default=None, min_length=1, max_length=200)
-    in_scope: bool = True
+def allow_all(_: Unit) -> str | None:
+    return None
 
 
-async def register_unit(cmd: RegisterUnit, uow: UnitOfWork) -> dict[str, Any]:
-    if cmd.external_key and await store.get_unit_by_external_key(session=uow.session,
-                                                                  external_key=cmd.external_key):
-        raise Conflict("a unit with this external key exists", code="duplicate_external_key")
-    unit_id = str(uuid.uuid4())
-    now = utcnow()
-    row = {"unit_id": unit_id, "status": "active", "created_at": now, "updated_at": now, **cmd.model_dump()}
-    await uow.session.execute(insert(store.units).values(**row))
-    uow.emit(UnitRegistered(unit_id=unit_id, name=cmd.name, kind=cmd.kind, area_code=cmd.area_code,
-                            in_scope=cmd.in_scope, external_key=cmd.external_key))
-    return row
+# --- registry --------------------------------------------------------------------------------------------------
+def fields_with_area(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept `area_code` ("PP" or "PP.CCCCC") in place of province_code/commune_code."""
+    data = dict(body)
+    area = data.pop("area_code", None)
+    if area is not None:
+        province, commune = split_area_code(str(area))
+        for key, value in (("province_code", province), ("commune_code", commune)):
+            if data.get(key) not in (None, value):
+                raise Invalid(f"{key} contradicts area_code", details={"field": key})
+            data[key] = value
+    return data
 
 
-async def on_unit_upserted(delivery: Delivery, uow: UnitOfWork) -> None:
+def _history(unit_id: str, now: datetime, actor: str, action: str, changed: Mapping[str, Any]) -> dict[str, Any]:
+    return {"unit_id": unit_id, "at": now, "actor": actor[:200], "action": action, "changed": dict(changed)}
+
+
+async def create_unit_cmd(fields: UnitFields, uow: UnitOfWork, *, now: datetime, actor: str) -> Unit:
+    """Register a unit; its external key (explicit, tax code or school code) must be new."""
+    unit, events = create_unit(fields, unit_id=str(uuid.uuid4()), now=now, rules=load_scope_rules())
+    if unit.external_key:
+        existing = await store.get_units_by_external_keys(session=uow.session, keys=[unit.external_key])
+        if existing:
+            raise Conflict("a unit with this external key exists", code="duplicate_external_key",
+                           details={"unit_id": existing[unit.external_key].unit_id})
+    await store.insert_units(session=uow.session, new=[unit])
+    await store.add_history(session=uow.session, entries=[_history(unit.unit_id, now, actor, "created",
+                                                                   {"external_key": unit.external_key})])
+    for event in events:
+        uow.emit(event)
+    return unit
+
+
+async def update_unit_cmd(unit_id: str, patch: Mapping[str, Any], uow: UnitOfWork, *, now: datetime, actor: str,
+                          guard: Guard = allow_all) -> tuple[Unit, dict[str, Any]]:
+    """PATCH a unit: the domain decides what changed; `UnitUpdated` carries it (contacts redacted)."""
+    unit = await store.get_unit(session=uow.session, unit_id=unit_id)
+    if unit is None:
+        raise NotFound("no such unit", details={"unit_id": unit_id})
+    updated, changed, events = apply_patch(unit, fields_with_area(patch), now=now, rules=load_scope_rules())
+    if not changed:
+        return unit, {}
+    refusal = guard(updated)
+    if refusal:
+        raise Forbidden(refusal, code="forbidden_scope")
+    if "external_key" in changed and updated.external_key:
+        other = await store.get_units_by_external_keys(session=uow.session, keys=[updated.external_key])
+        if other and other[updated.external_key].unit_id != unit_id:
+            raise Conflict("a unit with this external key exists", code="duplicate_external_key",
+                           details={"unit_id": other[updated.external_key].unit_id})
+    await store.update_units(session=uow.session, changed=[updated])
+    await store.add_history(session=uow.session, entries=[_history(unit_id, now, actor, "updated", changed)])
+    for event in events:
+        uow.emit(event)
+    return updated, changed
+
+
+# --- import ------------------------------------------------------------------------------------------------------
+RowStatus = Literal["created", "updated", "unchanged", "rejected"]
+
+
+class RowReport(BaseModel):
+    line: int
+    status: RowStatus
+    unit_id: str | None = None
+    external_key: str | None = None
+    changed: list[str] | None = None
+    errors: list[RowError] | None = None
+
+
+class ImportReport(BaseModel):
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rows: list[RowReport] = Field(default_factory=list)
+
+    def add(self, row: RowReport, *, keep: bool = True) -> None:
+        self.total += 1
+        setattr(self, row.status, getattr(self, row.status) + 1)
+        if keep:
+            self.rows.append(row)
+
+
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines",
+               "application/jsonlines", "application/ndjson")
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+def parse_records(body: bytes, content_type: str | None) -> list[tuple[int, Mapping[str, Any] | RowError]]:
+    """CSV (header row) or JSON lines, by content type. A record that cannot be read becomes a RowError."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("the import file is not UTF-8", code="invalid_encoding") from exc
+    out: list[tuple[int, Mapping[str, Any] | RowError]] = []
+    if media in JSONL_TYPES or media == "application/json":
+        stripped = text.strip()
+        if media == "application/json" and stripped.startswith("["):
+            try:
+                items = json.loads(stripped)
+            except ValueError as exc:
+                raise Invalid("the JSON array cannot be parsed", code="invalid_json") from exc
+            lines: Iterable[tuple[int, Any]] = ((i + 1, item) for i, item in enumerate(items))
+        else:
+            lines = ((i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip())
+        for number, raw in lines:
+            if isinstance(raw, str):
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    out.append((number, RowError(field="row", message="not a JSON object")))
+                    continue
+            if not isinstance(raw, dict):
+                out.append((number, RowError(field="row", message="not a JSON object")))
+                continue
+            out.append((number, raw))
+        return out
+    if media in CSV_TYPES or not media:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames:
+            raise Invalid("the CSV file has no header row", code="invalid_csv")
+        try:
+            for record in reader:
+                if None in record:  # more cells than header columns
+                    out.append((reader.line_num, RowError(field="row", message="more cells than columns")))
+                    continue
+                if not any((v or "").strip() for v in record.values()):
+                    continue
+                out.append((reader.line_num, record))
+        except csv.Error as exc:
+            raise Invalid(f"the CSV file cannot be parsed: {exc}", code="invalid_csv") from exc
+        return out
+    raise Invalid("send text/csv or application/x-ndjson (JSON lines)", code="unsupported_media_type",
+                  status=415)
+
+
+@dataclass
+class _Upsert:
+    status: RowStatus
+    unit: Unit
+    changed: dict[str, Any] = field(default_factory=dict)
+
+
+def _upsert(fields: UnitFields, existing: Unit | None, *, now: datetime) -> _Upsert:
+    """Create the unit, or patch it with the fields the record states. Idempotent: same record → unchanged."""
+    if existing is None:
+        unit, _ = create_unit(fields, unit_id=str(uuid.uuid4()), now=now, rules=load_scope_rules())
+        return _Upsert("created", unit)
+    stated = fields.model_dump(exclude_unset=True)
+    if stated.get("kind", existing.kind) != existing.kind:
+        raise Invalid(f"the unit is registered as {existing.kind}; a kind cannot change",
+                      details={"field": "kind"})
+    stated.pop("kind", None)
+    updated, changed, _ = apply_patch(existing, stated, now=now, rules=load_scope_rules())
+    return _Upsert("updated" if changed else "unchanged", updated, changed)
+
+
+async def import_rows(records: Sequence[tuple[int, Mapping[str, Any] | RowError]], uow: UnitOfWork, *,
+                      now: datetime, actor: str, guard: Guard = allow_all) -> list[RowReport]:
+    """One transaction's share of an import: validate each row, upsert by external key, one event per change."""
+    reports: list[RowReport] = []
+    checked: list[tuple[int, UnitFields]] = []
+    for line, record in records:
+        if isinstance(record, RowError):
+            reports.append(RowReport(line=line, status="rejected", errors=[record]))
+            continue
+        row = validate_import_row(record, line=line)
+        if row.fields is None:
+            reports.append(RowReport(line=line, status="rejected", errors=list(row.errors)))
+            continue
+        checked.append((line, row.fields))
+    keys = [f.external_key or f.tax_code or f.school_code or "" for _, f in checked]
+    known = await store.get_units_by_external_keys(session=uow.session, keys=keys)
+    new: dict[str, Unit] = {}
+    changed: dict[str, Unit] = {}
+    history: list[dict[str, Any]] = []
+    by_line: dict[int, RowReport] = {}
+    for (line, fields), key in zip(checked, keys, strict=True):
+        try:
+            result = _upsert(fields, known.get(key), now=now)
+        except DomainError as exc:
+            by_line[line] = RowReport(line=line, status="rejected", external_key=key,
+                                      errors=[RowError(field=_field_of(exc), message=exc.message)])
+            continue
+        refusal = guard(result.unit) or (guard(known[key]) if key in known else None)
+        if refusal:
+            by_line[line] = RowReport(line=line, status="rejected", external_key=key,
+                                      errors=[RowError(field="area_code", message=refusal)])
+            continue
+        unit = result.unit
+        if result.status == "created":
+            new[unit.unit_id] = unit
+            history.append(_history(unit.unit_id, now, actor, "imported", {"external_key": key}))
+            uow.emit(_registered(unit))
+        elif result.status == "updated":
+            if unit.unit_id not in new:
+                changed[unit.unit_id] = unit
+            else:
+                new[unit.unit_id] = unit
+            history.append(_history(unit.unit_id, now, actor, "imported", result.changed))
+            uow.emit(_updated(unit.unit_id, result.changed))
+        known[key] = unit
+        by_line[line] = RowReport(line=line, status=result.status, unit_id=unit.unit_id, external_key=key,
+                                  changed=sorted(result.changed) if result.changed else None)
+    await store.insert_units(session=uow.session, new=list(new.values()))
+    await store.update_units(session=uow.session, changed=list(changed.values()))
+    await store.add_history(session=uow.session, entries=history)
+    reports.extend(by_line.values())
+    return sorted(reports, key=lambda r: r.line)
+
+
+def _registered(unit: Unit) -> UnitRegistered:
+    return UnitRegistered(unit_id=unit.unit_id, name=unit.name, kind=unit.kind, area_code=unit.area_code,
+                          in_scope=unit.in_scope, external_key=unit.external_key)
+
+
+def _updated(unit_id: str, changed: Mapping[str, Any]) -> UnitUpdated:
+    return UnitUpdated(unit_id=unit_id, changed=event_changes(changed))
+
+
+def _field_of(exc: DomainError) -> str:
+    details = exc.details
+    if isinstance(details, dict) and isinstance(details.get("field"), str):
+        return str(details["field"])
+    if isinstance(details, dict) and isinstance(details.get("fields"), list):
+        return ",".join(map(str, details["fields"]))
+    if isinstance(details, list) and details and isinstance(details[0], dict):
+        return str(details[0].get("field", "row"))
+    return "row"
+
+
+async def import_units(db: Database, records: Sequence[tuple[int, Mapping[str, Any] | RowError]], *,
+                       now: datetime, actor: str, guard: Guard = allow_all, chunk_rows: int = 1000,
+                       keep_rows: Callable[[RowReport], bool] = lambda _: True) -> ImportReport:
+    """A whole import, committed in chunks so a provincial file does not hold the database for long.
+
+    Re-running the same file finds every key and reports `unchanged`; a bad row is rejected alone.
+    """
+    report = ImportReport()
+    for start in range(0, len(records), chunk_rows):
+        async with db.unit_of_work() as uow:
+            rows = await import_rows(records[start:start + chunk_rows], uow, now=now, actor=actor, guard=guard)
+        for row in rows:
+            report.add(row, keep=keep_rows(row))
+    return report
+
+
+async def on_unit_upserted(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
     """A business or school registry's record: create the unit, or update it by its external key."""
     data = delivery.data
     assert isinstance(data, UnitUpserted)
-    existing = await store.get_unit_by_external_key(session=uow.session, external_key=data.external_key)
-    if existing is None:
-        await register_unit(RegisterUnit(name=data.name, kind=data.kind, area_code=data.area_code,
-                                         address=data.address, external_key=data.external_key,
-                                         in_scope=True if data.in_scope is None else data.in_scope), uow)
-        return
-    wanted: dict[str, Any] = {"name": data.name, "kind": data.kind, "area_code": data.area_code,
-                              "address": data.address}
-    if data.in_scope is not None:
-        wanted["in_scope"] = data.in_scope
-    changed = {k: v for k, v in wanted.items() if v is not None and existing.get(k) != v}
-    if not changed:
-        return
-    await uow.session.execute(update(store.units).where(store.units.c.unit_id == existing["unit_id"])
-                              .values(**changed, updated_at=utcnow()))
-    uow.emit(UnitUpdated(unit_id=existing["unit_id"], changed=changed))
+    rows = await import_rows([(1, data.model_dump(exclude_none=True))], uow, now=now,
+                             actor=f"agency/{delivery.agency}")
+    if rows[0].status == "rejected":
+        reasons = "; ".join(f"{e.field}: {e.message}" for e in rows[0].errors or [])
+        raise Reject(f"unit record {data.external_key} rejected: {reasons}")
+
+
+# --- cycles --------------------------------------------------------------------------------------------------------
+@dataclass
+class ItemResult:
+    """One unit's result in a cycle command (a batch has one per item, a single endpoint one in all)."""
+
+    unit_id: str
+    cycle: Cycle | None = None
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"unit_id": self.unit_id, "ok": self.ok}
+        if self.cycle is not None:
+            out["state"] = self.cycle.state
+        if self.error is not None:
+            out["error"] = {"status": self.error.status, "code": self.error.code, "message": self.error.message,
+                            "details": self.error.details}
+        return out
+
+
+@dataclass
+class StepContext:
+    """What a step may need besides the unit and its cycle, loaded once for a whole batch."""
+
+    now: datetime
+    recognised: Mapping[str, list[int]] = field(default_factory=dict)
+    incidents: Mapping[str, list[Incident]] = field(default_factory=dict)
+    frameworks: dict[tuple[str, str, str | None], Framework] = field(default_factory=dict)
+
+    def framework(self, cycle: Cycle) -> Framework:
+        key = (cycle.framework_code, cycle.kind, None)
+        if key not in self.frameworks:
+            self.frameworks[key] = framework_by_code(cycle.framework_code, cycle.kind)
+        return self.frameworks[key]
+
+    def framework_now(self, unit: Unit) -> Framework:
+        key = ("@" + local_date(self.now).isoformat(), unit.kind, unit.province_code)
+        if key not in self.frameworks:
+            self.frameworks[key] = framework_in_force(unit.kind, unit.province_code, local_date(self.now))
+        return self.frameworks[key]
+
+
+Step = Callable[[Unit, Cycle | None, StepContext], Outcome]
+
+
+def _need(cycle: Cycle | None, unit: Unit, year: int) -> Cycle:
+    if cycle is None:
+        raise NotFound(f"the unit has no cycle for {year}; register it first", code="cycle_not_found",
+                       details={"unit_id": unit.unit_id, "year": year, "allowed": ["register"]})
+    return cycle
+
+
+async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], year: int, now: datetime,
+                         guard: Guard = allow_all, creates: bool = False, needs_recognised: bool = False,
+                         needs_incidents: bool = False) -> list[ItemResult]:
+    """Apply one cycle command to many units in one transaction; a refused item leaves the others untouched.
+
+    Nothing is written for a refused item: the domain decides before anything is saved, so no savepoint is
+    needed. Each accepted item's events go to the outbox in item order.
+    """
+    ids = [unit_id for unit_id, _ in items]
+    units = await store.get_units(session=uow.session, unit_ids=ids)
+    current = await store.get_cycles(session=uow.session, unit_ids=ids, year=year)
+    ctx = StepContext(now=now)
+    if needs_recognised:
+        ctx.recognised = await store.recognised_years(session=uow.session, unit_ids=ids)
+    if needs_incidents:
+        ctx.incidents = await store.year_incidents(session=uow.session, unit_ids=ids, year=year)
+    results: list[ItemResult] = []
+    created: dict[str, Cycle] = {}
+    changed: dict[str, Cycle] = {}
+    seen: set[str] = set()
+    for unit_id, step in items:
+        result = ItemResult(unit_id)
+        results.append(result)
+        unit = units.get(unit_id)
+        try:
+            if unit_id in seen:
+                raise Invalid("the unit appears twice in the batch", code="duplicate_item")
+            seen.add(unit_id)
+            if unit is None:
+                raise NotFound("no such unit", details={"unit_id": unit_id})
+            refusal = guard(unit)
+            if refusal:
+                raise Forbidden(refusal, code="forbidden_scope")
+            before = current.get(unit_id)
+            outcome = step(unit, before, ctx)
+        except DomainError as exc:
+            result.error = exc
+            continue
+        result.cycle = outcome.cycle
+        if before is None and creates:
+            created[unit_id] = outcome.cycle
+        elif outcome.cycle != before:
+            changed[unit_id] = outcome.cycle
+        for event in outcome.events:
+            uow.emit(event)
+    await store.insert_cycles(session=uow.session, new=list(created.values()), now=now)
+    await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
+    return results
+
+
+def single(results: list[ItemResult]) -> Cycle:
+    """The cycle of a one-item command, or its error raised for the HTTP layer."""
+    (result,) = results
+    if result.error is not None:
+        raise result.error
+    assert result.cycle is not None
+    return result.cycle
+
+
+def step_register(year: int) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        if cycle is not None:
+            refuse_second_registration(cycle)
+        return register(unit_id=unit.unit_id, kind=unit.kind, year=year, framework=ctx.framework_now(unit),
+                        now=ctx.now, in_scope=unit.in_scope, active=unit.status == "active",
+                        incidents=[i.ref() for i in ctx.incidents.get(unit.unit_id, [])])
+    return run
+
+
+def step_criterion(year: int, code: str, result: CriterionOutcome, evidence: Sequence[str],
+                   note: str | None) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        c = _need(cycle, unit, year)
+        return record_criterion(c, ctx.framework(c), code=code, result=result, evidence=evidence, note=note,
+                                now=ctx.now)
+    return run
+
+
+def step_self_assess(year: int, results: Mapping[str, Mapping[str, Any]] | None) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        c = _need(cycle, unit, year)
+        try:
+            return self_assess(c, ctx.framework(c), now=ctx.now, results=results)
+        except ValidationError as exc:
+            raise Invalid("invalid criterion result", details=exc.errors(include_url=False, include_input=False)) \
+                from exc
+    return run
+
+
+def step_submit(year: int) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        return submit(_need(cycle, unit, year), now=ctx.now)
+    return run
+
+
+def step_appraise(year: int, recommended: bool, note: str | None) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        return appraise(_need(cycle, unit, year), recommended=recommended, note=note, now=ctx.now)
+    return run
+
+
+def step_decide(year: int, recognized: bool, decision_no: str | None, rating: Rating | None,
+                note: str | None) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        return decide(_need(cycle, unit, year), recognized=recognized, decision_no=decision_no,
+                      level=unit.managing_level, now=ctx.now, rating=rating, note=note,
+                      previously_recognised=ctx.recognised.get(unit.unit_id, []))
+    return run
+
+
+def step_revoke(year: int, reason: str) -> Step:
+    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        return revoke(_need(cycle, unit, year), reason=reason, now=ctx.now)
+    return run
+
+
+# --- incidents and activities ---------------------------------------------------------------------------------------
+async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occurred_at: datetime, source: str,
+                              now: datetime, reference: str | None = None,
+                              description: str | None = None) -> tuple[Incident, Cycle | None]:
+    """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it."""
+    incident_id = str(uuid.uuid4())
+    if occurred_at.tzinfo is None:
+        raise Invalid("occurred_at needs a time zone", details={"field": "occurred_at"})
+    year = assessment_year_of(occurred_at)
+    cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
+    if cycle is not None:
+        framework = framework_by_code(cycle.framework_code, cycle.kind)
+    else:
+        try:
+            framework = framework_in_force(unit.kind, unit.province_code, local_date(occurred_at))
+        except NotFound:
+            framework = framework_in_force(unit.kind, unit.province_code, local_date(now))
+    incident, events = record_incident(incident_id=incident_id, unit_id=unit.unit_id, category=category,
+                                       occurred_at=occurred_at, source=source, framework=framework, now=now,
+                                       reference=reference, description=description)
+    await store.insert_incident(session=uow.session, incident=incident)
+    for event in events:
+        uow.emit(event)
+    if cycle is not None:
+        outcome = note_incident(cycle, incident.ref(), now=now)
+        if outcome.cycle != cycle:
+            await store.update_cycles(session=uow.session, changed=[outcome.cycle], now=now)
+            cycle = outcome.cycle
+        for follow_up in outcome.events:
+            uow.emit(follow_up)
+    return incident, cycle
+
+
+async def on_incident_reported(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
+    """Another agency's incident report: matched by unit id or external key, processed once per reference."""
+    data = delivery.data
+    assert isinstance(data, IncidentReported)
+    agency = delivery.agency or "unknown"
+    if await store.inbound_seen(session=uow.session, agency=agency, message_type=IncidentReported.TYPE,
+                                reference=data.reference) is not None:
+        return  # the agency sent this reference before (perhaps under a new event id): already recorded
+    unit: Unit | None = None
+    if data.unit_id:
+        unit = await store.get_unit(session=uow.session, unit_id=data.unit_id)
+    if unit is None and data.unit_external_key:
+        unit = (await store.get_units_by_external_keys(session=uow.session, keys=[data.unit_external_key])).get(
+            data.unit_external_key)
+    if unit is None:
+        given = data.unit_id or data.unit_external_key
+        raise Reject(f"unknown unit {given!r} (reference {data.reference})" if given
+                     else f"no unit_id or unit_external_key (reference {data.reference})")
+    try:
+        incident, _ = await record_incident_cmd(unit, uow, category=data.category, occurred_at=data.occurred_at,
+                                                source=f"agency/{agency}", now=now, reference=data.reference,
+                                                description=data.description)
+    except DomainError as exc:
+        raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
+    await store.remember_inbound(session=uow.session, agency=agency, message_type=IncidentReported.TYPE,
+                                 reference=data.reference, result_id=incident.incident_id, now=now)
+
+
+async def report_activity_cmd(unit: Unit, fields: ActivityFields, uow: UnitOfWork, *, now: datetime) -> Activity:
+    activity, events = record_activity(fields, activity_id=str(uuid.uuid4()), unit_id=unit.unit_id, now=now)
+    await store.insert_activity(session=uow.session, activity=activity)
+    for event in events:
+        uow.emit(event)
+    return activity
+
+
+# --- command bodies shared by the API and batches -----------------------------------------------------------------
+class CriterionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: CriterionOutcome
+    evidence: list[str] = Field(default_factory=list, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)

@@ -376,6 +376,10 @@ async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now:
     reasons = [{"unit_id": c.unit_id, "year": c.year, "reason": r[:600], "kind": reason_kind(r)[:64],
                 "value": r.split(":", 1)[1][:600] if ":" in r else ""}
                for c in denied for r in dict.fromkeys(c.decision.reasons if c.decision else ())]
+    # A denied cycle is saved again when a later incident is noted: replace its reasons, never duplicate them.
+    for c in denied:
+        await session.execute(delete(cycle_reasons).where(cycle_reasons.c.unit_id == c.unit_id,
+                                                          cycle_reasons.c.year == c.year))
     if reasons:
         await session.execute(insert(cycle_reasons), reasons)
 

@@ -1,10 +1,10 @@
-"""Units consumers: registry records published by other agencies (UnitUpserted.v1 on the INBOUND stream)."""
+"""Units consumers: decode an inbound record from another agency, call its handler, nothing else."""
 
 from __future__ import annotations
 
-from services.units.handlers import on_unit_upserted
+from services.units import handlers
 from shared.bus.consumer import Delivery
-from shared.contracts.events import UnitUpserted
+from shared.contracts.events import IncidentReported, UnitUpserted
 from shared.db import UnitOfWork
 from shared.service import Service
 
@@ -13,4 +13,9 @@ def register(service: Service) -> None:
     @service.consumer("inbound-units", stream="INBOUND", subject=f"antq.inbound.*.{UnitUpserted.TYPE}",
                       types={UnitUpserted.TYPE}, description="Units from business and school registries")
     async def inbound_units(delivery: Delivery, uow: UnitOfWork) -> None:
-        await on_unit_upserted(delivery, uow)
+        await handlers.on_unit_upserted(delivery, uow, now=service.clock())
+
+    @service.consumer("inbound-incidents", stream="INBOUND", subject=f"antq.inbound.*.{IncidentReported.TYPE}",
+                      types={IncidentReported.TYPE}, description="Incidents at units reported by other agencies")
+    async def inbound_incidents(delivery: Delivery, uow: UnitOfWork) -> None:
+        await handlers.on_incident_reported(delivery, uow, now=service.clock())

@@ -1,0 +1,1 @@
+"""Tests of the deployment artefacts: image, compose, Kubernetes, NATS configs and observability."""

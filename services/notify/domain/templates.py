@@ -136,6 +136,25 @@ class Templates:
         return Rendered(subject=None, text=sms if len(sms) <= SMS_MAX_CHARS else sms[: SMS_MAX_CHARS - 1] + "…")
 
 
+    def render_digest(
+        self, channel: ChannelName, lang: Language, day: date, items: Sequence[tuple[str, str]]
+    ) -> Rendered:
+        """One recipient's daily digest: `items` are the (title, summary) of each notice, oldest first."""
+        if channel not in ("email", "sms"):
+            raise Invalid(f"no digest on the {channel} channel", code="no_template")
+        if lang not in LANGUAGES:
+            raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
+        name = f"{lang}/_digest.j2"
+        context = {"items": list(items), "day": day, "lang": lang, "channel": channel}
+        subject = _one_line(self.text_env.get_template(name).render(part="subject", **context))
+        if channel == "sms":
+            sms = _one_line(self.text_env.get_template(name).render(part="sms", **context))
+            return Rendered(subject=None, text=sms[:SMS_MAX_CHARS])
+        text = _tidy(self.text_env.get_template(name).render(part="text", **context))
+        html = self.html_env.get_template(name).render(part="html", **context).strip()
+        return Rendered(subject=subject, text=text, html=html)
+
+
 def event_data(event_type: str, data: Mapping[str, Any]) -> EventData:
     """The event's data through its catalogue model: known fields only, validated."""
     model = EVENT_TYPES.get(event_type)
@@ -170,6 +189,11 @@ def _tidy(text: str) -> str:
 @lru_cache(maxsize=1)
 def default_templates() -> Templates:
     return Templates()
+
+
+def render_digest(channel: ChannelName, lang: Language, day: date, items: Sequence[tuple[str, str]]) -> Rendered:
+    """The daily digest of one recipient on one channel."""
+    return default_templates().render_digest(channel, lang, day, items)
 
 
 def render(event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel) -> Rendered:

@@ -128,7 +128,10 @@ class FrameworkCatalogue:
     """Every shipped framework version, overlay version and incident list, with look-ups by date and by code."""
 
     def __init__(
-        self, bases: Iterable[BaseFramework], overlays: Iterable[Overlay], incident_lists: Iterable[IncidentCategoryList]
+        self,
+        bases: Iterable[BaseFramework],
+        overlays: Iterable[Overlay],
+        incident_lists: Iterable[IncidentCategoryList],
     ) -> None:
         self.bases = tuple(sorted(bases, key=lambda b: (b.family, b.valid_from)))
         self.overlays = tuple(sorted(overlays, key=lambda o: (o.province_code, o.valid_from)))
@@ -228,22 +231,25 @@ class FrameworkCatalogue:
 
     def listing(self) -> list[dict[str, Any]]:
         """A JSON-ready summary of every national version and overlay version (for `GET /frameworks`)."""
-        out: list[dict[str, Any]] = []
-        for b in self.bases:
-            out.append({
+        out: list[dict[str, Any]] = [
+            {
                 "code": b.code, "type": "national", "version": b.version, "kinds": list(b.kinds), "basis": b.basis,
                 "title": b.title.model_dump(), "valid_from": b.valid_from.isoformat(),
                 "valid_to": b.valid_to.isoformat() if b.valid_to else None,
                 "criteria": [c.model_dump(mode="json", exclude={"source", "kinds"}) for c in b.criteria],
                 "incident_categories": b.incident_categories,
-            })
-        for o in self.overlays:
-            out.append({
+            }
+            for b in self.bases
+        ]
+        out.extend(
+            {
                 "code": o.code, "type": "overlay", "version": o.version, "province_code": o.province_code,
                 "basis": o.basis, "valid_from": o.valid_from.isoformat(),
                 "valid_to": o.valid_to.isoformat() if o.valid_to else None,
                 "criteria": [c.model_dump(mode="json", exclude={"source"}) for c in o.criteria],
-            })
+            }
+            for o in self.overlays
+        )
         return out
 
 

@@ -266,6 +266,9 @@ def validate_import_row(
     data = _normalise_row(row)
     errors: list[RowError] = []
     area = data.pop("area_code", None)
+    if area is not None and not isinstance(area, str):
+        errors.append(RowError(field="area_code", message="codes must be strings (leading zeros matter)"))
+        area = None
     if isinstance(area, str) and "." in area:
         try:
             province, commune = split_area_code(area)
@@ -293,9 +296,11 @@ def validate_import_row(
         data["in_scope_override"] = data.pop("in_scope")
         if data["in_scope_override"] is not None:
             data.setdefault("in_scope_reason", "stated by the source registry")
-    for key in ("province_code", "commune_code", "district_code", "tax_code", "school_code", "external_key"):
-        if isinstance(data.get(key), int):
-            errors.append(RowError(field=key, message="codes must be strings (leading zeros matter)"))
+    errors.extend(
+        RowError(field=key, message="codes must be strings (leading zeros matter)")
+        for key in ("province_code", "commune_code", "district_code", "tax_code", "school_code", "external_key")
+        if isinstance(data.get(key), int)
+    )
     if errors:
         return ImportRow(line=line, errors=tuple(errors))
     try:

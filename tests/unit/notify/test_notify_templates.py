@@ -141,3 +141,29 @@ def test_template_filters_accept_dates_and_datetimes() -> None:
     event = envelope(next(m for m in CATALOGUE if m.__name__ == "ActivityReported"))
     assert "19/08/2026" in render("antq.units.ActivityReported.v1", "inbox", "vi", event).text
     assert "on 2026-08-19" in render("antq.units.ActivityReported.v1", "inbox", "en", event).text
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_daily_digest_renders_every_item_in_both_languages(lang: str, channel: str) -> None:
+    from datetime import date
+
+    from services.notify.domain import render_digest
+
+    items = [("Tin báo T1 <b>", "Tóm tắt một"), ("Award A1", "Summary two")]
+    rendered = render_digest(channel, lang, date(2026, 11, 23), items)  # type: ignore[arg-type]
+    if channel == "sms":
+        assert rendered.subject is None and "2" in rendered.text and len(rendered.text) <= SMS_MAX_CHARS
+        return
+    assert rendered.subject and "2" in rendered.subject and "\n" not in rendered.subject
+    assert "Tin báo T1 <b>" in rendered.text and "Summary two" in rendered.text
+    assert rendered.html and "Tin báo T1 &lt;b&gt;" in rendered.html and f'lang="{lang}"' in rendered.html
+
+
+def test_digest_is_not_rendered_for_the_inbox() -> None:
+    from datetime import date
+
+    from services.notify.domain import render_digest
+
+    with pytest.raises(Invalid):
+        render_digest("inbox", "vi", date(2026, 11, 23), [])

@@ -68,7 +68,8 @@ def upgrade() -> None:
     op.create_index("ix_tips_wakeup", "tips", ["next_wakeup_at"])
     op.create_table(
         "tip_messages",
-        sa.Column("message_id", sa.String(64), primary_key=True),
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False, unique=True),
         sa.Column("tip_id", sa.String(64), nullable=False),
         sa.Column("author", sa.String(16), nullable=False),
         sa.Column("internal", sa.Boolean, nullable=False),
@@ -76,7 +77,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
-    op.create_index("ix_tip_messages_tip", "tip_messages", ["tip_id", "created_at"])
+    op.create_index("ix_tip_messages_tip", "tip_messages", ["tip_id", "seq"])
     op.create_table(
         "tip_attachments",
         sa.Column("attachment_id", sa.String(64), primary_key=True),

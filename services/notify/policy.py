@@ -1,0 +1,21 @@
+"""Who may do what in notify: role × action × scope, consulted by every endpoint."""
+
+from __future__ import annotations
+
+from shared.policy import Policy, Rule, Scope
+
+EVERYONE: dict[str, Scope] = {"admin": "any", "officer": "any", "unit": "any", "agency": "any"}
+
+POLICY = Policy([
+    Rule("inbox.read", dict(EVERYONE), description="read one's own inbox (officers: the areas they cover)"),
+    Rule("inbox.mark_read", dict(EVERYONE), description="mark a notification of one's inbox read"),
+    Rule("subscriptions.list", dict(EVERYONE), description="list one's subscriptions (admin: all)"),
+    Rule("subscriptions.create", {"admin": "any", "officer": "area", "unit": "unit", "agency": "area"},
+         description="subscribe to events; officers within their area, units to their own unit"),
+    Rule("subscriptions.delete", {"admin": "any", "officer": "own", "unit": "own", "agency": "own"},
+         description="delete one's own subscription (admin: any)"),
+    Rule("preferences.read", dict(EVERYONE), description="read one's preferences and contact details"),
+    Rule("preferences.write", dict(EVERYONE), description="set one's preferences and contact details"),
+    Rule("deliveries.list", {"admin": "any"}, description="the delivery log, for operators"),
+    Rule("channels.test", {"admin": "any"}, description="send a test message through a channel"),
+])

@@ -1,0 +1,171 @@
+"""`antq tips ...`: submit a tip to the running service, rotate the identity keys, verify the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, help="The tips service: submit tips, rotate identity keys, check the audit.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tips service's hash-chained audit trail.")
+app.add_typer(audit_app, name="audit")
+
+DataDir = Annotated[Path | None,
+                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
+
+
+@app.command()
+def submit(
+    category: Annotated[str, typer.Option(help="A category code (GET /categories)")],
+    description: Annotated[str, typer.Option(help="What happened, and its consequences")],
+    location: Annotated[str | None, typer.Option(help="Where it happened")] = None,
+    location_unknown: Annotated[bool, typer.Option("--location-unknown", help="I don't remember where")] = False,
+    area_code: Annotated[str | None, typer.Option(help="PP or PP.CCCCC")] = None,
+    unit_id: Annotated[str | None, typer.Option(help="The related unit")] = None,
+    occurred_at: Annotated[str | None, typer.Option(help="ISO 8601 with a time zone")] = None,
+    name: Annotated[str | None, typer.Option(help="Reporter's name (omit to stay anonymous)")] = None,
+    phone: Annotated[str | None, typer.Option(help="Reporter's phone")] = None,
+    email: Annotated[str | None, typer.Option(help="Reporter's email")] = None,
+    id_number: Annotated[str | None, typer.Option(help="Reporter's ID number")] = None,
+    org_name: Annotated[str | None, typer.Option(help="On behalf of this organisation")] = None,
+    tax_code: Annotated[str | None, typer.Option(help="The organisation's tax code")] = None,
+    confidential: Annotated[bool, typer.Option("--confidential", help="Ask for confidentiality")] = False,
+    protection: Annotated[bool, typer.Option("--protection", help="Ask for protection")] = False,
+    file: Annotated[list[Path] | None, typer.Option("--file", help="Attach a file (repeatable)")] = None,
+    url: Annotated[str | None, typer.Option(help="The tips service [default http://127.0.0.1:<port base + 2>]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
+) -> None:
+    """Submit a tip to the running tips service; prints the tip id and the receipt (shown once)."""
+    import httpx
+
+    body: dict[str, Any] = {"category": category, "description": description, "location": location,
+                            "area_code": area_code, "unit_id": unit_id, "occurred_at": occurred_at,
+                            "anonymous": name is None, "confidentiality_requested": confidential,
+                            "protection_requested": protection}
+    if location_unknown:
+        body["location_unknown"] = True
+    if name is not None:
+        body["reporter"] = {k: v for k, v in {"name": name, "phone": phone, "email": email,
+                                              "id_number": id_number}.items() if v is not None}
+    if org_name is not None:
+        body["on_behalf_of"] = {"org_name": org_name, "tax_code": tax_code}
+    body = {k: v for k, v in body.items() if v is not None}
+    base = (url or f"http://127.0.0.1:{load_settings().http_port_for('tips')}").rstrip("/")
+    try:
+        if file:
+            files = [("files", (p.name, p.read_bytes(), _guess_type(p))) for p in file]
+            r = httpx.post(f"{base}/tips/with-attachments", data={"tip": json.dumps(body)}, files=files,
+                           timeout=60)
+        else:
+            r = httpx.post(f"{base}/tips", json=body, timeout=30)
+    except httpx.HTTPError as exc:
+        typer.echo(f"antq tips submit: cannot reach {base}: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from exc
+    if r.status_code != 202:
+        typer.echo(f"antq tips submit: {r.status_code} {r.text}", err=True)
+        raise typer.Exit(1)
+    answer = r.json()
+    if as_json:
+        typer.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    typer.echo(f"tip_id:  {answer['tip_id']}")
+    typer.echo(f"receipt: {answer['receipt']}")
+    typer.echo("Keep the receipt: it is shown once and is the only way to follow the tip up.")
+
+
+def _guess_type(path: Path) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+@app.command("rotate-keys")
+def rotate_keys(
+    data_dir: DataDir = None,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Generate a key and put it first in the key file")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="After re-encrypting, drop the old keys from the key file")]
+    = False,
+) -> None:
+    """Re-encrypt every stored reporter identity with the newest key (the first one configured).
+
+    With ANTQ_TIPS_IDENTITY_KEYS: put the new key first, keep the old ones after it, run this, then remove the old
+    keys from the setting. With the generated key file: `--new-key`, then (or in the same run) `--prune`.
+    Restart the tips service after a rotation so that it encrypts with the new key.
+    """
+    from services.tips import keys
+
+    settings = load_settings(data_dir=data_dir)
+    from_file = keys.configured_keys(settings) is None
+    if (new_key or prune) and not from_file:
+        typer.echo("antq tips rotate-keys: keys come from ANTQ_TIPS_IDENTITY_KEYS; edit that setting instead of "
+                   "--new-key/--prune", err=True)
+        raise typer.Exit(2)
+    if new_key:
+        from services.tips.domain import IdentityCipher
+
+        path = keys.key_file(settings)
+        keys.write_key_file(path, [IdentityCipher.generate_key(), *keys.ensure_key_file(path)])
+    rotated, total = asyncio.run(_rotate(settings))
+    typer.echo(f"identities: {total}, re-encrypted with the newest key: {rotated}")
+    if prune:
+        path = keys.key_file(settings)
+        keys.write_key_file(path, keys.read_key_file(path)[:1])
+        typer.echo("old keys removed from the key file")
+
+
+async def _rotate(settings: Settings) -> tuple[int, int]:
+    from sqlalchemy import select, update
+
+    from services.tips import keys, store
+    from shared.db import Database
+    from shared.migrations import migrate
+
+    cipher = keys.load_cipher(settings)
+    url = settings.database_url_for("tips")
+    await migrate(url, "tips")
+    db = Database(url, source="antq/tips")
+    rotated = total = 0
+    try:
+        async with db.read() as session:
+            rows = (await session.execute(select(store.tips.c.tip_id, store.tips.c.identity_enc)
+                                          .where(store.tips.c.identity_enc.is_not(None)))).all()
+        total = len(rows)
+        stale = [(tip_id, token) for tip_id, token in rows if cipher.needs_rotation(token)]
+        for start in range(0, len(stale), 500):
+            async with db.unit_of_work() as uow:
+                for tip_id, token in stale[start:start + 500]:
+                    await uow.session.execute(update(store.tips).where(store.tips.c.tip_id == tip_id).values(
+                        identity_enc=cipher.rotate(token, context=tip_id)))
+                    rotated += 1
+    finally:
+        await db.dispose()
+    return rotated, total
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Check the audit trail's hash chain: exit 0 when intact, 1 with the first broken entry otherwise."""
+    report = asyncio.run(_verify(load_settings(data_dir=data_dir)))
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.entries} entries")
+        return
+    typer.echo(f"audit chain BROKEN at entry {report.broken_at}: {report.problem}", err=True)
+    raise typer.Exit(1)
+
+
+async def _verify(settings: Settings) -> Any:
+    from services.tips import store
+    from shared.audit import verify_chain
+    from shared.db import Database
+
+    db = Database(settings.database_url_for("tips"), source="antq/tips")
+    try:
+        async with db.read() as session:
+            return await verify_chain(session, store.audit_log)
+    finally:
+        await db.dispose()

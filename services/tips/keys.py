@@ -1,0 +1,65 @@
+"""Where the identity keys come from: `settings.tips_identity_keys`, else a generated key file (newest first).
+
+The key file holds one base64 AES-256 key per line, the current key first; `antq tips rotate-keys --new-key`
+prepends a fresh key and `--prune` drops the old ones once every row has been re-encrypted.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from services.tips.domain import IdentityCipher
+from shared.settings import Settings
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.data_dir / "keys" / "tips_identity.keys"
+
+
+def configured_keys(settings: Settings) -> list[str] | None:
+    if not settings.tips_identity_keys:
+        return None
+    return [k.strip() for k in settings.tips_identity_keys.split(",") if k.strip()]
+
+
+def read_key_file(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+
+
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """Replace the key file atomically with owner-only permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write("\n".join(keys) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def ensure_key_file(path: Path) -> list[str]:
+    """The keys in the file, creating it with one new key on first use (concurrent starters agree on one)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(IdentityCipher.generate_key() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return read_key_file(path)
+
+
+def load_keys(settings: Settings) -> list[str]:
+    return configured_keys(settings) or ensure_key_file(key_file(settings))
+
+
+def load_cipher(settings: Settings) -> IdentityCipher:
+    return IdentityCipher(load_keys(settings))

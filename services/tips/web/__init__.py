@@ -1,0 +1,217 @@
+"""The public web pages: submit a tip (`/`) and follow it up with the receipt (`/follow-up`); no JavaScript.
+
+The form handlers call the same handlers as the JSON API. The receipt travels only in POST bodies, every page
+is `no-store`, and the Content-Security-Policy allows nothing but this origin's own stylesheet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from services.tips import handlers
+from services.tips.api import ctx_of, read_uploads
+from services.tips.handlers import SubmitTip
+from services.tips.policy import POLICY
+from services.tips.web.i18n import TEXT, language
+from shared.errors import DomainError, NotFound, TooManyRequests
+
+router = APIRouter(tags=["web"])
+
+HERE = Path(__file__).resolve().parent
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                   auto_reload=False)
+VIETNAM = timezone(timedelta(hours=7))
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "object-src 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def render(name: str, *, lang: str, path: str, title_key: str, status: int = 200, **context: Any) -> HTMLResponse:
+    t = TEXT[lang]
+    html = _env.get_template(name).render(lang=lang, t=t, path=path, title=t[title_key], **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _command_from_form(form: Any) -> SubmitTip:
+    identified = form.get("who") == "identified"
+    reporter = None
+    if identified:
+        reporter = {k: _field(form, k) for k in ("name", "phone", "email", "id_number")}
+        reporter = {k: v for k, v in reporter.items() if v is not None}
+    org = None
+    if _field(form, "org_name") or _field(form, "tax_code"):
+        org = {"org_name": _field(form, "org_name"), "tax_code": _field(form, "tax_code")}
+    occurred = _field(form, "occurred_at")
+    occurred_at: datetime | str | None = None
+    if occurred:
+        try:
+            # datetime-local carries no zone; the form says Vietnam time.
+            occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=VIETNAM)
+        except ValueError:
+            occurred_at = "invalid"  # let the model report it
+    raw: dict[str, Any] = {
+        "category": _field(form, "category") or "", "description": _field(form, "description") or "",
+        "location": _field(form, "location"), "location_unknown": True if form.get("location_unknown") else None,
+        "area_code": _field(form, "area_code"), "unit_id": _field(form, "unit_id"), "occurred_at": occurred_at,
+        "anonymous": not identified, "reporter": reporter, "on_behalf_of": org,
+        "confidentiality_requested": bool(form.get("confidentiality")),
+        "protection_requested": bool(form.get("protection")),
+    }
+    return SubmitTip.model_validate(raw)
+
+
+_FIELD_NAMES = {"category": "category", "description": "description", "location": "location",
+                "area_code": "area_code", "unit_id": "unit_id", "occurred_at": "occurred_at", "reporter": "name",
+                "on_behalf_of": "org_name"}
+
+
+def _validation_messages(exc: ValidationError, lang: str) -> list[str]:
+    t = TEXT[lang]
+    out = []
+    for e in exc.errors(include_input=False):
+        loc = [str(p) for p in e["loc"]]
+        label = t.get(_FIELD_NAMES.get(loc[0], ""), "") if loc else ""
+        if len(loc) > 1 and loc[0] in ("reporter", "on_behalf_of"):
+            label = t.get(loc[1], label)
+        message = str(e["msg"]).removeprefix("Value error, ")
+        out.append(f"{label}: {message}" if label else message)
+    return out
+
+
+def _accept(request: Request) -> str:
+    rules = ctx_of(request).attachment_rules
+    return ",".join([t.content_type for t in rules.types] + [e for t in rules.types for e in t.extensions])
+
+
+@router.get("/", response_class=HTMLResponse, summary="The tip submission page (public)")
+async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse:
+    POLICY.authorize(None, "tips.submit")
+    language_ = language(lang)
+    return render("submit.html", lang=language_, path="/", title_key="submit_title", form={}, errors=[],
+                  categories=ctx_of(request).categories.categories, accept=_accept(request))
+
+
+@router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)")
+async def submit_form(request: Request) -> HTMLResponse:
+    POLICY.authorize(None, "tips.submit")
+    ctx = ctx_of(request)
+    form = await request.form(max_files=ctx.attachment_rules.max_files + 1, max_fields=100)
+    lang = language(_field(form, "lang"))
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def again(errors: list[str], status: int) -> HTMLResponse:
+        return render("submit.html", lang=lang, path="/", title_key="submit_title", form=values, errors=errors,
+                      categories=ctx.categories.categories, accept=_accept(request), status=status)
+
+    try:
+        request.app.state.tips_limits.submit(request)
+    except TooManyRequests as exc:
+        response = again([TEXT[lang]["too_many"]], 429)
+        response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
+        return response
+    try:
+        cmd = _command_from_form(form)
+        uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        files = await read_uploads(uploads, ctx)
+        accepted = await handlers.submit_tip(cmd, db=request.app.state.service.db, ctx=ctx, channel="web",
+                                             files=files)
+    except ValidationError as exc:
+        return again(_validation_messages(exc, lang), 422)
+    except DomainError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        problems = [f"{p.get('filename') or ''} {p.get('problem')}".strip() for p in details.get("problems", [])]
+        return again([exc.message, *problems], exc.status)
+    finally:
+        await form.close()
+    return render("received.html", lang=lang, path="/", title_key="received_title", receipt=accepted.receipt,
+                  received_at=accepted.received_at)
+
+
+@router.get("/follow-up", response_class=HTMLResponse, summary="The follow-up page (public)")
+async def follow_up_page(lang: str | None = None) -> HTMLResponse:
+    POLICY.authorize(None, "tips.follow_up")
+    return render("follow_up.html", lang=language(lang), path="/follow-up", title_key="follow_up_title")
+
+
+async def _status_page(request: Request, receipt: str, lang: str, *, notice: str | None = None,
+                       status: int = 200) -> HTMLResponse:
+    try:
+        view = await handlers.follow_up(receipt, db=request.app.state.service.db, ctx=ctx_of(request))
+    except NotFound:
+        return render("follow_up.html", lang=lang, path="/follow-up", title_key="follow_up_title",
+                      error=TEXT[lang]["not_found"], status=404)
+    return render("status.html", lang=lang, path="/follow-up", title_key="follow_up_title", view=view,
+                  receipt=receipt, notice=notice, status=status)
+
+
+def _limited(request: Request, lang: str) -> Response | None:
+    try:
+        request.app.state.tips_limits.follow_up(request)
+    except TooManyRequests as exc:
+        response = render("follow_up.html", lang=lang, path="/follow-up", title_key="follow_up_title",
+                          error=TEXT[lang]["too_many"], status=429)
+        response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
+        return response
+    return None
+
+
+@router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)")
+async def follow_up_form(request: Request) -> Response:
+    POLICY.authorize(None, "tips.follow_up")
+    form = await request.form(max_files=0, max_fields=10)
+    lang = language(_field(form, "lang"))
+    limited = _limited(request, lang)
+    if limited is not None:
+        return limited
+    return await _status_page(request, (_field(form, "receipt") or "")[:100], lang)
+
+
+@router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)")
+async def reply_form(request: Request) -> Response:
+    POLICY.authorize(None, "tips.reporter_message")
+    form = await request.form(max_files=0, max_fields=10)
+    lang = language(_field(form, "lang"))
+    limited = _limited(request, lang)
+    if limited is not None:
+        return limited
+    receipt = (_field(form, "receipt") or "")[:100]
+    text = (_field(form, "text") or "")[:5000]
+    if not text:
+        return await _status_page(request, receipt, lang, status=422)
+    try:
+        await handlers.post_reporter_message(receipt, text, db=request.app.state.service.db, ctx=ctx_of(request))
+    except NotFound:
+        return await _status_page(request, receipt, lang)
+    except DomainError:
+        return await _status_page(request, receipt, lang, status=409)
+    return await _status_page(request, receipt, lang, notice=TEXT[lang]["reply_sent"])
+
+
+@router.get("/static/tips.css", summary="The pages' stylesheet (public)", response_class=Response)
+async def stylesheet() -> Response:
+    return Response((HERE / "tips.css").read_bytes(), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,71 @@
+"""`antq units …` commands: bulk import of a registry file straight into the units database."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from shared.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, help="The registry of agencies, enterprises and schools.")
+
+
+
+@app.callback()
+def units() -> None:
+    """The registry of agencies, enterprises and schools."""
+
+
+FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson", "ndjson": "application/x-ndjson"}
+
+
+async def run_import(settings: Settings, file: Path, fmt: str) -> dict[str, object]:
+    """Import into the units database; the events wait in its outbox until the units service publishes them."""
+    from services.units.handlers import import_units, parse_records
+    from shared.db import Database, utcnow
+    from shared.migrations import migrate
+
+    url = settings.database_url_for("units")
+    await migrate(url, "units")
+    db = Database(url, source="antq/units", sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        records = parse_records(file.read_bytes(), FORMATS[fmt])
+        report = await import_units(db, records, now=utcnow(), actor=f"cli:{getpass.getuser()}",
+                                    chunk_rows=settings.units_import_chunk_rows,
+                                    keep_rows=lambda row: row.status == "rejected")
+    finally:
+        await db.dispose()
+    return report.model_dump(mode="json", exclude_none=True)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header row) or JSON lines")],
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR]")] = None,
+    fmt: Annotated[Literal["auto", "csv", "jsonl"], typer.Option("--format", help="Default: by file suffix")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Import units, idempotent on the external key (tax code, school code); a bad row never stops the others."""
+    if fmt == "auto":
+        fmt = "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+    from shared.errors import DomainError
+
+    try:
+        report = asyncio.run(run_import(load_settings(data_dir=data_dir), file, fmt))
+    except DomainError as exc:
+        typer.echo(f"antq units import: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"{report['total']} rows: {report['created']} created, {report['updated']} updated, "
+                   f"{report['unchanged']} unchanged, {report['rejected']} rejected")
+        for row in report.get("rows", []):  # type: ignore[attr-defined]
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row.get("errors", []))
+            typer.echo(f"  line {row['line']}: rejected — {reasons}")
+    raise typer.Exit(1 if report["rejected"] else 0)

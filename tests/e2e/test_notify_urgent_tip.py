@@ -1,0 +1,76 @@
+"""An urgent tip submitted over HTTP reaches the area officer's inbox, email and webhook; no reporter data leaks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from services.notify.app import build as build_notify
+from services.tips.app import build as build_tips
+from shared.settings import Settings
+from shared.testing import eventually, running
+from tests.integration.notify.conftest import http_receiver, mail_server
+
+REPORTER = {"name": "Lê Văn Tâm", "phone": "0987654321", "email": "tam.le@example.vn", "id_number": "079200000001"}
+DESCRIPTION = "Có người mang dao đe dọa bảo vệ ở cổng số 2"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
+        settings_factory: Callable[..., Settings], database_url: Callable[[str], str]) -> None:
+    with mail_server() as mail, http_receiver() as hooks:
+        settings = settings_factory(
+            tips_database_url=database_url("tips"), notify_database_url=database_url("notify"),
+            notify_smtp_host="127.0.0.1", notify_smtp_port=mail.port, notify_smtp_timeout_seconds=5,
+            notify_worker_poll_seconds=0.05)
+        tips, notify = build_tips(settings), build_notify(settings)
+        async with running(tips) as tips_http, running(notify) as notify_http:
+            officer = notify.tokens.issue(role="officer", area="79", sub="officer-79")
+            admin = notify.tokens.issue(role="admin", sub="ops")
+            r = await notify_http.put("/preferences", headers=auth(officer), json={"email": "truc.ban@ca79.example"})
+            assert r.status_code == 200, r.text
+            r = await notify_http.post("/subscriptions", headers=auth(admin), json={
+                "event_types": ["antq.tips.TipReceived.v1"], "area_code": "79", "min_priority": "urgent",
+                "channel": "webhook", "target": f"{hooks.url}/antq"})
+            assert r.status_code == 201, r.text
+            secret = r.json()["secret"]
+
+            r = await tips_http.post("/tips", json={
+                "category": "threat_to_life", "description": DESCRIPTION, "area_code": "79.26734",
+                "anonymous": False, "reporter": REPORTER})
+            assert r.status_code == 202, r.text
+            tip_id = r.json()["tip_id"]
+
+            async def in_inbox() -> list[dict[str, Any]]:
+                resp = await notify_http.get("/inbox", headers=auth(officer))
+                return [i for i in resp.json()["items"] if tip_id in i["body"]]
+
+            (notice,) = await eventually(in_inbox, what="the urgent tip in the officer's inbox")
+            assert notice["critical"] is True
+
+            async def mailed() -> list[Any]:
+                return mail.server.to("truc.ban@ca79.example")
+
+            (email,) = await eventually(mailed, what="the urgent email")
+            assert tip_id in str(email["Subject"]) and "KHẨN" in str(email["Subject"])
+
+            async def hooked() -> list[Any]:
+                return hooks.to("/antq")
+
+            (call,) = await eventually(hooked, what="the webhook call")
+            stamp = dict(part.split("=", 1) for part in call.headers["X-Antq-Signature"].split(","))
+            expected = hmac.new(secret.encode(), f"{stamp['t']}.".encode() + call.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(expected, stamp["v1"])
+            event = json.loads(call.body)
+            assert event["type"] == "antq.tips.TipReceived.v1" and event["data"]["tip_id"] == tip_id
+            assert event["data"]["priority"] == "urgent"
+
+            everything = "\n".join([str(notice), email.as_string(), call.body.decode()])
+            for value in [*REPORTER.values(), "Lê Văn", "dao đe dọa", "cổng số 2"]:
+                assert value not in everything, f"reporter data {value!r} reached a notification"

@@ -1,0 +1,180 @@
+"""The tips web pages in headless Chromium: submit a tip, read the receipt, follow up, read an officer's reply.
+
+Chromium is driven over the Chrome DevTools protocol (a websocket; no extra driver package). The pages
+themselves carry no JavaScript: the driver only fills fields and clicks buttons as a person would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from services.tips.app import build
+from shared.settings import Settings
+from shared.testing import eventually, free_port
+
+CHROMIUM = os.environ.get("ANTQ_CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+
+class Page:
+    """The smallest CDP client that can navigate, fill a form and read the DOM."""
+
+    def __init__(self, ws: Any):
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        call_id = next(self.ids)
+        await self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=20))
+            if message.get("id") == call_id:
+                if "error" in message:
+                    raise AssertionError(f"{method}: {message['error']}")
+                return dict(message.get("result", {}))
+
+    async def js(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    async def goto(self, url: str) -> None:
+        await self.call("Page.navigate", url=url)
+        await self.wait_for("document.readyState === 'complete' && location.href === " + json.dumps(url))
+
+    async def wait_for(self, condition: str, what: str = "page") -> Any:
+        async def check() -> Any:
+            return await self.js(f"(() => {{ try {{ return {condition}; }} catch (e) {{ return false; }} }})()")
+
+        return await eventually(check, timeout=15, what=what)
+
+    async def fill(self, values: dict[str, str]) -> None:
+        for element_id, value in values.items():
+            await self.js(f"document.getElementById({json.dumps(element_id)}).value = {json.dumps(value)}")
+
+    async def click_and_wait(self, button_id: str, ready_element: str) -> None:
+        await self.js("window.__old = true")
+        await self.js(f"document.getElementById({json.dumps(button_id)}).click()")
+        # A new document has no __old marker: the form was posted and its answer loaded.
+        await self.wait_for(f"!window.__old && document.readyState === 'complete' && "
+                            f"!!document.getElementById({json.dumps(ready_element)})", what=f"#{ready_element}")
+
+    async def text(self, element_id: str) -> str:
+        return str(await self.js(f"document.getElementById({json.dumps(element_id)}).textContent"))
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Page]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    profile = Path(tempfile.mkdtemp(prefix="antq-chromium-"))
+    proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-dev-shm-usage", "--remote-debugging-port=0",
+                             f"--user-data-dir={profile}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+
+        async def port() -> int:
+            text = port_file.read_text() if port_file.exists() else ""
+            return int(text.splitlines()[0]) if text.strip() else 0
+
+        devtools = await eventually(port, timeout=20, what="Chromium's DevTools port")
+        async with httpx.AsyncClient() as client:
+            async def page_url() -> str:
+                targets = (await client.get(f"http://127.0.0.1:{devtools}/json/list")).json()
+                pages = [t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page"]
+                return pages[0] if pages else ""
+
+            url = await eventually(page_url, timeout=10, what="a page target")
+        async with websockets.connect(url, max_size=None) as ws:
+            page = Page(ws)
+            await page.call("Page.enable")
+            yield page
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def tips_over_http(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
+    service = build(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="on", access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        async def ready() -> bool:
+            async with httpx.AsyncClient() as client:
+                try:
+                    return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+        await eventually(ready, timeout=20, what="tips service ready")
+        yield f"http://127.0.0.1:{port}", service
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_submit_a_tip_in_the_browser_and_read_an_officers_reply_with_the_receipt(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(tips_scheduler_interval=0.5)
+    async with tips_over_http(settings) as (base, service), chromium() as page, httpx.AsyncClient() as api:
+        await page.goto(base + "/")
+        assert await page.js("document.documentElement.lang") == "vi"
+        assert await page.js("document.scripts.length") == 0  # the pages work without JavaScript
+        assert await page.js("document.querySelector('label[for=description]') !== null")
+        await page.fill({"category": "theft", "description": "Mất trộm hai máy tính ở phòng kế toán",
+                         "location": "Tầng 2, trụ sở công ty", "area_code": "79.26734"})
+        await page.click_and_wait("send", "receipt")
+        receipt = (await page.text("receipt")).strip()
+        assert len(receipt.replace("-", "")) == 28
+        assert "MỘT lần" in await page.js("document.body.innerText")
+
+        officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area="79", sub="officer-79")}
+        queue = (await api.get(base + "/tips", headers=officer)).json()["items"]
+        assert len(queue) == 1 and queue[0]["channel"] == "web"
+        tip_id = queue[0]["tip_id"]
+        r = await api.post(f"{base}/tips/{tip_id}/messages", headers=officer,
+                           json={"text": "Cảm ơn bạn, công an phường đang xác minh."})
+        assert r.status_code == 201
+
+        await page.goto(base + "/follow-up?lang=en")
+        assert await page.js("document.documentElement.lang") == "en"
+        await page.fill({"receipt": receipt.lower()})
+        await page.click_and_wait("look-up", "status")
+        assert (await page.text("status")).strip() == "Received"
+        assert "Cảm ơn bạn, công an phường đang xác minh." in await page.text("messages")
+
+        await page.fill({"text": "Kẻ trộm đi xe máy màu đỏ."})
+        await page.click_and_wait("send-reply", "notice")
+        assert "Kẻ trộm đi xe máy màu đỏ." in await page.text("messages")
+        detail = (await api.get(f"{base}/tips/{tip_id}", headers=officer)).json()
+        assert [m["author"] for m in detail["messages"]] == ["officer", "reporter"]
+        assert "receipt" not in await page.js("location.href")  # the receipt never travels in a URL
+
+        headers = (await api.get(base + "/")).headers
+        assert headers["content-security-policy"].startswith("default-src 'self'")
+        assert headers["cache-control"] == "no-store"

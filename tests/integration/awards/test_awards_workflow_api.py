@@ -1,0 +1,236 @@
+"""The approval workflow over HTTP: every transition allowed and refused, scopes, quotas, nominations, deadlines."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from services.awards import store
+from shared.audit import verify_chain
+from shared.testing import eventually
+from tests.integration.awards.awards_helpers import Awards
+
+
+def _person() -> str:
+    return f"staff-{uuid.uuid4().hex[:8]}"
+
+
+async def _nominate(awards: Awards, headers: dict[str, str] | None = None, **overrides: Any) -> dict:
+    body: dict[str, Any] = {"award_type": "giay_khen", "recipient_kind": "person", "recipient_ref": _person(),
+                            "recipient_name": "Nguyễn Văn An", "year": 2026, "area_code": "01.00004",
+                            "evidence": ["QĐ 15/2026 khen thưởng đột xuất"]}
+    body.update(overrides)
+    r = await awards.http.post("/awards", json=body, headers=headers or awards.token("officer", area="01"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _step(awards: Awards, award_id: str, action: str, body: dict | None = None,
+                headers: dict[str, str] | None = None) -> Any:
+    return await awards.http.post(f"/awards/{award_id}/{action}", json=body,
+                                  headers=headers or awards.token("admin"))
+
+
+async def test_the_happy_path_is_audited_step_by_step(awards: Awards) -> None:
+    created = await _nominate(awards)
+    award_id = created["award_id"]
+    assert created["status"] == "proposed" and created["level"] == "unit" and created["origin"] == "nomination"
+    assert created["allowed_actions"] == ["reject", "review"]
+    officer = awards.token("officer", area="01", sub="can-bo-pc06")
+    assert (await _step(awards, award_id, "review", {"note": "hồ sơ đầy đủ"}, officer)).json()["status"] == "reviewed"
+    approved = (await _step(awards, award_id, "approve", {"decision_no": "7/QĐ-CAT"}, officer)).json()
+    assert (approved["status"], approved["decision_no"], approved["approved_by_level"]) == (
+        "approved", "7/QĐ-CAT", "unit")
+    granted = (await _step(awards, award_id, "grant", None, officer)).json()
+    assert granted["status"] == "granted" and granted["certificate_id"]
+    annulled = (await _step(awards, award_id, "annul", {"reason": "hồ sơ gian dối"}, officer)).json()
+    assert annulled["status"] == "annulled" and annulled["reason"] == "hồ sơ gian dối"
+    assert annulled["allowed_actions"] == []
+
+    trail = annulled["audit"]
+    assert [s["action"] for s in trail] == ["award.propose", "award.review", "award.approve", "award.grant",
+                                            "award.annul"]
+    assert {s["actor"] for s in trail[1:]} == {"can-bo-pc06"}
+    assert trail[1]["reason"] == "hồ sơ đầy đủ" and trail[4]["reason"] == "hồ sơ gian dối"
+    assert trail[2]["details"]["decision_no"] == "7/QĐ-CAT"
+    assert all(s["details"]["events"] for s in trail if s["action"] != "award.review")
+    async with awards.service.db.read() as session:
+        report = await verify_chain(session, store.audit_log)
+    assert report.ok and report.entries >= 5
+
+    async def emitted() -> list[str]:
+        return [e["type"].split(".")[2] for e in await awards.bus.events() if e["data"]["award_id"] == award_id]
+
+    await eventually(lambda: _has(emitted, ["AwardProposed", "AwardApproved", "AwardGranted", "AwardAnnulled"]),
+                     what="the award's events on the stream")
+
+
+async def _has(fetch: Any, wanted: list[str]) -> bool:
+    return list(await fetch()) == wanted
+
+
+async def test_illegal_transitions_are_refused_with_the_allowed_steps(awards: Awards) -> None:
+    award_id = (await _nominate(awards))["award_id"]
+    for action, body in (("approve", {"decision_no": "1"}), ("grant", None), ("annul", {"reason": "x"})):
+        r = await _step(awards, award_id, action, body)
+        assert r.status_code == 409, (action, r.text)
+        assert r.json()["error"]["code"] == "illegal_transition"
+        assert r.json()["error"]["details"]["allowed"] == ["reject", "review"]
+    assert (await _step(awards, award_id, "review")).status_code == 200
+    assert (await _step(awards, award_id, "review")).status_code == 409
+    assert (await _step(awards, award_id, "grant")).status_code == 409
+    assert (await _step(awards, award_id, "approve", {})).status_code == 422  # decision_no is required
+    assert (await _step(awards, award_id, "approve", {"decision_no": "   "})).status_code == 422
+    assert (await _step(awards, award_id, "approve", {"decision_no": "1", "level": "province"})).status_code == 403
+    assert (await _step(awards, award_id, "approve", {"decision_no": "1/QĐ"})).status_code == 200
+    assert (await _step(awards, award_id, "reject", {"reason": "late"})).status_code == 409
+    assert (await _step(awards, award_id, "approve", {"decision_no": "2/QĐ"})).status_code == 409
+
+    rejected = (await _nominate(awards))["award_id"]
+    assert (await _step(awards, rejected, "reject", {"reason": ""})).status_code == 422
+    r = await _step(awards, rejected, "reject", {"reason": "thiếu minh chứng"})
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    for action, body in (("review", None), ("approve", {"decision_no": "1"}), ("grant", None),
+                         ("annul", {"reason": "x"}), ("reject", {"reason": "again"})):
+        assert (await _step(awards, rejected, action, body)).status_code == 409, action
+    assert (await _step(awards, str(uuid.uuid4()), "review")).status_code == 404
+
+
+async def test_roles_and_areas_are_enforced(awards: Awards) -> None:
+    award_id = (await _nominate(awards))["award_id"]
+    assert (await awards.http.get("/awards")).status_code == 401
+    assert (await awards.http.post(f"/awards/{award_id}/review")).status_code == 401
+    other_province = awards.token("officer", area="79")
+    assert (await awards.http.get(f"/awards/{award_id}", headers=other_province)).status_code == 403
+    assert (await _step(awards, award_id, "review", None, other_province)).status_code == 403
+    listed = (await awards.http.get("/awards", headers=other_province)).json()["items"]
+    assert award_id not in [a["award_id"] for a in listed]
+    assert (await awards.http.get("/awards", params={"area_code": "01"}, headers=other_province)).status_code == 403
+    for role, kw in (("unit", {"unit": "u-1"}), ("agency", {})):
+        assert (await _step(awards, award_id, "review", None, awards.token(role, **kw))).status_code == 403
+    r = await awards.http.post("/awards", json={"award_type": "giay_khen", "recipient_kind": "person",
+                                                "recipient_ref": "x", "year": 2026, "area_code": "79.26734"},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 403
+
+    commune = awards.token("officer", area="01.00004")
+    assert (await awards.http.get(f"/awards/{award_id}", headers=commune)).status_code == 200
+    medal_level = (await _nominate(awards, award_type="bang_khen_province"))["award_id"]
+    assert (await _step(awards, medal_level, "review", None, commune)).status_code == 200
+    r = await _step(awards, medal_level, "approve", {"decision_no": "9/QĐ"}, commune)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_level"
+    province = awards.token("officer", area="01")
+    assert (await _step(awards, medal_level, "approve", {"decision_no": "9/QĐ"}, province)).status_code == 200
+
+
+async def test_quota_is_enforced_at_approval_per_province(awards: Awards) -> None:
+    # bang_khen_mps: national quota of 5 per province and year, decided at the ministry (an unscoped token).
+    ministry = awards.token("officer")
+    ids = []
+    for _ in range(6):
+        award_id = (await _nominate(awards, award_type="bang_khen_mps"))["award_id"]
+        assert (await _step(awards, award_id, "review", None, ministry)).status_code == 200
+        ids.append(award_id)
+    for award_id in ids[:5]:
+        assert (await _step(awards, award_id, "approve", {"decision_no": "QĐ-BCA"}, ministry)).status_code == 200
+    r = await _step(awards, ids[5], "approve", {"decision_no": "QĐ-BCA"}, ministry)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "quota_exceeded"
+    assert r.json()["error"]["details"] == {"award_type": "bang_khen_mps", "year": 2026, "used": 5, "quota": 5}
+    # Another province has its own quota; another year too.
+    elsewhere = (await _nominate(awards, ministry, award_type="bang_khen_mps", area_code="02.00100"))[
+        "award_id"]
+    await _step(awards, elsewhere, "review", None, ministry)
+    assert (await _step(awards, elsewhere, "approve", {"decision_no": "QĐ-BCA"}, ministry)).status_code == 200
+    # An annulment frees a place.
+    assert (await _step(awards, ids[0], "annul", {"reason": "gian lận"}, ministry)).status_code == 200
+    assert (await _step(awards, ids[5], "approve", {"decision_no": "QĐ-BCA"}, ministry)).status_code == 200
+
+
+async def test_medal_nomination_needs_years_of_service_and_is_once_per_person(awards: Awards) -> None:
+    person = _person()
+    medal: dict[str, Any] = {"award_type": "ky_niem_chuong", "recipient_ref": person,
+                             "category": "security_team_member", "gender": "male",
+                             "evidence": ["Sổ theo dõi tổ bảo vệ 2008-2026"]}
+    fourteen = (date.today() - timedelta(days=365 * 14 + 10)).isoformat()
+    r = await awards.http.post("/awards", json={**_base(), **medal, "service_started_on": fourteen},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_eligible"
+    sixteen = (date.today() - timedelta(days=365 * 16)).isoformat()
+    created = await _nominate(awards, **medal, service_started_on=sixteen)
+    assert created["level"] == "ministry" and created["evidence"] == medal["evidence"]
+    assert created["nomination"]["category"] == "security_team_member"
+    r = await awards.http.post("/awards", json={**_base(), **medal, "service_started_on": sixteen, "year": 2027},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_awarded"
+    r = await awards.http.post("/awards", json={**_base(), **medal, "service_started_on": sixteen,
+                                                "recipient_ref": _person(), "standing": ["prosecuted"]},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "barred"
+    r = await awards.http.post("/awards", json={**_base(), "recipient_kind": "reporter"},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 422
+    r = await awards.http.post("/awards", json={**_base(), "award_type": "no_such_award"},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 404
+
+
+def _base() -> dict[str, Any]:
+    return {"award_type": "giay_khen", "recipient_kind": "person", "recipient_ref": _person(), "year": 2026,
+            "area_code": "01.00004"}
+
+
+async def test_overdue_reviews_are_marked_and_listed(awards: Awards) -> None:
+    pending = (await _nominate(awards))["award_id"]  # level "unit": 15 days to decide
+    decided = (await _nominate(awards))["award_id"]
+    await _step(awards, decided, "reject", {"reason": "không đủ điều kiện"})
+    admin = awards.token("admin")
+    assert (await awards.http.get("/awards", params={"overdue": "true"}, headers=admin)).json()["items"] == []
+    real_clock = awards.service.clock
+    awards.service.clock = lambda: real_clock() + timedelta(days=16)
+
+    async def overdue() -> list[str]:
+        items = (await awards.http.get("/awards", params={"overdue": "true"}, headers=admin)).json()["items"]
+        return [a["award_id"] for a in items]
+
+    assert await eventually(overdue, what="the overdue list") == [pending]
+
+    async def marked() -> list[dict]:
+        trail = (await awards.http.get(f"/awards/{pending}", headers=admin)).json()["audit"]
+        return [s for s in trail if s["action"] == "award.review_overdue"]
+
+    entries = await eventually(marked, what="the overdue mark in the audit trail")
+    assert entries[0]["actor"] == "system" and entries[0]["details"]["level"] == "unit"
+    assert (await awards.http.get(f"/awards/{pending}", headers=admin)).json()["overdue"] is True
+    await _step(awards, pending, "review")
+    assert await overdue() == [pending]  # still waiting for a decision past the deadline
+    assert len(await marked()) == 1  # marked once
+
+
+async def test_stats_and_metrics_count_awards_by_type_level_area_and_year(awards: Awards) -> None:
+    ids = [(await _nominate(awards, year=2025))["award_id"] for _ in range(3)]
+    await _nominate(awards, year=2025, area_code="79.26734", headers=awards.token("admin"))
+    await _step(awards, ids[0], "review")
+    await _step(awards, ids[0], "approve", {"decision_no": "1"})
+    await _step(awards, ids[0], "grant")
+    await _step(awards, ids[1], "reject", {"reason": "thiếu hồ sơ"})
+    r = await awards.http.get("/stats", params={"year": 2025}, headers=awards.token("officer", area="01"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["area_code"] == "01"
+    assert body["totals"] == {"proposed": 3, "pending": 1, "approved": 1, "granted": 1, "rejected": 1,
+                              "annulled": 0}
+    assert body["by_type"]["giay_khen"]["proposed"] == 3 and body["by_level"]["unit"]["granted"] == 1
+    assert body["by_area"]["01.00004"]["proposed"] == 3 and body["by_year"]["2025"]["proposed"] == 3
+    everything = (await awards.http.get("/stats", params={"year": 2025}, headers=awards.token("admin"))).json()
+    assert everything["totals"]["proposed"] == 4
+    assert (await awards.http.get("/stats", params={"area_code": "79"},
+                                  headers=awards.token("officer", area="01"))).status_code == 403
+    assert (await awards.http.get("/stats", headers=awards.token("unit", unit="u-1"))).status_code == 403
+
+    async def gauge() -> bool:
+        text = (await awards.http.get("/metrics")).text
+        return 'antq_awards_awards{award_type="giay_khen",status="granted"} 1.0' in text
+
+    await eventually(gauge, what="the awards gauge")

@@ -1,0 +1,196 @@
+"""Syntactically valid sample requests generated from an OpenAPI document (small, deterministic).
+
+Values are minimal but schema-valid; well-known field names get meaningful values (an area in province 79, the
+ids created earlier in the run) when those still satisfy the schema.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
+
+YEAR = datetime.now(UTC).year
+AREA = "79.26734"
+SEMANTIC: dict[str, Any] = {
+    "area_code": AREA, "area": AREA, "year": YEAR, "anonymous": True, "email": "can.bo@example.vn",
+    "phone": "0912345678", "name": "Trường THPT Lê Quý Đôn", "description": "Có người lạ theo dõi cổng trường",
+    "reason": "Kiểm tra theo yêu cầu nghiệp vụ", "decision_no": "123/QĐ-UBND", "text": "Xin cảm ơn",
+    "category": "theft", "kind": "school", "channel": "inbox", "language": "vi", "note": "ghi chú",
+    "org_name": "Công ty TNHH An Toàn", "target": "can.bo@example.vn",
+    "province_code": "79", "commune_code": "26734",
+}
+_PATTERN_CACHE: dict[str, str] = {}
+
+
+def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    seen = 0
+    while "$ref" in schema and seen < 50:
+        path = schema["$ref"].removeprefix("#/").split("/")
+        node: Any = doc
+        for part in path:
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+        seen += 1
+    return schema
+
+
+def _from_pattern(pattern: str) -> str:
+    if pattern not in _PATTERN_CACHE:
+        _PATTERN_CACHE[pattern] = find(
+            st.from_regex(pattern, fullmatch=True), lambda _: True,
+            settings=settings(database=None, max_examples=50, phases=[Phase.generate, Phase.shrink],
+                              suppress_health_check=list(HealthCheck)))
+    return _PATTERN_CACHE[pattern]
+
+
+def _fits(schema: dict[str, Any], value: Any) -> bool:
+    t = schema.get("type")
+    if "enum" in schema:
+        return value in schema["enum"]
+    if t == "string":
+        if not isinstance(value, str):
+            return False
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", 10**9):
+            return False
+        pattern = schema.get("pattern")
+        return not pattern or re.search(pattern, value) is not None
+    if t == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) and schema.get("minimum", -10**12) <= value \
+            <= schema.get("maximum", 10**12)
+    if t == "boolean":
+        return isinstance(value, bool)
+    return False
+
+
+def example(doc: dict[str, Any], schema: dict[str, Any], name: str = "", hints: dict[str, Any] | None = None,
+            depth: int = 0) -> Any:
+    schema = resolve(doc, schema)
+    hints = hints or {}
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [resolve(doc, o) for o in schema[key] if resolve(doc, o).get("type") != "null"]
+            if not options:
+                return None
+            for option in options:  # a meaningful value that fits one of the options wins
+                for source in (hints, SEMANTIC):
+                    if name in source and _fits(option, source[name]):
+                        return source[name]
+            return example(doc, options[0], name, hints, depth + 1)
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            merged.update(resolve(doc, part))
+        merged.update({k: v for k, v in schema.items() if k != "allOf"})
+        return example(doc, merged, name, hints, depth + 1)
+    for source in (hints, SEMANTIC):
+        if name in source and _fits(schema, source[name]):
+            return source[name]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "default" in schema and schema["default"] is not None:
+        return schema["default"]
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "string")
+    if t == "object" or "properties" in schema:
+        out: dict[str, Any] = {}
+        required = set(schema.get("required", []))
+        for prop, sub in schema.get("properties", {}).items():
+            if prop in required or (depth < 3 and (prop in hints or prop in SEMANTIC)):
+                value = example(doc, sub, prop, hints, depth + 1)
+                if value is not None or prop in required:
+                    out[prop] = value
+        return out
+    if t == "array":
+        count = max(1, schema.get("minItems", 0))
+        if schema.get("maxItems") == 0:
+            count = 0
+        return [example(doc, schema.get("items", {}), name, hints, depth + 1) for _ in range(count)]
+    if t == "integer":
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+        high = schema.get("maximum", 10**9)
+        return max(int(low), min(1, int(high))) if low <= 1 <= high else int(low)
+    if t == "number":
+        return float(schema.get("minimum", 1))
+    if t == "boolean":
+        return False
+    if t == "string" or not t:
+        fmt = schema.get("format")
+        if fmt == "date-time":
+            return f"{YEAR}-03-01T08:00:00Z"
+        if fmt == "date":
+            return f"{YEAR}-03-01"
+        if fmt == "email":
+            return "can.bo@example.vn"
+        if fmt == "uuid":
+            return "00000000-0000-4000-8000-000000000000"
+        if fmt in ("uri", "url"):
+            return "https://hooks.example.vn/antq"
+        if fmt == "binary":
+            return b"sample"
+        if schema.get("pattern"):
+            return _from_pattern(schema["pattern"])
+        length = max(1, schema.get("minLength", 1))
+        return "x" * min(length, schema.get("maxLength", length))
+    return None
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                out.append((method.upper(), path, op))
+    return out
+
+
+def build_request(doc: dict[str, Any], path: str, op: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
+    """httpx request kwargs (url, params, json/data/files) for one operation."""
+    url = path
+    params: dict[str, Any] = {}
+    for param in op.get("parameters", []):
+        param = resolve(doc, param)
+        name, where = param["name"], param.get("in")
+        schema = param.get("schema", {})
+        if where == "path":
+            value = hints.get(name)
+            if value is None:
+                value = example(doc, schema, name, hints)
+            url = url.replace("{" + name + "}", str(value))
+        elif where == "query" and (param.get("required") or name in ("area_code", "unit_id")):
+            value = example(doc, schema, name, hints)
+            if value is not None:
+                params[name] = value
+    kwargs: dict[str, Any] = {"url": url, "params": params}
+    body = op.get("requestBody")
+    if body:
+        content = body.get("content", {})
+        if "application/json" in content:
+            kwargs["json"] = example(doc, content["application/json"].get("schema", {}), "", hints)
+        elif "multipart/form-data" in content or "application/x-www-form-urlencoded" in content:
+            media = "multipart/form-data" if "multipart/form-data" in content else "application/x-www-form-urlencoded"
+            schema = resolve(doc, content[media].get("schema", {}))
+            data: dict[str, Any] = {}
+            files: dict[str, Any] = {}
+            for prop, sub in schema.get("properties", {}).items():
+                if prop not in schema.get("required", []):
+                    continue
+                value = example(doc, sub, prop, hints)
+                if isinstance(value, bytes) or (isinstance(value, list) and value and isinstance(value[0], bytes)):
+                    files[prop] = ("sample.txt", b"sample", "text/plain")
+                else:
+                    data[prop] = value if isinstance(value, str) else __import__("json").dumps(value)
+            kwargs["data"] = data
+            if files:
+                kwargs["files"] = files
+        elif content:
+            media = next(iter(content))
+            kwargs["content"] = b"{}" if "json" in media else b"sample"
+            kwargs["headers"] = {"content-type": media}
+    return kwargs
