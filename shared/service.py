@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
 
 
+async def _raw_bodies(message: Any) -> Any:
+    return None
+
+
 class Service:
     """Everything one service runs. Built by the service's app.py; started by the HTTP app's lifespan."""
 
@@ -161,6 +165,9 @@ class Service:
             ack_policy=AckPolicy.MANUAL,
             title=consumer.name,
             description=consumer.description or None,
+            # The runner decodes and validates the raw bytes itself; FastStream's default JSON decoding of each
+            # body would raise outside our control on hostile input (e.g. 2,000 levels of nesting).
+            decoder=_raw_bodies,
         )
 
         async def on_batch(message: NatsMessage) -> None:

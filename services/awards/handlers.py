@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.awards import store
 from services.awards.domain import (
@@ -392,7 +393,7 @@ async def mark_overdue_reviews(uow: UnitOfWork, *, now: datetime) -> int:
 
 
 # --- certificates and claims (public) -------------------------------------------------------------------------
-async def verify(certificate: str | dict[str, Any], uow_read: Any, *, keys: KeyStore,
+async def verify(certificate: str | dict[str, Any], session: AsyncSession, *, keys: KeyStore,
                  now: datetime) -> VerificationResult:
     """valid / revoked / invalid: the signature against the published keys, then the award's current status."""
     jwks = keys.keyring().jwks()
@@ -403,13 +404,13 @@ async def verify(certificate: str | dict[str, Any], uow_read: Any, *, keys: KeyS
     certificate_id = first.certificate_id or (certificate_id_of(first.credential) if first.credential else None)
     if certificate_id is None:
         return first
-    stored = await store.get_certificate(session=uow_read, certificate_id=certificate_id)
+    stored = await store.get_certificate(session=session, certificate_id=certificate_id)
     if stored is None or stored["revoked_at"] is None:
         return first
     return verify_certificate(certificate, jwks, {certificate_id}, now=now)
 
 
-async def claim(receipt: str, session: Any) -> dict[str, Any]:
+async def claim(receipt: str, session: AsyncSession) -> dict[str, Any]:
     """The reward status of the valuable tip whose reward_ref the receipt hashes to; reveals nothing else."""
     try:
         refs = reward_refs_for_claim(receipt)

@@ -235,6 +235,11 @@ class DeliveryWorker:
         now = self.ctx.clock()
         d = store.deliveries.c
         async with self.db.read() as session:
+            # Parked rows carry the send time of their digest: nothing to do before the earliest one.
+            earliest = (await session.execute(select(func.min(d.next_attempt_at)).where(
+                d.status == "digest"))).scalar()
+            if earliest is None or store.as_utc(earliest) > now:
+                return False
             rows = (await session.execute(select(store.deliveries).where(d.status == "digest"))).mappings().all()
             if not rows:
                 return False

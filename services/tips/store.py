@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     and_,
     func,
     insert,
@@ -145,7 +144,6 @@ inbound_refs = Table(
     Column("agency", String(64), primary_key=True),
     Column("reference", String(200), primary_key=True),
     Column("tip_id", String(64), nullable=False),
-    UniqueConstraint("agency", "reference", name="uq_inbound_refs"),
 )
 
 audit_log = audit_table(metadata)

@@ -13,7 +13,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.bus.streams import Namespace
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 class Reject(Exception):
     """A handler's verdict that an event can never be processed (e.g. unknown unit): DLQ it now, no retries."""
+
+# Savepoints are issued as plain SQL: SQLAlchemy's `begin_nested()` also releases each one, a second round trip.
+_SAVEPOINT = text("SAVEPOINT antq_event")
+_ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT antq_event")
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class ConsumerRunner:
         subject_type = self.namespace.strip(msg.subject)
         try:
             raw = json.loads(msg.data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             item.dlq_kind, item.dlq_reason = "undecodable", f"not JSON: {type(exc).__name__}"
             return item
         if not isinstance(raw, dict):
@@ -129,6 +133,9 @@ class ConsumerRunner:
             return item
         try:
             envelope = CloudEvent.model_validate(raw)
+        except RecursionError:
+            item.dlq_kind, item.dlq_reason = "invalid", "envelope nested too deeply"
+            return item
         except ValidationError as exc:
             item.dlq_kind, item.dlq_reason = "invalid", f"envelope: {_validation_reason(exc)}"
             return item
@@ -174,35 +181,47 @@ class ConsumerRunner:
 
     # --- processing -----------------------------------------------------------------------------------------
     async def _process(self, items: list[_Item]) -> None:
+        """One transaction for the whole batch, a savepoint per message, the inbox rows in one statement.
+
+        Each handler runs once per delivery, after `SAVEPOINT`; a handler that raises is undone with `ROLLBACK
+        TO SAVEPOINT` and the others keep their effects. The savepoints are not released one by one (the commit
+        releases them all) and the inbox rows are written together at the end: one round trip to the database
+        per event instead of three, which on SQLite is most of what the spine costs per event.
+        """
         async with self.db.unit_of_work() as uow:
+            session = uow.session
             ids = [it.delivery.event_id for it in items if it.delivery]
-            seen = await inbox_seen(uow.session, consumer=self.consumer.name, event_ids=ids)
-            done_now: set[str] = set()
+            seen = await inbox_seen(session, consumer=self.consumer.name, event_ids=ids)
+            rows: list[dict[str, Any]] = []
             for it in items:
                 assert it.delivery is not None
                 event_id = it.delivery.event_id
-                if event_id in seen or event_id in done_now:
+                if event_id in seen:
                     # JetStream may redeliver after ack_wait; the inbox row makes the second delivery a no-op.
                     it.outcome = "duplicate"
                     continue
-                mark = len(uow.events)
+                mark = uow.mark()
+                await session.execute(_SAVEPOINT)
                 try:
-                    async with uow.session.begin_nested():
-                        await self.consumer.handler(it.delivery, uow)
-                        await uow.session.execute(insert(inbox).values(
-                            consumer=self.consumer.name, event_id=event_id, processed_at=utcnow()))
-                except Reject as exc:
-                    del uow.events[mark:]
-                    it.dlq_kind, it.dlq_reason = "rejected", str(exc)[:1000] or "rejected by handler"
+                    await self.consumer.handler(it.delivery, uow)
                 except Exception as exc:
-                    del uow.events[mark:]
+                    await session.execute(_ROLLBACK_TO)
+                    uow.rewind(mark)
+                    if isinstance(exc, Reject):
+                        it.dlq_kind, it.dlq_reason = "rejected", str(exc)[:1000] or "rejected by handler"
+                        continue
                     if _is_infrastructure_error(exc):
                         raise
                     log.exception("consumer %s: handler failed for %s", self.consumer.name, event_id)
                     it.outcome, it.error = "retry", f"{type(exc).__name__}: {exc}"[:1000]
                 else:
                     it.outcome = "ok"
-                    done_now.add(event_id)
+                    seen.add(event_id)
+                    rows.append({"consumer": self.consumer.name, "event_id": event_id, "processed_at": utcnow()})
+            if rows:
+                # Also the guard for a handler that swallowed a database error: on PostgreSQL the transaction is
+                # then aborted and this statement fails, so nothing is acknowledged without its effects.
+                await session.execute(insert(inbox), rows)
 
     # --- settling: ack, nak or DLQ, only after the transaction is committed -------------------------------
     async def _settle(self, items: list[_Item]) -> None:

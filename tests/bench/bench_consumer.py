@@ -121,9 +121,8 @@ async def run(nats_url: str, *, n: int = 5000, batch: int = 200, timeout: float 
         notify = service_process(world, "notify")
         watch = asyncio.create_task(wait_consumed(js, stream, "notify-tips", expected=n, timeout=timeout))
         try:
-            async with processes(notify):
-                async with RssSampler({"notify": notify.pid}) as rss:
-                    first, last = await watch
+            async with processes(notify), RssSampler({"notify": notify.pid}) as rss:
+                first, last = await watch
         finally:
             watch.cancel()
         notify_rate = n / (last - first)

@@ -27,7 +27,6 @@ from tests.bench.common import (
     service_process,
 )
 
-
 CATEGORIES = ("theft", "drugs", "fraud", "cybercrime", "gambling", "public_order", "corruption", "other",
               "school_violence", "state_secrets_leak", "illegal_strike_incitement", "human_trafficking")
 COMMUNES = 100

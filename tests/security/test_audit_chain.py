@@ -45,7 +45,6 @@ async def test_intact_chain_verifies_and_tampering_is_detected(
     await _seed(url)
     report = await verify_service_audit(settings, "tips")
     assert report.ok and report.entries == 6 and report.head and report.head != GENESIS, report
-    head = report.head
     table = audit_table(MetaData())
 
     # Edit an entry's reason: its hash no longer matches.

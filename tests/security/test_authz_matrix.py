@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,10 +166,8 @@ async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
                 seen_actions |= {rule.action for rule in call.looked_up}
                 where = f"{method} {path} as {caller}"
                 code = ""
-                try:
+                with suppress(ValueError):
                     code = r.json().get("error", {}).get("code", "") if status >= 400 else ""
-                except ValueError:
-                    pass
                 row[caller] = f"{status}{'*' if code in EXTRA_FORBIDDEN_CODES else ''}"
                 if status >= 500:
                     problems.append(f"{where}: {status} {r.text[:200]}")

@@ -77,13 +77,20 @@ def fuzz_service(service_name: str, settings_obj: Settings, examples: int) -> li
             def check(case: Any, who: str) -> None:
                 headers = {"Authorization": f"Bearer {tokens[who]}"}
                 response = case.call(base_url=base, headers=headers)
-                case.validate_response(response, checks=[not_a_server_error, response_schema_conformance],
-                                       headers=headers)
+                try:
+                    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance],
+                                           headers=headers)
+                except (Exception, BaseExceptionGroup) as exc:
+                    detail = "; ".join(str(getattr(f, "message", "") or f) for f in getattr(exc, "exceptions", [exc]))
+                    curl = case.as_curl_command(headers={"Authorization": f"Bearer <{who} token>"})
+                    raise AssertionError(f"{response.status_code} as {who}: {detail[:600]} | response: "
+                                         f"{response.text[:300]} | reproduce: {curl}") from None
 
             try:
                 check()
-            except Exception as exc:  # one operation's failure must not hide the others'
-                first = str(exc).strip().splitlines()
+            except (Exception, BaseExceptionGroup) as exc:  # one operation's failure must not hide the others'
+                parts = exc.exceptions if isinstance(exc, BaseExceptionGroup) else [exc]
+                first = [line for part in parts for line in str(part).strip().splitlines()]
                 failures.append(f"{where}: {type(exc).__name__}: {' | '.join(first[:12])[:1500]}")
     return failures
 

@@ -14,13 +14,14 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from aiosmtpd.controller import Controller
 
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent, new_event
-from shared.contracts.events import EventData
+from shared.contracts.events import EventData, TipReceived
 from shared.settings import Settings
 from shared.testing import free_port
 from tests.integration.spine.helpers import stream_messages
@@ -200,3 +201,31 @@ def notify_settings(settings_factory: Callable[..., Settings], database_url: Cal
         return settings_factory(**values)
 
     return make
+
+
+# --- helpers of the tests ---
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def tip(tip_id: str, area: str | None, *, priority: str = "normal", at: datetime | None = None) -> TipReceived:
+    return TipReceived(tip_id=tip_id, category="theft", channel="web", area_code=area, anonymous=True,
+                       priority=priority, received_at=at or datetime(2026, 11, 23, 3, 0, tzinfo=UTC))  # type: ignore[arg-type]
+
+
+async def inbox(http: httpx.AsyncClient, token: str, **params: Any) -> list[dict[str, Any]]:
+    r = await http.get("/inbox", headers=auth(token), params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+async def deliveries(http: httpx.AsyncClient, admin: str, **params: Any) -> list[dict[str, Any]]:
+    r = await http.get("/deliveries", headers=auth(admin), params={"limit": 500, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+async def prefs(http: httpx.AsyncClient, token: str, **body: Any) -> dict[str, Any]:
+    r = await http.put("/preferences", headers=auth(token), json=body)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

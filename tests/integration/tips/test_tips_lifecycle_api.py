@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
+import uvicorn
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from services.tips import store
+from services.tips.app import build
+from services.tips.cli import app as tips_cli
 from shared.audit import verify_chain
 from shared.contracts import CloudEvent
 from shared.rewards import reward_ref_for_receipt
-from shared.testing import eventually
-from tests.integration.tips.tips_support import REPORTER, Tips
+from shared.settings import Settings
+from shared.testing import eventually, free_port
+from tests.integration.tips.tips_support import REPORTER, Tips, tips_settings
 
 
 async def test_tip_goes_through_its_lifecycle_and_illegal_steps_get_409_with_allowed_steps(tips: Tips) -> None:
@@ -203,3 +212,32 @@ async def test_inbound_tip_with_a_repeated_reference_is_processed_once(tips: Tip
     async with tips.service.db.read() as session:
         refs = (await session.execute(select(store.inbound_refs.c.reference))).scalars().all()
     assert sorted(refs) == ["VNEID-2026-000123", "VNEID-2026-000124"]
+
+
+async def test_cli_submits_to_the_running_service_and_prints_the_receipt(
+        settings_factory: Callable[..., Settings], database_url: Callable[[str], str], tmp_path: Path) -> None:
+    settings = tips_settings(settings_factory, database_url)
+    service = build(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: asyncio.sleep(0, server.started), what="uvicorn started")
+        photo = tmp_path / "anh.png"
+        photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+        args = ["submit", "--category", "drugs", "--description", "Mua bán ma túy tại quán karaoke",
+                "--area-code", "79", "--location-unknown", "--name", "Lê Văn Tám", "--phone", "0987654321",
+                "--file", str(photo), "--url", f"http://127.0.0.1:{port}"]
+        result = await asyncio.to_thread(CliRunner().invoke, tips_cli, args)
+        assert result.exit_code == 0, result.output
+        receipt = result.output.split("receipt:")[1].split()[0]
+        async with service.db.read() as session:
+            rows = (await session.execute(select(store.tips.c.channel, store.tips.c.anonymous))).all()
+            files = (await session.execute(select(store.attachments.c.filename))).scalars().all()
+        assert rows == [("api", False)] and files == ["anh.png"]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.post("/tips/follow-up", json={"receipt": receipt})).status_code == 200
+    finally:
+        server.should_exit = True
+        await task

@@ -85,8 +85,8 @@ def _cycle(unit_id: str, *, recognised: bool, rating: str | None = None, unmet: 
 
 def test_stats_reference_computation_gives_the_report_figures() -> None:
     def unit(uid: str, commune: str, **kw: object) -> object:
-        f = UnitFields.model_validate({"name": uid, "kind": "enterprise", "province_code": "79", "commune_code": commune,
-                                       "external_key": uid, **kw})
+        f = UnitFields.model_validate({"name": uid, "kind": "enterprise", "province_code": "79",
+                                       "commune_code": commune, "external_key": uid, **kw})
         return create_unit(f, unit_id=uid, now=NOW)[0]
 
     units = [unit("u1", "26734", models=["Tổ công nhân tự quản"]), unit("u2", "26734"),

@@ -51,7 +51,8 @@ def registered(fw: Framework = FW, **kw: Any) -> Cycle:
 
 def all_met(cycle: Cycle, fw: Framework = FW) -> Cycle:
     for crit in fw.scored_criteria:
-        cycle = record_criterion(cycle, fw, code=crit.code, result="met", evidence=[f"doc-{crit.code}"], now=at(1)).cycle
+        cycle = record_criterion(cycle, fw, code=crit.code, result="met", evidence=[f"doc-{crit.code}"],
+                                 now=at(1)).cycle
     return cycle
 
 
@@ -81,7 +82,8 @@ def to_state(state: CycleState, fw: Framework = FW) -> Cycle:
 
 COMMANDS: dict[str, Callable[[Cycle], Outcome]] = {
     "record_criterion": lambda c: record_criterion(c, FW, code="A6.1", result="met", now=at(7)),
-    "self_assess": lambda c: self_assess(c, FW, now=at(7), results={k.code: {"result": "met"} for k in FW.scored_criteria}),
+    "self_assess": lambda c: self_assess(c, FW, now=at(7),
+                                         results={k.code: {"result": "met"} for k in FW.scored_criteria}),
     "submit": lambda c: submit(c, now=at(7)),
     "appraise": lambda c: appraise(c, recommended=False, now=at(7)),
     "decide": lambda c: decide(c, recognized=False, decision_no=None, level="commune", now=at(7)),

@@ -116,7 +116,6 @@ def upgrade() -> None:
         sa.Column("agency", sa.String(64), primary_key=True),
         sa.Column("reference", sa.String(200), primary_key=True),
         sa.Column("tip_id", sa.String(64), nullable=False),
-        sa.UniqueConstraint("agency", "reference", name="uq_inbound_refs"),
     )
     op.create_table(
         "audit_log",
