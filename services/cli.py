@@ -77,23 +77,52 @@ def migrate(service: Annotated[str | None, typer.Argument(help="One service, or 
         typer.echo(f"{name}: migrated")
 
 
-@app.command()
+token_app = typer.Typer(help="Bearer tokens for the local deployment.", invoke_without_command=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("revoke")
+def token_revoke(jti: Annotated[str, typer.Argument(help="The token's id (jti), printed by `antq token --show-id`")],
+                 data_dir: DataDir = None) -> None:
+    """Revoke a local token by its id; every service refuses it from then on."""
+    from shared.auth import revoke_token
+
+    settings = load_settings(data_dir=data_dir)
+    try:
+        fresh = revoke_token(settings, jti)
+    except ValueError as exc:
+        typer.echo(f"antq token revoke: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"revoked {jti}" if fresh else f"{jti} was already revoked")
+
+
+@token_app.callback()
 def token(
-    role: Annotated[str, typer.Option(help="admin | officer | unit | agency")],
+    ctx: typer.Context,
+    role: Annotated[str | None, typer.Option(help="admin | officer | unit | agency")] = None,
     data_dir: DataDir = None,
     area: Annotated[str | None, typer.Option(help="Area code the token is scoped to")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit id (required for role unit)")] = None,
     sub: Annotated[str | None, typer.Option(help="Subject (who); default a generated name")] = None,
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
+    show_id: Annotated[bool, typer.Option("--show-id", help="Also print the token's id (for revocation)")] = False,
 ) -> None:
     """Print a bearer token valid for the local deployment (signing key under the data dir)."""
-    from shared.auth import TokenAuthority
+    from shared.auth import TokenAuthority, token_id
 
+    if ctx.invoked_subcommand is not None:
+        return
+    if role is None:
+        typer.echo("antq token: --role is required (admin | officer | unit | agency)", err=True)
+        raise typer.Exit(2)
     settings = load_settings(data_dir=data_dir)
     authority = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
                                          default_ttl=settings.auth_token_ttl_seconds)
     try:
-        typer.echo(authority.issue(role=role, sub=sub, area=area, unit=unit, ttl=ttl))
+        issued = authority.issue(role=role, sub=sub, area=area, unit=unit, ttl=ttl)
+        typer.echo(issued)
+        if show_id:
+            typer.echo(f"id: {token_id(issued)}", err=True)
     except ValueError as exc:
         typer.echo(f"antq token: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -130,6 +159,26 @@ def dlq_replay(seqs: Annotated[list[int], typer.Argument(help="DLQ sequence numb
 
     for seq, outcome in asyncio.run(replay(load_settings(), seqs, delete=not keep)):
         typer.echo(f"{seq}: {outcome}")
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail of officer actions.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(service: Annotated[str, typer.Argument(help="units | tips | awards | notify")],
+                 anchor: Annotated[str | None, typer.Option(help="A head hash recorded earlier")] = None,
+                 data_dir: DataDir = None) -> None:
+    """Check the hash chain of a service's audit trail; exit 1 when it was edited, truncated or cut."""
+    from shared.audit import verify_service_audit
+
+    _check_service(service)
+    report = asyncio.run(verify_service_audit(load_settings(data_dir=data_dir), service, anchor=anchor))
+    if report.ok:
+        typer.echo(f"{service}: audit chain intact, {report.entries} entries, head {report.head}")
+        return
+    typer.echo(f"{service}: audit chain BROKEN at entry {report.broken_at}: {report.problem}", err=True)
+    raise typer.Exit(1)
 
 
 def _mount_service_commands() -> None:
