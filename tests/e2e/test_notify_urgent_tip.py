@@ -45,7 +45,7 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
                 "category": "threat_to_life", "description": DESCRIPTION, "area_code": "79.26734",
                 "anonymous": False, "reporter": REPORTER})
             assert r.status_code == 202, r.text
-            tip_id = r.json()["tip_id"]
+            tip_id, receipt = r.json()["tip_id"], r.json()["receipt"]
 
             async def in_inbox() -> list[dict[str, Any]]:
                 resp = await notify_http.get("/inbox", headers=auth(officer))
@@ -74,3 +74,18 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
             everything = "\n".join([str(notice), email.as_string(), call.body.decode()])
             for value in [*REPORTER.values(), "Lê Văn", "dao đe dọa", "cổng số 2"]:
                 assert value not in everything, f"reporter data {value!r} reached a notification"
+
+            # The officer answers through the tips service; the reporter reads it with the receipt alone.
+            tips_officer = tips.tokens.issue(role="officer", area="79", sub="officer-79")
+            reply = "Công an phường đã tiếp nhận, chúng tôi sẽ liên hệ lại."
+            r = await tips_http.post(f"/tips/{tip_id}/messages", headers=auth(tips_officer),
+                                     json={"text": reply, "internal": False})
+            assert r.status_code == 201, r.text
+            r = await tips_http.post(f"/tips/{tip_id}/messages", headers=auth(tips_officer),
+                                     json={"text": "ghi chú nội bộ: xác minh camera", "internal": True})
+            assert r.status_code == 201, r.text
+            r = await tips_http.post("/tips/follow-up", json={"receipt": receipt})
+            assert r.status_code == 200, r.text
+            texts = [m["text"] for m in r.json()["messages"]]
+            assert reply in texts
+            assert not any("nội bộ" in t for t in texts), "internal notes never reach the reporter"
