@@ -27,6 +27,8 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     root.setLevel(level.upper())
     # Access logs would carry client addresses of public submissions; the HTTP metrics cover traffic instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # FastStream announces every restart of a subscriber task at INFO; failures still come through as errors.
+    logging.getLogger("faststream").setLevel(max(root.level, logging.WARNING))
 
 
 class SpineMetrics:

@@ -62,6 +62,8 @@ class Service:
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._bus_ready = asyncio.Event()
+        self._js: JetStreamContext | None = None
+        self._js_connection: Any = None
         self.bus_error: str | None = None
         self.relay = OutboxRelay(self.db, self._publish, namespace=self.ns, metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
@@ -93,12 +95,24 @@ class Service:
 
     # --- publishing -----------------------------------------------------------------------------------------
     def js(self) -> JetStreamContext:
-        return self.broker.connection.jetstream()
+        # One context per connection: it holds the reply subscription that asynchronous publishing shares.
+        connection = self.broker.connection
+        if self._js is None or self._js_connection is not connection:
+            self._js, self._js_connection = connection.jetstream(), connection
+        return self._js
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
         if not self._bus_ready.is_set():
             raise ConnectionError("bus not connected yet")
-        return await self.js().publish(subject, payload, headers=headers, timeout=self.settings.publish_timeout)
+        # `publish_async` sends at once and resolves on the PubAck through one shared reply subscription, which
+        # costs about half the CPU of `publish` (a request with its own inbox and timer) when the relay pipelines
+        # a batch; the timeout still bounds the wait for each PubAck.
+        return await asyncio.wait_for(self._publish_acked(subject, payload, headers),
+                                      timeout=self.settings.publish_timeout)
+
+    async def _publish_acked(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
+        ack = await self.js().publish_async(subject, payload, headers=headers)
+        return await ack
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:

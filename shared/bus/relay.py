@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,10 @@ from shared.observability import SpineMetrics
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[Any]]
+
+# Under load the backlog gauges are refreshed at most this often (each refresh is a query); an idle pass
+# sets them to zero without one.
+GAUGE_INTERVAL = 1.0
 
 
 class OutboxRelay:
@@ -37,6 +42,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self.last_error: str | None = None
+        self._gauges_at = 0.0
         db.on_outbox_commit(self.wake)
 
     def wake(self) -> None:
@@ -71,7 +77,7 @@ class OutboxRelay:
                 .where(outbox.c.state == "pending").order_by(outbox.c.seq).limit(self.batch_size)
             )).all()
         if not rows:
-            await self._update_gauges()
+            self._set_gauges_idle()
             return 0
         results = await asyncio.gather(
             *(self.publish(self.ns.subject(r.subject), r.payload, {"Nats-Msg-Id": r.event_id}) for r in rows),
@@ -92,14 +98,24 @@ class OutboxRelay:
             self.metrics.outbox_published.inc(len(sent))
             if failed:
                 self.metrics.outbox_failures.inc(len(failed))
+        # A short batch that went out took every pending row there was: the next pass finds none and zeroes the
+        # gauges without a query. A backlog or failures are counted, at most once per GAUGE_INTERVAL.
+        if (failed or len(rows) == self.batch_size) and time.monotonic() - self._gauges_at >= GAUGE_INTERVAL:
+            await self._update_gauges()
         if failed:
             self.last_error = f"{type(failed[0][1]).__name__}: {failed[0][1]}"
             raise RuntimeError(f"{len(failed)} of {len(rows)} outbox rows failed to publish: {self.last_error}")
         self.last_error = None
-        await self._update_gauges()
         return len(sent)
 
+    def _set_gauges_idle(self) -> None:
+        # Nothing was pending: no need to ask the database.
+        if self.metrics:
+            self.metrics.outbox_pending.set(0)
+            self.metrics.outbox_oldest_age.set(0)
+
     async def _update_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
         if not self.metrics:
             return
         async with self.db.read() as session:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +64,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.nats_tls_ca) if
                                      settings.nats_tls_ca else None)
-    if settings.nats_tls_cert and settings.nats_tls_key:
-        ctx.load_cert_chain(str(settings.nats_tls_cert), str(settings.nats_tls_key))
+    if settings.nats_tls_cert:
+        # Without a key file the certificate file must hold the key too (one combined PEM).
+        ctx.load_cert_chain(str(settings.nats_tls_cert),
+                            str(settings.nats_tls_key) if settings.nats_tls_key else None)
     return ctx
 
 
@@ -89,6 +93,27 @@ def connect_options(settings: Settings, name: str) -> dict[str, Any]:
     if tls is not None:
         opts["tls"] = tls
     return opts
+
+
+def _connection_error_logger(service: str, every: float = 60.0) -> Callable[[Exception], Awaitable[None]]:
+    """FastStream logs only nats-py's own errors: a TLS failure (an untrusted server, a client certificate the
+    server refuses) or a refused socket would be retried in silence. Log each of those, once a minute at most."""
+    last_logged: dict[str, float] = {}
+
+    async def on_error(exc: Exception) -> None:
+        from nats.errors import Error as NatsError
+
+        if isinstance(exc, NatsError):
+            return
+        text = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if now - last_logged.get(text, -every) >= every:
+            if len(last_logged) > 100:
+                last_logged.clear()
+            last_logged[text] = now
+            log.warning("antq-%s: NATS connection error: %s", service, text)
+
+    return on_error
 
 
 def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry | None = None) -> NatsBroker:
@@ -129,6 +154,7 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
         graceful_timeout=10.0,
+        error_cb=_connection_error_logger(service),
         **extra,
     )
 

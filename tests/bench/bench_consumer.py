@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import nats
 from shared.bus.streams import DurableSpec, consumer_config, ensure_streams
 from shared.contracts.envelope import new_event
 from shared.contracts.events import TipReceived
-from tests.bench.common import RssSampler, World, processes, publish_pipelined, service_process, wait_consumed
+from tests.bench.common import RssSampler, World, publish_pipelined, service_process, wait_consumed
 
 CATEGORIES = ("theft", "drugs", "fraud", "cybercrime", "gambling", "public_order")
 
@@ -42,7 +43,8 @@ def tip_events(n: int) -> list[tuple[str, bytes, str]]:
     return out
 
 
-async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: float) -> float:
+async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: float,
+               cpu: list[float]) -> float:
     spec = DurableSpec(stream=stream, durable="bench-raw", filter_subject=subject, ack_wait=30)
     await js.add_consumer(stream, consumer_config(spec))
     sub = await js.pull_subscribe_bind("bench-raw", stream)
@@ -58,7 +60,8 @@ async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: 
 
     task = asyncio.create_task(drain())
     try:
-        first, last = await wait_consumed(js, stream, "bench-raw", expected=n, timeout=timeout)
+        first, last = await wait_consumed(js, stream, "bench-raw", expected=n, timeout=timeout,
+                                          cpu_of=os.getpid(), cpu_used=cpu)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -67,7 +70,7 @@ async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: 
     return n / (last - first)
 
 
-async def _spine_noop(world: World, n: int, timeout: float) -> tuple[float, int]:
+async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float]) -> tuple[float, int]:
     """A bare service whose handler does nothing: what the spine costs per event."""
     from sqlalchemy import func, select
 
@@ -89,7 +92,7 @@ async def _spine_noop(world: World, n: int, timeout: float) -> tuple[float, int]
     try:
         # Watch from before the start: the consumer starts working before the service reports ready.
         watch = asyncio.create_task(wait_consumed(js, f"{world.namespace}_TIPS", "benchspine-tips", expected=n,
-                                                  timeout=timeout))
+                                                  timeout=timeout, cpu_of=os.getpid(), cpu_used=cpu))
         async with running(service):
             first, last = await watch
             async with service.db.read() as session:
@@ -115,27 +118,36 @@ async def run(nats_url: str, *, n: int = 5000, batch: int = 200, timeout: float 
         events = [(f"{world.namespace}.{t}", payload, mid) for t, payload, mid in tip_events(n)]
         publish_s = await publish_pipelined(js, events)
 
-        raw_rate = await _raw(js, stream, subject, n, batch, timeout)
-        spine_rate, spine_processed = await _spine_noop(world, n, timeout)
+        cpu: dict[str, list[float]] = {"raw": [], "spine": [], "notify": []}
+        raw_rate = await _raw(js, stream, subject, n, batch, timeout, cpu["raw"])
+        spine_rate, spine_processed = await _spine_noop(world, n, timeout, cpu["spine"])
 
-        notify = service_process(world, "notify")
-        watch = asyncio.create_task(wait_consumed(js, stream, "notify-tips", expected=n, timeout=timeout))
+        notify = service_process(world, "notify").start()
         try:
-            async with processes(notify), RssSampler({"notify": notify.pid}) as rss:
+            # Watch from the start: the consumer works before the service reports ready.
+            watch = asyncio.create_task(wait_consumed(js, stream, "notify-tips", expected=n, timeout=timeout,
+                                                      cpu_of=notify.pid, cpu_used=cpu["notify"]))
+            async with RssSampler({"notify": notify.pid}) as rss:
+                await notify.wait_ready()
                 first, last = await watch
         finally:
-            watch.cancel()
+            notify.stop()
         notify_rate = n / (last - first)
+
+        def per_event(used: list[float]) -> float | None:
+            return round(used[0] / n * 1000, 3) if used else None
+
         db = sqlite3.connect(world.data_dir / "notify.db")
         processed = db.execute("SELECT count(*) FROM inbox WHERE consumer = 'notify-tips'").fetchone()[0]
         inbox_rows = db.execute("SELECT count(*) FROM deliveries WHERE channel = 'inbox'").fetchone()[0]
         db.close()
         return {
             "events": n, "fetch_batch": batch, "publish_s": round(publish_s, 2),
-            "raw": {"events_per_s": round(raw_rate, 1)},
+            "raw": {"events_per_s": round(raw_rate, 1), "cpu_ms_per_event": per_event(cpu["raw"])},
             "spine_noop": {"events_per_s": round(spine_rate, 1), "ratio": round(spine_rate / raw_rate, 3),
-                           "processed": spine_processed},
+                           "processed": spine_processed, "cpu_ms_per_event": per_event(cpu["spine"])},
             "notify": {"events_per_s": round(notify_rate, 1), "ratio": round(notify_rate / raw_rate, 3),
+                       "cpu_ms_per_event": per_event(cpu["notify"]),
                        "processed": processed, "inbox_deliveries": inbox_rows,
                        "rss_peak_mib": round(rss.peak["notify"], 1)},
         }

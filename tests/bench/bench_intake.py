@@ -9,14 +9,18 @@ the rest of the path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
 
 from tests.bench.common import (
     LoadResult,
+    RssSampler,
     World,
     bare_process,
     closed_loop,
@@ -50,7 +54,9 @@ def tip_request(i: int) -> bytes:
 def summarise(res: LoadResult) -> dict[str, Any]:
     return {"tips_per_s": round(res.rate, 1), "p50_ms": ms(percentile(res.latencies, 50)),
             "p99_ms": ms(percentile(res.latencies, 99)), "requests": res.requests, "accepted": res.ok,
-            "errors": res.errors, "statuses": {str(k): v for k, v in sorted(res.statuses.items())}}
+            "errors": res.errors, "statuses": {str(k): v for k, v in sorted(res.statuses.items())},
+            # Robust to a busy machine: the server's own CPU per accepted request.
+            "server_cpu_ms_per_request": round(res.cpu_ms_per_request, 3)}
 
 
 def argon2_cost_ms(profile: str, rounds: int = 5) -> float:
@@ -74,30 +80,66 @@ async def _stream_count(nats_url: str, stream: str) -> int:
         await nc.close()
 
 
-async def _tips_intake(nats_url: str, profile: str, *, concurrency: int, duration: float, warmup: float,
+@dataclass(frozen=True)
+class Variant:
+    """One configuration of the tips service under the same load."""
+
+    key: str
+    profile: str  # argon2 profile of receipts
+    env: dict[str, str] = field(default_factory=dict)
+    postgres: bool = False  # its own database on ANTQ_TEST_POSTGRES_URL's server instead of SQLite
+    label: str = ""
+
+
+VARIANTS = (
+    Variant("tips_fast", "fast", label="argon2 fast, SQLite synchronous=FULL (the default)"),
+    Variant("tips_standard", "standard", label="argon2 production profile, SQLite FULL"),
+    Variant("tips_fast_sqlite_normal", "fast", {"ANTQ_SQLITE_SYNCHRONOUS": "NORMAL"},
+            label="argon2 fast, SQLite synchronous=NORMAL (no fsync per commit)"),
+    Variant("tips_fast_postgres", "fast", postgres=True, label="argon2 fast, PostgreSQL"),
+)
+
+
+async def _count_tips(world: World, database_url: str | None) -> int:
+    if database_url is None:
+        db = sqlite3.connect(world.data_dir / "tips.db")
+        try:
+            return int(db.execute("SELECT count(*) FROM tips").fetchone()[0])
+        finally:
+            db.close()
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM tips"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def _tips_intake(nats_url: str, variant: Variant, *, concurrency: int, duration: float, warmup: float,
                        max_requests: int | None) -> dict[str, Any]:
+    from shared.testing import create_database, drop_database
+
     world = World(nats_url)
-    proc = service_process(world, "tips", {"ANTQ_TIPS_ARGON2_PROFILE": profile})
+    env = {"ANTQ_TIPS_ARGON2_PROFILE": variant.profile, **variant.env}
+    admin = os.environ.get("ANTQ_TEST_POSTGRES_URL")
+    database_url = None
+    if variant.postgres:
+        assert admin, "ANTQ_TEST_POSTGRES_URL is needed for the PostgreSQL variant"
+        database_url = await create_database(admin, f"bench_{world.namespace}")
+        env["ANTQ_TIPS_DATABASE_URL"] = database_url
+    proc = service_process(world, "tips", env)
     try:
         async with processes(proc):
             await asyncio.sleep(0.5)  # let start-up work (scheduler pass, gauges) settle before "at rest"
             rest = proc.rss()
-            peak = rest
-            sampling = True
-
-            async def sample() -> None:
-                nonlocal peak
-                while sampling:
-                    peak = max(peak, proc.rss())
-                    await asyncio.sleep(0.1)
-
-            sampler = asyncio.create_task(sample())
-            res = await closed_loop(proc.port, tip_request, concurrency=concurrency, duration=duration,
-                                    warmup=warmup, max_requests=max_requests)
-            sampling = False
-            await sampler
+            async with RssSampler({"tips": proc.pid}) as rss:
+                res = await closed_loop(proc.port, tip_request, concurrency=concurrency, duration=duration,
+                                        warmup=warmup, max_requests=max_requests, server_pid=proc.pid)
             # Every accepted tip is stored, and its TipReceived reaches the stream through the outbox.
-            stored = sqlite3.connect(world.data_dir / "tips.db").execute("SELECT count(*) FROM tips").fetchone()[0]
+            stored = await _count_tips(world, database_url)
             deadline = time.monotonic() + 30
             published = 0
             while time.monotonic() < deadline:
@@ -106,11 +148,15 @@ async def _tips_intake(nats_url: str, profile: str, *, concurrency: int, duratio
                     break
                 await asyncio.sleep(0.1)
         out = summarise(res)
-        out.update(profile=profile, rss_rest_mib=round(rest, 1), rss_peak_mib=round(peak, 1),
-                   answered_202=res.total_ok, stored=stored, published=published)
+        out.update(profile=variant.profile, variant=variant.label, rss_rest_mib=round(rest, 1),
+                   rss_peak_mib=round(rss.peak["tips"], 1), answered_202=res.total_ok, stored=stored,
+                   published=published)
         return out
     finally:
         world.cleanup()
+        if variant.postgres and admin:
+            with contextlib.suppress(Exception):
+                await drop_database(admin, f"bench_{world.namespace}")
 
 
 async def _bare(nats_url: str, *, concurrency: int, duration: float, warmup: float,
@@ -120,22 +166,28 @@ async def _bare(nats_url: str, *, concurrency: int, duration: float, warmup: flo
     try:
         async with processes(proc):
             res = await closed_loop(proc.port, tip_request, concurrency=concurrency, duration=duration,
-                                    warmup=warmup, max_requests=max_requests)
+                                    warmup=warmup, max_requests=max_requests,
+                                    server_pid=proc.pid)
         return summarise(res)
     finally:
         world.cleanup()
 
 
 async def run(nats_url: str, *, concurrency: int = 32, duration: float = 6.0, warmup: float = 1.0,
-              max_requests: int | None = None, profiles: tuple[str, ...] = ("fast", "standard")) -> dict[str, Any]:
-    """Bare endpoint first, then the tips service with each argon2 profile; ratios are to the bare figure."""
+              max_requests: int | None = None,
+              variants: tuple[str, ...] = ("tips_fast", "tips_standard", "tips_fast_sqlite_normal",
+                                           "tips_fast_postgres")) -> dict[str, Any]:
+    """Bare endpoint first, then the tips service in each variant; ratios are to the bare figure. The PostgreSQL
+    variant runs only when ANTQ_TEST_POSTGRES_URL names a server."""
     bare = await _bare(nats_url, concurrency=concurrency, duration=duration, warmup=warmup,
                        max_requests=max_requests)
     result: dict[str, Any] = {"concurrency": concurrency, "bare": bare}
-    for profile in profiles:
-        tips = await _tips_intake(nats_url, profile, concurrency=concurrency, duration=duration, warmup=warmup,
+    for variant in VARIANTS:
+        if variant.key not in variants or (variant.postgres and not os.environ.get("ANTQ_TEST_POSTGRES_URL")):
+            continue
+        tips = await _tips_intake(nats_url, variant, concurrency=concurrency, duration=duration, warmup=warmup,
                                   max_requests=max_requests)
         tips["ratio"] = round(tips["tips_per_s"] / bare["tips_per_s"], 3) if bare["tips_per_s"] else None
-        tips["argon2_ms_per_hash"] = argon2_cost_ms(profile)
-        result[f"tips_{profile}"] = tips
+        tips["argon2_ms_per_hash"] = argon2_cost_ms(variant.profile)
+        result[variant.key] = tips
     return result

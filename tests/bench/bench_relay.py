@@ -16,16 +16,15 @@ from typing import Any
 import nats
 from sqlalchemy import func, insert, select
 
-from shared.bus.relay import OutboxRelay
 from shared.bus.streams import Namespace, ensure_streams
 from shared.contracts.envelope import new_event
 from shared.contracts.events import UnitRegistered
 from shared.db import Database, outbox, spine_metadata
+from shared.service import Service
 from tests.bench.common import World, publish_pipelined
 
 
 def unit_events(n: int) -> list[Any]:
-    now = datetime.now(UTC)
     return [new_event(UnitRegistered(unit_id=str(uuid.uuid4()), name=f"Bench unit {i}", kind="enterprise",
                                      area_code=f"79.{26700 + i % 50:05d}", in_scope=True),
                       source="antq/units") for i in range(n)]
@@ -57,21 +56,19 @@ async def run(nats_url: str, *, n: int = 10_000, batch_size: int | None = None,
         raw_events = unit_events(n)
         raw_s = await publish_pipelined(js, [(ns.subject(e.type), e.to_bytes(), e.id) for e in raw_events],
                                         window=batch)
-        # The relay: rows committed in the outbox of a SQLite database, published, PubAcked and marked sent.
-        db = Database(f"sqlite+aiosqlite:///{world.data_dir / 'relay.db'}", source="antq/units")
-        await _fill_outbox(db, unit_events(n))
-
-        async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> Any:
-            return await js.publish(subject, payload, headers=headers, timeout=settings.publish_timeout)
-
-        relay = OutboxRelay(db, publish, namespace=ns, metrics=None, batch_size=batch)
+        # The relay of a service (its own publish function), over rows committed in a SQLite outbox.
+        service = Service("benchrelay", world.settings(migrate_on_start=False, relay_batch_size=batch),
+                          title="bench relay")
+        await _fill_outbox(service.db, unit_events(n))
+        await service.broker.connect()
+        service._bus_ready.set()  # the relay's publish refuses to run before the bus is up
         started = time.perf_counter()
         cpu = time.process_time()
-        task = asyncio.create_task(relay.run())
+        task = asyncio.create_task(service.relay.run())
         try:
             deadline = started + timeout
             while True:
-                async with db.read() as session:
+                async with service.db.read() as session:
                     pending = (await session.execute(
                         select(func.count()).select_from(outbox).where(outbox.c.state == "pending"))).scalar_one()
                 if pending == 0:
@@ -82,10 +79,10 @@ async def run(nats_url: str, *, n: int = 10_000, batch_size: int | None = None,
             relay_s = time.perf_counter() - started
             relay_cpu = time.process_time() - cpu
         finally:
-            relay.stop()
+            service.relay.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 5)
-            await db.dispose()
+            await service.stop()
         stream = (await js.stream_info(ns.stream("UNITS"))).state.messages
         return {"events": n, "batch": batch,
                 "raw": {"events_per_s": round(n / raw_s, 1)},

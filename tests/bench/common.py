@@ -52,6 +52,15 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class RssSampler:
     """Samples the RSS of some processes every `interval` seconds and keeps the peak of each."""
 
@@ -286,6 +295,11 @@ class LoadResult:
     latencies: list[float]
     statuses: dict[int, int]
     total_ok: int = 0  # accepted requests over the whole run, warm-up included (what the server must hold)
+    server_cpu_s: float = 0.0  # CPU the server process used during the measured window
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu_s / self.ok * 1000 if self.ok else float("nan")
 
     @property
     def rate(self) -> float:
@@ -293,7 +307,8 @@ class LoadResult:
 
 
 async def closed_loop(port: int, make_request: Callable[[int], bytes], *, concurrency: int, duration: float,
-                      warmup: float = 0.5, max_requests: int | None = None, ok_status: int = 202) -> LoadResult:
+                      warmup: float = 0.5, max_requests: int | None = None, ok_status: int = 202,
+                      server_pid: int | None = None) -> LoadResult:
     """`concurrency` connections each sending its next request when the previous one is answered, for
     `duration` seconds after a warm-up (or until `max_requests`); latencies are per request, in seconds."""
     counter = 0
@@ -341,17 +356,19 @@ async def closed_loop(port: int, make_request: Callable[[int], bytes], *, concur
     try:
         await asyncio.sleep(warmup)
         measuring = True
+        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
         started = time.perf_counter()
         stop_at = started + duration
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout=duration)
         done.set()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     finally:
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     return LoadResult(requests=sum(statuses.values()) + errors, ok=len(latencies), errors=errors, elapsed=elapsed,
-                      latencies=latencies, statuses=statuses, total_ok=total_ok)
+                      latencies=latencies, statuses=statuses, total_ok=total_ok, server_cpu_s=server_cpu)
 
 
 # --- statistics and NATS helpers -----------------------------------------------------------------------------
@@ -377,12 +394,15 @@ async def publish_pipelined(js: Any, messages: Sequence[tuple[str, bytes, str]],
 
 
 async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, timeout: float,
-                        interval: float = 0.01) -> tuple[float, float]:
+                        interval: float = 0.01, cpu_of: int | None = None,
+                        cpu_used: list[float] | None = None) -> tuple[float, float]:
     """Watch a durable consumer until every message up to stream sequence `expected` is acknowledged.
 
     Returns (first delivery seen, all acknowledged) as perf_counter times. Processing time is measured from the
-    server's side, the same way for the service and for the raw baseline.
+    server's side, the same way for the service and for the raw baseline. With `cpu_of`, the CPU seconds that
+    process used in between are appended to `cpu_used`.
     """
+    cpu_start = 0.0
     from nats.js.errors import NotFoundError
 
     deadline = time.perf_counter() + timeout
@@ -396,8 +416,11 @@ async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, ti
         if info is not None:
             if first is None and info.delivered.consumer_seq > 0:
                 first = now
+                cpu_start = cpu_seconds(cpu_of) if cpu_of else 0.0
             if (first is not None and info.num_pending == 0 and info.num_ack_pending == 0
                     and info.ack_floor.stream_seq >= expected):
+                if cpu_of and cpu_used is not None:
+                    cpu_used.append(cpu_seconds(cpu_of) - cpu_start)
                 return first, now
         if now > deadline:
             raise TimeoutError(f"{durable} did not finish {expected} messages in {timeout}s (last: {info})")

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import nats
 from nats.aio.client import Client
+from sqlalchemy import func, select
 
 from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import (
@@ -21,6 +22,7 @@ from shared.contracts.events import (
     UnitCertified,
     UnitRegistered,
 )
+from shared.db import outbox
 from shared.service import Service
 from shared.testing import eventually
 from tests.integration.spine.helpers import stream_messages
@@ -59,7 +61,8 @@ async def connect_bus(nats_url: str, namespace: str) -> Bus:
 
 
 async def drained(service: Service, *consumers: str, timeout: float = 15) -> None:
-    """Wait until the named durable consumers have acknowledged every message published so far."""
+    """Wait until the named durable consumers have acknowledged every message published so far, and the
+    service's outbox has published everything those messages caused."""
     js = service.js()
     names = consumers or tuple(c.name for c in service.consumers)
 
@@ -72,7 +75,14 @@ async def drained(service: Service, *consumers: str, timeout: float = 15) -> Non
                 return False
         return True
 
+    async def outbox_empty() -> bool:
+        async with service.db.read() as session:
+            pending = (await session.execute(select(func.count()).select_from(outbox)
+                                             .where(outbox.c.state != "sent"))).scalar_one()
+        return pending == 0
+
     await eventually(done, timeout=timeout, what=f"consumers {names} drained")
+    await eventually(outbox_empty, timeout=timeout, what=f"{service.name} outbox published")
 
 
 def registered(unit_id: str, area_code: str, name: str = "Trường THPT Demo") -> UnitRegistered:

@@ -163,6 +163,11 @@ async def test_revoking_a_recognition_annuls_the_awards_resting_on_it(awards: Aw
     assert annulled["audit"][-1]["details"]["cause"] == revocation.id
     assert (await _verify(awards, jws))["status"] == "revoked"
     assert [a["status"] for a in await proposals(pending_unit)] == ["rejected"]
-    annuls = [e for e in await awards.bus.events(type_suffix="AwardAnnulled.v1")
-              if e["data"]["award_id"] == award["award_id"]]
-    assert len(annuls) == 1
+
+    async def annulments() -> list[dict]:
+        return [e for e in await awards.bus.events(type_suffix="AwardAnnulled.v1")
+                if e["data"]["award_id"] == award["award_id"]]
+
+    await eventually(annulments, what="AwardAnnulled published by the relay")
+    await drained(awards.service)
+    assert len(await annulments()) == 1

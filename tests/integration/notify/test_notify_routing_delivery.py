@@ -139,7 +139,9 @@ async def test_quiet_hours_hold_email_but_critical_events_bypass_them(
         await bus.publish(tip("T2", "79.26734", priority="urgent"))
 
         async def urgent_mailed() -> bool:
-            return len(mail.server.messages) == 1
+            # The SMTP server sees the mail a moment before the worker commits the delivery as sent.
+            sent = [r for r in await deliveries(http, admin, channel="email") if r["status"] == "delivered"]
+            return len(mail.server.messages) == 1 and len(sent) == 1
 
         await eventually(urgent_mailed, what="the urgent tip's email at night")
         assert "T2" in str(mail.server.messages[0][1]["Subject"])

@@ -1,0 +1,193 @@
+"""`make bench` (`python -m tests.bench`): every benchmark, each figure with its ratio to a baseline measured in
+the same run on the same machine, then a summary table. Loopback only; bounded in time.
+
+    python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
+    python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
+    python -m tests.bench --only intake,e2e    # some of: memory intake consumer relay e2e campaign platform
+    python -m tests.bench --json results.json  # also write every figure as JSON
+
+NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
+(file storage, `sync_interval: always`, so every PubAck waits for an fsync).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.bench import bench_campaign, bench_consumer, bench_e2e, bench_intake, bench_relay
+from tests.bench.common import bench_nats
+
+STEPS = ("memory", "intake", "consumer", "relay", "e2e", "campaign", "platform")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    intake_seconds: float
+    consumer_events: int
+    relay_events: int
+    e2e_seconds: float
+    campaign_units: int
+    platform_units: int
+
+
+FULL = Sizes(intake_seconds=6, consumer_events=3000, relay_events=10_000, e2e_seconds=15, campaign_units=25_000,
+             platform_units=1000)
+QUICK = Sizes(intake_seconds=2, consumer_events=300, relay_events=1000, e2e_seconds=3, campaign_units=500,
+              platform_units=100)
+
+
+@dataclass
+class Row:
+    benchmark: str
+    figure: str
+    baseline: str
+    ratio: str
+    command: str = "python -m tests.bench"
+
+
+def _f(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        x = f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
+    return f"{x}{unit}"
+
+
+def _r(x: Any) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
+    """Summary rows of one step's result."""
+    if "error" in r or r.get("status") == "pending":
+        return [Row(name, r.get("error") or r.get("message", "pending"), "-", "-")]
+    cmd = f"python -m tests.bench --only {name}"
+    if name == "memory":
+        return [Row("memory at rest (RSS)", ", ".join(f"{k} {_f(v, ' MiB')}" for k, v in r.items()), "-", "-", cmd)]
+    if name == "intake":
+        bare = r["bare"]
+        out = []
+        for key in bench_intake.VARIANTS:
+            if key.key in r:
+                t = r[key.key]
+                out.append(Row(f"tip intake over HTTP, {key.label} ({r['concurrency']} connections)",
+                               f"{_f(t['tips_per_s'])} tips/s, p50 {_f(t['p50_ms'])} ms, p99 {_f(t['p99_ms'])} ms; "
+                               f"{t['server_cpu_ms_per_request']} ms CPU/tip",
+                               f"bare FastAPI {_f(bare['tips_per_s'])} req/s, p50 {_f(bare['p50_ms'])} ms; "
+                               f"{bare['server_cpu_ms_per_request']} ms CPU/req",
+                               _r(t["ratio"]), cmd))
+        return out
+    if name == "consumer":
+        raw = r["raw"]["events_per_s"]
+        base = f"raw nats-py fetch+ack {_f(raw)} events/s; {r['raw']['cpu_ms_per_event']} ms CPU/event"
+        return [Row("event processing: notify-tips (notify process)",
+                    f"{_f(r['notify']['events_per_s'])} events/s; {r['notify']['cpu_ms_per_event']} ms CPU/event",
+                    base, _r(r["notify"]["ratio"]), cmd),
+                Row("event processing: spine alone (no-op handler)",
+                    f"{_f(r['spine_noop']['events_per_s'])} events/s; "
+                    f"{r['spine_noop']['cpu_ms_per_event']} ms CPU/event", base, _r(r["spine_noop"]["ratio"]), cmd)]
+    if name == "relay":
+        return [Row("outbox relay (SQLite outbox -> PubAck -> marked sent)",
+                    f"{_f(r['relay']['events_per_s'])} events/s",
+                    f"raw nats-py pipelined publish {_f(r['raw']['events_per_s'])} events/s",
+                    _r(r["relay"]["ratio"]), cmd)]
+    if name == "e2e":
+        return [Row(f"POST /tips -> officer inbox at {_f(r['rate_per_s'])}/s",
+                    f"p50 {_f(r['e2e']['p50_ms'])} ms, p99 {_f(r['e2e']['p99_ms'])} ms "
+                    f"({r['reached_inbox']}/{r['accepted']} arrived)",
+                    f"POST alone p50 {_f(r['post_only']['p50_ms'])} ms, p99 {_f(r['post_only']['p99_ms'])} ms",
+                    _f(r["e2e"]["p50_ms"] / r["post_only"]["p50_ms"]) + "x" if r["post_only"]["p50_ms"] else "-",
+                    cmd)]
+    if name == "campaign":
+        return [Row(f"provincial campaign: {r['units']:,} units (units service)",
+                    f"{_f(r['total_s'], ' s')}, {_f(r['units_per_s'])} units/s, {r['events']:,} events",
+                    f"raw nats-py publish {_f(r['baseline_nats_py_events_per_s'])} events/s",
+                    _r(r["ratio_to_baseline"]), cmd)]
+    if name == "platform":
+        return [Row(f"campaign downstream: {r['units']:,} units, awards + notify caught up",
+                    f"{_f(r['total_s'], ' s')} ({_f(r['units_per_s'])} units/s); {r['awards_proposed']} awards "
+                    f"proposed, {r['notifications_delivered']:,} notifications delivered",
+                    f"units alone {_f(r['units_done_s'], ' s')}",
+                    _r(r["units_done_s"] / r["total_s"]) if r["total_s"] else "-", cmd)]
+    return []
+
+
+def print_table(rows: list[Row]) -> None:
+    heads = ("benchmark", "figure", "baseline (same run)", "ratio")
+    data = [(r.benchmark, r.figure, r.baseline, r.ratio) for r in rows]
+    widths = [max(len(h), *(len(d[i]) for d in data)) if data else len(h) for i, h in enumerate(heads)]
+    line = " | ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))
+    print("\n" + line + "\n" + "-+-".join("-" * w for w in widths))
+    for d in data:
+        print(" | ".join(c.ljust(w) for c, w in zip(d, widths, strict=True)))
+
+
+async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, Any]:
+    plan: dict[str, tuple[Callable[[], Awaitable[dict[str, Any]]], float]] = {
+        "memory": (lambda: bench_campaign.memory_at_rest(nats_url), 120),
+        "intake": (lambda: bench_intake.run(nats_url, duration=sizes.intake_seconds), 240),
+        "consumer": (lambda: bench_consumer.run(nats_url, n=sizes.consumer_events), 300),
+        "relay": (lambda: bench_relay.run(nats_url, n=sizes.relay_events), 240),
+        "e2e": (lambda: bench_e2e.run(nats_url, duration=sizes.e2e_seconds), 180),
+        "campaign": (lambda: bench_campaign.run_units(sizes.campaign_units), 600),
+        "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units), 600),
+    }
+    results: dict[str, Any] = {}
+    for name in steps:
+        make, limit = plan[name]
+        print(f"\n== {name}", flush=True)
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(make(), timeout=limit)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        result_s = round(time.perf_counter() - started, 1)
+        results[name] = result
+        print(json.dumps(result, indent=1, default=str), flush=True)
+        print(f"({name}: {result_s} s)", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmarks run")
+    parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps of: {' '.join(STEPS)}")
+    parser.add_argument("--json", default=None, help="write every figure to this file")
+    args = parser.parse_args(argv)
+    steps = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(unknown)}")
+    logging.basicConfig(level=logging.WARNING)
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    with bench_nats() as (nats_url, source):
+        print(f"antq benchmarks on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
+              f"NATS: {source}; load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        results = asyncio.run(run_steps(steps, sizes, nats_url))
+    rows = [row for name in steps for row in rows_for(name, results[name])]
+    print_table(rows)
+    total = time.perf_counter() - started
+    print(f"\ntotal {total:.0f} s; load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"nats": source, "sizes": sizes.__dict__, "total_s": round(total, 1), "results": results},
+                      fh, indent=1, default=str)
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

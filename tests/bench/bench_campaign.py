@@ -1,0 +1,113 @@
+"""The provincial campaign: the units figure (`bench_units_campaign.run`) and the same campaign followed
+downstream, with the awards and notify services consuming its events, until both have caught up.
+
+The downstream run drives the units service exactly as `bench_units_campaign` does (in-process, through its
+HTTP API) in a namespace where `antq serve awards` and `antq serve notify` are listening, and measures the
+total wall time from the import to the last event processed by both, the awards proposed, the notifications
+delivered, and the memory of every service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import nats
+
+from tests.bench.common import RssSampler, World, processes, service_process, wait_consumed
+
+
+def campaign_module() -> ModuleType | None:
+    try:
+        return importlib.import_module("tests.bench.bench_units_campaign")
+    except ImportError:
+        return None
+
+
+async def run_units(n_units: int = 25000) -> dict[str, Any]:
+    """The units engineer's campaign figure, with the memory of the process that hosts the units service."""
+    mod = campaign_module()
+    if mod is None or not hasattr(mod, "run"):
+        return {"status": "pending", "message": "tests/bench/bench_units_campaign.py (async run(n_units)) is not "
+                                                "there yet; the campaign figure is pending"}
+    async with RssSampler({"units+driver": os.getpid()}) as rss:
+        result: dict[str, Any] = await mod.run(n_units)
+    result["rss_peak_mib"] = round(rss.peak["units+driver"], 1)
+    return result
+
+
+async def _count_subject(js: Any, stream: str, subject: str) -> int:
+    info = await js.stream_info(stream, subjects_filter=subject)
+    return int(sum((info.state.subjects or {}).values()))
+
+
+async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600) -> dict[str, Any]:
+    """The campaign with awards and notify downstream; None-valued figures when the campaign is not there."""
+    mod = campaign_module()
+    if mod is None or not hasattr(mod, "_campaign"):
+        return {"status": "pending", "message": "bench_units_campaign has no _campaign(nats_url, n, dir) to reuse"}
+    world = World(nats_url)
+    awards, notify = service_process(world, "awards"), service_process(world, "notify")
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    original = mod.unique_namespace
+    try:
+        async with processes(awards, notify):
+            await asyncio.sleep(0.5)
+            rest = {"awards": awards.rss(), "notify": notify.rss()}
+            mod.unique_namespace = lambda: world.namespace  # the campaign publishes where they listen
+            async with RssSampler({"units+driver": os.getpid(), "awards": awards.pid,
+                                   "notify": notify.pid}) as rss:
+                started = time.perf_counter()
+                with tempfile.TemporaryDirectory(prefix="antq-bench-units-") as tmp:
+                    campaign = await mod._campaign(nats_url, n_units, Path(tmp))
+                units_done = time.perf_counter() - started
+                stream = f"{world.namespace}_UNITS"
+                last = (await js.stream_info(stream)).state.last_seq
+                remaining = max(10.0, timeout - units_done)
+                caught_up = {}
+                for durable in ("awards-units", "notify-units"):
+                    _, at = await wait_consumed(js, stream, durable, expected=last, timeout=remaining,
+                                                interval=0.1)
+                    caught_up[durable] = at - started
+                total = time.perf_counter() - started
+            proposed = await _count_subject(js, f"{world.namespace}_AWARDS",
+                                            f"{world.namespace}.antq.awards.AwardProposed.v1")
+        db = sqlite3.connect(world.data_dir / "notify.db")
+        delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
+        queued = db.execute("SELECT count(*) FROM deliveries WHERE status != 'delivered'").fetchone()[0]
+        db.close()
+        return {
+            "units": n_units, "unit_events": campaign["events"], "units_done_s": round(units_done, 2),
+            "awards_caught_up_s": round(caught_up["awards-units"], 2),
+            "notify_caught_up_s": round(caught_up["notify-units"], 2), "total_s": round(total, 2),
+            "units_per_s": round(n_units / total, 1),
+            "awards_proposed": proposed, "notifications_delivered": delivered, "notifications_not_yet": queued,
+            "rss_rest_mib": {k: round(v, 1) for k, v in rest.items()},
+            "rss_peak_mib": {k: round(v, 1) for k, v in rss.peak.items()},
+        }
+    finally:
+        mod.unique_namespace = original
+        with contextlib.suppress(Exception):
+            await nc.close()
+        world.cleanup()
+
+
+async def memory_at_rest(nats_url: str) -> dict[str, float]:
+    """RSS of each of the four services started with empty databases, once ready and settled."""
+    world = World(nats_url)
+    procs = [service_process(world, s) for s in ("units", "tips", "awards", "notify")]
+    try:
+        async with processes(*procs):
+            await asyncio.sleep(1.0)
+            return {p.name: round(p.rss(), 1) for p in procs}
+    finally:
+        world.cleanup()
