@@ -71,7 +71,7 @@ async def test_a_node_lost_under_a_stream_of_tips(cluster: NatsCluster,
                                                   platform_on: Callable[[NatsCluster], Platform]) -> None:
     platform = platform_on(cluster)
     assert await _replicas(cluster.urls) == dict.fromkeys(STREAMS, 3)
-    verdict, events = await _lose_nodes(cluster, platform, victims=["TIPS-leader"], count=400, rate=15,
+    verdict, events = await _lose_nodes(cluster, platform, victims=["TIPS-leader"], count=250, rate=15,
                                         duration=60, fault="cluster: TIPS leader killed under tips")
     assert verdict.ok and verdict.by_kind["tip_http"]["acked"] >= 45, report(verdict)
     await _final_catch_up(cluster, [e.split()[1] for e in events if e.startswith("killed")])
