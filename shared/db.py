@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +31,6 @@ from sqlalchemy.types import TypeDecorator
 
 from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import EventData
-
-log = logging.getLogger(__name__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -174,7 +171,6 @@ class UnitOfWork:
         self.db = db
         self.session: AsyncSession
         self.events: list[CloudEvent] = []
-        self._after_commit: list[Callable[[], None]] = []
         self._flushed = 0
         self._lock_cm: contextlib.AbstractAsyncContextManager[None] | None = None
 
@@ -202,31 +198,16 @@ class UnitOfWork:
             await self.session.close()
             assert self._lock_cm is not None
             await self._lock_cm.__aexit__(None, None, None)
-        if committed:
-            if self.events:
-                self.db._notify_commit()
-            self._run_callbacks(self._after_commit)
+        if committed and self.events:
+            self.db._notify_commit()
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once this transaction has committed (e.g. count a metric); dropped on rollback."""
-        self._after_commit.append(callback)
+    def mark(self) -> int:
+        """A point to rewind the collected events to when a savepoint is rolled back."""
+        return len(self.events)
 
-    def mark(self) -> tuple[int, int]:
-        """A point to rewind the collected events and callbacks to (a savepoint rolled back)."""
-        return len(self.events), len(self._after_commit)
-
-    def rewind(self, mark: tuple[int, int]) -> None:
-        del self.events[mark[0]:]
-        del self._after_commit[mark[1]:]
-        self._flushed = min(self._flushed, mark[0])
-
-    @staticmethod
-    def _run_callbacks(callbacks: list[Callable[[], None]]) -> None:
-        for callback in callbacks:
-            try:
-                callback()
-            except Exception:  # the transaction is committed; a failing callback must not make it look failed
-                log.exception("after-commit callback failed")
+    def rewind(self, mark: int) -> None:
+        del self.events[mark:]
+        self._flushed = min(self._flushed, mark)
 
     def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None,
              time: datetime | None = None) -> CloudEvent:
@@ -251,8 +232,6 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.flush_events()
         await self.session.commit()
-        callbacks, self._after_commit = self._after_commit, []
-        self._run_callbacks(callbacks)
         await self.session.begin()
 
 

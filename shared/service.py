@@ -118,6 +118,9 @@ class Service:
     async def start(self) -> None:
         if self.settings.migrate_on_start:
             await self._retry("database migration", lambda: migrate(self.db.url, self.name))
+        for consumer in self.consumers:  # before connecting, so /asyncapi.json is complete from the start
+            if consumer.name not in self._subscribers:
+                self._subscribe(consumer)
         self._tasks["bus"] = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus")
 
     async def _retry(self, what: str, fn: Callable[[], Awaitable[Any]]) -> None:
