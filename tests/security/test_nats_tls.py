@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
 from services.notify.app import build as build_notify
-from shared.bus.streams import Namespace
+from shared.bus.streams import Namespace, tls_context
 from shared.contracts import new_event
 from shared.contracts.events import TipReceived
 from shared.db import inbox
@@ -140,32 +140,32 @@ def _start(tmp_path: Path, tls_block: str) -> Iterator[TlsServer]:
         proc.stop()
 
 
+DEPLOY_TLS = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "tls"
+
+
+def _deploy_block(name: str, pki: Pki) -> str:
+    """The shipped `tls {}` block with its production paths pointed at this run's certificates."""
+    text = (DEPLOY_TLS / name).read_text(encoding="utf-8")
+    for path, actual in (("/etc/nats/tls/server-key.pem", pki.server.key),
+                         ("/etc/nats/tls/server.pem", pki.server.cert), ("/etc/nats/tls/ca.pem", pki.ca)):
+        assert path in text or path.endswith("ca.pem"), f"{name} no longer mentions {path}"
+        text = text.replace(path, str(actual))
+    assert "/etc/nats/tls/" not in text
+    return text
+
+
 @pytest.fixture
 def tls_server(pki: Pki, tmp_path: Path) -> Iterator[TlsServer]:
     """The server presents its certificate; clients are not asked for one (`deploy/nats/tls/tls-server.conf`)."""
-    yield from _start(tmp_path, f"""
-tls {{
-  cert_file: "{pki.server.cert}"
-  key_file: "{pki.server.key}"
-  min_version: "1.2"
-  timeout: 2
-}}
-""")
+    yield from _start(tmp_path, _deploy_block("tls-server.conf", pki))
 
 
 @pytest.fixture
 def mtls_server(pki: Pki, tmp_path: Path) -> Iterator[TlsServer]:
     """Every client must present a certificate signed by the CA (`deploy/nats/tls/tls-mutual.conf`)."""
-    yield from _start(tmp_path, f"""
-tls {{
-  cert_file: "{pki.server.cert}"
-  key_file: "{pki.server.key}"
-  ca_file: "{pki.ca}"
-  verify: true
-  min_version: "1.2"
-  timeout: 2
-}}
-""")
+    block = _deploy_block("tls-mutual.conf", pki)
+    assert "verify: true" in block
+    yield from _start(tmp_path, block)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -307,3 +307,15 @@ async def test_mutual_tls_service_without_its_certificate_is_not_ready_and_says_
         await eventually(warned, timeout=10, what="a connection error in the service's log")
     finally:
         await service.stop()
+
+
+async def test_mutual_tls_client_certificate_and_key_in_one_file(
+        pki: Pki, mtls_server: TlsServer, settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    combined = tmp_path / "notify-combined.pem"
+    combined.write_bytes(pki.client.cert.read_bytes() + pki.client.key.read_bytes())
+    combined.chmod(0o600)
+    settings = settings_factory(nats_url=mtls_server.url, nats_tls_ca=pki.ca, nats_tls_cert=combined)
+    ctx = tls_context(settings)
+    assert ctx is not None
+    nc = await _connect_once(mtls_server.url, ctx)
+    await nc.close()

@@ -1,0 +1,49 @@
+"""The benchmarks still run: every benchmark function at a tiny size, checking its figures and counts (no timing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bench import bench_campaign, bench_consumer, bench_e2e, bench_intake, bench_relay
+from tests.bench.__main__ import rows_for
+
+
+def _positive(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and v > 0 for v in values)
+
+
+async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: str) -> None:
+    results: dict[str, dict[str, Any]] = {}
+
+    intake = results["intake"] = await bench_intake.run(nats_url, concurrency=4, duration=0.5, warmup=0.1,
+                                                        variants=("tips_fast",))
+    assert _positive(intake["bare"]["tips_per_s"], intake["bare"]["p50_ms"], intake["bare"]["p99_ms"])
+    tips = intake["tips_fast"]
+    assert _positive(tips["tips_per_s"], tips["p50_ms"], tips["p99_ms"], tips["ratio"], tips["rss_peak_mib"])
+    # Every tip answered 202 is stored once and its TipReceived published once.
+    assert tips["answered_202"] == tips["stored"] == tips["published"] > 0
+    assert tips["errors"] == 0
+
+    consumer = results["consumer"] = await bench_consumer.run(nats_url, n=50, batch=20)
+    assert _positive(consumer["raw"]["events_per_s"], consumer["spine_noop"]["events_per_s"],
+                     consumer["notify"]["events_per_s"])
+    assert consumer["spine_noop"]["processed"] == 50
+    assert consumer["notify"]["processed"] == consumer["notify"]["inbox_deliveries"] == 50
+
+    relay = results["relay"] = await bench_relay.run(nats_url, n=50, batch_size=20)
+    assert _positive(relay["raw"]["events_per_s"], relay["relay"]["events_per_s"], relay["relay"]["ratio"])
+    assert relay["stream_messages"] == 100  # 50 from the baseline, 50 from the relay, none twice
+
+    e2e = results["e2e"] = await bench_e2e.run(nats_url, rate=10, duration=1, poll=0.05)
+    assert e2e["accepted"] == e2e["reached_inbox"] == 10 and e2e["failed_posts"] == 0
+    assert _positive(e2e["e2e"]["p50_ms"], e2e["e2e"]["p99_ms"], e2e["post_only"]["p50_ms"])
+
+    platform = results["platform"] = await bench_campaign.run_platform(nats_url, n_units=20)
+    if platform.get("status") != "pending":
+        assert platform["unit_events"] >= 20 * 5  # imported, registered, self-assessed, appraised, decided
+        assert _positive(platform["total_s"], platform["units_per_s"])
+        assert platform["notifications_delivered"] > 0
+        assert set(platform["rss_peak_mib"]) == {"units+driver", "awards", "notify"}
+
+    for name, result in results.items():
+        assert rows_for(name, result), name
