@@ -87,6 +87,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_WRITE_OPTION = "antq_write"  # execution option marking a unit of work's connection
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -113,7 +116,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A unit of work takes the write lock when it begins (BEGIN IMMEDIATE): a transaction that has read and
+        # then writes while another connection holds the write lock gets "database is locked" at once, without
+        # waiting for busy_timeout; one that begins IMMEDIATE waits for the lock like any writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
 
     return engine
 
@@ -127,6 +133,9 @@ class Database:
         self.sqlite = is_sqlite(url)
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Units of work: on SQLite their transactions begin IMMEDIATE (see make_engine).
+        self.write_sessionmaker = async_sessionmaker(self.engine.execution_options(**{_WRITE_OPTION: True}),
+                                                     expire_on_commit=False)
         # SQLite allows one writer; serialising writers in-process avoids lock upgrades failing under load.
         self._write_lock = asyncio.Lock() if self.sqlite else None
         self._commit_listeners: list[Callable[[], None]] = []
@@ -178,7 +187,7 @@ class UnitOfWork:
         self._lock_cm = self.db.write_lock()
         await self._lock_cm.__aenter__()
         try:
-            self.session = self.db.sessionmaker()
+            self.session = self.db.write_sessionmaker()
             await self.session.begin()
         except BaseException:
             await self._lock_cm.__aexit__(None, None, None)

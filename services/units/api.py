@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.units import handlers, store
@@ -590,7 +590,8 @@ class BatchResult(BaseModel):
     items: list[BatchItemResult]
 
 
-async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], **kw: Any) -> BatchResult:
+async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], **kw: Any) -> Response:
+    """Run a batch; the result (declared as `BatchResult`) is serialised once here, not validated again."""
     _check_area(body.area_code)
     principal = POLICY.authorize(bearer_principal(request), "batches.run", area=body.area_code)
     assert principal is not None
@@ -603,19 +604,20 @@ async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]
                                                                                body.area_code), **kw)
     out = [BatchItemResult.model_validate(r.as_dict()) for r in results]
     ok = sum(1 for r in out if r.ok)
-    return BatchResult(total=len(out), succeeded=ok, failed=len(out) - ok, items=out)
+    result = BatchResult(total=len(out), succeeded=ok, failed=len(out) - ok, items=out)
+    return Response(content=result.model_dump_json(), media_type="application/json")
 
 
 @router.post("/batches/registrations", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Register many units of one area for a year")
-async def batch_registrations(body: BatchUnits, request: Request) -> BatchResult:
+async def batch_registrations(body: BatchUnits, request: Request) -> Response:
     step = handlers.step_register(body.year)
     return await _batch(request, body, [(u, step) for u in body.unit_ids], creates=True, needs_incidents=True)
 
 
 @router.post("/batches/self-assessments", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Record the self-assessments of many units of one area")
-async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -> BatchResult:
+async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -> Response:
     items: list[tuple[str, Step]] = [
         (i.unit_id, handlers.step_self_assess(body.year, {k: v.model_dump() for k, v in (i.results or {}).items()}
                                               or None)) for i in body.items]
@@ -624,14 +626,14 @@ async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -
 
 @router.post("/batches/submissions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Submit the dossiers of many units of one area")
-async def batch_submissions(body: BatchUnits, request: Request) -> BatchResult:
+async def batch_submissions(body: BatchUnits, request: Request) -> Response:
     step = handlers.step_submit(body.year)
     return await _batch(request, body, [(u, step) for u in body.unit_ids])
 
 
 @router.post("/batches/appraisals", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Appraise many units of one commune; each item its own result and UnitAppraised")
-async def batch_appraisals(body: BatchAppraisals, request: Request) -> BatchResult:
+async def batch_appraisals(body: BatchAppraisals, request: Request) -> Response:
     items: list[tuple[str, Step]] = [(i.unit_id, handlers.step_appraise(body.year, i.recommended, i.note))
                                      for i in body.items]
     return await _batch(request, body, items)
@@ -639,7 +641,7 @@ async def batch_appraisals(body: BatchAppraisals, request: Request) -> BatchResu
 
 @router.post("/batches/decisions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Decide many units of one commune; each item its own result and event")
-async def batch_decisions(body: BatchDecisions, request: Request) -> BatchResult:
+async def batch_decisions(body: BatchDecisions, request: Request) -> Response:
     items: list[tuple[str, Step]] = [
         (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note))
         for i in body.items]

@@ -25,9 +25,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -175,6 +177,31 @@ inbound_refs = Table(
     Column("processed_at", UTCDateTime, nullable=False),
 )
 
+class _SerializedJSON(TypeDecorator[str]):
+    """Binds a JSON document already serialised by pydantic (`model_dump_json`) into a JSON column as it is.
+
+    Serialising a whole aggregate in one pydantic pass, instead of `model_dump` and then `json.dumps`, is most of
+    the cost of saving it; the column stays JSON (PostgreSQL checks the text), only the Python-side step is skipped.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+
+def _json_text(column: Any) -> Any:
+    """The JSON column's text as stored, for `Model.model_validate_json` (the driver's `json.loads` skipped)."""
+    return cast(column, Text)
+
+
+def _bind_serialized(table: Table, keys: Iterable[str]) -> dict[str, Any]:
+    """VALUES for an executemany where `data` is bound as pre-serialised JSON and every other key as usual."""
+    return {k: bindparam(k, type_=_SerializedJSON()) if k == "data" else bindparam(k, type_=table.c[k].type)
+            for k in keys}
+
+
 # SQLite allows at most 999 bound parameters in old builds; keep IN lists well below.
 CHUNK = 500
 
@@ -192,7 +219,8 @@ def fold(text: str) -> str:
 
 # --- units ---------------------------------------------------------------------------------------------------
 def unit_row(unit: Unit) -> dict[str, Any]:
-    data = unit.to_dict()
+    """The row of a unit; `data` is its JSON text (bind it with `_bind_serialized`)."""
+    data = unit.model_dump_json()
     return {
         "unit_id": unit.unit_id, "name": unit.name, "kind": unit.kind, "province_code": unit.province_code,
         "commune_code": unit.commune_code, "area_code": unit.area_code, "external_key": unit.external_key,
@@ -205,7 +233,13 @@ def unit_row(unit: Unit) -> dict[str, Any]:
 
 
 def _unit(data: Any) -> Unit:
-    return Unit.from_dict(data)
+    """A unit from its stored JSON text (or an already decoded document)."""
+    return Unit.model_validate_json(data) if isinstance(data, str | bytes) else Unit.from_dict(data)
+
+
+def _cycle(data: Any) -> Cycle:
+    """A cycle from its stored JSON text (or an already decoded document)."""
+    return Cycle.model_validate_json(data) if isinstance(data, str | bytes) else Cycle.from_dict(data)
 
 
 def area_clause(area_code: str, province: Any = None, commune: Any = None) -> ColumnElement[bool]:
@@ -219,14 +253,14 @@ def area_clause(area_code: str, province: Any = None, commune: Any = None) -> Co
 
 
 async def get_unit(*, session: AsyncSession, unit_id: str) -> Unit | None:
-    data = (await session.execute(select(units.c.data).where(units.c.unit_id == unit_id))).scalar_one_or_none()
+    data = (await session.execute(select(_json_text(units.c.data)).where(units.c.unit_id == unit_id))).scalar_one_or_none()
     return _unit(data) if data is not None else None
 
 
 async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     for chunk in _chunks(list(dict.fromkeys(unit_ids))):
-        for data in (await session.execute(select(units.c.data).where(units.c.unit_id.in_(chunk)))).scalars():
+        for data in (await session.execute(select(_json_text(units.c.data)).where(units.c.unit_id.in_(chunk)))).scalars():
             unit = _unit(data)
             out[unit.unit_id] = unit
     return out
@@ -235,7 +269,7 @@ async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[s
 async def get_units_by_external_keys(*, session: AsyncSession, keys: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     for chunk in _chunks(list(dict.fromkeys(keys))):
-        for data in (await session.execute(select(units.c.data).where(units.c.external_key.in_(chunk)))).scalars():
+        for data in (await session.execute(select(_json_text(units.c.data)).where(units.c.external_key.in_(chunk)))).scalars():
             unit = _unit(data)
             assert unit.external_key is not None
             out[unit.external_key] = unit
@@ -245,7 +279,8 @@ async def get_units_by_external_keys(*, session: AsyncSession, keys: Sequence[st
 async def insert_units(*, session: AsyncSession, new: Sequence[Unit]) -> None:
     if not new:
         return
-    await session.execute(insert(units), [unit_row(u) for u in new])
+    rows = [unit_row(u) for u in new]
+    await session.execute(insert(units).values(_bind_serialized(units, rows[0])), rows)
     await _set_models(session, [(u.unit_id, u.models) for u in new], replace=False)
 
 
@@ -257,7 +292,7 @@ async def update_units(*, session: AsyncSession, changed: Sequence[Unit]) -> Non
         row.pop("unit_id")
         row.pop("created_at")
     stmt = update(units).where(units.c.unit_id == bindparam("b_unit_id")).values(
-        {k: bindparam(k) for k in rows[0] if k != "b_unit_id"})
+        _bind_serialized(units, (k for k in rows[0] if k != "b_unit_id")))
     await session.execute(stmt.execution_options(synchronize_session=False), rows)
     await _set_models(session, [(u.unit_id, u.models) for u in changed], replace=True)
 
@@ -290,7 +325,7 @@ async def list_units(
     status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
 ) -> list[Unit]:
     """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
-    stmt = select(units.c.data)
+    stmt = select(_json_text(units.c.data))
     if kind:
         stmt = stmt.where(units.c.kind == kind)
     for area in area_codes:
@@ -319,22 +354,22 @@ def cycle_row(cycle: Cycle, now: datetime) -> dict[str, Any]:
         "framework_code": cycle.framework_code, "late": cycle.late,
         "rating": cycle.decision.rating if cycle.decision else None,
         "criteria_met": cycle.criteria_met, "criteria_total": cycle.criteria_total,
-        "registered_at": cycle.registered_at, "updated_at": now, "data": cycle.to_dict(),
+        "registered_at": cycle.registered_at, "updated_at": now, "data": cycle.model_dump_json(),
     }
 
 
 async def get_cycle(*, session: AsyncSession, unit_id: str, year: int) -> Cycle | None:
-    data = (await session.execute(select(cycles.c.data).where(cycles.c.unit_id == unit_id,
+    data = (await session.execute(select(_json_text(cycles.c.data)).where(cycles.c.unit_id == unit_id,
                                                                cycles.c.year == year))).scalar_one_or_none()
-    return Cycle.from_dict(data) if data is not None else None
+    return _cycle(data) if data is not None else None
 
 
 async def get_cycles(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, Cycle]:
     out: dict[str, Cycle] = {}
     for chunk in _chunks(list(dict.fromkeys(unit_ids))):
-        stmt = select(cycles.c.data).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
+        stmt = select(_json_text(cycles.c.data)).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
         for data in (await session.execute(stmt)).scalars():
-            cycle = Cycle.from_dict(data)
+            cycle = _cycle(data)
             out[cycle.unit_id] = cycle
     return out
 
@@ -358,7 +393,8 @@ async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) ->
 
 async def insert_cycles(*, session: AsyncSession, new: Sequence[Cycle], now: datetime) -> None:
     if new:
-        await session.execute(insert(cycles), [cycle_row(c, now) for c in new])
+        rows = [cycle_row(c, now) for c in new]
+        await session.execute(insert(cycles).values(_bind_serialized(cycles, rows[0])), rows)
 
 
 async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now: datetime) -> None:
@@ -370,7 +406,7 @@ async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now:
         row["b_unit_id"], row["b_year"] = row.pop("unit_id"), row.pop("year")
         rows.append(row)
     stmt = update(cycles).where(cycles.c.unit_id == bindparam("b_unit_id"), cycles.c.year == bindparam("b_year"))
-    stmt = stmt.values({k: bindparam(k) for k in rows[0] if not k.startswith("b_")})
+    stmt = stmt.values(_bind_serialized(cycles, (k for k in rows[0] if not k.startswith("b_"))))
     await session.execute(stmt.execution_options(synchronize_session=False), rows)
     denied = [c for c in changed if c.state == "not_recognised" and c.decision is not None]
     reasons = [{"unit_id": c.unit_id, "year": c.year, "reason": r[:600], "kind": reason_kind(r)[:64],

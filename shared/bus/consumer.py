@@ -77,6 +77,11 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
 
 
+def _is_infrastructure_text(error: str | None) -> bool:
+    """Whether a recorded "<ExceptionType>: message" is an infrastructure failure (retried without limit)."""
+    return (error or "").startswith(("OperationalError", "DBAPIError", "ConnectionError", "OSError", "TimeoutError"))
+
+
 @dataclass
 class _Item:
     msg: Msg
@@ -173,10 +178,13 @@ class ConsumerRunner:
         num = msg.metadata.num_delivered if msg.metadata else 1
         item.delivery = Delivery(envelope=envelope, data=data, event_type=model.TYPE, agency=agency,
                                  num_delivered=num)
-        if num > self.max_deliver:
-            # Reached only when a previous delivery crashed the process before it could settle the message.
-            last = self._last_errors.get(envelope.id, "the handler did not finish")
-            item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {last}"
+        last = self._last_errors.get(envelope.id)
+        if num > self.max_deliver and not _is_infrastructure_text(last):
+            # Reached when a previous delivery crashed the process before it could settle the message. Deliveries
+            # that failed on the infrastructure (database locked or down) are retried without limit, so they
+            # never count towards giving up.
+            reason = last or "the handler did not finish"
+            item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {reason}"
         return item
 
     # --- processing -----------------------------------------------------------------------------------------
@@ -247,8 +255,7 @@ class ConsumerRunner:
 
     @staticmethod
     def _infra(it: _Item) -> bool:
-        err = it.error or ""
-        return err.startswith(("OperationalError", "DBAPIError", "ConnectionError", "OSError", "TimeoutError"))
+        return _is_infrastructure_text(it.error)
 
     async def _dead_letter(self, it: _Item) -> None:
         subject_type = self.namespace.strip(it.msg.subject)
