@@ -57,10 +57,10 @@ reliability: $(STAMP)
 	$(PY) -m pytest tests/reliability -m slow -q -p no:randomly
 
 fuzz: $(STAMP)
-	ANTQ_FUZZ_EXAMPLES=2000 $(PY) -m pytest tests -m fuzz -q
+	ANTQ_FUZZ_EXAMPLES=300 $(PY) -m pytest tests/security -m fuzz -q
 
 cluster: $(STAMP)
-	$(PY) -m pytest tests/deploy -m slow -q
+	$(PY) -m pytest tests/cluster -m slow -q
 
 audit: $(STAMP)
 	$(VENV)/bin/pip-audit --skip-editable

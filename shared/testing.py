@@ -242,3 +242,12 @@ async def running(service: Any, *, ready_timeout: float = 20) -> AsyncIterator[A
 
         await eventually(ready, timeout=ready_timeout, what=f"{service.name} ready")
         yield client
+
+
+def missing_tool(message: str) -> None:
+    """Skip a test whose external tool is absent on a developer's machine; fail in CI, which must run it all."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI must not skip this test; `make tools` installs it)")
+    pytest.skip(message)

@@ -84,7 +84,7 @@ async def test_each_node_lost_in_turn_under_a_stream_of_tips(cluster: NatsCluste
     platform = platform_on(cluster)
     assert await _replicas(cluster.urls) == dict.fromkeys(STREAMS, 3)
     victims = ["TIPS-leader", *(n.name for n in cluster.nodes)]
-    verdict, events = await _lose_nodes(cluster, platform, victims=victims, count=3000, rate=20, duration=400,
+    verdict, _ = await _lose_nodes(cluster, platform, victims=victims, count=3000, rate=20, duration=400,
                                         fault="cluster: each node killed in turn (leader first)")
     assert verdict.ok, report(verdict)
     await _final_catch_up(cluster, [n.name for n in cluster.nodes])

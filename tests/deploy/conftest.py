@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from shared.testing import missing_tool
+
 from .helpers import nats_server_binary
 
 
@@ -13,7 +15,7 @@ from .helpers import nats_server_binary
 def nats_server_bin() -> str:
     path = nats_server_binary()
     if path is None:
-        pytest.skip("nats-server not found: install the project's dev dependencies (nats-server-bin)")
+        missing_tool("nats-server not found: install the project's dev dependencies (nats-server-bin)")
     return path
 
 
@@ -21,5 +23,5 @@ def nats_server_bin() -> str:
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool not found: install Debian's `prometheus` package")
+        missing_tool("promtool not found: install Debian's `prometheus` package")
     return path

@@ -25,7 +25,7 @@ import websockets
 
 from services.tips.app import build
 from shared.settings import Settings
-from shared.testing import eventually, free_port
+from shared.testing import eventually, free_port, missing_tool
 
 CHROMIUM = os.environ.get("ANTQ_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
@@ -82,7 +82,7 @@ async def chromium() -> AsyncIterator[Page]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        missing_tool(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     profile = Path(tempfile.mkdtemp(prefix="antq-chromium-"))
     proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              "--disable-dev-shm-usage", "--remote-debugging-port=0",

@@ -740,6 +740,19 @@ async def outbox_pending(http: httpx.AsyncClient, platform: Platform) -> dict[st
     return out
 
 
+async def consumer_results(http: httpx.AsyncClient, platform: Platform, result: str) -> Counter[str]:
+    """antq_consumer_messages_total{result=...} per consumer, summed from every service's /metrics."""
+    out: Counter[str] = Counter()
+    for name in SERVICES:
+        with contextlib.suppress(httpx.HTTPError):
+            text = (await http.get(platform.url(name) + "/metrics")).text
+            for m in re.finditer(r'^antq_consumer_messages_total\{([^}]*)\} ([0-9.e+]+)$', text, re.M):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+                if labels.get("result") == result:
+                    out[labels.get("consumer", name)] += int(float(m.group(2)))
+    return out
+
+
 async def settle(platform: Platform, js: Any, *, timeout: float = 120) -> tuple[bool, dict[str, Any]]:
     """Until every durable consumer has nothing pending or unacknowledged and every outbox is empty, twice in a
     row (a consumer's work can put new events on the bus)."""
@@ -818,8 +831,8 @@ class Verdict:
         return "\n".join([*self.details[:40], *self.notes])
 
 
-HEADER = ("fault", "attempted", "acknowledged", "effects found", "lost", "duplicated", "unacked+effect", "DLQ exp/found",
-          "stuck")
+HEADER = ("fault", "attempted", "acknowledged", "effects found", "lost", "duplicated", "unacked+effect",
+          "DLQ exp/found", "stuck")
 
 
 def format_table(verdicts: Iterable[Verdict]) -> str:
@@ -904,9 +917,9 @@ async def _evaluate(platform: Platform, load: Load, *, fault: str, poison: Poiso
         rows = tip_rows(platform)
         tips_by_marker: dict[str, list[str]] = defaultdict(list)
         for tip_id, description in rows:
-            m = re.match(r"\[(rel-[^\]]+)\]", description)
-            if m:
-                tips_by_marker[m.group(1)].append(tip_id)
+            marker = re.match(r"\[(rel-[^\]]+)\]", description)
+            if marker:
+                tips_by_marker[marker.group(1)].append(tip_id)
         tip_ids = {t for t, _ in rows}
 
         registered_by_name: dict[str, list[str]] = defaultdict(list)
@@ -996,11 +1009,11 @@ async def _evaluate(platform: Platform, load: Load, *, fault: str, poison: Poiso
                                  f"{m.headers.get('Antq-Dlq-Original-Subject')}: {m.headers.get('Antq-Dlq-Reason')}")
         expected = poison.expected if poison else Counter()
         v.dlq_expected, v.dlq_found = sum(expected.values()), sum(found.values())
-        for mark, n in (found - expected).items():
+        for key, n in (found - expected).items():
             v.dlq_unexpected += n
-            v.details.append(f"DLQ holds {mark} {found[mark]} times, expected {expected[mark]}")
-        for mark, n in (expected - found).items():
-            v.details.append(f"DLQ misses {mark} ({n} of {expected[mark]})")
+            v.details.append(f"DLQ holds {key} {found[key]} times, expected {expected[key]}")
+        for key, n in (expected - found).items():
+            v.details.append(f"DLQ misses {key} ({n} of {expected[key]})")
     return v
 
 
@@ -1025,8 +1038,9 @@ async def scenario(platform: Platform, *, fault: str, inject: Fault | None, coun
             try:
                 await inject(platform, load)
             except BaseException:
-                if runner.done() and runner.exception() is not None:
-                    raise runner.exception() from None  # the load itself failed: that is the error to see
+                failure = runner.exception() if runner.done() else None
+                if failure is not None:
+                    raise failure from None  # the load itself failed: that is the error to see
                 runner.cancel()
                 raise
         await runner

@@ -75,9 +75,9 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
         return out
 
     async def reaches(n: int, what: str) -> Counter[tuple[str, str, str]]:
-        async def check() -> Counter[tuple[str, str, str]] | None:
+        async def check() -> Counter[tuple[str, str, str]]:
             found = await markers()
-            return found if sum(found.values()) >= n else None
+            return found if sum(found.values()) >= n else Counter()
         return await eventually(check, timeout=30, what=what)
 
     tips: dict[str, str] = {}  # tip_id -> "normal" | "remote"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from shared.contracts.events import UnitKind
 from shared.errors import Invalid, NotFound
@@ -101,9 +101,15 @@ class Framework(_Frozen):
     overlay_code: str | None = None
     criteria: tuple[Criterion, ...]
     incident_categories: tuple[IncidentCategory, ...]
+    # Criteria by code (the first of a code wins), looked up once per criterion of every item of a batch.
+    _by_code: dict[str, Criterion] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for c in self.criteria:
+            self._by_code.setdefault(c.code, c)
 
     def criterion(self, code: str) -> Criterion | None:
-        return next((c for c in self.criteria if c.code == code), None)
+        return self._by_code.get(code)
 
     @property
     def scored_criteria(self) -> tuple[Criterion, ...]:
