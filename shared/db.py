@@ -153,10 +153,6 @@ class Database:
         async with self.sessionmaker() as session:
             yield session
 
-    def write_lock_busy(self) -> bool:
-        """Whether a writer of this process holds the write lock now (never, without one: PostgreSQL)."""
-        return self._write_lock is not None and self._write_lock.locked()
-
     @contextlib.asynccontextmanager
     async def write_lock(self) -> AsyncIterator[None]:
         if self._write_lock is None:

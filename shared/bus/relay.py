@@ -22,10 +22,6 @@ Publish = Callable[[str, bytes, dict[str, str]], Awaitable[Any]]
 # Under load the backlog gauges are refreshed at most this often (each refresh is a query); an idle pass
 # sets them to zero without one.
 GAUGE_INTERVAL = 1.0
-# While the database's write lock is busy (SQLite: a long batch transaction), published rows are marked sent
-# later, at most this many seconds or rows later, instead of the relay waiting for the lock after every batch.
-MARK_DELAY = 1.0
-MARK_MAX_ROWS = 10_000
 
 
 class OutboxRelay:
@@ -33,12 +29,6 @@ class OutboxRelay:
 
     A crash between commit and publish loses nothing (the row stays pending); a crash after publish and
     before marking re-publishes the row, which JetStream drops as a duplicate by its `Nats-Msg-Id`.
-
-    Marking costs a write transaction. When the write lock is free it is taken after every batch; when it is
-    busy (SQLite's single writer, held by a long batch request) the relay keeps publishing past the rows it
-    has not yet marked (it reads after a cursor) and marks them together once the lock is free, or after
-    MARK_DELAY / MARK_MAX_ROWS. Each marking resets the cursor, so a row committed late with a lower sequence
-    (PostgreSQL assigns sequences before commit) is still picked up.
     """
 
     def __init__(self, db: Database, publish: Publish, *, namespace: Namespace, metrics: SpineMetrics | None,
@@ -53,9 +43,6 @@ class OutboxRelay:
         self._stopping = False
         self.last_error: str | None = None
         self._gauges_at = 0.0
-        self._cursor = 0  # rows up to this sequence are published (those in _unmarked not yet marked)
-        self._unmarked: list[int] = []
-        self._unmarked_since = 0.0
         db.on_outbox_commit(self.wake)
 
     def wake(self) -> None:
@@ -67,42 +54,29 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = self.poll_interval
-        try:
-            while not self._stopping:
-                try:
-                    published = await self._pass(defer_marking=True)
-                    backoff = self.poll_interval
-                except Exception as exc:  # noqa: BLE001 — the relay must outlive any failure of NATS or the DB
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("outbox relay pass failed: %s", self.last_error)
-                    published = 0
-                    backoff = min(backoff * 2, 10.0)
-                if published:
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-        finally:
-            # Best effort: what is left unmarked is published again after a restart and dropped as a duplicate.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._mark([])), timeout=5)
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                backoff = self.poll_interval
+            except Exception as exc:  # noqa: BLE001 — the relay must outlive any failure of NATS or the DB
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay pass failed: %s", self.last_error)
+                published = 0
+                backoff = min(backoff * 2, 10.0)
+            if published:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to a batch of pending rows and mark them sent. Returns how many were published."""
-        return await self._pass(defer_marking=False)
-
-    async def _pass(self, *, defer_marking: bool) -> int:
+        """One pass: publish up to a batch of pending rows. Returns how many were published."""
         async with self.db.read() as session:
             rows = (await session.execute(
                 select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                .where(outbox.c.state == "pending", outbox.c.seq > self._cursor)
-                .order_by(outbox.c.seq).limit(self.batch_size)
+                .where(outbox.c.state == "pending").order_by(outbox.c.seq).limit(self.batch_size)
             )).all()
         if not rows:
-            if self._unmarked or self._cursor:
-                # Mark what went out, then look again from the first pending row (the cursor is reset).
-                await self._mark([])
-                return await self._pass(defer_marking=defer_marking)
             self._set_gauges_idle()
             return 0
         results = await asyncio.gather(
@@ -111,16 +85,19 @@ class OutboxRelay:
         )
         sent = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(r.seq, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
-        if not self._unmarked:
-            self._unmarked_since = time.monotonic()
-        self._unmarked.extend(sent)
-        self._cursor = rows[-1].seq
+        now = utcnow()
+        async with self.db.write_lock(), self.db.sessionmaker() as session, session.begin():
+            if sent:
+                for chunk in _chunks(sent, 500):
+                    await session.execute(update(outbox).where(outbox.c.seq.in_(chunk))
+                                          .values(state="sent", sent_at=now, attempts=outbox.c.attempts + 1))
+            for seq, exc in failed:
+                await session.execute(update(outbox).where(outbox.c.seq == seq).values(
+                    attempts=outbox.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
         if self.metrics:
             self.metrics.outbox_published.inc(len(sent))
             if failed:
                 self.metrics.outbox_failures.inc(len(failed))
-        if failed or not defer_marking or not self._must_wait_for_lock():
-            await self._mark(failed)
         # A short batch that went out took every pending row there was: the next pass finds none and zeroes the
         # gauges without a query. A backlog or failures are counted, at most once per GAUGE_INTERVAL.
         if (failed or len(rows) == self.batch_size) and time.monotonic() - self._gauges_at >= GAUGE_INTERVAL:
@@ -130,27 +107,6 @@ class OutboxRelay:
             raise RuntimeError(f"{len(failed)} of {len(rows)} outbox rows failed to publish: {self.last_error}")
         self.last_error = None
         return len(sent)
-
-    def _must_wait_for_lock(self) -> bool:
-        """Whether marking now would wait behind another writer, and may still be put off."""
-        due = (len(self._unmarked) >= MARK_MAX_ROWS
-               or time.monotonic() - self._unmarked_since >= MARK_DELAY)
-        return self.db.write_lock_busy() and not due
-
-    async def _mark(self, failed: list[tuple[int, BaseException]]) -> None:
-        """Mark the published rows sent and record the failures, in one transaction; reset the cursor."""
-        sent = self._unmarked
-        if sent or failed:
-            now = utcnow()
-            async with self.db.write_lock(), self.db.sessionmaker() as session, session.begin():
-                for chunk in _chunks(sent, 500):
-                    await session.execute(update(outbox).where(outbox.c.seq.in_(chunk))
-                                          .values(state="sent", sent_at=now, attempts=outbox.c.attempts + 1))
-                for seq, exc in failed:
-                    await session.execute(update(outbox).where(outbox.c.seq == seq).values(
-                        attempts=outbox.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
-        self._unmarked = []
-        self._cursor = 0
 
     def _set_gauges_idle(self) -> None:
         # Nothing was pending: no need to ask the database.
