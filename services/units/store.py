@@ -196,6 +196,10 @@ def _json_text(column: Any) -> Any:
     return cast(column, Text)
 
 
+_UNIT_JSON = _json_text(units.c.data)
+_CYCLE_JSON = _json_text(cycles.c.data)
+
+
 def _bind_serialized(table: Table, keys: Iterable[str]) -> dict[str, Any]:
     """VALUES for an executemany where `data` is bound as pre-serialised JSON and every other key as usual."""
     return {k: bindparam(k, type_=_SerializedJSON()) if k == "data" else bindparam(k, type_=table.c[k].type)
@@ -253,14 +257,14 @@ def area_clause(area_code: str, province: Any = None, commune: Any = None) -> Co
 
 
 async def get_unit(*, session: AsyncSession, unit_id: str) -> Unit | None:
-    data = (await session.execute(select(_json_text(units.c.data)).where(units.c.unit_id == unit_id))).scalar_one_or_none()
+    data = (await session.execute(select(_UNIT_JSON).where(units.c.unit_id == unit_id))).scalar_one_or_none()
     return _unit(data) if data is not None else None
 
 
 async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     for chunk in _chunks(list(dict.fromkeys(unit_ids))):
-        for data in (await session.execute(select(_json_text(units.c.data)).where(units.c.unit_id.in_(chunk)))).scalars():
+        for data in (await session.execute(select(_UNIT_JSON).where(units.c.unit_id.in_(chunk)))).scalars():
             unit = _unit(data)
             out[unit.unit_id] = unit
     return out
@@ -269,7 +273,7 @@ async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[s
 async def get_units_by_external_keys(*, session: AsyncSession, keys: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     for chunk in _chunks(list(dict.fromkeys(keys))):
-        for data in (await session.execute(select(_json_text(units.c.data)).where(units.c.external_key.in_(chunk)))).scalars():
+        for data in (await session.execute(select(_UNIT_JSON).where(units.c.external_key.in_(chunk)))).scalars():
             unit = _unit(data)
             assert unit.external_key is not None
             out[unit.external_key] = unit
@@ -325,7 +329,7 @@ async def list_units(
     status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
 ) -> list[Unit]:
     """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
-    stmt = select(_json_text(units.c.data))
+    stmt = select(_UNIT_JSON)
     if kind:
         stmt = stmt.where(units.c.kind == kind)
     for area in area_codes:
@@ -359,7 +363,7 @@ def cycle_row(cycle: Cycle, now: datetime) -> dict[str, Any]:
 
 
 async def get_cycle(*, session: AsyncSession, unit_id: str, year: int) -> Cycle | None:
-    data = (await session.execute(select(_json_text(cycles.c.data)).where(cycles.c.unit_id == unit_id,
+    data = (await session.execute(select(_CYCLE_JSON).where(cycles.c.unit_id == unit_id,
                                                                cycles.c.year == year))).scalar_one_or_none()
     return _cycle(data) if data is not None else None
 
@@ -367,7 +371,7 @@ async def get_cycle(*, session: AsyncSession, unit_id: str, year: int) -> Cycle 
 async def get_cycles(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, Cycle]:
     out: dict[str, Cycle] = {}
     for chunk in _chunks(list(dict.fromkeys(unit_ids))):
-        stmt = select(_json_text(cycles.c.data)).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
+        stmt = select(_CYCLE_JSON).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
         for data in (await session.execute(stmt)).scalars():
             cycle = _cycle(data)
             out[cycle.unit_id] = cycle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -39,6 +40,51 @@ def _patch_faststream_fetch_timeout() -> None:
 
 
 _patch_faststream_fetch_timeout()
+
+# How long a batch consumer's fetch waits for the first message (a long poll: it returns as soon as one arrives).
+FIRST_MESSAGE_WAIT = 5.0
+
+
+def _patch_faststream_batch_loop() -> None:
+    """Replace FastStream's batch pull loop with one that keeps latency low without a stream of short pulls.
+
+    FastStream 0.7.8 fills a batch by repeating short `fetch` calls until the batch is full or its timeout passes.
+    With a timeout short enough for low latency that means dozens of pull requests a second per consumer, each
+    expiring on the server, and under load deliveries raced those expiries: a NAKed message was not redelivered
+    within seconds and an acknowledged one came back. This loop long-polls for the first message, then takes
+    whatever else is already waiting (at most `PullSub.timeout` more), and hands the batch to FastStream's
+    normal processing (`consume`, so middlewares and metrics still apply).
+    """
+    from faststream.nats.subscriber.usecases import stream_pull_subscriber
+    from nats.errors import ConnectionClosedError
+    from nats.js.errors import ServiceUnavailableError
+
+    async def _consume_pull(self: Any) -> None:
+        assert self.subscription, "create_subscription first"
+        batch_size = self.pull_sub.batch_size
+        more_wait = self.pull_sub.timeout or 0.02
+        while self.running:
+            try:
+                messages = await self.subscription.fetch(batch=1, timeout=FIRST_MESSAGE_WAIT)
+            except TimeoutError:
+                continue
+            except (ConnectionClosedError, ServiceUnavailableError):
+                await asyncio.sleep(0.5)  # reconnecting; unacknowledged messages will be redelivered
+                continue
+            if batch_size > 1:
+                try:
+                    messages += await self.subscription.fetch(batch=batch_size - 1, timeout=more_wait)
+                except TimeoutError:
+                    pass
+                except (ConnectionClosedError, ServiceUnavailableError):
+                    pass  # process what arrived; the rest stays unacknowledged and is redelivered
+            if messages and self.running:
+                await self.consume(messages)
+
+    stream_pull_subscriber.BatchPullStreamSubscriber._consume_pull = _consume_pull  # type: ignore[method-assign]
+
+
+_patch_faststream_batch_loop()
 
 
 @dataclass(frozen=True)
