@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -130,6 +131,11 @@ class Service:
             if consumer.name not in self._subscribers:
                 self._subscribe(consumer)
         self._tasks["bus"] = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus")
+        if self.settings.gc_freeze_on_start:
+            # Start-up leaves ~150,000 long-lived objects (models, routes, mappers); every full collection used to
+            # rescan them, which was the largest single cost of the provincial campaign (docs/benchmarks.md).
+            gc.collect()
+            gc.freeze()
 
     async def _retry(self, what: str, fn: Callable[[], Awaitable[Any]]) -> None:
         delay = 0.5

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     consumer_ack_wait: float = Field(default=30.0, gt=0)
     consumer_retry_delay: float = Field(default=1.0, ge=0)
 
+    # Move objects created at start-up out of the garbage collector's reach (one process per service).
+    gc_freeze_on_start: bool = True
+
     # Authentication
     auth_key_file: Path | None = None
     auth_issuer: str = "antq"

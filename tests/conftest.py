@@ -91,7 +91,7 @@ def settings_factory(nats_url: str, namespace: str, tmp_path: Path) -> Callable[
         base: dict[str, object] = {
             "data_dir": tmp_path / "data", "nats_url": nats_url, "namespace": namespace,
             "tips_argon2_profile": "fast", "consumer_retry_delay": 0.05, "relay_poll_interval": 0.1,
-            "log_json": False, "sqlite_synchronous": "NORMAL",
+            "log_json": False, "sqlite_synchronous": "NORMAL", "gc_freeze_on_start": False,
         }
         base.update(overrides)
         return Settings(**base)  # type: ignore[arg-type]

@@ -829,7 +829,12 @@ class Verdict:
                 and self.dlq_found == self.dlq_expected)
 
     def problems(self) -> str:
-        return "\n".join([*self.details[:40], *self.notes])
+        """The first few findings of each kind, then the notes."""
+        shown: list[str] = []
+        for prefix in ("LOST", "DUPLICATED", "UNEXPECTED", "DLQ", "not settled"):
+            mine = [d for d in self.details if d.startswith(prefix)]
+            shown += mine[:12] + ([f"... and {len(mine) - 12} more {prefix}"] if len(mine) > 12 else [])
+        return "\n".join([*shown, *self.notes])
 
 
 HEADER = ("fault", "attempted", "acknowledged", "effects found", "lost", "duplicated", "unacked+effect",
@@ -838,7 +843,8 @@ HEADER = ("fault", "attempted", "acknowledged", "effects found", "lost", "duplic
 
 def format_table(verdicts: Iterable[Verdict]) -> str:
     rows = [HEADER] + [(v.fault, str(v.attempted), str(v.acknowledged), str(v.effects_found), str(v.lost),
-                        str(v.duplicated), str(v.unacked_with_effect), f"{v.dlq_expected}/{v.dlq_found}",
+                        str(v.duplicated), str(v.unacked_with_effect),
+                        f"{v.dlq_expected}/{v.dlq_found}" + (f" +{v.dlq_unexpected} other" if v.dlq_unexpected else ""),
                         str(v.stuck)) for v in verdicts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
 
