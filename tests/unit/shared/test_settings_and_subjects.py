@@ -33,7 +33,7 @@ def test_namespace_prefixes_subjects_and_streams_only_when_set() -> None:
     assert Namespace("").subject("antq.tips.TipReceived.v1") == "antq.tips.TipReceived.v1"
     ns = Namespace("t1")
     assert ns.subject("antq.tips.TipReceived.v1") == "t1.antq.tips.TipReceived.v1"
-    assert ns.strip("t1.antq.tips.TipReceived.v1") == "antq.tips.TipReceived.v1"
+    assert ns.strip("t1.antq.tips.TipReceived.v1") == "antq.tips.TipReceived.v1"  # noqa: B005 — Namespace.strip, not str.strip
     assert ns.stream("TIPS") == "t1_TIPS"
 
 
