@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, require_role
@@ -70,6 +71,13 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
         return error_json(exc.status_code, code, message, None, dict(exc.headers or {}) or None)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # The database is locked past its busy timeout or unreachable: nothing was stored, the client may retry.
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+        return error_json(503, "unavailable", "the service's database is busy or unreachable; retry shortly",
+                          None, {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

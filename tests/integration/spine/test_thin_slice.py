@@ -65,3 +65,28 @@ async def test_unauthenticated_inbox_is_refused_with_json_error(
         assert r.json()["error"]["code"] == "unauthorized"
         r = await http.get("/inbox", headers={"Authorization": "Bearer not-a-token"})
         assert r.status_code == 401
+
+
+async def test_a_locked_database_answers_503_with_retry_after_and_stores_nothing(
+        settings_factory: Callable[..., Settings], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    db_file = tmp_path / "tips-locked.db"
+    tips = build_tips(settings_factory(tips_database_url=f"sqlite+aiosqlite:///{db_file}"))
+    async with running(tips) as http:
+        locker = sqlite3.connect(db_file, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            tips.db.engine.sync_engine.dispose()
+            import sqlalchemy as sa
+
+            @sa.event.listens_for(tips.db.engine.sync_engine, "connect")
+            def _short_timeout(conn, _record):  # type: ignore[no-untyped-def]
+                conn.execute("PRAGMA busy_timeout=200")
+
+            r = await http.post("/tips", json={"category": "theft", "description": "x", "anonymous": True})
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "5" and r.json()["error"]["code"] == "unavailable"
