@@ -7,7 +7,6 @@ no second credential is needed to add files later.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -30,7 +29,7 @@ from services.tips.handlers import (
 from services.tips.policy import POLICY, require_role
 from shared.auth import Principal
 from shared.contracts.events import Priority
-from shared.errors import DomainError, Invalid
+from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.ratelimit import RateLimiter
 
@@ -63,48 +62,6 @@ def ctx_of(request: Request) -> TipsContext:
 
 def officer(request: Request, action: str) -> Principal:
     return require_role(bearer_principal(request), action)
-
-
-class PayloadTooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
-
-
-class BodyLimit:
-    """Bounds request bodies: JSON bodies to 256 KiB, multipart tips to the attachment rules' total plus 1 MiB."""
-
-    def __init__(self, app: Any, *, multipart_limit: Any):
-        self.app = app
-        self.multipart_limit = multipart_limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        limit = self.multipart_limit() if path in ("/tips/with-attachments", "/submit") else JSON_BODY_LIMIT
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            body = json.dumps({"error": {"code": "payload_too_large", "message": "the request body is too large",
-                                         "details": {"max_bytes": limit}}}).encode()
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        seen = 0
-
-        async def bounded() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise PayloadTooLarge("the request body is too large", details={"max_bytes": limit})
-            return message
-
-        await self.app(scope, bounded, send)
 
 
 # --- response models -------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from fastapi import FastAPI
 
 from services.tips import api, keys, scheduler, subscribers, web
@@ -27,13 +29,36 @@ def build(settings: Settings) -> Service:
     service.app.state.tips_ctx = ctx
     service.app.state.tips_limits = api.RateLimits(submit_per_minute=settings.tips_submit_rate_per_minute,
                                                    follow_up_per_minute=settings.tips_follow_up_rate_per_minute)
-    service.app.add_middleware(
-        api.BodyLimit, multipart_limit=lambda: ctx.attachment_rules.max_total_bytes + api.MULTIPART_OVERHEAD)
+    # The shared body-limit middleware (every service has it) bounds JSON bodies to 256 KiB here, and a tip with
+    # its attachments to the attachment rules' total plus room for the multipart framing.
+    service.app.state.body_limits = _BodyLimits(ctx)
     subscribers.register(service, ctx)
     service.background("deadlines", lambda svc: scheduler.deadline_loop(svc, ctx, settings.tips_scheduler_interval))
     service.include_router(api.router)
     service.include_router(web.router)
     return service
+
+
+class _BodyLimits(Mapping[str, int]):
+    """Read at each request, so the multipart limit follows the attachment rules in force."""
+
+    _MULTIPART = ("/tips/with-attachments", "/submit")
+
+    def __init__(self, ctx: TipsContext):
+        self.ctx = ctx
+
+    def __getitem__(self, path: str) -> int:
+        if path in self._MULTIPART:
+            return self.ctx.attachment_rules.max_total_bytes + api.MULTIPART_OVERHEAD
+        if path == "/":
+            return api.JSON_BODY_LIMIT
+        raise KeyError(path)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("/", *self._MULTIPART))
+
+    def __len__(self) -> int:
+        return 1 + len(self._MULTIPART)
 
 
 def create_app(settings: Settings) -> FastAPI:

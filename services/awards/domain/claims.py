@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.rewards import normalise_receipt, reward_ref_for_receipt
 
-# Receipts are Crockford base32 shown in groups of four (`XXXX-XXXX-...`). Reporters retype them: lower case,
+# Receipts are Crockford base32 shown in groups of four (`ABCD-EFGH-...`). Reporters retype them: lower case,
 # no hyphens, I/L for 1 and O for 0 all mean the same receipt, so the grouped form is tried as well.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: c for c in _CROCKFORD} | {"I": "1", "L": "1", "O": "0"}

@@ -164,7 +164,7 @@ def reward_ref(receipt: str | Receipt) -> str:
     """The reference under which an anonymous reporter can claim an award with the receipt (see module doc).
 
     Delegates to `shared.rewards.reward_ref_for_receipt`, which the awards service applies to a presented
-    receipt, over the grouped form shown to the reporter (`XXXX-XXXX-...`), so however the reporter typed it
+    receipt, over the grouped form shown to the reporter (`ABCD-EFGH-...`), so however the reporter typed it
     here, the reference is the one that `POST /rewards/claim` computes for the receipt as it was issued.
     """
     return reward_ref_for_receipt(str(parse_receipt(receipt)))
