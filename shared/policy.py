@@ -63,6 +63,13 @@ class Policy:
             raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
         return principal
 
+    def require_caller(self, principal: Principal | None, action: str) -> Principal:
+        """`require` for actions that are never public: always returns the authenticated principal."""
+        checked = self.require(principal, action)
+        if checked is None:
+            raise Unauthorized("authentication required: Authorization: Bearer <token>")
+        return checked
+
     def table(self) -> list[tuple[str, str, str]]:
         """(action, who, description) rows for documentation: `public` or `role: scope, ...`."""
         rows = []

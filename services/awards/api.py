@@ -20,7 +20,7 @@ from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_
 from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
 from shared.auth import Principal
-from shared.errors import Forbidden, Invalid, NotFound, Unauthorized
+from shared.errors import Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
 
@@ -43,13 +43,7 @@ def _ctx(request: Request) -> AwardsContext:
 
 def _caller(request: Request, action: str) -> Principal:
     """Authenticate and check the role (the scope is checked once the resource's area is known)."""
-    principal = bearer_principal(request)
-    rule = POLICY.rule(action)
-    if principal is None:
-        raise Unauthorized("authentication required: Authorization: Bearer <token>")
-    if principal.role not in rule.grants:
-        raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
-    return principal
+    return POLICY.require_caller(bearer_principal(request), action)
 
 
 def _scope_check(principal: Principal, action: str) -> Callable[[Award], None]:

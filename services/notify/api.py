@@ -33,7 +33,7 @@ from services.notify.handlers import (
 )
 from services.notify.policy import POLICY
 from shared.auth import Principal
-from shared.errors import Forbidden, Invalid, Unauthorized
+from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
 
@@ -66,12 +66,7 @@ async def authorized(request: Request, action: str, **scope: Any) -> Principal:
 
 def with_role(request: Request, action: str) -> Principal:
     """The caller, when their role may do `action` at all; the scope is checked once the resource is known."""
-    principal = bearer_principal(request)
-    if principal is None:
-        raise Unauthorized("authentication required: Authorization: Bearer <token>")
-    if principal.role not in POLICY.roles_for(action):
-        raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
-    return principal
+    return POLICY.require_caller(bearer_principal(request), action)
 
 
 def _cursor_pair(cursor: str | None) -> tuple[datetime, str] | None:

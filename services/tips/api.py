@@ -26,7 +26,7 @@ from services.tips.handlers import (
     TriageTip,
     VerifyTip,
 )
-from services.tips.policy import POLICY, require_role
+from services.tips.policy import POLICY
 from shared.auth import Principal
 from shared.contracts.events import Priority
 from shared.errors import Invalid
@@ -61,7 +61,7 @@ def ctx_of(request: Request) -> TipsContext:
 
 
 def officer(request: Request, action: str) -> Principal:
-    return require_role(bearer_principal(request), action)
+    return POLICY.require_caller(bearer_principal(request), action)
 
 
 # --- response models -------------------------------------------------------------------------------------------------

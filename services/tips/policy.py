@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from shared.auth import Principal
-from shared.errors import Forbidden, Unauthorized
 from shared.policy import OFFICERS, Policy, Rule, Scope
 
 # Revealing a reporter's identity: admins anywhere, and officers for tips in their own area (the officers who
@@ -28,16 +27,6 @@ POLICY = Policy([
     Rule("tips.read_attachment", grants=OFFICERS, description="Download a tip's attachment"),
     Rule("tips.reveal_reporter", grants=dict(REVEAL_GRANTS), description="Reveal a reporter's identity"),
 ])
-
-
-def require_role(principal: Principal | None, action: str) -> Principal:
-    """The role part of the policy, checked before the tip (and so its area) is loaded; 401/403."""
-    rule = POLICY.rule(action)
-    if principal is None:
-        raise Unauthorized("authentication required: Authorization: Bearer <token>")
-    if principal.role not in rule.grants:
-        raise Forbidden(f"role {principal.role!r} may not {action}", code="forbidden_role")
-    return principal
 
 
 def authorize_on(principal: Principal, action: str, *, area: str | None) -> None:
