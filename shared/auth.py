@@ -14,6 +14,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from shared.errors import Forbidden, Unauthorized
+from shared.files import write_private
 
 Role = Literal["admin", "officer", "unit", "agency"]
 ROLES: tuple[str, ...] = ("admin", "officer", "unit", "agency")
@@ -43,18 +44,8 @@ def load_or_create_key(path: Path) -> OKPKey:
     """The deployment's token signing key; created on first use (embedded mode) with owner-only permissions."""
     if path.exists():
         return OKPKey.import_key(path.read_bytes())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = OKPKey.generate_key("Ed25519")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.as_pem(private=True))
-    try:
-        os.link(tmp, path)  # atomic create: concurrent starters agree on one key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Exclusive create: concurrent starters agree on one key.
+    write_private(path, OKPKey.generate_key("Ed25519").as_pem(private=True), exclusive=True)
     return OKPKey.import_key(path.read_bytes())
 
 

@@ -10,12 +10,10 @@ notice the change (directory mtime) and sign with the new key, while every older
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from pathlib import Path
 
 from services.awards.domain import Keyring
+from shared.files import write_private
 from shared.settings import Settings
 
 CURRENT = "current"
@@ -23,24 +21,6 @@ CURRENT = "current"
 
 def key_dir(settings: Settings) -> Path:
     return settings.awards_signing_key_dir or settings.data_dir / "keys" / "awards"
-
-
-def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        if exclusive:
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)  # never overwrite an existing key
-        else:
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class KeyStore:
@@ -88,7 +68,7 @@ class KeyStore:
         """Generate a key, store it and make it current; older keys stay (they keep verifying). Returns the kid."""
         fresh = Keyring()
         kid = fresh.rotate()
-        _write_atomic(self.directory / f"{kid}.pem", fresh.export_pem(kid), exclusive=True)
-        _write_atomic(self.directory / CURRENT, kid.encode() + b"\n", exclusive=False)
+        write_private(self.directory / f"{kid}.pem", fresh.export_pem(kid), exclusive=True)
+        write_private(self.directory / CURRENT, kid.encode() + b"\n", exclusive=False)
         self._keyring = None
         return kid

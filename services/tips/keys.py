@@ -6,11 +6,10 @@ prepends a fresh key and `--prune` drops the old ones once every row has been re
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 from services.tips.domain import IdentityCipher
+from shared.files import write_private
 from shared.settings import Settings
 
 
@@ -30,30 +29,13 @@ def read_key_file(path: Path) -> list[str]:
 
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file atomically with owner-only permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write("\n".join(keys) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_private(path, ("\n".join(keys) + "\n").encode("ascii"))
 
 
 def ensure_key_file(path: Path) -> list[str]:
     """The keys in the file, creating it with one new key on first use (concurrent starters agree on one)."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(IdentityCipher.generate_key() + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_private(path, (IdentityCipher.generate_key() + "\n").encode("ascii"), exclusive=True)
     return read_key_file(path)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from shared.files import write_private
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,7 @@ class DiskStorage:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{digest}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            write_private(path, data)
         return StoredBlob(key=digest, sha256=digest, size=len(data))
 
     async def put(self, data: bytes) -> StoredBlob:
