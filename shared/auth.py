@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Unauthorized
 from shared.files import write_private
 
 Role = Literal["admin", "officer", "unit", "agency"]
@@ -178,11 +178,3 @@ class TokenAuthority:
             raise Unauthorized("token has been revoked")
         return Principal(sub=str(claims.get("sub", "")), role=str(role), area=claims.get("area"),
                          unit=claims.get("unit"), token_id=claims.get("jti"))
-
-
-def require_role(principal: Principal | None, *roles: str) -> Principal:
-    if principal is None:
-        raise Unauthorized("authentication required: Authorization: Bearer <token>")
-    if principal.role not in roles:
-        raise Forbidden(f"role {principal.role!r} may not do this")
-    return principal

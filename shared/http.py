@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import Principal, require_role
+from shared.auth import Principal
 from shared.errors import DomainError, Invalid
 from shared.oidc import TokenVerifier
 
@@ -98,10 +98,6 @@ def bearer_principal(request: Request) -> Principal | None:
     # Local `antq token` tokens, then the OIDC provider when configured (shared.oidc.CompositeVerifier).
     authority: TokenVerifier = request.app.state.tokens
     return authority.verify(token.strip())
-
-
-def principal_with(request: Request, *roles: str) -> Principal:
-    return require_role(bearer_principal(request), *roles)
 
 
 class Page(BaseModel, Generic[T]):
