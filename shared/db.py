@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     event,
     insert,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -250,4 +253,30 @@ async def inbox_seen(session: AsyncSession, *, consumer: str, event_ids: list[st
     rows = await session.execute(
         select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id.in_(event_ids))
     )
+    return {r[0] for r in rows}
+
+
+_CLAIM_SQLITE = text(
+    "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, value, :at FROM json_each(:ids) "
+    "WHERE true ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("at", type_=UTCDateTime))
+_CLAIM_POSTGRES = text(
+    "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, unnest(CAST(:ids AS text[])), :at "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("at", type_=UTCDateTime), bindparam("ids", type_=ARRAY(String)))
+
+
+async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+    """Record events as processed by a consumer in one statement; returns those not recorded before.
+
+    The statement carries the ids as one parameter (a JSON array on SQLite, an array on PostgreSQL), so its cost
+    hardly grows with the batch; the caller's transaction must roll back if any of them is then not processed.
+    """
+    if not event_ids:
+        return set()
+    if session.bind.dialect.name == "postgresql":
+        rows = await session.execute(_CLAIM_POSTGRES, {"consumer": consumer, "at": utcnow(), "ids": event_ids})
+    else:
+        rows = await session.execute(_CLAIM_SQLITE, {"consumer": consumer, "at": utcnow(),
+                                                     "ids": json.dumps(event_ids)})
     return {r[0] for r in rows}

@@ -20,7 +20,7 @@ from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EventData, data_model_for
 from shared.contracts.subjects import dlq_subject
-from shared.db import Database, UnitOfWork, inbox, inbox_seen, utcnow
+from shared.db import Database, UnitOfWork, inbox, inbox_claim, inbox_seen, utcnow
 from shared.observability import SpineMetrics
 from shared.settings import valid_agency_name
 
@@ -33,6 +33,7 @@ class Reject(Exception):
 # Savepoints are issued as plain SQL: SQLAlchemy's `begin_nested()` also releases each one, a second round trip.
 _SAVEPOINT = text("SAVEPOINT antq_event")
 _ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT antq_event")
+_GUARD = text("SELECT 1")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,27 @@ def _validation_reason(exc: ValidationError) -> str:
     return "; ".join(parts)[:1000]
 
 
+def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
+    """The envelope of a message, or (DLQ kind, reason). Valid JSON is parsed once, by pydantic's own parser;
+    only a message that fails is parsed again, to say precisely what is wrong with it."""
+    try:
+        return CloudEvent.model_validate_json(payload or b"")
+    except (ValidationError, RecursionError, ValueError):
+        pass
+    try:
+        raw = json.loads(payload or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return "undecodable", f"not JSON: {type(exc).__name__}"
+    if not isinstance(raw, dict):
+        return "undecodable", "not a CloudEvents JSON object"
+    try:
+        return CloudEvent.model_validate(raw)
+    except RecursionError:
+        return "invalid", "envelope nested too deeply"
+    except ValidationError as exc:
+        return "invalid", f"envelope: {_validation_reason(exc)}"
+
+
 def _is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
 
@@ -80,6 +102,10 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
 def _is_infrastructure_text(error: str | None) -> bool:
     """Whether a recorded "<ExceptionType>: message" is an infrastructure failure (retried without limit)."""
     return (error or "").startswith(("OperationalError", "DBAPIError", "ConnectionError", "OSError", "TimeoutError"))
+
+
+class _Redo(Exception):
+    """A handler raised in a batch run without savepoints: roll it all back and run it again with them."""
 
 
 @dataclass
@@ -128,22 +154,11 @@ class ConsumerRunner:
     def _decode(self, msg: Msg) -> _Item:
         item = _Item(msg)
         subject_type = self.namespace.strip(msg.subject)
-        try:
-            raw = json.loads(msg.data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            item.dlq_kind, item.dlq_reason = "undecodable", f"not JSON: {type(exc).__name__}"
+        envelope_or_error = _parse_envelope(msg.data)
+        if isinstance(envelope_or_error, tuple):
+            item.dlq_kind, item.dlq_reason = envelope_or_error
             return item
-        if not isinstance(raw, dict):
-            item.dlq_kind, item.dlq_reason = "undecodable", "not a CloudEvents JSON object"
-            return item
-        try:
-            envelope = CloudEvent.model_validate(raw)
-        except RecursionError:
-            item.dlq_kind, item.dlq_reason = "invalid", "envelope nested too deeply"
-            return item
-        except ValidationError as exc:
-            item.dlq_kind, item.dlq_reason = "invalid", f"envelope: {_validation_reason(exc)}"
-            return item
+        envelope = envelope_or_error
         agency: str | None = None
         if subject_type.startswith("antq.inbound."):
             parts = subject_type.split(".")
@@ -189,25 +204,59 @@ class ConsumerRunner:
 
     # --- processing -----------------------------------------------------------------------------------------
     async def _process(self, items: list[_Item]) -> None:
-        """One transaction for the whole batch, a savepoint per message, the inbox rows in one statement.
+        """One transaction for the whole batch; each handler runs once per delivery whose effects are kept.
 
-        Each handler runs once per delivery, after `SAVEPOINT`; a handler that raises is undone with `ROLLBACK
-        TO SAVEPOINT` and the others keep their effects. The savepoints are not released one by one (the commit
-        releases them all) and the inbox rows are written together at the end: one round trip to the database
-        per event instead of three, which on SQLite is most of what the spine costs per event. (Running the
-        batch without savepoints and redoing it message by message on a failure is cheaper still, but then a
-        handler could run twice for one delivery.)
+        The common case costs one statement to look up the inbox, the handlers' own statements, one to write
+        the inbox rows and one commit: the batch runs without savepoints. If any handler raises, that whole
+        transaction is rolled back (so nothing of it is kept) and the batch is run again with a `SAVEPOINT`
+        per message: a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep their
+        effects. Handlers only touch the database through the unit of work (the outbox pattern), so running a
+        batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the driver's
+        thread, which was most of what the spine cost per event.
         """
+        if len(items) > 1:
+            try:
+                await self._run(items, savepoints=False)
+                return
+            except _Redo:
+                for it in items:
+                    it.outcome, it.error, it.dlq_kind, it.dlq_reason = "", None, "", None
+        await self._run(items, savepoints=True)
+
+    async def _run(self, items: list[_Item], *, savepoints: bool) -> None:
         async with self.db.unit_of_work() as uow:
             session = uow.session
             ids = [it.delivery.event_id for it in items if it.delivery]
+            if not savepoints:
+                # The inbox rows first, in one statement: it says which events are new. If any handler then
+                # raises, the whole transaction, these rows included, is rolled back.
+                new = await inbox_claim(session, consumer=self.consumer.name, event_ids=ids)
+                for it in items:
+                    assert it.delivery is not None
+                    if it.delivery.event_id not in new:
+                        # JetStream may redeliver after ack_wait; the inbox row makes the second one a no-op.
+                        it.outcome = "duplicate"
+                        continue
+                    new.discard(it.delivery.event_id)  # the same event twice in one batch runs once
+                    try:
+                        await self.consumer.handler(it.delivery, uow)
+                    except Exception as exc:
+                        if _is_infrastructure_error(exc):
+                            raise
+                        raise _Redo from exc
+                    it.outcome = "ok"
+                if not self.db.sqlite:
+                    # The guard for a handler that swallowed a database error: on PostgreSQL the transaction is
+                    # then aborted and this statement fails, so nothing is acknowledged without its effects.
+                    await session.execute(_GUARD)
+                return
             seen = await inbox_seen(session, consumer=self.consumer.name, event_ids=ids)
             rows: list[dict[str, Any]] = []
+            now = utcnow()
             for it in items:
                 assert it.delivery is not None
                 event_id = it.delivery.event_id
                 if event_id in seen:
-                    # JetStream may redeliver after ack_wait; the inbox row makes the second delivery a no-op.
                     it.outcome = "duplicate"
                     continue
                 mark = uow.mark()
@@ -227,7 +276,7 @@ class ConsumerRunner:
                 else:
                     it.outcome = "ok"
                     seen.add(event_id)
-                    rows.append({"consumer": self.consumer.name, "event_id": event_id, "processed_at": utcnow()})
+                    rows.append({"consumer": self.consumer.name, "event_id": event_id, "processed_at": now})
             if rows:
                 # Also the guard for a handler that swallowed a database error: on PostgreSQL the transaction is
                 # then aborted and this statement fails, so nothing is acknowledged without its effects.

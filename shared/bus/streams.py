@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -45,6 +46,71 @@ _patch_faststream_fetch_timeout()
 FIRST_MESSAGE_WAIT = 5.0
 
 
+_STATUS = "Status"
+_NO_MESSAGES, _REQUEST_TIMEOUT = "404", "408"
+
+
+async def _take(sub: Any, queue: asyncio.Queue[Any]) -> Any:
+    msg = queue.get_nowait() if not queue.empty() else await queue.get()
+    sub._pending_size -= len(msg.data)
+    queue.task_done()
+    return msg
+
+
+async def pull_batch(psub: Any, batch: int, *, first_wait: float, more_wait: float) -> list[Any]:
+    """Up to `batch` messages of a pull consumer: one long poll for the first (it returns as soon as one arrives,
+    `[]` after `first_wait`), then one `no_wait` request for whatever else is waiting.
+
+    Equivalent to nats-py's `fetch(1, first_wait)` then `fetch(batch - 1, more_wait)`, which it replaces on the
+    hot path: nats-py waits for each message of a batch with its own task and timer (`next_msg`), most of what
+    a fetched message costs the client. Here the messages are read straight off the subscription's queue and a
+    single deadline bounds each request. Status messages (no messages, request timeout, heartbeats) end or
+    continue a request; they are never returned. `psub` is a nats-py `JetStreamContext.PullSubscription`.
+    """
+    sub = psub._sub
+    nc = psub._nc
+    if nc.is_closed:
+        from nats.errors import ConnectionClosedError
+
+        raise ConnectionClosedError
+    queue: asyncio.Queue[Any] = sub._pending_queue
+    # Leftovers of an earlier request (a late status message) are dropped; a message is kept.
+    messages: list[Any] = []
+    while not queue.empty() and len(messages) < batch:
+        msg = await _take(sub, queue)
+        if not (msg.headers and msg.headers.get(_STATUS)):
+            messages.append(msg)
+    if not messages:
+        expires = int(first_wait * 1_000_000_000)
+        await nc.publish(psub._nms, b'{"batch":1,"expires":%d}' % expires, psub._deliver)
+        try:
+            async with asyncio.timeout(first_wait + 0.5):
+                while not messages:
+                    msg = await _take(sub, queue)
+                    status = msg.headers.get(_STATUS) if msg.headers else None
+                    if status is None:
+                        messages.append(msg)
+                    elif status == _REQUEST_TIMEOUT:
+                        return []
+        except TimeoutError:
+            return []
+    needed = batch - len(messages)
+    if needed <= 0:
+        return messages
+    await nc.publish(psub._nms, b'{"batch":%d,"no_wait":true}' % needed, psub._deliver)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(more_wait + 1.0):
+            while needed > 0:
+                msg = await _take(sub, queue)
+                status = msg.headers.get(_STATUS) if msg.headers else None
+                if status is None:
+                    messages.append(msg)
+                    needed -= 1
+                elif status in (_NO_MESSAGES, _REQUEST_TIMEOUT):
+                    break
+    return messages
+
+
 def _patch_faststream_batch_loop() -> None:
     """Replace FastStream's batch pull loop with one that keeps latency low without a stream of short pulls.
 
@@ -59,27 +125,38 @@ def _patch_faststream_batch_loop() -> None:
     from nats.errors import ConnectionClosedError
     from nats.js.errors import ServiceUnavailableError
 
+    async def _fetch_batch(self: Any) -> list[Any]:
+        try:
+            return await pull_batch(self.subscription, self.pull_sub.batch_size, first_wait=FIRST_MESSAGE_WAIT,
+                                    more_wait=self.pull_sub.timeout or 0.02)
+        except (ConnectionClosedError, ServiceUnavailableError):
+            await asyncio.sleep(0.5)  # reconnecting; unacknowledged messages will be redelivered
+            return []
+
     async def _consume_pull(self: Any) -> None:
         assert self.subscription, "create_subscription first"
-        batch_size = self.pull_sub.batch_size
-        more_wait = self.pull_sub.timeout or 0.02
-        while self.running:
-            try:
-                messages = await self.subscription.fetch(batch=1, timeout=FIRST_MESSAGE_WAIT)
-            except TimeoutError:
-                continue
-            except (ConnectionClosedError, ServiceUnavailableError):
-                await asyncio.sleep(0.5)  # reconnecting; unacknowledged messages will be redelivered
-                continue
-            if batch_size > 1:
-                try:
-                    messages += await self.subscription.fetch(batch=batch_size - 1, timeout=more_wait)
-                except TimeoutError:
-                    pass
-                except (ConnectionClosedError, ServiceUnavailableError):
-                    pass  # process what arrived; the rest stays unacknowledged and is redelivered
-            if messages and self.running:
-                await self.consume(messages)
+        # The next batch is fetched while this one is processed: its messages travel and are parsed while the
+        # handler waits for the database (a commit's fsync), instead of after it.
+        ahead: asyncio.Future[list[Any]] | None = None
+        try:
+            while self.running:
+                messages = await (ahead if ahead is not None else _fetch_batch(self))
+                ahead = None
+                if messages and self.running:
+                    ahead = asyncio.ensure_future(_fetch_batch(self))
+                    await self.consume(messages)
+        finally:
+            if ahead is not None:
+                await _release(ahead)
+
+    async def _release(ahead: asyncio.Future[list[Any]]) -> None:
+        """Stopping: hand back a batch fetched ahead, unprocessed, for immediate redelivery (not after ack_wait)."""
+        if not ahead.done():
+            ahead.cancel()
+        with contextlib.suppress(BaseException):
+            for msg in await ahead:
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
     stream_pull_subscriber.BatchPullStreamSubscriber._consume_pull = _consume_pull  # type: ignore[method-assign]
 
