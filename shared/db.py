@@ -274,7 +274,7 @@ async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[s
     """
     if not event_ids:
         return set()
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         rows = await session.execute(_CLAIM_POSTGRES, {"consumer": consumer, "at": utcnow(), "ids": event_ids})
     else:
         rows = await session.execute(_CLAIM_SQLITE, {"consumer": consumer, "at": utcnow(),
