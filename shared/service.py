@@ -21,10 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared.auth import RevocationList, TokenAuthority, revocation_path
 from shared.bodylimit import BodyLimitMiddleware
-from shared.bus.consumer import Consumer, ConsumerRunner, Handler
+from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
-from shared.db import Database, utcnow
+from shared.db import Database, UnitOfWork, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
 from shared.observability import HttpMetricsMiddleware, SpineMetrics
@@ -85,6 +85,24 @@ class Service:
                 name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
                 description=description or (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__
                 else description, types=frozenset(types) if types else None))
+            return handler
+
+        return register
+
+    def batch_consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
+                       description: str = "") -> Callable[[BatchHandler], BatchHandler]:
+        """Like `consumer`, but the handler takes the batch's new events at once (in stream order), so that it
+        can read and write them with a few set-based statements. It must give each event the effect that
+        handling them one by one would; when it raises, the spine runs it again on each event alone."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            async def one(delivery: Delivery, uow: UnitOfWork) -> None:
+                await handler([delivery], uow)
+
+            self.consumers.append(Consumer(
+                name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=one,
+                batch_handler=handler, description=description or (handler.__doc__ or "").strip().splitlines()[0]
+                if handler.__doc__ else description, types=frozenset(types) if types else None))
             return handler
 
         return register

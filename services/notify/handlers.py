@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -138,56 +138,117 @@ def desk(area: str | None) -> Recipient:
                      approves_levels=ALL_LEVELS)
 
 
-# --- routing an event -----------------------------------------------------------------------------------------
-async def remember(event_type: str, data: Mapping[Any, Any], session: AsyncSession, now: datetime) -> None:
+# --- routing events -------------------------------------------------------------------------------------------
+_DIRECTORY_TABLES = {"tip": (store.tip_directory, "tip_id"), "unit": (store.unit_directory, "unit_id"),
+                     "award": (store.award_directory, "award_id")}
+_CHUNK = 500  # ids per IN (...) list
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+class DirectoryView:
+    """Notify's own directory (where tips and units are, whom awards are for) as one batch of events sees it:
+    read in one statement per table, changed in memory in event order, written back in one or two statements
+    per table. Each event therefore sees exactly what the events before it said, as if they were handled one
+    at a time."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.rows: dict[str, dict[str, dict[str, Any] | None]] = {kind: {} for kind in _DIRECTORY_TABLES}
+        self.stored: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_TABLES}
+        self.dirty: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_TABLES}
+
+    async def load(self, kind: str, keys: set[str]) -> None:
+        table, key = _DIRECTORY_TABLES[kind]
+        missing = sorted(k for k in keys if k not in self.rows[kind])
+        for chunk in _chunks(missing):
+            for row in (await self.session.execute(select(table).where(table.c[key].in_(chunk)))).mappings():
+                self.rows[kind][row[key]] = dict(row)
+                self.stored[kind].add(row[key])
+        for k in missing:
+            self.rows[kind].setdefault(k, None)
+
+    async def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if key not in self.rows[kind]:
+            await self.load(kind, {key})
+        return self.rows[kind][key]
+
+    async def put(self, kind: str, key: str, values: Mapping[str, Any]) -> None:
+        """Insert or update one entry (the columns given; the others keep their value)."""
+        table, key_column = _DIRECTORY_TABLES[kind]
+        current = await self.get(kind, key) or {c.name: None for c in table.columns} | {key_column: key}
+        self.rows[kind][key] = {**current, **values}
+        self.dirty[kind].add(key)
+
+    async def save(self) -> None:
+        for kind, keys in self.dirty.items():
+            if not keys:
+                continue
+            table, key_column = _DIRECTORY_TABLES[kind]
+            entries = {k: row for k in keys if (row := self.rows[kind][k]) is not None}
+            new = [entries[k] for k in sorted(keys - self.stored[kind])]
+            changed = [entries[k] for k in sorted(keys & self.stored[kind])]
+            if new:
+                await self.session.execute(insert(table), new)
+            if changed:
+                columns = [c.name for c in table.columns if c.name != key_column]
+                await self.session.execute(
+                    update(table).where(table.c[key_column] == bindparam("key_"))
+                    .values({c: bindparam(c) for c in columns}),
+                    [{"key_": row[key_column], **{c: row[c] for c in columns}} for row in changed])
+            self.stored[kind] |= keys
+            keys.clear()
+
+
+async def remember(event_type: str, data: Mapping[Any, Any], directory: DirectoryView, now: datetime) -> None:
     """Keep notify's own directory: where tips and units are, whom awards are for."""
     if event_type == TipReceived.TYPE:
-        await store.upsert(session, store.tip_directory, {"tip_id": data["tip_id"]},
-                           {"area_code": data.get("area_code"), "priority": data.get("priority"),
-                            "updated_at": now})
+        await directory.put("tip", str(data["tip_id"]), {"area_code": data.get("area_code"),
+                                                           "priority": data.get("priority"), "updated_at": now})
     elif event_type == TipTriaged.TYPE:
         values: dict[str, Any] = {"priority": data.get("priority"), "updated_at": now}
         if data.get("assigned_area"):
             values["area_code"] = data["assigned_area"]
-        await store.upsert(session, store.tip_directory, {"tip_id": data["tip_id"]}, values)
+        await directory.put("tip", str(data["tip_id"]), values)
     elif event_type == UnitRegistered.TYPE:
-        await store.upsert(session, store.unit_directory, {"unit_id": data["unit_id"]},
-                           {"area_code": data.get("area_code"), "updated_at": now})
+        await directory.put("unit", str(data["unit_id"]), {"area_code": data.get("area_code"), "updated_at": now})
     elif event_type == UnitUpdated.TYPE:
         changed = data.get("changed") or {}
         if isinstance(changed.get("area_code"), str):
-            await store.upsert(session, store.unit_directory, {"unit_id": data["unit_id"]},
-                               {"area_code": changed["area_code"], "updated_at": now})
+            await directory.put("unit", str(data["unit_id"]), {"area_code": changed["area_code"],
+                                                                 "updated_at": now})
     elif event_type == AwardProposed.TYPE:
-        await store.upsert(session, store.award_directory, {"award_id": data["award_id"]},
-                           {"recipient_kind": data["recipient_kind"], "recipient_ref": data["recipient_ref"],
-                            "level": data.get("level"), "updated_at": now})
+        await directory.put("award", str(data["award_id"]), {
+            "recipient_kind": data["recipient_kind"], "recipient_ref": data["recipient_ref"],
+            "level": data.get("level"), "updated_at": now})
 
 
-async def event_facts(data: Mapping[Any, Any], session: AsyncSession) -> tuple[dict[str, Any], Directory]:
+async def event_facts(data: Mapping[Any, Any], directory: DirectoryView) -> tuple[dict[str, Any], Directory]:
     """The event's data completed from the directory (priority of its tip, recipient of its award), and the
     directory entries routing needs to place it."""
     facts = dict(data)
     tip_areas: dict[str, str] = {}
     unit_areas: dict[str, str] = {}
     if facts.get("tip_id"):
-        entry = await store.tip_entry(session=session, tip_id=str(facts["tip_id"]))
+        entry = await directory.get("tip", str(facts["tip_id"]))
         if entry is not None:
             if entry["area_code"]:
                 tip_areas[str(facts["tip_id"])] = entry["area_code"]
             if entry["priority"] and "priority" not in facts:
                 facts["priority"] = entry["priority"]
     if facts.get("award_id") and "recipient_ref" not in facts:
-        award = await store.award_entry(session=session, award_id=str(facts["award_id"]))
+        award = await directory.get("award", str(facts["award_id"]))
         if award is not None:
             facts.update(recipient_kind=award["recipient_kind"], recipient_ref=award["recipient_ref"])
             if award["level"] and "level" not in facts:
                 facts["level"] = award["level"]
     unit_id = event_unit(facts)
     if unit_id:
-        area = await store.unit_area(session=session, unit_id=unit_id)
-        if area:
-            unit_areas[unit_id] = area
+        unit = await directory.get("unit", unit_id)
+        if unit is not None and unit["area_code"]:
+            unit_areas[unit_id] = unit["area_code"]
     return facts, Directory(unit_areas=unit_areas, tip_areas=tip_areas)
 
 
@@ -198,64 +259,130 @@ def subscription_from_row(row: Mapping[Any, Any]) -> Subscription:
                         target=row["target"])
 
 
-async def intake(delivery: Delivery, uow: UnitOfWork, ctx: NotifyContext) -> list[str]:
-    """Route one event into delivery rows, in the consumer's transaction; returns the new notification ids.
+class Audience:
+    """Who can be addressed, read once per batch: officers, subscriptions, and the recipients they name."""
 
-    The notification id is derived from (cause event, recipient, channel) and is the table's key, so an event
-    that arrives again creates nothing new. Inbox rows are delivered here and now; the others wait for the
-    delivery worker at the time `when_to_send` gives (now, after quiet hours, or with the digest).
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.rows: dict[str, RowMapping | None] = {}
+        self.preferences: dict[str, Preferences] = {}
+        self.subs: list[Subscription] = []
+        self.base: list[Recipient] = []  # officers, then the subscribers that are not officers
+        self.base_ids: set[str] = set()
+
+    async def load(self, unit_ids: set[str]) -> None:
+        officer_rows = await store.officers(session=self.session)
+        self.subs = [subscription_from_row(r) for r in await store.all_subscriptions(session=self.session)]
+        owners = {s.owner for s in self.subs if s.channel != "webhook"}
+        await self._fetch(owners | {f"unit:{u}" for u in unit_ids})
+        for row in officer_rows:
+            self.rows[row["recipient_id"]] = row
+            self._note_preferences(row)
+        self.base = [recipient_from_row(r) for r in officer_rows]
+        self.base += [recipient_from_row(r) for rid in sorted(owners) if (r := self.rows.get(rid)) is not None
+                      and r["kind"] != "officer"]
+        self.base_ids = {r.recipient_id for r in self.base} | owners
+
+    async def _fetch(self, ids: set[str]) -> None:
+        missing = sorted(i for i in ids if i not in self.rows)
+        for chunk in _chunks(missing):
+            for rid, row in (await store.recipients_by_id(session=self.session, ids=chunk)).items():
+                self.rows[rid] = row
+                self._note_preferences(row)
+        for rid in missing:
+            self.rows.setdefault(rid, None)
+
+    def _note_preferences(self, row: RowMapping) -> None:
+        if row["preferences"] and row["recipient_id"] not in self.preferences:
+            self.preferences[row["recipient_id"]] = preferences_from_row(row)
+
+    async def for_event(self, unit_id: str | None, area: str | None) -> list[Recipient]:
+        known = list(self.base)
+        if unit_id and f"unit:{unit_id}" not in self.base_ids:
+            rid = f"unit:{unit_id}"
+            await self._fetch({rid})
+            row = self.rows[rid]
+            if row is None:
+                known.append(Recipient(recipient_id=rid, kind="unit_contact", unit_id=unit_id))
+            elif row["kind"] != "officer":
+                known.append(recipient_from_row(row))
+        known.append(desk(area))
+        return known
+
+
+async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext) -> list[str]:
+    """Route a batch of events into delivery rows, in the consumer's transaction; returns the new notification ids.
+
+    Each event is routed as if alone, in stream order (see DirectoryView), but the batch reads and writes the
+    database with a few statements in all. The notification id is derived from (cause event, recipient,
+    channel) and is the table's key, so an event that arrives again creates nothing new. Inbox rows are
+    delivered here and now; the others wait for the delivery worker at the time `when_to_send` gives (now,
+    after quiet hours, or with the digest).
     """
     session = uow.session
     now = ctx.clock()
     # Only the catalogue's fields: whatever else a producer put in the event never reaches notify's tables.
-    data = delivery.data.model_dump(mode="json", exclude_none=True)
-    event_type = delivery.event_type
-    await remember(event_type, data, session, now)
-    facts, places = await event_facts(data, session)
-    area = event_area(facts, places)
-    unit_id = event_unit(facts)
+    datas = [d.data.model_dump(mode="json", exclude_none=True) for d in deliveries]
+    directory = DirectoryView(session)
+    await directory.load("tip", {str(x["tip_id"]) for x in datas if x.get("tip_id")})
+    await directory.load("award", {str(x["award_id"]) for x in datas if x.get("award_id")})
+    units = {u for x in datas if (u := event_unit(x))}
+    units |= {str(a["recipient_ref"]) for a in directory.rows["award"].values()
+              if a is not None and a["recipient_kind"] == "unit"}
+    await directory.load("unit", units)
+    audience = Audience(session)
+    await audience.load(units)
 
-    officer_rows = await store.officers(session=session)
-    known = [recipient_from_row(r) for r in officer_rows]
-    sub_rows = await store.all_subscriptions(session=session)
-    subs = [subscription_from_row(r) for r in sub_rows]
-    wanted = {s.owner for s in subs if s.channel != "webhook"}
-    if unit_id:
-        wanted.add(f"unit:{unit_id}")
-    rows = await store.recipients_by_id(session=session, ids=wanted)
-    known += [recipient_from_row(r) for rid, r in rows.items() if r["kind"] != "officer"]
-    if unit_id and f"unit:{unit_id}" not in rows:
-        known.append(Recipient(recipient_id=f"unit:{unit_id}", kind="unit_contact", unit_id=unit_id))
-    known.append(desk(area))
-    directory = Directory(recipients=tuple(known), unit_areas=places.unit_areas, tip_areas=places.tip_areas)
-    all_rows = {**rows, **{r["recipient_id"]: r for r in officer_rows}}
-    preferences = {rid: preferences_from_row(r) for rid, r in all_rows.items() if r["preferences"]}
-
-    intents = [
-        i for i in route(event_type, facts, subs, directory, preferences, rules=ctx.rules)
-        if i.channel in ctx.channels
-        # An officer reads the inbox of every area they cover (the desk); a rule's personal copy would repeat it.
-        and not (i.channel == "inbox" and i.recipient_id.startswith("officer:") and i.subscription_id is None)
-    ]
-    if not intents:
+    routed: list[tuple[Delivery, dict[str, Any], str | None, str | None, list[DeliveryIntent]]] = []
+    for delivery, data in zip(deliveries, datas, strict=True):
+        event_type = delivery.event_type
+        await remember(event_type, data, directory, now)
+        facts, places = await event_facts(data, directory)
+        area = event_area(facts, places)
+        unit_id = event_unit(facts)
+        known = await audience.for_event(unit_id, area)
+        places = Directory(recipients=tuple(known), unit_areas=places.unit_areas, tip_areas=places.tip_areas)
+        intents = [
+            i for i in route(event_type, facts, audience.subs, places, audience.preferences, rules=ctx.rules)
+            if i.channel in ctx.channels
+            # An officer reads the inbox of every area they cover (the desk); a rule's personal copy would
+            # repeat it.
+            and not (i.channel == "inbox" and i.recipient_id.startswith("officer:") and i.subscription_id is None)
+        ]
+        if intents:
+            routed.append((delivery, data, area, unit_id, intents))
+    await directory.save()
+    if not routed:
         return []
-    envelope = {"specversion": "1.0", "id": delivery.event_id, "source": delivery.envelope.source,
-                "type": event_type, "time": delivery.envelope.time.isoformat(), "data": data}
-    if not (await session.execute(select(store.cause_events.c.event_id).where(
-            store.cause_events.c.event_id == delivery.event_id))).first():
-        await session.execute(insert(store.cause_events).values(
-            event_id=delivery.event_id, event_type=event_type, source=delivery.envelope.source,
-            subject=delivery.envelope.subject, time=delivery.envelope.time, data=json.dumps(data), received_at=now))
-    ids = {notification_id(delivery.event_id, i.recipient_id, i.channel): i for i in intents}
-    existing = await store.existing_notification_ids(session=session, ids=list(ids))
-    created: list[str] = []
-    for nid, intent in ids.items():
+
+    c = store.cause_events.c
+    causes = [d.event_id for d, *_ in routed]
+    stored: set[str] = set()
+    for chunk in _chunks(causes):
+        stored |= set((await session.execute(select(c.event_id).where(c.event_id.in_(chunk)))).scalars())
+    new_causes = [
+        {"event_id": d.event_id, "event_type": d.event_type, "source": d.envelope.source,
+         "subject": d.envelope.subject, "time": d.envelope.time, "data": json.dumps(data), "received_at": now}
+        for d, data, *_ in routed if d.event_id not in stored]
+    if new_causes:
+        await session.execute(insert(store.cause_events), new_causes)
+
+    planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, data, area, unit_id)
+               for d, data, area, unit_id, intents in routed for i in intents]
+    existing: set[str] = set()
+    for chunk in _chunks([p[0] for p in planned]):
+        existing |= await store.existing_notification_ids(session=session, ids=chunk)
+    rows: list[dict[str, Any]] = []
+    for nid, intent, delivery, data, area, unit_id in planned:
         if nid in existing:
             continue
-        prefs = preferences.get(intent.recipient_id, DEFAULT_PREFERENCES)
+        existing.add(nid)
+        prefs = audience.preferences.get(intent.recipient_id, DEFAULT_PREFERENCES)
         row = _delivery_row(nid, intent, delivery, area=area, unit_id=unit_id, now=now)
         if intent.channel == "inbox":
-            rendered = render(event_type, "inbox", intent.language, envelope)
+            envelope = {"specversion": "1.0", "id": delivery.event_id, "source": delivery.envelope.source,
+                        "type": delivery.event_type, "time": delivery.envelope.time.isoformat(), "data": data}
+            rendered = render(delivery.event_type, "inbox", intent.language, envelope)
             row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox",
                        title=rendered.subject, body=rendered.text)
             uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
@@ -263,9 +390,10 @@ async def intake(delivery: Delivery, uow: UnitOfWork, ctx: NotifyContext) -> lis
         else:
             parked = intent.mode == "digest" and not intent.critical and intent.channel not in ALWAYS_IMMEDIATE
             row.update(status="digest" if parked else "pending", next_attempt_at=when_to_send(intent, prefs, now))
-        await session.execute(insert(store.deliveries).values(**row))
-        created.append(nid)
-    return created
+        rows.append(row)
+    if rows:
+        await session.execute(insert(store.deliveries), rows)
+    return [row["notification_id"] for row in rows]
 
 
 def _delivery_row(nid: str, intent: DeliveryIntent, delivery: Delivery, *, area: str | None, unit_id: str | None,

@@ -15,17 +15,17 @@ def _types(prefix: str) -> set[str]:
 
 def register(service: Service, ctx: NotifyContext) -> None:
     # Keeps its historical name: the durable consumer on the server is the same one as before.
-    @service.consumer("tips", stream="TIPS", subject="antq.tips.>", types=_types("antq.tips."),
+    @service.batch_consumer("tips", stream="TIPS", subject="antq.tips.>", types=_types("antq.tips."),
                       description="Tip events: officers of the tip's area and subscribers hear of them")
-    async def tips(delivery: Delivery, uow: UnitOfWork) -> None:
-        await intake(delivery, uow, ctx)
+    async def tips(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await intake(deliveries, uow, ctx)
 
-    @service.consumer("units", stream="UNITS", subject="antq.units.>", types=_types("antq.units."),
+    @service.batch_consumer("units", stream="UNITS", subject="antq.units.>", types=_types("antq.units."),
                       description="Unit events: the unit's contacts, area officers and subscribers hear of them")
-    async def units(delivery: Delivery, uow: UnitOfWork) -> None:
-        await intake(delivery, uow, ctx)
+    async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await intake(deliveries, uow, ctx)
 
-    @service.consumer("awards", stream="AWARDS", subject="antq.awards.>", types=_types("antq.awards."),
+    @service.batch_consumer("awards", stream="AWARDS", subject="antq.awards.>", types=_types("antq.awards."),
                       description="Award events: approvers, the unit concerned and subscribers hear of them")
-    async def awards(delivery: Delivery, uow: UnitOfWork) -> None:
-        await intake(delivery, uow, ctx)
+    async def awards(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await intake(deliveries, uow, ctx)

@@ -52,6 +52,7 @@ class Delivery:
 
 
 Handler = Callable[[Delivery, UnitOfWork], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery], UnitOfWork], Awaitable[None]]
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Consumer:
     # Event types this consumer acts on; others on its subject are acknowledged and skipped (forward
     # compatibility: a new event type must not poison an old consumer). None means every catalogue type.
     types: frozenset[str] | None = None
+    # Optional: handles a batch's new events at once (see Service.batch_consumer); `handler` then runs one.
+    batch_handler: BatchHandler | None = None
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -214,13 +217,12 @@ class ConsumerRunner:
         batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the driver's
         thread, which was most of what the spine cost per event.
         """
-        if len(items) > 1:
-            try:
-                await self._run(items, savepoints=False)
-                return
-            except _Redo:
-                for it in items:
-                    it.outcome, it.error, it.dlq_kind, it.dlq_reason = "", None, "", None
+        try:
+            await self._run(items, savepoints=False)
+            return
+        except _Redo:
+            for it in items:
+                it.outcome, it.error, it.dlq_kind, it.dlq_reason = "", None, "", None
         await self._run(items, savepoints=True)
 
     async def _run(self, items: list[_Item], *, savepoints: bool) -> None:
@@ -231,6 +233,7 @@ class ConsumerRunner:
                 # The inbox rows first, in one statement: it says which events are new. If any handler then
                 # raises, the whole transaction, these rows included, is rolled back.
                 new = await inbox_claim(session, consumer=self.consumer.name, event_ids=ids)
+                fresh: list[_Item] = []
                 for it in items:
                     assert it.delivery is not None
                     if it.delivery.event_id not in new:
@@ -238,12 +241,20 @@ class ConsumerRunner:
                         it.outcome = "duplicate"
                         continue
                     new.discard(it.delivery.event_id)  # the same event twice in one batch runs once
-                    try:
-                        await self.consumer.handler(it.delivery, uow)
-                    except Exception as exc:
-                        if _is_infrastructure_error(exc):
-                            raise
-                        raise _Redo from exc
+                    fresh.append(it)
+                try:
+                    if self.consumer.batch_handler is not None:
+                        if fresh:
+                            await self.consumer.batch_handler([it.delivery for it in fresh if it.delivery], uow)
+                    else:
+                        for it in fresh:
+                            assert it.delivery is not None
+                            await self.consumer.handler(it.delivery, uow)
+                except Exception as exc:
+                    if _is_infrastructure_error(exc):
+                        raise
+                    raise _Redo from exc
+                for it in fresh:
                     it.outcome = "ok"
                 if not self.db.sqlite:
                     # The guard for a handler that swallowed a database error: on PostgreSQL the transaction is
