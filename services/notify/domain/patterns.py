@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _REST = ("*", ">")
 
 
@@ -13,6 +15,7 @@ def valid_type_pattern(pattern: str) -> bool:
     return ">" not in tokens[:-1]
 
 
+@lru_cache(maxsize=8192)  # a handful of patterns and event types; every event checks every rule
 def type_matches(pattern: str, event_type: str) -> bool:
     """`antq.tips.*` matches every tips event; `antq.*.TipReceived.v1` one type in any prefix; exact otherwise.
 

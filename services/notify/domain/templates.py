@@ -25,6 +25,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     pass_context,
 )
@@ -84,10 +85,14 @@ class Templates:
                         self.labels.setdefault(lang, {}).setdefault(group, {}).update(words)
         common: dict[str, Any] = {
             "loader": loader, "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True,
+            # Templates are files of the release (or of a mounted directory read at start): not re-read and
+            # re-checked on disk for every notice.
+            "auto_reload": False,
         }
         # Two environments over the same files: plain text must not be HTML-escaped, HTML must always be.
         self.text_env = Environment(autoescape=False, **common)
         self.html_env = Environment(autoescape=True, **common)
+        self._chosen: dict[tuple[int, str, str, str], Template] = {}
         for env in (self.text_env, self.html_env):
             env.filters["dt"] = _format_datetime
             env.filters["day"] = _format_date
@@ -120,10 +125,13 @@ class Templates:
         }
 
         def part(which: Part, env: Environment) -> str:
-            try:
-                template = env.select_template(candidates)
-            except TemplateNotFound as exc:
-                raise NotFound(f"no template for {event_type} in {lang}", code="no_template") from exc
+            key = (id(env), lang, channel, name)
+            template = self._chosen.get(key)
+            if template is None:
+                try:
+                    template = self._chosen[key] = env.select_template(candidates)
+                except TemplateNotFound as exc:
+                    raise NotFound(f"no template for {event_type} in {lang}", code="no_template") from exc
             return template.render(part=which, **context)
 
         subject = _one_line(part("subject", self.text_env))
