@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +91,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 _WRITE_OPTION = "antq_write"  # execution option marking a unit of work's connection
 
 
@@ -142,6 +146,7 @@ class Database:
         # SQLite allows one writer; serialising writers in-process avoids lock upgrades failing under load.
         self._write_lock = asyncio.Lock() if self.sqlite else None
         self._commit_listeners: list[Callable[[], None]] = []
+        self._groups: dict[str, GroupCommit[Any, Any]] = {}
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         """Called after a transaction that appended outbox rows commits (the relay wakes up at once)."""
@@ -149,6 +154,14 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    def group_commit(self, name: str,
+                     write: Callable[[list[Any], UnitOfWork], Awaitable[list[Any]]]) -> GroupCommit[Any, Any]:
+        """The group commit named `name` (created on first use with `write`): see GroupCommit."""
+        group = self._groups.get(name)
+        if group is None:
+            group = self._groups[name] = GroupCommit(self, write)
+        return group
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -280,3 +293,78 @@ async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[s
         rows = await session.execute(_CLAIM_SQLITE, {"consumer": consumer, "at": utcnow(),
                                                      "ids": json.dumps(event_ids)})
     return {r[0] for r in rows}
+
+
+class GroupCommit(Generic[T, R]):
+    """Concurrent writers' units of work in one transaction ("group commit").
+
+    `write(items, uow)` writes a batch of items in the caller's transaction and returns one result per item.
+    `submit(item)` returns once `item` is written and committed, as a unit of work of its own would, but the
+    items that arrive while a transaction is being written wait and then share the next one: one BEGIN, one
+    COMMIT (one fsync) and one hold of the write lock for all of them. Nothing waits on purpose; under light load
+    each item is its own batch. If writing any item of a batch raises, the batch is rolled back and each of its
+    items is written again in a transaction of its own, so one bad item fails alone; a database that is down or
+    locked fails them all alike (each caller sees the error, e.g. 503).
+    """
+
+    def __init__(self, db: Database, write: Callable[[list[T], UnitOfWork], Awaitable[list[R]]], *,
+                 max_batch: int = 64):
+        self.db = db
+        self.write = write
+        self.max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._draining = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # transactions written, for tests and metrics
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        # Marks a failure as seen even when the caller has gone away (no "exception never retrieved" noise).
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.append((item, future))
+        if not self._draining:
+            self._draining = True
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # A caller that goes away (client disconnected) does not cancel the write others share.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                await self._write_batch(batch)
+        finally:
+            self._draining = False
+
+    async def _write_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        self.batches += 1
+        try:
+            async with self.db.unit_of_work() as uow:
+                results = await self.write([item for item, _ in batch], uow)
+        except Exception as exc:  # noqa: BLE001 — settled below, item by item
+            if len(batch) == 1 or isinstance(exc, OperationalError | DBAPIError | OSError):
+                for _, future in batch:
+                    _settle(future, exc=exc)
+                return
+            for item, future in batch:
+                try:
+                    async with self.db.unit_of_work() as uow:
+                        [result] = await self.write([item], uow)
+                except Exception as one:  # noqa: BLE001 — this item's own failure
+                    _settle(future, exc=one)
+                else:
+                    _settle(future, result=result)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)

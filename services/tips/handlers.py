@@ -204,67 +204,121 @@ async def prepare_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
 
 
 async def record_tip(p: PreparedTip, uow: UnitOfWork, *, ctx: TipsContext, now: datetime) -> Accepted:
-    """Store the tip, its attachments and likely-duplicate links, and append TipReceived, in one transaction."""
+    """Store one tip (see record_tips)."""
+    return (await record_tips([p], uow, ctx=ctx, now=now))[0]
+
+
+async def record_tips(batch: Sequence[PreparedTip], uow: UnitOfWork, *, ctx: TipsContext,
+                      now: datetime) -> list[Accepted]:
+    """Store tips, their attachments and likely-duplicate links, and append their TipReceived, in the caller's
+    one transaction, with a few statements for the whole batch. The result is what storing them one after the
+    other would give: each tip is compared for duplicates with the tips before it, those of the batch included.
+    """
     session = uow.session
-    receipt, receipt_hash = p.receipt, p.receipt_hash
-    for _ in range(5):
-        if not await store.lookup_taken(session=session, lookup=receipt.lookup_id):
-            break
-        # A 40-bit lookup id clash is rare; draw again rather than fail the reporter.
-        receipt = new_receipt()
-        receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
-    else:  # pragma: no cover - 5 clashes in a row means the random source is broken
-        raise Conflict("could not allocate a receipt; try again", code="receipt_clash")
-    cmd = p.cmd
-    tip, events = receive_tip(
-        tip_id=p.tip_id, category=p.category, channel=p.channel, received_at=now, anonymous=p.anonymous,
-        categories=ctx.categories, area_code=cmd.area_code, unit_id=cmd.unit_id,
-        reward_ref=reward_ref(receipt) if p.anonymous else None)
-    values = store.tip_values(tip) | {
-        "tip_id": tip.tip_id, "description": cmd.description, "location": cmd.location,
-        "location_unknown": bool(cmd.location_unknown) if cmd.location_unknown is not None else cmd.location is None,
-        "occurred_at": cmd.occurred_at, "confidentiality_requested": p.confidentiality_requested,
-        "protection_requested": cmd.protection_requested, "identity_enc": p.identity_enc,
-        "receipt_lookup": receipt.lookup_id, "receipt_hash": receipt_hash, "updated_at": now,
-    }
-    await store.insert_tip(session=session, values=values | await _deadline_columns(tip, uow, ctx))
-    if p.files:
-        await session.execute(insert(store.attachments), [
-            {"attachment_id": str(uuid.uuid4()), "tip_id": tip.tip_id, "filename": f.filename[:255],
-             "content_type": f.content_type.split(";", 1)[0].strip().lower()[:200], "size": len(f.data),
-             "sha256": digest, "storage_key": key, "created_at": now}
-            for (f, key), digest in zip(p.files, p.sha256, strict=True)])
-    await _link_duplicates(tip, cmd.description, uow, ctx, now)
-    for event in events:
-        uow.emit(event)
-    return Accepted(tip_id=tip.tip_id, receipt=str(receipt), received_at=now, priority=tip.priority,
-                    channel=p.channel)
+    receipts = await _unique_receipts(batch, uow, ctx)
+    rows: list[dict[str, Any]] = []
+    received: list[tuple[Tip, list[Any]]] = []
+    accepted: list[Accepted] = []
+    for p, (receipt, receipt_hash) in zip(batch, receipts, strict=True):
+        cmd = p.cmd
+        tip, events = receive_tip(
+            tip_id=p.tip_id, category=p.category, channel=p.channel, received_at=now, anonymous=p.anonymous,
+            categories=ctx.categories, area_code=cmd.area_code, unit_id=cmd.unit_id,
+            reward_ref=reward_ref(receipt) if p.anonymous else None)
+        rows.append(store.tip_values(tip) | {
+            "tip_id": tip.tip_id, "description": cmd.description, "location": cmd.location,
+            "location_unknown": bool(cmd.location_unknown) if cmd.location_unknown is not None
+            else cmd.location is None,
+            "occurred_at": cmd.occurred_at, "confidentiality_requested": p.confidentiality_requested,
+            "protection_requested": cmd.protection_requested, "identity_enc": p.identity_enc,
+            "receipt_lookup": receipt.lookup_id, "receipt_hash": receipt_hash, "updated_at": now,
+        } | await _deadline_columns(tip, uow, ctx, set()))  # a new tip has no deadline markers yet
+        received.append((tip, events))
+        accepted.append(Accepted(tip_id=tip.tip_id, receipt=str(receipt), received_at=now, priority=tip.priority,
+                                 channel=p.channel))
+    await store.insert_tips(session=session, rows=rows)
+    files = [
+        {"attachment_id": str(uuid.uuid4()), "tip_id": p.tip_id, "filename": f.filename[:255],
+         "content_type": f.content_type.split(";", 1)[0].strip().lower()[:200], "size": len(f.data),
+         "sha256": digest, "storage_key": key, "created_at": now}
+        for p in batch for (f, key), digest in zip(p.files, p.sha256, strict=True)]
+    if files:
+        await session.execute(insert(store.attachments), files)
+    await _link_duplicates(batch, [tip for tip, _ in received], uow, ctx, now)
+    for _, events in received:
+        for event in events:
+            uow.emit(event)
+    return accepted
 
 
-async def _link_duplicates(tip: Tip, description: str, uow: UnitOfWork, ctx: TipsContext, now: datetime) -> None:
-    start, end = candidate_window(tip.received_at, ctx.triage_rules)
-    rows = await store.duplicate_candidates(session=uow.session, tip_id=tip.tip_id, category=tip.category,
-                                            start=start, end=end, area_code=tip.area_code, unit_id=tip.unit_id)
-    if not rows:
+async def _unique_receipts(batch: Sequence[PreparedTip], uow: UnitOfWork,
+                           ctx: TipsContext) -> list[tuple[Receipt, str]]:
+    """Each tip's receipt and hash; a lookup id already taken (a 40-bit clash: rare) is drawn again."""
+    taken = await store.lookups_taken(session=uow.session, lookups=[p.receipt.lookup_id for p in batch])
+    out: list[tuple[Receipt, str]] = []
+    for p in batch:
+        receipt, receipt_hash = p.receipt, p.receipt_hash
+        for _ in range(5):
+            if receipt.lookup_id not in taken:
+                break
+            # Draw again rather than fail the reporter.
+            receipt = new_receipt()
+            receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
+            taken |= await store.lookups_taken(session=uow.session, lookups=[receipt.lookup_id])
+        else:  # pragma: no cover - 5 clashes in a row means the random source is broken
+            raise Conflict("could not allocate a receipt; try again", code="receipt_clash")
+        taken.add(receipt.lookup_id)
+        out.append((receipt, receipt_hash))
+    return out
+
+
+async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uow: UnitOfWork, ctx: TipsContext,
+                           now: datetime) -> None:
+    """Suggest links from each new tip to likely duplicates received before it (see domain.duplicates)."""
+    limit = store.DUPLICATE_CANDIDATES
+    wanted = [(tip.category, tip.area_code, tip.unit_id, *candidate_window(tip.received_at, ctx.triage_rules))
+              for tip in tips if tip.area_code or tip.unit_id]
+    if not wanted:
         return
-    new = TipFingerprint(tip_id=tip.tip_id, category=tip.category, received_at=tip.received_at,
-                         description=description, area_code=tip.area_code, unit_id=tip.unit_id)
-    others = [TipFingerprint(tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
-                             description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
-              for r in rows]
-    found = find_duplicates(new, others, ctx.triage_rules)
-    if found:
-        await uow.session.execute(insert(store.duplicate_links), [
-            {"tip_id": tip.tip_id, "other_id": c.tip_id, "score": c.score, "reasons": json.dumps(list(c.reasons)),
-             "status": "suggested", "created_at": now} for c in found])
+    # One statement for the whole batch: the latest candidates of each (category, place), enough of them that
+    # every tip still has its own `limit` once the tips after it in the batch are left out.
+    rows = await store.duplicate_candidates(session=uow.session, wanted=wanted, limit=limit + len(tips))
+    position = {tip.tip_id: n for n, tip in enumerate(tips)}
+    links: list[dict[str, Any]] = []
+    for n, (p, tip) in enumerate(zip(batch, tips, strict=True)):
+        if not (tip.area_code or tip.unit_id):
+            continue
+        start, end = candidate_window(tip.received_at, ctx.triage_rules)
+        others = [
+            TipFingerprint(tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
+                           description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
+            for r in rows
+            if position.get(r["tip_id"], -1) < n and r["tip_id"] != tip.tip_id and r["category"] == tip.category
+            and start <= r["received_at"] <= end
+            and ((tip.area_code and r["area_code"] == tip.area_code) or (tip.unit_id and r["unit_id"] == tip.unit_id))
+        ][:limit]
+        if not others:
+            continue
+        new = TipFingerprint(tip_id=tip.tip_id, category=tip.category, received_at=tip.received_at,
+                             description=p.cmd.description, area_code=tip.area_code, unit_id=tip.unit_id)
+        links += [{"tip_id": tip.tip_id, "other_id": c.tip_id, "score": c.score,
+                   "reasons": json.dumps(list(c.reasons)), "status": "suggested", "created_at": now}
+                  for c in find_duplicates(new, others, ctx.triage_rules)]
+    if links:
+        await uow.session.execute(insert(store.duplicate_links), links)
 
 
 async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipChannel,
                      files: Sequence[IncomingFile] = ()) -> Accepted:
     """The public intake (HTTP API, web form, CLI): prepare outside, record inside one transaction."""
     prepared = await prepare_tip(cmd, ctx=ctx, channel=channel, files=files)
-    async with db.unit_of_work() as uow:
-        accepted = await record_tip(prepared, uow, ctx=ctx, now=ctx.now())
+
+    async def record(batch: list[PreparedTip], uow: UnitOfWork) -> list[Accepted]:
+        return await record_tips(batch, uow, ctx=ctx, now=ctx.now())
+
+    # Tips submitted at the same moment share one transaction (one fsync) and a few statements; each is
+    # answered only once the transaction that holds it has committed.
+    accepted: Accepted = await db.group_commit("tips.intake", record).submit(prepared)
     if ctx.metrics:
         ctx.metrics.received.labels(accepted.channel, accepted.priority).inc()
     return accepted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -205,7 +206,17 @@ async def lookup_taken(*, session: AsyncSession, lookup: str) -> bool:
 
 
 async def insert_tip(*, session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(tips).values(**values))
+    await session.execute(insert(tips), values)
+
+
+async def insert_tips(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(tips), list(rows))
+
+
+async def lookups_taken(*, session: AsyncSession, lookups: Sequence[str]) -> set[str]:
+    """Which of these receipt lookup ids are already used."""
+    rows = await session.execute(select(tips.c.receipt_lookup).where(tips.c.receipt_lookup.in_(list(lookups))))
+    return {r[0] for r in rows}
 
 
 async def update_tip(*, session: AsyncSession, tip_id: str, values: dict[str, Any]) -> None:
@@ -244,22 +255,66 @@ async def list_tips(*, session: AsyncSession, limit: int, after: tuple[str, str]
     return [dict(r) for r in (await session.execute(query)).mappings()]
 
 
-async def duplicate_candidates(*, session: AsyncSession, tip_id: str, category: str, start: datetime,
-                               end: datetime, area_code: str | None, unit_id: str | None,
-                               limit: int = 200) -> list[dict[str, Any]]:
-    places = []
-    if area_code:
-        places.append(tips.c.area_code == area_code)
-    if unit_id:
-        places.append(tips.c.unit_id == unit_id)
+def _utc(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+DUPLICATE_CANDIDATES = 200  # the most recent tips of the same category and place a new tip is compared with
+
+
+async def duplicate_candidates(*, session: AsyncSession,
+                               wanted: Sequence[tuple[str, str | None, str | None, datetime, datetime]],
+                               limit: int = DUPLICATE_CANDIDATES) -> list[dict[str, Any]]:
+    """The tips a batch of new ones may duplicate, newest first: for each wanted (category, area code, unit id,
+    window start, window end), at least its latest `limit` tips (the caller picks each tip's own).
+
+    One statement of a fixed shape: the categories and places as lists, the union of the windows. Only when
+    that returns as many rows as it may (a busy place) is it asked again per wanted tuple with its own limit."""
+    wanted = sorted(set(wanted), key=str)
+    places = [p for p in wanted if p[1] or p[2]]
     if not places:
         return []
-    query = (select(tips.c.tip_id, tips.c.category, tips.c.received_at, tips.c.description, tips.c.area_code,
-                    tips.c.unit_id)
-             .where(tips.c.category == category, tips.c.tip_id != tip_id, tips.c.received_at >= start,
-                    tips.c.received_at <= end, or_(*places))
-             .order_by(tips.c.received_at.desc()).limit(limit))
-    return [dict(r) for r in (await session.execute(query)).mappings()]
+    cap = limit * len(places)
+    areas = sorted({p[1] for p in places if p[1]})
+    units = sorted({p[2] for p in places if p[2]})
+    where_place = []
+    if areas:
+        where_place.append(tips.c.area_code.in_(areas))
+    if units:
+        where_place.append(tips.c.unit_id.in_(units))
+    query = (_candidate_columns()
+             .where(tips.c.category.in_(sorted({p[0] for p in places})),
+                    tips.c.received_at >= min(p[3] for p in places), tips.c.received_at <= max(p[4] for p in places),
+                    or_(*where_place))
+             .order_by(tips.c.received_at.desc()).limit(cap))
+    rows = [dict(r) for r in (await session.execute(query)).mappings()]
+    if len(rows) < cap:
+        return rows
+    parts = []
+    for category, area_code, unit_id, start, end in places:
+        at = [c for c in (tips.c.area_code == area_code if area_code else None,
+                          tips.c.unit_id == unit_id if unit_id else None) if c is not None]
+        parts.append(_candidate_columns()
+                     .where(tips.c.category == category, tips.c.received_at >= start, tips.c.received_at <= end,
+                            or_(*at))
+                     .order_by(tips.c.received_at.desc()).limit(limit).subquery())
+    union = union_all(*(select(part) for part in parts)) if len(parts) > 1 else select(parts[0])
+    seen: set[str] = set()
+    rows = []
+    for r in (await session.execute(union)).mappings():
+        if r["tip_id"] not in seen:
+            seen.add(r["tip_id"])
+            row = dict(r)
+            row["received_at"] = _utc(row["received_at"])  # as the driver returns a UNION's column
+            rows.append(row)
+    rows.sort(key=lambda r: r["received_at"], reverse=True)
+    return rows
+
+
+def _candidate_columns() -> Any:
+    return select(tips.c.tip_id, tips.c.category, tips.c.received_at, tips.c.description, tips.c.area_code,
+                  tips.c.unit_id)
 
 
 # --- messages, attachments, duplicates -----------------------------------------------------------------------------

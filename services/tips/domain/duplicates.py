@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from .rules import TriageRules
 
@@ -33,15 +34,35 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped).casefold()
 
 
+# A new tip is compared with up to 200 recent ones of its category and place, and each of those with every tip
+# that comes after it: their words and shingles are kept for the recent descriptions (short ones only, so the
+# cache stays small: at most _CACHED texts of at most _CACHED_CHARS characters).
+_CACHED, _CACHED_CHARS = 2048, 1000
+
+
 def tokens(text: str) -> frozenset[str]:
+    return _tokens_cached(text) if len(text) <= _CACHED_CHARS else _tokens(text)
+
+
+def _tokens(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(fold(text)) if w not in STOPWORDS)
 
 
+_tokens_cached = lru_cache(maxsize=_CACHED)(_tokens)
+
+
 def shingles(text: str, size: int) -> frozenset[str]:
+    return _shingles_cached(text, size) if len(text) <= _CACHED_CHARS else _shingles(text, size)
+
+
+def _shingles(text: str, size: int) -> frozenset[str]:
     compact = " ".join(_WORD.findall(fold(text)))
     if len(compact) <= size:
         return frozenset({compact}) if compact else frozenset()
     return frozenset(compact[i : i + size] for i in range(len(compact) - size + 1))
+
+
+_shingles_cached = lru_cache(maxsize=_CACHED)(_shingles)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
