@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from services.awards.domain import (
     Proposal,
     Step,
     TipFacts,
+    UnitFacts,
     build_credential,
     evaluate_tip,
     evaluate_unit,
@@ -211,6 +212,130 @@ async def on_certification_revoked(delivery: Delivery, uow: UnitOfWork, *, now: 
     return [await _apply(uow, step, before=by_id[step.award.award_id], actor=SYSTEM, cause=delivery.event_id,
                          incident_id=data.incident_id)
             for step in withdraw_on_revocation(awards, [record.event_id], reason=reason, now=now)]
+
+
+class UnitsView:
+    """The units and recognitions a batch of unit events needs, read in three statements, changed in memory in
+    event order and written back at the end (or before a step that reads the database itself). Each event sees
+    what the events before it did, as if they were handled one at a time."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.units: dict[str, dict[str, Any] | None] = {}
+        self.certs: dict[str, dict[int, dict[str, Any]]] = {}
+        self.awards: dict[str, list[Award]] = {}
+        self._stored_units: set[str] = set()
+        self._stored_certs: set[tuple[str, int]] = set()
+        self._dirty_units: set[str] = set()
+        self._dirty_certs: set[tuple[str, int]] = set()
+
+    async def load(self, unit_ids: set[str]) -> None:
+        wanted = sorted(u for u in unit_ids if u not in self.units)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for u in chunk:
+                self.units[u], self.certs[u], self.awards[u] = None, {}, []
+            for row in (await self.session.execute(select(store.units).where(
+                    store.units.c.unit_id.in_(chunk)))).mappings():
+                self.units[row["unit_id"]] = dict(row)
+                self._stored_units.add(row["unit_id"])
+            c = store.unit_certifications.c
+            for row in (await self.session.execute(select(store.unit_certifications).where(
+                    c.unit_id.in_(chunk)))).mappings():
+                self.certs[row["unit_id"]][row["year"]] = dict(row)
+                self._stored_certs.add((row["unit_id"], row["year"]))
+            a = store.awards.c
+            for row in (await self.session.execute(select(store.awards).where(
+                    a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))).mappings():
+                self.awards[row["recipient_ref"]].append(store.award_from_row(row))
+
+    async def reload(self, unit_id: str) -> None:
+        for table in (self.units, self.certs, self.awards):
+            table.pop(unit_id, None)
+        self._stored_units.discard(unit_id)
+        self._stored_certs = {k for k in self._stored_certs if k[0] != unit_id}
+        await self.load({unit_id})
+
+    def put_unit(self, unit_id: str, now: datetime, values: dict[str, Any]) -> None:
+        row = self.units.get(unit_id) or {"unit_id": unit_id}
+        self.units[unit_id] = {**row, **values, "updated_at": now}
+        self._dirty_units.add(unit_id)
+
+    def put_certification(self, unit_id: str, year: int, values: dict[str, Any]) -> None:
+        blank = {c.name: None for c in store.unit_certifications.columns} | {"unit_id": unit_id, "year": year}
+        self.certs[unit_id][year] = {**(self.certs[unit_id].get(year) or blank), **values}
+        self._dirty_certs.add((unit_id, year))
+
+    def facts(self, unit_id: str, area_code: str | None) -> UnitFacts:
+        return store.unit_facts(unit_id, area_code, self.certs[unit_id].values())
+
+    async def save(self) -> None:
+        await self._save(store.units, ["unit_id"], {u: self.units[u] for u in self._dirty_units},
+                         self._stored_units)
+        await self._save(store.unit_certifications, ["unit_id", "year"],
+                         {k: self.certs[k[0]][k[1]] for k in self._dirty_certs}, self._stored_certs)
+        self._dirty_units.clear()
+        self._dirty_certs.clear()
+
+    async def _save(self, table: Any, key: list[str], rows: dict[Any, dict[str, Any] | None], stored: set[Any]) -> None:
+        new = [row for k, row in sorted(rows.items(), key=str) if k not in stored and row is not None]
+        old = [row for k, row in sorted(rows.items(), key=str) if k in stored and row is not None]
+        if new:
+            await self.session.execute(insert(table), new)
+        if old:
+            columns = [c.name for c in table.columns if c.name not in key]
+            await self.session.execute(
+                update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in key))
+                .values({c: bindparam(c) for c in columns}),
+                [{**{f"key_{k}": row[k] for k in key}, **{c: row[c] for c in columns}} for row in old])
+        stored |= set(rows)
+
+
+async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+    """The awards-units consumer's batch: each event with the effect of its handler above, in stream order, with
+    a few statements for the batch. A step that reads and writes award rows (a proposal owed, a revocation)
+    writes what the batch changed so far first, then runs the handler above as it is."""
+    await serialise_writers(uow)
+    view = UnitsView(uow.session)
+    await view.load({str(getattr(d.data, "unit_id", "")) for d in deliveries} - {""})
+
+    async def evaluate(unit_id: str, cause: str) -> None:
+        unit = view.units.get(unit_id)
+        if unit is None:
+            return  # area unknown yet: evaluated again when UnitRegistered arrives
+        facts = view.facts(unit_id, unit["area_code"])
+        owed = evaluate_unit(facts, _rules(facts.province_code, now.date()), store.prior_awards(view.awards[unit_id]))
+        if owed:
+            await view.save()
+            await evaluate_unit_awards(uow, unit_id=unit_id, now=now, cause=cause)
+            await view.reload(unit_id)
+
+    for delivery in deliveries:
+        data = delivery.data
+        if isinstance(data, UnitRegistered):
+            view.put_unit(data.unit_id, now, {"name": data.name, "kind": data.kind, "area_code": data.area_code})
+            await evaluate(data.unit_id, delivery.event_id)
+        elif isinstance(data, UnitUpdated):
+            changed = {k: v for k, v in data.changed.items() if k in ("name", "kind", "area_code")
+                       and isinstance(v, str)}
+            if changed and view.units.get(data.unit_id) is not None:
+                view.put_unit(data.unit_id, now, changed)
+        elif isinstance(data, UnitCertified):
+            facts = view.facts(data.unit_id, None)
+            folded = facts.with_certified(delivery.event_id, data)
+            if folded is not facts:
+                record = folded.certifications[data.year]
+                view.put_certification(data.unit_id, data.year, {
+                    "certified_event_id": record.event_id, "rating": record.rating,
+                    "decided_by_level": record.decided_by_level, "revoked": record.revoked,
+                    "revoked_event_id": record.revoked_event_id, "updated_at": now,
+                    "decision_no": data.decision_no, "consecutive_years": data.consecutive_years})
+            await evaluate(data.unit_id, delivery.event_id)
+        elif isinstance(data, CertificationRevoked):
+            await view.save()
+            await on_certification_revoked(delivery, uow, now=now)
+            await view.reload(data.unit_id)
+    await view.save()
 
 
 # --- tips (awards-tips consumer) --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,11 @@ async def upsert_unit(*, session: AsyncSession, unit_id: str, now: datetime, **v
 async def load_unit_facts(*, session: AsyncSession, unit_id: str, area_code: str | None) -> UnitFacts:
     rows = (await session.execute(
         select(unit_certifications).where(unit_certifications.c.unit_id == unit_id))).mappings()
+    return unit_facts(unit_id, area_code, rows)
+
+
+def unit_facts(unit_id: str, area_code: str | None, rows: Iterable[Mapping[Any, Any]]) -> UnitFacts:
+    """A unit's recognitions from its `unit_certifications` rows."""
     records = {
         r["year"]: CertificationRecord(year=r["year"], event_id=r["certified_event_id"], rating=r["rating"],
                                        decided_by_level=r["decided_by_level"], revoked=r["revoked"],

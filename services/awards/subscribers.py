@@ -18,21 +18,13 @@ from shared.service import Service
 
 
 def register(service: Service) -> None:
-    @service.consumer("units", stream="UNITS", subject="antq.units.>",
-                      types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE, CertificationRevoked.TYPE},
-                      description="Units (area, for scope and quotas), recognitions and revocations: the basis of "
-                                  "collective awards")
-    async def units(delivery: Delivery, uow: UnitOfWork) -> None:
-        await handlers.serialise_writers(uow)
-        now = service.clock()
-        if isinstance(delivery.data, UnitRegistered):
-            await handlers.on_unit_registered(delivery, uow, now=now)
-        elif isinstance(delivery.data, UnitUpdated):
-            await handlers.on_unit_updated(delivery, uow, now=now)
-        elif isinstance(delivery.data, UnitCertified):
-            await handlers.on_unit_certified(delivery, uow, now=now)
-        elif isinstance(delivery.data, CertificationRevoked):
-            await handlers.on_certification_revoked(delivery, uow, now=now)
+    @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
+                            types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE,
+                                   CertificationRevoked.TYPE},
+                            description="Units (area, for scope and quotas), recognitions and revocations: the "
+                                        "basis of collective awards")
+    async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await handlers.on_unit_events(deliveries, uow, now=service.clock())
 
     @service.consumer("tips", stream="TIPS", subject="antq.tips.>",
                       types={TipReceived.TYPE, TipTriaged.TYPE, TipVerified.TYPE},
