@@ -68,7 +68,8 @@ class Service:
         self._js: JetStreamContext | None = None
         self._js_connection: Any = None
         self.bus_error: str | None = None
-        self.relay = OutboxRelay(self.db, self._publish, namespace=self.ns, metrics=self.metrics,
+        self.relay = OutboxRelay(self.db, self._publish, publish_many=self._publish_many, namespace=self.ns,
+                                 metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
         self.started_at = time.time()
         # Handlers read the time from here so tests can move it (deadlines, quiet hours, digests).
@@ -130,6 +131,31 @@ class Service:
         # a batch; the timeout still bounds the wait for each PubAck.
         return await asyncio.wait_for(self._publish_acked(subject, payload, headers),
                                       timeout=self.settings.publish_timeout)
+
+    async def _publish_many(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[Any]:
+        """The relay's batch: every message sent at once, then all PubAcks awaited under one deadline. A message
+        costs a future, not the tasks and timers that awaiting each one under its own timeout would."""
+        if not self._bus_ready.is_set():
+            raise ConnectionError("bus not connected yet")
+        js = self.js()
+        results: list[Any] = [None] * len(messages)
+        sent: list[tuple[int, asyncio.Future[Any]]] = []
+        for i, (subject, payload, headers) in enumerate(messages):
+            try:
+                sent.append((i, await js.publish_async(subject, payload, headers=headers)))
+            except Exception as exc:  # noqa: BLE001 — this message is retried by the relay's next pass
+                results[i] = exc
+        if sent:
+            await asyncio.wait([f for _, f in sent], timeout=self.settings.publish_timeout)
+        for i, future in sent:
+            if not future.done():
+                future.cancel()
+                results[i] = TimeoutError(f"no PubAck within {self.settings.publish_timeout}s")
+            elif future.cancelled():
+                results[i] = ConnectionError("publish cancelled")
+            else:
+                results[i] = future.exception() or future.result()
+        return results
 
     async def _publish_acked(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
         ack = await self.js().publish_async(subject, payload, headers=headers)

@@ -18,6 +18,8 @@ from shared.observability import SpineMetrics
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[Any]]
+# Publishes a batch at once; returns, per message, its PubAck or the exception that stopped it.
+PublishMany = Callable[[list[tuple[str, bytes, dict[str, str]]]], Awaitable[list[Any]]]
 
 # Under load the backlog gauges are refreshed at most this often (each refresh is a query); an idle pass
 # sets them to zero without one.
@@ -32,9 +34,10 @@ class OutboxRelay:
     """
 
     def __init__(self, db: Database, publish: Publish, *, namespace: Namespace, metrics: SpineMetrics | None,
-                 batch_size: int = 500, poll_interval: float = 0.5):
+                 batch_size: int = 500, poll_interval: float = 0.5, publish_many: PublishMany | None = None):
         self.db = db
         self.publish = publish
+        self.publish_many = publish_many
         self.ns = namespace
         self.metrics = metrics
         self.batch_size = batch_size
@@ -79,10 +82,11 @@ class OutboxRelay:
         if not rows:
             self._set_gauges_idle()
             return 0
-        results = await asyncio.gather(
-            *(self.publish(self.ns.subject(r.subject), r.payload, {"Nats-Msg-Id": r.event_id}) for r in rows),
-            return_exceptions=True,
-        )
+        messages = [(self.ns.subject(r.subject), r.payload, {"Nats-Msg-Id": r.event_id}) for r in rows]
+        if self.publish_many is not None:
+            results = await self.publish_many(messages)
+        else:
+            results = await asyncio.gather(*(self.publish(*m) for m in messages), return_exceptions=True)
         sent = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(r.seq, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
         now = utcnow()

@@ -22,7 +22,7 @@ from typing import Any
 
 import nats
 
-from tests.bench.common import RssSampler, World, processes, service_process, wait_consumed
+from tests.bench.common import RssSampler, World, cpu_seconds, processes, service_process, wait_consumed
 
 
 def campaign_module() -> ModuleType | None:
@@ -67,6 +67,8 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
             async with RssSampler({"units+driver": os.getpid(), "awards": awards.pid,
                                    "notify": notify.pid}) as rss:
                 started = time.perf_counter()
+                cpu_before = {"units+driver": time.process_time(), "awards": cpu_seconds(awards.pid),
+                              "notify": cpu_seconds(notify.pid)}
                 with tempfile.TemporaryDirectory(prefix="antq-bench-units-") as tmp:
                     campaign = await mod._campaign(nats_url, n_units, Path(tmp))
                 units_done = time.perf_counter() - started
@@ -79,6 +81,9 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
                                                 interval=0.1)
                     caught_up[durable] = at - started
                 total = time.perf_counter() - started
+                cpu_used = {"units+driver": time.process_time() - cpu_before["units+driver"],
+                            "awards": cpu_seconds(awards.pid) - cpu_before["awards"],
+                            "notify": cpu_seconds(notify.pid) - cpu_before["notify"]}
             proposed = await _count_subject(js, f"{world.namespace}_AWARDS",
                                             f"{world.namespace}.antq.awards.AwardProposed.v1")
         db = sqlite3.connect(world.data_dir / "notify.db")
@@ -93,6 +98,8 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
             "awards_proposed": proposed, "notifications_delivered": delivered, "notifications_not_yet": queued,
             "rss_rest_mib": {k: round(v, 1) for k, v in rest.items()},
             "rss_peak_mib": {k: round(v, 1) for k, v in rss.peak.items()},
+            # CPU seconds of each process from the start of the campaign until both services caught up.
+            "cpu_s": {k: round(v, 1) for k, v in cpu_used.items()},
         }
     finally:
         mod.unique_namespace = original
