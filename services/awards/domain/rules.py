@@ -192,6 +192,8 @@ class RuleLibrary:
         self.root = root
         self.national = self._load_national(root / "national")
         self.overlays = self._load_overlays(root / "provinces")
+        # Merged rule sets are frozen: built once per (national file, provincial file, province).
+        self._built: dict[tuple[int, int, str | None], RuleSet] = {}
         if not self.national:
             raise Invalid(f"no national rule file under {root}", details={"path": str(root)})
 
@@ -229,7 +231,11 @@ class RuleLibrary:
         if base is None:
             raise NotFound(f"no award rules in force on {on.isoformat()}", details={"on": on.isoformat()})
         overlay = self._latest(self.overlays.get(province or "", []), on)
-        return self._build(base, overlay, province)
+        key = (id(base), id(overlay), province)
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = self._build(base, overlay, province)
+        return built
 
     def _build(self, base: _RuleFile, overlay: _RuleFile | None, province: str | None) -> RuleSet:
         body = _deep_merge(base.body, overlay.body) if overlay else copy.deepcopy(base.body)
