@@ -124,7 +124,7 @@ class Templates:
             "label": self._label(lang),
         }
 
-        def part(which: Part, env: Environment) -> str:
+        def part(which: Part | Literal["inbox"], env: Environment, **extra: Any) -> str:
             key = (id(env), lang, channel, name)
             template = self._chosen.get(key)
             if template is None:
@@ -132,8 +132,14 @@ class Templates:
                     template = self._chosen[key] = env.select_template(candidates)
                 except TemplateNotFound as exc:
                     raise NotFound(f"no template for {event_type} in {lang}", code="no_template") from exc
-            return template.render(part=which, **context)
+            return template.render(part=which, **context, **extra)
 
+        if channel == "inbox":
+            # Both parts in one render (the layout's "inbox" part); a template set without it renders twice.
+            both = part("inbox", self.text_env, separator=_SEPARATOR)
+            if _SEPARATOR in both:
+                subject, _, short = both.partition(_SEPARATOR)
+                return Rendered(subject=_one_line(subject), text=_one_line(short))
         subject = _one_line(part("subject", self.text_env))
         if channel == "email":
             text = _tidy(part("text", self.text_env))
@@ -182,6 +188,9 @@ def webhook_body(event: Mapping[str, Any] | BaseModel) -> bytes:
     if model is not None:
         envelope["data"] = model.model_validate(envelope.get("data", {})).model_dump(mode="json", exclude_none=True)
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+_SEPARATOR = "\x1f"  # ASCII unit separator: between the subject and the summary of the "inbox" part
 
 
 def _one_line(text: str) -> str:

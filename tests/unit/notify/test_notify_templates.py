@@ -167,3 +167,21 @@ def test_digest_is_not_rendered_for_the_inbox() -> None:
 
     with pytest.raises(Invalid):
         render_digest("inbox", "vi", date(2026, 11, 23), [])
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_inbox_notice_in_one_render_equals_subject_and_summary_rendered_apart(lang: str, tmp_path: Path) -> None:
+    """The inbox notice comes from the layout's "inbox" part (one render); a template set whose layout lacks
+    that part (an operator's older copy) is rendered part by part. Both must give the same notice."""
+    shipped = Path(__file__).resolve().parents[3] / "services" / "notify" / "templates"
+    layout = (shipped / lang / "_layout.j2").read_text(encoding="utf-8")
+    start = layout.index('{%- elif part == "inbox" -%}')
+    end = layout.index('{%- elif part == "sms" -%}')
+    (tmp_path / lang).mkdir()
+    (tmp_path / lang / "_layout.j2").write_text(layout[:start] + layout[end:], encoding="utf-8")
+    apart = Templates([tmp_path, shipped])
+    for model in CATALOGUE:
+        event = envelope(model)
+        one = render(model.TYPE, "inbox", lang, event)  # type: ignore[arg-type]
+        two = apart.render(model.TYPE, "inbox", lang, event)  # type: ignore[arg-type]
+        assert one == two and one.subject and one.text, model.__name__
