@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,26 +39,28 @@ def _matches(pattern: str, path: str) -> bool:
     return all(w == "*" or w == h for w, h in zip(want, have, strict=False))
 
 
+# A JSON string (the regex engine skips it in C); what is left are the brackets that count.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+_STEP[0x5B] = _STEP[0x7B] = 1  # [ {
+_STEP[0x5D] = _STEP[0x7D] = -1  # ] }
+
+
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """True when arrays/objects nest deeper than `limit` (scans bytes; brackets inside strings are ignored)."""
+    """True when arrays/objects nest deeper than `limit` (brackets inside strings are ignored).
+
+    The strings are cut out and everything but the brackets deleted at C speed; only the brackets are then
+    walked in Python (a 1,000-item batch body is mostly strings: it costs a fraction of a byte-by-byte scan).
+    An unterminated string keeps its brackets, which can only overstate the depth of a body that is invalid."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
     depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
+    for byte in brackets:
+        depth += _STEP[byte]
+        if depth > limit:
+            return True
     return False
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from shared.bodylimit import BodyLimitMiddleware, MiB, json_depth_exceeds
@@ -137,3 +139,38 @@ async def test_every_service_refuses_oversized_and_nested_bodies(service: str, t
     path = paths[0].replace("{", "").replace("}", "")
     assert_error(await call(built.app, path, b"[" * 2 * MiB), 413, "payload_too_large")
     assert_error(await call(built.app, path, b"[" * 1000 + b"]" * 1000), 400, "too_deeply_nested")
+
+
+def _depth_exceeds_reference(body: bytes, limit: int) -> tuple[bool, bool]:
+    """The byte-by-byte scan the fast check must agree with: (exceeds, ended inside a string)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True, in_string
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False, in_string
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b",", b":", b" "]), max_size=120),
+       st.integers(min_value=0, max_value=6))
+def test_json_depth_check_agrees_with_a_byte_by_byte_scan(parts: list[bytes], limit: int) -> None:
+    body = b"".join(parts)
+    expected, unterminated = _depth_exceeds_reference(body, limit)
+    got = json_depth_exceeds(body, limit)
+    if unterminated:
+        assert got or not expected  # an unterminated string may only make the check stricter
+    else:
+        assert got == expected
