@@ -40,7 +40,7 @@ def _matches(pattern: str, path: str) -> bool:
 
 
 # A JSON string (the regex engine skips it in C); what is left are the brackets that count.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = [0] * 256
 _STEP[0x5B] = _STEP[0x7B] = 1  # [ {
