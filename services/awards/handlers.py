@@ -144,19 +144,29 @@ async def _propose_all(uow: UnitOfWork, proposals: Sequence[Proposal], rules_for
     return created
 
 
+def _constant(rules: Any) -> Callable[[Proposal], Any]:
+    return lambda _: rules
+
+
 def _rules(province: str | None, on: date) -> Any:
     return rules_in_force(province or None, on)
 
 
 # --- units (awards-units consumer) ------------------------------------------------------------------------------
-async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, cause: str | None) -> list[Award]:
-    """Propose every collective award the unit's recognitions owe and that is not stored yet (idempotent)."""
-    unit = await store.get_unit(session=uow.session, unit_id=unit_id)
-    if unit is None:
-        return []  # area unknown yet: evaluated again when UnitRegistered arrives
-    facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
+async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, cause: str | None,
+                               known: tuple[dict[str, Any], UnitFacts, list[Award]] | None = None) -> list[Award]:
+    """Propose every collective award the unit's recognitions owe and that is not stored yet (idempotent).
+
+    `known`: the unit's row, recognitions and awards as the caller already has them (else they are read)."""
+    if known is None:
+        unit = await store.get_unit(session=uow.session, unit_id=unit_id)
+        if unit is None:
+            return []  # area unknown yet: evaluated again when UnitRegistered arrives
+        facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
+        prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
+    else:
+        unit, facts, prior = known
     rules = _rules(facts.province_code, now.date())
-    prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
     owed = evaluate_unit(facts, rules, store.prior_awards(prior))
     fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
     return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, recipient_name=unit["name"],
@@ -249,6 +259,17 @@ class UnitsView:
                     a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))).mappings():
                 self.awards[row["recipient_ref"]].append(store.award_from_row(row))
 
+    async def refresh_awards(self, unit_ids: set[str]) -> None:
+        """Read again the awards of these units (after proposals; their rows and recognitions are unchanged)."""
+        wanted = sorted(unit_ids)
+        for u in wanted:
+            self.awards[u] = []
+        a = store.awards.c
+        for start in range(0, len(wanted), 500):
+            for row in (await self.session.execute(select(store.awards).where(
+                    a.recipient_kind == "unit", a.recipient_ref.in_(wanted[start:start + 500])))).mappings():
+                self.awards[row["recipient_ref"]].append(store.award_from_row(row))
+
     async def reload(self, unit_id: str) -> None:
         for table in (self.units, self.certs, self.awards):
             table.pop(unit_id, None)
@@ -299,19 +320,30 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
     view = UnitsView(uow.session)
     await view.load({str(getattr(d.data, "unit_id", "")) for d in deliveries} - {""})
 
+    # Units whose recognitions owe awards, proposed together (see propose_owed) before the next event of one of
+    # them, before a revocation and at the end: the same awards, audit entries and events, in the same order.
+    owed_by_unit: dict[str, tuple[dict[str, Any], list[Proposal], Any, str]] = {}
+
+    async def flush_owed() -> None:
+        if owed_by_unit:
+            await propose_owed(uow, list(owed_by_unit.values()), now=now)
+            await view.refresh_awards(set(owed_by_unit))
+            owed_by_unit.clear()
+
     async def evaluate(unit_id: str, cause: str) -> None:
         unit = view.units.get(unit_id)
         if unit is None:
             return  # area unknown yet: evaluated again when UnitRegistered arrives
         facts = view.facts(unit_id, unit["area_code"])
-        owed = evaluate_unit(facts, _rules(facts.province_code, now.date()), store.prior_awards(view.awards[unit_id]))
+        rules = _rules(facts.province_code, now.date())
+        owed = evaluate_unit(facts, rules, store.prior_awards(view.awards[unit_id]))
         if owed:
-            await view.save()
-            await evaluate_unit_awards(uow, unit_id=unit_id, now=now, cause=cause)
-            await view.reload(unit_id)
+            owed_by_unit[unit_id] = (unit, owed, rules, cause)
 
     for delivery in deliveries:
         data = delivery.data
+        if str(getattr(data, "unit_id", "")) in owed_by_unit:
+            await flush_owed()
         if isinstance(data, UnitRegistered):
             view.put_unit(data.unit_id, now, {"name": data.name, "kind": data.kind, "area_code": data.area_code})
             await evaluate(data.unit_id, delivery.event_id)
@@ -332,10 +364,55 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
                     "decision_no": data.decision_no, "consecutive_years": data.consecutive_years})
             await evaluate(data.unit_id, delivery.event_id)
         elif isinstance(data, CertificationRevoked):
+            await flush_owed()
             await view.save()
             await on_certification_revoked(delivery, uow, now=now)
             await view.reload(data.unit_id)
+    await flush_owed()
     await view.save()
+
+
+async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[dict[str, Any], list[Proposal], Any, str]], *,
+                       now: datetime) -> list[Award]:
+    """`_propose_all` for several units at once (unit row, proposals owed, rules, cause): one statement to find
+    the proposals already stored, one to insert the new awards, one to extend the audit chain."""
+    session = uow.session
+    known: set[str] = set()
+    keys = [p.key for _, proposals, _, _ in owed for p in proposals]
+    for start in range(0, len(keys), 500):
+        known |= await store.known_keys(session=session, keys=keys[start:start + 500])
+    steps: list[tuple[dict[str, Any], Proposal, Step, str]] = []
+    for unit, proposals, rules, cause in owed:
+        for proposal in new_proposals(proposals, known):
+            steps.append((unit, proposal, propose(proposal, rules, actor=SYSTEM.sub, now=now), cause))
+            known.add(proposal.key)
+    if not steps:
+        return []
+    try:
+        async with session.begin_nested():
+            await store.insert_awards(session=session, awards_named=[(step.award, unit["name"])
+                                                                     for unit, _, step, _ in steps])
+    except IntegrityError:
+        # Proposed meanwhile by a concurrent transaction: one at a time, skipping those (as _propose_all does).
+        created: list[Award] = []
+        for unit, proposals, rules, cause in owed:
+            fresh = new_proposals(proposals, await store.known_keys(session=session, keys=[p.key for p in proposals]))
+            created += await _propose_all(uow, fresh, _constant(rules), now=now, actor=SYSTEM,
+                                          recipient_name=unit["name"], cause=cause)
+        return created
+    entries = []
+    for _, proposal, step, cause in steps:
+        event_ids = [uow.emit(event).id for event in step.events]
+        entry = step.audit
+        details = {"events": event_ids, "basis": list(proposal.basis), "cause": cause,
+                   "rule_version": proposal.rule_version, "level": proposal.level}
+        entries.append({"actor": SYSTEM.sub, "role": SYSTEM.role, "action": f"award.{entry.action}",
+                        "target": entry.award_id, "reason": entry.note, "at": entry.at,
+                        "details": {"from": entry.from_status, "to": entry.to_status,
+                                    **{k: v for k, v in details.items() if v is not None}}})
+    await serialise_writers(uow)
+    await audit.append_many(session, store.audit_log, entries)
+    return [step.award for _, _, step, _ in steps]
 
 
 # --- tips (awards-tips consumer) --------------------------------------------------------------------------------

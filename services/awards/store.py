@@ -236,6 +236,12 @@ async def insert_award(*, session: AsyncSession, award: Award, recipient_name: s
         nomination=json.dumps(nomination, ensure_ascii=False, default=str) if nomination else None))
 
 
+async def insert_awards(*, session: AsyncSession, awards_named: Sequence[tuple[Award, str | None]]) -> None:
+    """New awards (each with its recipient's name) in one statement."""
+    await session.execute(insert(awards), [
+        {**_award_values(award), "recipient_name": name, "nomination": None} for award, name in awards_named])
+
+
 async def save_award(*, session: AsyncSession, award: Award, expected_revision: int, **extra: Any) -> bool:
     """Write a new revision; False when another transaction changed the award first (optimistic lock)."""
     values = _award_values(award)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ async def _outbox_pending(service: Any) -> bool:
         return bool((await session.execute(select(exists().where(outbox.c.state == "pending")))).scalar_one())
 
 
-async def _campaign(nats_url: str, n_units: int, data_dir: Path) -> dict[str, Any]:
+async def _campaign(nats_url: str, n_units: int, data_dir: Path,
+                    after_import: Callable[[dict[str, list[str]]], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """The campaign; `after_import(units by commune)` runs right after the import, inside the timed run."""
     namespace = unique_namespace()
     settings = Settings(data_dir=data_dir, nats_url=nats_url, namespace=namespace, sqlite_synchronous="NORMAL",
                         log_json=False, relay_poll_interval=0.05, units_metrics_refresh_seconds=60,
@@ -83,6 +86,8 @@ async def _campaign(nats_url: str, n_units: int, data_dir: Path) -> dict[str, An
             assert report["created"] == n_units, report
             timings["import_s"], cpu["import"] = time.perf_counter() - t, time.process_time() - tc
             units = await _unit_ids(http)
+            if after_import is not None:
+                await after_import(units)
             for phase, path, make in (
                 ("register_s", "registrations", lambda ids: {"unit_ids": ids}),
                 ("self_assess_s", "self-assessments", lambda ids: {"items": [

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from services.awards import store
 from services.awards.handlers import on_unit_events
+from shared import audit
 from shared.bus.consumer import Delivery
 from shared.contracts.envelope import new_event
 from shared.contracts.events import (
@@ -99,10 +100,13 @@ async def test_a_batch_of_unit_events_has_exactly_the_effect_of_one_at_a_time(tm
             async with single.unit_of_work() as uow:
                 await on_unit_events([delivery], uow, now=NOW)
         a, b = await snapshot(batched), await snapshot(single)
+        async with batched.read() as session:
+            chain = await audit.verify_chain(session, store.audit_log)
     finally:
         await batched.dispose()
         await single.dispose()
     assert a == b
+    assert chain.ok and chain.entries == len(a["audit"])  # the entries appended together still form one chain
     assert len(a["units"]) == 12 and len(a["certs"]) >= 40
     assert len(a["awards"]) >= 5  # collective awards owed by consecutive recognitions were proposed
     assert any(x["status"] in ("annulled", "rejected") for x in a["awards"])  # and withdrawn on a revocation
