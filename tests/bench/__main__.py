@@ -42,7 +42,7 @@ class Sizes:
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, relay_events=10_000, e2e_seconds=15, campaign_units=25_000,
-             platform_units=1000)
+             platform_units=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, relay_events=1000, e2e_seconds=3, campaign_units=500,
               platform_units=100)
 
@@ -115,9 +115,11 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                     f"raw nats-py publish {_f(r['baseline_nats_py_events_per_s'])} events/s",
                     _r(r["ratio_to_baseline"]), cmd)]
     if name == "platform":
-        return [Row(f"campaign downstream: {r['units']:,} units, awards + notify caught up",
-                    f"{_f(r['total_s'], ' s')} ({_f(r['units_per_s'])} units/s); {r['awards_proposed']} awards "
-                    f"proposed, {r['notifications_delivered']:,} notifications delivered",
+        return [Row(f"provincial campaign, whole platform: {r['units']:,} units decided, awards proposed, "
+                    "notifications delivered",
+                    f"{_f(r['total_s'], ' s')} ({_f(r['units_per_s'])} units/s); {r['awards_proposed']:,} awards "
+                    f"proposed, {r['notifications_delivered']:,} notifications delivered; CPU s "
+                    + ", ".join(f"{k} {v}" for k, v in r.get("cpu_s", {}).items()),
                     f"units alone {_f(r['units_done_s'], ' s')}",
                     _r(r["units_done_s"] / r["total_s"]) if r["total_s"] else "-", cmd)]
     return []
@@ -141,7 +143,7 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "relay": (lambda: bench_relay.run(nats_url, n=sizes.relay_events), 240),
         "e2e": (lambda: bench_e2e.run(nats_url, duration=sizes.e2e_seconds), 180),
         "campaign": (lambda: bench_campaign.run_units(sizes.campaign_units), 600),
-        "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units), 600),
+        "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units, timeout=900), 960),
     }
     results: dict[str, Any] = {}
     for name in steps:

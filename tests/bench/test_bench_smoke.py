@@ -43,6 +43,9 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
         assert platform["unit_events"] >= 20 * 5  # imported, registered, self-assessed, appraised, decided
         assert _positive(platform["total_s"], platform["units_per_s"])
         assert platform["notifications_delivered"] > 0
+        # One unit in HISTORY_EVERY came with two recognised years before: with 2026 each owes an award.
+        assert platform["awards_proposed"] == len(range(0, 20, bench_campaign.HISTORY_EVERY)) > 0
+        assert platform["history_events"] == 2 * platform["awards_proposed"]
         assert set(platform["rss_peak_mib"]) == {"units+driver", "awards", "notify"}
 
     for name, result in results.items():
