@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -221,8 +222,43 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
         await asyncio.sleep(interval)
 
 
+ISSUED_NAMESPACES: list[str] = []  # every namespace this process handed out (see drop_namespaces)
+
+
 def unique_namespace() -> str:
-    return "t" + uuid.uuid4().hex[:10]
+    namespace = "t" + uuid.uuid4().hex[:10]
+    ISSUED_NAMESPACES.append(namespace)
+    return namespace
+
+
+async def drop_namespaces(nats_url: str, namespaces: list[str]) -> int:
+    """Delete the streams of these namespaces from a NATS server that outlives the tests (a shared one), so that
+    runs do not pile up streams there. Returns how many were deleted."""
+    import nats
+
+    prefixes = tuple(f"{ns}_" for ns in namespaces)
+    deleted = 0
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+    try:
+        js = nc.jsm()
+        offset = 0
+        names: list[str] = []
+        while True:
+            resp = await nc.request("$JS.API.STREAM.NAMES", json.dumps({"offset": offset}).encode(), timeout=10)
+            body = json.loads(resp.data)
+            page = body.get("streams") or []
+            names += page
+            offset += len(page)
+            if not page or offset >= body.get("total", 0):
+                break
+        for name in names:
+            if name.startswith(prefixes):
+                with contextlib.suppress(Exception):
+                    await js.delete_stream(name)
+                    deleted += 1
+    finally:
+        await nc.close()
+    return deleted
 
 
 @contextlib.asynccontextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -11,9 +13,11 @@ import pytest
 
 from shared.settings import Settings
 from shared.testing import (
+    ISSUED_NAMESPACES,
     ServerUnavailable,
     create_database,
     drop_database,
+    drop_namespaces,
     nats_server,
     postgres_server,
     unique_namespace,
@@ -51,6 +55,17 @@ def pg_admin_url() -> Iterator[str]:
 def namespace() -> str:
     """Every test gets its own subject prefix and stream names on the shared NATS server."""
     return unique_namespace()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_streams() -> Iterator[None]:
+    """A shared NATS server (ANTQ_TEST_NATS_URL) outlives the run: delete the streams of the namespaces this
+    process handed out, so that runs do not pile up streams there. A server started by the tests dies with them."""
+    yield
+    url = os.environ.get("ANTQ_TEST_NATS_URL")
+    if url and ISSUED_NAMESPACES:
+        with contextlib.suppress(Exception):
+            asyncio.run(drop_namespaces(url, list(ISSUED_NAMESPACES)))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

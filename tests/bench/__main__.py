@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -180,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"antq benchmarks on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
               f"NATS: {source}; load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         results = asyncio.run(run_steps(steps, sizes, nats_url))
+        if os.environ.get("ANTQ_TEST_NATS_URL"):  # a shared server keeps streams: drop the run's own
+            from shared.testing import ISSUED_NAMESPACES, drop_namespaces
+
+            with contextlib.suppress(Exception):
+                asyncio.run(drop_namespaces(nats_url, list(ISSUED_NAMESPACES)))
     rows = [row for name in steps for row in rows_for(name, results[name])]
     print_table(rows)
     total = time.perf_counter() - started
