@@ -23,6 +23,7 @@ from services.notify.handlers import (
     create_subscription,
     delete_subscription,
     inbox_filter,
+    inbox_texts,
     mark_read,
     parse_hhmm,
     preferences_view,
@@ -117,11 +118,13 @@ async def get_inbox(request: Request, limit: int | None = Query(default=None),
         query = query.where(r.read_at.is_(None) if unread else r.read_at.is_not(None))
     query = _page_after(query, d.created_at, d.notification_id, cursor, size)
     async with _service(request).db.read() as session:
-        rows = (await session.execute(query)).mappings().all()
+        rows = (await session.execute(query)).mappings().all()[:size + 1]
+        texts = await inbox_texts(session, rows[:size])
     items = [InboxItem(notification_id=row["notification_id"], event_type=row["event_type"],
-                       cause_event_id=row["cause_event_id"], title=row["title"] or "", body=row["body"] or "",
-                       critical=row["critical"], area_code=row["area_code"], unit_id=row["unit_id"],
-                       created_at=row["created_at"], read_at=row["read_at"]) for row in rows[:size]]
+                       cause_event_id=row["cause_event_id"], title=texts[row["notification_id"]][0],
+                       body=texts[row["notification_id"]][1], critical=row["critical"], area_code=row["area_code"],
+                       unit_id=row["unit_id"], created_at=row["created_at"], read_at=row["read_at"])
+             for row in rows[:size]]
     next_cursor = None
     if len(rows) > size:
         next_cursor = encode_cursor([items[-1].created_at.isoformat(), items[-1].notification_id])

@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -373,18 +373,16 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     for chunk in _chunks([p[0] for p in planned]):
         existing |= await store.existing_notification_ids(session=session, ids=chunk)
     rows: list[dict[str, Any]] = []
-    for nid, intent, delivery, data, area, unit_id in planned:
+    for nid, intent, delivery, _data, area, unit_id in planned:
         if nid in existing:
             continue
         existing.add(nid)
         prefs = audience.preferences.get(intent.recipient_id, DEFAULT_PREFERENCES)
         row = _delivery_row(nid, intent, delivery, area=area, unit_id=unit_id, now=now)
         if intent.channel == "inbox":
-            envelope = {"specversion": "1.0", "id": delivery.event_id, "source": delivery.envelope.source,
-                        "type": delivery.event_type, "time": delivery.envelope.time.isoformat(), "data": data}
-            rendered = render(delivery.event_type, "inbox", intent.language, envelope)
-            row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox",
-                       title=rendered.subject, body=rendered.text)
+            # The notice's text is rendered when the inbox is read (from the stored cause event, in the row's
+            # language): most notices are never read one by one, and rendering is most of what routing costs.
+            row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox")
             uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
             ctx.metrics.delivered("inbox", (now - delivery.envelope.time).total_seconds())
         else:
@@ -394,6 +392,28 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     if rows:
         await session.execute(insert(store.deliveries), rows)
     return [row["notification_id"] for row in rows]
+
+
+async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]]) -> dict[str, tuple[str, str]]:
+    """(title, body) of each inbox notification: its stored text, else rendered now from its cause event in
+    the row's language (one query for the page's cause events)."""
+    out: dict[str, tuple[str, str]] = {}
+    pending = [row for row in rows if row["title"] is None]
+    for row in rows:
+        if row["title"] is not None:
+            out[row["notification_id"]] = (row["title"], row["body"] or "")
+    causes = await store.cause_events_by_id(session=session, event_ids={row["cause_event_id"] for row in pending})
+    for row in pending:
+        envelope = causes.get(row["cause_event_id"])
+        try:
+            if envelope is None:
+                raise LookupError("cause event not stored")
+            rendered = render(row["event_type"], "inbox", row["language"], envelope)
+            out[row["notification_id"]] = (rendered.subject or "", rendered.text)
+        except Exception:  # a notice that cannot be rendered still shows what it is about
+            log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)
+            out[row["notification_id"]] = (row["event_type"], "")
+    return out
 
 
 def _delivery_row(nid: str, intent: DeliveryIntent, delivery: Delivery, *, area: str | None, unit_id: str | None,

@@ -236,8 +236,21 @@ async def existing_notification_ids(*, session: AsyncSession, ids: Sequence[str]
 async def get_cause_event(*, session: AsyncSession, event_id: str) -> dict[str, Any] | None:
     """The stored envelope of a cause event, in CloudEvents shape."""
     row = (await session.execute(select(cause_events).where(cause_events.c.event_id == event_id))).mappings().first()
-    if row is None:
-        return None
+    return None if row is None else _envelope(row)
+
+
+async def cause_events_by_id(*, session: AsyncSession, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored envelopes of these cause events, by event id (those stored)."""
+    wanted = sorted(set(event_ids))
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(select(cause_events).where(cause_events.c.event_id.in_(wanted[start:start + 500])))
+        for row in rows.mappings():
+            out[row["event_id"]] = _envelope(row)
+    return out
+
+
+def _envelope(row: Mapping[Any, Any]) -> dict[str, Any]:
     envelope: dict[str, Any] = {
         "specversion": "1.0", "id": row["event_id"], "source": row["source"], "type": row["event_type"],
         "time": row["time"].isoformat().replace("+00:00", "Z"), "datacontenttype": "application/json",

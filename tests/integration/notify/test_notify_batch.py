@@ -101,7 +101,8 @@ async def seeded(path: Path) -> Database:
              "unit_id": None, "email": "p1@police.example", "phone": None,
              "preferences": json.dumps({"channels": ["inbox", "email"], "language": "en"}), "updated_at": NOW},
             {"recipient_id": "unit:u-1", "kind": "unit_contact", "role": None, "area_code": None, "unit_id": "u-1",
-             "email": "u1@school.example", "phone": "+84900000001", "preferences": None, "updated_at": NOW},
+             "email": "u1@school.example", "phone": "+84900000001",
+             "preferences": json.dumps({"language": "en"}), "updated_at": NOW},
         ])
         await s.execute(insert(store.subscriptions), [
             {"subscription_id": "s-1", "owner": "officer:p1", "event_types": json.dumps(["antq.tips.*"]),
@@ -180,3 +181,32 @@ def test_story_is_deterministic() -> None:
     a = [e.model_dump() for e in story(random.Random(5))]
     b = [e.model_dump() for e in story(random.Random(5))]
     assert a == b and len({str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(x, default=str))) for x in a}) == len(a)
+
+
+async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path: Path) -> None:
+    """Inbox notices are rendered when the inbox is read, from the stored cause event and in the row's language:
+    the text must be what rendering the event as it arrived gives."""
+    from services.notify.domain import render
+    from services.notify.handlers import inbox_texts
+
+    events = deliveries_of(story(random.Random(4)))
+    by_id = {d.event_id: d for d in events}
+    ctx = NotifyContext(clock=lambda: NOW, metrics=_metrics(), channels=CHANNELS)
+    db = await seeded(tmp_path / "n.db")
+    try:
+        async with db.unit_of_work() as uow:
+            await intake(events, uow, ctx)
+        async with db.read() as session:
+            rows = (await session.execute(select(store.deliveries).where(
+                store.deliveries.c.channel == "inbox"))).mappings().all()
+            texts = await inbox_texts(session, rows)
+    finally:
+        await db.dispose()
+    assert {r["language"] for r in rows} == {"vi", "en"} and len(rows) > 20
+    for row in rows:
+        d = by_id[row["cause_event_id"]]
+        envelope = {"specversion": "1.0", "id": d.event_id, "source": d.envelope.source, "type": d.event_type,
+                    "time": d.envelope.time.isoformat(), "data": d.data.model_dump(mode="json", exclude_none=True)}
+        expected = render(d.event_type, "inbox", row["language"], envelope)
+        assert texts[row["notification_id"]] == (expected.subject, expected.text)
+        assert texts[row["notification_id"]][0]
