@@ -79,7 +79,8 @@ class Service:
     # --- registration ---------------------------------------------------------------------------------------
     def consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
                  description: str = "") -> Callable[[Handler], Handler]:
-        """Register a durable consumer named `<service>-<purpose>` whose handler runs once per event."""
+        """Register a durable consumer named `<service>-<purpose>`; each event gets its handler's effect once
+        (the handler may run again after a rollback, see ConsumerRunner._process)."""
 
         def register(handler: Handler) -> Handler:
             self.consumers.append(Consumer(
