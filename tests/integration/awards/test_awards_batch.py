@@ -17,7 +17,6 @@ from services.awards import store
 from services.awards.handlers import on_unit_events
 from shared import audit
 from shared.bus.consumer import Delivery
-from shared.contracts.envelope import new_event
 from shared.contracts.events import (
     CertificationRevoked,
     EventData,
@@ -26,7 +25,8 @@ from shared.contracts.events import (
     UnitUpdated,
 )
 from shared.db import Database, outbox
-from shared.migrations import migrate
+from tests.integration import batch_support
+from tests.integration.batch_support import fresh_database, interleave
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
@@ -51,27 +51,15 @@ def story(rng: random.Random) -> list[EventData]:
         if n % 5 == 2:
             lane.append(CertificationRevoked(unit_id=unit, year=2025, reason="serious incident"))
         lanes.append(lane)
-    out: list[EventData] = []
-    while lanes:
-        lane = rng.choice(lanes)
-        out.append(lane.pop(0))
-        if not lane:
-            lanes.remove(lane)
-    return out
+    return interleave(lanes, rng)
 
 
 def deliveries_of(events: list[EventData]) -> list[Delivery]:
-    out = []
-    for i, data in enumerate(events):
-        env = new_event(data, source="antq/units", event_id=f"ev-{i:03d}", time=NOW)
-        out.append(Delivery(envelope=env, data=data, event_type=data.TYPE, agency=None, num_delivered=1))
-    return out
+    return batch_support.deliveries_of(events, source="antq/units", time=NOW)
 
 
 async def fresh(path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url, "awards")
-    return Database(url, source="antq/awards")
+    return await fresh_database(path, "awards")
 
 
 async def snapshot(db: Database) -> dict[str, Any]:

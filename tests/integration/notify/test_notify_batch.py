@@ -18,7 +18,6 @@ from sqlalchemy import insert, select
 from services.notify import store
 from services.notify.handlers import NotifyContext, intake
 from shared.bus.consumer import Delivery
-from shared.contracts.envelope import new_event
 from shared.contracts.events import (
     ActivityReported,
     AwardApproved,
@@ -33,7 +32,8 @@ from shared.contracts.events import (
     UnitUpdated,
 )
 from shared.db import Database, outbox
-from shared.migrations import migrate
+from tests.integration import batch_support
+from tests.integration.batch_support import fresh_database, interleave
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 16:00 in Hanoi: outside default quiet hours
 CHANNELS = frozenset({"inbox", "email", "webhook", "sms"})
@@ -72,28 +72,15 @@ def story(rng: random.Random) -> list[EventData]:
     by_aggregate: dict[str, list[EventData]] = {}
     for e in events:
         by_aggregate.setdefault(e.aggregate_id() or "", []).append(e)
-    lanes = list(by_aggregate.values())
-    out: list[EventData] = []
-    while lanes:
-        lane = rng.choice(lanes)
-        out.append(lane.pop(0))
-        if not lane:
-            lanes.remove(lane)
-    return out
+    return interleave(list(by_aggregate.values()), rng)
 
 
 def deliveries_of(events: list[EventData]) -> list[Delivery]:
-    out = []
-    for i, data in enumerate(events):
-        env = new_event(data, source="antq/test", event_id=f"ev-{i:03d}", time=NOW)
-        out.append(Delivery(envelope=env, data=data, event_type=data.TYPE, agency=None, num_delivered=1))
-    return out
+    return batch_support.deliveries_of(events, source="antq/test", time=NOW)
 
 
 async def seeded(path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url, "notify")
-    db = Database(url, source="antq/notify")
+    db = await fresh_database(path, "notify")
     async with db.unit_of_work() as uow:
         s = uow.session
         await s.execute(insert(store.recipients), [

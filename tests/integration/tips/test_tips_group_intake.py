@@ -18,7 +18,7 @@ from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
 from services.tips.handlers import PreparedTip, SubmitTip, TipsContext, prepare_tip, record_tips
 from services.tips.storage import DiskStorage
 from shared.db import Database, outbox
-from shared.migrations import migrate
+from tests.integration.batch_support import fresh_database
 from tests.integration.tips.tips_support import Tips
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
@@ -37,9 +37,7 @@ def commands(rng: random.Random, n: int) -> list[SubmitTip]:
 
 
 async def fresh(path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url, "tips")
-    return Database(url, source="antq/tips")
+    return await fresh_database(path, "tips")
 
 
 async def snapshot(db: Database) -> dict[str, Any]:

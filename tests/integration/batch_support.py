@@ -1,0 +1,42 @@
+"""Helpers of the tests that compare a batch handled at once with the same events handled one at a time."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from shared.bus.consumer import Delivery
+from shared.contracts.envelope import new_event
+from shared.contracts.events import EventData
+from shared.db import Database
+from shared.migrations import migrate
+
+
+def interleave(lanes: Sequence[Sequence[EventData]], rng: random.Random) -> list[EventData]:
+    """Each lane's events in order (as a stream keeps one aggregate's events), the lanes mixed at random."""
+    pending = [list(lane) for lane in lanes if lane]
+    out: list[EventData] = []
+    while pending:
+        lane = rng.choice(pending)
+        out.append(lane.pop(0))
+        if not lane:
+            pending.remove(lane)
+    return out
+
+
+def deliveries_of(events: Sequence[EventData], *, source: str, time: datetime) -> list[Delivery]:
+    """The events as a consumer receives them, with stable ids (`ev-000`, `ev-001`, ...)."""
+    out = []
+    for i, data in enumerate(events):
+        env = new_event(data, source=source, event_id=f"ev-{i:03d}", time=time)
+        out.append(Delivery(envelope=env, data=data, event_type=data.TYPE, agency=None, num_delivered=1))
+    return out
+
+
+async def fresh_database(path: Path, service: str) -> Database:
+    """A new SQLite database at `path` with the service's migrations applied."""
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url, service)
+    return Database(url, source=f"antq/{service}")
