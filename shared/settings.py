@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval: float = Field(default=0.5, gt=0)
     publish_timeout: float = Field(default=5.0, gt=0)
-    consumer_batch_size: int = Field(default=200, ge=1, le=5_000)
+    # Under a backlog a consumer takes this many messages per transaction; larger batches amortise the commit
+    # (one fsync) and the per-batch reads of batch handlers (docs/benchmarks.md). Light load gives small batches.
+    consumer_batch_size: int = Field(default=1000, ge=1, le=5_000)
     consumer_fetch_timeout: float = Field(default=0.05, gt=0)
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_ack_wait: float = Field(default=30.0, gt=0)

@@ -322,7 +322,9 @@ class DurableSpec:
     durable: str
     filter_subject: str
     ack_wait: float
-    max_ack_pending: int = 2000
+    # Room for a batch in processing, one fetched ahead (see the pull loop) and messages waiting for a delayed
+    # redelivery after a NAK, at the largest consumer batch size.
+    max_ack_pending: int = 12_000
 
 
 def consumer_config(spec: DurableSpec) -> ConsumerConfig:

@@ -70,7 +70,7 @@ async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: 
     return n / (last - first)
 
 
-async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float]) -> tuple[float, int]:
+async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float], batch: int) -> tuple[float, int]:
     """A bare service whose handler does nothing: what the spine costs per event."""
     from sqlalchemy import func, select
 
@@ -79,7 +79,7 @@ async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float]) ->
     from shared.service import Service
     from shared.testing import running
 
-    settings = world.settings(migrate_on_start=False, log_level="WARNING")
+    settings = world.settings(migrate_on_start=False, log_level="WARNING", consumer_batch_size=batch)
     service = Service("benchspine", settings, title="bench spine")
 
     @service.consumer("tips", stream="TIPS", subject="antq.tips.>", types={TipReceived.TYPE})
@@ -107,11 +107,14 @@ async def _js(url: str) -> tuple[Any, Any]:
     return nc, nc.jetstream()
 
 
-async def run(nats_url: str, *, n: int = 5000, batch: int = 200, timeout: float = 180) -> dict[str, Any]:
+async def run(nats_url: str, *, n: int = 5000, batch: int | None = None, timeout: float = 180) -> dict[str, Any]:
+    """`batch`: the consumers' batch size, the same for the raw baseline and the services (default: the
+    services' own `ANTQ_CONSUMER_BATCH_SIZE`)."""
     world = World(nats_url)
     nc, js = await _js(nats_url)
     try:
         settings = world.settings()
+        batch = batch or settings.consumer_batch_size
         await ensure_streams(js, settings)
         stream = f"{world.namespace}_TIPS"
         subject = f"{world.namespace}.antq.tips.>"
@@ -120,9 +123,9 @@ async def run(nats_url: str, *, n: int = 5000, batch: int = 200, timeout: float 
 
         cpu: dict[str, list[float]] = {"raw": [], "spine": [], "notify": []}
         raw_rate = await _raw(js, stream, subject, n, batch, timeout, cpu["raw"])
-        spine_rate, spine_processed = await _spine_noop(world, n, timeout, cpu["spine"])
+        spine_rate, spine_processed = await _spine_noop(world, n, timeout, cpu["spine"], batch)
 
-        notify = service_process(world, "notify").start()
+        notify = service_process(world, "notify", {"ANTQ_CONSUMER_BATCH_SIZE": str(batch)}).start()
         try:
             # Watch from the start: the consumer works before the service reports ready.
             watch = asyncio.create_task(wait_consumed(js, stream, "notify-tips", expected=n, timeout=timeout,
