@@ -47,7 +47,7 @@ FIRST_MESSAGE_WAIT = 5.0
 
 
 _STATUS = "Status"
-_NO_MESSAGES, _REQUEST_TIMEOUT = "404", "408"
+_REQUEST_TIMEOUT, _HEARTBEAT = "408", "100"
 
 
 async def _take(sub: Any, queue: asyncio.Queue[Any]) -> Any:
@@ -106,8 +106,8 @@ async def pull_batch(psub: Any, batch: int, *, first_wait: float, more_wait: flo
                 if status is None:
                     messages.append(msg)
                     needed -= 1
-                elif status in (_NO_MESSAGES, _REQUEST_TIMEOUT):
-                    break
+                elif status != _HEARTBEAT:
+                    break  # no more messages (404, 408), or the request was refused (409): take what came
     return messages
 
 
