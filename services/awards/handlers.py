@@ -153,55 +153,18 @@ def _rules(province: str | None, on: date) -> Any:
 
 
 # --- units (awards-units consumer) ------------------------------------------------------------------------------
-async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, cause: str | None,
-                               known: tuple[dict[str, Any], UnitFacts, list[Award]] | None = None) -> list[Award]:
-    """Propose every collective award the unit's recognitions owe and that is not stored yet (idempotent).
-
-    `known`: the unit's row, recognitions and awards as the caller already has them (else they are read)."""
-    if known is None:
-        unit = await store.get_unit(session=uow.session, unit_id=unit_id)
-        if unit is None:
-            return []  # area unknown yet: evaluated again when UnitRegistered arrives
-        facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
-        prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
-    else:
-        unit, facts, prior = known
+async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, cause: str | None) -> list[Award]:
+    """Propose every collective award the unit's recognitions owe and that is not stored yet (idempotent)."""
+    unit = await store.get_unit(session=uow.session, unit_id=unit_id)
+    if unit is None:
+        return []  # area unknown yet: evaluated again when UnitRegistered arrives
+    facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
     rules = _rules(facts.province_code, now.date())
+    prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
     owed = evaluate_unit(facts, rules, store.prior_awards(prior))
     fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
     return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, recipient_name=unit["name"],
                               cause=cause)
-
-
-async def on_unit_registered(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    data = delivery.data
-    assert isinstance(data, UnitRegistered)
-    await store.upsert_unit(session=uow.session, unit_id=data.unit_id, now=now, name=data.name, kind=data.kind,
-                            area_code=data.area_code)
-    # Certifications may have arrived first (out of order): they can be evaluated now that the area is known.
-    await evaluate_unit_awards(uow, unit_id=data.unit_id, now=now, cause=delivery.event_id)
-
-
-async def on_unit_updated(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    data = delivery.data
-    assert isinstance(data, UnitUpdated)
-    changed = {k: v for k, v in data.changed.items() if k in ("name", "kind", "area_code") and isinstance(v, str)}
-    if not changed or await store.get_unit(session=uow.session, unit_id=data.unit_id) is None:
-        return
-    await store.upsert_unit(session=uow.session, unit_id=data.unit_id, now=now, **changed)
-
-
-async def on_unit_certified(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    """Fold the recognition (first event per year wins, so a redelivery changes nothing) and evaluate the rules."""
-    data = delivery.data
-    assert isinstance(data, UnitCertified)
-    facts = await store.load_unit_facts(session=uow.session, unit_id=data.unit_id, area_code=None)
-    folded = facts.with_certified(delivery.event_id, data)
-    if folded is not facts:
-        await store.save_certification(session=uow.session, unit_id=data.unit_id,
-                                       record=folded.certifications[data.year], now=now,
-                                       decision_no=data.decision_no, consecutive_years=data.consecutive_years)
-    await evaluate_unit_awards(uow, unit_id=data.unit_id, now=now, cause=delivery.event_id)
 
 
 async def on_certification_revoked(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> list[Award]:

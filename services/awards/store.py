@@ -147,13 +147,6 @@ async def get_unit(*, session: AsyncSession, unit_id: str) -> dict[str, Any] | N
     return dict(row) if row else None
 
 
-async def upsert_unit(*, session: AsyncSession, unit_id: str, now: datetime, **values: Any) -> None:
-    if await get_unit(session=session, unit_id=unit_id) is None:
-        await session.execute(insert(units).values(unit_id=unit_id, updated_at=now, **values))
-    elif values:
-        await session.execute(update(units).where(units.c.unit_id == unit_id).values(updated_at=now, **values))
-
-
 async def load_unit_facts(*, session: AsyncSession, unit_id: str, area_code: str | None) -> UnitFacts:
     rows = (await session.execute(
         select(unit_certifications).where(unit_certifications.c.unit_id == unit_id))).mappings()

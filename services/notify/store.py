@@ -183,19 +183,10 @@ async def upsert(session: AsyncSession, table: Table, key: Mapping[str, Any], va
         await session.execute(insert(table).values(**key, **values))
 
 
-async def tip_entry(*, session: AsyncSession, tip_id: str) -> RowMapping | None:
-    return (await session.execute(select(tip_directory).where(tip_directory.c.tip_id == tip_id))).mappings().first()
-
-
 async def unit_area(*, session: AsyncSession, unit_id: str) -> str | None:
     row = (await session.execute(select(unit_directory.c.area_code).where(
         unit_directory.c.unit_id == unit_id))).first()
     return row[0] if row else None
-
-
-async def award_entry(*, session: AsyncSession, award_id: str) -> RowMapping | None:
-    return (await session.execute(select(award_directory).where(
-        award_directory.c.award_id == award_id))).mappings().first()
 
 
 # --- recipients and subscriptions -----------------------------------------------------------------------------

@@ -201,14 +201,6 @@ async def get_tip_by_lookup(*, session: AsyncSession, lookup: str) -> dict[str, 
     return dict(row) if row else None
 
 
-async def lookup_taken(*, session: AsyncSession, lookup: str) -> bool:
-    return (await session.execute(select(tips.c.tip_id).where(tips.c.receipt_lookup == lookup))).first() is not None
-
-
-async def insert_tip(*, session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(tips), values)
-
-
 async def insert_tips(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await session.execute(insert(tips), list(rows))
 
