@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -93,6 +93,15 @@ def utcnow() -> datetime:
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# SQLite allows at most 999 bound parameters in old builds; IN (...) lists stay well below.
+IN_LIST_SIZE = 500
+
+
+def chunks(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
+    """`values` in consecutive slices of at most `size` (for IN lists and batched writes)."""
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 _WRITE_OPTION = "antq_write"  # execution option marking a unit of work's connection
 

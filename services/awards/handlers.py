@@ -54,7 +54,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, chunks
 from shared.errors import Conflict, Invalid, NotFound
 
 MAX_REASON = 2000
@@ -204,10 +204,9 @@ class UnitsView:
 
     async def load(self, unit_ids: set[str]) -> None:
         wanted = sorted(u for u in unit_ids if u not in self.units)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in chunks(wanted):
             for u in chunk:
-                self.units[u], self.certs[u], self.awards[u] = None, {}, []
+                self.units[u], self.certs[u] = None, {}
             for row in (await self.session.execute(select(store.units).where(
                     store.units.c.unit_id.in_(chunk)))).mappings():
                 self.units[row["unit_id"]] = dict(row)
@@ -217,20 +216,17 @@ class UnitsView:
                     c.unit_id.in_(chunk)))).mappings():
                 self.certs[row["unit_id"]][row["year"]] = dict(row)
                 self._stored_certs.add((row["unit_id"], row["year"]))
-            a = store.awards.c
-            for row in (await self.session.execute(select(store.awards).where(
-                    a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))).mappings():
-                self.awards[row["recipient_ref"]].append(store.award_from_row(row))
+        await self.refresh_awards(set(wanted))
 
     async def refresh_awards(self, unit_ids: set[str]) -> None:
-        """Read again the awards of these units (after proposals; their rows and recognitions are unchanged)."""
+        """(Re)read the awards of these units (also after proposals: their rows and recognitions are unchanged)."""
         wanted = sorted(unit_ids)
         for u in wanted:
             self.awards[u] = []
         a = store.awards.c
-        for start in range(0, len(wanted), 500):
+        for chunk in chunks(wanted):
             for row in (await self.session.execute(select(store.awards).where(
-                    a.recipient_kind == "unit", a.recipient_ref.in_(wanted[start:start + 500])))).mappings():
+                    a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))).mappings():
                 self.awards[row["recipient_ref"]].append(store.award_from_row(row))
 
     async def reload(self, unit_id: str) -> None:
@@ -342,8 +338,8 @@ async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[dict[str, Any], lis
     session = uow.session
     known: set[str] = set()
     keys = [p.key for _, proposals, _, _ in owed for p in proposals]
-    for start in range(0, len(keys), 500):
-        known |= await store.known_keys(session=session, keys=keys[start:start + 500])
+    for chunk in chunks(keys):
+        known |= await store.known_keys(session=session, keys=chunk)
     steps: list[tuple[dict[str, Any], Proposal, Step, str]] = []
     for unit, proposals, rules, cause in owed:
         for proposal in new_proposals(proposals, known):

@@ -47,7 +47,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, chunks
 from shared.errors import Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -141,13 +141,6 @@ def desk(area: str | None) -> Recipient:
 # --- routing events -------------------------------------------------------------------------------------------
 _DIRECTORY_TABLES = {"tip": (store.tip_directory, "tip_id"), "unit": (store.unit_directory, "unit_id"),
                      "award": (store.award_directory, "award_id")}
-_CHUNK = 500  # ids per IN (...) list
-
-
-def _chunks(items: list[str]) -> list[list[str]]:
-    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 class DirectoryView:
     """Notify's own directory (where tips and units are, whom awards are for) as one batch of events sees it:
     read in one statement per table, changed in memory in event order, written back in one or two statements
@@ -163,7 +156,7 @@ class DirectoryView:
     async def load(self, kind: str, keys: set[str]) -> None:
         table, key = _DIRECTORY_TABLES[kind]
         missing = sorted(k for k in keys if k not in self.rows[kind])
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             for row in (await self.session.execute(select(table).where(table.c[key].in_(chunk)))).mappings():
                 self.rows[kind][row[key]] = dict(row)
                 self.stored[kind].add(row[key])
@@ -285,7 +278,7 @@ class Audience:
 
     async def _fetch(self, ids: set[str]) -> None:
         missing = sorted(i for i in ids if i not in self.rows)
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             for rid, row in (await store.recipients_by_id(session=self.session, ids=chunk)).items():
                 self.rows[rid] = row
                 self._note_preferences(row)
@@ -358,7 +351,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     c = store.cause_events.c
     causes = [d.event_id for d, *_ in routed]
     stored: set[str] = set()
-    for chunk in _chunks(causes):
+    for chunk in chunks(causes):
         stored |= set((await session.execute(select(c.event_id).where(c.event_id.in_(chunk)))).scalars())
     new_causes = [
         {"event_id": d.event_id, "event_type": d.event_type, "source": d.envelope.source,
@@ -370,7 +363,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, data, area, unit_id)
                for d, data, area, unit_id, intents in routed for i in intents]
     existing: set[str] = set()
-    for chunk in _chunks([p[0] for p in planned]):
+    for chunk in chunks([p[0] for p in planned]):
         existing |= await store.existing_notification_ids(session=session, ids=chunk)
     rows: list[dict[str, Any]] = []
     for nid, intent, delivery, _data, area, unit_id in planned:

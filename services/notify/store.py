@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, chunks
 
 metadata = MetaData()
 
@@ -234,8 +234,8 @@ async def cause_events_by_id(*, session: AsyncSession, event_ids: Iterable[str])
     """The stored envelopes of these cause events, by event id (those stored)."""
     wanted = sorted(set(event_ids))
     out: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 500):
-        rows = await session.execute(select(cause_events).where(cause_events.c.event_id.in_(wanted[start:start + 500])))
+    for chunk in chunks(wanted):
+        rows = await session.execute(select(cause_events).where(cause_events.c.event_id.in_(chunk)))
         for row in rows.mappings():
             out[row["event_id"]] = _envelope(row)
     return out

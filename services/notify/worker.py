@@ -287,15 +287,14 @@ class DeliveryWorker:
                 store.digests.c.digest_id == digest_id))).mappings().one()
             items = (await session.execute(select(store.deliveries).where(d.digest_id == digest_id).order_by(
                 d.created_at, d.notification_id))).mappings().all()
-            envelopes = {i["cause_event_id"]: await store.get_cause_event(session=session,
-                                                                          event_id=i["cause_event_id"])
-                         for i in items}
+            envelopes = await store.cause_events_by_id(session=session,
+                                                       event_ids=[i["cause_event_id"] for i in items])
         result: SendResult | None = None
         error: DeliveryError | None = None
         try:
             entries = []
             for item in items:
-                envelope = envelopes[item["cause_event_id"]]
+                envelope = envelopes.get(item["cause_event_id"])
                 if envelope is not None:
                     rendered = render(item["event_type"], "inbox", row["language"], envelope)
                     entries.append((rendered.subject or "", rendered.text))

@@ -51,7 +51,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
-from shared.db import BigId, UTCDateTime
+from shared.db import BigId, UTCDateTime, chunks
 
 metadata = MetaData()
 
@@ -206,15 +206,6 @@ def _bind_serialized(table: Table, keys: Iterable[str]) -> dict[str, Any]:
             for k in keys}
 
 
-# SQLite allows at most 999 bound parameters in old builds; keep IN lists well below.
-CHUNK = 500
-
-
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
-
-
 def fold(text: str) -> str:
     """Lower-case ASCII for searching: diacritics removed, đ → d."""
     text = text.casefold().replace("đ", "d")
@@ -263,7 +254,7 @@ async def get_unit(*, session: AsyncSession, unit_id: str) -> Unit | None:
 
 async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
-    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+    for chunk in chunks(list(dict.fromkeys(unit_ids))):
         for data in (await session.execute(select(_UNIT_JSON).where(units.c.unit_id.in_(chunk)))).scalars():
             unit = _unit(data)
             out[unit.unit_id] = unit
@@ -272,7 +263,7 @@ async def get_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[s
 
 async def get_units_by_external_keys(*, session: AsyncSession, keys: Sequence[str]) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
-    for chunk in _chunks(list(dict.fromkeys(keys))):
+    for chunk in chunks(list(dict.fromkeys(keys))):
         for data in (await session.execute(select(_UNIT_JSON).where(units.c.external_key.in_(chunk)))).scalars():
             unit = _unit(data)
             assert unit.external_key is not None
@@ -303,7 +294,7 @@ async def update_units(*, session: AsyncSession, changed: Sequence[Unit]) -> Non
 
 async def _set_models(session: AsyncSession, pairs: Sequence[tuple[str, Sequence[str]]], *, replace: bool) -> None:
     if replace:
-        for chunk in _chunks([uid for uid, _ in pairs]):
+        for chunk in chunks([uid for uid, _ in pairs]):
             await session.execute(delete(unit_models).where(unit_models.c.unit_id.in_(chunk)))
     rows = [{"unit_id": uid, "model": m} for uid, models in pairs for m in dict.fromkeys(models)]
     if rows:
@@ -370,7 +361,7 @@ async def get_cycle(*, session: AsyncSession, unit_id: str, year: int) -> Cycle 
 
 async def get_cycles(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, Cycle]:
     out: dict[str, Cycle] = {}
-    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+    for chunk in chunks(list(dict.fromkeys(unit_ids))):
         stmt = select(_CYCLE_JSON).where(cycles.c.year == year, cycles.c.unit_id.in_(chunk))
         for data in (await session.execute(stmt)).scalars():
             cycle = _cycle(data)
@@ -387,7 +378,7 @@ async def list_unit_cycles(*, session: AsyncSession, unit_id: str) -> list[dict[
 async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, list[int]]:
     """Per unit, the years whose recognition stands (a revoked year is in state `revoked`, not counted)."""
     out: dict[str, list[int]] = defaultdict(list)
-    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+    for chunk in chunks(list(dict.fromkeys(unit_ids))):
         stmt = select(cycles.c.unit_id, cycles.c.year).where(cycles.c.unit_id.in_(chunk),
                                                              cycles.c.state == "recognised")
         for uid, year in (await session.execute(stmt)).all():
@@ -448,7 +439,7 @@ async def list_incidents(*, session: AsyncSession, unit_id: str, year: int | Non
 
 async def year_incidents(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, list[Incident]]:
     out: dict[str, list[Incident]] = defaultdict(list)
-    for chunk in _chunks(list(dict.fromkeys(unit_ids))):
+    for chunk in chunks(list(dict.fromkeys(unit_ids))):
         stmt = select(incidents).where(incidents.c.year == year, incidents.c.unit_id.in_(chunk)).order_by(
             incidents.c.occurred_at)
         for r in (await session.execute(stmt)).mappings():

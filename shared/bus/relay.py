@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from shared.bus.streams import Namespace
-from shared.db import Database, outbox, utcnow
+from shared.db import Database, chunks, outbox, utcnow
 from shared.observability import SpineMetrics
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class OutboxRelay:
         now = utcnow()
         async with self.db.write_lock(), self.db.sessionmaker() as session, session.begin():
             if sent:
-                for chunk in _chunks(sent, 500):
+                for chunk in chunks(sent):
                     await session.execute(update(outbox).where(outbox.c.seq.in_(chunk))
                                           .values(state="sent", sent_at=now, attempts=outbox.c.attempts + 1))
             for seq, exc in failed:
@@ -139,7 +139,3 @@ class OutboxRelay:
             self.metrics.outbox_oldest_age.set(max(0.0, (utcnow() - oldest).total_seconds()))
         else:
             self.metrics.outbox_oldest_age.set(0)
-
-
-def _chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
