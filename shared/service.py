@@ -68,8 +68,7 @@ class Service:
         self._js: JetStreamContext | None = None
         self._js_connection: Any = None
         self.bus_error: str | None = None
-        self.relay = OutboxRelay(self.db, self._publish, publish_many=self._publish_many, namespace=self.ns,
-                                 metrics=self.metrics,
+        self.relay = OutboxRelay(self.db, self._publish_many, namespace=self.ns, metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
         self.started_at = time.time()
         # Handlers read the time from here so tests can move it (deadlines, quiet hours, digests).
@@ -124,20 +123,12 @@ class Service:
             self._js, self._js_connection = connection.jetstream(), connection
         return self._js
 
-    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
-        if not self._bus_ready.is_set():
-            raise ConnectionError("bus not connected yet")
-        # `publish_async` sends at once and resolves on the PubAck through one shared reply subscription, which
-        # costs about half the CPU of `publish` (a request with its own inbox and timer) when the relay pipelines
-        # a batch; the timeout still bounds the wait for each PubAck.
-        return await asyncio.wait_for(self._publish_acked(subject, payload, headers),
-                                      timeout=self.settings.publish_timeout)
-
     async def _publish_many(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[Any]:
-        """The relay's batch: every message sent at once, then all PubAcks awaited under one deadline. A message
-        costs a future, not the tasks and timers that awaiting each one under its own timeout would."""
+        """The relay's batch: every message sent at once with `publish_async` (which resolves on the PubAck through
+        one shared reply subscription), then all PubAcks awaited under one deadline. A message costs a future,
+        not the tasks and timers that awaiting each one under its own timeout would."""
         if not self._bus_ready.is_set():
-            raise ConnectionError("bus not connected yet")
+            return [ConnectionError("bus not connected yet")] * len(messages)
         js = self.js()
         results: list[Any] = [None] * len(messages)
         sent: list[tuple[int, asyncio.Future[Any]]] = []
@@ -157,10 +148,6 @@ class Service:
             else:
                 results[i] = future.exception() or future.result()
         return results
-
-    async def _publish_acked(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
-        ack = await self.js().publish_async(subject, payload, headers=headers)
-        return await ack
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -21,6 +21,15 @@ Publish = Callable[[str, bytes, dict[str, str]], Awaitable[Any]]
 # Publishes a batch at once; returns, per message, its PubAck or the exception that stopped it.
 PublishMany = Callable[[list[tuple[str, bytes, dict[str, str]]]], Awaitable[list[Any]]]
 
+
+def one_by_one(publish: Publish) -> PublishMany:
+    """A batch publisher from one that publishes a message and awaits its PubAck (all of the batch at once)."""
+
+    async def publish_many(messages: list[tuple[str, bytes, dict[str, str]]]) -> list[Any]:
+        return await asyncio.gather(*(publish(*m) for m in messages), return_exceptions=True)
+
+    return publish_many
+
 # Under load the backlog gauges are refreshed at most this often (each refresh is a query); an idle pass
 # sets them to zero without one.
 GAUGE_INTERVAL = 1.0
@@ -33,10 +42,9 @@ class OutboxRelay:
     before marking re-publishes the row, which JetStream drops as a duplicate by its `Nats-Msg-Id`.
     """
 
-    def __init__(self, db: Database, publish: Publish, *, namespace: Namespace, metrics: SpineMetrics | None,
-                 batch_size: int = 500, poll_interval: float = 0.5, publish_many: PublishMany | None = None):
+    def __init__(self, db: Database, publish_many: PublishMany, *, namespace: Namespace,
+                 metrics: SpineMetrics | None, batch_size: int = 500, poll_interval: float = 0.5):
         self.db = db
-        self.publish = publish
         self.publish_many = publish_many
         self.ns = namespace
         self.metrics = metrics
@@ -83,10 +91,7 @@ class OutboxRelay:
             self._set_gauges_idle()
             return 0
         messages = [(self.ns.subject(r.subject), r.payload, {"Nats-Msg-Id": r.event_id}) for r in rows]
-        if self.publish_many is not None:
-            results = await self.publish_many(messages)
-        else:
-            results = await asyncio.gather(*(self.publish(*m) for m in messages), return_exceptions=True)
+        results = await self.publish_many(messages)
         sent = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(r.seq, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
         now = utcnow()

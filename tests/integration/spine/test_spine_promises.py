@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from services.notify.app import build as build_notify
 from services.tips.app import build as build_tips
 from shared.bus.consumer import Delivery, Reject
-from shared.bus.relay import OutboxRelay
+from shared.bus.relay import OutboxRelay, one_by_one
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, reconcile_consumer
 from shared.contracts import new_event
 from shared.contracts.events import TipReceived
@@ -63,7 +63,7 @@ async def test_crash_between_commit_and_publish_loses_nothing(
     for _ in range(2):
         db = Database(settings.database_url_for("tips"), source="antq/tips")
         nc, publish = await _js_publish(nats_url)
-        relay = OutboxRelay(db, publish, namespace=ns, metrics=None)
+        relay = OutboxRelay(db, one_by_one(publish), namespace=ns, metrics=None)
         async with db.unit_of_work() as uow:  # the crash left the row unmarked
             await uow.session.execute(update(outbox).values(state="pending"))
         assert await relay.publish_pending() == 1
@@ -280,7 +280,7 @@ async def test_outbox_rows_show_state_and_attempts_when_publishing_fails(
     async def broken(subject: str, payload: bytes, headers: dict[str, str]) -> None:
         raise ConnectionError("nats unreachable")
 
-    relay = OutboxRelay(db, broken, namespace=Namespace(namespace), metrics=None)
+    relay = OutboxRelay(db, one_by_one(broken), namespace=Namespace(namespace), metrics=None)
     async with db.unit_of_work() as uow:
         uow.emit(tip_event())
     with pytest.raises(RuntimeError):
