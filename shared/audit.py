@@ -50,17 +50,9 @@ async def append(session: AsyncSession, table: Table, *, actor: str, role: str, 
     SQLite serialises writers itself; on PostgreSQL a transaction-scoped advisory lock keeps two concurrent
     writers from linking to the same previous entry (which would fork the chain).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"antq-audit:{table.name}".encode()).digest()[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    last = (await session.execute(select(table.c.hash).order_by(table.c.seq.desc()).limit(1))).scalar()
-    prev = last or GENESIS
-    when = at or utcnow()
-    body = json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    digest = entry_hash(prev, when, actor, role, action, target, reason, body)
-    await session.execute(insert(table).values(at=when, actor=actor, role=role, action=action, target=target,
-                                               reason=reason, details=body, prev_hash=prev, hash=digest))
-    return digest
+    entry = {"actor": actor, "role": role, "action": action, "target": target, "reason": reason,
+             "details": details, "at": at}
+    return (await append_many(session, table, [entry]))[0]
 
 
 async def append_many(session: AsyncSession, table: Table, entries: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -304,6 +304,11 @@ async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[s
     return {r[0] for r in rows}
 
 
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether a failure is the database's or the network's (retried as it is), not the data's or the code's."""
+    return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
+
+
 class GroupCommit(Generic[T, R]):
     """Concurrent writers' units of work in one transaction ("group commit").
 
@@ -353,7 +358,7 @@ class GroupCommit(Generic[T, R]):
             async with self.db.unit_of_work() as uow:
                 results = await self.write([item for item, _ in batch], uow)
         except Exception as exc:  # noqa: BLE001 — settled below, item by item
-            if len(batch) == 1 or isinstance(exc, OperationalError | DBAPIError | OSError):
+            if len(batch) == 1 or is_infrastructure_error(exc):
                 for _, future in batch:
                     _settle(future, exc=exc)
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -14,13 +13,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import insert, text
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EventData, data_model_for
 from shared.contracts.subjects import dlq_subject
-from shared.db import Database, UnitOfWork, inbox, inbox_claim, inbox_seen, utcnow
+from shared.db import Database, UnitOfWork, inbox, inbox_claim, inbox_seen, is_infrastructure_error, utcnow
 from shared.observability import SpineMetrics
 from shared.settings import valid_agency_name
 
@@ -96,10 +94,6 @@ def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
         return "invalid", "envelope nested too deeply"
     except ValidationError as exc:
         return "invalid", f"envelope: {_validation_reason(exc)}"
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
 
 
 def _is_infrastructure_text(error: str | None) -> bool:
@@ -251,7 +245,7 @@ class ConsumerRunner:
                             assert it.delivery is not None
                             await self.consumer.handler(it.delivery, uow)
                 except Exception as exc:
-                    if _is_infrastructure_error(exc):
+                    if is_infrastructure_error(exc):
                         raise
                     raise _Redo from exc
                 for it in fresh:
@@ -280,7 +274,7 @@ class ConsumerRunner:
                     if isinstance(exc, Reject):
                         it.dlq_kind, it.dlq_reason = "rejected", str(exc)[:1000] or "rejected by handler"
                         continue
-                    if _is_infrastructure_error(exc):
+                    if is_infrastructure_error(exc):
                         raise
                     log.exception("consumer %s: handler failed for %s", self.consumer.name, event_id)
                     it.outcome, it.error = "retry", f"{type(exc).__name__}: {exc}"[:1000]
