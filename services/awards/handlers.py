@@ -103,13 +103,17 @@ async def serialise_writers(uow: UnitOfWork) -> None:
     await _pg_lock(uow, "awards-writers")
 
 
+def _audit_entry(entry: AuditEntry, actor: Actor, **details: Any) -> dict[str, Any]:
+    """The audit trail's record of a workflow step (the keyword arguments of `audit.append`)."""
+    return {"actor": actor.sub, "role": actor.role, "action": f"award.{entry.action}", "target": entry.award_id,
+            "reason": entry.note, "at": entry.at,
+            "details": {"from": entry.from_status, "to": entry.to_status,
+                        **{k: v for k, v in details.items() if v is not None}}}
+
+
 async def _audit(uow: UnitOfWork, entry: AuditEntry, actor: Actor, **details: Any) -> None:
     await serialise_writers(uow)  # normally held already; re-entrant within the transaction
-    await audit.append(uow.session, store.audit_log, actor=actor.sub, role=actor.role,
-                       action=f"award.{entry.action}", target=entry.award_id, reason=entry.note,
-                       details={"from": entry.from_status, "to": entry.to_status,
-                                **{k: v for k, v in details.items() if v is not None}},
-                       at=entry.at)
+    await audit.append(uow.session, store.audit_log, **_audit_entry(entry, actor, **details))
 
 
 async def _apply(uow: UnitOfWork, step: Step, *, before: Award, actor: Actor, **details: Any) -> Award:
@@ -138,10 +142,14 @@ async def _propose_all(uow: UnitOfWork, proposals: Sequence[Proposal], rules_for
         except IntegrityError:
             continue  # proposed meanwhile by a concurrent transaction: the same key, nothing new to propose
         event_ids = [uow.emit(event).id for event in step.events]
-        await _audit(uow, step.audit, actor, events=event_ids, basis=list(proposal.basis), cause=cause,
-                     rule_version=proposal.rule_version, level=proposal.level)
+        await _audit(uow, step.audit, actor, **_proposal_details(proposal, event_ids, cause))
         created.append(step.award)
     return created
+
+
+def _proposal_details(proposal: Proposal, event_ids: list[str], cause: str | None) -> dict[str, Any]:
+    return {"events": event_ids, "basis": list(proposal.basis), "cause": cause,
+            "rule_version": proposal.rule_version, "level": proposal.level}
 
 
 def _constant(rules: Any) -> Callable[[Proposal], Any]:
@@ -362,13 +370,7 @@ async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[dict[str, Any], lis
     entries = []
     for _, proposal, step, cause in steps:
         event_ids = [uow.emit(event).id for event in step.events]
-        entry = step.audit
-        details = {"events": event_ids, "basis": list(proposal.basis), "cause": cause,
-                   "rule_version": proposal.rule_version, "level": proposal.level}
-        entries.append({"actor": SYSTEM.sub, "role": SYSTEM.role, "action": f"award.{entry.action}",
-                        "target": entry.award_id, "reason": entry.note, "at": entry.at,
-                        "details": {"from": entry.from_status, "to": entry.to_status,
-                                    **{k: v for k, v in details.items() if v is not None}}})
+        entries.append(_audit_entry(step.audit, SYSTEM, **_proposal_details(proposal, event_ids, cause)))
     await serialise_writers(uow)
     await audit.append_many(session, store.audit_log, entries)
     return [step.award for _, _, step, _ in steps]
