@@ -68,6 +68,16 @@ class Consumer:
     # Optional: handles a batch's new events at once (see Service.batch_consumer); `handler` then runs one.
     batch_handler: BatchHandler | None = None
 
+    async def handle_all(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        """Give these events their effect in one transaction, in order: with the batch handler, or one by one."""
+        if not deliveries:
+            return
+        if self.batch_handler is not None:
+            await self.batch_handler(deliveries, uow)
+        else:
+            for delivery in deliveries:
+                await self.handler(delivery, uow)
+
 
 def _validation_reason(exc: ValidationError) -> str:
     # Never echo input values: an inbound tip's invalid field may hold a reporter's personal data.
@@ -201,61 +211,55 @@ class ConsumerRunner:
 
     # --- processing -----------------------------------------------------------------------------------------
     async def _process(self, items: list[_Item]) -> None:
-        """One transaction for the whole batch; each handler runs once per delivery whose effects are kept.
+        """One transaction for the whole batch; each event whose effects are kept has its handler run once.
 
-        The common case costs one statement to look up the inbox, the handlers' own statements, one to write
-        the inbox rows and one commit: the batch runs without savepoints. If any handler raises, that whole
-        transaction is rolled back (so nothing of it is kept) and the batch is run again with a `SAVEPOINT`
-        per message: a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep their
-        effects. Handlers only touch the database through the unit of work (the outbox pattern), so running a
-        batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the driver's
-        thread, which was most of what the spine cost per event.
+        The common case (`_run_batch`) costs one statement that claims the inbox rows (and so says which events
+        are new), the handlers' own statements and one commit: no savepoints. If any handler raises, that whole
+        transaction is rolled back (so nothing of it is kept) and the batch is run again with a `SAVEPOINT` per
+        message (`_run_each`): a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep
+        their effects. Handlers only touch the database through the unit of work (the outbox pattern), so
+        running a batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the
+        driver's thread, which was most of what the spine cost per event.
         """
         try:
-            await self._run(items, savepoints=False)
+            await self._run_batch(items)
             return
         except _Redo:
             for it in items:
                 it.outcome, it.error, it.dlq_kind, it.dlq_reason = "", None, "", None
-        await self._run(items, savepoints=True)
+        await self._run_each(items)
 
-    async def _run(self, items: list[_Item], *, savepoints: bool) -> None:
+    async def _run_batch(self, items: list[_Item]) -> None:
         async with self.db.unit_of_work() as uow:
             session = uow.session
-            ids = [it.delivery.event_id for it in items if it.delivery]
-            if not savepoints:
-                # The inbox rows first, in one statement: it says which events are new. If any handler then
-                # raises, the whole transaction, these rows included, is rolled back.
-                new = await inbox_claim(session, consumer=self.consumer.name, event_ids=ids)
-                fresh: list[_Item] = []
-                for it in items:
-                    assert it.delivery is not None
-                    if it.delivery.event_id not in new:
-                        # JetStream may redeliver after ack_wait; the inbox row makes the second one a no-op.
-                        it.outcome = "duplicate"
-                        continue
-                    new.discard(it.delivery.event_id)  # the same event twice in one batch runs once
-                    fresh.append(it)
-                try:
-                    if self.consumer.batch_handler is not None:
-                        if fresh:
-                            await self.consumer.batch_handler([it.delivery for it in fresh if it.delivery], uow)
-                    else:
-                        for it in fresh:
-                            assert it.delivery is not None
-                            await self.consumer.handler(it.delivery, uow)
-                except Exception as exc:
-                    if is_infrastructure_error(exc):
-                        raise
-                    raise _Redo from exc
-                for it in fresh:
-                    it.outcome = "ok"
-                if not self.db.sqlite:
-                    # The guard for a handler that swallowed a database error: on PostgreSQL the transaction is
-                    # then aborted and this statement fails, so nothing is acknowledged without its effects.
-                    await session.execute(_GUARD)
-                return
-            seen = await inbox_seen(session, consumer=self.consumer.name, event_ids=ids)
+            # The inbox rows first, in one statement: it says which events are new. If any handler then raises,
+            # the whole transaction, these rows included, is rolled back.
+            new = await inbox_claim(session, consumer=self.consumer.name, event_ids=_event_ids(items))
+            fresh: list[Delivery] = []
+            for it in items:
+                assert it.delivery is not None
+                if it.delivery.event_id not in new:
+                    # JetStream may redeliver after ack_wait; the inbox row makes the second one a no-op.
+                    it.outcome = "duplicate"
+                    continue
+                new.discard(it.delivery.event_id)  # the same event twice in one batch runs once
+                it.outcome = "ok"
+                fresh.append(it.delivery)
+            try:
+                await self.consumer.handle_all(fresh, uow)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                raise _Redo from exc
+            if not self.db.sqlite:
+                # The guard for a handler that swallowed a database error: on PostgreSQL the transaction is then
+                # aborted and this statement fails, so nothing is acknowledged without its effects.
+                await session.execute(_GUARD)
+
+    async def _run_each(self, items: list[_Item]) -> None:
+        async with self.db.unit_of_work() as uow:
+            session = uow.session
+            seen = await inbox_seen(session, consumer=self.consumer.name, event_ids=_event_ids(items))
             rows: list[dict[str, Any]] = []
             now = utcnow()
             for it in items:
@@ -343,6 +347,10 @@ class ConsumerRunner:
     def _count(self, result: str) -> None:
         if self.metrics:
             self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc()
+
+
+def _event_ids(items: list[_Item]) -> list[str]:
+    return [it.delivery.event_id for it in items if it.delivery]
 
 
 def _deliveries(msg: Msg) -> int:
