@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
@@ -302,6 +303,20 @@ async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[s
         rows = await session.execute(_CLAIM_SQLITE, {"consumer": consumer, "at": utcnow(),
                                                      "ids": json.dumps(event_ids)})
     return {r[0] for r in rows}
+
+
+async def write_rows(session: AsyncSession, table: Table, key: Sequence[str], *, new: Sequence[dict[str, Any]],
+                     changed: Sequence[dict[str, Any]]) -> None:
+    """Insert the `new` rows and update the `changed` ones by their `key` columns (every other column is
+    written), one statement each: how a batch writes back rows it read and changed in memory."""
+    if new:
+        await session.execute(insert(table), list(new))
+    if changed:
+        columns = [c.name for c in table.columns if c.name not in key]
+        await session.execute(
+            update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in key))
+            .values({c: bindparam(c) for c in columns}),
+            [{**{f"key_{k}": row[k] for k in key}, **{c: row[c] for c in columns}} for row in changed])
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +54,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork, chunks
+from shared.db import UnitOfWork, chunks, write_rows
 from shared.errors import Conflict, Invalid, NotFound
 
 MAX_REASON = 2000
@@ -266,16 +266,10 @@ class UnitsView:
         self._dirty_certs.clear()
 
     async def _save(self, table: Any, key: list[str], rows: dict[Any, dict[str, Any] | None], stored: set[Any]) -> None:
-        new = [row for k, row in sorted(rows.items(), key=str) if k not in stored and row is not None]
-        old = [row for k, row in sorted(rows.items(), key=str) if k in stored and row is not None]
-        if new:
-            await self.session.execute(insert(table), new)
-        if old:
-            columns = [c.name for c in table.columns if c.name not in key]
-            await self.session.execute(
-                update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in key))
-                .values({c: bindparam(c) for c in columns}),
-                [{**{f"key_{k}": row[k] for k in key}, **{c: row[c] for c in columns}} for row in old])
+        ordered = sorted(rows.items(), key=str)
+        await write_rows(self.session, table, key,
+                         new=[row for k, row in ordered if k not in stored and row is not None],
+                         changed=[row for k, row in ordered if k in stored and row is not None])
         stored |= set(rows)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -47,7 +47,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork, chunks
+from shared.db import UnitOfWork, chunks, write_rows
 from shared.errors import Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -181,16 +181,9 @@ class DirectoryView:
                 continue
             table, key_column = _DIRECTORY_TABLES[kind]
             entries = {k: row for k in keys if (row := self.rows[kind][k]) is not None}
-            new = [entries[k] for k in sorted(keys - self.stored[kind])]
-            changed = [entries[k] for k in sorted(keys & self.stored[kind])]
-            if new:
-                await self.session.execute(insert(table), new)
-            if changed:
-                columns = [c.name for c in table.columns if c.name != key_column]
-                await self.session.execute(
-                    update(table).where(table.c[key_column] == bindparam("key_"))
-                    .values({c: bindparam(c) for c in columns}),
-                    [{"key_": row[key_column], **{c: row[c] for c in columns}} for row in changed])
+            await write_rows(self.session, table, [key_column],
+                             new=[entries[k] for k in sorted(keys - self.stored[kind])],
+                             changed=[entries[k] for k in sorted(keys & self.stored[kind])])
             self.stored[kind] |= keys
             keys.clear()
 
