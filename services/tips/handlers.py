@@ -276,8 +276,9 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
                            now: datetime) -> None:
     """Suggest links from each new tip to likely duplicates received before it (see domain.duplicates)."""
     limit = store.DUPLICATE_CANDIDATES
-    wanted = [(tip.category, tip.area_code, tip.unit_id, *candidate_window(tip.received_at, ctx.triage_rules))
-              for tip in tips if tip.area_code or tip.unit_id]
+    windows = {tip.tip_id: candidate_window(tip.received_at, ctx.triage_rules) for tip in tips
+               if tip.area_code or tip.unit_id}
+    wanted = [(tip.category, tip.area_code, tip.unit_id, *windows[tip.tip_id]) for tip in tips if tip.tip_id in windows]
     if not wanted:
         return
     # One statement for the whole batch: the latest candidates of each (category, place), enough of them that
@@ -286,14 +287,15 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
     position = {tip.tip_id: n for n, tip in enumerate(tips)}
     links: list[dict[str, Any]] = []
     for n, (p, tip) in enumerate(zip(batch, tips, strict=True)):
-        if not (tip.area_code or tip.unit_id):
+        if tip.tip_id not in windows:
             continue
-        start, end = candidate_window(tip.received_at, ctx.triage_rules)
+        start, end = windows[tip.tip_id]
         others = [
             TipFingerprint(tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
                            description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
             for r in rows
-            if position.get(r["tip_id"], -1) < n and r["tip_id"] != tip.tip_id and r["category"] == tip.category
+            # Stored before, or earlier in this batch (the tip itself and those after it are left out).
+            if position.get(r["tip_id"], -1) < n and r["category"] == tip.category
             and start <= r["received_at"] <= end
             and ((tip.area_code and r["area_code"] == tip.area_code) or (tip.unit_id and r["unit_id"] == tip.unit_id))
         ][:limit]
