@@ -82,10 +82,7 @@ class Service:
         (the handler may run again after a rollback, see ConsumerRunner._process)."""
 
         def register(handler: Handler) -> Handler:
-            self.consumers.append(Consumer(
-                name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
-                description=description or (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__
-                else description, types=frozenset(types) if types else None))
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, handler, None)
             return handler
 
         return register
@@ -100,13 +97,17 @@ class Service:
             async def one(delivery: Delivery, uow: UnitOfWork) -> None:
                 await handler([delivery], uow)
 
-            self.consumers.append(Consumer(
-                name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=one,
-                batch_handler=handler, description=description or (handler.__doc__ or "").strip().splitlines()[0]
-                if handler.__doc__ else description, types=frozenset(types) if types else None))
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, one, handler)
             return handler
 
         return register
+
+    def _add_consumer(self, purpose: str, stream: str, subject: str, types: set[str] | None, description: str,
+                      doc: str | None, handler: Handler, batch_handler: BatchHandler | None) -> None:
+        self.consumers.append(Consumer(
+            name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
+            batch_handler=batch_handler, description=description or (doc or "").strip().splitlines()[0]
+            if doc else description, types=frozenset(types) if types else None))
 
     def background(self, name: str, factory: TaskFactory) -> None:
         """A long-running task started with the bus (e.g. a deadline scheduler); /readyz checks it is alive."""
