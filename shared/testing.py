@@ -25,10 +25,49 @@ class ServerUnavailable(RuntimeError):
     pass
 
 
-def free_port() -> int:
+# --- ports ---------------------------------------------------------------------------------------------------
+# Ports are handed out below the kernel's ephemeral range (32768-60999 by default), so an outgoing connection can
+# never take a port between the moment it is chosen and the moment a server binds it, and each pytest-xdist
+# worker (or, outside xdist, each process) counts through its own slice, so two workers never pick the same one.
+_PORT_FLOOR, _PORT_SLICE, _PORT_SLICES = 11000, 1000, 21
+_port_next: int | None = None
+
+
+def _port_slice_start() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if index == 0:  # not an xdist worker: a slice picked by pid among those xdist workers rarely use
+        index = _PORT_SLICES - 1 - os.getpid() % 8
+    return _PORT_FLOOR + (index % _PORT_SLICES) * _PORT_SLICE
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int = 1) -> int:
+    """The first of `size` consecutive free loopback ports from this process's slice."""
+    global _port_next
+    start = _port_slice_start()
+    if _port_next is None or not start <= _port_next < start + _PORT_SLICE:
+        _port_next = start
+    for _ in range(_PORT_SLICE):
+        base = _port_next
+        if base + size > start + _PORT_SLICE:
+            base = start
+        _port_next = base + size
+        if all(_bindable(p) for p in range(base, base + size)):
+            return base
+    raise RuntimeError(f"no {size} free consecutive ports in {start}-{start + _PORT_SLICE - 1}")
+
+
+def free_port() -> int:
+    return free_port_block(1)
 
 
 def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,6 @@ def nats_server_binary() -> str | None:
     if candidate.exists():
         return str(candidate)
     return shutil.which("nats-server")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def load_yaml(path: Path) -> Any:

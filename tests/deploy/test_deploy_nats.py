@@ -15,7 +15,9 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
 
-from .helpers import DEPLOY, SERVICES, free_port
+from shared.testing import free_port
+
+from .helpers import DEPLOY, SERVICES
 
 NATS_DIR = DEPLOY / "nats"
 PASSWORDS = {

@@ -19,28 +19,14 @@ import nats
 import pytest
 
 from shared.contracts import CloudEvent
-from shared.testing import free_port
+from shared.testing import free_port, free_port_block
 
 SERVICES = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
 
 
 def _free_block(size: int = 5) -> int:
     """A base port whose next `size` ports are free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size > 65000:
-            continue
-        ok = True
-        for p in range(base + 1, base + size):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
+    return free_port_block(size)
 
 
 @dataclass

@@ -22,7 +22,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from typing import Any
 import httpx
 import nats
 from nats.js.errors import NotFoundError
+
+from shared.testing import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
@@ -58,29 +59,9 @@ RESULTS: list[Verdict] = []  # every verdict of this session, printed by the sui
 
 
 # --- ports and processes -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def free_block(size: int = 5) -> int:
     """A base port whose next `size` ports are free."""
-    for _ in range(100):
-        base = free_port()
-        if base + size > 65000:
-            continue
-        ok = True
-        for p in range(base + 1, base + size):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
+    return free_port_block(size)
 
 
 def listening_pid(port: int) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,12 +26,7 @@ from services.notify.channels import (
     verify_webhook_signature,
 )
 from services.notify.domain import render, webhook_body
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.testing import free_port
 
 
 class Mailbox:
