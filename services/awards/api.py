@@ -528,7 +528,7 @@ async def verify_certificate(body: VerifyIn, request: Request) -> VerifyOut:
 
 
 # --- anonymous reward claims (public) ------------------------------------------------------------------------------
-def _claim_limit(request: Request) -> None:
+async def _claim_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
     _ctx(request).claim_limiter(request)
 
 

@@ -47,11 +47,11 @@ class RateLimits:
         self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
 
 
-def submit_limit(request: Request) -> None:
+async def submit_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
     request.app.state.tips_limits.submit(request)
 
 
-def follow_up_limit(request: Request) -> None:
+async def follow_up_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
     request.app.state.tips_limits.follow_up(request)
 
 
