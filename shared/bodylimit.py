@@ -78,16 +78,19 @@ class BodyLimitMiddleware:
         self.max_json_depth = max_json_depth
 
     def limit_for(self, scope: Scope) -> int:
-        limits = dict(self.limits)
+        """The limit of the longest pattern that matches the path; the app's own limits override the defaults."""
         app = scope.get("app")
         extra = getattr(getattr(app, "state", None), "body_limits", None)
-        if isinstance(extra, Mapping):
-            limits.update(extra)
+        if not isinstance(extra, Mapping):
+            extra = {}
         best, best_len = self.default_limit, -1
         path = scope.get("path", "")
-        for pattern, limit in limits.items():
-            if _matches(pattern, path) and len(pattern) > best_len:
-                best, best_len = int(limit), len(pattern)
+        for pattern, limit in self.limits.items():  # the defaults in their order, then the app's new patterns
+            if len(pattern) > best_len and _matches(pattern, path):
+                best, best_len = int(extra[pattern] if pattern in extra else limit), len(pattern)
+        for pattern in extra:
+            if pattern not in self.limits and len(pattern) > best_len and _matches(pattern, path):
+                best, best_len = int(extra[pattern]), len(pattern)
         return best
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

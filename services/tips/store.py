@@ -280,7 +280,7 @@ async def duplicate_candidates(*, session: AsyncSession,
                     tips.c.received_at >= min(p[3] for p in places), tips.c.received_at <= max(p[4] for p in places),
                     or_(*where_place))
              .order_by(tips.c.received_at.desc()).limit(cap))
-    rows = [dict(r) for r in (await session.execute(query)).mappings()]
+    rows = [r._asdict() for r in await session.execute(query)]
     if len(rows) < cap:
         return rows
     parts = []
@@ -294,10 +294,10 @@ async def duplicate_candidates(*, session: AsyncSession,
     union = union_all(*(select(part) for part in parts)) if len(parts) > 1 else select(parts[0])
     seen: set[str] = set()
     rows = []
-    for r in (await session.execute(union)).mappings():
-        if r["tip_id"] not in seen:
-            seen.add(r["tip_id"])
-            row = dict(r)
+    for r in await session.execute(union):
+        if r.tip_id not in seen:
+            seen.add(r.tip_id)
+            row = r._asdict()
             row["received_at"] = _utc(row["received_at"])  # as the driver returns a UNION's column
             rows.append(row)
     rows.sort(key=lambda r: r["received_at"], reverse=True)

@@ -174,3 +174,38 @@ def test_json_depth_check_agrees_with_a_byte_by_byte_scan(parts: list[bytes], li
         assert got or not expected  # an unterminated string may only make the check stricter
     else:
         assert got == expected
+
+
+def _reference_limit(defaults: dict[str, int], extra: dict[str, int], default: int, path: str) -> int:
+    """The rule as stated: merge the app's limits over the defaults, the longest matching pattern wins."""
+    from shared.bodylimit import _matches
+
+    merged = dict(defaults) | extra
+    best, best_len = default, -1
+    for pattern, limit in merged.items():
+        if _matches(pattern, path) and len(pattern) > best_len:
+            best, best_len = limit, len(pattern)
+    return best
+
+
+_SEGMENT = st.sampled_from(["tips", "submit", "imports", "*", "x", "t-1", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(defaults=st.dictionaries(st.lists(_SEGMENT, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)),
+                                st.integers(1, 10_000), max_size=5),
+       extra=st.dictionaries(st.lists(_SEGMENT, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)),
+                             st.integers(1, 10_000), max_size=5),
+       path=st.lists(_SEGMENT, min_size=0, max_size=5).map(lambda s: "/" + "/".join(s)))
+def test_limit_for_agrees_with_merging_the_app_limits_over_the_defaults(
+        defaults: dict[str, int], extra: dict[str, int], path: str) -> None:
+    middleware = BodyLimitMiddleware(small_app(), default_limit=7, limits=defaults)
+
+    class State:
+        body_limits = extra
+
+    class App:
+        state = State()
+
+    assert middleware.limit_for({"app": App(), "path": path}) == _reference_limit(defaults, extra, 7, path)
+    assert middleware.limit_for({"path": path}) == _reference_limit(defaults, {}, 7, path)

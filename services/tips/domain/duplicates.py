@@ -68,7 +68,8 @@ _shingles_cached = lru_cache(maxsize=_CACHED)(_shingles)
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a and not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)  # |a ∪ b| without building the union
 
 
 def text_similarity(a: str, b: str, rules: TriageRules) -> float:
