@@ -87,7 +87,7 @@ class BodyLimitMiddleware:
         path = scope.get("path", "")
         for pattern, limit in self.limits.items():  # the defaults in their order, then the app's new patterns
             if len(pattern) > best_len and _matches(pattern, path):
-                best, best_len = int(extra[pattern] if pattern in extra else limit), len(pattern)
+                best, best_len = int(extra.get(pattern, limit)), len(pattern)
         for pattern in extra:
             if pattern not in self.limits and len(pattern) > best_len and _matches(pattern, path):
                 best, best_len = int(extra[pattern]), len(pattern)
