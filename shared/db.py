@@ -56,6 +56,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite with its default storage format, the text SQLAlchemy would store, in one step.
+
+        The composed default (this type's `process_bind_param`, then SQLite's DATETIME formatting a dict of seven
+        fields) was a tenth of a batch consumer's CPU; the result is the same string (a property test checks it).
+        """
+        default = super().bind_processor(dialect)
+        inner = self.impl_instance.dialect_impl(dialect)
+        if dialect.name != "sqlite" or getattr(inner, "_storage_format", None) != _SQLITE_DATETIME_FORMAT:
+            return default
+
+        def process(value: Any) -> Any:
+            if value.__class__ is datetime and value.tzinfo is not None:
+                utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+                return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+            return default(value) if default else value  # None, naive (refused), other types: as before
+
+        return process
+
+
+_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
