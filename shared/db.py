@@ -341,9 +341,14 @@ async def write_rows(session: AsyncSession, table: Table, key: Sequence[str], *,
             [{**{f"key_{k}": row[k] for k in key}, **{c: row[c] for c in columns}} for row in changed])
 
 
+# Failures of the database or the network, not of the data or the code: retried as they are.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError, DBAPIError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
 def is_infrastructure_error(exc: BaseException) -> bool:
     """Whether a failure is the database's or the network's (retried as it is), not the data's or the code's."""
-    return isinstance(exc, OperationalError | DBAPIError | ConnectionError | OSError | asyncio.TimeoutError)
+    return isinstance(exc, INFRASTRUCTURE_ERRORS)
 
 
 class GroupCommit(Generic[T, R]):

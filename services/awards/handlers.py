@@ -274,9 +274,11 @@ class UnitsView:
 
 
 async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
-    """The awards-units consumer's batch: each event with the effect of its handler above, in stream order, with
-    a few statements for the batch. A step that reads and writes award rows (a proposal owed, a revocation)
-    writes what the batch changed so far first, then runs the handler above as it is."""
+    """The awards-units consumer's batch, in stream order, with a few statements for the batch: a registration or
+    an update keeps the unit's row (name, kind, area), a recognition is folded in (the first event per year wins,
+    so a redelivery changes nothing) and the unit's rules evaluated; the awards owed are proposed together (see
+    `propose_owed`). A revocation first writes what the batch changed so far, then runs
+    `on_certification_revoked` as it is."""
     await serialise_writers(uow)
     view = UnitsView(uow.session)
     await view.load({str(getattr(d.data, "unit_id", "")) for d in deliveries} - {""})
@@ -317,12 +319,9 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
             facts = view.facts(data.unit_id, None)
             folded = facts.with_certified(delivery.event_id, data)
             if folded is not facts:
-                record = folded.certifications[data.year]
-                view.put_certification(data.unit_id, data.year, {
-                    "certified_event_id": record.event_id, "rating": record.rating,
-                    "decided_by_level": record.decided_by_level, "revoked": record.revoked,
-                    "revoked_event_id": record.revoked_event_id, "updated_at": now,
-                    "decision_no": data.decision_no, "consecutive_years": data.consecutive_years})
+                view.put_certification(data.unit_id, data.year, store.certification_values(
+                    folded.certifications[data.year], now, decision_no=data.decision_no,
+                    consecutive_years=data.consecutive_years))
             await evaluate(data.unit_id, delivery.event_id)
         elif isinstance(data, CertificationRevoked):
             await flush_owed()

@@ -165,11 +165,16 @@ def unit_facts(unit_id: str, area_code: str | None, rows: Iterable[Mapping[Any, 
                      certifications=records)
 
 
+def certification_values(record: CertificationRecord, now: datetime, **extra: Any) -> dict[str, Any]:
+    """The `unit_certifications` columns a recognition record sets (besides its unit and year)."""
+    return {"certified_event_id": record.event_id, "rating": record.rating,
+            "decided_by_level": record.decided_by_level, "revoked": record.revoked,
+            "revoked_event_id": record.revoked_event_id, "updated_at": now, **extra}
+
+
 async def save_certification(*, session: AsyncSession, unit_id: str, record: CertificationRecord, now: datetime,
                              **extra: Any) -> None:
-    values = {"certified_event_id": record.event_id, "rating": record.rating,
-              "decided_by_level": record.decided_by_level, "revoked": record.revoked,
-              "revoked_event_id": record.revoked_event_id, "updated_at": now, **extra}
+    values = certification_values(record, now, **extra)
     t = unit_certifications
     exists = (await session.execute(select(t.c.year).where(t.c.unit_id == unit_id, t.c.year == record.year))).first()
     if exists is None:

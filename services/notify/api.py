@@ -118,7 +118,7 @@ async def get_inbox(request: Request, limit: int | None = Query(default=None),
         query = query.where(r.read_at.is_(None) if unread else r.read_at.is_not(None))
     query = _page_after(query, d.created_at, d.notification_id, cursor, size)
     async with _service(request).db.read() as session:
-        rows = (await session.execute(query)).mappings().all()[:size + 1]
+        rows = (await session.execute(query)).mappings().all()  # up to size + 1 (_page_after)
         texts = await inbox_texts(session, rows[:size])
     items = [InboxItem(notification_id=row["notification_id"], event_type=row["event_type"],
                        cause_event_id=row["cause_event_id"], title=texts[row["notification_id"]][0],

@@ -141,6 +141,8 @@ def desk(area: str | None) -> Recipient:
 # --- routing events -------------------------------------------------------------------------------------------
 _DIRECTORY_TABLES = {"tip": (store.tip_directory, "tip_id"), "unit": (store.unit_directory, "unit_id"),
                      "award": (store.award_directory, "award_id")}
+
+
 class DirectoryView:
     """Notify's own directory (where tips and units are, whom awards are for) as one batch of events sees it:
     read in one statement per table, changed in memory in event order, written back in one or two statements

@@ -18,7 +18,16 @@ from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EventData, data_model_for
 from shared.contracts.subjects import dlq_subject
-from shared.db import Database, UnitOfWork, inbox, inbox_claim, inbox_seen, is_infrastructure_error, utcnow
+from shared.db import (
+    INFRASTRUCTURE_ERRORS,
+    Database,
+    UnitOfWork,
+    inbox,
+    inbox_claim,
+    inbox_seen,
+    is_infrastructure_error,
+    utcnow,
+)
 from shared.observability import SpineMetrics
 from shared.settings import valid_agency_name
 
@@ -106,9 +115,12 @@ def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
         return "invalid", f"envelope: {_validation_reason(exc)}"
 
 
+_INFRASTRUCTURE_NAMES = tuple(t.__name__ for t in INFRASTRUCTURE_ERRORS)
+
+
 def _is_infrastructure_text(error: str | None) -> bool:
     """Whether a recorded "<ExceptionType>: message" is an infrastructure failure (retried without limit)."""
-    return (error or "").startswith(("OperationalError", "DBAPIError", "ConnectionError", "OSError", "TimeoutError"))
+    return (error or "").startswith(_INFRASTRUCTURE_NAMES)
 
 
 class _Redo(Exception):
