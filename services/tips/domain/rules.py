@@ -109,7 +109,14 @@ class DeadlineRules(_Rule):
         return self
 
     def is_remote(self, area_code: str | None) -> bool:
-        return area_code is not None and area_code in self.remote_area_codes
+        """Whether the 48 h forwarding deadline applies: the area, or an area containing it, is listed. An entry
+        is a province ("11": all its communes), a commune in the system's form ("12.00745"), or a bare commune
+        code ("00745"; commune codes are unique nationwide)."""
+        if not area_code or not self.remote_area_codes:
+            return False
+        parts = area_code.split(".")
+        return parts[-1] in self.remote_area_codes or any(
+            ".".join(parts[:i]) in self.remote_area_codes for i in range(1, len(parts) + 1))
 
 
 # --- attachments -----------------------------------------------------------------------------------------------

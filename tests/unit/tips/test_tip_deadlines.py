@@ -56,10 +56,23 @@ def test_forward_deadline_is_24_hours_after_receipt() -> None:
     assert running.approaching_at == T0 + 18 * H
 
 
-def test_forward_deadline_is_48_hours_in_a_remote_area() -> None:
-    running = current_deadline(state(area_code="00745"), RULES)
+@pytest.mark.parametrize("area_code", [
+    "11",          # a listed province, filed at province level
+    "11.03199",    # a commune of a listed province
+    "12.00745",    # a listed commune
+    "31.31150",    # a commune listed by its bare code
+])
+def test_forward_deadline_is_48_hours_in_a_remote_area(area_code: str) -> None:
+    running = current_deadline(state(area_code=area_code), RULES)
     assert running is not None
     assert running.due_at == T0 + 48 * H
+
+
+@pytest.mark.parametrize("area_code", ["79", "79.26734", "111", "13.00745", "31", None])
+def test_forward_deadline_stays_24_hours_outside_remote_areas(area_code: str | None) -> None:
+    running = current_deadline(state(area_code=area_code), RULES)
+    assert running is not None
+    assert running.due_at == T0 + 24 * H
 
 
 def test_decide_deadline_runs_20_days_from_triage() -> None:
