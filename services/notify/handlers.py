@@ -34,7 +34,7 @@ from services.notify.domain import (
     route,
     when_to_send,
 )
-from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit
+from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, names_tips
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
 from shared.auth import Principal
@@ -455,6 +455,9 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
         raise Invalid("target is not a phone number (digits, optional leading +)", code="invalid_target")
     elif channel == "inbox" and target is not None:
         raise Invalid("an inbox subscription has no target", code="invalid_target")
+    if principal.role == "unit" and (tips := [p for p in body["event_types"] if names_tips(str(p))]):
+        raise Forbidden("a unit cannot subscribe to tips events: a tip may be about the unit itself, and the "
+                        "reporter's identity is secret", code="tips_not_for_units", details={"event_types": tips})
     subscription_id = str(uuid.uuid4())
     try:
         sub = Subscription(subscription_id=subscription_id, owner=owner, event_types=tuple(body["event_types"]),

@@ -132,7 +132,21 @@ def audience(kind: Audience, data: Mapping[str, Any], directory: Directory) -> l
     return [reporter_recipient(ref)] if ref else []
 
 
+# Tips are often about the reporter's own unit: a unit hearing, as it happens, that a tip about it came in (with
+# its category and time) could guess who sent it. A unit's subscriptions therefore never match a tips event,
+# whatever their patterns say; the API refuses a unit's subscription that names tips events.
+TIPS_PREFIX = "antq.tips."
+UNIT_OWNER_PREFIX = "unit:"
+
+
+def names_tips(pattern: str) -> bool:
+    """Whether an event-type pattern is about tips in particular (`antq.tips.*`, `antq.tips.TipReceived.v1`)."""
+    return pattern.split(".")[:2] == ["antq", "tips"]
+
+
 def subscription_matches(sub: Subscription, event_type: str, data: Mapping[str, Any], directory: Directory) -> bool:
+    if sub.owner.startswith(UNIT_OWNER_PREFIX) and event_type.startswith(TIPS_PREFIX):
+        return False
     if not any(type_matches(pattern, event_type) for pattern in sub.event_types):
         return False
     if sub.area_code is not None and not area_covers(sub.area_code, event_area(data, directory)):

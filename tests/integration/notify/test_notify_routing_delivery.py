@@ -238,3 +238,37 @@ async def test_a_provinces_rules_file_replaces_the_default_routing(
         await eventually(mailed, what="a normal tip emailed under the province's rules")
         (notice,) = await inbox(http, officer)
         assert notice["critical"] is False
+
+
+async def test_a_unit_never_hears_of_tips_even_about_itself(
+        notify_settings: Callable[..., Settings], bus: Publisher, clock: Clock) -> None:
+    """A tip is often about the reporter's own unit: the unit must not learn, as it happens, that one came in."""
+    notify = build(notify_settings())
+    notify.clock = clock
+    async with running(notify) as http:
+        unit = notify.tokens.issue(role="unit", unit="U1", sub="u1-staff")
+        for patterns in (["antq.tips.*"], ["antq.tips.TipReceived.v1", "antq.units.*"], ["antq.tips.>"]):
+            r = await http.post("/subscriptions", headers=auth(unit), json={"event_types": patterns,
+                                                                            "channel": "inbox"})
+            assert r.status_code == 403, r.text
+            assert r.json()["error"]["code"] == "tips_not_for_units"
+        # Everything of its own unit: allowed, but tips events still never match it.
+        r = await http.post("/subscriptions", headers=auth(unit), json={"event_types": ["*"], "channel": "inbox"})
+        assert r.status_code == 201, r.text
+
+        await bus.publish(TipReceived(tip_id="T-about-U1", category="corruption", channel="web",
+                                      area_code="79.26734", unit_id="U1", anonymous=True, priority="normal",
+                                      received_at=datetime(2026, 11, 23, 3, 0, tzinfo=UTC)))
+        revoked = await bus.publish(CertificationRevoked(unit_id="U1", year=2026, reason="illegal strike"))
+
+        officer = notify.tokens.issue(role="officer", area="79", sub="p79")
+
+        async def both_routed() -> bool:
+            # The tip reached the area's officers, so it was routed; the revocation reached the unit.
+            return bool(await inbox(http, officer, event_type=TipReceived.TYPE)) and bool(await inbox(http, unit))
+
+        await eventually(both_routed, what="the tip routed to the officers and the revocation to the unit")
+        items = await inbox(http, unit)
+        assert [i["cause_event_id"] for i in items] == [revoked.id]
+        logged = await deliveries(http, notify.tokens.issue(role="admin", sub="root"))
+        assert {d["recipient_id"] for d in logged if d["event_type"] == TipReceived.TYPE} == {"desk:79.26734"}
