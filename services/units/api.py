@@ -76,6 +76,13 @@ async def _authorized_unit(request: Request, unit_id: str, action: str) -> tuple
     return principal, unit
 
 
+def _decider_area(request: Request) -> str | None:
+    """The deciding officer's scope (None for admins and unscoped officers); the endpoint has authorised the
+    caller already."""
+    principal = bearer_principal(request)
+    return principal.area if principal is not None and principal.role == "officer" else None
+
+
 def _guard(principal: Principal, action: str, area_code: str | None = None) -> Guard:
     def guard(unit: Unit) -> str | None:
         if area_code is not None and not area_covers(area_code, unit.area_code):
@@ -440,7 +447,8 @@ async def post_appraisal(unit_id: UnitId, year: Year, body: AppraisalBody, reque
              responses=ERROR_RESPONSES,
              summary="People's Committee decision (UnitCertified or CertificationDenied)")
 async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request: Request) -> CycleOut:
-    step = handlers.step_decide(year, body.recognized, body.decision_no, body.rating, body.note)
+    step = handlers.step_decide(year, body.recognized, body.decision_no, body.rating, body.note,
+                                decider_area=_decider_area(request))
     return await _cycle_command(request, unit_id, year, "cycles.decide", step, needs_recognised=True)
 
 
@@ -643,7 +651,8 @@ async def batch_appraisals(body: BatchAppraisals, request: Request) -> Response:
              summary="Decide many units of one commune; each item its own result and event")
 async def batch_decisions(body: BatchDecisions, request: Request) -> Response:
     items: list[tuple[str, Step]] = [
-        (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note))
+        (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note,
+                                         decider_area=_decider_area(request)))
         for i in body.items]
     return await _batch(request, body, items, needs_recognised=True)
 

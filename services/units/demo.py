@@ -125,6 +125,7 @@ async def _campaign(http: httpx.AsyncClient, area: str, year: int, units: list[d
     # A few stay registered; the rest score themselves, some leaving one criterion not met.
     scoring = ids[max(1, len(ids) // 8):]
     items = []
+    missed: set[str] = set()
     for uid in scoring:
         cycle = (await http.get(f"/units/{uid}/cycles/{year}")).json()
         if cycle.get("state") not in ("registered", "in_progress"):
@@ -134,6 +135,7 @@ async def _campaign(http: httpx.AsyncClient, area: str, year: int, units: list[d
         results = {c: {"result": "met", "evidence": [f"ho-so/{year}/{c}.pdf"]} for c in codes}
         if rng.random() < 0.15:
             results[rng.choice(codes)] = {"result": "not_met", "note": "chưa đạt"}
+            missed.add(uid)
         items.append({"unit_id": uid, "results": results})
     assessed = await _batch(http, "self-assessments", {"year": year, "area_code": area, "items": items}, counts) \
         if items else []
@@ -142,7 +144,9 @@ async def _campaign(http: httpx.AsyncClient, area: str, year: int, units: list[d
         if assessed else []
     appraise = submitted[: max(1, len(submitted) * 3 // 4)] if submitted else []
     appraised = await _batch(http, "appraisals", {"year": year, "area_code": area, "items": [
-        {"unit_id": uid, "recommended": rng.random() < 0.85} for uid in appraise]}, counts) if appraise else []
+        # The police recommend only a unit that met every criterion (most of them).
+        {"unit_id": uid, "recommended": uid not in missed and rng.random() < 0.9} for uid in appraise]}, counts) \
+        if appraise else []
     decide = appraised[: max(1, len(appraised) * 2 // 3)] if appraised else []
     if not decide:
         return

@@ -49,7 +49,7 @@ from services.units.domain import (
     submit,
     validate_import_row,
 )
-from services.units.domain.cycle import CriterionOutcome
+from services.units.domain.cycle import CriterionOutcome, check_deciding_level
 from services.units.domain.units import RowError
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
@@ -484,8 +484,11 @@ def step_appraise(year: int, recommended: bool, note: str | None) -> Step:
 
 
 def step_decide(year: int, recognized: bool, decision_no: str | None, rating: Rating | None,
-                note: str | None) -> Step:
+                note: str | None, *, decider_area: str | None) -> Step:
+    """`decider_area`: the deciding officer's scope (None: unscoped or admin), checked against the unit's
+    managing level."""
     def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+        check_deciding_level(unit.managing_level, decider_area)
         return decide(_need(cycle, unit, year), recognized=recognized, decision_no=decision_no,
                       level=unit.managing_level, now=ctx.now, rating=rating, note=note,
                       previously_recognised=ctx.recognised.get(unit.unit_id, []))

@@ -490,15 +490,17 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     chosen = select(units.c.unit_id).where(*unit_filter)
 
     uf = stats.units
+    active = units.c.status == "active"
     row = (await session.execute(select(
-        func.count(), func.coalesce(func.sum(case((units.c.status == "active", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((units.c.in_scope, 1), else_=0)), 0),
+        func.count(), func.coalesce(func.sum(case((active, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(active, units.c.in_scope), 1), else_=0)), 0),
     ).where(*unit_filter))).one()
     uf.total, uf.active, uf.in_scope = int(row[0]), int(row[1]), int(row[2])
-    uf.out_of_scope = uf.total - uf.in_scope
+    uf.dissolved = uf.total - uf.active
+    uf.out_of_scope = uf.active - uf.in_scope
     rule = func.coalesce(units.c.out_of_scope_rule, "override")
     uf.out_of_scope_by_rule = {r: int(n) for r, n in (await session.execute(
-        select(rule, func.count()).where(*unit_filter, units.c.in_scope.is_(False)).group_by(rule))).all()}
+        select(rule, func.count()).where(*unit_filter, active, units.c.in_scope.is_(False)).group_by(rule))).all()}
     uf.by_kind = {k: int(n) for k, n in (await session.execute(
         select(units.c.kind, func.count()).where(*unit_filter).group_by(units.c.kind))).all()}
 

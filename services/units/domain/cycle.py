@@ -5,8 +5,13 @@ and recognised → revoked. Commands are pure functions `command(cycle, ..., now
 saves `outcome.cycle` and appends `outcome.events` to the outbox in one transaction.
 
 Choices the rules leave open, decided here:
-- Appraisal with `recommended=true` is refused (409) while the year holds a disqualifying incident, like the
-  decision is: the officer sees why instead of the system silently turning the recommendation round.
+- A unit reaches the standard only by meeting every criterion it is scored on (Circular 124/2021, Art. 6 and 7:
+  "đạt các tiêu chuẩn sau"; `na` criteria do not count). Appraisal with `recommended=true` is refused (409)
+  while a criterion is not met or the year holds a disqualifying incident, and so is a recognition: the
+  officer sees why instead of the system silently turning the recommendation round.
+- Appraisal may follow the self-assessment directly: the police receiving the dossier and appraising it is
+  then one step (the cycle passes through `submitted` at the same instant). `submit` stays for units that
+  send the dossier themselves.
 - Recognition also needs a favourable appraisal: the People's Committee decides on the police recommendation.
   It may still refuse a recommended unit.
 - An incident is counted as soon as it is recorded (recording is the confirmation); incidents of the year are
@@ -33,7 +38,7 @@ from shared.contracts.events import (
     UnitKind,
     UnitSelfAssessed,
 )
-from shared.errors import Conflict, IllegalTransition, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
 
 from .calendar import assessment_period, assessment_year_of, is_late_registration, local_date
 from .frameworks import Framework
@@ -48,7 +53,7 @@ Command = Literal["register", "record_criterion", "self_assess", "submit", "appr
 ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "registered": ("record_criterion", "self_assess"),
     "in_progress": ("record_criterion", "self_assess"),
-    "self_assessed": ("submit",),
+    "self_assessed": ("submit", "appraise"),
     "submitted": ("appraise",),
     "appraised": ("decide",),
     "recognised": ("revoke",),
@@ -331,24 +336,43 @@ def submit(cycle: Cycle, *, now: datetime) -> Outcome:
     return Outcome(_move(cycle, "submitted", now, submitted_at=now), [])
 
 
-def appraise(cycle: Cycle, *, recommended: bool, note: str | None = None, now: datetime) -> Outcome:
-    """The police appraisal. Recommending a unit with a disqualifying incident this year is refused (409)."""
-    _require(cycle, "appraise")
-    if recommended and cycle.disqualifying_incidents:
+def unmet_criteria(cycle: Cycle) -> list[str]:
+    """The scored criteria the unit did not meet (derived ones follow from incidents, checked on their own)."""
+    return [code for code, r in sorted(cycle.criteria.items()) if r.result == "not_met" and not r.derived]
+
+
+def _refuse_if_not_eligible(cycle: Cycle, *, what: str) -> None:
+    """409 when the unit cannot reach the standard this year: a criterion not met, a disqualifying incident."""
+    if cycle.disqualifying_incidents:
         raise Conflict(
-            "a disqualifying incident this year rules out recommending the unit",
+            f"a disqualifying incident this year rules out {what}",
             code="disqualifying_incident",
             details={"incidents": _incident_details(cycle.disqualifying_incidents)},
         )
+    unmet = unmet_criteria(cycle)
+    if unmet:
+        raise Conflict(
+            f"criteria not met ({', '.join(unmet)}) rule out {what}: every criterion must be met",
+            code="criteria_not_met", details={"criteria": unmet},
+        )
+
+
+def appraise(cycle: Cycle, *, recommended: bool, note: str | None = None, now: datetime) -> Outcome:
+    """The police appraisal. Recommending a unit that missed a criterion or has a disqualifying incident this
+    year is refused (409). Appraising a self-assessed cycle records the dossier as submitted at the same time."""
+    _require(cycle, "appraise")
+    if recommended:
+        _refuse_if_not_eligible(cycle, what="recommending the unit")
     appraisal = Appraisal(recommended=recommended, note=note, appraised_at=now)
+    if cycle.state == "self_assessed":
+        cycle = _move(cycle, "submitted", now, submitted_at=now)
     new = _move(cycle, "appraised", now, appraisal=appraisal)
     return Outcome(new, [UnitAppraised(unit_id=cycle.unit_id, year=cycle.year, recommended=recommended)])
 
 
 def denial_reasons(cycle: Cycle, note: str | None = None) -> list[str]:
     """Why a unit is not recognised, as `kind:value` strings a report can group by the part before the colon."""
-    reasons = [f"criterion_not_met:{code}" for code, r in sorted(cycle.criteria.items())
-               if r.result == "not_met" and not r.derived]
+    reasons = [f"criterion_not_met:{code}" for code in unmet_criteria(cycle)]
     reasons += [f"disqualifying_incident:{cat}"
                 for cat in sorted({i.category for i in cycle.disqualifying_incidents})]
     if cycle.appraisal is not None and not cycle.appraisal.recommended:
@@ -376,8 +400,8 @@ def decide(
 ) -> Outcome:
     """The People's Committee decision at the unit's managing level.
 
-    Recognition is refused (409) while a disqualifying incident stands for the year, or without a favourable
-    appraisal. `previously_recognised` is the unit's other years whose recognition stands.
+    Recognition is refused (409) while a criterion is not met or a disqualifying incident stands for the year,
+    or without a favourable appraisal. `previously_recognised` is the unit's other years whose recognition stands.
     """
     _require(cycle, "decide")
     if not recognized:
@@ -390,12 +414,7 @@ def decide(
         return Outcome(new, [CertificationDenied(unit_id=cycle.unit_id, year=cycle.year, reasons=reasons)])
     if not decision_no or not decision_no.strip():
         raise Invalid("a recognition needs a decision number", details={"field": "decision_no"})
-    if cycle.disqualifying_incidents:
-        raise Conflict(
-            "a disqualifying incident this year makes recognition impossible",
-            code="disqualifying_incident",
-            details={"incidents": _incident_details(cycle.disqualifying_incidents)},
-        )
+    _refuse_if_not_eligible(cycle, what="recognition")
     if cycle.appraisal is None or not cycle.appraisal.recommended:
         raise Conflict("the police appraisal did not recommend the unit", code="not_recommended")
     run = consecutive_years((y for y in previously_recognised if y != cycle.year), cycle.year)
@@ -406,6 +425,17 @@ def decide(
     event = UnitCertified(unit_id=cycle.unit_id, year=cycle.year, rating=rating, decision_no=number,
                           decided_at=now, decided_by_level=level, consecutive_years=run)
     return Outcome(new, [event])
+
+
+def check_deciding_level(level: Level, decider_area: str | None) -> None:
+    """The People's Committee at the unit's managing level decides: a province-managed unit is not decided by an
+    officer whose scope is one commune (403). Commune-managed units are decided within the commune's scope,
+    which a province officer's scope includes; unscoped officers and admins decide for any level."""
+    if level == "province" and decider_area is not None and "." in decider_area:
+        raise Forbidden(
+            "the unit is managed at province level: its recognition is decided by the province, not a commune",
+            code="wrong_deciding_level", details={"managing_level": level, "your_area": decider_area},
+        )
 
 
 def revoke(cycle: Cycle, *, reason: str, now: datetime, incident_id: str | None = None) -> Outcome:

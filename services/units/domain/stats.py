@@ -35,6 +35,9 @@ class StatsQuery(BaseModel):
 class UnitFigures(BaseModel):
     total: int = 0
     active: int = 0
+    dissolved: int = 0
+    # Scope is counted among active units: a dissolved unit is in nobody's movement any more, and the
+    # registration and recognition rates are over the units in scope.
     in_scope: int = 0
     out_of_scope: int = 0
     out_of_scope_by_rule: dict[str, int] = Field(default_factory=dict)
@@ -134,11 +137,12 @@ def compute_stats(
 
     uf = stats.units
     uf.total = len(chosen)
-    uf.active = sum(1 for u in chosen.values() if u.status == "active")
-    uf.in_scope = sum(1 for u in chosen.values() if u.in_scope)
-    uf.out_of_scope = uf.total - uf.in_scope
-    uf.out_of_scope_by_rule = dict(Counter(u.out_of_scope_rule or "override" for u in chosen.values()
-                                           if not u.in_scope))
+    active = [u for u in chosen.values() if u.status == "active"]
+    uf.active = len(active)
+    uf.dissolved = uf.total - uf.active
+    uf.in_scope = sum(1 for u in active if u.in_scope)
+    uf.out_of_scope = uf.active - uf.in_scope
+    uf.out_of_scope_by_rule = dict(Counter(u.out_of_scope_rule or "override" for u in active if not u.in_scope))
     uf.by_kind = dict(Counter(u.kind for u in chosen.values()))
 
     year_cycles = [c for c in cycles if c.year == query.year and c.unit_id in chosen]

@@ -103,6 +103,10 @@ async def test_stats_match_the_reference_computation_by_area_and_kind(units: Har
             ("agency", "01.00004", {})]
     for kind, area, extra in plan:
         made.setdefault(kind, []).append((await units.create_unit(kind=kind, area_code=area, **extra))["unit_id"])
+    # A dissolved unit: still in the registry, no longer in scope of anything.
+    gone = (await units.create_unit(kind="enterprise", area_code="79.26737"))["unit_id"]
+    r = await units.http.patch(f"/units/{gone}", headers=units.admin, json={"status": "dissolved"})
+    assert r.status_code == 200, r.text
     e1, _, e3 = made["enterprise"]
     s1, _ = made["school"]
     a1, a2, a3 = made["agency"]
@@ -147,6 +151,9 @@ async def test_stats_match_the_reference_computation_by_area_and_kind(units: Har
     assert figures["incidents"]["strikes_prevented"] == 1 and figures["incidents"]["strikes_stabilised"] == 1
     assert figures["activities"]["commitments_signed"] == 900
     assert figures["units"]["out_of_scope_by_rule"] == {"small_or_micro_enterprise": 1, "primary_school": 1}
+    assert figures["units"]["dissolved"] == 1
+    assert figures["units"]["total"] == figures["units"]["active"] + 1
+    assert figures["units"]["in_scope"] + figures["units"]["out_of_scope"] == figures["units"]["active"]
 
     officer = units.auth("officer", area=COMMUNE)
     mine = (await units.http.get("/stats", headers=officer, params={"year": 2026})).json()

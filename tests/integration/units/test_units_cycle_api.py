@@ -94,7 +94,7 @@ async def test_a_unit_goes_from_registration_to_recognition_with_every_event(uni
     assert derived.status_code == 422  # follows from incidents
     unknown = await step(units, uid, "record_criterion", code="Z9")
     assert unknown.status_code == 404
-    r = await step(units, uid, "self_assess", results={ART6[-1]: {"result": "not_met", "note": "no camera yet"}})
+    r = await step(units, uid, "self_assess", results={ART6[-1]: {"result": "met", "note": "cameras installed"}})
     assert r.status_code == 200, r.text
     assessed = r.json()
     assert assessed["state"] == "self_assessed" and assessed["criteria"]["A6.5"]["derived"] is True
@@ -110,7 +110,7 @@ async def test_a_unit_goes_from_registration_to_recognition_with_every_event(uni
     assert [(e["unit_id"], e["year"], e["late"]) for e in registered] == [(uid, YEAR, False)]
     criteria_total = len(ART6) + 1
     assert await units.events(UnitSelfAssessed.TYPE) == [
-        {"unit_id": uid, "year": YEAR, "criteria_met": criteria_total - 1, "criteria_total": criteria_total}]
+        {"unit_id": uid, "year": YEAR, "criteria_met": criteria_total, "criteria_total": criteria_total}]
     assert await units.events(UnitAppraised.TYPE) == [{"unit_id": uid, "year": YEAR, "recommended": True}]
     certified = await units.events(UnitCertified.TYPE)
     assert len(certified) == 1
@@ -118,6 +118,51 @@ async def test_a_unit_goes_from_registration_to_recognition_with_every_event(uni
                                           "consecutive_years")} == {
         "unit_id": uid, "year": YEAR, "rating": "good", "decision_no": "123/QĐ-UBND", "decided_by_level": "commune",
         "consecutive_years": 1}
+
+
+async def test_the_contract_path_self_assessment_appraisal_decision(units: Harness) -> None:
+    """The contract's steps without the optional `submit`: appraising a self-assessed cycle submits it too."""
+    uid = (await units.create_unit())["unit_id"]
+    await drive(units, uid, "self_assessed")
+    r = await step(units, uid, "appraise")
+    assert r.status_code == 200, r.text
+    assert [s["state"] for s in r.json()["history"]][-2:] == ["submitted", "appraised"]
+    assert r.json()["submitted_at"] == r.json()["appraisal"]["appraised_at"]
+    assert (await step(units, uid, "decide")).json()["state"] == "recognised"
+
+
+async def test_a_unit_that_missed_a_criterion_cannot_be_recommended_or_recognised(units: Harness) -> None:
+    uid = (await units.create_unit())["unit_id"]
+    await step(units, uid, "register")
+    r = await step(units, uid, "self_assess", results={
+        code: {"result": "not_met" if code == ART6[-1] else "met"} for code in ART6})
+    assert r.status_code == 200 and r.json()["criteria_met"] == r.json()["criteria_total"] - 1, r.text
+    refused = await step(units, uid, "appraise", recommended=True)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "criteria_not_met"
+    assert refused.json()["error"]["details"]["criteria"] == [ART6[-1]]
+    assert (await step(units, uid, "appraise", recommended=False)).json()["state"] == "appraised"
+    assert (await step(units, uid, "decide")).status_code == 409  # not recommended, and a criterion not met
+    denied = await step(units, uid, "decide", recognized=False)
+    assert denied.json()["state"] == "not_recognised"
+    assert f"criterion_not_met:{ART6[-1]}" in denied.json()["decision"]["reasons"]
+
+
+async def test_a_commune_officer_cannot_decide_for_a_province_managed_unit(units: Harness) -> None:
+    """The People's Committee at the managing level decides: a province unit by the province."""
+    unit = await units.create_unit(managing_level="province")
+    uid = unit["unit_id"]
+    await drive(units, uid, "appraised")
+    commune = units.auth("officer", area=unit["area_code"])
+    province = units.auth("officer", area=unit["area_code"].split(".")[0])
+    body = {"recognized": True, "decision_no": "9/QĐ-UBND"}
+    r = await units.http.post(f"{base(uid)}/decision", headers=commune, json=body)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_deciding_level", r.text
+    r = await units.http.post(f"{base(uid)}/decision", headers=province, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"]["level"] == "province"
+    certified = await units.events(UnitCertified.TYPE)
+    assert [e["decided_by_level"] for e in certified if e["unit_id"] == uid] == ["province"]
 
 
 COMMANDS = ["register", "record_criterion", "self_assess", "submit", "appraise", "decide", "revoke"]
