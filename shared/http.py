@@ -119,9 +119,15 @@ def decode_cursor(cursor: str | None) -> Any:
         raise Invalid("cursor is not valid", code="invalid_cursor") from exc
 
 
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
 def clamp_limit(limit: int | None) -> int:
+    """A list's page size: 50 by default, at most 500 (a larger `limit` gets 500 items and a cursor for the
+    rest); below 1 is 422 `invalid_limit`."""
     if limit is None:
-        return 50
-    if limit < 1 or limit > 500:
-        raise Invalid("limit must be between 1 and 500", code="invalid_limit")
-    return limit
+        return DEFAULT_LIMIT
+    if limit < 1:
+        raise Invalid("limit must be at least 1", code="invalid_limit")
+    return min(limit, MAX_LIMIT)

@@ -104,7 +104,11 @@ async def test_search_filters_area_hierarchically_and_pages(units: Harness) -> N
     assert seen == sorted(seen) and len(seen) == 4
     bad = await units.http.get("/units", headers=units.admin, params={"cursor": "!!", "limit": 1})
     assert bad.status_code == 422
-    assert (await units.http.get("/units", headers=units.admin, params={"limit": 501})).status_code == 422
+    # The contract's "max 500": a larger limit is served 500 at most, not refused; below 1 is refused.
+    capped = await units.http.get("/units", headers=units.admin, params={"limit": 10_000})
+    assert capped.status_code == 200 and len(capped.json()["items"]) == 4, capped.text
+    zero = await units.http.get("/units", headers=units.admin, params={"limit": 0})
+    assert zero.status_code == 422 and zero.json()["error"]["code"] == "invalid_limit"
     assert (await units.http.get("/units", headers=units.admin, params={"area_code": "7.9.1"})).status_code == 422
 
 
