@@ -109,6 +109,18 @@ class Service:
             batch_handler=batch_handler, description=description or (doc or "").strip().splitlines()[0]
             if doc else description, types=frozenset(types) if types else None))
 
+    def dead_letter_unknown_inbound(self, purpose: str = "inbound-unknown") -> None:
+        """A consumer of every inbound subject that sends what no service accepts (an unknown type, a subject
+        of the wrong shape) to the DLQ with the reason, instead of leaving it unread in the INBOUND stream.
+        Accepted types are skipped here: their own consumers handle and, when invalid, dead-letter them."""
+
+        async def never(delivery: Delivery, uow: UnitOfWork) -> None:  # pragma: no cover - skipped or DLQ
+            raise AssertionError(f"{delivery.event_type} reached the inbound catch-all")
+
+        self.consumers.append(Consumer(
+            name=f"{self.name}-{purpose}", stream="INBOUND", filter_subject="antq.inbound.>", handler=never,
+            description="Inbound messages of no accepted type, to the DLQ with the reason", unknown_inbound=True))
+
     def background(self, name: str, factory: TaskFactory) -> None:
         """A long-running task started with the bus (e.g. a deadline scheduler); /readyz checks it is alive."""
         self._task_factories.append((name, factory))

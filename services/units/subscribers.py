@@ -19,3 +19,6 @@ def register(service: Service) -> None:
                       types={IncidentReported.TYPE}, description="Incidents at units reported by other agencies")
     async def inbound_incidents(delivery: Delivery, uow: UnitOfWork) -> None:
         await handlers.on_incident_reported(delivery, uow, now=service.clock())
+
+    # What another agency publishes that no service accepts must not sit unread: the DLQ says why.
+    service.dead_letter_unknown_inbound()

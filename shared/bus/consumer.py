@@ -76,6 +76,9 @@ class Consumer:
     types: frozenset[str] | None = None
     # Optional: handles a batch's new events at once (see Service.batch_consumer); `handler` then runs one.
     batch_handler: BatchHandler | None = None
+    # The inbound catch-all (see Service.dead_letter_unknown_inbound): skips every accepted inbound type (its own
+    # consumer handles it) and sends everything else on the inbound subjects to the DLQ with the reason.
+    unknown_inbound: bool = False
 
     async def handle_all(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
         """Give these events their effect in one transaction, in order: with the batch handler, or one by one."""
@@ -173,6 +176,9 @@ class ConsumerRunner:
     def _decode(self, msg: Msg) -> _Item:
         item = _Item(msg)
         subject_type = self.namespace.strip(msg.subject)
+        if self.consumer.unknown_inbound and data_model_for(subject_type) is not None:
+            item.outcome = "skipped"  # an accepted type: its own consumer validates it (and dead-letters it)
+            return item
         envelope_or_error = _parse_envelope(msg.data)
         if isinstance(envelope_or_error, tuple):
             item.dlq_kind, item.dlq_reason = envelope_or_error
