@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.tips import handlers, store
 from services.tips.handlers import (
+    AREA_PATTERN,
     CloseTip,
     ExtendTip,
     IncomingFile,
@@ -28,6 +29,7 @@ from services.tips.handlers import (
 )
 from services.tips.policy import POLICY
 from shared.auth import Principal
+from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority
 from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
@@ -348,6 +350,55 @@ async def list_tips(
     next_cursor = encode_cursor([rows[-1]["received_at"].isoformat(), rows[-1]["tip_id"]]) if more else None
     return Page[TipSummary](items=[TipSummary.model_validate(handlers.tip_summary(r, now)) for r in rows],
                             next_cursor=next_cursor)
+
+
+class TipStats(BaseModel):
+    """The tips figures of the police reports for one assessment year (16 Nov of Y-1 to 15 Nov of Y, Vietnam
+    time, by the time a tip was received), an area and optionally a category. Counts only."""
+
+    year: int
+    area_code: str | None
+    category: str | None
+    period: dict[str, str] = Field(description="first and last day of the assessment year")
+    received: int
+    anonymous: int
+    with_unit: int = Field(description="tips naming a unit")
+    by_category: dict[str, int]
+    by_channel: dict[str, int]
+    by_priority: dict[str, int]
+    by_area: dict[str, int] = Field(description="one level below area_code: provinces, or communes of a province")
+    by_status: dict[str, int] = Field(description="where the year's tips stand now")
+    verified: int = Field(description="tips whose verification said valuable or not")
+    valuable: int
+    valuable_rate: float | None
+    valuable_by_category: dict[str, int]
+    by_outcome: dict[str, int]
+    overdue_now: int = Field(description="a legal deadline is running and has passed")
+    missed_deadline: int = Field(description="tips that passed a legal deadline at some point")
+    missed_by_deadline: dict[str, int]
+
+
+@router.get("/stats", response_model=TipStats, tags=["tips"], responses=ERROR_RESPONSES,
+            summary="Report figures: received, by category and area, valuable, overdue (counts only)")
+async def get_stats(
+        request: Request,
+        year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+        area_code: Annotated[str | None, Query(pattern=AREA_PATTERN)] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+) -> TipStats:
+    principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
+    if area_code is None and principal.role == "officer":
+        area_code = principal.area  # an officer's own area by default
+    POLICY.authorize(principal, "tips.stats", area=area_code)
+    now = ctx_of(request).now()
+    year = year or assessment_year_of(now)
+    start, end = assessment_instants(year)
+    first, last = assessment_period(year)
+    async with request.app.state.service.db.read() as session:
+        figures = await store.report_figures(session=session, start=start, end=end, now=now, scope=area_code,
+                                             category=category)
+    return TipStats(year=year, area_code=area_code, category=category,
+                    period={"from": first.isoformat(), "to": last.isoformat()}, **figures)
 
 
 @router.get("/tips/{tip_id}", response_model=TipDetail, tags=["tips"], responses=ERROR_RESPONSES,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     insert,
     or_,
@@ -385,3 +386,65 @@ async def find_inbound(*, session: AsyncSession, agency: str, reference: str) ->
     row = (await session.execute(select(inbound_refs.c.tip_id).where(
         inbound_refs.c.agency == agency, inbound_refs.c.reference == reference))).first()
     return row[0] if row else None
+
+
+# --- report figures ------------------------------------------------------------------------------------------
+def _area_at_level(area: str | None, under: str | None) -> str:
+    """The area one level below `under` that `area` lies in: a province with no filter, a commune under a
+    province; "unknown" when the tip's area is not known."""
+    if not area:
+        return "unknown"
+    depth = 1 if under is None else under.count(".") + 2
+    return ".".join(area.split(".")[:depth])
+
+
+async def report_figures(*, session: AsyncSession, start: datetime, end: datetime, now: datetime,
+                         scope: str | None = None, category: str | None = None) -> dict[str, Any]:
+    """The tips figures the police report for the tips received in [start, end): received (by category,
+    channel, priority, area one level down, current status), anonymous, verified and valuable, outcomes, overdue
+    now and deadlines missed. Counts only: nothing that could identify a reporter."""
+    where: list[Any] = [tips.c.received_at >= start, tips.c.received_at < end]
+    if scope is not None:
+        where.append(area_clause(scope))
+    if category is not None:
+        where.append(tips.c.category == category)
+
+    async def grouped(column: Any, *extra: Any) -> dict[str, int]:
+        rows = await session.execute(select(column, func.count()).where(*where, *extra).group_by(column))
+        return {str(key): int(n) for key, n in rows if key is not None}
+
+    def one(value: Any) -> Any:
+        return func.coalesce(func.sum(case((value, 1), else_=0)), 0)
+
+    row = (await session.execute(select(
+        func.count(), one(tips.c.anonymous), one(tips.c.valuable.is_not(None)), one(tips.c.valuable.is_(True)),
+        one(tips.c.unit_id.is_not(None)),
+        one(and_(tips.c.deadline_due_at.is_not(None), tips.c.deadline_due_at <= now)),
+    ).where(*where))).one()
+    received, anonymous, verified, valuable, with_unit, overdue_now = (int(v) for v in row)
+    by_area: dict[str, int] = {}
+    for area, n in (await session.execute(select(tips.c.scope_area, func.count()).where(*where)
+                                          .group_by(tips.c.scope_area))).all():
+        key = _area_at_level(area, scope)
+        by_area[key] = by_area.get(key, 0) + int(n)
+    m = deadline_markers.c
+    missed = select(m.tip_id, m.deadline).where(m.kind == "overdue").distinct().subquery()
+    missed_rows = (await session.execute(
+        select(missed.c.deadline, func.count(func.distinct(missed.c.tip_id)))
+        .select_from(missed.join(tips, tips.c.tip_id == missed.c.tip_id)).where(*where)
+        .group_by(missed.c.deadline))).all()
+    missed_any = int((await session.execute(
+        select(func.count(func.distinct(missed.c.tip_id)))
+        .select_from(missed.join(tips, tips.c.tip_id == missed.c.tip_id)).where(*where))).scalar_one())
+    return {
+        "received": received, "anonymous": anonymous, "with_unit": with_unit,
+        "by_category": await grouped(tips.c.category), "by_channel": await grouped(tips.c.channel),
+        "by_priority": await grouped(tips.c.priority), "by_area": by_area,
+        "by_status": await grouped(tips.c.status),
+        "verified": verified, "valuable": valuable,
+        "valuable_rate": round(valuable / verified, 4) if verified else None,
+        "valuable_by_category": await grouped(tips.c.category, tips.c.valuable.is_(True)),
+        "by_outcome": await grouped(tips.c.outcome),
+        "overdue_now": overdue_now, "missed_deadline": missed_any,
+        "missed_by_deadline": {str(d): int(n) for d, n in missed_rows},
+    }
