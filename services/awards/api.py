@@ -20,6 +20,7 @@ from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_
 from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
 from shared.auth import Principal
+from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
@@ -28,6 +29,7 @@ router = APIRouter()
 
 AREA_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,8})?$"
 PENDING = ("proposed", "reviewed")
+COMMENDED = ("approved", "granted")  # the statuses of an award that stands; an annulled one no longer counts
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
                          autoescape=select_autoescape(["html"]))
 
@@ -121,7 +123,10 @@ class NominationIn(BaseModel):
     recipient_ref: str = Field(min_length=1, max_length=200, description="unit id, or the person's staff reference")
     recipient_name: str | None = Field(default=None, max_length=500)
     year: int = Field(ge=2000, le=2200)
-    area_code: str = Field(pattern=AREA_PATTERN, description="the area whose officers handle the proposal")
+    area_code: str | None = Field(
+        default=None, pattern=AREA_PATTERN,
+        description="the area whose officers handle the proposal; when omitted, the area the service knows for the "
+                    "recipient (a unit's area, else the area of the recipient's latest award), 422 if none")
     proposer: Literal["unit", "police", "commune", "province"] = "police"
     level: str | None = Field(default=None, max_length=32)
     basis: list[str] = Field(default_factory=list, max_length=50)
@@ -144,6 +149,10 @@ class ApproveIn(BaseModel):
     decision_no: str = Field(min_length=1, max_length=200)
     level: str | None = Field(default=None, max_length=32, description="defaults to the proposal's level")
     note: str | None = Field(default=None, max_length=2000)
+    standing: list[str] | None = Field(
+        default=None, max_length=10,
+        description="a person's standing at approval, e.g. [\"prosecuted\"] or [\"disciplined\"] ([] for none); "
+                    "when omitted, the standing given at nomination is checked again")
 
 
 class ReasonIn(BaseModel):
@@ -195,12 +204,18 @@ class ClaimOut(BaseModel):
 
 
 class Counts(BaseModel):
-    proposed: int = 0
-    pending: int = 0
-    approved: int = 0
-    granted: int = 0
+    """Counts by current status: `approved` are the awards standing now (approved or granted, so an annulled
+    award is not counted as commended), `granted` those whose certificate was issued and not annulled."""
+
+    proposed: int = Field(default=0, description="every award proposed (any status)")
+    pending: int = Field(default=0, description="proposed or reviewed")
+    approved: int = Field(default=0, description="commended now: status approved or granted")
+    granted: int = Field(default=0, description="status granted")
     rejected: int = 0
     annulled: int = 0
+
+
+COLLECTIVE_KINDS = frozenset({"unit"})  # collectives; persons and reporters of valuable tips are individuals
 
 
 class StatsOut(BaseModel):
@@ -211,6 +226,10 @@ class StatsOut(BaseModel):
     by_level: dict[str, Counts]
     by_area: dict[str, Counts]
     by_year: dict[str, Counts]
+    by_recipient_kind: dict[str, Counts] = Field(default_factory=dict,
+                                                 description="by recipient kind: unit, person, reporter")
+    collectives: Counts = Field(default_factory=Counts, description="awards to units")
+    individuals: Counts = Field(default_factory=Counts, description="awards to persons and to tip reporters")
 
 
 class CertificationFact(BaseModel):
@@ -306,15 +325,25 @@ async def _detail(request: Request, award_id: str) -> AwardDetail:
              summary="Nominate manually (e.g. the commemorative medal with years of service as evidence)")
 async def post_award(body: NominationIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.nominate")
-    POLICY.authorize(principal, "awards.nominate", area=body.area_code)
+    service = _service(request)
+    area_code = body.area_code
+    if area_code is None:
+        async with service.db.read() as session:
+            area_code = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
+                                                   recipient_ref=body.recipient_ref)
+        if area_code is None:
+            raise Invalid("area_code is required: the awards service knows no area for this recipient",
+                          code="area_code_required",
+                          details={"field": "area_code", "loc": ["body", "area_code"],
+                                   "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
+    POLICY.authorize(principal, "awards.nominate", area=area_code)
     nomination = Nomination(
         award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
-        year=body.year, proposer=body.proposer, level=body.level, area_code=body.area_code,
-        province_code=store.province_of(body.area_code), basis=tuple(body.basis), evidence=tuple(body.evidence),
+        year=body.year, proposer=body.proposer, level=body.level, area_code=area_code,
+        province_code=store.province_of(area_code), basis=tuple(body.basis), evidence=tuple(body.evidence),
         category=body.category, gender=body.gender, service_started_on=body.service_started_on,
         prior_commendations=tuple(body.prior_commendations), serious_incident_in_unit=body.serious_incident_in_unit,
         standing=tuple(body.standing))
-    service = _service(request)
     async with service.db.unit_of_work() as uow:
         award = await handlers.nominate(nomination, uow, actor=_actor(principal), now=service.clock(),
                                         recipient_name=body.recipient_name)
@@ -333,7 +362,8 @@ async def post_review(award_id: str, request: Request, body: ReviewIn | None = N
 
 
 @router.post("/awards/{award_id}/approve", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
-             summary="Approve with a decision number (reviewed → approved; 409 quota_exceeded when full)")
+             summary="Approve with a decision number (proposed or reviewed → approved; a proposal not reviewed yet "
+                     "is reviewed by the approver in the same step; 409 quota_exceeded when full)")
 async def post_approve(award_id: str, body: ApproveIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.approve")
     service = _service(request)
@@ -342,10 +372,15 @@ async def post_approve(award_id: str, body: ApproveIn, request: Request) -> Awar
     def check(award: Award) -> None:
         scope(award)
         authorize_level(principal, body.level or award.level)
+        if award.status == "proposed":
+            # The approval records the review too: the approver must also be allowed to review it.
+            POLICY.require_caller(principal, "awards.review")
+            _scope_check(principal, "awards.review")(award)
 
     async with service.db.unit_of_work() as uow:
         await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
-                               decision_no=body.decision_no, level=body.level, note=body.note, check=check)
+                               decision_no=body.decision_no, level=body.level, note=body.note, check=check,
+                               standing=body.standing)
     return await _detail(request, award_id)
 
 
@@ -417,28 +452,29 @@ async def stats(request: Request, year: int | None = Query(default=None, ge=2000
         conditions.append(t.c.year == year)
     if area_code is not None:
         conditions.append(store.area_filter(t.c.area_code, area_code))
-    query = (select(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.status,
-                    t.c.approved_at.is_not(None).label("was_approved"),
-                    t.c.granted_at.is_not(None).label("was_granted"), func.count().label("n"))
+    query = (select(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.recipient_kind, t.c.status,
+                    func.count().label("n"))
              .where(*conditions)
-             .group_by(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.status,
-                       t.c.approved_at.is_not(None), t.c.granted_at.is_not(None)))
+             .group_by(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.recipient_kind, t.c.status))
     out = StatsOut(year=year, area_code=area_code, totals=Counts(), by_type={}, by_level={}, by_area={}, by_year={})
     async with _service(request).db.read() as session:
         rows = (await session.execute(query)).mappings().all()
     for r in rows:
+        kind = r["recipient_kind"]
         buckets = [out.totals, out.by_type.setdefault(r["award_type"], Counts()),
                    out.by_level.setdefault(r["level"], Counts()),
                    out.by_area.setdefault(r["area_code"] or "unknown", Counts()),
-                   out.by_year.setdefault(str(r["year"]), Counts())]
-        n = int(r["n"])
+                   out.by_year.setdefault(str(r["year"]), Counts()),
+                   out.by_recipient_kind.setdefault(kind, Counts()),
+                   out.collectives if kind in COLLECTIVE_KINDS else out.individuals]
+        n, status = int(r["n"]), r["status"]
         for counts in buckets:
             counts.proposed += n
-            counts.pending += n if r["status"] in PENDING else 0
-            counts.approved += n if r["was_approved"] else 0
-            counts.granted += n if r["was_granted"] else 0
-            counts.rejected += n if r["status"] == "rejected" else 0
-            counts.annulled += n if r["status"] == "annulled" else 0
+            counts.pending += n if status in PENDING else 0
+            counts.approved += n if status in COMMENDED else 0
+            counts.granted += n if status == "granted" else 0
+            counts.rejected += n if status == "rejected" else 0
+            counts.annulled += n if status == "annulled" else 0
     return out
 
 
@@ -448,9 +484,10 @@ async def stats(request: Request, year: int | None = Query(default=None, ge=2000
 async def get_rules(request: Request,
                     province: str | None = Query(default=None, pattern=r"^[0-9]{1,4}$",
                                                  description="province code, e.g. 79; national defaults if omitted"),
-                    on: date | None = Query(default=None, description="the day (default today)")) -> RuleSet:
+                    on: date | None = Query(default=None,
+                                            description="the day (default today in Vietnam)")) -> RuleSet:
     POLICY.authorize(None, "rules.read")
-    return rules_in_force(province, on or _service(request).clock().date())
+    return rules_in_force(province, on or local_date(_service(request).clock()))
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,

@@ -45,6 +45,7 @@ from services.awards.domain.workflow import SYSTEM_ACTOR, AuditEntry
 from services.awards.keys import KeyStore
 from shared import audit
 from shared.bus.consumer import Delivery
+from shared.calendar import local_date
 from shared.contracts.events import (
     CertificationRevoked,
     TipReceived,
@@ -117,12 +118,17 @@ async def _audit(uow: UnitOfWork, entry: AuditEntry, actor: Actor, **details: An
 
 
 async def _apply(uow: UnitOfWork, step: Step, *, before: Award, actor: Actor, **details: Any) -> Award:
-    """Persist one workflow step: the new revision, its audit entry and its events, in the caller's transaction."""
+    """Persist one workflow step: the new revision, its audit entry and its events, in the caller's transaction.
+
+    A step that passed through others (an approval that records the review) writes their audit entries and events
+    first, in order, each marked `implied_by` the command; `details` go to the command's own entry."""
     if not await store.save_award(session=uow.session, award=step.award, expected_revision=before.revision):
         raise Conflict("the award was changed meanwhile; reload and try again", code="concurrent_update",
                        details={"award_id": before.award_id})
-    event_ids = [uow.emit(event).id for event in step.events]
-    await _audit(uow, step.audit, actor, events=event_ids or None, **details)
+    for taken in step.path:
+        event_ids = [uow.emit(event).id for event in taken.events]
+        extra = details if taken is step else {"implied_by": step.audit.action}
+        await _audit(uow, taken.audit, actor, events=event_ids or None, **extra)
     if step.award.status == "annulled":
         await store.revoke_certificate(session=uow.session, award_id=step.award.award_id, now=step.audit.at,
                                        reason=step.award.reason or "annulled")
@@ -156,8 +162,9 @@ def _constant(rules: Any) -> Callable[[Proposal], Any]:
     return lambda _: rules
 
 
-def _rules(province: str | None, on: date) -> Any:
-    return rules_in_force(province or None, on)
+def _rules(province: str | None, now: datetime) -> Any:
+    """The rule set in force for the province on today's date in Vietnam (not the UTC date)."""
+    return rules_in_force(province or None, local_date(now))
 
 
 # --- units (awards-units consumer) ------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ async def evaluate_unit_awards(uow: UnitOfWork, *, unit_id: str, now: datetime, 
     if unit is None:
         return []  # area unknown yet: evaluated again when UnitRegistered arrives
     facts = await store.load_unit_facts(session=uow.session, unit_id=unit_id, area_code=unit["area_code"])
-    rules = _rules(facts.province_code, now.date())
+    rules = _rules(facts.province_code, now)
     prior = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=unit_id)
     owed = evaluate_unit(facts, rules, store.prior_awards(prior))
     fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
@@ -298,7 +305,7 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
         if unit is None:
             return  # area unknown yet: evaluated again when UnitRegistered arrives
         facts = view.facts(unit_id, unit["area_code"])
-        rules = _rules(facts.province_code, now.date())
+        rules = _rules(facts.province_code, now)
         owed = evaluate_unit(facts, rules, store.prior_awards(view.awards[unit_id]))
         if owed:
             owed_by_unit[unit_id] = (unit, owed, rules, cause)
@@ -418,14 +425,14 @@ async def on_tip_verified(delivery: Delivery, uow: UnitOfWork, *, now: datetime)
         tip = await store.upsert_tip(
             session=uow.session, tip_id=data.tip_id, now=now, verified_event_id=delivery.event_id,
             valuable=data.valuable, outcome=data.outcome, reward_ref=data.reward_ref,
-            verified_on=delivery.envelope.time.date().isoformat(),
+            verified_on=local_date(delivery.envelope.time).isoformat(),
             **({"unit_id": data.unit_id} if data.unit_id and not (tip or {}).get("unit_id") else {}))
     area = await _tip_area(uow, tip)
     facts = TipFacts(tip_id=tip["tip_id"], event_id=tip["verified_event_id"], valuable=bool(tip["valuable"]),
                      outcome=tip["outcome"], reward_ref=tip["reward_ref"], unit_id=tip["unit_id"],
                      verified_on=date.fromisoformat(tip["verified_on"]), area_code=area,
                      province_code=store.province_of(area))
-    rules = _rules(facts.province_code, now.date())
+    rules = _rules(facts.province_code, now)
     owed = evaluate_tip(facts, rules)
     fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
     return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, cause=delivery.event_id)
@@ -446,10 +453,10 @@ async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now
                    recipient_name: str | None) -> Award:
     """A manual nomination: validated against the rules in force, then proposed like any other award."""
     await serialise_writers(uow)
-    rules = _rules(nomination.province_code, now.date())
+    rules = _rules(nomination.province_code, now)
     prior = await store.awards_of_recipient(session=uow.session, recipient_kind=nomination.recipient_kind,
                                             recipient_ref=nomination.recipient_ref)
-    proposal = validate_nomination(nomination, rules, store.prior_awards(prior), on=now.date())
+    proposal = validate_nomination(nomination, rules, store.prior_awards(prior), on=local_date(now))
     existing = await store.get_award_row(session=uow.session, award_id=proposal.award_id)
     if existing is not None:
         raise Conflict("this award is already proposed for this recipient and year", code="already_proposed",
@@ -471,18 +478,36 @@ async def review(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime,
     return await _apply(uow, review_step(award, actor=actor.sub, now=now, note=note), before=award, actor=actor)
 
 
+def _nominated_standing(row: dict[str, Any]) -> list[str]:
+    """The standing recorded with a manual nomination (none for a proposal made by the rules)."""
+    facts = json.loads(row["nomination"]) if row.get("nomination") else {}
+    standing = facts.get("standing") if isinstance(facts, dict) else None
+    return [str(s) for s in standing] if isinstance(standing, list) else []
+
+
 async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, decision_no: str,
-                  level: str | None, note: str | None, check: AwardCheck) -> Award:
-    """Approve with a decision number; the quota of the type, year and area is checked under a lock."""
+                  level: str | None, note: str | None, check: AwardCheck,
+                  standing: Sequence[str] | None = None) -> Award:
+    """Approve with a decision number; the quota of the type, year and area is checked under a lock.
+
+    A proposal not reviewed yet is reviewed by the approver in the same step. A person's award is refused when
+    the person is now barred or deferred: `standing` is the standing the approver states for today; without it,
+    the standing recorded at nomination is checked again against the rules in force today.
+    """
     award = await _load(uow, award_id, check)
     # Two approvals racing for the last quota place must not both pass: serialise approvals of one type/year.
     await _pg_lock(uow, f"awards-quota:{award.award_type}:{award.year}")
-    rules = _rules(award.province_code, now.date())
+    rules = _rules(award.province_code, now)
+    if standing is None:
+        row = await store.get_award_row(session=uow.session, award_id=award_id)
+        current_standing = _nominated_standing(row) if row else []
+    else:
+        current_standing = list(standing)
     existing = await store.awards_of_type_year(session=uow.session, award_type=award.award_type, year=award.year)
     step = approve_step(award, rules, decision_no=decision_no, actor=actor.sub, now=now, existing=existing,
-                        level=level, note=note)
+                        level=level, note=note, standing=current_standing)
     approved = await _apply(uow, step, before=award, actor=actor, decision_no=step.award.decision_no,
-                            level=step.award.approved_by_level)
+                            level=step.award.approved_by_level, standing=standing)
     if approved.recipient_kind == "unit":
         # Rules may need a prior award (a Bằng khen after a Giấy khen): this approval may owe a new proposal.
         await evaluate_unit_awards(uow, unit_id=approved.recipient_ref, now=now, cause=f"award:{award_id}")
@@ -510,7 +535,7 @@ async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, 
     row = await store.get_award_row(session=uow.session, award_id=award_id)
     assert row is not None
     certificate_id = str(uuid.uuid4())
-    rules = _rules(award.province_code, now.date())
+    rules = _rules(award.province_code, now)
     credential = build_credential(award, rules, certificate_id=certificate_id, issuer=issuer.issuer, issued_at=now,
                                   recipient_name=row["recipient_name"] if award.recipient_kind != "reporter"
                                   else None,

@@ -283,6 +283,20 @@ async def known_keys(*, session: AsyncSession, keys: Iterable[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+async def recipient_area(*, session: AsyncSession, recipient_kind: str, recipient_ref: str) -> str | None:
+    """The area the service knows for a recipient: a unit's area (from UnitRegistered/UnitUpdated), else the area
+    of the recipient's latest award that has one; None when neither is known."""
+    if recipient_kind == "unit":
+        unit = await get_unit(session=session, unit_id=recipient_ref)
+        if unit is not None:
+            return str(unit["area_code"])
+    row = (await session.execute(
+        select(awards.c.area_code).where(awards.c.recipient_kind == recipient_kind,
+                                         awards.c.recipient_ref == recipient_ref, awards.c.area_code.is_not(None))
+        .order_by(awards.c.seq.desc()).limit(1))).first()
+    return str(row[0]) if row else None
+
+
 def prior_awards(items: Sequence[Award]) -> list[PriorAward]:
     return [PriorAward(award_type=a.award_type, recipient_kind=a.recipient_kind, recipient_ref=a.recipient_ref,
                        year=a.year, status=a.status) for a in items]

@@ -18,6 +18,7 @@ from .evaluation import (
     TipFacts,
     UnitFacts,
     award_id_for_key,
+    check_standing,
     evaluate_tip,
     evaluate_unit,
     new_proposals,
@@ -41,9 +42,10 @@ from .workflow import (
 )
 
 __all__ = [
-    "TRANSITIONS", "AuditEntry", "Award", "CertificationRecord", "Issuer", "Keyring", "Nomination", "PriorAward",
-    "Proposal", "RuleLibrary", "RuleSet", "Step", "TipFacts", "UnitFacts", "VerificationResult", "annul", "approve",
-    "award_id_for_key", "build_credential", "certificate_id_of", "evaluate_tip", "evaluate_unit", "grant",
-    "new_proposals", "proposal_key", "propose", "qr_svg", "quota_usage", "reject", "review", "rule_library",
-    "rules_in_force", "sign_certificate", "validate_nomination", "verify_certificate", "withdraw_on_revocation",
+    "TRANSITIONS", "AuditEntry", "Award", "CertificationRecord", "Issuer", "Keyring", "Nomination",
+    "PriorAward", "Proposal", "RuleLibrary", "RuleSet", "Step", "TipFacts", "UnitFacts", "VerificationResult", "annul",
+    "approve", "award_id_for_key", "build_credential", "certificate_id_of", "check_standing", "evaluate_tip",
+    "evaluate_unit", "grant", "new_proposals", "proposal_key", "propose", "qr_svg", "quota_usage", "reject", "review",
+    "rule_library", "rules_in_force", "sign_certificate", "validate_nomination", "verify_certificate",
+    "withdraw_on_revocation",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Literal
 
@@ -310,15 +310,25 @@ def validate_nomination(
     )
 
 
+def check_standing(standing: Iterable[str], rule: IndividualRule, *,
+                   details: Mapping[str, object] | None = None) -> None:
+    """Barred while prosecuted (Invalid `barred`), deferred while disciplined (Conflict `deferred`): the
+    conditions the rule lists, checked at nomination and again at approval. `details` are added to the error's."""
+    held = set(standing)
+    barred = sorted(held & set(rule.barred_while))
+    if barred:
+        raise Invalid(f"not eligible while {', '.join(barred)}", code="barred",
+                      details={"standing": barred, **(details or {})})
+    deferred = sorted(held & set(rule.deferred_while))
+    if deferred:
+        raise Conflict(f"deferred while {', '.join(deferred)}", code="deferred",
+                       details={"standing": deferred, **(details or {})})
+
+
 def _check_individual(
     nomination: Nomination, rule: IndividualRule, prior_awards: Sequence[PriorAward], *, on: date
 ) -> None:
-    barred = sorted(set(nomination.standing) & set(rule.barred_while))
-    if barred:
-        raise Invalid(f"not eligible while {', '.join(barred)}", code="barred", details={"standing": barred})
-    deferred = sorted(set(nomination.standing) & set(rule.deferred_while))
-    if deferred:
-        raise Conflict(f"deferred while {', '.join(deferred)}", code="deferred", details={"standing": deferred})
+    check_standing(nomination.standing, rule)
     mine = [
         p for p in prior_awards
         if p.recipient_ref == nomination.recipient_ref and p.recipient_kind == nomination.recipient_kind

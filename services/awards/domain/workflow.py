@@ -20,15 +20,16 @@ from shared.contracts.events import (
 )
 from shared.errors import Conflict, Forbidden, IllegalTransition, Invalid
 
-from .evaluation import Proposal
+from .evaluation import Proposal, check_standing
 from .rules import RuleSet
 
 AwardStatus = Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled"]
 Action = Literal["propose", "review", "approve", "reject", "grant", "annul"]
 
-# The whole machine in one table: status -> action -> next status.
+# The whole machine in one table: status -> action -> next status. Approving a proposal that was not reviewed
+# explicitly passes through `reviewed`: the approval records the review too (see `approve`).
 TRANSITIONS: dict[str, dict[str, AwardStatus]] = {
-    "proposed": {"review": "reviewed", "reject": "rejected"},
+    "proposed": {"review": "reviewed", "approve": "approved", "reject": "rejected"},
     "reviewed": {"approve": "approved", "reject": "rejected"},
     "approved": {"grant": "granted", "annul": "annulled"},
     "granted": {"annul": "annulled"},
@@ -96,11 +97,22 @@ class AuditEntry(BaseModel):
 
 @dataclass(frozen=True)
 class Step:
-    """The outcome of one command: persist `award` and `audit`, append `events` to the outbox, in one transaction."""
+    """The outcome of one command: persist `award` and `audit`, append `events` to the outbox, in one transaction.
+
+    `through` are the steps the command took on the way, in order (an approval of a proposal not yet reviewed
+    passes through `reviewed`): their audit entries and events come before this step's, and `award` already
+    carries their changes.
+    """
 
     award: Award
     events: tuple[EventData, ...]
     audit: AuditEntry
+    through: tuple[Step, ...] = ()
+
+    @property
+    def path(self) -> tuple[Step, ...]:
+        """Every step taken, in order: the steps passed through, then this one."""
+        return (*self.through, self)
 
 
 def review_due(rules: RuleSet, level: str, proposed_at: datetime) -> datetime:
@@ -192,10 +204,15 @@ def quota_usage(award: Award, rules: RuleSet, existing: Iterable[Award]) -> tupl
 
 
 def approve(award: Award, rules: RuleSet, *, decision_no: str, actor: str, now: datetime,
-            existing: Iterable[Award], level: str | None = None, note: str | None = None) -> Step:
+            existing: Iterable[Award], level: str | None = None, note: str | None = None,
+            standing: Iterable[str] = ()) -> Step:
     """Approve at the proposal's level with a decision number; Conflict `quota_exceeded` when the quota is full.
 
     `existing` are the stored awards of the same type and year (the handler may pass more; they are filtered).
+    A proposal not reviewed yet is reviewed by the same actor at the same time (returned in `through`), so the
+    contract's propose → approve works and the history still shows the review. For a person's award whose type
+    has an individual rule, `standing` (the person's standing now) is checked again as at nomination: Invalid
+    `barred` (e.g. prosecuted) or Conflict `deferred` (e.g. disciplined).
     """
     decision = _require_text(decision_no, "decision_no")
     approving_level = level or award.level
@@ -205,6 +222,9 @@ def approve(award: Award, rules: RuleSet, *, decision_no: str, actor: str, now: 
             f"this award is decided at level {award.level}, not {approving_level}",
             details={"required_level": award.level},
         )
+    individual = rules.award_type(award.award_type).individual
+    if individual is not None and award.recipient_kind == "person":
+        check_standing(standing, individual, details={"award_id": award.award_id, "at": "approval"})
     used, limit = quota_usage(award, rules, existing)
     if limit is not None and used >= limit:
         raise Conflict(
@@ -212,9 +232,12 @@ def approve(award: Award, rules: RuleSet, *, decision_no: str, actor: str, now: 
             code="quota_exceeded",
             details={"award_type": award.award_type, "year": award.year, "used": used, "quota": limit},
         )
+    through = (review(award, actor=actor, now=now),) if award.status == "proposed" else ()
+    current = through[-1].award if through else award
     event = AwardApproved(award_id=award.award_id, decision_no=decision, approved_by_level=approving_level)
-    return _step(award, "approve", actor=actor, now=now, note=note, events=(event,), decision_no=decision,
+    step = _step(current, "approve", actor=actor, now=now, note=note, events=(event,), decision_no=decision,
                  approved_by_level=approving_level, approved_at=now)
+    return Step(step.award, step.events, step.audit, through=through)
 
 
 def reject(award: Award, *, reason: str, actor: str, now: datetime) -> Step:

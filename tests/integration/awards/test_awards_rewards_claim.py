@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from shared.rewards import reward_ref_for_receipt
 from shared.testing import eventually
@@ -86,3 +87,24 @@ async def test_tips_that_owe_no_reward_propose_nothing_and_a_late_area_is_filled
     items = (await awards.http.get("/awards", headers=awards.token("officer", area="79"))).json()["items"]
     assert [(a["award_type"], a["area_code"], a["province_code"]) for a in items] == [
         ("tip_reward", "79.26734", "79")]
+
+
+async def test_a_tip_verified_early_on_new_year_day_in_vietnam_is_rewarded_for_the_new_year(awards: Awards) -> None:
+    # 00:30 on 1 January 2025 in Vietnam is 17:30 on 31 December 2024 in UTC. The reward belongs to 2025, under
+    # the rules in force in Vietnam that day (province 79's overlay takes effect on 1 January 2025).
+    instant = datetime(2024, 12, 31, 17, 30, tzinfo=UTC)
+    awards.service.clock = lambda: instant
+    receipt, tip_id = _receipt(), str(uuid.uuid4())
+    await awards.bus.publish(tip_received(tip_id, "79.26734"), time=instant)
+    verification = await awards.bus.publish(tip_verified(tip_id, reward_ref_for_receipt(receipt)), time=instant)
+    admin = awards.token("admin")
+
+    async def rewards() -> list[dict]:
+        r = await awards.http.get("/awards", params={"recipient_kind": "reporter"}, headers=admin)
+        return [a for a in r.json()["items"] if a["basis"] == [verification.id]]
+
+    award = (await eventually(rewards, what="the reward proposal"))[0]
+    assert (award["year"], award["rule_version"]) == (2025, "national-2024.1+79-2025.1")
+    assert (await _claim(awards, receipt))[1]["year"] == 2025
+    rules = (await awards.http.get("/rules", params={"province": "79"})).json()  # "today" is 1 January in Vietnam
+    assert rules["version"] == "national-2024.1+79-2025.1"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select, update
+
 from services.awards import store
+from services.awards.policy import POLICY
 from shared.audit import verify_chain
+from shared.policy import Rule
 from shared.testing import eventually
-from tests.integration.awards.awards_helpers import Awards
+from tests.integration.awards.awards_helpers import Awards, drained, registered
 
 
 def _person() -> str:
@@ -36,7 +41,7 @@ async def test_the_happy_path_is_audited_step_by_step(awards: Awards) -> None:
     created = await _nominate(awards)
     award_id = created["award_id"]
     assert created["status"] == "proposed" and created["level"] == "unit" and created["origin"] == "nomination"
-    assert created["allowed_actions"] == ["reject", "review"]
+    assert created["allowed_actions"] == ["approve", "reject", "review"]
     officer = awards.token("officer", area="01", sub="can-bo-pc06")
     assert (await _step(awards, award_id, "review", {"note": "hồ sơ đầy đủ"}, officer)).json()["status"] == "reviewed"
     approved = (await _step(awards, award_id, "approve", {"decision_no": "7/QĐ-CAT"}, officer)).json()
@@ -72,11 +77,11 @@ async def _has(fetch: Any, wanted: list[str]) -> bool:
 
 async def test_illegal_transitions_are_refused_with_the_allowed_steps(awards: Awards) -> None:
     award_id = (await _nominate(awards))["award_id"]
-    for action, body in (("approve", {"decision_no": "1"}), ("grant", None), ("annul", {"reason": "x"})):
+    for action, body in (("grant", None), ("annul", {"reason": "x"})):
         r = await _step(awards, award_id, action, body)
         assert r.status_code == 409, (action, r.text)
         assert r.json()["error"]["code"] == "illegal_transition"
-        assert r.json()["error"]["details"]["allowed"] == ["reject", "review"]
+        assert r.json()["error"]["details"]["allowed"] == ["approve", "reject", "review"]
     assert (await _step(awards, award_id, "review")).status_code == 200
     assert (await _step(awards, award_id, "review")).status_code == 409
     assert (await _step(awards, award_id, "grant")).status_code == 409
@@ -234,3 +239,164 @@ async def test_stats_and_metrics_count_awards_by_type_level_area_and_year(awards
         return 'antq_awards_awards{award_type="giay_khen",status="granted"} 1.0' in text
 
     await eventually(gauge, what="the awards gauge")
+
+
+# --- the contract's propose → approve, without an explicit review ---------------------------------------------------
+async def test_a_proposal_is_approved_directly_and_the_review_is_recorded_with_it(awards: Awards) -> None:
+    award_id = (await _nominate(awards))["award_id"]
+    officer = awards.token("officer", area="01", sub="can-bo-pc06")
+    r = await _step(awards, award_id, "approve", {"decision_no": "8/QĐ-CAT", "note": "đủ điều kiện"}, officer)
+    assert r.status_code == 200, r.text
+    approved = r.json()
+    assert (approved["status"], approved["decision_no"], approved["approved_by_level"]) == (
+        "approved", "8/QĐ-CAT", "unit")
+    assert approved["reviewed_at"] is not None and approved["reviewed_at"] == approved["approved_at"]
+    trail = approved["audit"]
+    assert [(s["action"], s["details"]["from"], s["details"]["to"]) for s in trail] == [
+        ("award.propose", None, "proposed"), ("award.review", "proposed", "reviewed"),
+        ("award.approve", "reviewed", "approved")]
+    assert trail[1]["actor"] == trail[2]["actor"] == "can-bo-pc06" and trail[1]["at"] == trail[2]["at"]
+    assert trail[1]["details"]["implied_by"] == "approve" and "events" not in trail[1]["details"]
+    assert trail[2]["reason"] == "đủ điều kiện" and trail[2]["details"]["decision_no"] == "8/QĐ-CAT"
+    async with awards.service.db.read() as session:
+        assert (await verify_chain(session, store.audit_log)).ok
+    assert (await _step(awards, award_id, "grant", None, officer)).json()["status"] == "granted"
+
+    async def emitted() -> list[str]:
+        return [e["type"].split(".")[2] for e in await awards.bus.events() if e["data"]["award_id"] == award_id]
+
+    await eventually(lambda: _has(emitted, ["AwardProposed", "AwardApproved", "AwardGranted"]),
+                     what="the award's events on the stream")
+    # The explicit review stays available and the two-step path is unchanged.
+    other = (await _nominate(awards))["award_id"]
+    assert (await _step(awards, other, "review", None, officer)).json()["allowed_actions"] == ["approve", "reject"]
+    twice = (await _step(awards, other, "approve", {"decision_no": "9/QĐ-CAT"}, officer)).json()
+    assert [s["action"] for s in twice["audit"]] == ["award.propose", "award.review", "award.approve"]
+    assert "implied_by" not in twice["audit"][1]["details"]
+
+
+async def test_approving_a_proposal_needs_the_right_to_review_it_too(awards: Awards, monkeypatch: Any) -> None:
+    # Level checks apply as before: a commune-scoped officer cannot approve a provincial award, reviewed or not.
+    commune = awards.token("officer", area="01.00004")
+    provincial = (await _nominate(awards, award_type="bang_khen_province"))["award_id"]
+    r = await _step(awards, provincial, "approve", {"decision_no": "9/QĐ"}, commune)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_level"
+    # With reviewing reserved to admins, an officer may approve a reviewed award but not an unreviewed one.
+    monkeypatch.setitem(POLICY.rules, "awards.review", Rule("awards.review", {"admin": "any"}))
+    officer = awards.token("officer", area="01")
+    unreviewed, reviewed = (await _nominate(awards))["award_id"], (await _nominate(awards))["award_id"]
+    assert (await _step(awards, reviewed, "review")).status_code == 200  # as admin
+    r = await _step(awards, unreviewed, "approve", {"decision_no": "10/QĐ"}, officer)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_role"
+    assert (await _step(awards, unreviewed, "approve", {"decision_no": "10/QĐ"})).status_code == 200  # admin
+    assert (await _step(awards, reviewed, "approve", {"decision_no": "11/QĐ"}, officer)).status_code == 200
+    # An officer of another area may neither review nor approve.
+    outside = (await _nominate(awards))["award_id"]
+    r = await _step(awards, outside, "approve", {"decision_no": "12/QĐ"}, awards.token("officer", area="79"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
+
+
+# --- manual nomination without area_code -----------------------------------------------------------------------------
+async def test_a_nomination_without_area_takes_the_area_the_service_knows(awards: Awards) -> None:
+    unit = f"u-{uuid.uuid4().hex[:8]}"
+    await awards.bus.publish(registered(unit, "01.00004"))
+    await drained(awards.service)
+    body = {"award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": unit, "year": 2026,
+            "proposer": "commune"}
+    r = await awards.http.post("/awards", json=body, headers=awards.token("officer", area="79"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"  # authorised on the unit's area
+    r = await awards.http.post("/awards", json=body, headers=awards.token("officer", area="01.00004"))
+    assert r.status_code == 201, r.text
+    assert (r.json()["area_code"], r.json()["province_code"]) == ("01.00004", "01")
+
+    person = _person()
+    r = await awards.http.post("/awards", json={**_base(), "recipient_ref": person, "area_code": None},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "area_code_required" and error["details"]["field"] == "area_code"
+    assert "area_code" in error["message"]
+    await _nominate(awards, recipient_ref=person, area_code="01.00004", year=2025)
+    r = await awards.http.post("/awards", json={**_base(), "recipient_ref": person, "year": 2026, "area_code": None},
+                               headers=awards.token("officer", area="01"))
+    assert r.status_code == 201 and r.json()["area_code"] == "01.00004"  # the area of the person's latest award
+    r = await awards.http.post("/awards", json={**_base(), "recipient_ref": person, "year": 2027, "area_code": None},
+                               headers=awards.token("officer", area="79"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
+
+
+# --- years of service on the Vietnamese calendar --------------------------------------------------------------------
+async def test_years_of_service_are_counted_to_today_in_vietnam(awards: Awards) -> None:
+    # 01:00 on 1 January 2026 in Vietnam (still 31 December 2025 in UTC): a woman who started on 1 January 2016
+    # has served ten full years, enough for the medal as a security-team member.
+    awards.service.clock = lambda: datetime(2025, 12, 31, 18, 0, tzinfo=UTC)
+    r = await awards.http.post("/awards", json={
+        **_base(), "award_type": "ky_niem_chuong", "category": "security_team_member", "gender": "female",
+        "service_started_on": "2016-01-01", "evidence": ["QĐ thành lập tổ bảo vệ 2016"]},
+        headers=awards.token("officer"))
+    assert r.status_code == 201, r.text
+    assert r.json()["proposed_at"].startswith("2025-12-31T18:00")
+
+
+# --- barred / deferred re-checked at approval -------------------------------------------------------------------------
+async def _medal(awards: Awards) -> str:
+    sixteen = (date.today() - timedelta(days=365 * 16)).isoformat()
+    return (await _nominate(awards, awards.token("officer"), award_type="ky_niem_chuong",
+                            category="security_team_member", gender="male", service_started_on=sixteen,
+                            evidence=["Sổ theo dõi tổ bảo vệ"]))["award_id"]
+
+
+async def test_approval_refuses_a_person_now_prosecuted_or_disciplined(awards: Awards) -> None:
+    ministry = awards.token("officer")
+    award_id = await _medal(awards)
+    r = await _step(awards, award_id, "approve", {"decision_no": "QĐ-BCA", "standing": ["prosecuted"]}, ministry)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "barred" and r.json()["error"]["details"]["standing"] == ["prosecuted"]
+    await _step(awards, award_id, "review", None, ministry)
+    r = await _step(awards, award_id, "approve", {"decision_no": "QĐ-BCA", "standing": ["disciplined"]}, ministry)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "deferred"
+    detail = (await awards.http.get(f"/awards/{award_id}", headers=ministry)).json()
+    assert detail["status"] == "reviewed" and [s["action"] for s in detail["audit"]] == [
+        "award.propose", "award.review"]
+    r = await _step(awards, award_id, "approve", {"decision_no": "QĐ-BCA", "standing": []}, ministry)
+    assert r.status_code == 200 and r.json()["audit"][-1]["details"]["standing"] == []
+
+    # Without a stated standing, the standing recorded with the nomination is checked again (here it was
+    # corrected in the dossier after the nomination).
+    later = await _medal(awards)
+    async with awards.service.db.unit_of_work() as uow:
+        t = store.awards
+        row = (await uow.session.execute(select(t.c.nomination).where(t.c.award_id == later))).scalar_one()
+        facts = {**json.loads(row), "standing": ["disciplined"]}
+        await uow.session.execute(update(t).where(t.c.award_id == later).values(nomination=json.dumps(facts)))
+    r = await _step(awards, later, "approve", {"decision_no": "QĐ-BCA"}, ministry)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "deferred"
+    # A person's award whose type has no individual rule (a Giấy khen) is not held up by it.
+    plain = (await _nominate(awards))["award_id"]
+    assert (await _step(awards, plain, "approve", {"decision_no": "1", "standing": ["disciplined"]})).status_code \
+        == 200
+
+
+# --- figures: current status, collectives and individuals ----------------------------------------------------------
+async def test_stats_count_by_current_status_and_split_collectives_from_individuals(awards: Awards) -> None:
+    admin = awards.token("admin")
+    people = [(await _nominate(awards, year=2024))["award_id"] for _ in range(3)]
+    unit = (await _nominate(awards, year=2024, recipient_kind="unit", recipient_ref=f"u-{uuid.uuid4().hex[:6]}",
+                            proposer="commune"))["award_id"]
+    for action, body in (("review", None), ("approve", {"decision_no": "1"}), ("grant", None),
+                         ("annul", {"reason": "gian dối"})):
+        assert (await _step(awards, people[0], action, body)).status_code == 200
+    for award_id, decision in ((people[1], "2"), (unit, "3")):
+        await _step(awards, award_id, "review")
+        assert (await _step(awards, award_id, "approve", {"decision_no": decision})).status_code == 200
+    assert (await _step(awards, unit, "grant")).status_code == 200
+    body = (await awards.http.get("/stats", params={"year": 2024}, headers=admin)).json()
+    # The annulled award is no longer commended: neither approved nor granted.
+    assert body["totals"] == {"proposed": 4, "pending": 1, "approved": 2, "granted": 1, "rejected": 0,
+                              "annulled": 1}
+    assert body["by_type"]["giay_khen"]["approved"] == 2 and body["by_year"]["2024"]["granted"] == 1
+    assert body["by_recipient_kind"] == {
+        "person": {"proposed": 3, "pending": 1, "approved": 1, "granted": 0, "rejected": 0, "annulled": 1},
+        "unit": {"proposed": 1, "pending": 0, "approved": 1, "granted": 1, "rejected": 0, "annulled": 0}}
+    assert (body["collectives"]["approved"], body["individuals"]["approved"]) == (1, 1)
+    assert body["individuals"] == body["by_recipient_kind"]["person"]

@@ -62,8 +62,10 @@ def test_every_transition_is_allowed_or_refused_by_the_table(national: RuleSet, 
     else:
         step = _do(action, award, national)
         assert step.award.status == expected
-        assert step.award.revision == award.revision + 1
-        assert (step.audit.from_status, step.audit.to_status, step.audit.action) == (status, expected, action)
+        # One revision and one audit entry per step taken (an approval of a proposal passes through `reviewed`).
+        assert step.award.revision == award.revision + len(step.path)
+        assert (step.path[0].audit.from_status, step.audit.to_status, step.audit.action) == (status, expected, action)
+        assert [s.audit.to_status for s in step.path[:-1]] == [s.audit.from_status for s in step.path[1:]]
 
 
 def test_the_happy_path_emits_the_catalogue_events_and_audits_each_step(national: RuleSet) -> None:
@@ -197,3 +199,69 @@ def test_applying_the_same_revocation_twice_changes_nothing_the_second_time(nati
     granted = make_award(national, status="granted", basis=("ev-1",))
     first = withdraw_on_revocation([granted], ["ev-1"], reason="revoked", now=NOW)
     assert withdraw_on_revocation([first[0].award], ["ev-1"], reason="revoked", now=NOW) == []
+
+
+# --- approval straight from `proposed` (contract: propose → approve) ----------------------------------------------
+def test_approving_a_proposal_records_the_review_on_the_way(national: RuleSet) -> None:
+    proposed = make_award(national)
+    later = NOW + timedelta(days=2)
+    step = approve(proposed, national, decision_no="QD-5", actor="chair", now=later, existing=[], note="ok")
+    assert step.award.status == "approved" and step.award.decision_no == "QD-5"
+    assert step.award.reviewed_at == later and step.award.approved_at == later
+    assert step.award.revision == proposed.revision + 2
+    [review_step] = step.through
+    assert (review_step.audit.action, review_step.audit.from_status, review_step.audit.to_status) == (
+        "review", "proposed", "reviewed")
+    assert (review_step.audit.actor, review_step.audit.at) == ("chair", later)
+    assert review_step.events == review(proposed, actor="chair", now=later).events  # what a review emits: nothing
+    assert (step.audit.action, step.audit.from_status, step.audit.to_status, step.audit.note) == (
+        "approve", "reviewed", "approved", "ok")
+    assert [type(e) for s in step.path for e in s.events] == [AwardApproved]
+    assert "approve" in proposed.allowed_actions and "review" in proposed.allowed_actions
+
+
+def test_a_refused_approval_of_a_proposal_takes_no_step(national: RuleSet) -> None:
+    proposed = make_award(national, award_type="bang_khen_mps", level="ministry")
+    full = _approved_in(national, 5, award_type="bang_khen_mps", level="ministry", province="01", area="x")
+    with pytest.raises(Conflict) as raised:
+        approve(proposed, national, decision_no="QD", actor="m", now=NOW, existing=full)
+    assert raised.value.code == "quota_exceeded"
+    with pytest.raises(Forbidden):
+        approve(proposed, national, decision_no="QD", actor="m", now=NOW, existing=[], level="province")
+    assert proposed.status == "proposed" and proposed.reviewed_at is None
+
+
+def test_an_approval_of_a_reviewed_award_passes_through_nothing(national: RuleSet) -> None:
+    reviewed = make_award(national, status="reviewed")
+    step = approve(reviewed, national, decision_no="QD", actor="chair", now=NOW + timedelta(days=3), existing=[])
+    assert step.through == () and step.path == (step,)
+    assert step.award.reviewed_at == reviewed.reviewed_at  # the explicit review keeps its own time
+
+
+# --- barred / deferred re-checked at approval -------------------------------------------------------------------
+def _medal_award(rules: RuleSet, status: str = "proposed") -> Award:
+    proposal = Proposal(key=proposal_key("ky_niem_chuong", "person", "p-7", 2025), award_type="ky_niem_chuong",
+                        recipient_kind="person", recipient_ref="p-7", year=2025, basis=(), level="ministry",
+                        area_code="01.00004", province_code="01", rule_version=rules.version, origin="nomination")
+    award = propose(proposal, rules, actor="officer", now=NOW).award
+    return review(award, actor="officer", now=NOW).award if status == "reviewed" else award
+
+
+@pytest.mark.parametrize("status", ["proposed", "reviewed"])
+def test_approval_refuses_a_person_now_prosecuted_or_disciplined(national: RuleSet, status: str) -> None:
+    award = _medal_award(national, status)
+    with pytest.raises(Invalid) as barred:
+        approve(award, national, decision_no="QD", actor="m", now=NOW, existing=[], standing=["prosecuted"])
+    assert barred.value.code == "barred"
+    assert barred.value.details == {"standing": ["prosecuted"], "award_id": award.award_id, "at": "approval"}
+    with pytest.raises(Conflict) as deferred:
+        approve(award, national, decision_no="QD", actor="m", now=NOW, existing=[], standing=["disciplined"])
+    assert deferred.value.code == "deferred" and deferred.value.details["standing"] == ["disciplined"]
+    assert approve(award, national, decision_no="QD", actor="m", now=NOW, existing=[], standing=[]).award.status \
+        == "approved"
+
+
+def test_standing_is_not_a_condition_of_collective_awards(national: RuleSet) -> None:
+    award = make_award(national, status="reviewed")
+    step = approve(award, national, decision_no="QD", actor="c", now=NOW, existing=[], standing=["prosecuted"])
+    assert step.award.status == "approved"
