@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, and_, insert, or_, select
 
 from services.notify import store
@@ -21,6 +21,7 @@ from services.notify.handlers import (
     NotifyContext,
     caller_is_current,
     create_subscription,
+    delete_matching_subscriptions,
     delete_subscription,
     inbox_filter,
     inbox_texts,
@@ -198,6 +199,53 @@ async def post_subscription(body: SubscriptionIn, request: Request) -> Subscript
         row, secret = await create_subscription(uow, principal=principal, body=body.model_dump(),
                                                 channels=_ctx(request).channels, now=_ctx(request).clock())
     return SubscriptionCreated.model_validate({**_subscription(row), "secret": secret})
+
+
+class SubscriptionSelector(BaseModel):
+    """Which of the caller's subscriptions to delete: every criterion given must match."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not widen what is deleted
+
+    subscription_id: str | None = Field(default=None, max_length=64, description="delete this subscription")
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=50,
+                                          description="the subscription's event types, compared as a set")
+    area_code: str | None = Field(default=None, max_length=64, description="given (even null): must be equal")
+    unit_id: str | None = Field(default=None, max_length=64, description="given (even null): must be equal")
+    min_priority: Literal["normal", "urgent"] | None = Field(default=None,
+                                                             description="given (even null): must be equal")
+    channel: ChannelName | None = None
+    target: str | None = Field(default=None, max_length=2000, description="given (even null): must be equal")
+
+
+class SubscriptionsDeleted(BaseModel):
+    deleted: list[str] = Field(description="the ids of the deleted subscriptions, oldest first")
+
+
+_MATCHED_FIELDS = ("area_code", "unit_id", "min_priority", "channel", "target")
+
+
+@router.delete("/subscriptions", response_model=SubscriptionsDeleted, tags=["subscriptions"],
+               responses=ERROR_RESPONSES,
+               summary="Unsubscribe: delete the caller's subscription(s) by id, or by the fields they were "
+                       "created with (admin: any subscription)")
+async def remove_subscriptions(request: Request, subscription_id: str | None = Query(default=None, max_length=64),
+                               body: SubscriptionSelector | None = None) -> SubscriptionsDeleted:
+    principal = with_role(request, "subscriptions.delete")  # ownership is checked with the rows
+    selector = body or SubscriptionSelector()
+    if subscription_id is not None and selector.subscription_id not in (None, subscription_id):
+        raise Invalid("the query and the body name different subscriptions", code="conflicting_subscription_id")
+    chosen = subscription_id or selector.subscription_id
+    if chosen is None and (selector.event_types is None or selector.channel is None):
+        raise Invalid("name the subscription: subscription_id (query or body), or its event_types and channel",
+                      code="missing_selector")
+    # A field given matches exactly, null included ("area_code": null: the subscriptions without an area); a
+    # field left out matches anything. A channel is never null, so a null one means "not given".
+    fields = {name: getattr(selector, name) for name in _MATCHED_FIELDS
+              if name in selector.model_fields_set and (name != "channel" or selector.channel is not None)}
+    async with _service(request).db.unit_of_work() as uow:
+        deleted = await delete_matching_subscriptions(uow, principal=principal, subscription_id=chosen,
+                                                      event_types=selector.event_types, fields=fields)
+    return SubscriptionsDeleted(deleted=deleted)
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"],

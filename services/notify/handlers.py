@@ -492,6 +492,36 @@ async def delete_subscription(uow: UnitOfWork, *, principal: Principal, subscrip
         store.subscriptions.c.subscription_id == subscription_id))
 
 
+async def delete_matching_subscriptions(uow: UnitOfWork, *, principal: Principal, subscription_id: str | None,
+                                        event_types: Sequence[str] | None,
+                                        fields: Mapping[str, str | None]) -> list[str]:
+    """Delete the subscriptions that match all the criteria given: its id, its event types compared as a set,
+    and each column in `fields` (a None value matches a subscription without that field). By id: the caller's
+    own (admin: any); by fields alone: only the caller's own, admins included, so that "unsubscribe me" never
+    removes somebody else's subscription. Returns the deleted ids, oldest first; 404 when nothing matched."""
+    s = store.subscriptions.c
+    if subscription_id is not None:
+        query = select(store.subscriptions).where(visible_subscriptions(principal),
+                                                  s.subscription_id == subscription_id)
+    else:
+        query = select(store.subscriptions).where(s.owner == recipient_id_for(principal))
+    for name, value in fields.items():
+        query = query.where(s[name].is_(None) if value is None else s[name] == value)
+    rows = (await uow.session.execute(query.order_by(s.created_at, s.subscription_id))).mappings().all()
+    if event_types is not None:
+        wanted = set(event_types)
+        rows = [row for row in rows if set(json.loads(row["event_types"])) == wanted]
+    if not rows:
+        raise NotFound("no such subscription of yours", code="subscription_not_found")
+    owner = recipient_id_for(principal)
+    for row in rows:
+        POLICY.authorize(principal, "subscriptions.delete", owner=principal.sub if row["owner"] == owner else None)
+    deleted = [str(row["subscription_id"]) for row in rows]
+    for chunk in chunks(deleted):
+        await uow.session.execute(store.subscriptions.delete().where(s.subscription_id.in_(chunk)))
+    return deleted
+
+
 # --- preferences ----------------------------------------------------------------------------------------------
 async def put_preferences(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
                           now: datetime) -> RowMapping:

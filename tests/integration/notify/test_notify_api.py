@@ -38,9 +38,12 @@ async def test_officers_subscribe_only_within_their_area_and_see_only_their_subs
         r = await http.post("/subscriptions", headers=auth(officer), json={
             "event_types": ["antq.tips.*"], "area_code": "79", "channel": "webhook", "target": "ftp://x"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_target"
-        r = await http.post("/subscriptions", headers=auth(unit), json={**body, "unit_id": "U2"})
-        assert r.status_code == 403
-        r = await http.post("/subscriptions", headers=auth(unit), json=body)
+        unit_body = {**body, "event_types": ["antq.units.*"]}
+        r = await http.post("/subscriptions", headers=auth(unit), json={**unit_body, "unit_id": "U2"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
+        r = await http.post("/subscriptions", headers=auth(unit), json=body)  # a unit never hears of tips
+        assert r.status_code == 403 and r.json()["error"]["code"] == "tips_not_for_units"
+        r = await http.post("/subscriptions", headers=auth(unit), json=unit_body)
         assert r.status_code == 201 and r.json()["unit_id"] == "U1"
 
         mine = (await http.get("/subscriptions", headers=auth(officer))).json()["items"]
