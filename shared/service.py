@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,6 +24,8 @@ from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
+from shared.contracts.envelope import CloudEvent
+from shared.contracts.events import EVENT_TYPES
 from shared.db import Database, UnitOfWork, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
@@ -73,6 +75,7 @@ class Service:
         self.started_at = time.time()
         # Handlers read the time from here so tests can move it (deadlines, quiet hours, digests).
         self.clock: Callable[[], datetime] = utcnow
+        self._document_publications()
         self.app = self._build_app(title, description)
 
     # --- registration ---------------------------------------------------------------------------------------
@@ -296,12 +299,26 @@ class Service:
         self.metrics.ready.set(1 if ok else 0)
         return ok, checks
 
+    def _document_publications(self) -> None:
+        """Declare the catalogue events this service publishes (`antq.<service>.*`) to the broker for the AsyncAPI
+        document only: each becomes a `send` operation whose payload is the CloudEvents envelope with the event's
+        own data schema. The events themselves are published by the outbox relay, not by these publishers."""
+        from pydantic import create_model
+
+        for event_type, model in sorted(EVENT_TYPES.items()):
+            if not event_type.startswith(f"antq.{self.name}."):
+                continue
+            envelope = create_model(f"{model.__name__}Event", __base__=CloudEvent, __doc__=model.__doc__,
+                                    type=(Literal[event_type], event_type), data=(model, ...))  # type: ignore[call-overload]
+            self.broker.publisher(self.ns.subject(event_type), title=event_type,
+                                  description=(model.__doc__ or event_type).strip(), schema=envelope)
+
     def asyncapi(self) -> dict[str, Any]:
         from faststream.specification import AsyncAPI
 
         doc = AsyncAPI(self.broker, title=f"antq {self.name}", version="1.0.0",
-                       description=f"Events consumed by the antq {self.name} service; it publishes "
-                                   f"{self.ns.subject(f'antq.{self.name}.>')} through its outbox.",
+                       description=f"Events the antq {self.name} service consumes (receive) and publishes through "
+                                   f"its outbox (send, {self.ns.subject(f'antq.{self.name}.>')}).",
                        schema_version="3.0.0")
         return doc.to_specification().to_jsonable()  # type: ignore[no-any-return]
 
