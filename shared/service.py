@@ -309,7 +309,7 @@ class Service:
             if not event_type.startswith(f"antq.{self.name}."):
                 continue
             envelope = create_model(f"{model.__name__}Event", __base__=CloudEvent, __doc__=model.__doc__,
-                                    type=(Literal[event_type], event_type), data=(model, ...))  # type: ignore[call-overload]
+                                    type=(Literal[event_type], event_type), data=(model, ...))  # type: ignore[call-overload,arg-type]
             self.broker.publisher(self.ns.subject(event_type), title=event_type,
                                   description=(model.__doc__ or event_type).strip(), schema=envelope)
 

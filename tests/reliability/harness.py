@@ -39,6 +39,7 @@ import httpx
 import nats
 from nats.js.errors import NotFoundError
 
+from shared.contracts.events import data_model_for
 from shared.testing import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,7 @@ SERVICES: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
 STREAMS = ("UNITS", "TIPS", "AWARDS", "NOTIFY", "INBOUND", "DLQ")
 AGENCY = "rel-agency"
 POISON_AGENCY = "rel-poison"
+INBOUND_CATCH_ALL = "antq.inbound.>"  # units-inbound-unknown: dead-letters what no service accepts
 POISON_MARK = re.compile(rb"poison-[0-9a-f]{32}")
 
 # What the platform runs with in these suites: the public intake's per-client rate limit is raised (one test
@@ -627,6 +629,14 @@ class Poison:
             return [f"{stem}.{typical}"]
         return [filter_subject]
 
+    @staticmethod
+    def dead_letters(filter_subject: str, subject: str) -> bool:
+        """Whether the consumer with this filter dead-letters poison on `subject`: every consumer whose filter
+        matches, except the inbound catch-all on an accepted inbound type (left to that type's own consumer)."""
+        if not subject_matches(filter_subject, subject):
+            return False
+        return not (filter_subject == INBOUND_CATCH_ALL and data_model_for(subject) is not None)
+
     async def inject(self, js: Any, *, per_kind: int = 1) -> None:
         consumers = await durable_consumers(js)
         filters = [c.config.filter_subject for c in consumers if c.config.filter_subject]
@@ -634,7 +644,7 @@ class Poison:
             for subject in self.concrete_subjects(f):
                 self.subjects.add(subject)
         for subject in sorted(self.subjects):
-            matching = sum(1 for f in filters if subject_matches(f, subject))
+            matching = sum(1 for f in filters if self.dead_letters(f, subject))
             for _ in range(per_kind):
                 for payload in self._payloads(subject):
                     mark = POISON_MARK.search(payload)
