@@ -224,7 +224,7 @@ async def record_tips(batch: Sequence[PreparedTip], uow: UnitOfWork, *, ctx: Tip
         tip, events = receive_tip(
             tip_id=p.tip_id, category=p.category, channel=p.channel, received_at=now, anonymous=p.anonymous,
             categories=ctx.categories, area_code=cmd.area_code, unit_id=cmd.unit_id,
-            reward_ref=reward_ref(receipt) if p.anonymous else None)
+            reward_ref=reward_ref(receipt))
         rows.append(store.tip_values(tip) | {
             "tip_id": tip.tip_id, "description": cmd.description, "location": cmd.location,
             "location_unknown": bool(cmd.location_unknown) if cmd.location_unknown is not None

@@ -214,8 +214,9 @@ def verify(
     """Records the result of verification: a decision (prosecuted / not / suspended) or a dismissal.
 
     Invalid when a suspension has no reason from the legal list, when a duplicate does not name the tip it
-    duplicates, or when a dismissed tip is marked valuable. TipVerified carries `reward_ref` only for a valuable
-    anonymous tip, so that its reporter can claim an award with the receipt.
+    duplicates, or when a dismissed tip is marked valuable. TipVerified carries `reward_ref` for a valuable tip,
+    anonymous or not, so that its reporter can claim the reward with the receipt and the awards service never
+    needs to know who the reporter is.
     """
     _require(tip, "verify")
     if outcome not in DECISION_OUTCOMES | DISMISSAL_OUTCOMES:
@@ -247,7 +248,7 @@ def verify(
         decided_at=now,
         verification_started_at=tip.verification_started_at or now,
     )
-    reward_ref = tip.reward_ref if (valuable and tip.anonymous) else None
+    reward_ref = tip.reward_ref if valuable else None
     event = TipVerified(
         tip_id=tip.tip_id, valuable=valuable, outcome=outcome, unit_id=tip.unit_id, reward_ref=reward_ref
     )

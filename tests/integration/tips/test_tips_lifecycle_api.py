@@ -76,14 +76,18 @@ async def test_tip_goes_through_its_lifecycle_and_illegal_steps_get_409_with_all
     assert report.ok and actions == ["tip.triage", "tip.begin_verification", "tip.verify", "tip.close"]
 
 
-async def test_identified_tip_has_no_reward_ref_and_unknown_category_is_refused(tips: Tips) -> None:
+async def test_a_named_reporter_is_rewarded_by_reference_too_and_unknown_category_is_refused(tips: Tips) -> None:
+    """A valuable tip owes its reporter a reward whether or not they gave their name; the reward goes through the
+    same pseudonymous reference, so the identity still never leaves the tips service."""
     accepted = await tips.submit(anonymous=False, reporter=REPORTER)
     officer = tips.auth()
     await tips.http.post(f"/tips/{accepted['tip_id']}/triage", headers=officer, json={})
     await tips.http.post(f"/tips/{accepted['tip_id']}/verify", headers=officer,
                          json={"valuable": True, "outcome": "not_prosecuted"})
     events = await eventually(lambda: tips.events("TipVerified.v1"), what="TipVerified")
-    assert events[0]["body"]["data"].get("reward_ref") is None
+    data = events[0]["body"]["data"]
+    assert data["reward_ref"] == reward_ref_for_receipt(accepted["receipt"])
+    assert not any(value in json.dumps(data, ensure_ascii=False) for value in REPORTER.values())
 
     r = await tips.http.post("/tips", json={"category": "no_such", "description": "x", "anonymous": True})
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_category"

@@ -95,13 +95,13 @@ def test_full_path_to_closed_emits_verified_then_closed() -> None:
     assert events == [TipClosed(tip_id="t1", outcome="prosecuted")]
 
 
-def test_reward_ref_is_published_only_for_valuable_anonymous_tips() -> None:
+def test_reward_ref_is_published_only_for_valuable_tips_anonymous_or_named() -> None:
     _, not_valuable = verify(triaged(), valuable=False, outcome="not_prosecuted", now=T0 + timedelta(days=3))
     _, identified = verify(triaged(anonymous=False), valuable=True, outcome="prosecuted", now=T0 + timedelta(days=3))
     assert isinstance(not_valuable[0], TipVerified)
     assert not_valuable[0].reward_ref is None
     assert isinstance(identified[0], TipVerified)
-    assert identified[0].reward_ref is None
+    assert identified[0].reward_ref == "rr1_abc"
 
 
 @pytest.mark.parametrize("outcome", ["unfounded", "prank"])
