@@ -13,8 +13,8 @@ Reward reference. `reward_ref = shared.rewards.reward_ref_for_receipt(<the recei
 the one definition that the awards service also uses. The tips service computes it once at intake (the only
 time it sees the receipt in clear), stores it with the tip and publishes it in TipVerified only for a valuable
 tip (anonymous or named: the reward of a named reporter goes through the same pseudonymous reference, so the
-reporter's identity still never leaves this service). The awards service, given `POST /rewards/claim {receipt}`, computes the same function and looks
-the reference up: it learns that the claimant holds the receipt, never who the reporter is, and tips never
+reporter's identity still never leaves this service). The awards service, given
+`POST /rewards/claim {receipt}`, computes the same function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and tips never
 learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked to an
 identity or a tip id. A fast hash is enough here because the input has 140 bits of entropy; argon2 protects
 the stored receipt hash regardless.

@@ -67,7 +67,7 @@ async def test_tips_that_owe_no_reward_propose_nothing_and_a_late_area_is_filled
     unvaluable, identified, dismissed = (str(uuid.uuid4()) for _ in range(3))
     await awards.bus.publish(tip_received(unvaluable, "01.00004"))
     await awards.bus.publish(tip_verified(unvaluable, None, valuable=False, outcome="unfounded"))
-    await awards.bus.publish(tip_verified(identified, None))  # no reward_ref (as before named reporters had one): nothing to claim
+    await awards.bus.publish(tip_verified(identified, None))  # without a reward_ref: nothing to claim
     not_rewarded = _receipt()
     await awards.bus.publish(tip_verified(dismissed, reward_ref_for_receipt(not_rewarded), outcome="duplicate"))
     await drained(awards.service)
