@@ -9,14 +9,14 @@ the HTTP rate limit makes it far slower. An offline attacker with the database p
 guess on top. Without a known lookup id, a random code hits any of N stored tips with probability N / 2**140.
 Input is forgiving as Crockford intends: case, spaces and hyphens are ignored, I/L read as 1, O as 0.
 
-Reward reference. `reward_ref = shared.rewards.reward_ref_for_receipt(<the receipt in its grouped form>)`,
-the one definition that the awards service also uses. The tips service computes it once at intake (the only
-time it sees the receipt in clear), stores it with the tip and publishes it in TipVerified only for a valuable
-tip (anonymous or named: the reward of a named reporter goes through the same pseudonymous reference, so the
-reporter's identity still never leaves this service). The awards service, given
-`POST /rewards/claim {receipt}`, computes the same function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and tips never
-learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked to an
-identity or a tip id. A fast hash is enough here because the input has 140 bits of entropy; argon2 protects
+Reward reference. `reward_ref = shared.rewards.reward_ref_for_receipt(<the receipt in its grouped form>)`, the one
+definition that the awards service also uses. The tips service computes it once at intake (the only time it sees
+the receipt in clear), stores it with the tip and publishes it in TipVerified only for a valuable tip (anonymous or
+named: the reward of a named reporter goes through the same pseudonymous reference, so the reporter's identity
+still never leaves this service). The awards service, given `POST /rewards/claim {receipt}`, computes the same
+function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and
+tips never learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked
+to an identity or a tip id. A fast hash is enough here because the input has 140 bits of entropy; argon2 protects
 the stored receipt hash regardless.
 
 Identity cipher. AES-256-GCM with a random 96-bit nonce; the token is `v1.<key id>.<base64url(nonce|ct)>`,
