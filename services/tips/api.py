@@ -30,7 +30,7 @@ from services.tips.handlers import (
 from services.tips.policy import POLICY
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
-from shared.contracts.events import Priority
+from shared.contracts.events import Priority, UnitKind
 from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.ratelimit import RateLimiter
@@ -359,10 +359,12 @@ class TipStats(BaseModel):
     year: int
     area_code: str | None
     category: str | None
+    kind: UnitKind | None
     period: dict[str, str] = Field(description="first and last day of the assessment year")
     received: int
     anonymous: int
     with_unit: int = Field(description="tips naming a unit")
+    by_unit_kind: dict[str, int] = Field(description="tips naming a unit, by its kind (unknown: not registered)")
     by_category: dict[str, int]
     by_channel: dict[str, int]
     by_priority: dict[str, int]
@@ -385,6 +387,7 @@ async def get_stats(
         year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
         area_code: Annotated[str | None, Query(pattern=AREA_PATTERN)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
+        kind: Annotated[UnitKind | None, Query(description="only tips naming a unit of this kind")] = None,
 ) -> TipStats:
     principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
     if area_code is None and principal.role == "officer":
@@ -396,8 +399,8 @@ async def get_stats(
     first, last = assessment_period(year)
     async with request.app.state.service.db.read() as session:
         figures = await store.report_figures(session=session, start=start, end=end, now=now, scope=area_code,
-                                             category=category)
-    return TipStats(year=year, area_code=area_code, category=category,
+                                             category=category, unit_kind=kind)
+    return TipStats(year=year, area_code=area_code, category=category, kind=kind,
                     period={"from": first.isoformat(), "to": last.isoformat()}, **figures)
 
 

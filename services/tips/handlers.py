@@ -68,7 +68,15 @@ from services.tips.storage import AttachmentStorage
 from shared import audit
 from shared.auth import Principal
 from shared.bus.consumer import Delivery, Reject
-from shared.contracts.events import OnBehalfOf, Priority, ReporterIdentity, TipChannel, TipOutcome, TipSubmitted
+from shared.contracts.events import (
+    OnBehalfOf,
+    Priority,
+    ReporterIdentity,
+    TipChannel,
+    TipOutcome,
+    TipSubmitted,
+    UnitRegistered,
+)
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -357,6 +365,16 @@ async def on_inbound_tip(delivery: Delivery, uow: UnitOfWork, *, ctx: TipsContex
         agency=delivery.agency, reference=data.reference, tip_id=accepted.tip_id))
     if ctx.metrics:
         ctx.metrics.received.labels("agency", accepted.priority).inc()
+
+
+async def on_units_registered(deliveries: list[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+    """Remember the kind of each registered unit (for the figures by unit kind); nothing else of a unit."""
+    kinds: dict[str, str] = {}
+    for delivery in deliveries:
+        data = delivery.data
+        assert isinstance(data, UnitRegistered)
+        kinds.setdefault(data.unit_id, data.kind)
+    await store.remember_unit_kinds(session=uow.session, kinds=kinds, now=now)
 
 
 def _valid_area(code: str) -> bool:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tips.domain import DeadlineMarker, Extension, Tip
 from shared.audit import audit_table
-from shared.db import BigId, UTCDateTime
+from shared.db import BigId, UTCDateTime, chunks
 
 metadata = MetaData()
 
@@ -138,6 +138,16 @@ deadline_markers = Table(
     Column("kind", String(16), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("emitted_at", UTCDateTime, nullable=False),
+)
+
+# The kind of each unit (agency, enterprise, school), from UnitRegistered (a unit's kind never changes): only for
+# the figures by unit kind; tips never depend on it otherwise.
+unit_kinds = Table(
+    "unit_kinds",
+    metadata,
+    Column("unit_id", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 inbound_refs = Table(
@@ -398,8 +408,20 @@ def _area_at_level(area: str | None, under: str | None) -> str:
     return ".".join(area.split(".")[:depth])
 
 
+async def remember_unit_kinds(*, session: AsyncSession, kinds: dict[str, str], now: datetime) -> None:
+    """Insert the kinds of units not known yet (a redelivered UnitRegistered changes nothing)."""
+    known: set[str] = set()
+    for chunk in chunks(sorted(kinds)):
+        known |= set((await session.execute(select(unit_kinds.c.unit_id).where(
+            unit_kinds.c.unit_id.in_(chunk)))).scalars())
+    new = [{"unit_id": u, "kind": k, "updated_at": now} for u, k in sorted(kinds.items()) if u not in known]
+    if new:
+        await session.execute(insert(unit_kinds), new)
+
+
 async def report_figures(*, session: AsyncSession, start: datetime, end: datetime, now: datetime,
-                         scope: str | None = None, category: str | None = None) -> dict[str, Any]:
+                         scope: str | None = None, category: str | None = None,
+                         unit_kind: str | None = None) -> dict[str, Any]:
     """The tips figures the police report for the tips received in [start, end): received (by category,
     channel, priority, area one level down, current status), anonymous, verified and valuable, outcomes, overdue
     now and deadlines missed. Counts only: nothing that could identify a reporter."""
@@ -408,6 +430,8 @@ async def report_figures(*, session: AsyncSession, start: datetime, end: datetim
         where.append(area_clause(scope))
     if category is not None:
         where.append(tips.c.category == category)
+    if unit_kind is not None:
+        where.append(tips.c.unit_id.in_(select(unit_kinds.c.unit_id).where(unit_kinds.c.kind == unit_kind)))
 
     async def grouped(column: Any, *extra: Any) -> dict[str, int]:
         rows = await session.execute(select(column, func.count()).where(*where, *extra).group_by(column))
@@ -436,8 +460,12 @@ async def report_figures(*, session: AsyncSession, start: datetime, end: datetim
     missed_any = int((await session.execute(
         select(func.count(func.distinct(missed.c.tip_id)))
         .select_from(missed.join(tips, tips.c.tip_id == missed.c.tip_id)).where(*where))).scalar_one())
+    kind = func.coalesce(unit_kinds.c.kind, "unknown")
+    by_unit_kind = {str(k): int(n) for k, n in (await session.execute(
+        select(kind, func.count()).select_from(tips.outerjoin(unit_kinds, unit_kinds.c.unit_id == tips.c.unit_id))
+        .where(*where, tips.c.unit_id.is_not(None)).group_by(kind))).all()}
     return {
-        "received": received, "anonymous": anonymous, "with_unit": with_unit,
+        "received": received, "anonymous": anonymous, "with_unit": with_unit, "by_unit_kind": by_unit_kind,
         "by_category": await grouped(tips.c.category), "by_channel": await grouped(tips.c.channel),
         "by_priority": await grouped(tips.c.priority), "by_area": by_area,
         "by_status": await grouped(tips.c.status),

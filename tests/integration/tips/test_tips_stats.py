@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.contracts.envelope import new_event
+from shared.contracts.events import UnitRegistered
 from shared.testing import eventually
+from tests.integration.spine.helpers import publish_raw
 from tests.integration.tips.tips_support import REPORTER, T0, Tips
 
 
@@ -18,8 +21,15 @@ async def test_stats_count_the_years_tips_by_category_area_value_and_deadlines(t
     # Received in 2026: two in province 79, one in province 01.
     tips.clock.now = T0
     a = await tips.submit(category="theft", area_code="79.26734")
-    b = await tips.submit(category="drugs", area_code="79.26737", anonymous=False, reporter=REPORTER)
-    await tips.submit(category="theft", area_code="01.00004")
+    b = await tips.submit(category="drugs", area_code="79.26737", anonymous=False, reporter=REPORTER,
+                          unit_id="U-school")
+    await tips.submit(category="theft", area_code="01.00004", unit_id="U-unknown")
+    # The units service registered U-school: tips learns its kind (twice published, remembered once).
+    registered = new_event(UnitRegistered(unit_id="U-school", name="Trường THPT A", kind="school",
+                                          area_code="79.26737", in_scope=True), source="antq/units")
+    for msg_id in (registered.id, registered.id + "-again"):
+        await publish_raw(tips.nats_url, f"{tips.namespace}.{UnitRegistered.TYPE}", registered.to_bytes(),
+                          msg_id=msg_id)
     for tip, verdict in ((a, {"valuable": True, "outcome": "prosecuted"}),
                          (b, {"valuable": False, "outcome": "unfounded"})):
         assert (await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=officer, json={})).status_code == 200
@@ -34,11 +44,14 @@ async def test_stats_count_the_years_tips_by_category_area_value_and_deadlines(t
 
     async def missed_noted() -> dict[str, Any]:
         figures = await stats(year=2026)
-        return figures if figures["missed_deadline"] == 1 else {}
+        return figures if figures["missed_deadline"] == 1 and "school" in figures["by_unit_kind"] else {}
 
     year = await eventually(missed_noted, timeout=15, what="the missed deadline noted by the scheduler")
     assert year["period"] == {"from": "2025-11-16", "to": "2026-11-15"}
-    assert (year["received"], year["anonymous"], year["with_unit"]) == (3, 2, 0)
+    assert (year["received"], year["anonymous"], year["with_unit"]) == (3, 2, 2)
+    assert year["by_unit_kind"] == {"school": 1, "unknown": 1}
+    schools = await stats(year=2026, kind="school")
+    assert schools["received"] == 1 and schools["by_category"] == {"drugs": 1} and schools["kind"] == "school"
     assert year["by_category"] == {"theft": 2, "drugs": 1}
     assert year["by_area"] == {"79": 2, "01": 1}
     assert year["by_channel"] == {"api": 3} and year["by_priority"] == {"normal": 3}
