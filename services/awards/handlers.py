@@ -440,13 +440,18 @@ async def on_tip_verified(delivery: Delivery, uow: UnitOfWork, *, now: datetime)
 
 # --- commands (HTTP) ----------------------------------------------------------------------------------------------
 async def _load(uow: UnitOfWork, award_id: str, check: AwardCheck) -> Award:
+    return (await _load_row(uow, award_id, check))[0]
+
+
+async def _load_row(uow: UnitOfWork, award_id: str, check: AwardCheck) -> tuple[Award, dict[str, Any]]:
+    """The award, checked, with its stored row (for what the domain object does not carry)."""
     await serialise_writers(uow)
     row = await store.get_award_row(session=uow.session, award_id=award_id)
     if row is None:
         raise NotFound("no such award", details={"award_id": award_id})
     award = store.award_from_row(row)
     check(award)
-    return award
+    return award, row
 
 
 async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now: datetime,
@@ -494,15 +499,11 @@ async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime
     the person is now barred or deferred: `standing` is the standing the approver states for today; without it,
     the standing recorded at nomination is checked again against the rules in force today.
     """
-    award = await _load(uow, award_id, check)
+    award, row = await _load_row(uow, award_id, check)
     # Two approvals racing for the last quota place must not both pass: serialise approvals of one type/year.
     await _pg_lock(uow, f"awards-quota:{award.award_type}:{award.year}")
     rules = _rules(award.province_code, now)
-    if standing is None:
-        row = await store.get_award_row(session=uow.session, award_id=award_id)
-        current_standing = _nominated_standing(row) if row else []
-    else:
-        current_standing = list(standing)
+    current_standing = _nominated_standing(row) if standing is None else list(standing)
     existing = await store.awards_of_type_year(session=uow.session, award_type=award.award_type, year=award.year)
     step = approve_step(award, rules, decision_no=decision_no, actor=actor.sub, now=now, existing=existing,
                         level=level, note=note, standing=current_standing)
@@ -529,11 +530,9 @@ async def annul(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, 
 async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, issuer: CertificateIssuer,
                 check: AwardCheck) -> Award:
     """Issue the certificate of an approved award: build the credential, sign it, store it, then record the step."""
-    award = await _load(uow, award_id, check)
+    award, row = await _load_row(uow, award_id, check)
     if award.status != "approved":
         grant_step(award, certificate_id="-", actor=actor.sub, now=now)  # raises the illegal transition
-    row = await store.get_award_row(session=uow.session, award_id=award_id)
-    assert row is not None
     certificate_id = str(uuid.uuid4())
     rules = _rules(award.province_code, now)
     credential = build_credential(award, rules, certificate_id=certificate_id, issuer=issuer.issuer, issued_at=now,
