@@ -6,7 +6,7 @@ is `no-store`, and the Content-Security-Policy allows nothing but this origin's 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from services.tips.api import ctx_of, read_uploads
 from services.tips.handlers import SubmitTip
 from services.tips.policy import POLICY
 from services.tips.web.i18n import TEXT, language
+from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
 
 router = APIRouter(tags=["web"])
@@ -28,7 +29,6 @@ router = APIRouter(tags=["web"])
 HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
-VIETNAM = timezone(timedelta(hours=7))
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -70,7 +70,7 @@ def _command_from_form(form: Any) -> SubmitTip:
     if occurred:
         try:
             # datetime-local carries no zone; the form says Vietnam time.
-            occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=VIETNAM)
+            occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=VN_TZ)
         except ValueError:
             occurred_at = "invalid"  # let the model report it
     raw: dict[str, Any] = {
