@@ -22,7 +22,6 @@ from services.notify.handlers import (
     caller_is_current,
     create_subscription,
     delete_matching_subscriptions,
-    delete_subscription,
     inbox_filter,
     inbox_texts,
     mark_read,
@@ -226,8 +225,8 @@ _MATCHED_FIELDS = ("area_code", "unit_id", "min_priority", "channel", "target")
 
 @router.delete("/subscriptions", response_model=SubscriptionsDeleted, tags=["subscriptions"],
                responses=ERROR_RESPONSES,
-               summary="Unsubscribe: delete the caller's subscription(s) by id, or by the fields they were "
-                       "created with (admin: any subscription)")
+               summary="Unsubscribe: delete the caller's subscription(s) by id (admin: any), or by the fields "
+                       "they were created with (the caller's own only)")
 async def remove_subscriptions(request: Request, subscription_id: str | None = Query(default=None, max_length=64),
                                body: SubscriptionSelector | None = None) -> SubscriptionsDeleted:
     principal = with_role(request, "subscriptions.delete")  # ownership is checked with the rows
@@ -254,7 +253,8 @@ async def remove_subscriptions(request: Request, subscription_id: str | None = Q
 async def remove_subscription(subscription_id: str, request: Request) -> Response:
     principal = with_role(request, "subscriptions.delete")  # ownership is checked with the row
     async with _service(request).db.unit_of_work() as uow:
-        await delete_subscription(uow, principal=principal, subscription_id=subscription_id)
+        await delete_matching_subscriptions(uow, principal=principal, subscription_id=subscription_id,
+                                            event_types=None, fields={})
     return Response(status_code=204)
 
 

@@ -482,16 +482,6 @@ def visible_subscriptions(principal: Principal) -> ColumnElement[bool]:
     return store.subscriptions.c.owner == recipient_id_for(principal)
 
 
-async def delete_subscription(uow: UnitOfWork, *, principal: Principal, subscription_id: str) -> None:
-    row = await store.get_subscription(session=uow.session, subscription_id=subscription_id)
-    owner = recipient_id_for(principal)
-    if row is None or (principal.role != "admin" and row["owner"] != owner):
-        raise NotFound("no such subscription of yours", code="subscription_not_found")
-    POLICY.authorize(principal, "subscriptions.delete", owner=principal.sub if row["owner"] == owner else None)
-    await uow.session.execute(store.subscriptions.delete().where(
-        store.subscriptions.c.subscription_id == subscription_id))
-
-
 async def delete_matching_subscriptions(uow: UnitOfWork, *, principal: Principal, subscription_id: str | None,
                                         event_types: Sequence[str] | None,
                                         fields: Mapping[str, str | None]) -> list[str]:
