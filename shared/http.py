@@ -86,7 +86,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def bearer_principal(request: Request) -> Principal | None:
-    """The caller's principal from `Authorization: Bearer`, or None when the header is absent."""
+    """The caller's principal from `Authorization: Bearer`, or None when the header is absent. Verified once per
+    request (kept in `request.state`), however many checks of the request ask for it."""
+    if hasattr(request.state, "principal"):
+        known: Principal | None = request.state.principal
+        return known
+    request.state.principal = principal = _verify_bearer(request)
+    return principal
+
+
+def _verify_bearer(request: Request) -> Principal | None:
     header = request.headers.get("authorization")
     if not header:
         return None

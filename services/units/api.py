@@ -78,7 +78,7 @@ async def _authorized_unit(request: Request, unit_id: str, action: str) -> tuple
 
 def _decider_area(request: Request) -> str | None:
     """The deciding officer's scope (None for admins and unscoped officers); the endpoint has authorised the
-    caller already."""
+    caller already (the principal is verified once per request)."""
     principal = bearer_principal(request)
     return principal.area if principal is not None and principal.role == "officer" else None
 
