@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, insert, inspect, select, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, insert_many, utcnow
 
 GENESIS = "0" * 64
 
@@ -74,7 +74,7 @@ async def append_many(session: AsyncSession, table: Table, entries: Sequence[Map
                      "hash": digest})
         digests.append(digest)
         prev = digest
-    await session.execute(insert(table), rows)
+    await insert_many(session, table, rows)
     return digests
 
 

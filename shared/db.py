@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -29,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +127,87 @@ def chunks(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T
     """`values` in consecutive slices of at most `size` (for IN lists and batched writes)."""
     for i in range(0, len(values), size):
         yield values[i:i + size]
+
+class _InsertPlan:
+    """A table's INSERT for one set of columns, compiled once per dialect: the driver's SQL, the row's values in
+    the statement's order, and the bind processors of the columns that have one."""
+
+    __slots__ = ("processors", "sql", "values", "width")
+
+    def __init__(self, table: Table, dialect: Dialect, keys: tuple[str, ...], as_is: frozenset[str]):
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        order = list(compiled.positiontup or ())
+        if sorted(order) != sorted(keys):
+            raise ValueError(f"cannot insert {sorted(set(keys) - set(order))} into {table.name}")
+        self.sql = compiled.string
+        self.width = len(keys)
+        getter = itemgetter(*order)
+        self.values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            getter if len(order) > 1 else (lambda row: (getter(row),)))
+        self.processors = tuple((i, proc) for i, key in enumerate(order) if key not in as_is
+                                and (proc := table.c[key].type._cached_bind_processor(dialect)) is not None)
+
+
+_INSERT_PLANS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...], frozenset[str]],
+                                                       _InsertPlan | None]] = weakref.WeakKeyDictionary()
+
+
+def _insert_plan(table: Table, dialect: Dialect, keys: tuple[str, ...], as_is: frozenset[str]) -> _InsertPlan | None:
+    plans = _INSERT_PLANS.setdefault(dialect, {})
+    cache_key = (table, keys, as_is)
+    if cache_key not in plans:
+        # A column left out that has a Python-side default needs SQLAlchemy to fill it in: no plan.
+        defaulted = any(c.default is not None and c.key not in keys for c in table.columns)
+        plans[cache_key] = None if defaulted else _InsertPlan(table, dialect, keys, as_is)
+    return plans[cache_key]
+
+
+async def insert_many(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                      as_is: Collection[str] = ()) -> None:
+    """INSERT rows that all have the same keys, in one executemany at the driver.
+
+    What `session.execute(insert(table), rows)` stores, for a fraction of its CPU: SQLAlchemy's executemany
+    processes every parameter of every row on its own (a fifth of a batch consumer's time went there); this
+    compiles the statement once per table, columns and dialect, applies the columns' bind processors directly,
+    and converts a value once when the rows share it (the batch's `now`). `as_is`: columns whose values are
+    already in their stored form (JSON text serialised by the caller). A column left out must have no
+    Python-side default (else SQLAlchemy's own path is taken).
+    """
+    if not rows:
+        return
+    conn = await session.connection()
+    keys = tuple(rows[0])
+    plan = _insert_plan(table, conn.dialect, keys, frozenset(as_is))
+    if plan is None:
+        await session.execute(insert(table), list(rows))
+        return
+    values, processors, width = plan.values, plan.processors, plan.width
+    params: list[tuple[Any, ...]] = []
+    if not processors:
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"rows for {table.name} must all have the keys {sorted(keys)}")
+            params.append(values(row))
+    else:
+        last_in: list[Any] = [_UNSET] * len(processors)
+        last_out: list[Any] = [None] * len(processors)
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"rows for {table.name} must all have the keys {sorted(keys)}")
+            value = list(values(row))
+            for j, (i, process) in enumerate(processors):
+                x = value[i]
+                if x is last_in[j]:
+                    value[i] = last_out[j]
+                else:
+                    last_in[j] = x
+                    value[i] = last_out[j] = process(x)
+            params.append(tuple(value))
+    await conn.exec_driver_sql(plan.sql, params)
+
+
+_UNSET = object()
+
 
 _WRITE_OPTION = "antq_write"  # execution option marking a unit of work's connection
 
@@ -279,7 +362,7 @@ class UnitOfWork:
         if not pending:
             return
         now = utcnow()
-        await self.session.execute(insert(outbox), [
+        await insert_many(self.session, outbox, [
             {"event_id": e.id, "subject": e.type, "event_type": e.type, "payload": e.to_bytes(),
              "state": "pending", "attempts": 0, "created_at": now}
             for e in pending
@@ -332,7 +415,7 @@ async def write_rows(session: AsyncSession, table: Table, key: Sequence[str], *,
     """Insert the `new` rows and update the `changed` ones by their `key` columns (every other column is
     written), one statement each: how a batch writes back rows it read and changed in memory."""
     if new:
-        await session.execute(insert(table), list(new))
+        await insert_many(session, table, new)
     if changed:
         columns = [c.name for c in table.columns if c.name not in key]
         await session.execute(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.awards.domain import Award, CertificationRecord, PriorAward, UnitFacts
 from shared.audit import audit_table
-from shared.db import BigId, UTCDateTime
+from shared.db import BigId, UTCDateTime, insert_many
 
 metadata = MetaData()
 
@@ -236,7 +236,7 @@ async def insert_award(*, session: AsyncSession, award: Award, recipient_name: s
 
 async def insert_awards(*, session: AsyncSession, awards_named: Sequence[tuple[Award, str | None]]) -> None:
     """New awards (each with its recipient's name) in one statement."""
-    await session.execute(insert(awards), [
+    await insert_many(session, awards, [
         {**_award_values(award), "recipient_name": name, "nomination": None} for award, name in awards_named])
 
 

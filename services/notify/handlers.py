@@ -47,7 +47,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork, chunks, write_rows
+from shared.db import UnitOfWork, chunks, insert_many, write_rows
 from shared.errors import Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -353,7 +353,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
          "subject": d.envelope.subject, "time": d.envelope.time, "data": json.dumps(data), "received_at": now}
         for d, data, *_ in routed if d.event_id not in stored]
     if new_causes:
-        await session.execute(insert(store.cause_events), new_causes)
+        await insert_many(session, store.cause_events, new_causes)
 
     planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, data, area, unit_id)
                for d, data, area, unit_id, intents in routed for i in intents]
@@ -378,7 +378,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
             row.update(status="digest" if parked else "pending", next_attempt_at=when_to_send(intent, prefs, now))
         rows.append(row)
     if rows:
-        await session.execute(insert(store.deliveries), rows)
+        await insert_many(session, store.deliveries, rows)
     return [row["notification_id"] for row in rows]
 
 

@@ -77,7 +77,7 @@ from shared.contracts.events import (
     TipSubmitted,
     UnitRegistered,
 )
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 
 AREA_PATTERN = r"^[0-9]{2}(\.[0-9]{1,10})?$"
@@ -251,7 +251,7 @@ async def record_tips(batch: Sequence[PreparedTip], uow: UnitOfWork, *, ctx: Tip
          "sha256": digest, "storage_key": key, "created_at": now}
         for p in batch for (f, key), digest in zip(p.files, p.sha256, strict=True)]
     if files:
-        await session.execute(insert(store.attachments), files)
+        await insert_many(session, store.attachments, files)
     await _link_duplicates(batch, [tip for tip, _ in received], uow, ctx, now)
     for _, events in received:
         for event in events:
@@ -315,7 +315,7 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
                    "reasons": json.dumps(list(c.reasons)), "status": "suggested", "created_at": now}
                   for c in find_duplicates(new, others, ctx.triage_rules)]
     if links:
-        await uow.session.execute(insert(store.duplicate_links), links)
+        await insert_many(uow.session, store.duplicate_links, links)
 
 
 async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipChannel,

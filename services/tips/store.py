@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    insert,
     or_,
     select,
     union_all,
@@ -30,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tips.domain import DeadlineMarker, Extension, Tip
 from shared.audit import audit_table
-from shared.db import BigId, UTCDateTime, chunks
+from shared.db import BigId, UTCDateTime, chunks, insert_many
 
 metadata = MetaData()
 
@@ -213,7 +212,7 @@ async def get_tip_by_lookup(*, session: AsyncSession, lookup: str) -> dict[str, 
 
 
 async def insert_tips(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(insert(tips), list(rows))
+    await insert_many(session, tips, rows)
 
 
 async def lookups_taken(*, session: AsyncSession, lookups: Sequence[str]) -> set[str]:
@@ -416,7 +415,7 @@ async def remember_unit_kinds(*, session: AsyncSession, kinds: dict[str, str], n
             unit_kinds.c.unit_id.in_(chunk)))).scalars())
     new = [{"unit_id": u, "kind": k, "updated_at": now} for u, k in sorted(kinds.items()) if u not in known]
     if new:
-        await session.execute(insert(unit_kinds), new)
+        await insert_many(session, unit_kinds, new)
 
 
 async def report_figures(*, session: AsyncSession, start: datetime, end: datetime, now: datetime,

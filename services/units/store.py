@@ -51,7 +51,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
-from shared.db import BigId, UTCDateTime, chunks
+from shared.db import BigId, UTCDateTime, chunks, insert_many
 
 metadata = MetaData()
 
@@ -214,7 +214,7 @@ def fold(text: str) -> str:
 
 # --- units ---------------------------------------------------------------------------------------------------
 def unit_row(unit: Unit) -> dict[str, Any]:
-    """The row of a unit; `data` is its JSON text (bind it with `_bind_serialized`)."""
+    """The row of a unit; `data` is its JSON text (bound as it is: `as_is={"data"}`, `_bind_serialized`)."""
     data = unit.model_dump_json()
     return {
         "unit_id": unit.unit_id, "name": unit.name, "kind": unit.kind, "province_code": unit.province_code,
@@ -275,7 +275,7 @@ async def insert_units(*, session: AsyncSession, new: Sequence[Unit]) -> None:
     if not new:
         return
     rows = [unit_row(u) for u in new]
-    await session.execute(insert(units).values(_bind_serialized(units, rows[0])), rows)
+    await insert_many(session, units, rows, as_is={"data"})
     await _set_models(session, [(u.unit_id, u.models) for u in new], replace=False)
 
 
@@ -298,13 +298,13 @@ async def _set_models(session: AsyncSession, pairs: Sequence[tuple[str, Sequence
             await session.execute(delete(unit_models).where(unit_models.c.unit_id.in_(chunk)))
     rows = [{"unit_id": uid, "model": m} for uid, models in pairs for m in dict.fromkeys(models)]
     if rows:
-        await session.execute(insert(unit_models), rows)
+        await insert_many(session, unit_models, rows)
 
 
 async def add_history(*, session: AsyncSession, entries: Sequence[dict[str, Any]]) -> None:
     """Entries: {unit_id, at, actor, action, changed}."""
     if entries:
-        await session.execute(insert(unit_history), list(entries))
+        await insert_many(session, unit_history, entries)
 
 
 async def list_history(*, session: AsyncSession, unit_id: str, after: int | None, limit: int) -> list[dict[str, Any]]:
@@ -389,7 +389,7 @@ async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) ->
 async def insert_cycles(*, session: AsyncSession, new: Sequence[Cycle], now: datetime) -> None:
     if new:
         rows = [cycle_row(c, now) for c in new]
-        await session.execute(insert(cycles).values(_bind_serialized(cycles, rows[0])), rows)
+        await insert_many(session, cycles, rows, as_is={"data"})
 
 
 async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now: datetime) -> None:
@@ -412,7 +412,7 @@ async def update_cycles(*, session: AsyncSession, changed: Sequence[Cycle], now:
         await session.execute(delete(cycle_reasons).where(cycle_reasons.c.unit_id == c.unit_id,
                                                           cycle_reasons.c.year == c.year))
     if reasons:
-        await session.execute(insert(cycle_reasons), reasons)
+        await insert_many(session, cycle_reasons, reasons)
 
 
 # --- incidents and activities ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent
@@ -25,6 +25,7 @@ from shared.db import (
     inbox,
     inbox_claim,
     inbox_seen,
+    insert_many,
     is_infrastructure_error,
     utcnow,
 )
@@ -307,7 +308,7 @@ class ConsumerRunner:
             if rows:
                 # Also the guard for a handler that swallowed a database error: on PostgreSQL the transaction is
                 # then aborted and this statement fails, so nothing is acknowledged without its effects.
-                await session.execute(insert(inbox), rows)
+                await insert_many(session, inbox, rows)
 
     # --- settling: ack, nak or DLQ, only after the transaction is committed -------------------------------
     async def _settle(self, items: list[_Item]) -> None:
