@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from services.notify.domain.model import (
     DEFAULT_PREFERENCES,
@@ -40,8 +40,10 @@ class Condition(_Frozen):
     when: dict[str, Any] = Field(default_factory=dict)
 
     def holds(self, event_type: str, data: Mapping[str, Any]) -> bool:
-        if not type_matches(self.event, event_type):
-            return False
+        return type_matches(self.event, event_type) and self.holds_for(data)
+
+    def holds_for(self, data: Mapping[str, Any]) -> bool:
+        """The `when` fields alone (the event type already matched)."""
         for field, expected in self.when.items():
             value = data.get(field)
             if isinstance(expected, list):
@@ -62,9 +64,19 @@ class RuleSet(_Frozen):
     version: str
     critical: tuple[Condition, ...] = ()
     rules: tuple[Rule, ...] = ()
+    # The critical conditions and rules whose type pattern matches an event type, found once per type.
+    _by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = PrivateAttr(default_factory=dict)
+
+    def for_type(self, event_type: str) -> tuple[tuple[Condition, ...], tuple[Rule, ...]]:
+        found = self._by_type.get(event_type)
+        if found is None:
+            found = self._by_type[event_type] = (
+                tuple(c for c in self.critical if type_matches(c.event, event_type)),
+                tuple(r for r in self.rules if type_matches(r.event, event_type)))
+        return found
 
     def is_critical(self, event_type: str, data: Mapping[str, Any]) -> bool:
-        return any(condition.holds(event_type, data) for condition in self.critical)
+        return any(condition.holds_for(data) for condition in self.for_type(event_type)[0])
 
 
 def load_rules(path: Path = RULES_FILE) -> RuleSet:
@@ -205,8 +217,8 @@ def route(
             reason=reason,
         )
 
-    for rule in rule_set.rules:
-        if not rule.holds(event_type, event_data):
+    for rule in rule_set.for_type(event_type)[1]:
+        if not rule.holds_for(event_data):
             continue
         for recipient in audience(rule.audience, event_data, recipients_directory):
             prefs = preferences.get(recipient.recipient_id, DEFAULT_PREFERENCES)
