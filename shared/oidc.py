@@ -27,6 +27,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
+from shared.areas import is_area_code
 from shared.auth import ROLES, Principal, TokenAuthority
 from shared.errors import Unauthorized
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA", "Ed25519")
 _KTY_FOR_ALG = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP", "Ed25519": "OKP"}
-AREA_PATTERN = re.compile(r"^[0-9]{2}(\.[0-9]{5})?$")
 UNIT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 PublicKey = RSAKey | ECKey | OKPKey
@@ -224,7 +224,7 @@ class OIDCVerifier:
         role = roles[0]
         area = _single(claim_at(claims, self.area_claim), "area")
         unit = _single(claim_at(claims, self.unit_claim), "unit")
-        if area is not None and not AREA_PATTERN.match(area):
+        if area is not None and not is_area_code(area):
             raise Unauthorized("token's area claim is not an area code (PP or PP.CCCCC)")
         if unit is not None and not UNIT_PATTERN.match(unit):
             raise Unauthorized("token's unit claim is not a unit id")

@@ -19,6 +19,7 @@ from services.awards.context import AwardsContext
 from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
 from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
+from shared.areas import AREA_CODE_PATTERN
 from shared.auth import Principal
 from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
@@ -27,7 +28,7 @@ from shared.service import Service
 
 router = APIRouter()
 
-AREA_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,8})?$"
+AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 PENDING = ("proposed", "reviewed")
 COMMENDED = ("approved", "granted")  # the statuses of an award that stands; an annulled one no longer counts
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),

@@ -37,6 +37,7 @@ from services.notify.domain import (
 from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, names_tips
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
+from shared.areas import is_area_code
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
@@ -52,7 +53,6 @@ from shared.errors import Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
-AREA_RE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,12})*$")
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
 DESK_PREFIX = "desk:"
@@ -423,7 +423,7 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def check_area(value: str | None, field: str) -> None:
-    if value is not None and not AREA_RE.match(value):
+    if value is not None and not is_area_code(value):
         raise Invalid(f"{field} must be an area code such as 79 or 79.26734", code="invalid_area_code")
 
 

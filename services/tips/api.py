@@ -28,6 +28,7 @@ from services.tips.handlers import (
     VerifyTip,
 )
 from services.tips.policy import POLICY
+from shared.areas import AREA_CODE_MAX_LENGTH
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, UnitKind
@@ -321,7 +322,7 @@ async def list_tips(
         request: Request,
         status: Annotated[str | None, Query(max_length=32)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
-        area_code: Annotated[str | None, Query(max_length=20)] = None,
+        area_code: Annotated[str | None, Query(max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN)] = None,
         overdue: bool | None = None,
         priority: Priority | None = None,
         limit: Annotated[int | None, Query()] = None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +65,7 @@ from services.tips.metrics import TipsMetrics
 from services.tips.policy import authorize_on
 from services.tips.storage import AttachmentStorage
 from shared import audit
+from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, is_area_code
 from shared.auth import Principal
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import (
@@ -80,7 +80,7 @@ from shared.contracts.events import (
 from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 
-AREA_PATTERN = r"^[0-9]{2}(\.[0-9]{1,10})?$"
+AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 
 
 # --- configuration the handlers share ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class SubmitTip(BaseModel):
     description: str = Field(min_length=1, max_length=20_000, description="What happened, and its consequences")
     location: str | None = Field(default=None, max_length=1000, description="Where it happened")
     location_unknown: bool | None = Field(default=None, description="\"I don't remember the location\"")
-    area_code: str | None = Field(default=None, max_length=20, pattern=AREA_PATTERN,
+    area_code: str | None = Field(default=None, max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN,
                                   description="Province \"PP\" or commune \"PP.CCCCC\"")
     unit_id: str | None = Field(default=None, max_length=200, description="The agency, enterprise or school")
     occurred_at: datetime | None = Field(default=None, description="When it happened (with a time zone)")
@@ -378,7 +378,7 @@ async def on_units_registered(deliveries: list[Delivery], uow: UnitOfWork, *, no
 
 
 def _valid_area(code: str) -> bool:
-    return bool(re.match(AREA_PATTERN, code))
+    return is_area_code(code)
 
 
 # --- deadlines -------------------------------------------------------------------------------------------------------
@@ -441,7 +441,7 @@ class TriageTip(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str | None = Field(default=None, max_length=64)
     priority: Priority | None = None
-    assigned_area: str | None = Field(default=None, max_length=20, pattern=AREA_PATTERN)
+    assigned_area: str | None = Field(default=None, max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN)
     assigned_officer: str | None = Field(default=None, max_length=200)
 
 

@@ -8,6 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.areas import (
+    COMMUNE_MAX_LENGTH,
+    COMMUNE_PATTERN,
+    PROVINCE_MAX_LENGTH,
+    PROVINCE_PATTERN,
+    is_area_code,
+)
 from shared.contracts.events import Level, UnitKind, UnitRegistered, UnitUpdated
 from shared.errors import Invalid
 
@@ -21,8 +28,7 @@ SchoolLevel = Literal[
 ]
 
 Code = Field(default=None, min_length=1, max_length=50)
-# Administrative codes are single tokens: the "." separates province from commune in an area code.
-AREA_PART = r"^[0-9A-Za-z_-]+$"
+# Administrative codes are single tokens (shared/areas.py): the "." separates province from commune in an area code.
 
 
 def make_area_code(province_code: str, commune_code: str | None) -> str:
@@ -32,9 +38,10 @@ def make_area_code(province_code: str, commune_code: str | None) -> str:
 
 def split_area_code(area_code: str) -> tuple[str, str | None]:
     """The inverse of `make_area_code`: ("79", "26734") for "79.26734", ("79", None) for "79"."""
-    province, sep, commune = area_code.strip().partition(".")
-    if not province or (sep and not commune) or "." in commune:
+    area_code = area_code.strip()
+    if not is_area_code(area_code):
         raise Invalid(f"area code {area_code!r} is not PP or PP.CCCCC", details={"field": "area_code"})
+    province, _, commune = area_code.partition(".")
     return province, commune or None
 
 
@@ -55,8 +62,8 @@ class UnitFields(BaseModel):
 
     name: str = Field(min_length=1, max_length=500)
     kind: UnitKind
-    province_code: str = Field(min_length=1, max_length=20, pattern=AREA_PART)
-    commune_code: str | None = Field(default=None, min_length=1, max_length=50, pattern=AREA_PART)
+    province_code: str = Field(min_length=1, max_length=PROVINCE_MAX_LENGTH, pattern=PROVINCE_PATTERN)
+    commune_code: str | None = Field(default=None, min_length=1, max_length=COMMUNE_MAX_LENGTH, pattern=COMMUNE_PATTERN)
     # Districts were abolished in 2025; kept only as history and never required.
     district_code: str | None = Code
     address: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,27 @@
+"""Administrative area codes, one definition for every service.
+
+An area code is a province code, optionally followed by "." and a commune code: "79" (a province), "79.26734"
+(commune 26734 of province 79). The codes of the national list are digits (two for a province, five for a
+commune), but registries also send their own tokens, so a part is any run of letters, digits, "_" and "-".
+Every service accepts exactly these codes: a unit the registry accepted can be named by a tip, an award, a
+subscription and a token's area claim, and its code fits every service's area columns (64 characters).
+"""
+
+from __future__ import annotations
+
+import re
+
+PROVINCE_MAX_LENGTH = 20
+COMMUNE_MAX_LENGTH = 40
+AREA_CODE_MAX_LENGTH = PROVINCE_MAX_LENGTH + 1 + COMMUNE_MAX_LENGTH
+PROVINCE_PATTERN = rf"^[0-9A-Za-z_-]{{1,{PROVINCE_MAX_LENGTH}}}$"
+COMMUNE_PATTERN = rf"^[0-9A-Za-z_-]{{1,{COMMUNE_MAX_LENGTH}}}$"
+AREA_CODE_PATTERN = (rf"^[0-9A-Za-z_-]{{1,{PROVINCE_MAX_LENGTH}}}"
+                     rf"(\.[0-9A-Za-z_-]{{1,{COMMUNE_MAX_LENGTH}}})?$")
+AREA_CODE_EXAMPLE = "79 or 79.26734"
+_AREA_CODE = re.compile(AREA_CODE_PATTERN)
+
+
+def is_area_code(value: object) -> bool:
+    """True for "79" and "79.26734"; False for "", "79.", "79..1", "7.9.1", codes with spaces or too long."""
+    return isinstance(value, str) and _AREA_CODE.fullmatch(value) is not None
