@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from shared.areas import AREA_CODE_EXAMPLE, is_area_code
 from shared.errors import Unauthorized
 from shared.files import write_private
 
@@ -148,6 +149,8 @@ class TokenAuthority:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if role == "unit" and not unit:
             raise ValueError("a unit token must name its unit (--unit)")
+        if area and not is_area_code(area):
+            raise ValueError(f"area must be an area code such as {AREA_CODE_EXAMPLE}, not {area!r}")
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "role": role,

@@ -3,6 +3,7 @@ subscription and a token can name, and it fits every service's area columns."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from services.tips.store import metadata as tips_metadata
 from services.units.domain import UnitFields, make_area_code, split_area_code
 from services.units.store import metadata as units_metadata
 from shared.areas import AREA_CODE_MAX_LENGTH, is_area_code
+from shared.auth import TokenAuthority
 from shared.errors import Invalid
 
 VALID = ["79", "79.26734", "01.00001", "HN", "HN.BA-DINH", "a_b.c-d", "9" * 20, "79." + "1" * 40,
@@ -94,3 +96,11 @@ def test_the_longest_code_fits_every_area_column() -> None:
     lengths = {f"{t.name}.{c.name}": c.type.length for md in stores
                for t in md.tables.values() for c in t.columns if "area" in c.name}
     assert lengths and all(length >= AREA_CODE_MAX_LENGTH for length in lengths.values()), lengths
+
+
+def test_a_token_is_issued_only_for_an_area_code(tmp_path: Path) -> None:
+    authority = TokenAuthority.from_file(tmp_path / "k.pem")
+    assert authority.verify(authority.issue(role="officer", area="HN.BA-DINH")).area == "HN.BA-DINH"
+    for bad in ("7.9.1", "79.", "79; drop"):
+        with pytest.raises(ValueError, match="area code"):
+            authority.issue(role="officer", area=bad)
