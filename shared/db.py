@@ -128,6 +128,7 @@ def chunks(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
+
 class _InsertPlan:
     """A table's INSERT for one set of columns, compiled once per dialect: the driver's SQL, the row's values in
     the statement's order, and the bind processors of the columns that have one."""
@@ -148,6 +149,7 @@ class _InsertPlan:
                                 and (proc := table.c[key].type._cached_bind_processor(dialect)) is not None)
 
 
+_UNSET = object()  # no value seen yet (None is a value)
 _INSERT_PLANS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...], frozenset[str]],
                                                        _InsertPlan | None]] = weakref.WeakKeyDictionary()
 
@@ -204,9 +206,6 @@ async def insert_many(session: AsyncSession, table: Table, rows: Sequence[Mappin
                     value[i] = last_out[j] = process(x)
             params.append(tuple(value))
     await conn.exec_driver_sql(plan.sql, params)
-
-
-_UNSET = object()
 
 
 _WRITE_OPTION = "antq_write"  # execution option marking a unit of work's connection
