@@ -322,13 +322,36 @@ async def _detail(request: Request, award_id: str) -> AwardDetail:
     return await get_award(award_id, request)
 
 
+async def _own_unit_nomination(request: Request, principal: Principal, body: NominationIn) -> str:
+    """A unit's own proposal (the domain's "the grassroots unit … proposes"): the unit proposes itself for a
+    collective award, in the area the service knows for it; its people are nominated through the police, who
+    hold the dossier of their years of service and standing. Returns the area."""
+    # The policy's unit scope: the recipient must be the token's unit (a person has no unit here: refused).
+    POLICY.authorize(principal, "awards.nominate", unit=body.recipient_ref if body.recipient_kind == "unit" else None)
+    if "proposer" in body.model_fields_set and body.proposer != "unit":
+        raise Invalid("a unit's token proposes as the unit", code="proposer_mismatch",
+                      details={"field": "proposer", "loc": ["body", "proposer"], "expected": "unit"})
+    async with _service(request).db.read() as session:
+        known = await store.recipient_area(session=session, recipient_kind="unit", recipient_ref=body.recipient_ref)
+    if known is None:
+        raise Invalid("the awards service has not learnt this unit's area yet (from its registration)",
+                      code="unit_not_known", details={"unit_id": body.recipient_ref})
+    if body.area_code is not None and body.area_code != known:
+        raise Invalid("area_code is not the unit's area", code="area_mismatch",
+                      details={"field": "area_code", "loc": ["body", "area_code"], "expected": known})
+    return known
+
+
 @router.post("/awards", status_code=201, response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Nominate manually (e.g. the commemorative medal with years of service as evidence)")
 async def post_award(body: NominationIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.nominate")
     service = _service(request)
     area_code = body.area_code
-    if area_code is None:
+    proposer = body.proposer
+    if principal.role == "unit":
+        area_code, proposer = await _own_unit_nomination(request, principal, body), "unit"
+    elif area_code is None:
         async with service.db.read() as session:
             area_code = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
                                                    recipient_ref=body.recipient_ref)
@@ -337,10 +360,11 @@ async def post_award(body: NominationIn, request: Request) -> AwardDetail:
                           code="area_code_required",
                           details={"field": "area_code", "loc": ["body", "area_code"],
                                    "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
-    POLICY.authorize(principal, "awards.nominate", area=area_code)
+    POLICY.authorize(principal, "awards.nominate", area=area_code,
+                     unit=body.recipient_ref if body.recipient_kind == "unit" else None)
     nomination = Nomination(
         award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
-        year=body.year, proposer=body.proposer, level=body.level, area_code=area_code,
+        year=body.year, proposer=proposer, level=body.level, area_code=area_code,
         province_code=store.province_of(area_code), basis=tuple(body.basis), evidence=tuple(body.evidence),
         category=body.category, gender=body.gender, service_started_on=body.service_started_on,
         prior_commendations=tuple(body.prior_commendations), serious_incident_in_unit=body.serious_incident_in_unit,

@@ -9,7 +9,8 @@ from shared.policy import OFFICERS, Policy, Rule
 POLICY = Policy([
     Rule("awards.read", {"admin": "any", "officer": "area", "unit": "unit"},
          description="List and read awards: officers within their area, a unit its own collective awards"),
-    Rule("awards.nominate", dict(OFFICERS), description="Manual nomination (e.g. the commemorative medal)"),
+    Rule("awards.nominate", {**OFFICERS, "unit": "unit"},
+         description="Manual nomination (e.g. the commemorative medal); a unit proposes itself (collective award)"),
     Rule("awards.review", dict(OFFICERS), description="The managing level has examined the dossier"),
     Rule("awards.approve", dict(OFFICERS), description="Approve with a decision number (quota enforced)"),
     Rule("awards.reject", dict(OFFICERS), description="Reject a pending proposal with a reason"),

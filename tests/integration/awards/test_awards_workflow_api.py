@@ -400,3 +400,42 @@ async def test_stats_count_by_current_status_and_split_collectives_from_individu
         "unit": {"proposed": 1, "pending": 0, "approved": 1, "granted": 1, "rejected": 0, "annulled": 0}}
     assert (body["collectives"]["approved"], body["individuals"]["approved"]) == (1, 1)
     assert body["individuals"] == body["by_recipient_kind"]["person"]
+
+
+# --- a unit proposes itself ------------------------------------------------------------------------------------------
+async def test_a_unit_proposes_itself_and_only_itself(awards: Awards) -> None:
+    unit, other = f"u-{uuid.uuid4().hex[:8]}", f"u-{uuid.uuid4().hex[:8]}"
+    await awards.bus.publish(registered(unit, "01.00004"))
+    await awards.bus.publish(registered(other, "01.00004"))
+    await drained(awards.service)
+    own = awards.token("unit", unit=unit)
+    body = {"award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": unit, "year": 2026}
+
+    r = await awards.http.post("/awards", json={**body, "recipient_ref": other}, headers=own)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
+    r = await awards.http.post("/awards", json={**_base(), "recipient_ref": _person()}, headers=own)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"  # its staff: through the police
+    r = await awards.http.post("/awards", json={**body, "proposer": "police"}, headers=own)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "proposer_mismatch"
+    r = await awards.http.post("/awards", json={**body, "area_code": "79"}, headers=own)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "area_mismatch"
+    stranger = f"u-{uuid.uuid4().hex[:8]}"
+    r = await awards.http.post("/awards", json={**body, "recipient_ref": stranger},
+                               headers=awards.token("unit", unit=stranger))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unit_not_known"
+
+    r = await awards.http.post("/awards", json={**body, "area_code": "01.00004"}, headers=own)
+    assert r.status_code == 201, r.text
+    award = r.json()
+    assert (award["recipient_ref"], award["area_code"], award["status"]) == (unit, "01.00004", "proposed")
+    assert award["nomination"]["proposer"] == "unit"
+    assert [(s["action"], s["role"]) for s in award["audit"]][:1] == [("award.propose", "unit")]
+    # The unit sees its proposal; another unit does not; the commune's officer takes it from there.
+    assert (await awards.http.get(f"/awards/{award['award_id']}", headers=own)).status_code == 200
+    r = await awards.http.get(f"/awards/{award['award_id']}", headers=awards.token("unit", unit=other))
+    assert r.status_code == 403
+    r = await awards.http.post("/awards", json=body, headers=own)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_proposed"
+    officer = awards.token("officer", area="01.00004")
+    r = await _step(awards, award["award_id"], "approve", {"decision_no": "20/QĐ"}, officer)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
