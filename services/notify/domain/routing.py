@@ -68,9 +68,14 @@ class RuleSet(_Frozen):
     _by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = PrivateAttr(default_factory=dict)
 
     def for_type(self, event_type: str) -> tuple[tuple[Condition, ...], tuple[Rule, ...]]:
-        found = self._by_type.get(event_type)
+        # Straight from the private-attribute dict: `self._by_type` goes through pydantic's `__getattr__`, which
+        # cost 4 µs a call, more than the matching it saves.
+        private = self.__pydantic_private__
+        assert private is not None  # the model has a private attribute
+        by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = private["_by_type"]
+        found = by_type.get(event_type)
         if found is None:
-            found = self._by_type[event_type] = (
+            found = by_type[event_type] = (
                 tuple(c for c in self.critical if type_matches(c.event, event_type)),
                 tuple(r for r in self.rules if type_matches(r.event, event_type)))
         return found

@@ -109,7 +109,11 @@ class Framework(_Frozen):
             self._by_code.setdefault(c.code, c)
 
     def criterion(self, code: str) -> Criterion | None:
-        return self._by_code.get(code)
+        # Straight from the private-attribute dict: `self._by_code` goes through pydantic's `__getattr__` (4 µs).
+        private = self.__pydantic_private__
+        assert private is not None  # the model has a private attribute
+        by_code: dict[str, Criterion] = private["_by_code"]
+        return by_code.get(code)
 
     @property
     def scored_criteria(self) -> tuple[Criterion, ...]:
