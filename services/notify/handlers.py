@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,11 +129,13 @@ def preferences_from_row(row: Mapping[Any, Any] | None) -> Preferences:
     return Preferences.model_validate_json(row["preferences"])
 
 
+@lru_cache(maxsize=8192)
 def desk(area: str | None) -> Recipient:
     """The shared inbox of the officers of one area: every officer whose scope covers the area reads it.
 
     Officers are known to notify only once they have called its API; the desk makes an event reach the
     area's inbox even before any of them has, and gives each area one inbox row instead of one per officer.
+    Recipients are immutable, so one per area is built and shared (routing asks for it for every event).
     """
     return Recipient(recipient_id=f"{DESK_PREFIX}{area or '*'}", kind="officer", role="officer", area_code=area,
                      approves_levels=ALL_LEVELS)
