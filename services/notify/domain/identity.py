@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date
 
@@ -15,7 +16,20 @@ def notification_id(cause_event_id: str, recipient_id: str, channel: str) -> str
     # The separator cannot occur in a channel name, and the fields are length-prefixed so ("a|b", "c") and
     # ("a", "b|c") never collide.
     name = f"{len(cause_event_id)}:{cause_event_id}|{len(recipient_id)}:{recipient_id}|{channel}"
-    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, name))
+    return _uuid5_text(_NOTIFICATION_PREFIX, name)
+
+
+_NOTIFICATION_PREFIX = NOTIFICATION_NAMESPACE.bytes
+
+
+def _uuid5_text(namespace: bytes, name: str) -> str:
+    """`str(uuid.uuid5(namespace, name))` without building the UUID object (one per notification routed): the
+    SHA-1 of namespace and name, version 5 and the RFC 4122 variant set, in the canonical text form."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def digest_id(recipient_id: str, channel: str, day: date) -> str:
