@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,6 +313,14 @@ class ConsumerRunner:
 
     # --- settling: ack, nak or DLQ, only after the transaction is committed -------------------------------
     async def _settle(self, items: list[_Item]) -> None:
+        counts: Counter[str] = Counter()  # the outcome counter, incremented once per outcome of the batch
+        try:
+            await self._settle_items(items, counts)
+        finally:
+            for result, n in counts.items():
+                self._count(result, n)
+
+    async def _settle_items(self, items: list[_Item], counts: Counter[str]) -> None:
         for it in items:
             if it.outcome == "retry" and it.delivery is not None:
                 self._last_errors[it.delivery.event_id] = it.error or "unknown error"
@@ -323,12 +332,12 @@ class ConsumerRunner:
             elif it.outcome == "retry":
                 delay = min(self.retry_delay * (2 ** max(0, _deliveries(it.msg) - 1)), 60.0)
                 await it.msg.nak(delay=delay)
-                self._count("retry")
+                counts["retry"] += 1
             else:
                 await it.msg.ack()
                 if it.delivery is not None:
                     self._last_errors.pop(it.delivery.event_id, None)
-                self._count(it.outcome or "ok")
+                counts[it.outcome or "ok"] += 1
 
     @staticmethod
     def _infra(it: _Item) -> bool:
@@ -363,9 +372,9 @@ class ConsumerRunner:
         if self.metrics:
             self.metrics.dlq_messages.labels(self.service, self.consumer.name, it.dlq_kind or "invalid").inc()
 
-    def _count(self, result: str) -> None:
+    def _count(self, result: str, n: int = 1) -> None:
         if self.metrics:
-            self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc()
+            self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc(n)
 
 
 def _event_ids(items: list[_Item]) -> list[str]:
