@@ -10,6 +10,10 @@ subscription and a token's area claim, and its code fits every service's area co
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy.sql.elements import ColumnElement
 
 PROVINCE_MAX_LENGTH = 20
 COMMUNE_MAX_LENGTH = 40
@@ -25,3 +29,13 @@ _AREA_CODE = re.compile(AREA_CODE_PATTERN)
 def is_area_code(value: object) -> bool:
     """True for "79" and "79.26734"; False for "", "79.", "79..1", "7.9.1", codes with spaces or too long."""
     return isinstance(value, str) and _AREA_CODE.fullmatch(value) is not None
+
+
+def area_within(column: Any, area: str) -> ColumnElement[bool]:
+    """SQL: the column's area is `area` or lies under it ("79" covers "79" and "79.26734", not "790").
+
+    `_` may occur in a code and is a LIKE wildcard: it is escaped (with `%` and the escape character), so
+    "7_" never covers "79.26734".
+    """
+    escaped = area.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(column == area, column.like(escaped + ".%", escape="\\"))

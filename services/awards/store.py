@@ -17,13 +17,13 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.awards.domain import Award, CertificationRecord, PriorAward, UnitFacts
+from shared.areas import area_within
 from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, insert_many
 
@@ -304,7 +304,7 @@ def prior_awards(items: Sequence[Award]) -> list[PriorAward]:
 
 def area_filter(column: Any, area: str) -> Any:
     """Hierarchical area match in SQL: "79" covers "79" and "79.26734"."""
-    return or_(column == area, column.like(area + ".%"))
+    return area_within(column, area)
 
 
 # --- certificates --------------------------------------------------------------------------------------------------

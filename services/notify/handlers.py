@@ -38,7 +38,7 @@ from services.notify.domain import (
 from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, names_tips
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
-from shared.areas import is_area_code
+from shared.areas import area_within, is_area_code
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
@@ -573,7 +573,7 @@ def inbox_filter(principal: Principal) -> ColumnElement[bool]:
         return and_(d.channel == "inbox", own)
     desks: ColumnElement[bool] = d.recipient_id.like(f"{DESK_PREFIX}%")
     if principal.role == "officer" and principal.area is not None:
-        desks = and_(desks, or_(d.area_code == principal.area, d.area_code.like(principal.area + ".%")))
+        desks = and_(desks, area_within(d.area_code, principal.area))
     return and_(d.channel == "inbox", or_(own, desks))
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tips.domain import DeadlineMarker, Extension, Tip
+from shared.areas import area_within
 from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, chunks, insert_many
 
@@ -227,7 +228,7 @@ async def update_tip(*, session: AsyncSession, tip_id: str, values: dict[str, An
 
 def area_clause(area: str) -> Any:
     """Tips whose scope area is `area` or lies under it (hierarchical codes: "79" covers "79.26734")."""
-    return or_(tips.c.scope_area == area, tips.c.scope_area.like(area.replace("%", "").replace("_", "") + ".%"))
+    return area_within(tips.c.scope_area, area)
 
 
 async def list_tips(*, session: AsyncSession, limit: int, after: tuple[str, str] | None, now: datetime,
