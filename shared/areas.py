@@ -31,6 +31,12 @@ def is_area_code(value: object) -> bool:
     return isinstance(value, str) and _AREA_CODE.fullmatch(value) is not None
 
 
+def covers(scope: str, area: str) -> bool:
+    """Whether the area `scope` is `area` or contains it, part by part: "79" covers "79" and "79.26734", not
+    "790" (a bare string prefix would) nor "7"."""
+    return area == scope or area.startswith(scope + ".")
+
+
 def area_within(column: Any, area: str) -> ColumnElement[bool]:
     """SQL: the column's area is `area` or lies under it ("79" covers "79" and "79.26734", not "790").
 

@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from shared.areas import AREA_CODE_EXAMPLE, is_area_code
+from shared.areas import AREA_CODE_EXAMPLE, covers, is_area_code
 from shared.errors import Unauthorized
 from shared.files import write_private
 
@@ -38,7 +38,7 @@ class Principal:
             return True
         if area_code is None:
             return False
-        return area_code == self.area or area_code.startswith(self.area + ".")
+        return covers(self.area, area_code)
 
 
 def load_or_create_key(path: Path) -> OKPKey:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from shared.areas import covers
+
 _REST = ("*", ">")
 
 
@@ -47,5 +49,4 @@ def area_covers(scope: str | None, area: str | None) -> bool:
         return True
     if area is None:
         return False
-    scope_parts = scope.split(".")
-    return area.split(".")[: len(scope_parts)] == scope_parts
+    return covers(scope, area)

@@ -12,6 +12,7 @@ from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.areas import covers
 from shared.contracts.events import ActivityKind, UnitKind
 
 from .activities import Activity
@@ -107,7 +108,7 @@ def unit_matches(unit: Unit, query: StatsQuery) -> bool:
 
 def area_covers(area: str, unit_area: str) -> bool:
     """Hierarchical match: "79" covers "79" and "79.26734"; "79.26734" covers only itself."""
-    return unit_area == area or unit_area.startswith(area + ".")
+    return covers(area, unit_area)
 
 
 def summarise_denials(reason_lists: Iterable[Iterable[str]]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
