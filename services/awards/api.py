@@ -325,7 +325,7 @@ async def _detail(request: Request, award_id: str) -> AwardDetail:
 async def _own_unit_nomination(request: Request, principal: Principal, body: NominationIn) -> str:
     """A unit's own proposal (the domain's "the grassroots unit … proposes"): the unit proposes itself for a
     collective award, in the area the service knows for it; its people are nominated through the police, who
-    hold the dossier of their years of service and standing. Returns the area."""
+    hold the dossier of their years of service and standing. Authorises the caller; returns the area."""
     # The policy's unit scope: the recipient must be the token's unit (a person has no unit here: refused).
     POLICY.authorize(principal, "awards.nominate", unit=body.recipient_ref if body.recipient_kind == "unit" else None)
     if "proposer" in body.model_fields_set and body.proposer != "unit":
@@ -351,17 +351,17 @@ async def post_award(body: NominationIn, request: Request) -> AwardDetail:
     proposer = body.proposer
     if principal.role == "unit":
         area_code, proposer = await _own_unit_nomination(request, principal, body), "unit"
-    elif area_code is None:
-        async with service.db.read() as session:
-            area_code = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
-                                                   recipient_ref=body.recipient_ref)
+    else:
         if area_code is None:
-            raise Invalid("area_code is required: the awards service knows no area for this recipient",
-                          code="area_code_required",
-                          details={"field": "area_code", "loc": ["body", "area_code"],
-                                   "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
-    POLICY.authorize(principal, "awards.nominate", area=area_code,
-                     unit=body.recipient_ref if body.recipient_kind == "unit" else None)
+            async with service.db.read() as session:
+                area_code = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
+                                                       recipient_ref=body.recipient_ref)
+            if area_code is None:
+                raise Invalid("area_code is required: the awards service knows no area for this recipient",
+                              code="area_code_required",
+                              details={"field": "area_code", "loc": ["body", "area_code"],
+                                       "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
+        POLICY.authorize(principal, "awards.nominate", area=area_code)
     nomination = Nomination(
         award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
         year=body.year, proposer=proposer, level=body.level, area_code=area_code,
