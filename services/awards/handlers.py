@@ -398,35 +398,77 @@ async def _backfill_reward_area(uow: UnitOfWork, tip: dict[str, Any], *, now: da
             await store.save_award(session=uow.session, award=updated, expected_revision=award.revision)
 
 
-async def on_tip_received(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    data = delivery.data
-    assert isinstance(data, TipReceived)
-    tip = await store.upsert_tip(session=uow.session, tip_id=data.tip_id, now=now, area_code=data.area_code,
-                                 unit_id=data.unit_id, received=True)
-    await _backfill_reward_area(uow, tip, now=now)
+class TipsView:
+    """The tips a batch of tip events needs, read in one statement, changed in memory in event order and written
+    back at the end. Nothing else in the batch reads the tips table (proposals and backfills touch awards only),
+    so each event sees what the events before it did, as if they were handled one at a time."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.tips: dict[str, dict[str, Any] | None] = {}
+        self._stored: set[str] = set()
+        self._dirty: set[str] = set()
+
+    async def load(self, tip_ids: set[str]) -> None:
+        wanted = sorted(t for t in tip_ids if t not in self.tips)
+        for chunk in chunks(wanted):
+            for t in chunk:
+                self.tips[t] = None
+            for row in (await self.session.execute(select(store.tips).where(
+                    store.tips.c.tip_id.in_(chunk)))).mappings():
+                self.tips[row["tip_id"]] = dict(row)
+                self._stored.add(row["tip_id"])
+
+    def put(self, tip_id: str, now: datetime, **values: Any) -> dict[str, Any]:
+        """Insert or update a tip: a new one starts not received, its other columns empty."""
+        row = self.tips.get(tip_id) or ({c.name: None for c in store.tips.columns}
+                                        | {"tip_id": tip_id, "received": False})
+        self.tips[tip_id] = row = {**row, **values, "updated_at": now}
+        self._dirty.add(tip_id)
+        return row
+
+    async def save(self) -> None:
+        rows = {t: self.tips[t] for t in sorted(self._dirty)}
+        await write_rows(self.session, store.tips, ["tip_id"],
+                         new=[r for t, r in rows.items() if t not in self._stored and r is not None],
+                         changed=[r for t, r in rows.items() if t in self._stored and r is not None])
+        self._stored |= set(rows)
+        self._dirty.clear()
 
 
-async def on_tip_triaged(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    data = delivery.data
-    assert isinstance(data, TipTriaged)
-    if data.assigned_area is None:
-        return
-    tip = await store.upsert_tip(session=uow.session, tip_id=data.tip_id, now=now, assigned_area=data.assigned_area)
-    await _backfill_reward_area(uow, tip, now=now)
+async def on_tip_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> list[Award]:
+    """The awards-tips consumer's batch, in stream order: a received or triaged tip keeps its area (and gives it
+    to a reward proposed before the area was known); the first verification of a valuable tip carrying a
+    reward_ref owes its reporter a reward proposal (once). The tips are read in one statement and written back
+    in two; the rare proposals and backfills are done in event order as they come. Returns the awards proposed."""
+    await serialise_writers(uow)
+    view = TipsView(uow.session)
+    await view.load({str(getattr(d.data, "tip_id", "")) for d in deliveries} - {""})
+    created: list[Award] = []
+    for delivery in deliveries:
+        data = delivery.data
+        if isinstance(data, TipReceived):
+            tip = view.put(data.tip_id, now, area_code=data.area_code, unit_id=data.unit_id, received=True)
+            await _backfill_reward_area(uow, tip, now=now)
+        elif isinstance(data, TipTriaged):
+            if data.assigned_area is not None:
+                tip = view.put(data.tip_id, now, assigned_area=data.assigned_area)
+                await _backfill_reward_area(uow, tip, now=now)
+        elif isinstance(data, TipVerified):
+            created += await _tip_verified(uow, view, delivery, data, now=now)
+    await view.save()
+    return created
 
 
-async def on_tip_verified(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> list[Award]:
-    """A valuable tip carrying a reward_ref owes its anonymous reporter a reward proposal (once)."""
-    data = delivery.data
-    assert isinstance(data, TipVerified)
-    tip = await store.get_tip(session=uow.session, tip_id=data.tip_id)
+async def _tip_verified(uow: UnitOfWork, view: TipsView, delivery: Delivery, data: TipVerified, *,
+                        now: datetime) -> list[Award]:
+    tip = view.tips.get(data.tip_id)
     if tip is None or tip.get("verified_event_id") is None:
         # The first verification is the one rewarded; the event's own time dates it (stable under replay).
-        tip = await store.upsert_tip(
-            session=uow.session, tip_id=data.tip_id, now=now, verified_event_id=delivery.event_id,
-            valuable=data.valuable, outcome=data.outcome, reward_ref=data.reward_ref,
-            verified_on=local_date(delivery.envelope.time).isoformat(),
-            **({"unit_id": data.unit_id} if data.unit_id and not (tip or {}).get("unit_id") else {}))
+        tip = view.put(data.tip_id, now, verified_event_id=delivery.event_id, valuable=data.valuable,
+                       outcome=data.outcome, reward_ref=data.reward_ref,
+                       verified_on=local_date(delivery.envelope.time).isoformat(),
+                       **({"unit_id": data.unit_id} if data.unit_id and not (tip or {}).get("unit_id") else {}))
     area = await _tip_area(uow, tip)
     facts = TipFacts(tip_id=tip["tip_id"], event_id=tip["verified_event_id"], valuable=bool(tip["valuable"]),
                      outcome=tip["outcome"], reward_ref=tip["reward_ref"], unit_id=tip["unit_id"],
@@ -434,6 +476,8 @@ async def on_tip_verified(delivery: Delivery, uow: UnitOfWork, *, now: datetime)
                      province_code=store.province_of(area))
     rules = _rules(facts.province_code, now)
     owed = evaluate_tip(facts, rules)
+    if not owed:
+        return []
     fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
     return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, cause=delivery.event_id)
 

@@ -190,23 +190,6 @@ async def list_certifications(*, session: AsyncSession, unit_id: str) -> list[di
 
 
 # --- tips --------------------------------------------------------------------------------------------------------
-async def get_tip(*, session: AsyncSession, tip_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(tips).where(tips.c.tip_id == tip_id))).mappings().first()
-    return dict(row) if row else None
-
-
-async def upsert_tip(*, session: AsyncSession, tip_id: str, now: datetime, **values: Any) -> dict[str, Any]:
-    current = await get_tip(session=session, tip_id=tip_id)
-    if current is None:
-        row = {"tip_id": tip_id, "received": False, "updated_at": now, **values}
-        await session.execute(insert(tips).values(**row))
-    else:
-        await session.execute(update(tips).where(tips.c.tip_id == tip_id).values(updated_at=now, **values))
-    found = await get_tip(session=session, tip_id=tip_id)
-    assert found is not None
-    return found
-
-
 async def tips_by_reward_ref(*, session: AsyncSession, reward_ref: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(tips).where(tips.c.reward_ref == reward_ref))
     return [dict(r) for r in rows.mappings()]

@@ -26,15 +26,8 @@ def register(service: Service) -> None:
     async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await handlers.on_unit_events(deliveries, uow, now=service.clock())
 
-    @service.consumer("tips", stream="TIPS", subject="antq.tips.>",
-                      types={TipReceived.TYPE, TipTriaged.TYPE, TipVerified.TYPE},
-                      description="Tips (area, for reward quotas) and verifications: valuable tips owe a reward")
-    async def tips(delivery: Delivery, uow: UnitOfWork) -> None:
-        await handlers.serialise_writers(uow)
-        now = service.clock()
-        if isinstance(delivery.data, TipReceived):
-            await handlers.on_tip_received(delivery, uow, now=now)
-        elif isinstance(delivery.data, TipTriaged):
-            await handlers.on_tip_triaged(delivery, uow, now=now)
-        elif isinstance(delivery.data, TipVerified):
-            await handlers.on_tip_verified(delivery, uow, now=now)
+    @service.batch_consumer("tips", stream="TIPS", subject="antq.tips.>",
+                            types={TipReceived.TYPE, TipTriaged.TYPE, TipVerified.TYPE},
+                            description="Tips (area, for reward quotas) and verifications: valuable tips owe a reward")
+    async def tips(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await handlers.on_tip_events(deliveries, uow, now=service.clock())

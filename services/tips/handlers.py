@@ -211,11 +211,6 @@ async def prepare_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
                        confidentiality_requested=cmd.confidentiality_requested, files=stored, sha256=hashes)
 
 
-async def record_tip(p: PreparedTip, uow: UnitOfWork, *, ctx: TipsContext, now: datetime) -> Accepted:
-    """Store one tip (see record_tips)."""
-    return (await record_tips([p], uow, ctx=ctx, now=now))[0]
-
-
 async def record_tips(batch: Sequence[PreparedTip], uow: UnitOfWork, *, ctx: TipsContext,
                       now: datetime) -> list[Accepted]:
     """Store tips, their attachments and likely-duplicate links, and append their TipReceived, in the caller's
@@ -293,20 +288,32 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
     # every tip still has its own `limit` once the tips after it in the batch are left out.
     rows = await store.duplicate_candidates(session=uow.session, wanted=wanted, limit=limit + len(tips))
     position = {tip.tip_id: n for n, tip in enumerate(tips)}
+    # The rows of each (category, area) and (category, unit), by their index in `rows` (newest first), so that a
+    # tip looks at its own place's candidates only, not at every row of the batch's query.
+    by_area: dict[tuple[str, str], list[int]] = {}
+    by_unit: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        if r["area_code"]:
+            by_area.setdefault((r["category"], r["area_code"]), []).append(i)
+        if r["unit_id"]:
+            by_unit.setdefault((r["category"], r["unit_id"]), []).append(i)
     links: list[dict[str, Any]] = []
     for n, (p, tip) in enumerate(zip(batch, tips, strict=True)):
         if tip.tip_id not in windows:
             continue
         start, end = windows[tip.tip_id]
-        others = [
-            TipFingerprint(tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
-                           description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
-            for r in rows
+        at_area = by_area.get((tip.category, tip.area_code), []) if tip.area_code else []
+        at_unit = by_unit.get((tip.category, tip.unit_id), []) if tip.unit_id else []
+        others = []
+        for i in (sorted(set(at_area) | set(at_unit)) if at_area and at_unit else at_area or at_unit):
+            r = rows[i]
             # Stored before, or earlier in this batch (the tip itself and those after it are left out).
-            if position.get(r["tip_id"], -1) < n and r["category"] == tip.category
-            and start <= r["received_at"] <= end
-            and ((tip.area_code and r["area_code"] == tip.area_code) or (tip.unit_id and r["unit_id"] == tip.unit_id))
-        ][:limit]
+            if position.get(r["tip_id"], -1) < n and start <= r["received_at"] <= end:
+                others.append(TipFingerprint(
+                    tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
+                    description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"]))
+                if len(others) == limit:
+                    break
         if not others:
             continue
         new = TipFingerprint(tip_id=tip.tip_id, category=tip.category, received_at=tip.received_at,
@@ -334,16 +341,50 @@ async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipC
     return accepted
 
 
-async def on_inbound_tip(delivery: Delivery, uow: UnitOfWork, *, ctx: TipsContext) -> None:
-    """A tip forwarded by another agency; a repeated reference from the same agency is processed once.
+INBOUND_HASHING = 2  # receipts of forwarded tips hashed at the same time
+
+
+async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ctx: TipsContext) -> None:
+    """Tips forwarded by other agencies, a batch at once; a repeated reference from the same agency is processed
+    once (also within one batch).
 
     An unknown category is filed under `other` (never dropped). When an agency sends a reporter together with
     `anonymous: true`, the identity is kept (encrypted) and the tip is marked confidential rather than refused.
+    A tip that does not pass intake validation is refused (`Reject`) before anything is prepared: the spine then
+    runs each message alone, and only that one goes to the DLQ. The tips are stored as `record_tips` stores a
+    group: as one after the other, duplicate links included.
     """
-    data = delivery.data
-    assert isinstance(data, TipSubmitted) and delivery.agency is not None
-    if await store.find_inbound(session=uow.session, agency=delivery.agency, reference=data.reference):
+    known = await store.inbound_known(session=uow.session, refs=[
+        (d.agency, d.data.reference) for d in deliveries if isinstance(d.data, TipSubmitted) and d.agency])
+    new: list[tuple[str, str, SubmitTip]] = []
+    for delivery in deliveries:
+        data = delivery.data
+        assert isinstance(data, TipSubmitted) and delivery.agency is not None
+        key = (delivery.agency, data.reference)
+        if key in known:
+            continue
+        known.add(key)
+        new.append((delivery.agency, data.reference, _inbound_command(data)))
+    if not new:
         return
+    # argon2 is deliberately slow: a few receipts hashed at once, leaving the thread pool to the public intake.
+    gate = asyncio.Semaphore(INBOUND_HASHING)
+
+    async def prepare(cmd: SubmitTip) -> PreparedTip:
+        async with gate:
+            return await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True)
+
+    prepared = await asyncio.gather(*(prepare(cmd) for _, _, cmd in new))
+    accepted = await record_tips(prepared, uow, ctx=ctx, now=ctx.now())
+    await insert_many(uow.session, store.inbound_refs, [
+        {"agency": agency, "reference": reference, "tip_id": a.tip_id}
+        for (agency, reference, _), a in zip(new, accepted, strict=True)])
+    if ctx.metrics:
+        for a in accepted:
+            ctx.metrics.received.labels("agency", a.priority).inc()
+
+
+def _inbound_command(data: TipSubmitted) -> SubmitTip:
     raw = data.model_dump(exclude={"reference"})
     confidential = bool(raw.get("anonymous")) and raw.get("reporter") is not None
     if confidential:
@@ -354,17 +395,11 @@ async def on_inbound_tip(delivery: Delivery, uow: UnitOfWork, *, ctx: TipsContex
     if not raw.get("anonymous") and raw.get("reporter") is None:
         raw["anonymous"] = True
     try:
-        cmd = SubmitTip.model_validate(raw)
+        return SubmitTip.model_validate(raw)
     except ValidationError as exc:
         # Field names only: the values may hold the reporter's personal data.
         fields = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors(include_input=False)})
         raise Reject(f"tip does not pass intake validation: {', '.join(fields)}") from exc
-    prepared = await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True)
-    accepted = await record_tip(prepared, uow, ctx=ctx, now=ctx.now())
-    await uow.session.execute(insert(store.inbound_refs).values(
-        agency=delivery.agency, reference=data.reference, tip_id=accepted.tip_id))
-    if ctx.metrics:
-        ctx.metrics.received.labels("agency", accepted.priority).inc()
 
 
 async def on_units_registered(deliveries: list[Delivery], uow: UnitOfWork, *, now: datetime) -> None:

@@ -392,10 +392,18 @@ async def gauge_counts(*, session: AsyncSession, now: datetime) -> dict[str, dic
 
 
 # --- inbound -------------------------------------------------------------------------------------------------------
-async def find_inbound(*, session: AsyncSession, agency: str, reference: str) -> str | None:
-    row = (await session.execute(select(inbound_refs.c.tip_id).where(
-        inbound_refs.c.agency == agency, inbound_refs.c.reference == reference))).first()
-    return row[0] if row else None
+async def inbound_known(*, session: AsyncSession, refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (agency, reference) pairs were processed before."""
+    out: set[tuple[str, str]] = set()
+    by_agency: dict[str, list[str]] = {}
+    for agency, reference in dict.fromkeys(refs):
+        by_agency.setdefault(agency, []).append(reference)
+    for agency, references in sorted(by_agency.items()):
+        for chunk in chunks(references):
+            rows = await session.execute(select(inbound_refs.c.reference).where(
+                inbound_refs.c.agency == agency, inbound_refs.c.reference.in_(chunk)))
+            out |= {(agency, r[0]) for r in rows}
+    return out
 
 
 # --- report figures ------------------------------------------------------------------------------------------

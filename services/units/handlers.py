@@ -316,15 +316,25 @@ async def import_units(db: Database, records: Sequence[tuple[int, Mapping[str, A
     return report
 
 
-async def on_unit_upserted(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    """A business or school registry's record: create the unit, or update it by its external key."""
-    data = delivery.data
-    assert isinstance(data, UnitUpserted)
-    rows = await import_rows([(1, data.model_dump(exclude_none=True))], uow, now=now,
-                             actor=f"agency/{delivery.agency}")
-    if rows[0].status == "rejected":
-        reasons = "; ".join(f"{e.field}: {e.message}" for e in rows[0].errors or [])
-        raise Reject(f"unit record {data.external_key} rejected: {reasons}")
+async def on_units_upserted(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+    """Business and school registries' records, a batch at once: create each unit, or update it by its external
+    key. Consecutive records of one agency go through `import_rows` together, as the rows of an import file do
+    (a later record of a key sees the earlier one). A record refused by validation refuses the batch (`Reject`):
+    the spine then runs each message alone, and only that one goes to the DLQ."""
+    start = 0
+    while start < len(deliveries):
+        agency = deliveries[start].agency
+        end = start
+        while end < len(deliveries) and deliveries[end].agency == agency:
+            end += 1
+        group = [d.data for d in deliveries[start:end] if isinstance(d.data, UnitUpserted)]
+        rows = await import_rows([(n, data.model_dump(exclude_none=True)) for n, data in enumerate(group)], uow,
+                                 now=now, actor=f"agency/{agency}")
+        for row in rows:
+            if row.status == "rejected":
+                reasons = "; ".join(f"{e.field}: {e.message}" for e in row.errors or [])
+                raise Reject(f"unit record {group[row.line].external_key} rejected: {reasons}")
+        start = end
 
 
 # --- cycles --------------------------------------------------------------------------------------------------------
@@ -506,11 +516,27 @@ async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occ
                               now: datetime, reference: str | None = None,
                               description: str | None = None) -> tuple[Incident, Cycle | None]:
     """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it."""
-    incident_id = str(uuid.uuid4())
+    year = _incident_year(occurred_at)
+    cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
+    incident, changed = _incident_step(unit, cycle, uow, category=category, occurred_at=occurred_at, source=source,
+                                       now=now, reference=reference, description=description)
+    await store.insert_incident(session=uow.session, incident=incident)
+    if changed is not None:
+        await store.update_cycles(session=uow.session, changed=[changed], now=now)
+        cycle = changed
+    return incident, cycle
+
+
+def _incident_year(occurred_at: datetime) -> int:
     if occurred_at.tzinfo is None:
         raise Invalid("occurred_at needs a time zone", details={"field": "occurred_at"})
-    year = assessment_year_of(occurred_at)
-    cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
+    return assessment_year_of(occurred_at)
+
+
+def _incident_step(unit: Unit, cycle: Cycle | None, uow: UnitOfWork, *, category: str, occurred_at: datetime,
+                   source: str, now: datetime, reference: str | None,
+                   description: str | None) -> tuple[Incident, Cycle | None]:
+    """The incident and its events (emitted), and the unit's cycle of that year when the incident changed it."""
     if cycle is not None:
         framework = framework_by_code(cycle.framework_code, cycle.kind)
     else:
@@ -518,48 +544,72 @@ async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occ
             framework = framework_in_force(unit.kind, unit.province_code, local_date(occurred_at))
         except NotFound:
             framework = framework_in_force(unit.kind, unit.province_code, local_date(now))
-    incident, events = record_incident(incident_id=incident_id, unit_id=unit.unit_id, category=category,
+    incident, events = record_incident(incident_id=str(uuid.uuid4()), unit_id=unit.unit_id, category=category,
                                        occurred_at=occurred_at, source=source, framework=framework, now=now,
                                        reference=reference, description=description)
-    await store.insert_incident(session=uow.session, incident=incident)
     for event in events:
         uow.emit(event)
-    if cycle is not None:
-        outcome = note_incident(cycle, incident.ref(), now=now)
-        if outcome.cycle != cycle:
-            await store.update_cycles(session=uow.session, changed=[outcome.cycle], now=now)
-            cycle = outcome.cycle
-        for follow_up in outcome.events:
-            uow.emit(follow_up)
-    return incident, cycle
+    if cycle is None:
+        return incident, None
+    outcome = note_incident(cycle, incident.ref(), now=now)
+    for follow_up in outcome.events:
+        uow.emit(follow_up)
+    return incident, (outcome.cycle if outcome.cycle != cycle else None)
 
 
-async def on_incident_reported(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> None:
-    """Another agency's incident report: matched by unit id or external key, processed once per reference."""
-    data = delivery.data
-    assert isinstance(data, IncidentReported)
-    agency = delivery.agency or "unknown"
-    if await store.inbound_seen(session=uow.session, agency=agency, message_type=IncidentReported.TYPE,
-                                reference=data.reference) is not None:
-        return  # the agency sent this reference before (perhaps under a new event id): already recorded
-    unit: Unit | None = None
-    if data.unit_id:
-        unit = await store.get_unit(session=uow.session, unit_id=data.unit_id)
-    if unit is None and data.unit_external_key:
-        unit = (await store.get_units_by_external_keys(session=uow.session, keys=[data.unit_external_key])).get(
-            data.unit_external_key)
-    if unit is None:
-        given = data.unit_id or data.unit_external_key
-        raise Reject(f"unknown unit {given!r} (reference {data.reference})" if given
-                     else f"no unit_id or unit_external_key (reference {data.reference})")
-    try:
-        incident, _ = await record_incident_cmd(unit, uow, category=data.category, occurred_at=data.occurred_at,
-                                                source=f"agency/{agency}", now=now, reference=data.reference,
-                                                description=data.description)
-    except DomainError as exc:
-        raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
-    await store.remember_inbound(session=uow.session, agency=agency, message_type=IncidentReported.TYPE,
-                                 reference=data.reference, result_id=incident.incident_id, now=now)
+async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+    """Other agencies' incident reports, a batch at once: matched by unit id or external key, processed once per
+    (agency, reference), also within the batch. The references, units and cycles are read in a few statements
+    and the cycles changed in memory in event order (a second incident at a unit sees what the first did); the
+    incidents, the changed cycles and the references are written at the end. A report that cannot be recorded
+    (an unknown unit, an unknown category) refuses the batch (`Reject`): the spine then runs each message alone,
+    and only that one goes to the DLQ."""
+    reports = [(d.agency or "unknown", d.data) for d in deliveries if isinstance(d.data, IncidentReported)]
+    seen = await store.inbound_seen_many(session=uow.session, message_type=IncidentReported.TYPE,
+                                         refs=[(agency, data.reference) for agency, data in reports])
+    by_id = await store.get_units(session=uow.session, unit_ids=[d.unit_id for _, d in reports if d.unit_id])
+    by_key = await store.get_units_by_external_keys(
+        session=uow.session, keys=[d.unit_external_key for _, d in reports if d.unit_external_key])
+    todo: list[tuple[str, IncidentReported, Unit, int]] = []
+    for agency, data in reports:
+        if (agency, data.reference) in seen:
+            continue  # the agency sent this reference before (perhaps under a new event id): already recorded
+        seen.add((agency, data.reference))
+        unit = by_id.get(data.unit_id) if data.unit_id else None
+        if unit is None and data.unit_external_key:
+            unit = by_key.get(data.unit_external_key)
+        if unit is None:
+            given = data.unit_id or data.unit_external_key
+            raise Reject(f"unknown unit {given!r} (reference {data.reference})" if given
+                         else f"no unit_id or unit_external_key (reference {data.reference})")
+        try:
+            year = _incident_year(data.occurred_at)
+        except DomainError as exc:
+            raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
+        todo.append((agency, data, unit, year))
+    cycles: dict[tuple[str, int], Cycle | None] = {}
+    for year in sorted({year for *_, year in todo}):
+        at_year = [unit.unit_id for _, _, unit, y in todo if y == year]
+        found = await store.get_cycles(session=uow.session, unit_ids=at_year, year=year)
+        cycles |= {(unit_id, year): found.get(unit_id) for unit_id in at_year}
+    recorded: list[Incident] = []
+    changed: dict[tuple[str, int], Cycle] = {}
+    refs: list[dict[str, Any]] = []
+    for agency, data, unit, year in todo:
+        try:
+            incident, cycle = _incident_step(unit, cycles[(unit.unit_id, year)], uow, category=data.category,
+                                             occurred_at=data.occurred_at, source=f"agency/{agency}", now=now,
+                                             reference=data.reference, description=data.description)
+        except DomainError as exc:
+            raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
+        recorded.append(incident)
+        if cycle is not None:
+            cycles[(unit.unit_id, year)] = changed[(unit.unit_id, year)] = cycle
+        refs.append({"agency": agency, "message_type": IncidentReported.TYPE, "reference": data.reference,
+                     "result_id": incident.incident_id, "processed_at": now})
+    await store.insert_incidents(session=uow.session, new=recorded)
+    await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
+    await store.remember_inbound_many(session=uow.session, rows=refs)
 
 
 async def report_activity_cmd(unit: Unit, fields: ActivityFields, uow: UnitOfWork, *, now: datetime) -> Activity:

@@ -424,6 +424,11 @@ async def insert_incident(*, session: AsyncSession, incident: Incident) -> None:
     await session.execute(insert(incidents).values(**incident_row(incident)))
 
 
+async def insert_incidents(*, session: AsyncSession, new: Sequence[Incident]) -> None:
+    if new:
+        await insert_many(session, incidents, [incident_row(i) for i in new])
+
+
 async def list_incidents(*, session: AsyncSession, unit_id: str, year: int | None, after: tuple[datetime, str] | None,
                          limit: int) -> list[Incident]:
     stmt = select(incidents).where(incidents.c.unit_id == unit_id)
@@ -465,18 +470,25 @@ async def list_activities(*, session: AsyncSession, unit_id: str, year: int | No
 
 
 # --- inbound references ----------------------------------------------------------------------------------------
-async def inbound_seen(*, session: AsyncSession, agency: str, message_type: str, reference: str) -> str | None:
-    """The result id of an already processed (agency, type, reference), '' when it had none, None if new."""
-    row = (await session.execute(select(inbound_refs.c.result_id).where(
-        inbound_refs.c.agency == agency, inbound_refs.c.message_type == message_type,
-        inbound_refs.c.reference == reference))).first()
-    return None if row is None else (row[0] or "")
+async def inbound_seen_many(*, session: AsyncSession, message_type: str,
+                            refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (agency, reference) pairs of a message type were processed before."""
+    by_agency: dict[str, list[str]] = {}
+    for agency, reference in dict.fromkeys(refs):
+        by_agency.setdefault(agency, []).append(reference)
+    out: set[tuple[str, str]] = set()
+    for agency, references in sorted(by_agency.items()):
+        for chunk in chunks(references):
+            rows = await session.execute(select(inbound_refs.c.reference).where(
+                inbound_refs.c.agency == agency, inbound_refs.c.message_type == message_type,
+                inbound_refs.c.reference.in_(chunk)))
+            out |= {(agency, r[0]) for r in rows}
+    return out
 
 
-async def remember_inbound(*, session: AsyncSession, agency: str, message_type: str, reference: str,
-                           result_id: str | None, now: datetime) -> None:
-    await session.execute(insert(inbound_refs).values(agency=agency, message_type=message_type, reference=reference,
-                                                      result_id=result_id, processed_at=now))
+async def remember_inbound_many(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await insert_many(session, inbound_refs, rows)
 
 
 # --- statistics (SQL aggregates; `domain.compute_stats` is the reference they are tested against) ---------------

@@ -10,15 +10,16 @@ from shared.service import Service
 
 
 def register(service: Service) -> None:
-    @service.consumer("inbound-units", stream="INBOUND", subject=f"antq.inbound.*.{UnitUpserted.TYPE}",
-                      types={UnitUpserted.TYPE}, description="Units from business and school registries")
-    async def inbound_units(delivery: Delivery, uow: UnitOfWork) -> None:
-        await handlers.on_unit_upserted(delivery, uow, now=service.clock())
+    @service.batch_consumer("inbound-units", stream="INBOUND", subject=f"antq.inbound.*.{UnitUpserted.TYPE}",
+                            types={UnitUpserted.TYPE}, description="Units from business and school registries")
+    async def inbound_units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await handlers.on_units_upserted(deliveries, uow, now=service.clock())
 
-    @service.consumer("inbound-incidents", stream="INBOUND", subject=f"antq.inbound.*.{IncidentReported.TYPE}",
-                      types={IncidentReported.TYPE}, description="Incidents at units reported by other agencies")
-    async def inbound_incidents(delivery: Delivery, uow: UnitOfWork) -> None:
-        await handlers.on_incident_reported(delivery, uow, now=service.clock())
+    @service.batch_consumer("inbound-incidents", stream="INBOUND",
+                            subject=f"antq.inbound.*.{IncidentReported.TYPE}", types={IncidentReported.TYPE},
+                            description="Incidents at units reported by other agencies")
+    async def inbound_incidents(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await handlers.on_incidents_reported(deliveries, uow, now=service.clock())
 
     # What another agency publishes that no service accepts must not sit unread: the DLQ says why.
     service.dead_letter_unknown_inbound()

@@ -3,7 +3,8 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
 
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
-    python -m tests.bench --only intake,e2e    # some of: memory intake consumer relay e2e campaign platform
+    python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
+                                               # platform
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -26,26 +27,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.bench import bench_campaign, bench_consumer, bench_e2e, bench_intake, bench_relay
+from tests.bench import bench_campaign, bench_consumer, bench_consumers, bench_e2e, bench_intake, bench_relay
 from tests.bench.common import bench_nats
 
-STEPS = ("memory", "intake", "consumer", "relay", "e2e", "campaign", "platform")
+STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform")
 
 
 @dataclass(frozen=True)
 class Sizes:
     intake_seconds: float
     consumer_events: int
+    consumers_events: int
     relay_events: int
     e2e_seconds: float
     campaign_units: int
     platform_units: int
 
 
-FULL = Sizes(intake_seconds=6, consumer_events=3000, relay_events=10_000, e2e_seconds=15, campaign_units=25_000,
-             platform_units=25_000)
-QUICK = Sizes(intake_seconds=2, consumer_events=300, relay_events=1000, e2e_seconds=3, campaign_units=500,
-              platform_units=100)
+FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=3000, relay_events=10_000, e2e_seconds=15,
+             campaign_units=25_000, platform_units=25_000)
+QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
+              campaign_units=500, platform_units=100)
 
 
 @dataclass
@@ -98,6 +100,12 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                 Row("event processing: spine alone (no-op handler)",
                     f"{_f(r['spine_noop']['events_per_s'])} events/s; "
                     f"{r['spine_noop']['cpu_ms_per_event']} ms CPU/event", base, _r(r["spine_noop"]["ratio"]), cmd)]
+    if name == "consumers":
+        return [Row(f"event processing: {durable} ({c['events']:,} events of the {c['load']} load)",
+                    f"{_f(c['events_per_s'])} events/s; {c['cpu_ms_per_event']} ms CPU/event",
+                    f"raw nats-py fetch+ack {_f(c['raw_events_per_s'])} events/s; "
+                    f"{c['raw_cpu_ms_per_event']} ms CPU/event", _r(c["ratio"]), cmd)
+                for durable, c in r["consumers"].items()]
     if name == "relay":
         return [Row("outbox relay (SQLite outbox -> PubAck -> marked sent)",
                     f"{_f(r['relay']['events_per_s'])} events/s",
@@ -141,6 +149,7 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "memory": (lambda: bench_campaign.memory_at_rest(nats_url), 120),
         "intake": (lambda: bench_intake.run(nats_url, duration=sizes.intake_seconds), 240),
         "consumer": (lambda: bench_consumer.run(nats_url, n=sizes.consumer_events), 300),
+        "consumers": (lambda: bench_consumers.run(nats_url, n=sizes.consumers_events), 600),
         "relay": (lambda: bench_relay.run(nats_url, n=sizes.relay_events), 240),
         "e2e": (lambda: bench_e2e.run(nats_url, duration=sizes.e2e_seconds), 180),
         "campaign": (lambda: bench_campaign.run_units(sizes.campaign_units), 600),

@@ -395,12 +395,13 @@ async def publish_pipelined(js: Any, messages: Sequence[tuple[str, bytes, str]],
 
 async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, timeout: float,
                         interval: float = 0.01, cpu_of: int | None = None,
-                        cpu_used: list[float] | None = None) -> tuple[float, float]:
+                        cpu_used: list[float] | None = None, delivered_before: int = 0) -> tuple[float, float]:
     """Watch a durable consumer until every message up to stream sequence `expected` is acknowledged.
 
     Returns (first delivery seen, all acknowledged) as perf_counter times. Processing time is measured from the
     server's side, the same way for the service and for the raw baseline. With `cpu_of`, the CPU seconds that
-    process used in between are appended to `cpu_used`.
+    process used in between are appended to `cpu_used`. A durable that had delivered `delivered_before` messages
+    before (an earlier load) starts its clock at its next delivery.
     """
     cpu_start = 0.0
     from nats.js.errors import NotFoundError
@@ -414,7 +415,7 @@ async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, ti
         except NotFoundError:
             info = None
         if info is not None:
-            if first is None and info.delivered.consumer_seq > 0:
+            if first is None and info.delivered.consumer_seq > delivered_before:
                 first = now
                 cpu_start = cpu_seconds(cpu_of) if cpu_of else 0.0
             if (first is not None and info.num_pending == 0 and info.num_ack_pending == 0
@@ -426,6 +427,32 @@ async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, ti
         if now > deadline:
             raise TimeoutError(f"{durable} did not finish {expected} messages in {timeout}s (last: {info})")
         await asyncio.sleep(interval)
+
+
+async def raw_fetch_and_ack(js: Any, stream: str, durable: str, *, expected: int, batch: int, timeout: float,
+                            cpu_used: list[float]) -> tuple[float, float]:
+    """The raw baseline of event processing: nats-py `pull_subscribe_bind` + `fetch(batch)` + `ack()` on an
+    existing durable, nothing else, timed as `wait_consumed` times a service (this process's CPU appended to
+    `cpu_used`)."""
+    import nats
+
+    sub = await js.pull_subscribe_bind(durable, stream)
+
+    async def drain() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+                for msg in await sub.fetch(batch, timeout=1):
+                    await msg.ack()
+
+    task = asyncio.create_task(drain())
+    try:
+        return await wait_consumed(js, stream, durable, expected=expected, timeout=timeout, cpu_of=os.getpid(),
+                                   cpu_used=cpu_used)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sub.unsubscribe()
 
 
 async def gather_rss(procs: Sequence[Process]) -> dict[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench import bench_campaign, bench_consumer, bench_e2e, bench_intake, bench_relay
+from tests.bench import bench_campaign, bench_consumer, bench_consumers, bench_e2e, bench_intake, bench_relay
 from tests.bench.__main__ import rows_for
 
 
@@ -29,6 +29,16 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
                      consumer["notify"]["events_per_s"])
     assert consumer["spine_noop"]["processed"] == 50
     assert consumer["notify"]["processed"] == consumer["notify"]["inbox_deliveries"] == 50
+
+    consumers = results["consumers"] = await bench_consumers.run(nats_url, n=60, batch=20)
+    assert set(consumers["consumers"]) == {t.durable for targets in bench_consumers.TARGETS.values() for t in targets}
+    for durable, c in consumers["consumers"].items():
+        assert _positive(c["events_per_s"], c["raw_events_per_s"], c["ratio"]), durable
+        assert c["events"] >= c["of_the_load"] > 0, durable
+        # Every event of the load of a type the consumer handles left its inbox row, once; at most the events
+        # another service published on the stream since are added (awards' proposals on AWARDS).
+        assert c["handled"] <= c["processed"] <= c["handled"] + c["events"] - c["of_the_load"], durable
+    assert consumers["consumers"]["awards-units"]["handled"] < consumers["consumers"]["awards-units"]["events"]
 
     relay = results["relay"] = await bench_relay.run(nats_url, n=50, batch_size=20)
     assert _positive(relay["raw"]["events_per_s"], relay["relay"]["events_per_s"], relay["relay"]["ratio"])

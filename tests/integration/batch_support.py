@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shared.bus.consumer import Delivery
 from shared.contracts.envelope import new_event
 from shared.contracts.events import EventData
-from shared.db import Database
+from shared.db import Database, UnitOfWork
 from shared.migrations import migrate
 
 
@@ -40,3 +42,22 @@ async def fresh_database(path: Path, service: str) -> Database:
     url = f"sqlite+aiosqlite:///{path}"
     await migrate(url, service)
     return Database(url, source=f"antq/{service}")
+
+
+@contextlib.asynccontextmanager
+async def batched_and_single(tmp_path: Path, fresh: Callable[[Path], Awaitable[Database]],
+                             handle: Callable[[list[Delivery], UnitOfWork], Awaitable[Any]],
+                             events: Sequence[Delivery], size: int) -> AsyncIterator[tuple[Database, Database]]:
+    """Two fresh databases: the events handled `size` at a time in one, one at a time in the other."""
+    batched, single = await fresh(tmp_path / "batch.db"), await fresh(tmp_path / "one.db")
+    try:
+        for start in range(0, len(events), size):
+            async with batched.unit_of_work() as uow:
+                await handle(list(events[start:start + size]), uow)
+        for delivery in events:
+            async with single.unit_of_work() as uow:
+                await handle([delivery], uow)
+        yield batched, single
+    finally:
+        await batched.dispose()
+        await single.dispose()

@@ -40,7 +40,7 @@ import nats
 from nats.js.errors import NotFoundError
 
 from shared.contracts.events import data_model_for
-from shared.testing import free_port, free_port_block
+from shared.testing import free_port, free_port_block, subject_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
@@ -280,16 +280,6 @@ class Op:
     acked: bool = False
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def subject_matches(filter_subject: str, subject: str) -> bool:
-    f, s = filter_subject.split("."), subject.split(".")
-    for i, tok in enumerate(f):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(f) == len(s)
 
 
 async def durable_consumers(js: Any) -> list[Any]:

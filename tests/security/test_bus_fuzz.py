@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from shared.bus.consumer import Consumer
 from shared.contracts.events import EVENT_TYPES, INBOUND_TYPES, EventData, data_model_for
 from shared.settings import SERVICES, Settings
-from shared.testing import eventually, running
+from shared.testing import eventually, running, subject_matches
 from tests.security.examples import example
 
 AGENCY = "fuzzagency"
@@ -71,16 +71,6 @@ def subjects_of(consumer: Consumer) -> list[str]:
         types = sorted(consumer.types) if consumer.types else sorted(t for t in EVENT_TYPES if t.startswith(prefix))
         return [t for t in types if t.startswith(prefix)] or [prefix + "Anything.v1"]
     return [filt]
-
-
-def matches(filter_subject: str, subject: str) -> bool:
-    want, have = filter_subject.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def type_of(subject: str) -> str:
@@ -189,7 +179,7 @@ async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_u
                 await js.publish(f"{namespace}.{subject}", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex})
                 published += 1
                 for _, c in consumers:
-                    if not matches(c.filter_subject, subject):
+                    if not subject_matches(c.filter_subject, subject):
                         continue
                     if c.unknown_inbound and data_model_for(subject) is not None:
                         continue  # an accepted inbound type: left to its own consumer, never dead-lettered twice
@@ -218,7 +208,7 @@ async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_u
                 continue
             await js.publish(f"{namespace}.{subject}", json.dumps(envelope(subject, data)).encode())
             for _, c in consumers:
-                if matches(c.filter_subject, subject):
+                if subject_matches(c.filter_subject, subject):
                     valid_sent[c.name] += 1
 
         async def settled() -> bool:

@@ -26,7 +26,7 @@ from shared.contracts.events import (
 )
 from shared.db import Database, outbox
 from tests.integration import batch_support
-from tests.integration.batch_support import fresh_database, interleave
+from tests.integration.batch_support import batched_and_single, fresh_database, interleave
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
@@ -79,20 +79,11 @@ async def snapshot(db: Database) -> dict[str, Any]:
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_a_batch_of_unit_events_has_exactly_the_effect_of_one_at_a_time(tmp_path: Path, seed: int) -> None:
     events = deliveries_of(story(random.Random(seed)))
-    batched, single = await fresh(tmp_path / "batch.db"), await fresh(tmp_path / "one.db")
-    try:
-        for start in range(0, len(events), 10):
-            async with batched.unit_of_work() as uow:
-                await on_unit_events(events[start:start + 10], uow, now=NOW)
-        for delivery in events:
-            async with single.unit_of_work() as uow:
-                await on_unit_events([delivery], uow, now=NOW)
+    async with batched_and_single(tmp_path, fresh, lambda d, uow: on_unit_events(d, uow, now=NOW), events,
+                                  10) as (batched, single):
         a, b = await snapshot(batched), await snapshot(single)
         async with batched.read() as session:
             chain = await audit.verify_chain(session, store.audit_log)
-    finally:
-        await batched.dispose()
-        await single.dispose()
     assert a == b
     assert chain.ok and chain.entries == len(a["audit"])  # the entries appended together still form one chain
     assert len(a["units"]) == 12 and len(a["certs"]) >= 40

@@ -32,8 +32,14 @@ TEXTS = [
 
 
 def commands(rng: random.Random, n: int) -> list[SubmitTip]:
-    return [SubmitTip(category=rng.choice(["theft", "gambling"]), description=rng.choice(TEXTS) + f" ({i % 3})",
-                      area_code=rng.choice(["79.26734", "79.26737"]), anonymous=True) for i in range(n)]
+    """Tips in two communes and at two units (some at a unit only, some at both a commune and a unit)."""
+    out = []
+    for i in range(n):
+        area, unit = rng.choice([("79.26734", None), ("79.26737", None), (None, "u-1"), ("79.26734", "u-1"),
+                                 ("79.26737", "u-2")])
+        out.append(SubmitTip(category=rng.choice(["theft", "gambling"]), description=rng.choice(TEXTS) + f" ({i % 3})",
+                             area_code=area, unit_id=unit, anonymous=True))
+    return out
 
 
 async def fresh(path: Path) -> Database:

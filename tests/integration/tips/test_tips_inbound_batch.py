@@ -1,0 +1,91 @@
+"""The tips-inbound consumer takes a batch of forwarded tips at once: each (agency, reference) is processed once,
+within a batch and across batches, and each tip is stored as the public intake stores it. Real SQLite."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.tips import store
+from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
+from services.tips.handlers import TipsContext, on_inbound_tips
+from services.tips.storage import DiskStorage
+from shared.bus.consumer import Delivery, Reject
+from shared.contracts.envelope import CloudEvent
+from shared.contracts.events import TipSubmitted
+from shared.db import Database, outbox
+from tests.integration.batch_support import fresh_database
+
+NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+
+def forwarded(agency: str, reference: str, **fields: Any) -> Delivery:
+    data = {"category": "theft", "description": f"Tin chuyển về hành vi trộm cắp ({reference})",
+            "area_code": "79.26734", "anonymous": True, "reference": reference} | fields
+    env = CloudEvent(id=str(uuid.uuid4()), source=f"agency/{agency}", type="TipSubmitted.v1", time=NOW, data=data)
+    return Delivery(envelope=env, data=TipSubmitted.model_validate(data), event_type=TipSubmitted.TYPE,
+                    agency=agency, num_delivered=1)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> TipsContext:
+    return TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "f"),
+                       argon2=FAST_FOR_TESTS, clock=lambda: NOW)
+
+
+async def stored(db: Database) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
+    async with db.read() as s:
+        refs = {(r.agency, r.reference): r.tip_id for r in await s.execute(select(store.inbound_refs))}
+        tips = {r["tip_id"]: dict(r) for r in (await s.execute(select(store.tips))).mappings()}
+        events = [r[0] for r in await s.execute(select(outbox.c.event_type))]
+    return {key: tips[tip_id] for key, tip_id in refs.items()}, events
+
+
+async def test_a_batch_processes_each_reference_once_and_stores_each_tip(tmp_path: Path, ctx: TipsContext) -> None:
+    db = await fresh_database(tmp_path / "tips.db", "tips")
+    try:
+        async with db.unit_of_work() as uow:
+            await on_inbound_tips([
+                forwarded("national-app", "R-1"),
+                forwarded("national-app", "R-2", area_code="79.bad area", category="not_a_category"),
+                forwarded("national-app", "R-1", description="Gửi lại lần hai"),  # the same reference again
+                forwarded("school-registry", "R-1"),  # another agency's R-1 is another tip
+                forwarded("national-app", "R-3", reporter={"name": "Nguyễn Văn A", "phone": "0901234567"}),
+            ], uow, ctx=ctx)
+        async with db.unit_of_work() as uow:  # a later batch: R-2 again is known, R-4 is new
+            await on_inbound_tips([forwarded("national-app", "R-2"), forwarded("national-app", "R-4")],
+                                  uow, ctx=ctx)
+        tips, events = await stored(db)
+    finally:
+        await db.dispose()
+    assert sorted(tips) == [("national-app", "R-1"), ("national-app", "R-2"), ("national-app", "R-3"),
+                            ("national-app", "R-4"), ("school-registry", "R-1")]
+    assert events == ["antq.tips.TipReceived.v1"] * 5
+    assert all(t["channel"] == "agency" for t in tips.values())
+    assert "lần hai" not in tips[("national-app", "R-1")]["description"]  # the first one was kept
+    odd = tips[("national-app", "R-2")]
+    assert odd["area_code"] is None and odd["category"] == "other"  # unreadable area and category, not dropped
+    named = tips[("national-app", "R-3")]
+    assert named["confidentiality_requested"] and not named["anonymous"] and named["identity_enc"]
+    assert tips[("national-app", "R-4")]["anonymous"] and tips[("national-app", "R-4")]["identity_enc"] is None
+
+
+async def test_a_tip_that_fails_validation_refuses_the_batch_before_anything_is_prepared(
+        tmp_path: Path, ctx: TipsContext) -> None:
+    db = await fresh_database(tmp_path / "tips.db", "tips")
+    try:
+        with pytest.raises(Reject, match="intake validation") as refused:
+            async with db.unit_of_work() as uow:
+                await on_inbound_tips([forwarded("national-app", "R-1"), forwarded(  # a time without its zone
+                    "national-app", "R-2", anonymous=False, reporter={"name": "Trần Thị B", "phone": "0909999999"},
+                    occurred_at="2026-11-01T10:00:00")], uow, ctx=ctx)
+        tips, events = await stored(db)
+    finally:
+        await db.dispose()
+    assert "Trần" not in str(refused.value) and "0909" not in str(refused.value)  # field names, not values
+    assert tips == {} and events == []  # the spine then runs each alone: only R-2 goes to the DLQ
