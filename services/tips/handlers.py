@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -281,12 +282,17 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
     limit = store.DUPLICATE_CANDIDATES
     windows = {tip.tip_id: candidate_window(tip.received_at, ctx.triage_rules) for tip in tips
                if tip.area_code or tip.unit_id}
-    wanted = [(tip.category, tip.area_code, tip.unit_id, *windows[tip.tip_id]) for tip in tips if tip.tip_id in windows]
+    # One statement for the whole batch: the latest candidates of each (category, place), enough of them that
+    # every tip still has its own `limit` once the tips of the batch at the same place are left out.
+    in_batch: Counter[tuple[str, str, str | None]] = Counter(
+        (tip.category, "area", tip.area_code) for tip in tips if tip.area_code)
+    in_batch.update((tip.category, "unit", tip.unit_id) for tip in tips if tip.unit_id)
+    wanted = [(tip.category, tip.area_code, tip.unit_id, *windows[tip.tip_id],
+               limit + in_batch[(tip.category, "area", tip.area_code)] + in_batch[(tip.category, "unit", tip.unit_id)])
+              for tip in tips if tip.tip_id in windows]
     if not wanted:
         return
-    # One statement for the whole batch: the latest candidates of each (category, place), enough of them that
-    # every tip still has its own `limit` once the tips after it in the batch are left out.
-    rows = await store.duplicate_candidates(session=uow.session, wanted=wanted, limit=limit + len(tips))
+    rows = await store.duplicate_candidates(session=uow.session, wanted=wanted)
     position = {tip.tip_id: n for n, tip in enumerate(tips)}
     # The rows of each (category, area) and (category, unit), by their index in `rows` (newest first), so that a
     # tip looks at its own place's candidates only, not at every row of the batch's query.
@@ -298,22 +304,25 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
         if r["unit_id"]:
             by_unit.setdefault((r["category"], r["unit_id"]), []).append(i)
     links: list[dict[str, Any]] = []
+    prints: dict[int, TipFingerprint] = {}
     for n, (p, tip) in enumerate(zip(batch, tips, strict=True)):
         if tip.tip_id not in windows:
             continue
         start, end = windows[tip.tip_id]
         at_area = by_area.get((tip.category, tip.area_code), []) if tip.area_code else []
         at_unit = by_unit.get((tip.category, tip.unit_id), []) if tip.unit_id else []
-        others = []
+        others: list[TipFingerprint] = []
         for i in (sorted(set(at_area) | set(at_unit)) if at_area and at_unit else at_area or at_unit):
+            if len(others) >= limit:
+                break
             r = rows[i]
             # Stored before, or earlier in this batch (the tip itself and those after it are left out).
             if position.get(r["tip_id"], -1) < n and start <= r["received_at"] <= end:
-                others.append(TipFingerprint(
-                    tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
-                    description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"]))
-                if len(others) == limit:
-                    break
+                if i not in prints:  # one fingerprint per row: its text's features are computed once
+                    prints[i] = TipFingerprint(
+                        tip_id=r["tip_id"], category=r["category"], received_at=r["received_at"],
+                        description=r["description"], area_code=r["area_code"], unit_id=r["unit_id"])
+                others.append(prints[i])
         if not others:
             continue
         new = TipFingerprint(tip_id=tip.tip_id, category=tip.category, received_at=tip.received_at,

@@ -267,18 +267,20 @@ DUPLICATE_CANDIDATES = 200  # the most recent tips of the same category and plac
 
 
 async def duplicate_candidates(*, session: AsyncSession,
-                               wanted: Sequence[tuple[str, str | None, str | None, datetime, datetime]],
-                               limit: int = DUPLICATE_CANDIDATES) -> list[dict[str, Any]]:
-    """The tips a batch of new ones may duplicate, newest first: for each wanted (category, area code, unit id,
-    window start, window end), at least its latest `limit` tips (the caller picks each tip's own).
+                               wanted: Sequence[tuple[str, str | None, str | None, datetime, datetime, int]],
+                               ) -> list[dict[str, Any]]:
+    """The tips a batch of new ones may duplicate, newest first (ties by tip id, so that which of them count as
+    the latest is always the same): for each wanted (category, area code, unit id, window start, window end,
+    limit), at least its latest `limit` tips (the caller picks each tip's own).
 
-    One statement of a fixed shape: the categories and places as lists, the union of the windows. Only when
-    that returns as many rows as it may (a busy place) is it asked again per wanted tuple with its own limit."""
+    One statement of a fixed shape: the categories and places as lists, the union of the windows, at most the
+    sum of the limits. Only when that returns as many rows as it may (a busy place) is it asked again per wanted
+    tuple with its own limit."""
     wanted = sorted(set(wanted), key=str)
     places = [p for p in wanted if p[1] or p[2]]
     if not places:
         return []
-    cap = limit * len(places)
+    cap = sum(p[5] for p in places)
     areas = sorted({p[1] for p in places if p[1]})
     units = sorted({p[2] for p in places if p[2]})
     where_place = []
@@ -290,18 +292,18 @@ async def duplicate_candidates(*, session: AsyncSession,
              .where(tips.c.category.in_(sorted({p[0] for p in places})),
                     tips.c.received_at >= min(p[3] for p in places), tips.c.received_at <= max(p[4] for p in places),
                     or_(*where_place))
-             .order_by(tips.c.received_at.desc()).limit(cap))
+             .order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(cap))
     rows = [r._asdict() for r in await session.execute(query)]
     if len(rows) < cap:
         return rows
     parts = []
-    for category, area_code, unit_id, start, end in places:
+    for category, area_code, unit_id, start, end, limit in places:
         at = [c for c in (tips.c.area_code == area_code if area_code else None,
                           tips.c.unit_id == unit_id if unit_id else None) if c is not None]
         parts.append(_candidate_columns()
                      .where(tips.c.category == category, tips.c.received_at >= start, tips.c.received_at <= end,
                             or_(*at))
-                     .order_by(tips.c.received_at.desc()).limit(limit).subquery())
+                     .order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(limit).subquery())
     union = union_all(*(select(part) for part in parts)) if len(parts) > 1 else select(parts[0])
     seen: set[str] = set()
     rows = []
@@ -311,7 +313,7 @@ async def duplicate_candidates(*, session: AsyncSession,
             row = r._asdict()
             row["received_at"] = _utc(row["received_at"])  # as the driver returns a UNION's column
             rows.append(row)
-    rows.sort(key=lambda r: r["received_at"], reverse=True)
+    rows.sort(key=lambda r: (r["received_at"], r["tip_id"]), reverse=True)
     return rows
 
 

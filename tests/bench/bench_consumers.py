@@ -10,9 +10,10 @@ One world (namespace, data directory) is loaded stream by stream, in the order t
    (`IncidentReported`, by the agency's own key of the unit).
 After each load, every consumer of that stream is timed in turn in its own service process (`antq serve <svc>`;
 the service's other consumers are caught up, so they idle), and a raw nats-py durable with the same filter,
-starting at the load's first message, is timed the same way (from the server's side: first delivery to every
-matching message acknowledged). Each service's state carries over from one load to the next, as in production:
-notify knows the units when the tips and awards arrive, the incidents find the agency's units.
+starting at the first message that consumer has not acknowledged, is timed the same way (from the server's side:
+first delivery to every matching message acknowledged; run twice, the faster kept). Each service's state carries
+over from one load to the next, as in production: notify knows the units when the tips and awards arrive, the
+incidents find the agency's units.
 
 Counts are checked: every consumer's inbox gains a row for each event of the load of a type it handles (and for
 each such event another service published on the stream since the consumer last ran, which is why `events` can
@@ -307,8 +308,10 @@ async def run(nats_url: str, *, n: int = 3000, batch: int | None = None, timeout
                 # The same messages for both: everything the service's durable has not acknowledged yet, which
                 # besides this load may hold events another service published since (awards' proposals).
                 delivered, start = await _position(js, stream, target.durable)
-                n_all, raw_rate, raw_cpu = await _raw(js, stream, pattern, start_seq=start, expected=expected,
-                                                      batch=batch, timeout=timeout)
+                # The raw baseline twice, the faster kept: a single short run moves with the server's moment.
+                raws = [await _raw(js, stream, pattern, start_seq=start, expected=expected, batch=batch,
+                                   timeout=timeout) for _ in range(2)]
+                n_all, raw_rate, raw_cpu = max(raws, key=lambda r: r[1])
                 inbox_before = _inbox_count(world, target.service, target.durable)
                 svc = await _service(world, js, target, before=delivered, expected=expected, n=n_all, batch=batch,
                                      timeout=timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -72,15 +72,26 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return common / (len(a) + len(b) - common)  # |a ∪ b| without building the union
 
 
-def text_similarity(a: str, b: str, rules: TriageRules) -> float:
+Features = tuple[frozenset[str], frozenset[str]]  # a text's words and its character shingles
+
+
+def text_features(text: str, shingle_size: int) -> Features:
+    return tokens(text), shingles(text, shingle_size)
+
+
+def features_similarity(a: Features, b: Features, rules: TriageRules) -> float:
     """0..1, the weighted blend of token and shingle Jaccard indices."""
     total = rules.weights.tokens + rules.weights.shingles
     if total == 0:
         return 0.0
-    score = rules.weights.tokens * jaccard(tokens(a), tokens(b)) + rules.weights.shingles * jaccard(
-        shingles(a, rules.shingle_size), shingles(b, rules.shingle_size)
-    )
+    score = rules.weights.tokens * jaccard(a[0], b[0]) + rules.weights.shingles * jaccard(a[1], b[1])
     return score / total
+
+
+def text_similarity(a: str, b: str, rules: TriageRules) -> float:
+    """0..1, the weighted blend of token and shingle Jaccard indices."""
+    size = rules.shingle_size
+    return features_similarity(text_features(a, size), text_features(b, size), rules)
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,15 @@ class TipFingerprint:
     description: str
     area_code: str | None = None
     unit_id: str | None = None
+    # The description's features by shingle size, computed once: a batch compares one stored tip with many new
+    # ones through the same fingerprint.
+    _features: dict[int, Features] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def features(self, shingle_size: int) -> Features:
+        found = self._features.get(shingle_size)
+        if found is None:
+            found = self._features[shingle_size] = text_features(self.description, shingle_size)
+        return found
 
 
 @dataclass(frozen=True)
@@ -112,7 +132,7 @@ def duplicate_score(new: TipFingerprint, other: TipFingerprint, rules: TriageRul
         return None
     if abs(new.received_at - other.received_at) > timedelta(hours=rules.window_hours):
         return None
-    text = text_similarity(new.description, other.description, rules)
+    text = features_similarity(new.features(rules.shingle_size), other.features(rules.shingle_size), rules)
     score = min(1.0, text + (rules.same_unit_bonus if same_unit else 0.0))
     if score < rules.min_score:
         return None
