@@ -44,7 +44,7 @@ class Sizes:
     platform_units: int
 
 
-FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=3000, relay_events=10_000, e2e_seconds=15,
+FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
              campaign_units=25_000, platform_units=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
               campaign_units=500, platform_units=100)

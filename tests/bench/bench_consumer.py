@@ -25,14 +25,7 @@ import nats
 from shared.bus.streams import DurableSpec, consumer_config, ensure_streams
 from shared.contracts.envelope import new_event
 from shared.contracts.events import TipReceived
-from tests.bench.common import (
-    RssSampler,
-    World,
-    publish_pipelined,
-    raw_fetch_and_ack,
-    service_process,
-    wait_consumed,
-)
+from tests.bench.common import RssSampler, World, publish_pipelined, service_process, wait_consumed
 
 CATEGORIES = ("theft", "drugs", "fraud", "cybercrime", "gambling", "public_order")
 
@@ -54,8 +47,26 @@ async def _raw(js: Any, stream: str, subject: str, n: int, batch: int, timeout: 
                cpu: list[float]) -> float:
     spec = DurableSpec(stream=stream, durable="bench-raw", filter_subject=subject, ack_wait=30)
     await js.add_consumer(stream, consumer_config(spec))
-    first, last = await raw_fetch_and_ack(js, stream, "bench-raw", expected=n, batch=batch, timeout=timeout,
-                                          cpu_used=cpu)
+    sub = await js.pull_subscribe_bind("bench-raw", stream)
+    done = 0
+
+    async def drain() -> None:
+        nonlocal done
+        while done < n:
+            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+                for msg in await sub.fetch(batch, timeout=1):
+                    await msg.ack()
+                    done += 1
+
+    task = asyncio.create_task(drain())
+    try:
+        first, last = await wait_consumed(js, stream, "bench-raw", expected=n, timeout=timeout,
+                                          cpu_of=os.getpid(), cpu_used=cpu)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sub.unsubscribe()
     return n / (last - first)
 
 

@@ -395,13 +395,12 @@ async def publish_pipelined(js: Any, messages: Sequence[tuple[str, bytes, str]],
 
 async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, timeout: float,
                         interval: float = 0.01, cpu_of: int | None = None,
-                        cpu_used: list[float] | None = None, delivered_before: int = 0) -> tuple[float, float]:
+                        cpu_used: list[float] | None = None) -> tuple[float, float]:
     """Watch a durable consumer until every message up to stream sequence `expected` is acknowledged.
 
     Returns (first delivery seen, all acknowledged) as perf_counter times. Processing time is measured from the
     server's side, the same way for the service and for the raw baseline. With `cpu_of`, the CPU seconds that
-    process used in between are appended to `cpu_used`. A durable that had delivered `delivered_before` messages
-    before (an earlier load) starts its clock at its next delivery.
+    process used in between are appended to `cpu_used`.
     """
     cpu_start = 0.0
     from nats.js.errors import NotFoundError
@@ -415,7 +414,7 @@ async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, ti
         except NotFoundError:
             info = None
         if info is not None:
-            if first is None and info.delivered.consumer_seq > delivered_before:
+            if first is None and info.delivered.consumer_seq > 0:
                 first = now
                 cpu_start = cpu_seconds(cpu_of) if cpu_of else 0.0
             if (first is not None and info.num_pending == 0 and info.num_ack_pending == 0
@@ -429,30 +428,91 @@ async def wait_consumed(js: Any, stream: str, durable: str, *, expected: int, ti
         await asyncio.sleep(interval)
 
 
-async def raw_fetch_and_ack(js: Any, stream: str, durable: str, *, expected: int, batch: int, timeout: float,
-                            cpu_used: list[float]) -> tuple[float, float]:
-    """The raw baseline of event processing: nats-py `pull_subscribe_bind` + `fetch(batch)` + `ack()` on an
-    existing durable, nothing else, timed as `wait_consumed` times a service (this process's CPU appended to
-    `cpu_used`)."""
+@dataclass
+class Timed:
+    """A consumer's steady pace: `events` processed in `seconds` (the first batch left out: it holds the start),
+    with `cpu_s` of CPU of the process measured over the same span."""
+
+    events: int
+    seconds: float
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    def cpu_ms_per_event(self) -> float:
+        return self.cpu_s / self.events * 1000
+
+
+async def raw_fetch_and_ack(nc: Any, stream: str, durable: str, *, n: int, batch: int, timeout: float) -> Timed:
+    """The raw baseline of event processing: nats-py `pull_subscribe_bind` + `fetch(batch)` + `ack()` of `n`
+    messages on an existing durable, nothing else; timed on the client from the first batch acknowledged to the
+    last (as `watch_inbox` times a service), with this process's CPU over that span.
+
+    Nothing asks the server about the consumer while it runs: on nats-server before 2.9.15 one consumer info
+    call on a consumer with a wildcard filter over several subjects, made while messages are outstanding, slows
+    its deliveries four- to sixfold for the rest of the run (`docs/benchmarks.md`)."""
     import nats
 
-    sub = await js.pull_subscribe_bind(durable, stream)
-
-    async def drain() -> None:
-        while True:
+    sub = await nc.jetstream().pull_subscribe_bind(durable, stream)
+    deadline = time.perf_counter() + timeout
+    done, marks = 0, []
+    try:
+        while done < n:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"raw {durable}: {done} of {n} in {timeout}s")
             with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
                 for msg in await sub.fetch(batch, timeout=1):
                     await msg.ack()
-
-    task = asyncio.create_task(drain())
-    try:
-        return await wait_consumed(js, stream, durable, expected=expected, timeout=timeout, cpu_of=os.getpid(),
-                                   cpu_used=cpu_used)
+                    done += 1
+                await nc.flush()
+                marks.append((done, time.perf_counter(), cpu_seconds(os.getpid())))
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await sub.unsubscribe()
+    return _steady(marks, n)
+
+
+def _steady(marks: list[tuple[int, float, float]], n: int) -> Timed:
+    """From (count, time, cpu) marks: the pace after the first one; a run of one mark is timed as one poll."""
+    (c1, t1, cpu1), (c2, t2, cpu2) = marks[0], marks[-1]
+    if c2 > c1:
+        return Timed(events=c2 - c1, seconds=t2 - t1, cpu_s=cpu2 - cpu1)
+    return Timed(events=max(n, 1), seconds=0.01, cpu_s=0.0)  # tiny sizes (the smoke test): one batch
+
+
+async def watch_inbox(db_path: Path, durable: str, *, expected: int, timeout: float, cpu_of: int,
+                      before: int | None = None, interval: float = 0.01) -> Timed:
+    """Watch a service's own inbox (its SQLite database, read from outside) until the consumer `durable` has
+    `expected` rows more than `before` (default: when the watch began); its pace from the first batch committed
+    to the last, with the process's CPU over that span. Rows are committed in the batch's transaction, just
+    before its acks. This never asks the NATS server about the consumer (see `raw_fetch_and_ack`)."""
+    import sqlite3
+
+    deadline = time.perf_counter() + timeout
+    db: sqlite3.Connection | None = None
+    try:
+        marks: list[tuple[int, float, float]] = []
+        while True:
+            count = 0
+            if db is None and db_path.exists():
+                db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+            if db is not None:
+                with contextlib.suppress(sqlite3.OperationalError):  # before the service created its tables
+                    count = db.execute("SELECT count(*) FROM inbox WHERE consumer = ?", (durable,)).fetchone()[0]
+            now, cpu = time.perf_counter(), cpu_seconds(cpu_of)
+            if before is None:
+                before = count
+            elif count > before and (not marks or count > marks[-1][0]):
+                marks.append((count, now, cpu))
+            if marks and marks[-1][0] - before >= expected:
+                return _steady(marks, expected)
+            if now > deadline:
+                raise TimeoutError(f"{durable}: {count - before} of {expected} in {timeout}s")
+            await asyncio.sleep(interval)
+    finally:
+        if db is not None:
+            db.close()
 
 
 async def gather_rss(procs: Sequence[Process]) -> dict[str, float]:
