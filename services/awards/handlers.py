@@ -292,7 +292,7 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
 
     # Units whose recognitions owe awards, proposed together (see propose_owed) before the next event of one of
     # them, before a revocation and at the end: the same awards, audit entries and events, in the same order.
-    owed_by_unit: dict[str, tuple[dict[str, Any], list[Proposal], Any, str]] = {}
+    owed_by_unit: dict[str, tuple[str | None, list[Proposal], Any, str]] = {}
 
     async def flush_owed() -> None:
         if owed_by_unit:
@@ -308,7 +308,7 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
         rules = _rules(facts.province_code, now)
         owed = evaluate_unit(facts, rules, store.prior_awards(view.awards[unit_id]))
         if owed:
-            owed_by_unit[unit_id] = (unit, owed, rules, cause)
+            owed_by_unit[unit_id] = (unit["name"], owed, rules, cause)
 
     for delivery in deliveries:
         data = delivery.data
@@ -339,33 +339,34 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
     await view.save()
 
 
-async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[dict[str, Any], list[Proposal], Any, str]], *,
+async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[str | None, list[Proposal], Any, str]], *,
                        now: datetime) -> list[Award]:
-    """`_propose_all` for several units at once (unit row, proposals owed, rules, cause): one statement to find
-    the proposals already stored, one to insert the new awards, one to extend the audit chain."""
+    """`_propose_all` for several recipients at once (recipient's name, proposals owed, rules, cause): one
+    statement to find the proposals already stored, one to insert the new awards, one to extend the audit
+    chain."""
     session = uow.session
     known: set[str] = set()
     keys = [p.key for _, proposals, _, _ in owed for p in proposals]
     for chunk in chunks(keys):
         known |= await store.known_keys(session=session, keys=chunk)
-    steps: list[tuple[dict[str, Any], Proposal, Step, str]] = []
-    for unit, proposals, rules, cause in owed:
+    steps: list[tuple[str | None, Proposal, Step, str]] = []
+    for name, proposals, rules, cause in owed:
         for proposal in new_proposals(proposals, known):
-            steps.append((unit, proposal, propose(proposal, rules, actor=SYSTEM.sub, now=now), cause))
+            steps.append((name, proposal, propose(proposal, rules, actor=SYSTEM.sub, now=now), cause))
             known.add(proposal.key)
     if not steps:
         return []
     try:
         async with session.begin_nested():
-            await store.insert_awards(session=session, awards_named=[(step.award, unit["name"])
-                                                                     for unit, _, step, _ in steps])
+            await store.insert_awards(session=session, awards_named=[(step.award, name)
+                                                                     for name, _, step, _ in steps])
     except IntegrityError:
         # Proposed meanwhile by a concurrent transaction: one at a time, skipping those (as _propose_all does).
         created: list[Award] = []
-        for unit, proposals, rules, cause in owed:
+        for name, proposals, rules, cause in owed:
             fresh = new_proposals(proposals, await store.known_keys(session=session, keys=[p.key for p in proposals]))
             created += await _propose_all(uow, fresh, _constant(rules), now=now, actor=SYSTEM,
-                                          recipient_name=unit["name"], cause=cause)
+                                          recipient_name=name, cause=cause)
         return created
     entries = []
     for _, proposal, step, cause in steps:
@@ -440,28 +441,41 @@ async def on_tip_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now:
     """The awards-tips consumer's batch, in stream order: a received or triaged tip keeps its area (and gives it
     to a reward proposed before the area was known); the first verification of a valuable tip carrying a
     reward_ref owes its reporter a reward proposal (once). The tips are read in one statement and written back
-    in two; the rare proposals and backfills are done in event order as they come. Returns the awards proposed."""
+    in two; the rewards owed are proposed together (`propose_owed`), before any step that reads the awards (a
+    backfill) and at the end: the same awards, audit entries and events, in the same order. Returns the awards
+    proposed."""
     await serialise_writers(uow)
     view = TipsView(uow.session)
     await view.load({str(getattr(d.data, "tip_id", "")) for d in deliveries} - {""})
     created: list[Award] = []
+    owed: list[tuple[str | None, list[Proposal], Any, str]] = []
+
+    async def backfill(tip: dict[str, Any]) -> None:
+        if owed and tip.get("reward_ref"):
+            created.extend(await propose_owed(uow, owed, now=now))
+            owed.clear()
+        await _backfill_reward_area(uow, tip, now=now)
+
     for delivery in deliveries:
         data = delivery.data
         if isinstance(data, TipReceived):
-            tip = view.put(data.tip_id, now, area_code=data.area_code, unit_id=data.unit_id, received=True)
-            await _backfill_reward_area(uow, tip, now=now)
+            await backfill(view.put(data.tip_id, now, area_code=data.area_code, unit_id=data.unit_id, received=True))
         elif isinstance(data, TipTriaged):
             if data.assigned_area is not None:
-                tip = view.put(data.tip_id, now, assigned_area=data.assigned_area)
-                await _backfill_reward_area(uow, tip, now=now)
+                await backfill(view.put(data.tip_id, now, assigned_area=data.assigned_area))
         elif isinstance(data, TipVerified):
-            created += await _tip_verified(uow, view, delivery, data, now=now)
+            owing = await _tip_verified(uow, view, delivery, data, now=now)
+            if owing is not None:
+                owed.append(owing)
+    if owed:
+        created.extend(await propose_owed(uow, owed, now=now))
     await view.save()
     return created
 
 
 async def _tip_verified(uow: UnitOfWork, view: TipsView, delivery: Delivery, data: TipVerified, *,
-                        now: datetime) -> list[Award]:
+                        now: datetime) -> tuple[None, list[Proposal], Any, str] | None:
+    """Folds the verification into the tip; what it owes (no recipient name, proposals, rules, cause), if any."""
     tip = view.tips.get(data.tip_id)
     if tip is None or tip.get("verified_event_id") is None:
         # The first verification is the one rewarded; the event's own time dates it (stable under replay).
@@ -476,10 +490,7 @@ async def _tip_verified(uow: UnitOfWork, view: TipsView, delivery: Delivery, dat
                      province_code=store.province_of(area))
     rules = _rules(facts.province_code, now)
     owed = evaluate_tip(facts, rules)
-    if not owed:
-        return []
-    fresh = new_proposals(owed, await store.known_keys(session=uow.session, keys=[p.key for p in owed]))
-    return await _propose_all(uow, fresh, lambda _: rules, now=now, actor=SYSTEM, cause=delivery.event_id)
+    return (None, owed, rules, delivery.event_id) if owed else None
 
 
 # --- commands (HTTP) ----------------------------------------------------------------------------------------------
