@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
@@ -407,6 +407,21 @@ async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[s
         rows = await session.execute(_CLAIM_SQLITE, {"consumer": consumer, "at": utcnow(),
                                                      "ids": json.dumps(event_ids)})
     return {r[0] for r in rows}
+
+
+async def pairs_present(session: AsyncSession, first: Any, second: Any, pairs: Iterable[tuple[str, str]],
+                        *where: Any) -> set[tuple[str, str]]:
+    """Which (first, second) value pairs have a row (with the `where` conditions too): one statement per value of
+    `first` and chunk of `second` values, as an inbound message's (agency, reference) is looked up."""
+    by_first: dict[str, list[str]] = {}
+    for a, b in dict.fromkeys(pairs):
+        by_first.setdefault(a, []).append(b)
+    out: set[tuple[str, str]] = set()
+    for a, values in sorted(by_first.items()):
+        for chunk in chunks(values):
+            rows = await session.execute(select(second).where(first == a, second.in_(chunk), *where))
+            out |= {(a, r[0]) for r in rows}
+    return out
 
 
 async def write_rows(session: AsyncSession, table: Table, key: Sequence[str], *, new: Sequence[dict[str, Any]],

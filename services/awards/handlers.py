@@ -265,19 +265,23 @@ class UnitsView:
         return store.unit_facts(unit_id, area_code, self.certs[unit_id].values())
 
     async def save(self) -> None:
-        await self._save(store.units, ["unit_id"], {u: self.units[u] for u in self._dirty_units},
-                         self._stored_units)
-        await self._save(store.unit_certifications, ["unit_id", "year"],
-                         {k: self.certs[k[0]][k[1]] for k in self._dirty_certs}, self._stored_certs)
+        await _write_back(self.session, store.units, ["unit_id"], {u: self.units[u] for u in self._dirty_units},
+                          self._stored_units)
+        await _write_back(self.session, store.unit_certifications, ["unit_id", "year"],
+                          {k: self.certs[k[0]][k[1]] for k in self._dirty_certs}, self._stored_certs)
         self._dirty_units.clear()
         self._dirty_certs.clear()
 
-    async def _save(self, table: Any, key: list[str], rows: dict[Any, dict[str, Any] | None], stored: set[Any]) -> None:
-        ordered = sorted(rows.items(), key=str)
-        await write_rows(self.session, table, key,
-                         new=[row for k, row in ordered if k not in stored and row is not None],
-                         changed=[row for k, row in ordered if k in stored and row is not None])
-        stored |= set(rows)
+
+async def _write_back(session: AsyncSession, table: Any, key: list[str], rows: dict[Any, dict[str, Any] | None],
+                      stored: set[Any]) -> None:
+    """Write rows a batch view changed in memory: inserted when not `stored` before, updated when they were;
+    their keys are then stored."""
+    ordered = sorted(rows.items(), key=str)
+    await write_rows(session, table, key,
+                     new=[row for k, row in ordered if k not in stored and row is not None],
+                     changed=[row for k, row in ordered if k in stored and row is not None])
+    stored |= set(rows)
 
 
 async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
@@ -429,11 +433,7 @@ class TipsView:
         return row
 
     async def save(self) -> None:
-        rows = {t: self.tips[t] for t in sorted(self._dirty)}
-        await write_rows(self.session, store.tips, ["tip_id"],
-                         new=[r for t, r in rows.items() if t not in self._stored and r is not None],
-                         changed=[r for t, r in rows.items() if t in self._stored and r is not None])
-        self._stored |= set(rows)
+        await _write_back(self.session, store.tips, ["tip_id"], {t: self.tips[t] for t in self._dirty}, self._stored)
         self._dirty.clear()
 
 

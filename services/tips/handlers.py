@@ -399,7 +399,7 @@ def _inbound_command(data: TipSubmitted) -> SubmitTip:
     if confidential:
         raw["anonymous"] = False
         raw["confidentiality_requested"] = True
-    if raw.get("area_code") is not None and not _valid_area(raw["area_code"]):
+    if raw.get("area_code") is not None and not is_area_code(raw["area_code"]):
         raw["area_code"] = None  # an area code we cannot read; the text of the tip still says where
     if not raw.get("anonymous") and raw.get("reporter") is None:
         raw["anonymous"] = True
@@ -419,10 +419,6 @@ async def on_units_registered(deliveries: list[Delivery], uow: UnitOfWork, *, no
         assert isinstance(data, UnitRegistered)
         kinds.setdefault(data.unit_id, data.kind)
     await store.remember_unit_kinds(session=uow.session, kinds=kinds, now=now)
-
-
-def _valid_area(code: str) -> bool:
-    return is_area_code(code)
 
 
 # --- deadlines -------------------------------------------------------------------------------------------------------

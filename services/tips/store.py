@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.tips.domain import DeadlineMarker, Extension, Tip
 from shared.areas import area_within
 from shared.audit import audit_table
-from shared.db import BigId, UTCDateTime, chunks, insert_many
+from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
 
 metadata = MetaData()
 
@@ -396,16 +396,7 @@ async def gauge_counts(*, session: AsyncSession, now: datetime) -> dict[str, dic
 # --- inbound -------------------------------------------------------------------------------------------------------
 async def inbound_known(*, session: AsyncSession, refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (agency, reference) pairs were processed before."""
-    out: set[tuple[str, str]] = set()
-    by_agency: dict[str, list[str]] = {}
-    for agency, reference in dict.fromkeys(refs):
-        by_agency.setdefault(agency, []).append(reference)
-    for agency, references in sorted(by_agency.items()):
-        for chunk in chunks(references):
-            rows = await session.execute(select(inbound_refs.c.reference).where(
-                inbound_refs.c.agency == agency, inbound_refs.c.reference.in_(chunk)))
-            out |= {(agency, r[0]) for r in rows}
-    return out
+    return await pairs_present(session, inbound_refs.c.agency, inbound_refs.c.reference, refs)
 
 
 # --- report figures ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -321,20 +322,14 @@ async def on_units_upserted(deliveries: Sequence[Delivery], uow: UnitOfWork, *, 
     key. Consecutive records of one agency go through `import_rows` together, as the rows of an import file do
     (a later record of a key sees the earlier one). A record refused by validation refuses the batch (`Reject`):
     the spine then runs each message alone, and only that one goes to the DLQ."""
-    start = 0
-    while start < len(deliveries):
-        agency = deliveries[start].agency
-        end = start
-        while end < len(deliveries) and deliveries[end].agency == agency:
-            end += 1
-        group = [d.data for d in deliveries[start:end] if isinstance(d.data, UnitUpserted)]
+    for agency, run in groupby(deliveries, key=lambda d: d.agency):
+        group = [d.data for d in run if isinstance(d.data, UnitUpserted)]
         rows = await import_rows([(n, data.model_dump(exclude_none=True)) for n, data in enumerate(group)], uow,
                                  now=now, actor=f"agency/{agency}")
         for row in rows:
             if row.status == "rejected":
                 reasons = "; ".join(f"{e.field}: {e.message}" for e in row.errors or [])
                 raise Reject(f"unit record {group[row.line].external_key} rejected: {reasons}")
-        start = end
 
 
 # --- cycles --------------------------------------------------------------------------------------------------------
@@ -520,7 +515,7 @@ async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occ
     cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
     incident, changed = _incident_step(unit, cycle, uow, category=category, occurred_at=occurred_at, source=source,
                                        now=now, reference=reference, description=description)
-    await store.insert_incident(session=uow.session, incident=incident)
+    await store.insert_incidents(session=uow.session, new=[incident])
     if changed is not None:
         await store.update_cycles(session=uow.session, changed=[changed], now=now)
         cycle = changed

@@ -51,7 +51,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
-from shared.db import BigId, UTCDateTime, chunks, insert_many
+from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
 
 metadata = MetaData()
 
@@ -420,10 +420,6 @@ def incident_row(incident: Incident) -> dict[str, Any]:
     return {k: v for k, v in incident.model_dump().items()}
 
 
-async def insert_incident(*, session: AsyncSession, incident: Incident) -> None:
-    await session.execute(insert(incidents).values(**incident_row(incident)))
-
-
 async def insert_incidents(*, session: AsyncSession, new: Sequence[Incident]) -> None:
     if new:
         await insert_many(session, incidents, [incident_row(i) for i in new])
@@ -473,17 +469,8 @@ async def list_activities(*, session: AsyncSession, unit_id: str, year: int | No
 async def inbound_seen_many(*, session: AsyncSession, message_type: str,
                             refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (agency, reference) pairs of a message type were processed before."""
-    by_agency: dict[str, list[str]] = {}
-    for agency, reference in dict.fromkeys(refs):
-        by_agency.setdefault(agency, []).append(reference)
-    out: set[tuple[str, str]] = set()
-    for agency, references in sorted(by_agency.items()):
-        for chunk in chunks(references):
-            rows = await session.execute(select(inbound_refs.c.reference).where(
-                inbound_refs.c.agency == agency, inbound_refs.c.message_type == message_type,
-                inbound_refs.c.reference.in_(chunk)))
-            out |= {(agency, r[0]) for r in rows}
-    return out
+    return await pairs_present(session, inbound_refs.c.agency, inbound_refs.c.reference, refs,
+                               inbound_refs.c.message_type == message_type)
 
 
 async def remember_inbound_many(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
