@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import SERVICES, load_settings
+from shared.settings import PROCESSES, SERVICES, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="antq: the all-people movement to protect national security, as an event-driven platform.")
@@ -18,9 +18,9 @@ DataDir = Annotated[Path | None,
                     typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 
 
-def _check_service(service: str) -> str:
-    if service not in SERVICES:
-        raise typer.BadParameter(f"service must be one of: {', '.join(SERVICES)}")
+def _check_service(service: str, known: tuple[str, ...] = SERVICES) -> str:
+    if service not in known:
+        raise typer.BadParameter(f"service must be one of: {', '.join(known)}")
     return service
 
 
@@ -28,11 +28,11 @@ def _check_service(service: str) -> str:
 def up(
     data_dir: DataDir = None,
     nats_port: Annotated[int | None, typer.Option(help="Port of the embedded NATS [env ANTQ_NATS_PORT; 4222]")] = None,
-    port_base: Annotated[int | None, typer.Option(help="HTTP ports are P+1..P+4 [env ANTQ_PORT_BASE; 8000]")] = None,
+    port_base: Annotated[int | None, typer.Option(help="HTTP ports are P+1..P+5 [env ANTQ_PORT_BASE; 8000]")] = None,
     nats_url: Annotated[str | None, typer.Option(help="Use this NATS, start none [env ANTQ_NATS_URL]")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load a demo province")] = False,
 ) -> None:
-    """Start NATS (JetStream) and the four services as supervised processes; Ctrl-C stops everything."""
+    """Start NATS (JetStream), the four services and the console as supervised processes; Ctrl-C stops everything."""
     from services.runner import run_up
 
     settings = load_settings(data_dir=data_dir, nats_port=nats_port, port_base=port_base, nats_url=nats_url)
@@ -40,7 +40,7 @@ def up(
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | notify")]) -> None:
+def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | notify | console")]) -> None:
     """Run one service (what compose and Kubernetes run); configuration from ANTQ_* variables."""
     import importlib
 
@@ -48,7 +48,7 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
 
     from shared.observability import configure_logging
 
-    _check_service(service)
+    _check_service(service, PROCESSES)
     settings = load_settings()
     configure_logging(service, settings.log_level, settings.log_json)
     module = importlib.import_module(f"services.{service}.app")
@@ -71,7 +71,7 @@ def migrate(service: Annotated[str | None, typer.Argument(help="One service, or 
     from shared.migrations import migrate as run_migrations
 
     settings = load_settings(data_dir=data_dir)
-    targets = [_check_service(service)] if service else list(SERVICES)
+    targets = [_check_service(service, PROCESSES)] if service else list(PROCESSES)
     for name in targets:
         asyncio.run(run_migrations(settings.database_url_for(name), name))
         typer.echo(f"{name}: migrated")
@@ -193,6 +193,9 @@ def _mount_service_commands() -> None:
                 raise
             continue
         app.add_typer(module.app, name=name)
+    from services.console.cli import app as users_app
+
+    app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The embedded runner behind `antq up`: a NATS server and the four services as supervised processes."""
+"""The embedded runner behind `antq up`: a NATS server, the four services and the console as supervised processes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from shared.nats_binary import find_nats_server as _find_nats_server
-from shared.settings import SERVICES, Settings, child_environment
+from shared.settings import PROCESSES, Settings, child_environment
 
 log = logging.getLogger("antq.up")
 
@@ -72,7 +72,7 @@ class Supervisor:
         self.stopping = False
 
     def preflight(self) -> list[int]:
-        ports = {f"{s} HTTP": self.settings.http_port_for(s) for s in SERVICES}
+        ports = {f"{s} HTTP": self.settings.http_port_for(s) for s in PROCESSES}
         if not self.settings.nats_url:
             ports["NATS"] = self.settings.nats_port
         taken = [f"{what} port {port}" for what, port in ports.items() if not port_free(port)]
@@ -111,12 +111,12 @@ class Supervisor:
             self.out(f"nats     ready  {s.effective_nats_url()}  (JetStream store {store})")
         else:
             self.out(f"nats     using  {s.effective_nats_url()}")
-        for name in SERVICES:
+        for name in PROCESSES:
             argv = [sys.executable, "-m", "services.cli", "serve", name]
             child = Child(name, argv, child_environment(s, name), logs / f"{name}.log")
             self.children[name] = child
             await self.start_child(child)
-        for name in SERVICES:
+        for name in PROCESSES:
             port = s.http_port_for(name)
             await self.wait_ready(name, port)
             self.out(f"{name:<8} ready  http://127.0.0.1:{port}  (logs {logs / (name + '.log')})")
@@ -180,7 +180,7 @@ class Supervisor:
 
     async def shutdown(self) -> None:
         self.stopping = True
-        order = [n for n in SERVICES if n in self.children] + (["nats"] if "nats" in self.children else [])
+        order = [n for n in PROCESSES if n in self.children] + (["nats"] if "nats" in self.children else [])
         for name in order[:-1] if "nats" in self.children else order:
             self._signal(self.children[name], signal.SIGTERM)
         await self._wait_exit([self.children[n] for n in order if n != "nats"], 15)

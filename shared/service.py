@@ -46,8 +46,11 @@ async def _raw_bodies(message: Any) -> Any:
 class Service:
     """Everything one service runs. Built by the service's app.py; started by the HTTP app's lifespan."""
 
-    def __init__(self, name: str, settings: Settings, *, title: str, description: str = ""):
+    def __init__(self, name: str, settings: Settings, *, title: str, description: str = "", bus: bool = True):
         self.name = name
+        # A service without the bus (the console) only serves HTTP over its own database: no NATS connection,
+        # no relay, and /readyz does not wait for NATS.
+        self.uses_bus = bus
         self.settings = settings
         self.source = f"antq/{name}"
         self.ns = Namespace(settings.namespace)
@@ -178,7 +181,10 @@ class Service:
         for consumer in self.consumers:  # before connecting, so /asyncapi.json is complete from the start
             if consumer.name not in self._subscribers:
                 self._subscribe(consumer)
-        self._tasks["bus"] = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus")
+        if self.uses_bus:
+            self._tasks["bus"] = asyncio.create_task(self._start_bus(), name=f"{self.name}-bus")
+        else:
+            self._start_background_tasks()
         if self.settings.gc_freeze_on_start:
             # Start-up leaves ~150,000 long-lived objects (models, routes, mappers); every full collection used to
             # rescan them, which was the largest single cost of the provincial campaign (docs/benchmarks.md).
@@ -220,9 +226,12 @@ class Service:
         self.bus_error = None
         self._bus_ready.set()
         self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
+        self._start_background_tasks()
+        log.info("%s ready: %d consumer(s)", self.name, len(self.consumers))
+
+    def _start_background_tasks(self) -> None:
         for name, factory in self._task_factories:
             self._tasks[name] = asyncio.create_task(factory(self), name=f"{self.name}-{name}")
-        log.info("%s ready: %d consumer(s)", self.name, len(self.consumers))
 
     def _durable(self, consumer: Consumer) -> DurableSpec:
         return DurableSpec(stream=self.ns.stream(consumer.stream), durable=consumer.name,
@@ -263,8 +272,9 @@ class Service:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+        if self.uses_bus:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
         await self.db.dispose()
 
     # --- health ---------------------------------------------------------------------------------------------
@@ -275,7 +285,9 @@ class Service:
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        if not self._bus_ready.is_set():
+        if not self.uses_bus:
+            checks["nats"] = "not used"
+        elif not self._bus_ready.is_set():
             checks["nats"] = f"not connected: {self.bus_error or 'starting'}"
         else:
             try:
@@ -293,7 +305,7 @@ class Service:
         for name, task in self._tasks.items():
             if name != "bus" and task.done():
                 checks[name] = "stopped"
-        ok = (checks["database"] == "ok" and checks["nats"] == "ok"
+        ok = (checks["database"] == "ok" and checks["nats"] in ("ok", "not used")
               and all(v == "ok" for v in consumers.values())
               and not any(v == "stopped" for k, v in checks.items() if k not in ("consumers",)))
         self.metrics.ready.set(1 if ok else 0)

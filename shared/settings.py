@@ -11,7 +11,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES: tuple[str, ...] = ("units", "tips", "awards", "notify")
-PORT_OFFSETS: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
+# Every process `antq up` starts: the four services on the bus, then the staff console (HTTP only, P+5).
+PROCESSES: tuple[str, ...] = (*SERVICES, "console")
+PORT_OFFSETS: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4, "console": 5}
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     tips_database_url: str | None = None
     awards_database_url: str | None = None
     notify_database_url: str | None = None
+    console_database_url: str | None = None
     migrate_on_start: bool = True
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
 
@@ -109,6 +112,21 @@ class Settings(BaseSettings):
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
 
+    # Staff console: the four services' HTTP APIs (default: the embedded ports), sessions and sign-in rules
+    console_units_url: str | None = None  # default http://127.0.0.1:P+1
+    console_tips_url: str | None = None
+    console_awards_url: str | None = None
+    console_notify_url: str | None = None
+    console_public_url: str | None = None  # e.g. https://console.example.gov.vn: https makes cookies Secure
+    console_session_idle_minutes: float = Field(default=30, gt=0)  # a session unused this long ends
+    console_session_absolute_hours: float = Field(default=12, gt=0)  # a session ends this long after sign-in
+    console_lockout_failures: int = Field(default=5, ge=1)  # failed sign-ins in a row before the account locks
+    console_lockout_minutes: float = Field(default=15, gt=0)  # how long a locked account stays locked
+    console_token_ttl_seconds: int = Field(default=300, ge=60)  # lifetime of the token minted per page
+    console_inbox_poll_seconds: float = Field(default=2.0, gt=0)  # how often an open page's inbox is re-read
+    console_http_timeout: float = Field(default=10.0, gt=0)  # seconds per call to a service's API
+    console_argon2_profile: Literal["standard", "fast"] = "standard"  # password hashing cost (fast: tests only)
+
     # OIDC access tokens from an external identity provider (production); unset = local tokens only
     oidc_issuer: str | None = None  # the provider's `iss`, e.g. https://sso.example.gov.vn/realms/antq
     oidc_audience: str | None = None  # the `aud` the provider puts in tokens meant for antq
@@ -125,7 +143,9 @@ class Settings(BaseSettings):
     oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
-                     "notify_database_url", "tips_identity_keys", mode="before")
+                     "notify_database_url", "tips_identity_keys", "console_database_url", "console_units_url",
+                     "console_tips_url", "console_awards_url", "console_notify_url", "console_public_url",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
@@ -142,6 +162,13 @@ class Settings(BaseSettings):
 
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
+
+    def service_url_for(self, service: str) -> str:
+        """Where the console reaches a service's HTTP API (the embedded port unless configured)."""
+        explicit = getattr(self, f"console_{service}_url", None)
+        if explicit:
+            return str(explicit).rstrip("/")
+        return f"http://127.0.0.1:{self.port_base + PORT_OFFSETS[service]}"
 
     def auth_key_path(self) -> Path:
         return self.auth_key_file or self.data_dir / "keys" / "auth_ed25519.pem"
@@ -160,6 +187,7 @@ def child_environment(settings: Settings, service: str, base: dict[str, str] | N
         "ANTQ_DATA_DIR": str(settings.data_dir.resolve()),
         "ANTQ_NATS_URL": settings.effective_nats_url(),
         "ANTQ_HTTP_PORT": str(settings.http_port_for(service)),
+        "ANTQ_PORT_BASE": str(settings.port_base),  # the console finds the services' embedded ports from it
         f"ANTQ_{service.upper()}_DATABASE_URL": settings.database_url_for(service),
         "ANTQ_AUTH_KEY_FILE": str(settings.auth_key_path().resolve()),
     })

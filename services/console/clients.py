@@ -1,0 +1,125 @@
+"""The console's calls to the four services' HTTP APIs, each with a short-lived token for the signed-in person.
+
+The console never reads another service's database nor the bus: what a page shows is what the person's own
+token may read, so every service's policy applies to the console exactly as to any other client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from services.console.domain import Account
+from shared.settings import Settings
+
+API_SERVICES = ("units", "tips", "awards", "notify")
+NAME_CACHE_SECONDS = 300.0
+
+
+class ApiError(Exception):
+    """A service refused a call (4xx with the contract's error body) or could not be reached (503)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def token_for(issuer: Any, account: Account, *, ttl: int) -> str:
+    """The bearer token of one page's calls: the account's role and scope, a few minutes' lifetime.
+
+    A leader's token carries its level (the approvals of awards are by level); the shared issuer takes the
+    `level` argument together with the `leader` role."""
+    if account.role == "leader":
+        leader_claims: dict[str, Any] = {"level": account.level}
+        return str(issuer.issue(role="leader", sub=account.username, area=account.area, ttl=ttl, **leader_claims))
+    return str(issuer.issue(role=account.role, sub=account.username, area=account.area, unit=account.unit, ttl=ttl))
+
+
+@dataclass
+class _Cached:
+    value: Any
+    until: float
+
+
+class ServiceApis:
+    """One pooled HTTP client for the four services; small caches for names that rarely change."""
+
+    def __init__(self, settings: Settings, issuer: Any):
+        self.settings = settings
+        self.issuer = issuer
+        self.urls = {s: settings.service_url_for(s) for s in API_SERVICES}
+        self.http = httpx.AsyncClient(timeout=settings.console_http_timeout)
+        self._cache: dict[str, _Cached] = {}
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, account: Account | None, service: str, method: str, path: str, *,
+                   params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        headers = {"accept": "application/json"}
+        if account is not None:
+            headers["authorization"] = "Bearer " + token_for(self.issuer, account,
+                                                             ttl=self.settings.console_token_ttl_seconds)
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self.http.request(method, self.urls[service] + path, params=clean, json=body,
+                                               headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 204:
+            return None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code >= 400:
+            error = payload.get("error") if isinstance(payload, dict) else None
+            if not isinstance(error, dict):
+                error = {"code": "error", "message": response.reason_phrase}
+            raise ApiError(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
+                           error.get("details"))
+        return payload
+
+    async def cached(self, key: str, load: Any) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit.until > now:
+            return hit.value
+        value = await load()
+        self._cache[key] = _Cached(value, now + NAME_CACHE_SECONDS)
+        return value
+
+    # --- names, never ids -----------------------------------------------------------------------------------
+    async def categories(self) -> dict[str, dict[str, str]]:
+        """code -> {"vi": label, "en": label}, from the tips service's public list."""
+        async def load() -> dict[str, dict[str, str]]:
+            data = await self.call(None, "tips", "GET", "/categories")
+            return {c["code"]: {"vi": c["label_vi"], "en": c["label_en"]} for c in data["categories"]}
+
+        try:
+            return dict(await self.cached("categories", load))
+        except ApiError:
+            return {}
+
+    async def unit_names(self, account: Account, unit_ids: set[str]) -> dict[str, str]:
+        """unit id -> name, for the units the person may read (others keep no name)."""
+        async def one(unit_id: str) -> tuple[str, str | None]:
+            async def load() -> str | None:
+                try:
+                    return str((await self.call(account, "units", "GET", f"/units/{unit_id}"))["name"])
+                except (ApiError, KeyError, TypeError):
+                    return None
+
+            # Cached per scope, so that a name is shown only to people whose token could read it.
+            scope = f"{account.role}:{account.area}:{account.unit}"
+            return unit_id, await self.cached(f"unit:{scope}:{unit_id}", load)
+
+        found = await asyncio.gather(*(one(u) for u in sorted(unit_ids)))
+        return {u: n for u, n in found if n}

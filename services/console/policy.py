@@ -1,0 +1,23 @@
+"""Who may open which console page: the console's rows of the role × action × scope policy.
+
+The console decides only which pages a signed-in person sees; what each page reads or changes is decided again
+by the service it calls, with the person's own token (the tips queue is scoped by the officer's area there).
+"""
+
+from __future__ import annotations
+
+from shared.policy import Policy, Rule, Scope
+
+STAFF: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area", "unit": "unit"}
+TIP_DESK: dict[str, Scope] = {"admin": "any", "officer": "area"}
+
+POLICY = Policy([
+    Rule("console.sign_in", public=True, description="The sign-in form and its handler"),
+    Rule("console.home", dict(STAFF), description="The person's main page (a redirect)"),
+    Rule("console.tips", dict(TIP_DESK), description="The tip queue of the officer's area and one tip's page"),
+    Rule("console.tip_action", dict(TIP_DESK),
+         description="Triage, verify, extend, close, messages, duplicates, reveal (the tips service decides)"),
+    Rule("console.inbox", dict(STAFF), description="The person's notifications; mark as read; live updates"),
+    Rule("console.preferences", dict(STAFF), description="Language, notification channels, quiet hours"),
+    Rule("console.sign_out", dict(STAFF), description="End this session, or every session of the account"),
+])

@@ -1,0 +1,90 @@
+"""A console with the real tips and notify services behind it, each over HTTP on a free port, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from services.console.app import build as build_console
+from services.console.domain import Account
+from services.notify.app import build as build_notify
+from services.tips.app import build as build_tips
+from shared.db import utcnow
+from shared.service import Service
+from shared.settings import Settings
+from shared.testing import eventually, free_port
+
+PASSWORD = "mật khẩu đủ dài 2026"  # passes the password rule: long, letters and digits
+
+
+@contextlib.asynccontextmanager
+async def over_http(service: Service, port: int | None = None) -> AsyncIterator[str]:
+    """Serve a built service with uvicorn in this event loop until the block ends; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="on", access_log=False, timeout_graceful_shutdown=2))
+    task = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async def ready() -> bool:
+            async with httpx.AsyncClient() as client:
+                try:
+                    return (await client.get(base + "/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+        await eventually(ready, timeout=30, what=f"{service.name} ready")
+        yield base
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class World:
+    settings: Settings
+    console: Service
+    tips: Service
+    notify: Service
+    urls: dict[str, str] = field(default_factory=dict)
+
+    async def add(self, username: str, role: str = "officer", area: str | None = "79", **kw: Any) -> str:
+        account = Account(username=username, role=role, area=area, **kw)
+        await self.console.app.state.console.accounts.add(account, PASSWORD, now=utcnow())
+        return username
+
+
+@contextlib.asynccontextmanager
+async def console_world(settings_factory: Callable[..., Settings], **overrides: Any) -> AsyncIterator[World]:
+    """tips and notify over HTTP, and the console (over HTTP too) pointed at them; SQLite for every database."""
+    tips_port, notify_port = free_port(), free_port()
+    settings = settings_factory(console_argon2_profile="fast", console_inbox_poll_seconds=0.3,
+                                tips_scheduler_interval=0.5, notify_worker_poll_seconds=0.1,
+                                console_tips_url=f"http://127.0.0.1:{tips_port}",
+                                console_notify_url=f"http://127.0.0.1:{notify_port}",
+                                console_units_url="http://127.0.0.1:9", console_awards_url="http://127.0.0.1:9",
+                                **overrides)
+    tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        urls = {}
+        for service, port in ((tips, tips_port), (notify, notify_port)):
+            urls[service.name] = await stack.enter_async_context(over_http(service, port))
+        urls["console"] = await stack.enter_async_context(over_http(console))
+        yield World(settings=settings, console=console, tips=tips, notify=notify, urls=urls)
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
+    """What a browser does: GET the form (its CSRF cookie and field), then POST it."""
+    page = await client.get("/login")
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return await client.post("/login", data={"username": username, "password": password, "csrf": token})
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
