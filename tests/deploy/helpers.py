@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 DATA = Path(__file__).resolve().parent / "data"
 SERVICES = ("units", "tips", "awards", "notify")
+PROCESSES = (*SERVICES, "console")  # the console speaks HTTP only: no NATS user, no streams
 
 # Suffixes Prometheus client libraries add to a metric's base name.
 _SUFFIXES = {"histogram": ("_bucket", "_sum", "_count", "_created"), "counter": ("_total", "_created"),

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from .helpers import DATA, DEPLOY, SERVICES, load_yaml
+from .helpers import DATA, DEPLOY, PROCESSES, SERVICES, load_yaml
 
 COMPOSE_DIR = DEPLOY / "compose"
 
@@ -69,15 +69,31 @@ def test_service_runs_after_its_migration_and_nats_and_has_a_healthcheck(compose
 
 
 def test_host_ports_match_antq_up(compose: dict[str, Any]) -> None:
-    ports = {name: compose["services"][name]["ports"] for name in SERVICES}
-    assert ports == {"units": ["8001:8080"], "tips": ["8002:8080"], "awards": ["8003:8080"], "notify": ["8004:8080"]}
+    ports = {name: compose["services"][name]["ports"] for name in PROCESSES}
+    assert ports == {"units": ["8001:8080"], "tips": ["8002:8080"], "awards": ["8003:8080"], "notify": ["8004:8080"],
+                     "console": ["8005:8080"]}
+
+
+def test_console_runs_after_its_migration_and_calls_the_services_over_http(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    spec = services["console"]
+    assert spec["command"] == ["serve", "console"]
+    assert spec["depends_on"]["console-migrate"] == {"condition": "service_completed_successfully"}
+    assert "nats" not in spec["depends_on"] and "ANTQ_NATS_USER" not in spec["environment"]
+    env = spec["environment"]
+    assert {env[f"ANTQ_CONSOLE_{s.upper()}_URL"] for s in SERVICES} == {f"http://{s}:8080" for s in SERVICES}
+    assert env["ANTQ_CONSOLE_DATABASE_URL"].endswith("@postgres:5432/console")
+    assert env["ANTQ_CONSOLE_DATABASE_URL"] == services["console-migrate"]["environment"]["ANTQ_CONSOLE_DATABASE_URL"]
+    # It signs the tokens of its calls with the key every service verifies.
+    assert any(v.startswith("antq-keys:") for v in spec["volumes"])
+    assert "/readyz" in " ".join(spec["healthcheck"]["test"]) and spec["read_only"] is True
 
 
 def test_postgres_creates_one_database_per_service(compose: dict[str, Any]) -> None:
     volumes = compose["services"]["postgres"]["volumes"]
     init = next(v for v in volumes if "docker-entrypoint-initdb.d" in v)
     sql = (COMPOSE_DIR / init.split(":")[0]).read_text(encoding="utf-8")
-    assert set(re.findall(r"CREATE DATABASE (\w+)", sql)) == set(SERVICES)
+    assert set(re.findall(r"CREATE DATABASE (\w+)", sql)) == set(PROCESSES)
 
 
 def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .helpers import DEPLOY, SERVICES, load_yaml
+from .helpers import DEPLOY, PROCESSES, SERVICES, load_yaml
 from .kustomize_render import render
 
 K8S = DEPLOY / "k8s"
@@ -69,7 +69,7 @@ def test_deployments_have_probes_resources_and_a_locked_down_security_context(
         rendered: tuple[str, list[Resource]]) -> None:
     _, resources = rendered
     deployments = _by_kind(resources, "Deployment")
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == set(PROCESSES)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -136,7 +136,7 @@ def test_migrations_run_as_a_job_with_every_database(rendered: tuple[str, list[R
     (container,) = pod["containers"]
     assert container["args"] == ["migrate"]
     env = {e["name"] for e in container["env"]}
-    assert {f"ANTQ_{s.upper()}_DATABASE_URL" for s in SERVICES} <= env
+    assert {f"ANTQ_{s.upper()}_DATABASE_URL" for s in PROCESSES} <= env
     assert pod["restartPolicy"] == "Never"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
@@ -234,3 +234,18 @@ def test_base_config_points_at_the_helm_release() -> None:
     assert config["ANTQ_MIGRATE_ON_START"] == "false"
 
 
+
+
+def test_the_console_reaches_the_services_over_http_and_holds_no_nats_credentials(
+        rendered: tuple[str, list[Resource]]) -> None:
+    _, resources = rendered
+    (container,) = _by_kind(resources, "Deployment")["console"]["spec"]["template"]["spec"]["containers"]
+    assert not [e for e in container.get("env", []) if e["name"].startswith("ANTQ_NATS")]
+    config = _by_kind(resources, "ConfigMap")["antq-config"]["data"]
+    assert {config[f"ANTQ_CONSOLE_{s.upper()}_URL"] for s in SERVICES} == {f"http://{s}" for s in SERVICES}
+    policies = _by_kind(resources, "NetworkPolicy")
+    out = policies["antq-console-allow-api-out"]["spec"]
+    assert out["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "console"
+    assert [p["port"] for rule in out["egress"] for p in rule["ports"]] == [8080]
+    into = policies["antq-allow-api-in-from-console"]["spec"]
+    assert [f["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for f in into["ingress"][0]["from"]] == ["console"]

@@ -32,7 +32,8 @@ def test_metric_catalogue_is_well_formed() -> None:
     for name, meta in catalogue.items():
         assert meta["type"] in {"counter", "gauge", "histogram"}, name
         assert isinstance(meta["labels"], list), name
-        assert meta["service"] in {"all", "units", "tips", "awards", "notify", "nats-exporter", "prometheus"}, name
+        assert meta["service"] in {"all", "units", "tips", "awards", "notify", "console", "nats-exporter",
+                                   "prometheus"}, name
         if meta["type"] == "counter":
             assert name.endswith("_total"), f"{name}: counters are listed under their scraped name"
         if meta["service"] == "all":
@@ -47,7 +48,7 @@ def test_prometheus_config_passes_promtool(promtool: str) -> None:
 def test_prometheus_scrapes_every_service_and_the_nats_exporter() -> None:
     config = load_yaml(OBS / "prometheus.yml")
     targets = {t for job in config["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]}
-    assert {"units:8080", "tips:8080", "awards:8080", "notify:8080", "nats-exporter:7777"} <= targets
+    assert {"units:8080", "tips:8080", "awards:8080", "notify:8080", "console:8080", "nats-exporter:7777"} <= targets
 
 
 def test_alert_rules_pass_promtool_check(promtool: str) -> None:
