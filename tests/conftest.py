@@ -90,7 +90,7 @@ async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
         created.append(name)
         return url
 
-    for service in ("units", "tips", "awards", "notify"):
+    for service in ("units", "tips", "awards", "notify", "console"):
         urls[service] = await make(service)
     yield lambda service: urls[service]
     for name in created:

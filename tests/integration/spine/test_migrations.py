@@ -42,3 +42,21 @@ async def test_migrations_match_the_declared_tables(service: str, database_url: 
         await engine.dispose()
     assert {"outbox", "inbox", "alembic_version"} <= tables
     assert diffs == [], f"{service}: migrations and store.py disagree: {diffs}"
+
+
+async def test_console_migrations_create_only_its_own_tables(database_url: Callable[[str], str]) -> None:
+    """The console keeps accounts, sessions and preferences, and nothing of the spine (it is not on the bus)."""
+    from services.console import store
+
+    url = database_url("console")
+    await migrate(url, "console")
+    await migrate(url, "console")
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            diffs = await conn.run_sync(_diff, [store.metadata])
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+    assert tables == {"accounts", "sessions", "preferences", "alembic_version"}
+    assert diffs == []

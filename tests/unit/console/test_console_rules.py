@@ -1,0 +1,111 @@
+"""The console's pure rules: accounts, the password rule, lockout, session expiry, the queue's filters and order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.console import queue
+from services.console.accounts import csrf_for, same_token, session_hash
+from services.console.domain import Account, AccountError, Lockout, SessionRules, password_problems, validate_account
+
+NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("password", ["short1!", "aaaaaaaaaaaaaaaa", "1234567890123", "!!!!!!!!!!!!!!", ""])
+def test_passwords_that_are_short_or_of_one_kind_are_refused(password: str) -> None:
+    assert password_problems(password)
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "mật khẩu đủ dài 2026", "abcdefghijk1"])
+def test_passwords_of_twelve_characters_and_two_kinds_are_accepted(password: str) -> None:
+    assert password_problems(password) == []
+
+
+def test_the_username_is_not_a_password() -> None:
+    assert "not the username" in password_problems("officer.79.hcm", username="OFFICER.79.HCM")
+
+
+@pytest.mark.parametrize(("account", "problem"), [
+    (Account("Bad Name", "officer", area="79"), "username"),
+    (Account("o79", "officer"), "--area"),
+    (Account("u1", "unit"), "--unit"),
+    (Account("l1", "leader", area="79"), "--level"),
+    (Account("l1", "leader", level="province"), "--area"),
+    (Account("o79", "officer", area="79", level="province"), "leader accounts only"),
+    (Account("ag1", "agency"), "role"),
+])
+def test_accounts_carry_what_their_tokens_need(account: Account, problem: str) -> None:
+    with pytest.raises(AccountError, match=problem):
+        validate_account(account)
+
+
+def test_a_ministry_leader_needs_no_area() -> None:
+    assert validate_account(Account("minister", "leader", level="ministry")).level == "ministry"
+
+
+def test_five_failures_in_a_row_lock_the_account_for_fifteen_minutes() -> None:
+    rule, account = Lockout(failures=5, minutes=15), Account("o79", "officer", area="79")
+    for _ in range(4):
+        account = rule.after_failure(account, NOW)
+        assert not rule.is_locked(account, NOW)
+    account = rule.after_failure(account, NOW)
+    assert rule.is_locked(account, NOW + timedelta(minutes=14, seconds=59))
+    assert not rule.is_locked(account, NOW + timedelta(minutes=15))
+
+
+def test_failures_while_locked_do_not_extend_the_lock_and_a_success_resets_the_count() -> None:
+    rule, account = Lockout(failures=2, minutes=15), Account("o79", "officer", area="79")
+    locked = rule.after_failure(rule.after_failure(account, NOW), NOW)
+    assert rule.after_failure(locked, NOW + timedelta(minutes=10)).locked_until == locked.locked_until
+    again = rule.after_failure(rule.after_success(rule.after_failure(account, NOW)), NOW)
+    assert again.failed_attempts == 1 and not rule.is_locked(again, NOW)
+
+
+def test_a_session_ends_after_thirty_idle_minutes_or_twelve_hours() -> None:
+    rules = SessionRules(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
+    assert not rules.expired(created_at=NOW, last_seen_at=NOW, now=NOW + timedelta(minutes=29))
+    assert rules.expired(created_at=NOW, last_seen_at=NOW, now=NOW + timedelta(minutes=30))
+    busy = NOW + timedelta(hours=11, minutes=59)
+    assert not rules.expired(created_at=NOW, last_seen_at=busy, now=busy)
+    assert rules.expired(created_at=NOW, last_seen_at=busy, now=NOW + timedelta(hours=12))
+
+
+def test_the_csrf_token_is_bound_to_the_cookie_and_not_derivable_from_the_stored_hash() -> None:
+    cookie, other = "a" * 43, "b" * 43
+    assert csrf_for(cookie) == csrf_for(cookie) != csrf_for(other)
+    assert csrf_for(cookie) != session_hash(cookie)
+    assert same_token(csrf_for(cookie), csrf_for(cookie))
+    assert not same_token(csrf_for(cookie), None) and not same_token(csrf_for(cookie), csrf_for(other))
+
+
+def _tip(tip_id: str, *, due: timedelta | None, status: str = "received", priority: str = "normal",
+         channel: str = "web", officer: str | None = None, overdue: bool = False,
+         received: timedelta = timedelta(0)) -> dict[str, object]:
+    return {"tip_id": tip_id, "status": status, "priority": priority, "channel": channel,
+            "assigned_officer": officer, "overdue": overdue, "received_at": (NOW + received).isoformat(),
+            "due_at": (NOW + due).isoformat() if due is not None else None}
+
+
+def test_the_queue_is_sorted_by_the_nearest_deadline_and_tips_without_one_come_last_newest_first() -> None:
+    items = [_tip("later", due=timedelta(days=3)), _tip("none-old", due=None, received=-timedelta(days=2)),
+             _tip("late", due=-timedelta(hours=1), overdue=True), _tip("none-new", due=None),
+             _tip("soon", due=timedelta(hours=2))]
+    order = [i["tip_id"] for i in queue.apply(items, queue.Filters(), now=NOW, me="o79")]
+    assert order == ["late", "soon", "later", "none-new", "none-old"]
+
+
+def test_filters_combine_and_counts_cover_the_whole_queue() -> None:
+    items = [_tip("a", due=timedelta(days=2), priority="urgent", officer="o79"),
+             _tip("b", due=timedelta(days=9), channel="agency"),
+             _tip("c", due=-timedelta(days=1), overdue=True, status="verifying"),
+             _tip("d", due=None, status="closed")]
+    pick = queue.Filters.parse({"urgency": "urgent", "deadline": "due5", "assignment": "mine", "bogus": "x"})
+    assert [i["tip_id"] for i in queue.apply(items, pick, now=NOW, me="o79")] == ["a"]
+    assert [i["tip_id"] for i in queue.apply(items, queue.Filters(state="open"), now=NOW, me="o79")] == ["c", "a", "b"]
+    counts = queue.counts(items, now=NOW, me="o79")
+    assert counts["deadline"] == {"overdue": 1, "due5": 1}
+    assert counts["assignment"] == {"unassigned": 3, "mine": 1}
+    assert counts["channel"]["agency"] == 1 and counts["state"]["open"] == 3
+    assert queue.Filters.parse({"state": "nonsense"}) == queue.Filters()
