@@ -29,6 +29,7 @@ from services.console.policy import POLICY
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.errors import Forbidden, Unauthorized
+from shared.http import PAGE_SECURITY_HEADERS
 from shared.settings import Settings
 
 router = APIRouter(tags=["console"])
@@ -43,16 +44,6 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=selec
                    auto_reload=False)
 _env.globals.update(template_globals())
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "object-src 'none'",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 class ConsoleMetrics:
@@ -159,7 +150,7 @@ def render(request: Request, name: str, *, lang: str, title_key: str, person: Pe
         lang=lang, t=t, title=t[title_key], person=person, csrf=person.session.csrf if person else None,
         path=request.url.path, switch_url=request.url.path + "?" + urlencode(switch), other_lang=other,
         link=lambda path, **params: with_lang(path, lang, **params), **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=PAGE_SECURITY_HEADERS)
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -24,8 +24,8 @@ from shared.testing import free_port, free_port_block
 SERVICES = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
 
 
-def _free_block(size: int = 5) -> int:
-    """A base port whose next `size` ports are free."""
+def _free_block(size: int = 6) -> int:
+    """A base port whose next `size` ports are free (P+1..P+5: the four services and the console)."""
     return free_port_block(size)
 
 
@@ -94,8 +94,12 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 def test_antq_up_serves_all_four_and_a_tip_reaches_the_officer_inbox(platform: Platform) -> None:
     lines = "\n".join(platform.output)
-    for name in SERVICES:
+    for name in (*SERVICES, "console"):
         assert f"{name}" in lines and "ready" in lines
+    with httpx.Client(timeout=10) as http:
+        console = f"http://127.0.0.1:{platform.port_base + 5}"
+        assert http.get(console + "/readyz").status_code == 200
+        assert http.get(console + "/tips").headers["location"] == "/login"
     with httpx.Client(timeout=10) as http:
         for name in SERVICES:
             assert http.get(platform.url(name) + "/readyz").status_code == 200

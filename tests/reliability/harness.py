@@ -61,8 +61,8 @@ RESULTS: list[Verdict] = []  # every verdict of this session, printed by the sui
 
 
 # --- ports and processes -------------------------------------------------------------------------------------
-def free_block(size: int = 5) -> int:
-    """A base port whose next `size` ports are free."""
+def free_block(size: int = 6) -> int:
+    """A base port whose next `size` ports are free (P+1..P+5: the four services and the console)."""
     return free_port_block(size)
 
 

@@ -23,6 +23,7 @@ from services.tips.policy import POLICY
 from services.tips.web.i18n import TEXT, language
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
+from shared.http import PAGE_SECURITY_HEADERS
 
 router = APIRouter(tags=["web"])
 
@@ -30,22 +31,12 @@ HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "object-src 'none'",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 def render(name: str, *, lang: str, path: str, title_key: str, status: int = 200, **context: Any) -> HTMLResponse:
     t = TEXT[lang]
     html = _env.get_template(name).render(lang=lang, t=t, path=path, title=t[title_key], **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=PAGE_SECURITY_HEADERS)
 
 
 def _field(form: Any, name: str) -> str | None:
