@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     notify_delivery_lease_seconds: float = Field(default=120.0, gt=0)
     notify_rules_file: Path | None = None  # a province's routing rules (YAML); default: the shipped rules.yaml
     notify_retry_file: Path | None = None  # per-channel retry policy (YAML); default: the shipped retry.yaml
+    # Networks (comma-separated CIDRs) webhooks may reach besides public addresses; empty: public addresses only
+    notify_webhook_allowed_networks: str = ""
+    notify_secret_keys: str | None = None  # comma-separated base64 AES keys for webhook secrets, newest first
     units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
@@ -125,7 +128,7 @@ class Settings(BaseSettings):
     oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
-                     "notify_database_url", "tips_identity_keys", mode="before")
+                     "notify_database_url", "tips_identity_keys", "notify_secret_keys", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v

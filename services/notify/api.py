@@ -17,6 +17,7 @@ from services.notify.channels import (
     DeliveryError,
     OutgoingMessage,
 )
+from services.notify.channels.targets import check_webhook_target
 from services.notify.handlers import (
     NotifyContext,
     caller_is_current,
@@ -195,8 +196,10 @@ async def list_subscriptions(request: Request, limit: int | None = Query(default
 async def post_subscription(body: SubscriptionIn, request: Request) -> SubscriptionCreated:
     principal = with_role(request, "subscriptions.create")  # the scope is checked once the area is known
     async with _service(request).db.unit_of_work() as uow:
-        row, secret = await create_subscription(uow, principal=principal, body=body.model_dump(),
-                                                channels=_ctx(request).channels, now=_ctx(request).clock())
+        row, secret = await create_subscription(
+            uow, principal=principal, body=body.model_dump(), channels=_ctx(request).channels,
+            now=_ctx(request).clock(), secret_keys=request.app.state.notify_secrets,
+            webhook_networks=_ctx(request).webhook_networks)
     return SubscriptionCreated.model_validate({**_subscription(row), "secret": secret})
 
 
@@ -384,6 +387,8 @@ async def test_channel(body: ChannelTestIn, request: Request) -> ChannelTestOut:
                       details={"configured": sorted(ctx.channels)})
     if body.channel != "inbox" and not body.target:
         raise Invalid("a target is needed for this channel", code="invalid_target")
+    if body.channel == "webhook" and body.target:
+        await check_webhook_target(body.target, ctx.webhook_networks)
     now = ctx.clock()
     test_id = f"test-{uuid.uuid4()}"
     text = f"ANTQ: tin nhắn thử / test message ({now:%Y-%m-%d %H:%M} UTC)"

@@ -12,6 +12,8 @@ POLICY = Policy([
     Rule("subscriptions.list", dict(EVERYONE), description="list one's subscriptions (admin: all)"),
     Rule("subscriptions.create", {"admin": "any", "officer": "area", "unit": "unit", "agency": "area"},
          description="subscribe to events; officers within their area, units to their own unit"),
+    Rule("subscriptions.webhook", {"admin": "any", "officer": "area"},
+         description="subscribe with the webhook channel (notify then calls a URL the subscriber chose)"),
     Rule("subscriptions.delete", {"admin": "any", "officer": "own", "unit": "own", "agency": "own"},
          description="delete one's own subscription (admin: any)"),
     Rule("preferences.read", dict(EVERYONE), description="read one's preferences and contact details"),
