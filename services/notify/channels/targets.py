@@ -13,6 +13,7 @@ import asyncio
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -73,7 +74,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        addresses = await checked_addresses(host, port, self.allowed, shown=origin_of("tcp", host, port))
+        addresses = await checked_addresses(host, port, self.allowed, shown=f"{host}:{port}")
         last: Exception | None = None
         for address in addresses:
             try:
@@ -109,6 +110,15 @@ async def check_webhook_target(url: str, allowed: Sequence[Network]) -> None:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
+        # httpx refuses some numeric hosts (`0177.0.0.1`) that a resolver would read: say why if that is it.
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            host = ""
+        literal = ip_literal(host)
+        if literal is not None and not address_allowed(literal, allowed):
+            raise Invalid(f"webhook target host {host} is not a public address", code="target_not_allowed",
+                          details={"target": host}) from None
         raise Invalid("the webhook target is not a URL", code="invalid_target") from None
     if parsed.scheme not in SCHEMES or not parsed.host:
         raise Invalid("a webhook target must be an http:// or https:// URL with a host", code="invalid_target")
