@@ -52,7 +52,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitSelfAssessed,
 )
-from shared.testing import subject_matches
+from shared.contracts.subjects import subject_matches
 from tests.bench.common import Timed, World, raw_fetch_and_ack, service_process, watch_inbox
 
 AGENCY = "bench-registry"
