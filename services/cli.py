@@ -146,7 +146,9 @@ def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 100
         if as_json:
             typer.echo(json.dumps(d.as_dict(), ensure_ascii=False))
         else:
-            typer.echo(f"{d.seq:>8}  {d.at[:19]:<19}  {d.consumer:<24} {d.original_subject:<48} {d.kind}: {d.reason}")
+            sent_by = "" if d.body_kept else f" [no body kept; {d.agency or '?'}, reference {d.reference or '?'}]"
+            typer.echo(f"{d.seq:>8}  {d.at[:19]:<19}  {d.consumer:<24} {d.original_subject:<48} {d.kind}: {d.reason}"
+                       f"{sent_by}")
     if not letters and not as_json:
         typer.echo("the DLQ is empty")
 

@@ -80,18 +80,19 @@ class Service:
 
     # --- registration ---------------------------------------------------------------------------------------
     def consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
-                 description: str = "") -> Callable[[Handler], Handler]:
+                 description: str = "", dlq_keeps_body: bool = True) -> Callable[[Handler], Handler]:
         """Register a durable consumer named `<service>-<purpose>`; each event gets its handler's effect once
         (the handler may run again after a rollback, see ConsumerRunner._process)."""
 
         def register(handler: Handler) -> Handler:
-            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, handler, None)
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, handler, None,
+                               dlq_keeps_body)
             return handler
 
         return register
 
     def batch_consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
-                       description: str = "") -> Callable[[BatchHandler], BatchHandler]:
+                       description: str = "", dlq_keeps_body: bool = True) -> Callable[[BatchHandler], BatchHandler]:
         """Like `consumer`, but the handler takes the batch's new events at once (in stream order), so that it
         can read and write them with a few set-based statements. It must give each event the effect that
         handling them one by one would; when it raises, the spine runs it again on each event alone."""
@@ -100,29 +101,19 @@ class Service:
             async def one(delivery: Delivery, uow: UnitOfWork) -> None:
                 await handler([delivery], uow)
 
-            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, one, handler)
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, one, handler,
+                               dlq_keeps_body)
             return handler
 
         return register
 
     def _add_consumer(self, purpose: str, stream: str, subject: str, types: set[str] | None, description: str,
-                      doc: str | None, handler: Handler, batch_handler: BatchHandler | None) -> None:
+                      doc: str | None, handler: Handler, batch_handler: BatchHandler | None,
+                      dlq_keeps_body: bool) -> None:
         self.consumers.append(Consumer(
             name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
             batch_handler=batch_handler, description=description or (doc or "").strip().splitlines()[0]
-            if doc else description, types=frozenset(types) if types else None))
-
-    def dead_letter_unknown_inbound(self, purpose: str = "inbound-unknown") -> None:
-        """A consumer of every inbound subject that sends what no service accepts (an unknown type, a subject
-        of the wrong shape) to the DLQ with the reason, instead of leaving it unread in the INBOUND stream.
-        Accepted types are skipped here: their own consumers handle and, when invalid, dead-letter them."""
-
-        async def never(delivery: Delivery, uow: UnitOfWork) -> None:  # pragma: no cover - skipped or DLQ
-            raise AssertionError(f"{delivery.event_type} reached the inbound catch-all")
-
-        self.consumers.append(Consumer(
-            name=f"{self.name}-{purpose}", stream="INBOUND", filter_subject="antq.inbound.>", handler=never,
-            description="Inbound messages of no accepted type, to the DLQ with the reason", unknown_inbound=True))
+            if doc else description, types=frozenset(types) if types else None, dlq_keeps_body=dlq_keeps_body))
 
     def background(self, name: str, factory: TaskFactory) -> None:
         """A long-running task started with the bus (e.g. a deadline scheduler); /readyz checks it is alive."""

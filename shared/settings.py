@@ -77,6 +77,9 @@ class Settings(BaseSettings):
 
     # Service-specific
     tips_identity_keys: str | None = None  # comma-separated base64 AES keys, newest first
+    # EC P-256 private keys (PEM) that open the identities agencies seal for forwarded tips; default
+    # <data dir>/keys/tips_inbound (created on first use). A `current` file names the key published first.
+    tips_inbound_key_dir: Path | None = None
     tips_argon2_profile: Literal["standard", "fast"] = "standard"
     tips_attachment_dir: Path | None = None
     tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client

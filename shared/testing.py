@@ -264,17 +264,6 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
 ISSUED_NAMESPACES: list[str] = []  # every namespace this process handed out (see drop_namespaces)
 
 
-def subject_matches(filter_subject: str, subject: str) -> bool:
-    """Whether a NATS subject matches a filter (`*` one token, `>` one or more at the end)."""
-    f, s = filter_subject.split("."), subject.split(".")
-    for i, tok in enumerate(f):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(f) == len(s)
-
-
 def unique_namespace() -> str:
     namespace = "t" + uuid.uuid4().hex[:10]
     ISSUED_NAMESPACES.append(namespace)

@@ -81,6 +81,10 @@ class CategoriesOut(BaseModel):
     categories: list[CategoryOut]
 
 
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]] = Field(description="Public EC P-256 keys (use enc, alg ECDH-ES), current first")
+
+
 class TipAccepted(BaseModel):
     tip_id: str
     receipt: str = Field(description="Shown once; the reporter's only key. Only its argon2 hash is stored.")
@@ -238,6 +242,13 @@ async def get_categories(request: Request) -> CategoriesOut:
     cats = ctx_of(request).categories
     return CategoriesOut(version=cats.version, effective_from=cats.effective_from,
                          categories=[CategoryOut(**c.model_dump()) for c in cats.categories])
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,
+            summary="The public keys agencies seal a forwarded tip's reporter_jwe to (public), current first")
+async def jwks(request: Request) -> JSONResponse:
+    POLICY.authorize(None, "tips.inbound_keys")
+    return JSONResponse(ctx_of(request).inbound_keys().jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 def accepted_response(accepted: handlers.Accepted) -> JSONResponse:

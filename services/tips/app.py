@@ -18,8 +18,11 @@ def build(settings: Settings) -> Service:
     service = Service("tips", settings, title="antq tips",
                       description="Receives crime tips from anyone, keeps reporters' identity secret, "
                                   "tracks legal deadlines.")
+    inbound_keys = keys.inbound_keys(settings)
+    inbound_keys.ensure()
     ctx = TipsContext(
         cipher=keys.load_cipher(settings),
+        inbound_keys=inbound_keys.keyring,
         storage=DiskStorage(settings.tips_attachment_dir or settings.data_dir / "attachments"),
         argon2=TipsContext.argon2_profile(settings.tips_argon2_profile),
         metrics=TipsMetrics(service.registry),

@@ -15,6 +15,7 @@ POLICY = Policy([
     Rule("tips.submit", public=True, description="Submit a tip (anyone, anonymous allowed)"),
     Rule("tips.follow_up", public=True, description="Read a tip's status and messages with its receipt"),
     Rule("tips.reporter_message", public=True, description="Write to the officers with the receipt"),
+    Rule("tips.inbound_keys", public=True, description="Read the public keys agencies seal reporter identities to"),
     Rule("tips.list", grants=OFFICERS, description="The officer queue, scoped to the officer's area"),
     Rule("tips.read", grants=OFFICERS, description="One tip with its messages, notes and duplicate links"),
     Rule("tips.triage", grants=OFFICERS, description="Forward a tip: category, priority, assignment"),

@@ -25,7 +25,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import CollectorRegistry
 
-from shared.contracts.subjects import STREAMS
+from shared.contracts.subjects import STREAMS, Retention
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -282,12 +282,17 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
     )
 
 
-def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "") -> StreamConfig:
+_RETENTION: dict[Retention, RetentionPolicy] = {"limits": RetentionPolicy.LIMITS,
+                                               "workqueue": RetentionPolicy.WORK_QUEUE}
+
+
+def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "",
+                  retention: Retention = "limits") -> StreamConfig:
     return StreamConfig(
         name=name,
         subjects=subjects,
         description=description or None,
-        retention=RetentionPolicy.LIMITS,
+        retention=_RETENTION[retention],
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
         duplicate_window=settings.stream_duplicate_window_seconds,
@@ -302,7 +307,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     for spec in STREAMS:
         name = ns.stream(spec.name)
         cfg = stream_config(name, [ns.subject(s) for s in spec.subjects], settings,
-                            spec.description)
+                            spec.description, spec.retention)
         try:
             await js.add_stream(cfg)
         except BadRequestError as exc:

@@ -28,6 +28,7 @@ import nats
 from sqlalchemy import exists, func, select
 
 from services.units.app import build
+from shared.contracts.subjects import STREAMS
 from shared.db import outbox
 from shared.settings import Settings
 from shared.testing import eventually, unique_namespace
@@ -162,9 +163,9 @@ async def _drop_streams(nats_url: str, namespace: str) -> None:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        for name in ("UNITS", "TIPS", "AWARDS", "NOTIFY", "INBOUND", "DLQ"):
+        for spec in STREAMS:
             with contextlib.suppress(Exception):
-                await js.delete_stream(f"{namespace}_{name}")
+                await js.delete_stream(f"{namespace}_{spec.name}")
     finally:
         await nc.close()
 
