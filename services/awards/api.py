@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, not_, select
@@ -24,6 +24,7 @@ from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
+from shared.webpages import html_page, stylesheet
 
 router = APIRouter()
 
@@ -31,8 +32,8 @@ AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every ser
 PENDING = ("proposed", "reviewed")
 COMMENDED = ("approved", "granted")  # the statuses of an award that stands; an annulled one no longer counts
 AREA_SCOPED = frozenset({"officer", "leader"})  # roles whose lists and figures are limited to their token's area
-_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-                         autoescape=select_autoescape(["html"]))
+_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+_TEMPLATES = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -599,7 +600,14 @@ async def print_certificate(certificate_id: str, request: Request) -> HTMLRespon
         issuer=credential["issuer"]["name"], certificate_id=certificate_id, kid=cert["kid"], status=result.status,
         status_label=labels[result.status], reason=cert["revoked_reason"] if result.status == "revoked" else None,
         qr=qr_svg(verify_url), verify_url=verify_url, jws=cert["jws"])
-    return HTMLResponse(html)
+    return html_page(html)
+
+
+@router.get("/static/certificate.css", response_class=Response, tags=["public"],
+            summary="The certificate page's stylesheet (public)")
+async def certificate_stylesheet() -> Response:
+    POLICY.authorize(None, "certificates.read")
+    return stylesheet(_TEMPLATE_DIR / "certificate.css")
 
 
 @router.post("/certificates/verify", response_model=VerifyOut, tags=["public"], responses=ERROR_RESPONSES,
