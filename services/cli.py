@@ -99,10 +99,12 @@ def token_revoke(jti: Annotated[str, typer.Argument(help="The token's id (jti), 
 @token_app.callback()
 def token(
     ctx: typer.Context,
-    role: Annotated[str | None, typer.Option(help="admin | officer | unit | agency")] = None,
+    role: Annotated[str | None, typer.Option(help="admin | officer | leader | unit | agency")] = None,
     data_dir: DataDir = None,
     area: Annotated[str | None, typer.Option(help="Area code the token is scoped to")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit id (required for role unit)")] = None,
+    level: Annotated[str | None, typer.Option(
+        help="A leader's level (required for role leader): commune | police_unit | province | ministry")] = None,
     sub: Annotated[str | None, typer.Option(help="Subject (who); default a generated name")] = None,
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
     show_id: Annotated[bool, typer.Option("--show-id", help="Also print the token's id (for revocation)")] = False,
@@ -113,13 +115,13 @@ def token(
     if ctx.invoked_subcommand is not None:
         return
     if role is None:
-        typer.echo("antq token: --role is required (admin | officer | unit | agency)", err=True)
+        typer.echo("antq token: --role is required (admin | officer | leader | unit | agency)", err=True)
         raise typer.Exit(2)
     settings = load_settings(data_dir=data_dir)
     authority = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
                                          default_ttl=settings.auth_token_ttl_seconds)
     try:
-        issued = authority.issue(role=role, sub=sub, area=area, unit=unit, ttl=ttl)
+        issued = authority.issue(role=role, sub=sub, area=area, unit=unit, level=level, ttl=ttl)
         typer.echo(issued)
         if show_id:
             typer.echo(f"id: {token_id(issued)}", err=True)

@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "role"  # dotted path, e.g. realm_access.roles; a string or a list of strings
     oidc_area_claim: str = "area"
     oidc_unit_claim: str = "unit"
+    oidc_level_claim: str = "level"  # a leader's level: commune | police_unit | province | ministry
     oidc_role_map: dict[str, str] = Field(default_factory=dict)  # JSON: provider value -> antq role
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)

@@ -16,8 +16,8 @@ named: the reward of a named reporter goes through the same pseudonymous referen
 still never leaves this service). The awards service, given `POST /rewards/claim {receipt}`, computes the same
 function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and
 tips never learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked
-to an identity or a tip id. A fast hash is enough here because the input has 140 bits of entropy; argon2 protects
-the stored receipt hash regardless.
+to an identity; TipVerified does link it to its tip id, by design (docs/security.md, "Rewards"). A fast hash is
+enough here because the input has 140 bits of entropy; argon2 protects the stored receipt hash regardless.
 
 Identity cipher (a `shared.keyring.KeyRing`). AES-256-GCM with a random 96-bit nonce; the token is
 `v1.<key id>.<base64url(nonce|ct)>`, where the key id (first 8 hex of sha256(key)) picks the key, and the
