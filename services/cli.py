@@ -47,15 +47,14 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
     import uvicorn
 
     from shared.observability import configure_logging
+    from shared.server import server_config
 
     _check_service(service)
     settings = load_settings()
     configure_logging(service, settings.log_level, settings.log_json)
     module = importlib.import_module(f"services.{service}.app")
     application = module.create_app(settings)
-    config = uvicorn.Config(application, host=settings.http_host, port=settings.http_port_for(service),
-                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(application, settings, port=settings.http_port_for(service)))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when the port is taken

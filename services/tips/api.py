@@ -45,13 +45,21 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 # --- plumbing ------------------------------------------------------------------------------------------------------
 class RateLimits:
-    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float):
+    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float, staff_submit_per_minute: float):
         self.submit = RateLimiter("tip submission", rate=submit_per_minute, per=60)
         self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
+        self.staff_submit = RateLimiter("tip entry by staff", rate=staff_submit_per_minute, per=60)
 
 
 async def submit_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
-    request.app.state.tips_limits.submit(request)
+    """Public intake is limited per client address. Officers entering tips for reporters work from one station
+    address, so a valid officer or admin token is limited per person instead (a bad token is 401)."""
+    limits: RateLimits = request.app.state.tips_limits
+    principal = bearer_principal(request)
+    if principal is not None and principal.role in POLICY.rule("tips.submit_for_reporter").grants:
+        limits.staff_submit.check(RateLimiter.key_of(f"{principal.role}:{principal.sub}"))
+    else:
+        limits.submit(request)
 
 
 async def follow_up_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
