@@ -155,7 +155,11 @@ class Settings(BaseSettings):
         explicit = getattr(self, f"{service}_database_url", None)
         if explicit:
             return str(explicit)
-        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.default_database_path(service).resolve()}"
+
+    def default_database_path(self, service: str) -> Path:
+        """A service's SQLite file when no URL is given: under db/, apart from keys/ (shared.datadir)."""
+        return self.data_dir / "db" / f"{service}.db"
 
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
