@@ -46,16 +46,17 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
 
     import uvicorn
 
+    from shared.datadir import prepare_data_dir
     from shared.observability import configure_logging
+    from shared.server import server_config
 
     _check_service(service)
     settings = load_settings()
     configure_logging(service, settings.log_level, settings.log_json)
+    prepare_data_dir(settings, [service])
     module = importlib.import_module(f"services.{service}.app")
     application = module.create_app(settings)
-    config = uvicorn.Config(application, host=settings.http_host, port=settings.http_port_for(service),
-                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(application, settings, port=settings.http_port_for(service)))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when the port is taken
@@ -68,10 +69,12 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
 def migrate(service: Annotated[str | None, typer.Argument(help="One service, or all when omitted")] = None,
             data_dir: DataDir = None) -> None:
     """Apply database migrations (services also do this on start-up in embedded mode)."""
+    from shared.datadir import prepare_data_dir
     from shared.migrations import migrate as run_migrations
 
     settings = load_settings(data_dir=data_dir)
     targets = [_check_service(service)] if service else list(SERVICES)
+    prepare_data_dir(settings, targets)
     for name in targets:
         asyncio.run(run_migrations(settings.database_url_for(name), name))
         typer.echo(f"{name}: migrated")

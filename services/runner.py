@@ -93,7 +93,9 @@ class Supervisor:
 
     async def run(self) -> int:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        from shared.datadir import prepare_data_dir
+
+        prepare_data_dir(s, SERVICES)  # owner-only modes, databases under db/ (before any child opens them)
         self.preflight()
         from shared.auth import load_or_create_key
 

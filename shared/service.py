@@ -19,6 +19,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
@@ -323,7 +324,10 @@ class Service:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        # /docs comes from shared.apidocs (assets served locally, bearer scheme declared); no CDN-backed pages.
+        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
+                      redoc_url=None)
+        install_api_docs(app)
         app.state.service = self
         app.state.tokens = self.tokens
         install_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     port_base: int = 8000
     http_port: int | None = None
     http_host: str = "127.0.0.1"
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or CIDRs).
+    # Empty: forwarded headers are ignored, so a client cannot pick the address the rate limits key on.
+    trusted_proxies: str = ""
 
     # Databases: one per service (any SQLAlchemy async URL); default SQLite under the data dir
     units_database_url: str | None = None
@@ -84,6 +88,8 @@ class Settings(BaseSettings):
     tips_attachment_dir: Path | None = None
     tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client
     tips_follow_up_rate_per_minute: float = Field(default=20, gt=0)  # public follow-up, per client
+    # Officers and admins entering tips for reporters (phone, desk): per person, instead of the per-address limit.
+    tips_staff_submit_rate_per_minute: float = Field(default=120, gt=0)
     tips_scheduler_interval: float = Field(default=5.0, gt=0)  # seconds between deadline scheduler passes
     awards_signing_key_dir: Path | None = None
     awards_public_base_url: str | None = None
@@ -131,6 +137,17 @@ class Settings(BaseSettings):
     oidc_http_timeout: float = Field(default=3.0, gt=0)
     oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        entries = [e.strip() for e in v.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"ANTQ_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
+        return ",".join(entries)
+
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
                      "notify_database_url", "tips_identity_keys", "notify_secret_keys", mode="before")
     @classmethod
@@ -145,10 +162,17 @@ class Settings(BaseSettings):
         explicit = getattr(self, f"{service}_database_url", None)
         if explicit:
             return str(explicit)
-        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.default_database_path(service).resolve()}"
+
+    def default_database_path(self, service: str) -> Path:
+        """A service's SQLite file when no URL is given: under db/, apart from keys/ (shared.datadir)."""
+        return self.data_dir / "db" / f"{service}.db"
 
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [e for e in self.trusted_proxies.split(",") if e]
 
     def auth_key_path(self) -> Path:
         return self.auth_key_file or self.data_dir / "keys" / "auth_ed25519.pem"

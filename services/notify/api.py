@@ -36,7 +36,7 @@ from services.notify.handlers import (
 from services.notify.policy import POLICY
 from shared.auth import Principal
 from shared.errors import Invalid
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
 from shared.service import Service
 
 router = APIRouter()
@@ -71,20 +71,8 @@ def with_role(request: Request, action: str) -> Principal:
     return POLICY.require_caller(bearer_principal(request), action)
 
 
-def _cursor_pair(cursor: str | None) -> tuple[datetime, str] | None:
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str) for v in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
-    try:
-        return datetime.fromisoformat(after[0]), after[1]
-    except ValueError:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from None
-
-
 def _page_after(query: Select[Any], created: Any, key: Any, cursor: str | None, size: int) -> Select[Any]:
-    after = _cursor_pair(cursor)
+    after = decode_time_cursor(cursor)
     if after is not None:
         query = query.where(or_(created < after[0], and_(created == after[0], key < after[1])))
     return query.order_by(created.desc(), key.desc()).limit(size + 1)

@@ -30,8 +30,10 @@ def build(settings: Settings) -> Service:
         clock=lambda: service.clock(),
     )
     service.app.state.tips_ctx = ctx
-    service.app.state.tips_limits = api.RateLimits(submit_per_minute=settings.tips_submit_rate_per_minute,
-                                                   follow_up_per_minute=settings.tips_follow_up_rate_per_minute)
+    service.app.state.tips_limits = api.RateLimits(
+        submit_per_minute=settings.tips_submit_rate_per_minute,
+        follow_up_per_minute=settings.tips_follow_up_rate_per_minute,
+        staff_submit_per_minute=settings.tips_staff_submit_rate_per_minute)
     # The shared body-limit middleware (every service has it) bounds JSON bodies to 256 KiB here, and a tip with
     # its attachments to the attachment rules' total plus room for the multipart framing.
     service.app.state.body_limits = _BodyLimits(ctx)

@@ -80,6 +80,7 @@ from shared.contracts.events import (
     TipSubmitted,
     UnitRegistered,
 )
+from shared.contracts.instants import Instant
 from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -126,7 +127,7 @@ class SubmitTip(BaseModel):
     area_code: str | None = Field(default=None, max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN,
                                   description="Province \"PP\" or commune \"PP.CCCCC\"")
     unit_id: str | None = Field(default=None, max_length=200, description="The agency, enterprise or school")
-    occurred_at: datetime | None = Field(default=None, description="When it happened (with a time zone)")
+    occurred_at: Instant | None = Field(default=None, description="When it happened (with a time zone, 2000-2199)")
     anonymous: bool = True
     reporter: ReporterIdentity | None = None
     on_behalf_of: OnBehalfOf | None = None
@@ -141,8 +142,6 @@ class SubmitTip(BaseModel):
             raise ValueError("an anonymous tip carries no reporter; set anonymous to false to give your identity")
         if not self.anonymous and self.reporter is None:
             raise ValueError("a tip that is not anonymous needs the reporter's name")
-        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at needs a time zone")
         return self
 
 

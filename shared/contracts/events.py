@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.contracts.instants import Instant
+
 UnitKind = Literal["agency", "enterprise", "school"]
 Rating = Literal["excellent", "good", "pass"]
 Level = Literal["commune", "province"]
@@ -267,7 +269,7 @@ class IncidentReported(EventData):
     unit_id: str | None = Field(default=None, max_length=200)
     unit_external_key: str | None = Field(default=None, max_length=200)
     category: str = ShortText
-    occurred_at: datetime
+    occurred_at: Instant  # from another agency: bounded (shared.contracts.instants)
     description: str | None = Field(default=None, max_length=10_000)
     reference: str = ShortText
 
@@ -311,7 +313,7 @@ class TipSubmitted(EventData):
     location: str | None = Field(default=None, max_length=1000)
     area_code: str | None = Field(default=None, max_length=50)
     unit_id: str | None = Field(default=None, max_length=200)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     anonymous: bool = True
     reporter: ReporterIdentity | None = Field(
         default=None, description="Refused: a reporter in clear is dead-lettered as plaintext_identity; send "

@@ -157,7 +157,7 @@ class Platform:
         return f"http://127.0.0.1:{self.port(service)}"
 
     def db_path(self, service: str) -> Path:
-        return self.data_dir / f"{service}.db"
+        return self.data_dir / "db" / f"{service}.db"
 
     def log_tail(self, service: str, lines: int = 40) -> str:
         path = self.data_dir / "logs" / f"{service}.log"

@@ -91,10 +91,10 @@ async def test_a_tip_that_fails_validation_refuses_the_batch_before_anything_is_
     try:
         with pytest.raises(Reject, match="intake validation") as refused:
             async with db.unit_of_work() as uow:
-                await on_inbound_tips([forwarded("national-app", "R-1"), forwarded(  # a time without its zone
+                await on_inbound_tips([forwarded("national-app", "R-1"), forwarded(  # a category intake refuses
                     "national-app", "R-2", anonymous=False,
                     reporter_jwe=sealed({"name": "Trần Thị B", "phone": "0909999999"}),
-                    occurred_at="2026-11-01T10:00:00")], uow, ctx=ctx)
+                    category="x" * 100)], uow, ctx=ctx)
         tips, events = await stored(db)
     finally:
         await db.dispose()
