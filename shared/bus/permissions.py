@@ -9,9 +9,10 @@ message by sequence (`STREAM.MSG.GET`, `DIRECT.GET`). Each service receives on i
 (`_INBOX_<service>`), so it cannot listen in on the deliveries or PubAcks of another service. Streams are declared
 by the provisioning user (`admin`, also the operators' user) with `antq nats provision`.
 
-Each external agency has an account of its own that may publish only on `antq.inbound.<agency>.>`; the platform
-account exports exactly that subject to it as a service, so the publish lands where the inbound streams capture it
-and the stream's PubAck travels back to the agency's inbox.
+Each external agency may publish only on `antq.inbound.<agency>.>`; the platform account exports the subject to
+the agency's account as a service, so the publish lands where the inbound streams capture it and the stream's
+PubAck travels back to the agency's inbox. Production gives each agency an account of its own; the embedded server
+puts them in one account (see `accounts`).
 """
 
 from __future__ import annotations
