@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from shared.bus.streams import provision
 from shared.settings import SERVICES, Settings
 from shared.testing import free_port
 
@@ -35,6 +36,7 @@ SHORT = int(os.environ.get("ANTQ_FUZZ_EXAMPLES", "5"))
 @contextmanager
 def serve(service: Any) -> Iterator[str]:
     """Run the service's app (lifespan included: migrations, bus, consumers) with uvicorn in a thread."""
+    asyncio.run(provision(service.settings))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, lifespan="on",
                                            log_level="warning", access_log=False))
