@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import SERVICES, load_settings
+from shared.settings import SERVICES, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="antq: the all-people movement to protect national security, as an event-driven platform.")
@@ -137,16 +137,24 @@ dlq = typer.Typer(no_args_is_help=True, help="Inspect and replay the dead-letter
 app.add_typer(dlq, name="dlq")
 
 
+def _operator_settings(data_dir: Path | None) -> Settings:
+    """The operators' NATS credentials: explicit ANTQ_NATS_* settings, else those `antq up` generated."""
+    from shared.bus.embedded import operator_settings
+
+    return operator_settings(load_settings(data_dir=data_dir))
+
+
 @dlq.command("list")
 def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 100,
              service: Annotated[str | None, typer.Option(help="Only this service's dead letters")] = None,
-             as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False) -> None:
+             as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+             data_dir: DataDir = None) -> None:
     """List dead letters: sequence, original subject, consumer, why."""
     import json
 
     from shared.bus.dlq import list_dead_letters
 
-    letters = asyncio.run(list_dead_letters(load_settings(), limit=limit, service=service))
+    letters = asyncio.run(list_dead_letters(_operator_settings(data_dir), limit=limit, service=service))
     for d in letters:
         if as_json:
             typer.echo(json.dumps(d.as_dict(), ensure_ascii=False))
@@ -160,12 +168,80 @@ def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 100
 
 @dlq.command("replay")
 def dlq_replay(seqs: Annotated[list[int], typer.Argument(help="DLQ sequence numbers (from `antq dlq list`)")],
-               keep: Annotated[bool, typer.Option("--keep", help="Keep the DLQ copy")] = False) -> None:
+               keep: Annotated[bool, typer.Option("--keep", help="Keep the DLQ copy")] = False,
+               data_dir: DataDir = None) -> None:
     """Publish dead letters back to their original subject after the cause is fixed."""
     from shared.bus.dlq import replay
 
-    for seq, outcome in asyncio.run(replay(load_settings(), seqs, delete=not keep)):
+    for seq, outcome in asyncio.run(replay(_operator_settings(data_dir), seqs, delete=not keep)):
         typer.echo(f"{seq}: {outcome}")
+
+
+nats_app = typer.Typer(no_args_is_help=True, help="The bus: credentials, stream provisioning, accounts.")
+app.add_typer(nats_app, name="nats")
+
+
+@nats_app.command("url")
+def nats_url(
+    role: Annotated[str, typer.Option(help="operator | agency")],
+    agency: Annotated[str | None, typer.Option(help="The agency's account name (role agency)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a nats://user:pass@host:port URL for the embedded NATS that `antq up` runs: `operator` reads every
+    stream and publishes anywhere; `agency` publishes only on antq.inbound.<agency>.> (added if new)."""
+    from shared.bus.embedded import EmbeddedBus, NoEmbeddedServer
+    from shared.bus.permissions import ADMIN_USER
+
+    settings = load_settings(data_dir=data_dir)
+    try:
+        if role == "operator":
+            typer.echo(EmbeddedBus.load(settings.data_dir).url(ADMIN_USER))
+        elif role == "agency":
+            if not agency:
+                raise ValueError("--agency NAME is required with --role agency")
+            typer.echo(asyncio.run(EmbeddedBus.agency_url(settings.data_dir, agency)))
+        else:
+            raise ValueError("--role must be operator or agency")
+    except (ValueError, NoEmbeddedServer) as exc:
+        typer.echo(f"antq nats url: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@nats_app.command("provision")
+def nats_provision(data_dir: DataDir = None) -> None:
+    """Declare (create or update) every stream; run with the provisioning credentials before the services
+    start (`antq up` does it itself). Services may not create streams; they wait until they exist."""
+    from shared.bus.streams import provision
+
+    settings = _operator_settings(data_dir)
+    try:
+        done = asyncio.run(provision(settings))
+    except Exception as exc:  # a one-shot job: say why and fail
+        typer.echo(f"antq nats provision: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for name, action in done:
+        typer.echo(f"{name}: {action}")
+
+
+@nats_app.command("accounts")
+def nats_accounts(agency: Annotated[list[str] | None, typer.Option(help="An agency account (repeatable)")] = None,
+                  helm: Annotated[bool, typer.Option("--helm", help="As YAML for the Helm chart's values")] = False
+                  ) -> None:
+    """Print the production accounts config (deploy/nats/accounts.conf), generated from the stream registry and
+    the streams each service consumes; passwords are $ANTQ_NATS_PASSWORD_<USER> from the server's environment."""
+    from services.bus import consumed_streams
+    from shared.bus.permissions import helm_accounts, production_accounts_conf
+
+    try:
+        if helm:
+            import yaml
+
+            typer.echo(yaml.safe_dump(helm_accounts(consumed_streams(), agency or []), sort_keys=False), nl=False)
+        else:
+            typer.echo(production_accounts_conf(consumed_streams(), agency or []), nl=False)
+    except ValueError as exc:
+        typer.echo(f"antq nats accounts: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail of officer actions.")

@@ -23,10 +23,12 @@ from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
+from shared.bus.permissions import inbox_prefix
 from shared.bus.relay import OutboxRelay
-from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
+from shared.bus.streams import DurableSpec, Namespace, make_broker, missing_streams, reconcile_consumer
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EVENT_TYPES
+from shared.contracts.subjects import dlq_subject, stream_for_subject
 from shared.db import Database, UnitOfWork, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
@@ -35,6 +37,11 @@ from shared.oidc import CompositeVerifier, OIDCVerifier
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+class StreamsNotProvisioned(RuntimeError):
+    def __init__(self, names: list[str]):
+        super().__init__(f"stream{'s' if len(names) > 1 else ''} {', '.join(names)} not provisioned")
+
 
 TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
 SQLITE_SWITCH_INTERVAL = 0.0005  # seconds; see Service.start
@@ -71,6 +78,7 @@ class Service:
         self._js: JetStreamContext | None = None
         self._js_connection: Any = None
         self.bus_error: str | None = None
+        self.bus_waiting: str | None = None  # e.g. "waiting: stream UNITS not provisioned"
         self.relay = OutboxRelay(self.db, self._publish_many, namespace=self.ns, metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
         self.started_at = time.time()
@@ -198,23 +206,38 @@ class Service:
             try:
                 await self.broker.connect()
                 js = self.js()
-                await ensure_streams(js, self.settings)
+                # Streams are provisioned by `antq nats provision` (a service may not create them): wait.
+                missing = await missing_streams(js, self._needed_streams())
+                if missing:
+                    raise StreamsNotProvisioned(missing)
                 for consumer in self.consumers:
                     action = await reconcile_consumer(js, self._durable(consumer))
                     log.info("consumer %s %s", consumer.name, action)
                 await self.broker.start()
                 break
             except Exception as exc:  # noqa: BLE001
-                self.bus_error = f"{type(exc).__name__}: {exc}"
-                log.warning("bus start-up failed, retrying in %.1fs: %s", delay, self.bus_error)
+                # Missing streams are not a connection problem: /readyz says what the service waits for.
+                waiting = isinstance(exc, StreamsNotProvisioned)
+                self.bus_error = None if waiting else f"{type(exc).__name__}: {exc}"
+                self.bus_waiting = f"waiting: {exc} (run `antq nats provision`)" if waiting else None
+                log.warning("bus start-up: %s; retrying in %.1fs", self.bus_waiting or self.bus_error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-        self.bus_error = None
+        self.bus_error = self.bus_waiting = None
         self._bus_ready.set()
         self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
         for name, factory in self._task_factories:
             self._tasks[name] = asyncio.create_task(factory(self), name=f"{self.name}-{name}")
         log.info("%s ready: %d consumer(s)", self.name, len(self.consumers))
+
+    def _needed_streams(self) -> list[str]:
+        """The streams this service publishes to (its own, the DLQ) and consumes."""
+        names = []
+        for subject in (f"antq.{self.name}.x", dlq_subject(self.name, "x")):
+            with contextlib.suppress(KeyError):  # a service with no stream of its own (benchmarks)
+                names.append(stream_for_subject(subject).name)
+        names += [consumer.stream for consumer in self.consumers]
+        return [self.ns.stream(name) for name in dict.fromkeys(names)]
 
     def _durable(self, consumer: Consumer) -> DurableSpec:
         return DurableSpec(stream=self.ns.stream(consumer.stream), durable=consumer.name,
@@ -234,6 +257,8 @@ class Service:
             pull_sub=PullSub(batch_size=self.settings.consumer_batch_size,
                              timeout=self.settings.consumer_fetch_timeout, batch=True),
             ack_policy=AckPolicy.MANUAL,
+            # Pull deliveries come to the service's own inbox prefix (the broker's is not used for them).
+            inbox_prefix=f"{inbox_prefix(self.name)}.".encode(),
             title=consumer.name,
             description=consumer.description or None,
             # The runner decodes and validates the raw bytes itself; FastStream's default JSON decoding of each
@@ -268,7 +293,7 @@ class Service:
         except Exception as exc:  # noqa: BLE001
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if not self._bus_ready.is_set():
-            checks["nats"] = f"not connected: {self.bus_error or 'starting'}"
+            checks["nats"] = self.bus_waiting or f"not connected: {self.bus_error or 'starting'}"
         else:
             try:
                 connected = self.broker.connection.is_connected

@@ -302,9 +302,13 @@ async def drop_namespaces(nats_url: str, namespaces: list[str]) -> int:
 
 @contextlib.asynccontextmanager
 async def running(service: Any, *, ready_timeout: float = 20) -> AsyncIterator[Any]:
-    """Start a built Service in this event loop (lifespan included); yield an httpx client bound to its app."""
+    """Start a built Service in this event loop (lifespan included); yield an httpx client bound to its app.
+    The namespace's streams are provisioned first, as `antq nats provision` does before services start."""
     import httpx
 
+    from shared.bus.streams import provision
+
+    await provision(service.settings)
     async with contextlib.AsyncExitStack() as stack:
         await service.start()
         stack.push_async_callback(service.stop)

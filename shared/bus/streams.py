@@ -25,6 +25,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import CollectorRegistry
 
+from shared.bus.permissions import inbox_prefix
 from shared.contracts.subjects import STREAMS, Retention
 from shared.settings import Settings
 
@@ -278,6 +279,8 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         log_level=logging.DEBUG,
         graceful_timeout=10.0,
         error_cb=_connection_error_logger(service),
+        # Replies (pull deliveries, PubAcks) arrive below the service's own prefix, which only it may read.
+        inbox_prefix=inbox_prefix(service),
         **extra,
     )
 
@@ -301,15 +304,18 @@ def stream_config(name: str, subjects: list[str], settings: Settings, descriptio
     )
 
 
-async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
-    """Declare every stream of the registry (the one place streams are declared), updating drifted ones."""
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[tuple[str, str]]:
+    """Declare every stream of the registry (the one place streams are declared), updating drifted ones.
+    Needs the provisioning credentials: service users may not create or update streams. Returns what was done."""
     ns = Namespace(settings.namespace)
+    done: list[tuple[str, str]] = []
     for spec in STREAMS:
         name = ns.stream(spec.name)
         cfg = stream_config(name, [ns.subject(s) for s in spec.subjects], settings,
                             spec.description, spec.retention)
         try:
             await js.add_stream(cfg)
+            done.append((name, "created"))
         except BadRequestError as exc:
             if "already in use" not in (exc.description or ""):
                 raise
@@ -319,6 +325,34 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             ):
                 log.warning("updating stream %s to the configured settings", cfg.name)
                 await js.update_stream(cfg)
+                done.append((name, "updated"))
+            else:
+                done.append((name, "unchanged"))
+    return done
+
+
+async def provision(settings: Settings) -> list[tuple[str, str]]:
+    """`antq nats provision`: connect with the configured (provisioning) credentials and declare the streams."""
+    import nats
+
+    opts = connect_options(settings, "antq-provision")
+    opts.update(allow_reconnect=False, max_reconnect_attempts=0)
+    nc = await nats.connect(**opts)
+    try:
+        return await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+
+
+async def missing_streams(js: JetStreamContext, names: list[str]) -> list[str]:
+    """Which of these streams do not exist yet (a service waits for provisioning instead of declaring them)."""
+    missing = []
+    for name in names:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            missing.append(name)
+    return missing
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,11 @@ class Platform:
         threading.Thread(target=pump, daemon=True).start()
         try:
             p.wait_line("antq is ready", timeout=ready_timeout)
+            if not nats_url:  # the embedded NATS refuses anonymous clients: the harness is an operator
+                p.nats_url = subprocess.run(
+                    [sys.executable, "-m", "services.cli", "nats", "url", "--role", "operator", "--data-dir",
+                     str(data)], capture_output=True, text=True, check=True, env=clean_env(env), cwd=ROOT,
+                ).stdout.strip()
         except BaseException:
             p.stop()
             raise

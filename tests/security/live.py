@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from shared.bus.streams import provision
 from shared.server import server_config
 from shared.testing import free_port
 
@@ -19,6 +20,7 @@ from shared.testing import free_port
 @contextmanager
 def serve(service: Any) -> Iterator[str]:
     """Run the service's app (lifespan included: migrations, bus, consumers); yield its base URL once ready."""
+    asyncio.run(provision(service.settings))  # services wait for their streams; `antq nats provision` declares them
     port = free_port()
     config = server_config(service.app, service.settings, port=port, host="127.0.0.1", log_level="warning")
     server = uvicorn.Server(config)
