@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import PROCESSES, SERVICES, load_settings
+from shared.settings import PROCESSES, SERVICES, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="antq: the all-people movement to protect national security, as an event-driven platform.")
@@ -46,16 +46,17 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
 
     import uvicorn
 
+    from shared.datadir import prepare_data_dir
     from shared.observability import configure_logging
+    from shared.server import server_config
 
     _check_service(service, PROCESSES)
     settings = load_settings()
     configure_logging(service, settings.log_level, settings.log_json)
+    prepare_data_dir(settings, [service])
     module = importlib.import_module(f"services.{service}.app")
     application = module.create_app(settings)
-    config = uvicorn.Config(application, host=settings.http_host, port=settings.http_port_for(service),
-                            log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(application, settings, port=settings.http_port_for(service)))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when the port is taken
@@ -68,10 +69,12 @@ def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | n
 def migrate(service: Annotated[str | None, typer.Argument(help="One service, or all when omitted")] = None,
             data_dir: DataDir = None) -> None:
     """Apply database migrations (services also do this on start-up in embedded mode)."""
+    from shared.datadir import prepare_data_dir
     from shared.migrations import migrate as run_migrations
 
     settings = load_settings(data_dir=data_dir)
     targets = [_check_service(service, PROCESSES)] if service else list(PROCESSES)
+    prepare_data_dir(settings, targets)
     for name in targets:
         asyncio.run(run_migrations(settings.database_url_for(name), name))
         typer.echo(f"{name}: migrated")
@@ -99,10 +102,12 @@ def token_revoke(jti: Annotated[str, typer.Argument(help="The token's id (jti), 
 @token_app.callback()
 def token(
     ctx: typer.Context,
-    role: Annotated[str | None, typer.Option(help="admin | officer | unit | agency")] = None,
+    role: Annotated[str | None, typer.Option(help="admin | officer | leader | unit | agency")] = None,
     data_dir: DataDir = None,
     area: Annotated[str | None, typer.Option(help="Area code the token is scoped to")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit id (required for role unit)")] = None,
+    level: Annotated[str | None, typer.Option(
+        help="A leader's level (required for role leader): commune | police_unit | province | ministry")] = None,
     sub: Annotated[str | None, typer.Option(help="Subject (who); default a generated name")] = None,
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
     show_id: Annotated[bool, typer.Option("--show-id", help="Also print the token's id (for revocation)")] = False,
@@ -113,13 +118,13 @@ def token(
     if ctx.invoked_subcommand is not None:
         return
     if role is None:
-        typer.echo("antq token: --role is required (admin | officer | unit | agency)", err=True)
+        typer.echo("antq token: --role is required (admin | officer | leader | unit | agency)", err=True)
         raise typer.Exit(2)
     settings = load_settings(data_dir=data_dir)
     authority = TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
                                          default_ttl=settings.auth_token_ttl_seconds)
     try:
-        issued = authority.issue(role=role, sub=sub, area=area, unit=unit, ttl=ttl)
+        issued = authority.issue(role=role, sub=sub, area=area, unit=unit, level=level, ttl=ttl)
         typer.echo(issued)
         if show_id:
             typer.echo(f"id: {token_id(issued)}", err=True)
@@ -132,33 +137,111 @@ dlq = typer.Typer(no_args_is_help=True, help="Inspect and replay the dead-letter
 app.add_typer(dlq, name="dlq")
 
 
+def _operator_settings(data_dir: Path | None) -> Settings:
+    """The operators' NATS credentials: explicit ANTQ_NATS_* settings, else those `antq up` generated."""
+    from shared.bus.embedded import operator_settings
+
+    return operator_settings(load_settings(data_dir=data_dir))
+
+
 @dlq.command("list")
 def dlq_list(limit: Annotated[int, typer.Option(help="At most this many")] = 100,
              service: Annotated[str | None, typer.Option(help="Only this service's dead letters")] = None,
-             as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False) -> None:
+             as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+             data_dir: DataDir = None) -> None:
     """List dead letters: sequence, original subject, consumer, why."""
     import json
 
     from shared.bus.dlq import list_dead_letters
 
-    letters = asyncio.run(list_dead_letters(load_settings(), limit=limit, service=service))
+    letters = asyncio.run(list_dead_letters(_operator_settings(data_dir), limit=limit, service=service))
     for d in letters:
         if as_json:
             typer.echo(json.dumps(d.as_dict(), ensure_ascii=False))
         else:
-            typer.echo(f"{d.seq:>8}  {d.at[:19]:<19}  {d.consumer:<24} {d.original_subject:<48} {d.kind}: {d.reason}")
+            sent_by = "" if d.body_kept else f" [no body kept; {d.agency or '?'}, reference {d.reference or '?'}]"
+            typer.echo(f"{d.seq:>8}  {d.at[:19]:<19}  {d.consumer:<24} {d.original_subject:<48} {d.kind}: {d.reason}"
+                       f"{sent_by}")
     if not letters and not as_json:
         typer.echo("the DLQ is empty")
 
 
 @dlq.command("replay")
 def dlq_replay(seqs: Annotated[list[int], typer.Argument(help="DLQ sequence numbers (from `antq dlq list`)")],
-               keep: Annotated[bool, typer.Option("--keep", help="Keep the DLQ copy")] = False) -> None:
+               keep: Annotated[bool, typer.Option("--keep", help="Keep the DLQ copy")] = False,
+               data_dir: DataDir = None) -> None:
     """Publish dead letters back to their original subject after the cause is fixed."""
     from shared.bus.dlq import replay
 
-    for seq, outcome in asyncio.run(replay(load_settings(), seqs, delete=not keep)):
+    for seq, outcome in asyncio.run(replay(_operator_settings(data_dir), seqs, delete=not keep)):
         typer.echo(f"{seq}: {outcome}")
+
+
+nats_app = typer.Typer(no_args_is_help=True, help="The bus: credentials, stream provisioning, accounts.")
+app.add_typer(nats_app, name="nats")
+
+
+@nats_app.command("url")
+def nats_url(
+    role: Annotated[str, typer.Option(help="operator | agency")],
+    agency: Annotated[str | None, typer.Option(help="The agency's account name (role agency)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a nats://user:pass@host:port URL for the embedded NATS that `antq up` runs: `operator` reads every
+    stream and publishes anywhere; `agency` publishes only on antq.inbound.<agency>.> (added if new)."""
+    from shared.bus.embedded import EmbeddedBus, NoEmbeddedServer
+    from shared.bus.permissions import ADMIN_USER
+
+    settings = load_settings(data_dir=data_dir)
+    try:
+        if role == "operator":
+            typer.echo(EmbeddedBus.load(settings.data_dir).url(ADMIN_USER))
+        elif role == "agency":
+            if not agency:
+                raise ValueError("--agency NAME is required with --role agency")
+            typer.echo(asyncio.run(EmbeddedBus.agency_url(settings.data_dir, agency)))
+        else:
+            raise ValueError("--role must be operator or agency")
+    except (ValueError, NoEmbeddedServer) as exc:
+        typer.echo(f"antq nats url: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@nats_app.command("provision")
+def nats_provision(data_dir: DataDir = None) -> None:
+    """Declare (create or update) every stream; run with the provisioning credentials before the services
+    start (`antq up` does it itself). Services may not create streams; they wait until they exist."""
+    from shared.bus.streams import provision
+
+    settings = _operator_settings(data_dir)
+    try:
+        done = asyncio.run(provision(settings))
+    except Exception as exc:  # a one-shot job: say why and fail
+        typer.echo(f"antq nats provision: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for name, action in done:
+        typer.echo(f"{name}: {action}")
+
+
+@nats_app.command("accounts")
+def nats_accounts(agency: Annotated[list[str] | None, typer.Option(help="An agency account (repeatable)")] = None,
+                  helm: Annotated[bool, typer.Option("--helm", help="As YAML for the Helm chart's values")] = False
+                  ) -> None:
+    """Print the production accounts config (deploy/nats/accounts.conf), generated from the stream registry and
+    the streams each service consumes; passwords are $ANTQ_NATS_PASSWORD_<USER> from the server's environment."""
+    from services.bus import consumed_streams
+    from shared.bus.permissions import helm_accounts, production_accounts_conf
+
+    try:
+        if helm:
+            import yaml
+
+            typer.echo(yaml.safe_dump(helm_accounts(consumed_streams(), agency or []), sort_keys=False), nl=False)
+        else:
+            typer.echo(production_accounts_conf(consumed_streams(), agency or []), nl=False)
+    except ValueError as exc:
+        typer.echo(f"antq nats accounts: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail of officer actions.")

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from services.bus import consumed_streams
+from shared.bus.embedded import EmbeddedBus
+from shared.bus.permissions import ADMIN_USER
+from shared.bus.streams import provision
 from shared.nats_binary import find_nats_server as _find_nats_server
 from shared.settings import PROCESSES, Settings, child_environment
 
@@ -41,15 +45,6 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-
-
-def nats_config(settings: Settings, store_dir: Path) -> str:
-    sync = "always" if settings.nats_sync_always else "2m"
-    return (
-        f"listen: 127.0.0.1:{settings.nats_port}\n"
-        f"server_name: antq-embedded\n"
-        f"jetstream {{\n  store_dir: \"{store_dir}\"\n  sync_interval: {sync}\n}}\n"
-    )
 
 
 @dataclass
@@ -93,27 +88,40 @@ class Supervisor:
 
     async def run(self) -> int:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        from shared.datadir import prepare_data_dir
+
+        prepare_data_dir(s, PROCESSES)  # owner-only modes, databases under db/ (before any child opens them)
         self.preflight()
         from shared.auth import load_or_create_key
 
         load_or_create_key(s.auth_key_path())  # one signing key, created before the services race for it
         logs = s.data_dir / "logs"
+        bus: EmbeddedBus | None = None
         if not s.nats_url:
             binary = find_nats_server()
             store = (s.data_dir / "nats").resolve()
-            conf = s.data_dir / "nats.conf"
-            conf.write_text(nats_config(s, store))
+            # Every user gets a password and the least privileges of deploy/nats/; anonymous clients are refused.
+            bus = EmbeddedBus.prepare(s, store, consumed_streams())
+            conf = bus.write_config()
             nats = Child("nats", [binary, "-c", str(conf.resolve())], dict(os.environ), logs / "nats.log")
             self.children["nats"] = nats
             await self.start_child(nats)
             await self.wait_tcp(s.nats_port, "nats")
-            self.out(f"nats     ready  {s.effective_nats_url()}  (JetStream store {store})")
+            self.out(f"nats     ready  {s.effective_nats_url()}  (JetStream store {store}; "
+                     f"credentials {EmbeddedBus.state_path(s.data_dir).resolve()})")
         else:
             self.out(f"nats     using  {s.effective_nats_url()}")
+        # Streams are declared here, with the provisioning (operator) user; services only wait for them.
+        streams = await self.provision(bus.settings_for(s, ADMIN_USER) if bus else s)
+        self.out(f"nats     provisioned {len(streams)} streams ({', '.join(name for name, _ in streams)})")
         for name in PROCESSES:
             argv = [sys.executable, "-m", "services.cli", "serve", name]
-            child = Child(name, argv, child_environment(s, name), logs / f"{name}.log")
+            env = child_environment(s, name)
+            if bus is not None and name in bus.passwords:  # the console uses no bus
+                env.update({"ANTQ_NATS_USER": name, "ANTQ_NATS_PASSWORD": bus.passwords[name]})
+                env.pop("ANTQ_NATS_TOKEN", None)
+                env.pop("ANTQ_NATS_CREDS", None)
+            child = Child(name, argv, env, logs / f"{name}.log")
             self.children[name] = child
             await self.start_child(child)
         for name in PROCESSES:
@@ -127,6 +135,20 @@ class Supervisor:
             self.out(f"demo     loaded {summary}")
         self.out(f"antq is ready (data dir {s.data_dir.resolve()}; Ctrl-C stops everything)")
         return await self.supervise()
+
+    async def provision(self, settings: Settings, timeout: float = 30) -> list[tuple[str, str]]:
+        """`antq nats provision`, retried while a server that just opened its port readies JetStream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            child = self.children.get("nats")
+            if child and child.proc and child.proc.returncode is not None:
+                raise StartupError(f"nats exited with code {child.proc.returncode}; see {child.log_path}")
+            try:
+                return await provision(settings)
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"could not provision the NATS streams: {type(exc).__name__}: {exc}") from exc
+                await asyncio.sleep(0.2)
 
     async def wait_tcp(self, port: int, name: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

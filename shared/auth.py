@@ -17,8 +17,11 @@ from shared.areas import AREA_CODE_EXAMPLE, covers, is_area_code
 from shared.errors import Unauthorized
 from shared.files import write_private
 
-Role = Literal["admin", "officer", "unit", "agency"]
-ROLES: tuple[str, ...] = ("admin", "officer", "unit", "agency")
+Role = Literal["admin", "officer", "leader", "unit", "agency"]
+ROLES: tuple[str, ...] = ("admin", "officer", "leader", "unit", "agency")
+# A leader decides at one level of the commendation hierarchy; below the ministry the level has an area: a commune
+# leader a commune ("79.26734"), a provincial one (the province's People's Committee or its police) a province.
+LEADER_LEVELS: tuple[str, ...] = ("commune", "police_unit", "province", "ministry")
 ALG = "Ed25519"  # RFC 9864's fully-specified name for EdDSA over Ed25519
 
 
@@ -31,6 +34,7 @@ class Principal:
     area: str | None = None
     unit: str | None = None
     token_id: str | None = None
+    level: str | None = None  # a leader's level (LEADER_LEVELS); None for every other role
 
     def covers_area(self, area_code: str | None) -> bool:
         """Hierarchical match: an officer of "79" covers "79" and "79.26734"; unscoped covers everything."""
@@ -39,6 +43,25 @@ class Principal:
         if area_code is None:
             return False
         return covers(self.area, area_code)
+
+
+def scope_problem(role: str, *, area: str | None, unit: str | None, level: str | None) -> str | None:
+    """Why a role's scope claims do not fit together (None when they do): one rule for local and OIDC tokens."""
+    if area is not None and not is_area_code(area):
+        return f"area must be an area code such as {AREA_CODE_EXAMPLE}, not {area!r}"
+    if role == "unit" and not unit:
+        return "a unit token must name its unit (--unit)"
+    if role != "leader":
+        return "only a leader token has a level" if level is not None else None
+    if level not in LEADER_LEVELS:
+        return f"a leader token must name its level (--level {' | '.join(LEADER_LEVELS)})"
+    if level == "ministry":
+        return None if area is None else "a ministry leader is nationwide: no area"
+    if area is None:
+        return f"a {level} leader must name the area it leads (--area)"
+    if (level == "commune") != ("." in area):
+        return f"a {level} leader's area must be a {'commune (79.26734)' if level == 'commune' else 'province (79)'}"
+    return None
 
 
 def load_or_create_key(path: Path) -> OKPKey:
@@ -144,13 +167,12 @@ class TokenAuthority:
         return cls(load_or_create_key(path), **kw)
 
     def issue(self, *, role: str, sub: str | None = None, area: str | None = None, unit: str | None = None,
-              ttl: int | None = None, now: float | None = None) -> str:
+              level: str | None = None, ttl: int | None = None, now: float | None = None) -> str:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        if role == "unit" and not unit:
-            raise ValueError("a unit token must name its unit (--unit)")
-        if area and not is_area_code(area):
-            raise ValueError(f"area must be an area code such as {AREA_CODE_EXAMPLE}, not {area!r}")
+        problem = scope_problem(role, area=area or None, unit=unit, level=level)
+        if problem:
+            raise ValueError(problem)
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "role": role,
@@ -160,6 +182,8 @@ class TokenAuthority:
             claims["area"] = area
         if unit:
             claims["unit"] = unit
+        if level:
+            claims["level"] = level
         return jwt.encode({"alg": ALG, "kid": self.kid}, claims, self.key, algorithms=[ALG])
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
@@ -179,5 +203,8 @@ class TokenAuthority:
             raise Unauthorized("token has no valid role")
         if self.revocations is not None and self.revocations.is_revoked(claims.get("jti")):
             raise Unauthorized("token has been revoked")
-        return Principal(sub=str(claims.get("sub", "")), role=str(role), area=claims.get("area"),
-                         unit=claims.get("unit"), token_id=claims.get("jti"))
+        area, unit, level = claims.get("area"), claims.get("unit"), claims.get("level")
+        if scope_problem(str(role), area=area, unit=unit, level=level):
+            raise Unauthorized("token's scope claims do not fit its role")
+        return Principal(sub=str(claims.get("sub", "")), role=str(role), area=area, unit=unit,
+                         token_id=claims.get("jti"), level=level)

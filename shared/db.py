@@ -216,13 +216,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> AsyncEngine:
-    """An async engine for a SQLAlchemy URL. SQLite gets WAL, a busy timeout and real SAVEPOINT support."""
+    """An async engine for a SQLAlchemy URL. SQLite gets WAL, a busy timeout and real SAVEPOINT support.
+
+    `hide_parameters`: a failing statement's error (and so a log line) never carries its parameter values, which
+    may be encrypted identities, receipt hashes or a reporter's description."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                                   max_overflow=10)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

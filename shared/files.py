@@ -14,7 +14,7 @@ def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
     `exclusive=True` creates the file only if it does not exist yet (a hard link is atomic), so processes
     starting together agree on one key; otherwise the file is replaced atomically. Returns whether it was written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a secret's folder is owner-only too
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:

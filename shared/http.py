@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal
+from shared.contracts.instants import bounded_instant
 from shared.errors import DomainError, Invalid
 from shared.oidc import TokenVerifier
 
@@ -35,20 +37,6 @@ class ErrorResponse(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422, 429)
-}
-
-
-# The headers of every HTML page (the tips pages, the console): nothing but this origin's own assets, no framing,
-# nothing cached, no referrer.
-PAGE_SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "object-src 'none'",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
@@ -140,6 +128,21 @@ def decode_cursor(cursor: str | None) -> Any:
         return json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """A keyset cursor `[instant, id]` of a list ordered by a timestamp (as `encode_cursor([at.isoformat(), id])`
+    wrote it), with the instant in UTC. Anything else, a time without a zone or out of range included, is 422
+    `invalid_cursor`: such a time would otherwise fail only when the database compares it."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str) for v in after)):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    try:
+        return bounded_instant(datetime.fromisoformat(after[0])), after[1]
+    except ValueError:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from None
 
 
 DEFAULT_LIMIT = 50

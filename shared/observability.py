@@ -29,6 +29,10 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     logging.getLogger("uvicorn.access").disabled = True
     # FastStream announces every restart of a subscriber task at INFO; failures still come through as errors.
     logging.getLogger("faststream").setLevel(max(root.level, logging.WARNING))
+    # httpx logs every request's full URL at INFO; a webhook URL's path or query may hold the receiver's token.
+    # Delivery failures are logged by notify with the URL's origin only.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
 
 
 class SpineMetrics:

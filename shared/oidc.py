@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
 from shared.areas import is_area_code
-from shared.auth import ROLES, Principal, TokenAuthority
+from shared.auth import ROLES, Principal, TokenAuthority, scope_problem
 from shared.errors import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ class OIDCVerifier:
     """Verifies one provider's access tokens and maps their claims to a Principal."""
 
     def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache, role_claim: str = "role",
-                 area_claim: str = "area", unit_claim: str = "unit", role_map: Mapping[str, str] | None = None,
+                 area_claim: str = "area", unit_claim: str = "unit", level_claim: str = "level",
+                 role_map: Mapping[str, str] | None = None,
                  algorithms: tuple[str, ...] = ALGORITHMS, leeway: int = 30, officer_requires_area: bool = True):
         bad = [a for a in algorithms if a not in ALGORITHMS]
         if bad:
@@ -164,6 +165,7 @@ class OIDCVerifier:
         self.jwks = jwks
         self.role_claim = role_claim
         self.area_claim = area_claim
+        self.level_claim = level_claim
         self.unit_claim = unit_claim
         self.role_map = dict(role_map or {})
         self.algorithms = algorithms
@@ -184,6 +186,7 @@ class OIDCVerifier:
                          timeout=settings.oidc_http_timeout)
         return cls(issuer=issuer, audience=audience, jwks=jwks, role_claim=settings.oidc_role_claim,
                    area_claim=settings.oidc_area_claim, unit_claim=settings.oidc_unit_claim,
+                   level_claim=settings.oidc_level_claim,
                    role_map=settings.oidc_role_map, algorithms=tuple(settings.oidc_algorithms),
                    leeway=settings.oidc_leeway_seconds, officer_requires_area=settings.oidc_officer_requires_area)
 
@@ -218,7 +221,7 @@ class OIDCVerifier:
         raw_roles = claim_at(claims, self.role_claim)
         values = [raw_roles] if isinstance(raw_roles, str) else raw_roles if isinstance(raw_roles, list) else []
         mapped = {self.role_map.get(v, v if not self.role_map else "") for v in values if isinstance(v, str)}
-        roles = [r for r in ROLES if r in mapped]  # several values: the first of admin, officer, unit, agency
+        roles = [r for r in ROLES if r in mapped]  # several values: the first in ROLES order (admin first)
         if not roles:
             raise Unauthorized("token carries no antq role")
         role = roles[0]
@@ -233,7 +236,11 @@ class OIDCVerifier:
         if role == "officer" and area is None and self.officer_requires_area:
             # A provider that forgot the area claim must not hand out nationwide reach.
             raise Unauthorized("an officer token must carry an area claim")
-        return Principal(sub=str(claims["sub"]), role=role, area=area, unit=unit,
+        level = _single(claim_at(claims, self.level_claim), "level") if role == "leader" else None
+        problem = scope_problem(role, area=area, unit=unit, level=level)
+        if problem:
+            raise Unauthorized(f"token's claims do not fit role {role}: {problem}")
+        return Principal(sub=str(claims["sub"]), role=role, area=area, unit=unit, level=level,
                          token_id=str(claims["jti"]) if claims.get("jti") is not None else None)
 
 

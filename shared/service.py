@@ -19,13 +19,16 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
+from shared.bus.permissions import inbox_prefix
 from shared.bus.relay import OutboxRelay
-from shared.bus.streams import DurableSpec, Namespace, ensure_streams, make_broker, reconcile_consumer
+from shared.bus.streams import DurableSpec, Namespace, make_broker, missing_streams, reconcile_consumer
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EVENT_TYPES
+from shared.contracts.subjects import dlq_subject, stream_for_subject
 from shared.db import Database, UnitOfWork, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
@@ -34,6 +37,11 @@ from shared.oidc import CompositeVerifier, OIDCVerifier
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+class StreamsNotProvisioned(RuntimeError):
+    def __init__(self, names: list[str]):
+        super().__init__(f"stream{'s' if len(names) > 1 else ''} {', '.join(names)} not provisioned")
+
 
 TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
 SQLITE_SWITCH_INTERVAL = 0.0005  # seconds; see Service.start
@@ -73,6 +81,7 @@ class Service:
         self._js: JetStreamContext | None = None
         self._js_connection: Any = None
         self.bus_error: str | None = None
+        self.bus_waiting: str | None = None  # e.g. "waiting: stream UNITS not provisioned"
         self.relay = OutboxRelay(self.db, self._publish_many, namespace=self.ns, metrics=self.metrics,
                                  batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
         self.started_at = time.time()
@@ -83,18 +92,19 @@ class Service:
 
     # --- registration ---------------------------------------------------------------------------------------
     def consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
-                 description: str = "") -> Callable[[Handler], Handler]:
+                 description: str = "", dlq_keeps_body: bool = True) -> Callable[[Handler], Handler]:
         """Register a durable consumer named `<service>-<purpose>`; each event gets its handler's effect once
         (the handler may run again after a rollback, see ConsumerRunner._process)."""
 
         def register(handler: Handler) -> Handler:
-            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, handler, None)
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, handler, None,
+                               dlq_keeps_body)
             return handler
 
         return register
 
     def batch_consumer(self, purpose: str, *, stream: str, subject: str, types: set[str] | None = None,
-                       description: str = "") -> Callable[[BatchHandler], BatchHandler]:
+                       description: str = "", dlq_keeps_body: bool = True) -> Callable[[BatchHandler], BatchHandler]:
         """Like `consumer`, but the handler takes the batch's new events at once (in stream order), so that it
         can read and write them with a few set-based statements. It must give each event the effect that
         handling them one by one would; when it raises, the spine runs it again on each event alone."""
@@ -103,29 +113,19 @@ class Service:
             async def one(delivery: Delivery, uow: UnitOfWork) -> None:
                 await handler([delivery], uow)
 
-            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, one, handler)
+            self._add_consumer(purpose, stream, subject, types, description, handler.__doc__, one, handler,
+                               dlq_keeps_body)
             return handler
 
         return register
 
     def _add_consumer(self, purpose: str, stream: str, subject: str, types: set[str] | None, description: str,
-                      doc: str | None, handler: Handler, batch_handler: BatchHandler | None) -> None:
+                      doc: str | None, handler: Handler, batch_handler: BatchHandler | None,
+                      dlq_keeps_body: bool) -> None:
         self.consumers.append(Consumer(
             name=f"{self.name}-{purpose}", stream=stream, filter_subject=subject, handler=handler,
             batch_handler=batch_handler, description=description or (doc or "").strip().splitlines()[0]
-            if doc else description, types=frozenset(types) if types else None))
-
-    def dead_letter_unknown_inbound(self, purpose: str = "inbound-unknown") -> None:
-        """A consumer of every inbound subject that sends what no service accepts (an unknown type, a subject
-        of the wrong shape) to the DLQ with the reason, instead of leaving it unread in the INBOUND stream.
-        Accepted types are skipped here: their own consumers handle and, when invalid, dead-letter them."""
-
-        async def never(delivery: Delivery, uow: UnitOfWork) -> None:  # pragma: no cover - skipped or DLQ
-            raise AssertionError(f"{delivery.event_type} reached the inbound catch-all")
-
-        self.consumers.append(Consumer(
-            name=f"{self.name}-{purpose}", stream="INBOUND", filter_subject="antq.inbound.>", handler=never,
-            description="Inbound messages of no accepted type, to the DLQ with the reason", unknown_inbound=True))
+            if doc else description, types=frozenset(types) if types else None, dlq_keeps_body=dlq_keeps_body))
 
     def background(self, name: str, factory: TaskFactory) -> None:
         """A long-running task started with the bus (e.g. a deadline scheduler); /readyz checks it is alive."""
@@ -212,18 +212,24 @@ class Service:
             try:
                 await self.broker.connect()
                 js = self.js()
-                await ensure_streams(js, self.settings)
+                # Streams are provisioned by `antq nats provision` (a service may not create them): wait.
+                missing = await missing_streams(js, self._needed_streams())
+                if missing:
+                    raise StreamsNotProvisioned(missing)
                 for consumer in self.consumers:
                     action = await reconcile_consumer(js, self._durable(consumer))
                     log.info("consumer %s %s", consumer.name, action)
                 await self.broker.start()
                 break
             except Exception as exc:  # noqa: BLE001
-                self.bus_error = f"{type(exc).__name__}: {exc}"
-                log.warning("bus start-up failed, retrying in %.1fs: %s", delay, self.bus_error)
+                # Missing streams are not a connection problem: /readyz says what the service waits for.
+                waiting = isinstance(exc, StreamsNotProvisioned)
+                self.bus_error = None if waiting else f"{type(exc).__name__}: {exc}"
+                self.bus_waiting = f"waiting: {exc} (run `antq nats provision`)" if waiting else None
+                log.warning("bus start-up: %s; retrying in %.1fs", self.bus_waiting or self.bus_error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-        self.bus_error = None
+        self.bus_error = self.bus_waiting = None
         self._bus_ready.set()
         self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
         self._start_background_tasks()
@@ -232,6 +238,15 @@ class Service:
     def _start_background_tasks(self) -> None:
         for name, factory in self._task_factories:
             self._tasks[name] = asyncio.create_task(factory(self), name=f"{self.name}-{name}")
+
+    def _needed_streams(self) -> list[str]:
+        """The streams this service publishes to (its own, the DLQ) and consumes."""
+        names = []
+        for subject in (f"antq.{self.name}.x", dlq_subject(self.name, "x")):
+            with contextlib.suppress(KeyError):  # a service with no stream of its own (benchmarks)
+                names.append(stream_for_subject(subject).name)
+        names += [consumer.stream for consumer in self.consumers]
+        return [self.ns.stream(name) for name in dict.fromkeys(names)]
 
     def _durable(self, consumer: Consumer) -> DurableSpec:
         return DurableSpec(stream=self.ns.stream(consumer.stream), durable=consumer.name,
@@ -251,6 +266,8 @@ class Service:
             pull_sub=PullSub(batch_size=self.settings.consumer_batch_size,
                              timeout=self.settings.consumer_fetch_timeout, batch=True),
             ack_policy=AckPolicy.MANUAL,
+            # Pull deliveries come to the service's own inbox prefix (the broker's is not used for them).
+            inbox_prefix=f"{inbox_prefix(self.name)}.".encode(),
             title=consumer.name,
             description=consumer.description or None,
             # The runner decodes and validates the raw bytes itself; FastStream's default JSON decoding of each
@@ -288,7 +305,7 @@ class Service:
         if not self.uses_bus:
             checks["nats"] = "not used"
         elif not self._bus_ready.is_set():
-            checks["nats"] = f"not connected: {self.bus_error or 'starting'}"
+            checks["nats"] = self.bus_waiting or f"not connected: {self.bus_error or 'starting'}"
         else:
             try:
                 connected = self.broker.connection.is_connected
@@ -344,7 +361,10 @@ class Service:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        # /docs comes from shared.apidocs (assets served locally, bearer scheme declared); no CDN-backed pages.
+        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
+                      redoc_url=None)
+        install_api_docs(app)
         app.state.service = self
         app.state.tokens = self.tokens
         install_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     port_base: int = 8000
     http_port: int | None = None
     http_host: str = "127.0.0.1"
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or CIDRs).
+    # Empty: forwarded headers are ignored, so a client cannot pick the address the rate limits key on.
+    trusted_proxies: str = ""
 
     # Databases: one per service (any SQLAlchemy async URL); default SQLite under the data dir
     units_database_url: str | None = None
@@ -80,10 +84,15 @@ class Settings(BaseSettings):
 
     # Service-specific
     tips_identity_keys: str | None = None  # comma-separated base64 AES keys, newest first
+    # EC P-256 private keys (PEM) that open the identities agencies seal for forwarded tips; default
+    # <data dir>/keys/tips_inbound (created on first use). A `current` file names the key published first.
+    tips_inbound_key_dir: Path | None = None
     tips_argon2_profile: Literal["standard", "fast"] = "standard"
     tips_attachment_dir: Path | None = None
     tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client
     tips_follow_up_rate_per_minute: float = Field(default=20, gt=0)  # public follow-up, per client
+    # Officers and admins entering tips for reporters (phone, desk): per person, instead of the per-address limit.
+    tips_staff_submit_rate_per_minute: float = Field(default=120, gt=0)
     tips_scheduler_interval: float = Field(default=5.0, gt=0)  # seconds between deadline scheduler passes
     awards_signing_key_dir: Path | None = None
     awards_public_base_url: str | None = None
@@ -108,6 +117,9 @@ class Settings(BaseSettings):
     notify_delivery_lease_seconds: float = Field(default=120.0, gt=0)
     notify_rules_file: Path | None = None  # a province's routing rules (YAML); default: the shipped rules.yaml
     notify_retry_file: Path | None = None  # per-channel retry policy (YAML); default: the shipped retry.yaml
+    # Networks (comma-separated CIDRs) webhooks may reach besides public addresses; empty: public addresses only
+    notify_webhook_allowed_networks: str = ""
+    notify_secret_keys: str | None = None  # comma-separated base64 AES keys for webhook secrets, newest first
     units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
@@ -134,6 +146,7 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "role"  # dotted path, e.g. realm_access.roles; a string or a list of strings
     oidc_area_claim: str = "area"
     oidc_unit_claim: str = "unit"
+    oidc_level_claim: str = "level"  # a leader's level: commune | police_unit | province | ministry
     oidc_role_map: dict[str, str] = Field(default_factory=dict)  # JSON: provider value -> antq role
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
@@ -142,10 +155,21 @@ class Settings(BaseSettings):
     oidc_http_timeout: float = Field(default=3.0, gt=0)
     oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        entries = [e.strip() for e in v.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"ANTQ_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
+        return ",".join(entries)
+
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
-                     "notify_database_url", "tips_identity_keys", "console_database_url", "console_units_url",
-                     "console_tips_url", "console_awards_url", "console_notify_url", "console_public_url",
-                     mode="before")
+                     "notify_database_url", "tips_identity_keys", "notify_secret_keys", "console_database_url",
+                     "console_units_url", "console_tips_url", "console_awards_url", "console_notify_url",
+                     "console_public_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
@@ -158,7 +182,11 @@ class Settings(BaseSettings):
         explicit = getattr(self, f"{service}_database_url", None)
         if explicit:
             return str(explicit)
-        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.default_database_path(service).resolve()}"
+
+    def default_database_path(self, service: str) -> Path:
+        """A service's SQLite file when no URL is given: under db/, apart from keys/ (shared.datadir)."""
+        return self.data_dir / "db" / f"{service}.db"
 
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
@@ -169,6 +197,9 @@ class Settings(BaseSettings):
         if explicit:
             return str(explicit).rstrip("/")
         return f"http://127.0.0.1:{self.port_base + PORT_OFFSETS[service]}"
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [e for e in self.trusted_proxies.split(",") if e]
 
     def auth_key_path(self) -> Path:
         return self.auth_key_file or self.data_dir / "keys" / "auth_ed25519.pem"

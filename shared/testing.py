@@ -264,17 +264,6 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
 ISSUED_NAMESPACES: list[str] = []  # every namespace this process handed out (see drop_namespaces)
 
 
-def subject_matches(filter_subject: str, subject: str) -> bool:
-    """Whether a NATS subject matches a filter (`*` one token, `>` one or more at the end)."""
-    f, s = filter_subject.split("."), subject.split(".")
-    for i, tok in enumerate(f):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(f) == len(s)
-
-
 def unique_namespace() -> str:
     namespace = "t" + uuid.uuid4().hex[:10]
     ISSUED_NAMESPACES.append(namespace)
@@ -313,9 +302,13 @@ async def drop_namespaces(nats_url: str, namespaces: list[str]) -> int:
 
 @contextlib.asynccontextmanager
 async def running(service: Any, *, ready_timeout: float = 20) -> AsyncIterator[Any]:
-    """Start a built Service in this event loop (lifespan included); yield an httpx client bound to its app."""
+    """Start a built Service in this event loop (lifespan included); yield an httpx client bound to its app.
+    The namespace's streams are provisioned first, as `antq nats provision` does before services start."""
     import httpx
 
+    from shared.bus.streams import provision
+
+    await provision(service.settings)
     async with contextlib.AsyncExitStack() as stack:
         await service.start()
         stack.push_async_callback(service.stop)

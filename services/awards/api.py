@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, not_, select
@@ -25,14 +24,16 @@ from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
+from shared.webpages import html_page, stylesheet
 
 router = APIRouter()
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 PENDING = ("proposed", "reviewed")
 COMMENDED = ("approved", "granted")  # the statuses of an award that stands; an annulled one no longer counts
-_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-                         autoescape=select_autoescape(["html"]))
+AREA_SCOPED = frozenset({"officer", "leader"})  # roles whose lists and figures are limited to their token's area
+_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+_TEMPLATES = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -49,10 +50,17 @@ def _caller(request: Request, action: str) -> Principal:
     return POLICY.require_caller(bearer_principal(request), action)
 
 
-def _scope_check(principal: Principal, action: str) -> Callable[[Award], None]:
-    def check(award: Award) -> None:
-        POLICY.authorize(principal, action, area=award.area_code,
-                         unit=award.recipient_ref if award.recipient_kind == "unit" else None)
+def _scope_check(principal: Principal, action: str) -> handlers.AwardCheck:
+    """The policy's scope for one award: its area and, once the service knows it, its recipient's area now.
+
+    The recipient's area comes from the units events, never from a caller: an award whose stored area is not its
+    recipient's (its unit moved, or it was proposed before areas were derived) is decided only by someone whose
+    scope covers both."""
+    def check(award: Award, recipient_area: str | None = None) -> None:
+        unit = award.recipient_ref if award.recipient_kind == "unit" else None
+        POLICY.authorize(principal, action, area=award.area_code, unit=unit)
+        if recipient_area is not None and recipient_area != award.area_code:
+            POLICY.authorize(principal, action, area=recipient_area, unit=unit)
     return check
 
 
@@ -126,8 +134,10 @@ class NominationIn(BaseModel):
     year: int = Field(ge=2000, le=2200)
     area_code: str | None = Field(
         default=None, pattern=AREA_PATTERN,
-        description="the area whose officers handle the proposal; when omitted, the area the service knows for the "
-                    "recipient (a unit's area, else the area of the recipient's latest award), 422 if none")
+        description="a person's area (it must lie in the nominator's), when omitted the area of the person's latest "
+                    "award (422 area_code_required if none). A unit's area is always the one the service knows from "
+                    "the units events: omit it, or repeat it exactly (422 area_mismatch otherwise; 422 "
+                    "unit_not_known before the unit's registration has reached the service)")
     proposer: Literal["unit", "police", "commune", "province"] = "police"
     level: str | None = Field(default=None, max_length=32)
     basis: list[str] = Field(default_factory=list, max_length=50)
@@ -275,7 +285,7 @@ async def list_awards(
     if area_code is not None:
         POLICY.authorize(principal, "awards.read", area=area_code, unit=principal.unit)
         conditions.append(store.area_filter(t.c.area_code, area_code))
-    if principal.role == "officer" and principal.area is not None:
+    if principal.role in AREA_SCOPED and principal.area is not None:
         conditions.append(store.area_filter(t.c.area_code, principal.area))
     if principal.role == "unit":
         conditions += [t.c.recipient_kind == "unit", t.c.recipient_ref == principal.unit]
@@ -308,7 +318,7 @@ async def get_award(award_id: str, request: Request) -> AwardDetail:
         row = await store.get_award_row(session=session, award_id=award_id)
         if row is None:
             raise NotFound("no such award", details={"award_id": award_id})
-        _scope_check(principal, "awards.read")(store.award_from_row(row))
+        _scope_check(principal, "awards.read")(store.award_from_row(row), None)
         a = store.audit_log
         entries = (await session.execute(select(a).where(a.c.target == award_id).order_by(a.c.seq))).mappings()
         audit = [AuditStepOut(at=e["at"], actor=e["actor"], role=e["role"], action=e["action"], reason=e["reason"],
@@ -322,24 +332,52 @@ async def _detail(request: Request, award_id: str) -> AwardDetail:
     return await get_award(award_id, request)
 
 
-async def _own_unit_nomination(request: Request, principal: Principal, body: NominationIn) -> str:
-    """A unit's own proposal (the domain's "the grassroots unit … proposes"): the unit proposes itself for a
-    collective award, in the area the service knows for it; its people are nominated through the police, who
-    hold the dossier of their years of service and standing. Authorises the caller; returns the area."""
-    # The policy's unit scope: the recipient must be the token's unit (a person has no unit here: refused).
-    POLICY.authorize(principal, "awards.nominate", unit=body.recipient_ref if body.recipient_kind == "unit" else None)
-    if "proposer" in body.model_fields_set and body.proposer != "unit":
-        raise Invalid("a unit's token proposes as the unit", code="proposer_mismatch",
-                      details={"field": "proposer", "loc": ["body", "proposer"], "expected": "unit"})
+async def _unit_area(request: Request, unit_id: str) -> str:
+    """A unit's area as the service knows it from the units events (422 unit_not_known before its registration
+    has reached the service)."""
     async with _service(request).db.read() as session:
-        known = await store.recipient_area(session=session, recipient_kind="unit", recipient_ref=body.recipient_ref)
+        known = await store.recipient_area(session=session, recipient_kind="unit", recipient_ref=unit_id)
     if known is None:
         raise Invalid("the awards service has not learnt this unit's area yet (from its registration)",
-                      code="unit_not_known", details={"unit_id": body.recipient_ref})
-    if body.area_code is not None and body.area_code != known:
-        raise Invalid("area_code is not the unit's area", code="area_mismatch",
-                      details={"field": "area_code", "loc": ["body", "area_code"], "expected": known})
+                      code="unit_not_known", details={"unit_id": unit_id})
     return known
+
+
+async def _person_area(request: Request, body: NominationIn) -> str:
+    """A person's area: the one given, else the area of the person's latest award (422 when neither)."""
+    if body.area_code is not None:
+        return body.area_code
+    async with _service(request).db.read() as session:
+        known = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
+                                           recipient_ref=body.recipient_ref)
+    if known is None:
+        raise Invalid("area_code is required: the awards service knows no area for this recipient",
+                      code="area_code_required",
+                      details={"field": "area_code", "loc": ["body", "area_code"],
+                               "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
+    return known
+
+
+async def _nomination_area(request: Request, principal: Principal, body: NominationIn) -> str:
+    """Authorise a nomination and return the award's area: the recipient's, which must lie in the nominator's.
+
+    A unit's token proposes only its own unit (the domain's "the grassroots unit … proposes" a collective award);
+    its people are nominated through the police, who hold the dossier of their years of service and standing."""
+    unit = body.recipient_ref if body.recipient_kind == "unit" else None
+    if principal.role == "unit":
+        # The policy's unit scope: the recipient must be the token's unit (a person has no unit here: refused).
+        POLICY.authorize(principal, "awards.nominate", unit=unit)
+        if "proposer" in body.model_fields_set and body.proposer != "unit":
+            raise Invalid("a unit's token proposes as the unit", code="proposer_mismatch",
+                          details={"field": "proposer", "loc": ["body", "proposer"], "expected": "unit"})
+    area_code = await (_unit_area(request, unit) if unit is not None else _person_area(request, body))
+    POLICY.authorize(principal, "awards.nominate", area=area_code, unit=unit)
+    if unit is not None and body.area_code is not None and body.area_code != area_code:
+        # Older clients repeat the unit's area; none may choose another (checked after the scope, so that the
+        # answer tells the unit's area only to whoever may nominate there).
+        raise Invalid("area_code is not the unit's area", code="area_mismatch",
+                      details={"field": "area_code", "loc": ["body", "area_code"], "expected": area_code})
+    return area_code
 
 
 @router.post("/awards", status_code=201, response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
@@ -347,21 +385,8 @@ async def _own_unit_nomination(request: Request, principal: Principal, body: Nom
 async def post_award(body: NominationIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.nominate")
     service = _service(request)
-    area_code = body.area_code
-    proposer = body.proposer
-    if principal.role == "unit":
-        area_code, proposer = await _own_unit_nomination(request, principal, body), "unit"
-    else:
-        if area_code is None:
-            async with service.db.read() as session:
-                area_code = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
-                                                       recipient_ref=body.recipient_ref)
-            if area_code is None:
-                raise Invalid("area_code is required: the awards service knows no area for this recipient",
-                              code="area_code_required",
-                              details={"field": "area_code", "loc": ["body", "area_code"],
-                                       "recipient_kind": body.recipient_kind, "recipient_ref": body.recipient_ref})
-        POLICY.authorize(principal, "awards.nominate", area=area_code)
+    area_code = await _nomination_area(request, principal, body)
+    proposer = "unit" if principal.role == "unit" else body.proposer
     nomination = Nomination(
         award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
         year=body.year, proposer=proposer, level=body.level, area_code=area_code,
@@ -394,13 +419,13 @@ async def post_approve(award_id: str, body: ApproveIn, request: Request) -> Awar
     service = _service(request)
     scope = _scope_check(principal, "awards.approve")
 
-    def check(award: Award) -> None:
-        scope(award)
+    def check(award: Award, recipient_area: str | None) -> None:
+        scope(award, recipient_area)
         authorize_level(principal, body.level or award.level)
         if award.status == "proposed":
             # The approval records the review too: the approver must also be allowed to review it.
             POLICY.require_caller(principal, "awards.review")
-            _scope_check(principal, "awards.review")(award)
+            _scope_check(principal, "awards.review")(award, recipient_area)
 
     async with service.db.unit_of_work() as uow:
         await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
@@ -438,8 +463,8 @@ async def post_annul(award_id: str, body: ReasonIn, request: Request) -> AwardDe
     service = _service(request)
     scope = _scope_check(principal, "awards.annul")
 
-    def check(award: Award) -> None:
-        scope(award)
+    def check(award: Award, recipient_area: str | None) -> None:
+        scope(award, recipient_area)
         authorize_level(principal, award.approved_by_level or award.level)
 
     async with service.db.unit_of_work() as uow:
@@ -468,7 +493,7 @@ async def unit_certifications(unit_id: str, request: Request) -> list[Certificat
 async def stats(request: Request, year: int | None = Query(default=None, ge=2000, le=2200),
                 area_code: str | None = Query(default=None, pattern=AREA_PATTERN)) -> StatsOut:
     principal = _caller(request, "awards.stats")
-    if area_code is None and principal.role == "officer":
+    if area_code is None and principal.role in AREA_SCOPED:
         area_code = principal.area
     POLICY.authorize(principal, "awards.stats", area=area_code)
     t = store.awards
@@ -575,7 +600,14 @@ async def print_certificate(certificate_id: str, request: Request) -> HTMLRespon
         issuer=credential["issuer"]["name"], certificate_id=certificate_id, kid=cert["kid"], status=result.status,
         status_label=labels[result.status], reason=cert["revoked_reason"] if result.status == "revoked" else None,
         qr=qr_svg(verify_url), verify_url=verify_url, jws=cert["jws"])
-    return HTMLResponse(html)
+    return html_page(html)
+
+
+@router.get("/static/certificate.css", response_class=Response, tags=["public"],
+            summary="The certificate page's stylesheet (public)")
+async def certificate_stylesheet() -> Response:
+    POLICY.authorize(None, "certificates.read")
+    return stylesheet(_TEMPLATE_DIR / "certificate.css")
 
 
 @router.post("/certificates/verify", response_model=VerifyOut, tags=["public"], responses=ERROR_RESPONSES,

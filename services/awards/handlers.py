@@ -59,7 +59,8 @@ from shared.db import UnitOfWork, chunks, write_rows
 from shared.errors import Conflict, Invalid, NotFound
 
 MAX_REASON = 2000
-AwardCheck = Callable[[Award], None]
+# Authorises a command on an award, given the recipient's area as the units events tell it now (None if none).
+AwardCheck = Callable[[Award, str | None], None]
 
 
 @dataclass(frozen=True)
@@ -505,8 +506,17 @@ async def _load_row(uow: UnitOfWork, award_id: str, check: AwardCheck) -> tuple[
     if row is None:
         raise NotFound("no such award", details={"award_id": award_id})
     award = store.award_from_row(row)
-    check(award)
+    check(award, await _recipient_area(uow, award))
     return award, row
+
+
+async def _recipient_area(uow: UnitOfWork, award: Award) -> str | None:
+    """A unit recipient's area now, from the units events (its award keeps the area it was proposed in; the unit
+    may have moved since). Persons and reporters have no area besides their award's."""
+    if award.recipient_kind != "unit":
+        return None
+    unit = await store.get_unit(session=uow.session, unit_id=award.recipient_ref)
+    return str(unit["area_code"]) if unit else None
 
 
 async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now: datetime,

@@ -32,14 +32,10 @@ class ApiError(Exception):
 
 
 def token_for(issuer: Any, account: Account, *, ttl: int) -> str:
-    """The bearer token of one page's calls: the account's role and scope, a few minutes' lifetime.
-
-    A leader's token carries its level (the approvals of awards are by level); the shared issuer takes the
-    `level` argument together with the `leader` role."""
-    if account.role == "leader":
-        leader_claims: dict[str, Any] = {"level": account.level}
-        return str(issuer.issue(role="leader", sub=account.username, area=account.area, ttl=ttl, **leader_claims))
-    return str(issuer.issue(role=account.role, sub=account.username, area=account.area, unit=account.unit, ttl=ttl))
+    """The bearer token of one page's calls: the account's role and scope (a leader's level too), a few minutes'
+    lifetime."""
+    return str(issuer.issue(role=account.role, sub=account.username, area=account.area, unit=account.unit,
+                            level=account.level if account.role == "leader" else None, ttl=ttl))
 
 
 @dataclass

@@ -29,8 +29,8 @@ from services.console.policy import POLICY
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.errors import Forbidden, Unauthorized
-from shared.http import PAGE_SECURITY_HEADERS
 from shared.settings import Settings
+from shared.webpages import html_page
 
 router = APIRouter(tags=["console"])
 
@@ -150,7 +150,7 @@ def render(request: Request, name: str, *, lang: str, title_key: str, person: Pe
         lang=lang, t=t, title=t[title_key], person=person, csrf=person.session.csrf if person else None,
         path=request.url.path, switch_url=request.url.path + "?" + urlencode(switch), other_lang=other,
         link=lambda path, **params: with_lang(path, lang, **params), **context)
-    return HTMLResponse(html, status_code=status, headers=PAGE_SECURITY_HEADERS)
+    return html_page(html, status=status)
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -17,6 +17,7 @@ from services.notify.channels import (
     DeliveryError,
     OutgoingMessage,
 )
+from services.notify.channels.targets import check_webhook_target
 from services.notify.handlers import (
     NotifyContext,
     caller_is_current,
@@ -35,7 +36,7 @@ from services.notify.handlers import (
 from services.notify.policy import POLICY
 from shared.auth import Principal
 from shared.errors import Invalid
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
 from shared.service import Service
 
 router = APIRouter()
@@ -70,20 +71,8 @@ def with_role(request: Request, action: str) -> Principal:
     return POLICY.require_caller(bearer_principal(request), action)
 
 
-def _cursor_pair(cursor: str | None) -> tuple[datetime, str] | None:
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str) for v in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
-    try:
-        return datetime.fromisoformat(after[0]), after[1]
-    except ValueError:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from None
-
-
 def _page_after(query: Select[Any], created: Any, key: Any, cursor: str | None, size: int) -> Select[Any]:
-    after = _cursor_pair(cursor)
+    after = decode_time_cursor(cursor)
     if after is not None:
         query = query.where(or_(created < after[0], and_(created == after[0], key < after[1])))
     return query.order_by(created.desc(), key.desc()).limit(size + 1)
@@ -195,8 +184,10 @@ async def list_subscriptions(request: Request, limit: int | None = Query(default
 async def post_subscription(body: SubscriptionIn, request: Request) -> SubscriptionCreated:
     principal = with_role(request, "subscriptions.create")  # the scope is checked once the area is known
     async with _service(request).db.unit_of_work() as uow:
-        row, secret = await create_subscription(uow, principal=principal, body=body.model_dump(),
-                                                channels=_ctx(request).channels, now=_ctx(request).clock())
+        row, secret = await create_subscription(
+            uow, principal=principal, body=body.model_dump(), channels=_ctx(request).channels,
+            now=_ctx(request).clock(), secret_keys=request.app.state.notify_secrets,
+            webhook_networks=_ctx(request).webhook_networks)
     return SubscriptionCreated.model_validate({**_subscription(row), "secret": secret})
 
 
@@ -384,6 +375,8 @@ async def test_channel(body: ChannelTestIn, request: Request) -> ChannelTestOut:
                       details={"configured": sorted(ctx.channels)})
     if body.channel != "inbox" and not body.target:
         raise Invalid("a target is needed for this channel", code="invalid_target")
+    if body.channel == "webhook" and body.target:
+        await check_webhook_target(body.target, ctx.webhook_networks)
     now = ctx.clock()
     test_id = f"test-{uuid.uuid4()}"
     text = f"ANTQ: tin nhắn thử / test message ({now:%Y-%m-%d %H:%M} UTC)"

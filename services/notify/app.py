@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from fastapi import FastAPI
 
-from services.notify import api, subscribers
+from services.notify import api, keys, subscribers
 from services.notify.channels import (
     Channel,
     ChannelRegistry,
@@ -18,6 +18,7 @@ from services.notify.channels import (
     WebhookChannel,
 )
 from services.notify.domain import RetryPolicy, load_rules
+from services.notify.domain.targets import Network, parse_networks
 from services.notify.handlers import NotifyContext
 from services.notify.metrics import NotifyMetrics
 from services.notify.worker import DeliveryWorker
@@ -25,9 +26,10 @@ from shared.service import Service
 from shared.settings import Settings
 
 
-def build_channels(settings: Settings) -> ChannelRegistry:
+def build_channels(settings: Settings, webhook_networks: tuple[Network, ...]) -> ChannelRegistry:
     """Inbox and webhooks always; email when an SMTP host is set; SMS when a gateway is, with its backup."""
-    channels: list[Channel] = [InboxChannel(), WebhookChannel(timeout_seconds=settings.notify_http_timeout_seconds)]
+    channels: list[Channel] = [InboxChannel(), WebhookChannel(timeout_seconds=settings.notify_http_timeout_seconds,
+                                                              allowed_networks=webhook_networks)]
     if settings.notify_smtp_host:
         channels.append(EmailChannel(SmtpSettings(
             host=settings.notify_smtp_host, port=settings.notify_smtp_port, username=settings.notify_smtp_user,
@@ -51,22 +53,26 @@ def build_channels(settings: Settings) -> ChannelRegistry:
 def build(settings: Settings) -> Service:
     service = Service("notify", settings, title="antq notify",
                       description="Tells the right people about the right events on the channel they chose.")
-    channels = build_channels(settings)
+    webhook_networks = parse_networks(settings.notify_webhook_allowed_networks)
+    channels = build_channels(settings, webhook_networks)
+    secrets = keys.load_secrets(settings)
     # The clock is read through the service so that tests can move it (quiet hours, digests, retries).
     ctx = NotifyContext(clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
                         channels=frozenset(channels.names()),
-                        rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None)
+                        rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None,
+                        webhook_networks=webhook_networks)
     policy = None
     if settings.notify_retry_file:
         policy = RetryPolicy.model_validate(yaml.safe_load(settings.notify_retry_file.read_text(encoding="utf-8")))
     worker = DeliveryWorker(service.db, channels, ctx, concurrency=settings.notify_channel_concurrency,
                             poll_seconds=settings.notify_worker_poll_seconds,
-                            lease_seconds=settings.notify_delivery_lease_seconds, policy=policy)
+                            lease_seconds=settings.notify_delivery_lease_seconds, policy=policy, secrets=secrets)
     service.db.on_outbox_commit(worker.wake)
     subscribers.register(service, ctx)
     service.background("delivery", lambda _svc: worker.run())
     service.app.state.notify = ctx
     service.app.state.notify_channels = channels
+    service.app.state.notify_secrets = secrets
     service.app.state.notify_worker = worker
     service.include_router(api.router)
     return service

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.notify import store
+from services.notify.channels.targets import check_webhook_target
 from services.notify.domain import (
     DEFAULT_PREFERENCES,
     DeliveryIntent,
@@ -35,7 +36,9 @@ from services.notify.domain import (
     route,
     when_to_send,
 )
-from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, names_tips
+from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, hidden_patterns
+from services.notify.domain.targets import Network
+from services.notify.keys import WebhookSecrets
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
 from shared.areas import area_within, is_area_code
@@ -68,6 +71,8 @@ class NotifyContext:
     metrics: NotifyMetrics
     channels: frozenset[str]
     rules: RuleSet | None = None
+    # Where webhooks may go besides public addresses (ANTQ_NOTIFY_WEBHOOK_ALLOWED_NETWORKS); none by default.
+    webhook_networks: tuple[Network, ...] = ()
 
 
 # --- recipients -----------------------------------------------------------------------------------------------
@@ -431,9 +436,12 @@ def check_area(value: str | None, field: str) -> None:
 
 
 async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
-                              channels: frozenset[str], now: datetime) -> tuple[RowMapping, str | None]:
-    """A new subscription of the caller. Officers subscribe within their area, units to their own unit.
-    A webhook subscription gets a signing secret, returned here once and never again."""
+                              channels: frozenset[str], now: datetime, secret_keys: WebhookSecrets,
+                              webhook_networks: Sequence[Network]) -> tuple[RowMapping, str | None]:
+    """A new subscription of the caller. Officers subscribe within their area, to units notify knows there;
+    units to their own unit; units and agencies only to events they may read; webhooks are for officers and
+    admins, to allowed addresses. A webhook subscription gets a signing secret, returned here once and never
+    again, and stored sealed."""
     session = uow.session
     channel = body["channel"]
     if channel not in channels:
@@ -444,23 +452,37 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
         unit_id = principal.unit
     area = body.get("area_code")
     check_area(area, "area_code")
-    scope_area = area or (await store.unit_area(session=session, unit_id=unit_id) if unit_id else None)
-    POLICY.authorize(principal, "subscriptions.create", area=scope_area, unit=unit_id)
+    if principal.role == "unit" or area is not None or unit_id is None:
+        POLICY.authorize(principal, "subscriptions.create", area=area, unit=unit_id)
+    unit_area = None
+    if unit_id is not None and principal.role != "unit":
+        # The unit must lie in the caller's area where the units events put it, whatever the caller says.
+        known = await store.get_unit(session=session, unit_id=unit_id)
+        if known is None:
+            raise Invalid(f"unit {unit_id!r} is not known to notify (no units event named it yet)",
+                          code="unit_not_known")
+        unit_area = known["area_code"]
+        POLICY.authorize(principal, "subscriptions.create", area=unit_area, unit=unit_id)
+    if channel == "webhook":
+        POLICY.authorize(principal, "subscriptions.webhook", area=area or unit_area, unit=unit_id)
+    hidden = hidden_patterns(principal.role, [str(p) for p in body["event_types"]])
+    if hidden:
+        raise Forbidden(f"a {principal.role} token may not subscribe to these events: they may match events it "
+                        "may not read (tips, and for agencies awards)", code="event_types_not_allowed",
+                        details={"event_types": hidden})
     owner = recipient_id_for(principal)
     await register_caller(uow, principal=principal, now=now)
     target = body.get("target")
     if channel == "webhook":
         if not target or not re.match(r"^https?://[^\s/]+", target):
             raise Invalid("a webhook subscription needs an http(s) URL as target", code="invalid_target")
+        await check_webhook_target(target, webhook_networks)
     elif channel == "email" and target is not None and not EMAIL_RE.match(target):
         raise Invalid("target is not an email address", code="invalid_target")
     elif channel == "sms" and target is not None and not PHONE_RE.match(target):
         raise Invalid("target is not a phone number (digits, optional leading +)", code="invalid_target")
     elif channel == "inbox" and target is not None:
         raise Invalid("an inbox subscription has no target", code="invalid_target")
-    if principal.role == "unit" and (tips := [p for p in body["event_types"] if names_tips(str(p))]):
-        raise Forbidden("a unit cannot subscribe to tips events: a tip may be about the unit itself, and the "
-                        "reporter's identity is secret", code="tips_not_for_units", details={"event_types": tips})
     subscription_id = str(uuid.uuid4())
     try:
         sub = Subscription(subscription_id=subscription_id, owner=owner, event_types=tuple(body["event_types"]),
@@ -473,7 +495,8 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
     await session.execute(insert(store.subscriptions).values(
         subscription_id=sub.subscription_id, owner=owner, event_types=json.dumps(list(sub.event_types)),
         area_code=sub.area_code, unit_id=sub.unit_id, min_priority=sub.min_priority, channel=sub.channel,
-        target=sub.target, secret=secret, created_at=now))
+        target=sub.target, created_at=now,
+        secret=None if secret is None else secret_keys.seal_secret(secret, subscription_id=subscription_id)))
     row = await store.get_subscription(session=session, subscription_id=subscription_id)
     assert row is not None
     return row, secret

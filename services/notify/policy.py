@@ -11,7 +11,10 @@ POLICY = Policy([
     Rule("inbox.mark_read", dict(EVERYONE), description="mark a notification of one's inbox read"),
     Rule("subscriptions.list", dict(EVERYONE), description="list one's subscriptions (admin: all)"),
     Rule("subscriptions.create", {"admin": "any", "officer": "area", "unit": "unit", "agency": "area"},
-         description="subscribe to events; officers within their area, units to their own unit"),
+         description="subscribe to events; officers within their area (units as notify knows them), units to "
+                     "their own unit; units and agencies only to events they may read"),
+    Rule("subscriptions.webhook", {"admin": "any", "officer": "area"},
+         description="subscribe with the webhook channel (notify then calls a URL the subscriber chose)"),
     Rule("subscriptions.delete", {"admin": "any", "officer": "own", "unit": "own", "agency": "own"},
          description="delete one's own subscription (admin: any)"),
     Rule("preferences.read", dict(EVERYONE), description="read one's preferences and contact details"),

@@ -117,7 +117,8 @@ subscriptions = Table(
     Column("min_priority", String(16), nullable=True),
     Column("channel", String(16), nullable=False),
     Column("target", Text, nullable=True),
-    # The webhook signing secret: shown once at creation, kept to sign; never returned again.
+    # The webhook signing secret: shown once at creation, kept to sign, never returned again; stored sealed
+    # (AES-256-GCM, services/notify/keys.py) with a key kept outside the database.
     Column("secret", String(200), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_subscriptions_owner", "owner"),
@@ -183,10 +184,9 @@ async def upsert(session: AsyncSession, table: Table, key: Mapping[str, Any], va
         await session.execute(insert(table).values(**key, **values))
 
 
-async def unit_area(*, session: AsyncSession, unit_id: str) -> str | None:
-    row = (await session.execute(select(unit_directory.c.area_code).where(
-        unit_directory.c.unit_id == unit_id))).first()
-    return row[0] if row else None
+async def get_unit(*, session: AsyncSession, unit_id: str) -> RowMapping | None:
+    """The unit as notify's directory knows it from the units events; None when no event named it."""
+    return (await session.execute(select(unit_directory).where(unit_directory.c.unit_id == unit_id))).mappings().first()
 
 
 # --- recipients and subscriptions -----------------------------------------------------------------------------
@@ -214,6 +214,20 @@ async def all_subscriptions(*, session: AsyncSession) -> Sequence[RowMapping]:
 async def get_subscription(*, session: AsyncSession, subscription_id: str) -> RowMapping | None:
     return (await session.execute(select(subscriptions).where(
         subscriptions.c.subscription_id == subscription_id))).mappings().first()
+
+
+async def stored_secrets(*, session: AsyncSession) -> list[tuple[str, str]]:
+    """(subscription id, stored secret) of every subscription with a secret."""
+    s = subscriptions.c
+    rows = await session.execute(select(s.subscription_id, s.secret).where(s.secret.is_not(None)))
+    return [(str(sid), str(secret)) for sid, secret in rows]
+
+
+async def replace_secret(*, session: AsyncSession, subscription_id: str, old: str, new: str) -> None:
+    """Store `new` in place of `old` (unless another process changed it first: then theirs stands)."""
+    s = subscriptions.c
+    await session.execute(update(subscriptions).where(s.subscription_id == subscription_id, s.secret == old)
+                          .values(secret=new))
 
 
 # --- deliveries -----------------------------------------------------------------------------------------------

@@ -37,10 +37,12 @@ from services.notify.domain import (
     webhook_body,
 )
 from services.notify.handlers import NotifyContext, preferences_from_row
+from services.notify.keys import WebhookSecrets
 from services.notify.metrics import CHANNELS
 from shared.contracts.events import NotificationDelivered, NotificationFailed
 from shared.db import Database
 from shared.errors import DomainError
+from shared.keyring import SealedTokenError
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ QUEUED = ("pending", "digest", "digested")
 class DeliveryWorker:
     def __init__(self, db: Database, channels: ChannelRegistry, ctx: NotifyContext, *, concurrency: int = 8,
                  poll_seconds: float = 1.0, lease_seconds: float = 120.0, policy: RetryPolicy | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, secrets: WebhookSecrets) -> None:
         self.db = db
+        self.secrets = secrets
         self.channels = channels
         self.ctx = ctx
         self.concurrency = concurrency
@@ -67,6 +70,13 @@ class DeliveryWorker:
 
     # --- loops ----------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        while True:  # before any delivery; a database that is not there yet is waited for
+            try:
+                await self.seal_secrets()
+                break
+            except Exception:
+                log.exception("notify worker: sealing the webhook secrets failed; trying again")
+                await asyncio.sleep(self.poll_seconds)
         loops = [self._forever(f"channel {name}", self._channel_once, name)
                  for name in self.channels.names() if name != "inbox"]
         loops += [self._forever("digests", self._digests_once), self._forever("queue depth", self._depth_once)]
@@ -78,6 +88,27 @@ class DeliveryWorker:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.channels.aclose()
+
+    async def seal_secrets(self) -> int:
+        """Seal every webhook secret still stored in clear (written before secrets were sealed) and re-seal those
+        of older keys with the newest one; returns how many changed. Run on start-up, before any delivery."""
+        async with self.db.read() as session:
+            stored = await store.stored_secrets(session=session)
+        changed = 0
+        for subscription_id, value in stored:
+            try:
+                new = self.secrets.current(value, subscription_id=subscription_id)
+            except SealedTokenError as exc:  # its key is gone; its deliveries fail with the reason
+                log.warning("notify: the webhook secret of subscription %s does not open: %s", subscription_id, exc)
+                continue
+            if new != value:
+                async with self.db.unit_of_work() as uow:
+                    await store.replace_secret(session=uow.session, subscription_id=subscription_id, old=value,
+                                               new=new)
+                changed += 1
+        if changed:
+            log.info("notify: %d webhook secret(s) sealed with the newest key", changed)
+        return changed
 
     async def _forever(self, what: str, step: Any, *args: Any) -> None:
         while True:
@@ -137,10 +168,9 @@ class DeliveryWorker:
             row = (await session.execute(select(store.deliveries).where(
                 store.deliveries.c.notification_id == nid))).mappings().one()
             envelope = await store.get_cause_event(session=session, event_id=row["cause_event_id"])
-            secret = None
+            sub = None
             if row["channel"] == "webhook" and row["subscription_id"]:
                 sub = await store.get_subscription(session=session, subscription_id=row["subscription_id"])
-                secret = sub["secret"] if sub is not None else None
                 if sub is None:
                     envelope = None  # the subscription was deleted: nobody wants this any more
         result: SendResult | None = None
@@ -148,6 +178,12 @@ class DeliveryWorker:
         try:
             if envelope is None:
                 raise PermanentDeliveryError("the cause event or the subscription no longer exists")
+            secret = None
+            if sub is not None and sub["secret"] is not None:
+                try:
+                    secret = self.secrets.open_secret(sub["secret"], subscription_id=sub["subscription_id"])
+                except SealedTokenError as exc:  # its key was removed too early: put it back (see keys.py)
+                    raise TransientDeliveryError(f"the webhook secret does not open: {exc}") from exc
             message = self._message(row, envelope, secret)
             result = await self.channels.get(row["channel"]).send(message)
         except DeliveryError as exc:

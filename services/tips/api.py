@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, UnitKind
 from shared.errors import Invalid
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
 from shared.ratelimit import RateLimiter
 
 router = APIRouter()
@@ -45,13 +45,21 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 # --- plumbing ------------------------------------------------------------------------------------------------------
 class RateLimits:
-    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float):
+    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float, staff_submit_per_minute: float):
         self.submit = RateLimiter("tip submission", rate=submit_per_minute, per=60)
         self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
+        self.staff_submit = RateLimiter("tip entry by staff", rate=staff_submit_per_minute, per=60)
 
 
 async def submit_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
-    request.app.state.tips_limits.submit(request)
+    """Public intake is limited per client address. Officers entering tips for reporters work from one station
+    address, so a valid officer or admin token is limited per person instead (a bad token is 401)."""
+    limits: RateLimits = request.app.state.tips_limits
+    principal = bearer_principal(request)
+    if principal is not None and principal.role in POLICY.rule("tips.submit_for_reporter").grants:
+        limits.staff_submit.check(RateLimiter.key_of(f"{principal.role}:{principal.sub}"))
+    else:
+        limits.submit(request)
 
 
 async def follow_up_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
@@ -79,6 +87,10 @@ class CategoriesOut(BaseModel):
     version: str
     effective_from: str | None
     categories: list[CategoryOut]
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]] = Field(description="Public EC P-256 keys (use enc, alg ECDH-ES), current first")
 
 
 class TipAccepted(BaseModel):
@@ -240,6 +252,13 @@ async def get_categories(request: Request) -> CategoriesOut:
                          categories=[CategoryOut(**c.model_dump()) for c in cats.categories])
 
 
+@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,
+            summary="The public keys agencies seal a forwarded tip's reporter_jwe to (public), current first")
+async def jwks(request: Request) -> JSONResponse:
+    POLICY.authorize(None, "tips.inbound_keys")
+    return JSONResponse(ctx_of(request).inbound_keys().jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
 def accepted_response(accepted: handlers.Accepted) -> JSONResponse:
     # The receipt is shown once; it is never logged and only its hash is stored.
     body = TipAccepted(tip_id=accepted.tip_id, receipt=accepted.receipt, received_at=accepted.received_at)
@@ -332,20 +351,14 @@ async def list_tips(
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
     size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str)
-                                                                                      for v in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
+    after = decode_time_cursor(cursor)
     ctx = ctx_of(request)
     now = ctx.now()
     scope = None if principal.role == "admin" else principal.area
-    try:
-        async with request.app.state.service.db.read() as session:
-            rows = await store.list_tips(session=session, limit=size, after=tuple(after) if after else None,
-                                         now=now, scope=scope, status=status, category=category,
-                                         area_code=area_code, overdue=overdue, priority=priority)
-    except ValueError as exc:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+    async with request.app.state.service.db.read() as session:
+        rows = await store.list_tips(session=session, limit=size, after=after, now=now, scope=scope,
+                                     status=status, category=category, area_code=area_code, overdue=overdue,
+                                     priority=priority)
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = encode_cursor([rows[-1]["received_at"].isoformat(), rows[-1]["tip_id"]]) if more else None

@@ -18,8 +18,11 @@ def build(settings: Settings) -> Service:
     service = Service("tips", settings, title="antq tips",
                       description="Receives crime tips from anyone, keeps reporters' identity secret, "
                                   "tracks legal deadlines.")
+    inbound_keys = keys.inbound_keys(settings)
+    inbound_keys.ensure()
     ctx = TipsContext(
         cipher=keys.load_cipher(settings),
+        inbound_keys=inbound_keys.keyring,
         storage=DiskStorage(settings.tips_attachment_dir or settings.data_dir / "attachments"),
         argon2=TipsContext.argon2_profile(settings.tips_argon2_profile),
         metrics=TipsMetrics(service.registry),
@@ -27,8 +30,10 @@ def build(settings: Settings) -> Service:
         clock=lambda: service.clock(),
     )
     service.app.state.tips_ctx = ctx
-    service.app.state.tips_limits = api.RateLimits(submit_per_minute=settings.tips_submit_rate_per_minute,
-                                                   follow_up_per_minute=settings.tips_follow_up_rate_per_minute)
+    service.app.state.tips_limits = api.RateLimits(
+        submit_per_minute=settings.tips_submit_rate_per_minute,
+        follow_up_per_minute=settings.tips_follow_up_rate_per_minute,
+        staff_submit_per_minute=settings.tips_staff_submit_rate_per_minute)
     # The shared body-limit middleware (every service has it) bounds JSON bodies to 256 KiB here, and a tip with
     # its attachments to the attachment rules' total plus room for the multipart framing.
     service.app.state.body_limits = _BodyLimits(ctx)

@@ -1,4 +1,5 @@
-"""`antq tips ...`: submit a tip to the running service, rotate the identity keys, verify the audit chain."""
+"""`antq tips ...`: submit a tip to the running service, rotate the identity and inbound keys, verify the audit
+chain."""
 
 from __future__ import annotations
 
@@ -145,6 +146,34 @@ async def _rotate(settings: Settings) -> tuple[int, int]:
     finally:
         await db.dispose()
     return rotated, total
+
+
+InboundKeyDir = Annotated[Path | None, typer.Option(
+    "--key-dir", help="Inbound key directory [env ANTQ_TIPS_INBOUND_KEY_DIR; <data dir>/keys/tips_inbound]")]
+
+
+@app.command("rotate-inbound-key")
+def rotate_inbound_key(data_dir: DataDir = None, key_dir: InboundKeyDir = None) -> None:
+    """Add a key for the identities agencies seal (reporter_jwe) and make it current, published first in
+    /.well-known/jwks.json; older keys stay and keep opening what was sealed to them. The running service
+    notices the change by itself."""
+    from services.tips import keys
+
+    store = keys.inbound_keys(load_settings(data_dir=data_dir, tips_inbound_key_dir=key_dir))
+    store.ensure()
+    kid = store.add_new_key()
+    typer.echo(f"new current inbound key: {kid}")
+    typer.echo(f"keys published in the JWK set: {len(store.keyring().kids)} ({store.directory})")
+
+
+@app.command("inbound-keys")
+def inbound_keys(data_dir: DataDir = None, key_dir: InboundKeyDir = None) -> None:
+    """List the inbound keys (kid; the current one is marked)."""
+    from services.tips import keys
+
+    keyring = keys.inbound_keys(load_settings(data_dir=data_dir, tips_inbound_key_dir=key_dir)).ensure()
+    for kid in keyring.kids:
+        typer.echo(f"{'*' if kid == keyring.current_kid else ' '} {kid}")
 
 
 @audit_app.command("verify")

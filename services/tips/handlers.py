@@ -31,10 +31,12 @@ from services.tips.domain import (
     DeadlineRules,
     IdentityCipher,
     IdentityDecryptError,
+    InboundKeyring,
     Receipt,
     Tip,
     TipFingerprint,
     TriageRules,
+    UndecryptableIdentity,
     begin_verification,
     candidate_window,
     close,
@@ -78,6 +80,7 @@ from shared.contracts.events import (
     TipSubmitted,
     UnitRegistered,
 )
+from shared.contracts.instants import Instant
 from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -87,10 +90,13 @@ AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every ser
 # --- configuration the handlers share ----------------------------------------------------------------------------
 @dataclass
 class TipsContext:
-    """The rules in force, the identity cipher, the receipt hash profile, attachment storage and metrics."""
+    """The rules in force, the identity cipher, the keys that open identities sealed by other agencies, the
+    receipt hash profile, attachment storage and metrics."""
 
     cipher: IdentityCipher
     storage: AttachmentStorage
+    # Read at each use, so that a key added by a rotation opens identities without a restart.
+    inbound_keys: Callable[[], InboundKeyring] = InboundKeyring
     argon2: Argon2Profile = PRODUCTION
     categories: CategorySet = field(default_factory=load_categories)
     deadline_rules: DeadlineRules = field(default_factory=load_deadline_rules)
@@ -121,7 +127,7 @@ class SubmitTip(BaseModel):
     area_code: str | None = Field(default=None, max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN,
                                   description="Province \"PP\" or commune \"PP.CCCCC\"")
     unit_id: str | None = Field(default=None, max_length=200, description="The agency, enterprise or school")
-    occurred_at: datetime | None = Field(default=None, description="When it happened (with a time zone)")
+    occurred_at: Instant | None = Field(default=None, description="When it happened (with a time zone, 2000-2199)")
     anonymous: bool = True
     reporter: ReporterIdentity | None = None
     on_behalf_of: OnBehalfOf | None = None
@@ -136,8 +142,6 @@ class SubmitTip(BaseModel):
             raise ValueError("an anonymous tip carries no reporter; set anonymous to false to give your identity")
         if not self.anonymous and self.reporter is None:
             raise ValueError("a tip that is not anonymous needs the reporter's name")
-        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at needs a time zone")
         return self
 
 
@@ -357,8 +361,10 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
     """Tips forwarded by other agencies, a batch at once; a repeated reference from the same agency is processed
     once (also within one batch).
 
-    An unknown category is filed under `other` (never dropped). When an agency sends a reporter together with
-    `anonymous: true`, the identity is kept (encrypted) and the tip is marked confidential rather than refused.
+    An unknown category is filed under `other` (never dropped). The reporter's identity arrives sealed to this
+    service (`reporter_jwe`, see `domain.sealed`); one that cannot be opened is refused (`undecryptable_identity`)
+    and the DLQ record keeps no body. When an agency sends an identity together with `anonymous: true`, the
+    identity is kept (encrypted) and the tip is marked confidential rather than refused.
     A tip that does not pass intake validation is refused (`Reject`) before anything is prepared: the spine then
     runs each message alone, and only that one goes to the DLQ. The tips are stored as `record_tips` stores a
     group: as one after the other, duplicate links included.
@@ -366,6 +372,7 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
     known = await store.inbound_known(session=uow.session, refs=[
         (d.agency, d.data.reference) for d in deliveries if isinstance(d.data, TipSubmitted) and d.agency])
     new: list[tuple[str, str, SubmitTip]] = []
+    keyring = ctx.inbound_keys()
     for delivery in deliveries:
         data = delivery.data
         assert isinstance(data, TipSubmitted) and delivery.agency is not None
@@ -373,7 +380,7 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
         if key in known:
             continue
         known.add(key)
-        new.append((delivery.agency, data.reference, _inbound_command(data)))
+        new.append((delivery.agency, data.reference, _inbound_command(data, keyring)))
     if not new:
         return
     # argon2 is deliberately slow: a few receipts hashed at once, leaving the thread pool to the public intake.
@@ -393,8 +400,16 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
             ctx.metrics.received.labels("agency", a.priority).inc()
 
 
-def _inbound_command(data: TipSubmitted) -> SubmitTip:
-    raw = data.model_dump(exclude={"reference"})
+def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:
+    # `reporter` and `on_behalf_of` are never set here: the contract refuses them in clear (plaintext_identity).
+    raw = data.model_dump(exclude={"reference", "reporter_jwe", "reporter", "on_behalf_of"})
+    if data.reporter_jwe is not None:
+        try:
+            identity = keyring.open(data.reporter_jwe)
+        except UndecryptableIdentity as exc:
+            raise Reject(f"undecryptable_identity: {exc}", kind="undecryptable_identity") from None
+        raw["reporter"] = identity.model_dump(exclude={"on_behalf_of"})
+        raw["on_behalf_of"] = identity.on_behalf_of.model_dump() if identity.on_behalf_of else None
     confidential = bool(raw.get("anonymous")) and raw.get("reporter") is not None
     if confidential:
         raw["anonymous"] = False

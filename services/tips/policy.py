@@ -13,8 +13,12 @@ REVEAL_GRANTS: dict[str, Scope] = {"admin": "any", "officer": "area"}
 POLICY = Policy([
     Rule("tips.categories", public=True, description="Read the versioned list of tip categories"),
     Rule("tips.submit", public=True, description="Submit a tip (anyone, anonymous allowed)"),
+    Rule("tips.submit_for_reporter", grants=OFFICERS,
+         description="Enter a tip a reporter gave by phone or at the desk: held by a per-person limit, not the "
+                     "public per-address one"),
     Rule("tips.follow_up", public=True, description="Read a tip's status and messages with its receipt"),
     Rule("tips.reporter_message", public=True, description="Write to the officers with the receipt"),
+    Rule("tips.inbound_keys", public=True, description="Read the public keys agencies seal reporter identities to"),
     Rule("tips.list", grants=OFFICERS, description="The officer queue, scoped to the officer's area"),
     Rule("tips.read", grants=OFFICERS, description="One tip with its messages, notes and duplicate links"),
     Rule("tips.triage", grants=OFFICERS, description="Forward a tip: category, priority, assignment"),

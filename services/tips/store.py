@@ -231,7 +231,7 @@ def area_clause(area: str) -> Any:
     return area_within(tips.c.scope_area, area)
 
 
-async def list_tips(*, session: AsyncSession, limit: int, after: tuple[str, str] | None, now: datetime,
+async def list_tips(*, session: AsyncSession, limit: int, after: tuple[datetime, str] | None, now: datetime,
                     scope: str | None, status: str | None = None, category: str | None = None,
                     area_code: str | None = None, overdue: bool | None = None,
                     priority: str | None = None) -> list[dict[str, Any]]:
@@ -252,8 +252,8 @@ async def list_tips(*, session: AsyncSession, limit: int, after: tuple[str, str]
     elif overdue is False:
         query = query.where(or_(tips.c.deadline_due_at.is_(None), tips.c.deadline_due_at > now))
     if after is not None:
-        at = datetime.fromisoformat(after[0])
-        query = query.where(or_(tips.c.received_at < at, and_(tips.c.received_at == at, tips.c.tip_id < after[1])))
+        at, tip_id = after
+        query = query.where(or_(tips.c.received_at < at, and_(tips.c.received_at == at, tips.c.tip_id < tip_id)))
     query = query.order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(limit + 1)
     return [dict(r) for r in (await session.execute(query)).mappings()]
 

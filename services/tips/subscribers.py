@@ -1,5 +1,5 @@
-"""Tips consumers: tips forwarded by other agencies (TipSubmitted.v1 on the INBOUND stream), and the kinds of
-units (UnitRegistered.v1), for the figures by unit kind."""
+"""Tips consumers: tips forwarded by other agencies (TipSubmitted.v1 on the INBOUND_TIPS stream), and the kinds
+of units (UnitRegistered.v1), for the figures by unit kind."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from shared.service import Service
 
 
 def register(service: Service, ctx: TipsContext) -> None:
-    @service.batch_consumer("inbound", stream="INBOUND", subject=f"antq.inbound.*.{TipSubmitted.TYPE}",
-                            types={TipSubmitted.TYPE}, description="Tips forwarded by other agencies")
+    # A stream of their own (INBOUND_TIPS, work-queue: a message is removed once processed), and DLQ records
+    # without the message's bytes: an agency's message may carry a reporter's identity in clear by mistake.
+    @service.batch_consumer("inbound", stream="INBOUND_TIPS", subject=f"antq.inbound.*.{TipSubmitted.TYPE}",
+                            types={TipSubmitted.TYPE}, dlq_keeps_body=False,
+                            description="Tips forwarded by other agencies; the reporter's identity only sealed "
+                                        "(reporter_jwe: compact JWE, ECDH-ES + A256GCM, to a key of the tips "
+                                        "service's GET /.well-known/jwks.json)")
     async def inbound_tips(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await on_inbound_tips(deliveries, uow, ctx=ctx)
 

@@ -30,8 +30,17 @@ from services.units.handlers import CriterionBody, Guard, ImportReport, ItemResu
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
 from shared.auth import Principal
 from shared.contracts.events import Level, Rating, UnitKind
+from shared.contracts.instants import Instant
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import (
+    ERROR_RESPONSES,
+    Page,
+    bearer_principal,
+    clamp_limit,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+)
 from shared.service import Service
 
 router = APIRouter()
@@ -207,7 +216,7 @@ class RevocationBody(BaseModel):
 class IncidentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str = Field(min_length=1, max_length=100)
-    occurred_at: datetime
+    occurred_at: Instant = Field(description="When it happened (with a time zone, 2000-2199)")
     description: str | None = Field(default=None, max_length=10_000)
     reference: str | None = Field(default=None, max_length=200)
 
@@ -482,13 +491,7 @@ async def list_incidents(unit_id: UnitId, request: Request, year: int | None = N
                          cursor: Cursor = None) -> Page[Incident]:
     await _authorized_unit(request, unit_id, "incidents.read")
     size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    key: tuple[datetime, str] | None = None
-    if after is not None:
-        try:
-            key = (datetime.fromisoformat(after[0]), str(after[1]))
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise Invalid("cursor is not valid", code="invalid_cursor") from exc
+    key = decode_time_cursor(cursor)
     async with _service(request).db.read() as session:
         rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1)
     nxt = encode_cursor([rows[size - 1].occurred_at.isoformat(), rows[size - 1].incident_id]) \

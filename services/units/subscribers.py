@@ -20,6 +20,3 @@ def register(service: Service) -> None:
                             description="Incidents at units reported by other agencies")
     async def inbound_incidents(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await handlers.on_incidents_reported(deliveries, uow, now=service.clock())
-
-    # What another agency publishes that no service accepts must not sit unread: the DLQ says why.
-    service.dead_letter_unknown_inbound()

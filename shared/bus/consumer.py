@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent
-from shared.contracts.events import EventData, data_model_for
+from shared.contracts.events import REFUSAL_KINDS, EventData, data_model_for
 from shared.contracts.subjects import dlq_subject
 from shared.db import (
     INFRASTRUCTURE_ERRORS,
@@ -37,7 +37,15 @@ log = logging.getLogger(__name__)
 
 
 class Reject(Exception):
-    """A handler's verdict that an event can never be processed (e.g. unknown unit): DLQ it now, no retries."""
+    """A handler's verdict that an event can never be processed (e.g. unknown unit): DLQ it now, no retries.
+
+    `kind` names the refusal in the DLQ record (`Antq-Dlq-Kind`); the message is its reason, so it must not echo
+    personal data from the event."""
+
+    def __init__(self, reason: str, *, kind: str = "rejected"):
+        super().__init__(reason)
+        self.kind = kind
+
 
 # Savepoints are issued as plain SQL: SQLAlchemy's `begin_nested()` also releases each one, a second round trip.
 _SAVEPOINT = text("SAVEPOINT antq_event")
@@ -78,9 +86,10 @@ class Consumer:
     types: frozenset[str] | None = None
     # Optional: handles a batch's new events at once (see Service.batch_consumer); `handler` then runs one.
     batch_handler: BatchHandler | None = None
-    # The inbound catch-all (see Service.dead_letter_unknown_inbound): skips every accepted inbound type (its own
-    # consumer handles it) and sends everything else on the inbound subjects to the DLQ with the reason.
-    unknown_inbound: bool = False
+    # Whether a DLQ record keeps the message's bytes (so an operator can replay it). False where a message may
+    # carry personal data that must not stay in clear on the bus: the record then keeps the reason, the subject,
+    # the agency and the reference, and the agency sends the message again after a fix.
+    dlq_keeps_body: bool = True
 
     async def handle_all(self, deliveries: list[Delivery], uow: UnitOfWork) -> None:
         """Give these events their effect in one transaction, in order: with the batch handler, or one by one."""
@@ -178,9 +187,6 @@ class ConsumerRunner:
     def _decode(self, msg: Msg) -> _Item:
         item = _Item(msg)
         subject_type = self.namespace.strip(msg.subject)
-        if self.consumer.unknown_inbound and data_model_for(subject_type) is not None:
-            item.outcome = "skipped"  # an accepted type: its own consumer validates it (and dead-letters it)
-            return item
         envelope_or_error = _parse_envelope(msg.data)
         if isinstance(envelope_or_error, tuple):
             item.dlq_kind, item.dlq_reason = envelope_or_error
@@ -215,7 +221,9 @@ class ConsumerRunner:
         try:
             data = model.model_validate(envelope.data)
         except ValidationError as exc:
-            item.dlq_kind, item.dlq_reason = "invalid", f"data: {_validation_reason(exc)}"
+            refusals = [e["type"] for e in exc.errors(include_input=False) if e["type"] in REFUSAL_KINDS]
+            item.dlq_kind = refusals[0] if refusals else "invalid"
+            item.dlq_reason = f"data: {_validation_reason(exc)}"
             return item
         num = _deliveries(msg)
         item.delivery = Delivery(envelope=envelope, data=data, event_type=model.TYPE, agency=agency,
@@ -296,7 +304,7 @@ class ConsumerRunner:
                     await session.execute(_ROLLBACK_TO)
                     uow.rewind(mark)
                     if isinstance(exc, Reject):
-                        it.dlq_kind, it.dlq_reason = "rejected", str(exc)[:1000] or "rejected by handler"
+                        it.dlq_kind, it.dlq_reason = exc.kind, str(exc)[:1000] or "rejected by handler"
                         continue
                     if is_infrastructure_error(exc):
                         raise
@@ -357,10 +365,14 @@ class ConsumerRunner:
             "Antq-Dlq-Deliveries": str(_deliveries(it.msg)),
             "Antq-Dlq-Time": utcnow().isoformat(),
         }
+        body = it.msg.data or b""
+        if not self.consumer.dlq_keeps_body:
+            body = b""
+            headers["Antq-Dlq-Body"] = "dropped"
+            headers.update(_identifying_headers(subject_type, it))
         try:
             await self.js_factory().publish(
-                self.namespace.subject(dlq_subject(self.service, subject_type)), it.msg.data or b"",
-                headers=headers, timeout=5)
+                self.namespace.subject(dlq_subject(self.service, subject_type)), body, headers=headers, timeout=5)
         except Exception as exc:  # noqa: BLE001 — keep the original until the DLQ copy is safely stored
             log.warning("consumer %s: DLQ publish failed, will retry: %s", self.consumer.name, exc)
             await it.msg.nak(delay=self.retry_delay)
@@ -375,6 +387,25 @@ class ConsumerRunner:
     def _count(self, result: str, n: int = 1) -> None:
         if self.metrics:
             self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc(n)
+
+
+def _identifying_headers(subject_type: str, it: _Item) -> dict[str, str]:
+    """What tells the sender which message was refused when its bytes are not kept: the agency (from the subject)
+    and the message's `reference`, when it can be read."""
+    out: dict[str, str] = {}
+    parts = subject_type.split(".")
+    if subject_type.startswith("antq.inbound.") and len(parts) == 5 and valid_agency_name(parts[2]):
+        out["Antq-Dlq-Agency"] = parts[2]
+    reference: object = getattr(it.delivery.data, "reference", None) if it.delivery is not None else None
+    if reference is None:
+        try:
+            data = json.loads(it.msg.data or b"").get("data")
+            reference = data.get("reference") if isinstance(data, dict) else None
+        except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+            reference = None
+    if isinstance(reference, str) and 0 < len(reference) <= 200 and reference.isprintable():
+        out["Antq-Dlq-Reference"] = reference
+    return out
 
 
 def _event_ids(items: list[_Item]) -> list[str]:

@@ -23,6 +23,10 @@ class DeadLetter:
     reason: str
     at: str
     size: int
+    # Set when the consumer keeps no body (forwarded tips): which agency's message, under which reference.
+    agency: str = ""
+    reference: str = ""
+    body_kept: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -58,7 +62,10 @@ async def list_dead_letters(settings: Settings, *, limit: int = 100, service: st
                                       consumer=headers.get("Antq-Dlq-Consumer", ""),
                                       kind=headers.get("Antq-Dlq-Kind", ""),
                                       reason=headers.get("Antq-Dlq-Reason", ""),
-                                      at=headers.get("Antq-Dlq-Time", ""), size=len(msg.data or b"")))
+                                      at=headers.get("Antq-Dlq-Time", ""), size=len(msg.data or b""),
+                                      agency=headers.get("Antq-Dlq-Agency", ""),
+                                      reference=headers.get("Antq-Dlq-Reference", ""),
+                                      body_kept=headers.get("Antq-Dlq-Body") != "dropped"))
                 if len(out) >= limit:
                     break
         return out
@@ -81,6 +88,9 @@ async def replay(settings: Settings, seqs: list[int], *, delete: bool = True) ->
                 results.append((seq, "not found"))
                 continue
             original = (msg.headers or {}).get("Antq-Dlq-Original-Subject")
+            if (msg.headers or {}).get("Antq-Dlq-Body") == "dropped":
+                results.append((seq, "not replayable: the message's body was not kept; the agency sends it again"))
+                continue
             if not original:
                 results.append((seq, "no original subject recorded"))
                 continue

@@ -25,7 +25,8 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import CollectorRegistry
 
-from shared.contracts.subjects import STREAMS
+from shared.bus.permissions import inbox_prefix
+from shared.contracts.subjects import STREAMS, Retention
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -278,16 +279,23 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         log_level=logging.DEBUG,
         graceful_timeout=10.0,
         error_cb=_connection_error_logger(service),
+        # Replies (pull deliveries, PubAcks) arrive below the service's own prefix, which only it may read.
+        inbox_prefix=inbox_prefix(service),
         **extra,
     )
 
 
-def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "") -> StreamConfig:
+_RETENTION: dict[Retention, RetentionPolicy] = {"limits": RetentionPolicy.LIMITS,
+                                               "workqueue": RetentionPolicy.WORK_QUEUE}
+
+
+def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "",
+                  retention: Retention = "limits") -> StreamConfig:
     return StreamConfig(
         name=name,
         subjects=subjects,
         description=description or None,
-        retention=RetentionPolicy.LIMITS,
+        retention=_RETENTION[retention],
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
         duplicate_window=settings.stream_duplicate_window_seconds,
@@ -296,15 +304,18 @@ def stream_config(name: str, subjects: list[str], settings: Settings, descriptio
     )
 
 
-async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
-    """Declare every stream of the registry (the one place streams are declared), updating drifted ones."""
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[tuple[str, str]]:
+    """Declare every stream of the registry (the one place streams are declared), updating drifted ones.
+    Needs the provisioning credentials: service users may not create or update streams. Returns what was done."""
     ns = Namespace(settings.namespace)
+    done: list[tuple[str, str]] = []
     for spec in STREAMS:
         name = ns.stream(spec.name)
         cfg = stream_config(name, [ns.subject(s) for s in spec.subjects], settings,
-                            spec.description)
+                            spec.description, spec.retention)
         try:
             await js.add_stream(cfg)
+            done.append((name, "created"))
         except BadRequestError as exc:
             if "already in use" not in (exc.description or ""):
                 raise
@@ -314,6 +325,34 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             ):
                 log.warning("updating stream %s to the configured settings", cfg.name)
                 await js.update_stream(cfg)
+                done.append((name, "updated"))
+            else:
+                done.append((name, "unchanged"))
+    return done
+
+
+async def provision(settings: Settings) -> list[tuple[str, str]]:
+    """`antq nats provision`: connect with the configured (provisioning) credentials and declare the streams."""
+    import nats
+
+    opts = connect_options(settings, "antq-provision")
+    opts.update(allow_reconnect=False, max_reconnect_attempts=0)
+    nc = await nats.connect(**opts)
+    try:
+        return await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+
+
+async def missing_streams(js: JetStreamContext, names: list[str]) -> list[str]:
+    """Which of these streams do not exist yet (a service waits for provisioning instead of declaring them)."""
+    missing = []
+    for name in names:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            missing.append(name)
+    return missing
 
 
 @dataclass(frozen=True)

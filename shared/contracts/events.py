@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.contracts.instants import Instant
 
 UnitKind = Literal["agency", "enterprise", "school"]
 Rating = Literal["excellent", "good", "pass"]
@@ -266,7 +269,7 @@ class IncidentReported(EventData):
     unit_id: str | None = Field(default=None, max_length=200)
     unit_external_key: str | None = Field(default=None, max_length=200)
     category: str = ShortText
-    occurred_at: datetime
+    occurred_at: Instant  # from another agency: bounded (shared.contracts.instants)
     description: str | None = Field(default=None, max_length=10_000)
     reference: str = ShortText
 
@@ -285,18 +288,52 @@ class OnBehalfOf(BaseModel):
     tax_code: str | None = Field(default=None, max_length=50)
 
 
+class InboundIdentity(ReporterIdentity):
+    """The JSON object an agency encrypts into `TipSubmitted.reporter_jwe`: the reporter, and the organisation
+    they report for if any."""
+
+    on_behalf_of: OnBehalfOf | None = None
+
+
+# A refusal the consumer records under its own DLQ kind instead of `invalid` (the error type is the kind).
+PLAINTEXT_IDENTITY = "plaintext_identity"
+REFUSAL_KINDS: frozenset[str] = frozenset({PLAINTEXT_IDENTITY})
+# Identity in clear, wherever it is put: the contract's fields, or the identity's own fields at the top level.
+_CLEAR_IDENTITY_FIELDS = ("reporter", "on_behalf_of", "name", "phone", "email", "id_number")
+
+
 class TipSubmitted(EventData):
+    """A tip forwarded by another agency. The reporter's identity travels only as `reporter_jwe`: a compact JWE
+    (alg ECDH-ES, enc A256GCM) of an `InboundIdentity` JSON object, encrypted to a key of the tips service's
+    `GET /.well-known/jwks.json`. A message with identity fields in clear is refused (`plaintext_identity`)."""
+
     TYPE: ClassVar[str] = "TipSubmitted.v1"
     category: str = ShortText
     description: str = Field(min_length=1, max_length=20_000)
     location: str | None = Field(default=None, max_length=1000)
     area_code: str | None = Field(default=None, max_length=50)
     unit_id: str | None = Field(default=None, max_length=200)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     anonymous: bool = True
-    reporter: ReporterIdentity | None = None
-    on_behalf_of: OnBehalfOf | None = None
+    reporter: ReporterIdentity | None = Field(
+        default=None, description="Refused: a reporter in clear is dead-lettered as plaintext_identity; send "
+                                  "reporter_jwe")
+    on_behalf_of: OnBehalfOf | None = Field(
+        default=None, description="Refused in clear (plaintext_identity): put it in the encrypted identity")
+    reporter_jwe: str | None = Field(
+        default=None, min_length=1, max_length=16_000,
+        description="Compact JWE (ECDH-ES, A256GCM, kid of a key in the tips service's /.well-known/jwks.json) "
+                    "of {name, phone?, email?, id_number?, on_behalf_of?: {org_name, tax_code?}}")
     reference: str = ShortText
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_identity_in_clear(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(data.get(k) is not None for k in _CLEAR_IDENTITY_FIELDS):
+            # Names the rule, never the values: the reason travels to the DLQ and the logs.
+            raise PydanticCustomError(PLAINTEXT_IDENTITY, "plaintext_identity: the reporter's identity must be sent "
+                                                          "encrypted in reporter_jwe, never in clear")
+        return data
 
 
 class UnitUpserted(EventData):

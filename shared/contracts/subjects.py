@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 DLQ_PREFIX = "antq.dlq"
+
+Retention = Literal["limits", "workqueue"]
 
 
 @dataclass(frozen=True)
@@ -12,6 +15,9 @@ class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     description: str
+    # "limits" keeps every message (up to the age limit); "workqueue" removes a message once its one consumer
+    # has acknowledged it, so what it held does not stay on disk.
+    retention: Retention = "limits"
 
 
 STREAMS: tuple[StreamSpec, ...] = (
@@ -19,15 +25,31 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("TIPS", ("antq.tips.>",), "Crime tips and their legal deadlines"),
     StreamSpec("AWARDS", ("antq.awards.>",), "Commendations and certificates"),
     StreamSpec("NOTIFY", ("antq.notify.>",), "Notification delivery outcomes"),
-    StreamSpec("INBOUND", ("antq.inbound.>",), "Events published by other agencies' systems"),
+    # The accepted inbound types are listed one by one: tips forwarded by agencies live in a stream of their own
+    # (stream subjects may not overlap), and a type no service accepts has no stream, so publishing it fails.
+    StreamSpec("INBOUND", ("antq.inbound.*.IncidentReported.v1", "antq.inbound.*.UnitUpserted.v1"),
+               "Incidents and units published by other agencies' systems"),
+    StreamSpec("INBOUND_TIPS", ("antq.inbound.*.TipSubmitted.v1",),
+               "Tips forwarded by other agencies, read by the tips service alone and removed once processed",
+               retention="workqueue"),
     StreamSpec("DLQ", (f"{DLQ_PREFIX}.>",), "Messages a consumer could not process, with the reason"),
 )
 
 
+def subject_matches(filter_subject: str, subject: str) -> bool:
+    """Whether a NATS subject matches a filter (`*` one token, `>` one or more at the end)."""
+    f, s = filter_subject.split("."), subject.split(".")
+    for i, tok in enumerate(f):
+        if tok == ">":
+            return len(s) > i
+        if i >= len(s) or (tok != "*" and tok != s[i]):
+            return False
+    return len(f) == len(s)
+
+
 def stream_for_subject(subject: str) -> StreamSpec:
     for spec in STREAMS:
-        prefix = spec.subjects[0].removesuffix(">")
-        if subject.startswith(prefix):
+        if any(subject_matches(pattern, subject) for pattern in spec.subjects):
             return spec
     raise KeyError(f"no stream holds subject {subject!r}")
 

@@ -6,7 +6,7 @@ One world (namespace, data directory) is loaded stream by stream, in the order t
 2. TIPS: tips received, triaged, verified (one in five valuable, with a reward reference) and closed, in the
    communes of those units;
 3. AWARDS: awards proposed for those units, approved and granted;
-4. INBOUND: an agency's units (`UnitUpserted`) and tips (`TipSubmitted`), then incidents at those units
+4. INBOUND and INBOUND_TIPS: an agency's units (`UnitUpserted`) and tips (`TipSubmitted`), then incidents at those units
    (`IncidentReported`, by the agency's own key of the unit).
 After each load, every consumer of that stream is timed in turn in its own service process (`antq serve <svc>`;
 the service's other consumers are caught up, so they idle), and a raw nats-py durable with the same filter,
@@ -36,7 +36,7 @@ from typing import Any
 import nats
 from nats.js.api import DeliverPolicy
 
-from shared.bus.streams import DurableSpec, consumer_config, ensure_streams
+from shared.bus.streams import DurableSpec, Namespace, consumer_config, stream_config
 from shared.contracts.envelope import new_event
 from shared.contracts.events import (
     AwardApproved,
@@ -52,7 +52,8 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitSelfAssessed,
 )
-from shared.testing import subject_matches
+from shared.contracts.subjects import STREAMS, subject_matches
+from shared.settings import Settings
 from tests.bench.common import Timed, World, raw_fetch_and_ack, service_process, watch_inbox
 
 AGENCY = "bench-registry"
@@ -99,7 +100,7 @@ TARGETS: dict[str, list[Target]] = {
         Target("notify", "awards", "AWARDS", "antq.awards.>", _types(AwardProposed, AwardApproved, AwardGranted)),
     ],
     "inbound": [
-        Target("tips", "inbound", "INBOUND", "antq.inbound.*.TipSubmitted.v1", frozenset({"TipSubmitted.v1"})),
+        Target("tips", "inbound", "INBOUND_TIPS", "antq.inbound.*.TipSubmitted.v1", frozenset({"TipSubmitted.v1"})),
         Target("units", "inbound-units", "INBOUND", "antq.inbound.*.UnitUpserted.v1",
                frozenset({"UnitUpserted.v1"})),
     ],
@@ -301,7 +302,7 @@ async def run(nats_url: str, *, n: int = 3000, batch: int | None = None, timeout
     try:
         settings = world.settings()
         batch = batch or settings.consumer_batch_size
-        await ensure_streams(js, settings)
+        await _declare_streams(js, settings)
         unit_msgs, units = units_load(max(1, n))
         loads = [("units", unit_msgs), ("tips", tips_load(max(1, n // 4), units)),
                  ("awards", awards_load(max(1, n // 3), units)), ("inbound", inbound_load(2 * n)),
@@ -345,6 +346,16 @@ async def run(nats_url: str, *, n: int = 3000, batch: int | None = None, timeout
         with contextlib.suppress(Exception):
             await nc.close()
         world.cleanup()
+
+
+async def _declare_streams(js: Any, settings: Settings) -> None:
+    """The registry's streams, every one with limits retention: the bench reads each message twice (the raw
+    baseline, then the service), and a work-queue stream (INBOUND_TIPS) would remove it after the first read.
+    Retention does not change how a consumer fetches and acknowledges, which is what is measured here."""
+    ns = Namespace(settings.namespace)
+    for spec in STREAMS:
+        await js.add_stream(stream_config(ns.stream(spec.name), [ns.subject(s) for s in spec.subjects], settings,
+                                          spec.description))
 
 
 def _handled(subject_type: str, target: Target) -> bool:

@@ -28,6 +28,8 @@ import nats
 from sqlalchemy import exists, func, select
 
 from services.units.app import build
+from shared.bus.streams import provision
+from shared.contracts.subjects import STREAMS
 from shared.db import outbox
 from shared.settings import Settings
 from shared.testing import eventually, unique_namespace
@@ -70,6 +72,7 @@ async def _campaign(nats_url: str, n_units: int, data_dir: Path,
     body, communes = _records(n_units)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # CPU seconds of this process (service, relay and driver) per phase
+    await provision(settings)
     await service.start()
     try:
         await eventually(lambda: _ready(service), timeout=30, what="units ready")
@@ -162,9 +165,9 @@ async def _drop_streams(nats_url: str, namespace: str) -> None:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        for name in ("UNITS", "TIPS", "AWARDS", "NOTIFY", "INBOUND", "DLQ"):
+        for spec in STREAMS:
             with contextlib.suppress(Exception):
-                await js.delete_stream(f"{namespace}_{name}")
+                await js.delete_stream(f"{namespace}_{spec.name}")
     finally:
         await nc.close()
 

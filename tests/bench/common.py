@@ -99,6 +99,7 @@ class World:
     nats_url: str
     namespace: str = field(default_factory=unique_namespace)
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="antq-bench-")))
+    provisioned: bool = False
 
     def env(self, service: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
@@ -190,8 +191,13 @@ class Process:
 
 
 def service_process(world: World, service: str, extra_env: dict[str, str] | None = None) -> Process:
-    """`python -m services.cli serve <service>` in the world, on a free port."""
+    """`python -m services.cli serve <service>` in the world, on a free port. The world's streams are provisioned
+    first (`antq nats provision`), as a deployment does before its services start."""
     port = free_port()
+    if not world.provisioned:
+        subprocess.run([sys.executable, "-m", "services.cli", "nats", "provision"], env=world.env(service, port),
+                       check=True, capture_output=True)
+        world.provisioned = True
     return Process(service, [sys.executable, "-m", "services.cli", "serve", service],
                    env=world.env(service, port, extra_env), port=port, log_dir=world.data_dir / "logs")
 

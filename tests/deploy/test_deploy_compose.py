@@ -53,7 +53,8 @@ def test_service_runs_after_its_migration_and_nats_and_has_a_healthcheck(compose
     spec = services[service]
     assert spec["command"] == ["serve", service]
     assert spec["depends_on"][f"{service}-migrate"] == {"condition": "service_completed_successfully"}
-    assert spec["depends_on"]["nats"] == {"condition": "service_healthy"}
+    # Streams are declared by the one-shot provisioning service (its own credentials), never by a service.
+    assert spec["depends_on"]["nats-provision"] == {"condition": "service_completed_successfully"}
     assert "/readyz" in " ".join(spec["healthcheck"]["test"])
     env = spec["environment"]
     assert env[f"ANTQ_{service.upper()}_DATABASE_URL"].startswith("postgresql+asyncpg://")
@@ -102,6 +103,17 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (COMPOSE_DIR / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_streams_are_provisioned_once_with_the_admin_credentials(compose: dict[str, Any]) -> None:
+    provision = compose["services"]["nats-provision"]
+    assert provision["command"] == ["nats", "provision"]
+    assert provision["restart"] == "no"
+    assert provision["depends_on"]["nats"] == {"condition": "service_healthy"}
+    assert provision["environment"]["ANTQ_NATS_USER"] == "admin"
+    assert "ANTQ_NATS_PASSWORD_ADMIN" in provision["environment"]["ANTQ_NATS_PASSWORD"]
+    for service in SERVICES:
+        assert compose["services"][service]["environment"]["ANTQ_NATS_USER"] == service
 
 
 def test_nats_uses_the_repository_config_and_every_password_it_needs(compose: dict[str, Any]) -> None:

@@ -11,6 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.bus import consumed_streams
+from shared.bus.permissions import helm_accounts
+
 from .helpers import DEPLOY, PROCESSES, SERVICES, load_yaml
 from .kustomize_render import render
 
@@ -141,6 +144,22 @@ def test_migrations_run_as_a_job_with_every_database(rendered: tuple[str, list[R
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_streams_are_provisioned_by_a_job_with_the_admin_credentials(rendered: tuple[str, list[Resource]]) -> None:
+    _, resources = rendered
+    job = _by_kind(resources, "Job")["antq-nats-provision"]
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["nats", "provision"]
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+    assert secrets["ANTQ_NATS_USER"]["name"] == secrets["ANTQ_NATS_PASSWORD"]["name"] == "antq-nats-admin"
+    assert pod["restartPolicy"] == "Never"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # No service runs with the provisioning credentials.
+    for deployment in _by_kind(resources, "Deployment").values():
+        text = yaml.safe_dump(deployment)
+        assert "antq-nats-admin" not in text
+
+
 def test_network_policies_deny_by_default_and_allow_nats_dns_and_http(rendered: tuple[str, list[Resource]]) -> None:
     _, resources = rendered
     policies = _by_kind(resources, "NetworkPolicy")
@@ -194,15 +213,6 @@ def test_dev_keeps_placeholders_and_runs_one_replica_with_single_replica_streams
     assert {d["spec"]["replicas"] for d in _by_kind(resources, "Deployment").values()} == {1}
 
 
-def _accounts_conf_permissions() -> dict[str, list[str]]:
-    text = (DEPLOY / "nats" / "accounts.conf").read_text(encoding="utf-8")
-    users: dict[str, list[str]] = {}
-    for match in re.finditer(r"user: ([\w-]+)\s+password: \$\w+\s+permissions: \{\s+publish: \{ allow: \[(.*?)\]",
-                             text, re.S):
-        users[match.group(1)] = re.findall(r'"([^"]+)"', match.group(2))
-    return users
-
-
 def test_helm_values_run_three_fsyncing_jetstream_servers_with_the_same_accounts() -> None:
     values = load_yaml(K8S / "nats" / "values.yaml")
     config = values["config"]
@@ -212,14 +222,9 @@ def test_helm_values_run_three_fsyncing_jetstream_servers_with_the_same_accounts
     assert config["jetstream"]["fileStore"]["pvc"]["enabled"] is True
     assert config["jetstream"]["merge"]["sync_interval"] == "always"
     assert config["monitor"]["enabled"] is True
-    accounts = config["merge"]["accounts"]
-    helm_users = {u["user"]: u.get("permissions", {}).get("publish", {}).get("allow")
-                  for account in accounts.values() for u in account["users"]}
-    conf_users = _accounts_conf_permissions()
-    assert len(conf_users) == 5
-    for user, allow in conf_users.items():
-        assert helm_users[user] == allow, f"{user}'s permissions differ between accounts.conf and values.yaml"
-    assert accounts["ANTQ"]["exports"] == [{"service": "antq.inbound.mia-app.>", "accounts": ["MIA_APP"]}]
+    # The same definition as deploy/nats/accounts.conf (tests/deploy/test_deploy_nats.py checks that file).
+    assert config["merge"]["accounts"] == helm_accounts(consumed_streams(), ["mia-app"]), (
+        "regenerate the accounts with `antq nats accounts --helm --agency mia-app`")
     exporter_args = " ".join(values["promExporter"]["merge"]["args"])
     assert "-jsz=all" in exporter_args and "-prefix=nats" in exporter_args
     env_secrets = set(values["container"]["env"])

@@ -1,4 +1,6 @@
-"""The NATS server configs parse, and the accounts config grants each user exactly what deploy/nats/README says."""
+"""The NATS server configs parse, the shipped accounts config is what shared/bus/permissions.py generates, and on a
+real nats-server it grants each user exactly what deploy/nats/README says: a service publishes on its own prefix and
+reads only the streams it consumes; no service can create, update, delete or purge a stream."""
 
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.js.api import StreamConfig
+from nats.js.api import ConsumerConfig, StreamConfig
 
+from services.bus import consumed_streams
+from shared.bus.permissions import inbox_prefix, production_accounts_conf
+from shared.bus.streams import provision
+from shared.contracts.subjects import STREAMS as REGISTRY
+from shared.settings import Settings
 from shared.testing import free_port
 
 from .helpers import DEPLOY, SERVICES
@@ -24,10 +31,8 @@ PASSWORDS = {
     "units": "pw-units", "tips": "pw-tips", "awards": "pw-awards", "notify": "pw-notify",
     "admin": "pw-admin", "mia_app": "pw-mia-app", "sys": "pw-sys",
 }
-STREAMS = {
-    "UNITS": "antq.units.>", "TIPS": "antq.tips.>", "AWARDS": "antq.awards.>", "NOTIFY": "antq.notify.>",
-    "INBOUND": "antq.inbound.>", "DLQ": "antq.dlq.>",
-}
+STREAMS = [spec.name for spec in REGISTRY]
+CONSUMES = consumed_streams()
 
 
 def _server_env() -> dict[str, str]:
@@ -88,7 +93,8 @@ def nats_url(nats_server_bin: str, tmp_path_factory: pytest.TempPathFactory) -> 
     url = f"nats://127.0.0.1:{port}"
     try:
         asyncio.run(_wait_until_up(url, proc, log))
-        asyncio.run(_create_streams(url))
+        # The provisioning step, as `antq nats provision` runs it with the admin credentials.
+        asyncio.run(provision(Settings(nats_url=url, nats_user="admin", nats_password=PASSWORDS["admin"])))
         yield url
     finally:
         proc.terminate()
@@ -112,14 +118,6 @@ async def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> 
             await asyncio.sleep(0.05)
 
 
-async def _create_streams(url: str) -> None:
-    nc = await nats.connect(url, user="admin", password=PASSWORDS["admin"])
-    js = nc.jetstream()
-    for name, subject in STREAMS.items():
-        await js.add_stream(StreamConfig(name=name, subjects=[subject], duplicate_window=120))
-    await nc.close()
-
-
 class Session:
     """A connection that records the server's permission violations."""
 
@@ -131,11 +129,20 @@ class Session:
         if "permissions violation" in str(exc).lower():
             await self.violations.put(str(exc))
 
-    async def refused(self, subject: str) -> str:
+    async def refused(self, subject: str, payload: bytes = b"{}") -> str:
         """Publish on `subject` and return the server's permission-violation message for it."""
         assert self.nc is not None
-        await self.nc.publish(subject, b"{}")
+        await self.nc.publish(subject, payload)
         await self.nc.flush()
+        return await self.violation(subject)
+
+    async def refused_subscription(self, subject: str) -> str:
+        assert self.nc is not None
+        await self.nc.subscribe(subject)
+        await self.nc.flush()
+        return await self.violation(subject)
+
+    async def violation(self, subject: str) -> str:
         while True:
             message = await asyncio.wait_for(self.violations.get(), timeout=5)
             if f"\"{subject.lower()}\"" in message.lower():
@@ -143,30 +150,54 @@ class Session:
 
 
 @asynccontextmanager
-async def session(url: str, user: str, password: str) -> AsyncIterator[Session]:
+async def session(url: str, user: str, password: str, inbox: str = "_INBOX") -> AsyncIterator[Session]:
     s = Session()
-    s.nc = await nats.connect(url, user=user, password=password, error_cb=s.error_cb, allow_reconnect=False)
+    s.nc = await nats.connect(url, user=user, password=password, error_cb=s.error_cb, allow_reconnect=False,
+                              inbox_prefix=inbox)
     try:
         yield s
     finally:
         await s.nc.close()
 
 
+def test_shipped_accounts_conf_is_what_the_generator_produces() -> None:
+    shipped = (NATS_DIR / "accounts.conf").read_text(encoding="utf-8")
+    assert shipped == production_accounts_conf(CONSUMES, ["mia-app"]), (
+        "deploy/nats/accounts.conf is stale: regenerate it with "
+        "`antq nats accounts --agency mia-app > deploy/nats/accounts.conf`")
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_service_user_publishes_on_its_own_prefix_and_gets_a_puback(nats_url: str, service: str) -> None:
+def test_service_user_publishes_on_its_own_prefix_and_reads_the_streams_it_consumes(
+        nats_url: str, service: str) -> None:
     async def scenario() -> None:
-        async with session(nats_url, service, PASSWORDS[service]) as s:
+        async with session(nats_url, "admin", PASSWORDS["admin"]) as admin:
+            assert admin.nc is not None
+            for stream in CONSUMES[service]:
+                subject = next(s for s in _stream_subjects(stream)).replace(">", f"probe.{service}").replace(
+                    "*", "mia-app")
+                await admin.nc.jetstream().publish(subject, b"{}")
+        async with session(nats_url, service, PASSWORDS[service], inbox_prefix(service)) as s:
             assert s.nc is not None
             js = s.nc.jetstream()
             ack = await js.publish(f"antq.{service}.Probe.v1", b"{}", headers={"Nats-Msg-Id": f"own-{service}"})
             assert ack.stream == service.upper()
             dlq_ack = await js.publish(f"antq.dlq.{service}.antq.x.Probe.v1", b"{}")
             assert dlq_ack.stream == "DLQ"
-            # The durable consumer API is part of what a service needs.
-            info = await js.add_consumer(service.upper(), durable_name=f"{service}-probe")
-            assert info.name == f"{service}-probe"
+            # Its durable consumers on the streams it consumes: create, fetch, ack.
+            for stream in CONSUMES[service]:
+                durable = f"{service}-probe-{stream.lower()}"
+                info = await js.add_consumer(stream, ConsumerConfig(durable_name=durable, name=durable))
+                assert info.name == durable
+                sub = await js.pull_subscribe_bind(durable, stream)
+                msgs = await sub.fetch(1, timeout=5)
+                await msgs[0].ack()
 
     asyncio.run(scenario())
+
+
+def _stream_subjects(stream: str) -> tuple[str, ...]:
+    return next(spec.subjects for spec in REGISTRY if spec.name == stream)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -174,11 +205,65 @@ def test_service_user_is_refused_on_other_prefixes(nats_url: str, service: str) 
     other = next(s for s in SERVICES if s != service)
 
     async def scenario() -> None:
-        async with session(nats_url, service, PASSWORDS[service]) as s:
+        async with session(nats_url, service, PASSWORDS[service], inbox_prefix(service)) as s:
             assert "publish" in await s.refused(f"antq.{other}.Forged.v1")
             await s.refused(f"antq.dlq.{other}.antq.x.Forged.v1")
             await s.refused("antq.inbound.mia-app.IncidentReported.v1")
-            await s.refused("$JS.API.STREAM.DELETE.TIPS")
+            # Another service's deliveries and PubAcks, and everyone's default inbox, are out of reach.
+            assert "subscription" in (await s.refused_subscription(f"{inbox_prefix(other)}.>")).lower()
+            await s.refused_subscription("_INBOX.>")
+            await s.refused_subscription(">")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_cannot_manage_streams(nats_url: str, service: str) -> None:
+    async def scenario() -> None:
+        async with session(nats_url, service, PASSWORDS[service], inbox_prefix(service)) as s:
+            for stream in STREAMS:
+                for action in ("CREATE", "UPDATE", "DELETE", "PURGE"):
+                    await s.refused(f"$JS.API.STREAM.{action}.{stream}")
+            await s.refused("$JS.API.STREAM.CREATE.ROGUE")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_reads_no_stream_it_does_not_consume(nats_url: str, service: str) -> None:
+    async def scenario() -> None:
+        async with session(nats_url, service, PASSWORDS[service], inbox_prefix(service)) as s:
+            for stream in STREAMS:
+                # Reading a message by sequence is never needed by a service, on any stream.
+                await s.refused(f"$JS.API.STREAM.MSG.GET.{stream}", b'{"seq": 1}')
+                await s.refused(f"$JS.API.DIRECT.GET.{stream}", b'{"seq": 1}')
+                if stream in CONSUMES[service]:
+                    continue
+                await s.refused(f"$JS.API.CONSUMER.CREATE.{stream}.{service}-x.antq.>")
+                await s.refused(f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{service}-x")
+                await s.refused(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{service}-x", b'{"batch": 1}')
+
+    asyncio.run(scenario())
+
+
+def test_tips_cannot_cut_the_history_of_units(nats_url: str) -> None:
+    # The reported attack: the tips user set max_msgs=1 on UNITS through $JS.API.STREAM.UPDATE.
+    async def scenario() -> None:
+        async with session(nats_url, "admin", PASSWORDS["admin"]) as admin:
+            assert admin.nc is not None
+            for i in range(3):
+                await admin.nc.jetstream().publish("antq.units.Probe.v1", f'{{"i": {i}}}'.encode())
+            before = (await admin.nc.jetstream().stream_info("UNITS")).state.messages
+        async with session(nats_url, "tips", PASSWORDS["tips"], inbox_prefix("tips")) as s:
+            assert s.nc is not None
+            with pytest.raises(Exception):  # noqa: B017 — refused: no answer, whatever the client raises
+                await s.nc.jetstream().update_stream(StreamConfig(name="UNITS", subjects=["antq.units.>"],
+                                                                  max_msgs=1))
+            assert await s.violation("$JS.API.STREAM.UPDATE.UNITS")
+        async with session(nats_url, "admin", PASSWORDS["admin"]) as admin:
+            assert admin.nc is not None
+            info = await admin.nc.jetstream().stream_info("UNITS")
+            assert info.config.max_msgs == -1 and info.state.messages == before >= 3
 
     asyncio.run(scenario())
 

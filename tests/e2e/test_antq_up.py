@@ -127,8 +127,12 @@ def test_antq_up_serves_all_four_and_a_tip_reaches_the_officer_inbox(platform: P
         assert items, "the officer's inbox never showed the tip"
         assert all(v not in str(items) for v in reporter.values())
 
+    operator = subprocess.run([sys.executable, "-m", "services.cli", "nats", "url", "--role", "operator",
+                               "--data-dir", str(platform.data_dir)], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
     async def read_event() -> tuple[dict[str, str], bytes]:
-        nc = await nats.connect(f"nats://127.0.0.1:{platform.nats_port}")
+        nc = await nats.connect(operator)
         try:
             js = nc.jetstream()
             msg = await js.get_last_msg("TIPS", "antq.tips.TipReceived.v1")

@@ -28,7 +28,7 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
         settings = settings_factory(
             tips_database_url=database_url("tips"), notify_database_url=database_url("notify"),
             notify_smtp_host="127.0.0.1", notify_smtp_port=mail.port, notify_smtp_timeout_seconds=5,
-            notify_worker_poll_seconds=0.05)
+            notify_worker_poll_seconds=0.05, notify_webhook_allowed_networks="127.0.0.0/8")
         tips, notify = build_tips(settings), build_notify(settings)
         async with running(tips) as tips_http, running(notify) as notify_http:
             officer = notify.tokens.issue(role="officer", area="79", sub="officer-79")

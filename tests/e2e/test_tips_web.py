@@ -24,6 +24,7 @@ import uvicorn
 import websockets
 
 from services.tips.app import build
+from shared.bus.streams import provision
 from shared.settings import Settings
 from shared.testing import eventually, free_port, missing_tool
 
@@ -119,6 +120,7 @@ async def chromium() -> AsyncIterator[Page]:
 @contextlib.asynccontextmanager
 async def tips_over_http(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     service = build(settings)
+    await provision(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
                                            lifespan="on", access_log=False))

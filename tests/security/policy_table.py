@@ -9,7 +9,7 @@ import importlib
 
 from shared.settings import SERVICES
 
-ROLES = ("admin", "officer", "unit", "agency")
+ROLES = ("admin", "officer", "leader", "unit", "agency")
 
 
 def markdown() -> str:

@@ -2,7 +2,8 @@
 declarative policy.
 
 For each route (from the OpenAPI document) a syntactically valid request is sent with no token, and with tokens
-of an admin, officers of area "79" and "01", the unit that owns the sample resources, another unit, and an agency.
+of an admin, officers and (province) leaders of area "79" and "01", the unit that owns the sample resources, another
+unit, and an agency.
 Every policy lookup (`Policy.rule`, which `authorize`/`require` and service helpers use) and every
 `Policy.authorize` decision is recorded while the request runs. Asserted:
 
@@ -12,7 +13,7 @@ Every policy lookup (`Policy.rule`, which `authorize`/`require` and service help
 - a 403 happens exactly when the policy denies the role (no grant for a consulted action) or the scope
   (`authorize` raised); service-specific refinements declared in the service's policy module are listed in
   EXTRA_FORBIDDEN_CODES;
-- an area-scoped resource created in area 79 is never returned to an officer of area 01, and a unit-scoped one
+- an area-scoped resource created in area 79 is never returned to an officer or leader of area 01, and a unit-scoped one
   never to another unit.
 
 `ANTQ_AUTHZ_MATRIX=1` writes the matrix (route × caller → status) to tests/security/authz_matrix.txt.
@@ -40,7 +41,7 @@ from tests.security.examples import AREA, build_request, operations
 SKIP_PATHS = {"/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
 # 403 codes raised by refinements a service declares next to its POLICY (e.g. awards' approval levels).
 EXTRA_FORBIDDEN_CODES = {"forbidden_level", "forbidden_fields"}
-CALLERS = ("none", "agency", "unit_other", "unit_own", "officer_01", "officer_79", "admin")
+CALLERS = ("none", "agency", "unit_other", "unit_own", "officer_01", "officer_79", "leader_01", "leader_79", "admin")
 MATRIX_FILE = Path(__file__).with_name("authz_matrix.txt")
 
 
@@ -103,6 +104,8 @@ def tokens_for(service: Any, unit_id: str) -> dict[str, str | None]:
         "admin": t.issue(role="admin", sub="matrix-admin"),
         "officer_79": t.issue(role="officer", area="79", sub="matrix-officer-79"),
         "officer_01": t.issue(role="officer", area="01", sub="matrix-officer-01"),
+        "leader_79": t.issue(role="leader", level="province", area="79", sub="matrix-leader-79"),
+        "leader_01": t.issue(role="leader", level="province", area="01", sub="matrix-leader-01"),
         "unit_own": t.issue(role="unit", unit=unit_id, sub="matrix-unit-own"),
         "unit_other": t.issue(role="unit", unit="u-someone-else", sub="matrix-unit-other"),
         "agency": t.issue(role="agency", sub="matrix-agency"),
@@ -204,9 +207,10 @@ async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
             # Scope leaks: a resource of area 79 / of the owning unit, read by the wrong officer / unit.
             if method == "GET" and "{" in path:
                 rules = [rule for _, call in outcomes.values() for rule in call.looked_up]
-                s79, s01 = outcomes["officer_79"][0], outcomes["officer_01"][0]
-                if any(r.grants.get("officer") == "area" for r in rules) and s79 < 300 and s01 < 300:
-                    problems.append(f"GET {path}: a resource in {AREA} was returned to an officer of area 01")
+                for role in ("officer", "leader"):
+                    s79, s01 = outcomes[f"{role}_79"][0], outcomes[f"{role}_01"][0]
+                    if any(r.grants.get(role) == "area" for r in rules) and s79 < 300 and s01 < 300:
+                        problems.append(f"GET {path}: a resource in {AREA} was returned to a {role} of area 01")
                 own, other = outcomes["unit_own"][0], outcomes["unit_other"][0]
                 if any(r.grants.get("unit") == "unit" for r in rules) and own < 300 and other < 300:
                     problems.append(f"GET {path}: a unit's resource was returned to another unit")

@@ -23,9 +23,11 @@ from pydantic import ValidationError
 
 from shared.bus.consumer import Consumer
 from shared.contracts.events import EVENT_TYPES, INBOUND_TYPES, EventData, data_model_for
+from shared.contracts.subjects import subject_matches
 from shared.settings import SERVICES, Settings
-from shared.testing import eventually, running, subject_matches
+from shared.testing import eventually, running
 from tests.security.examples import example
+from tests.security.hostile import hostile_time_texts
 
 AGENCY = "fuzzagency"
 SHORT = int(os.environ.get("ANTQ_FUZZ_EXAMPLES", "30"))
@@ -45,6 +47,8 @@ messages = st.one_of(
                                                         "data_list", "bad_type_chars"])),
     st.tuples(st.just("spoofed_source"), st.sampled_from(["agency/other", "antq/tips", "", "agency/fuzzagency2"])),
     st.tuples(st.just("invalid_utf8"), st.sampled_from([b'{"id": "\xff"}', b"\xc3\x28", b"\xed\xa0\x80"])),
+    # Valid inbound data but for its times: out of range, extreme offsets, no zone (tests/security/hostile.py).
+    st.tuples(st.just("bad_time"), hostile_time_texts),
 )
 
 
@@ -64,8 +68,6 @@ def collect(n: int) -> list[tuple[str, Any]]:
 def subjects_of(consumer: Consumer) -> list[str]:
     """Concrete event types a consumer's filter subject receives (wildcards filled with a sample agency)."""
     filt = consumer.filter_subject.replace("*", AGENCY)
-    if consumer.unknown_inbound:  # the inbound catch-all: a type no service accepts
-        return [f"antq.inbound.{AGENCY}.Unknown.v1"]
     if filt.endswith(">"):
         prefix = filt[:-1]
         types = sorted(consumer.types) if consumer.types else sorted(t for t in EVENT_TYPES if t.startswith(prefix))
@@ -99,6 +101,17 @@ def valid_data(event_type: str) -> dict[str, Any] | None:
     except ValidationError:
         return None
     return data  # type: ignore[no-any-return]
+
+
+def time_fields(event_type: str) -> list[str]:
+    """The data fields of an inbound type that hold an instant (JSON Schema `format: date-time`)."""
+    model = INBOUND_TYPES.get(event_type)
+    if model is None:
+        return []
+    properties = model.model_json_schema().get("properties", {})
+    return sorted(name for name, prop in properties.items()
+                  if prop.get("format") == "date-time"
+                  or any(alt.get("format") == "date-time" for alt in prop.get("anyOf", [])))
 
 
 def build(kind: str, value: Any, subject: str) -> bytes | None:
@@ -137,6 +150,12 @@ def build(kind: str, value: Any, subject: str) -> bytes | None:
         else:
             env["type"] = "antq.units.<script>"
         return json.dumps(env).encode()
+    if kind == "bad_time":
+        data = valid_data(type_of(subject)) if subject.startswith("antq.inbound.") else None
+        times = time_fields(type_of(subject))
+        if data is None or not times:
+            return None
+        return json.dumps(envelope(subject, {**data, **dict.fromkeys(times, value)})).encode()
     if kind == "spoofed_source":
         if not subject.startswith("antq.inbound."):
             return None
@@ -181,10 +200,8 @@ async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_u
                 for _, c in consumers:
                     if not subject_matches(c.filter_subject, subject):
                         continue
-                    if c.unknown_inbound and data_model_for(subject) is not None:
-                        continue  # an accepted inbound type: left to its own consumer, never dead-lettered twice
                     acts = c.types is None or type_of(subject) in c.types
-                    if kind == "bad_data" and not acts:
+                    if kind in ("bad_data", "bad_time") and not acts:
                         continue  # a consumer skips types it does not act on, before looking at the data
                     expected[c.name] += 1
         assert published > 0

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.channels.base import Channel, OutgoingMessage, SendResult
 from services.notify.channels.signature import SIGNATURE_HEADER, sign_webhook
+from services.notify.channels.targets import SCHEMES, guarded_client, shown_url
 from services.notify.domain.retry import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     classify_http_status,
 )
+from services.notify.domain.targets import Network
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -40,20 +42,21 @@ async def post(client: httpx.AsyncClient, url: str, what: str, **kwargs: object)
     try:
         response = await client.post(url, **kwargs)  # type: ignore[arg-type]
     except httpx.InvalidURL as exc:
-        raise PermanentDeliveryError(f"{what}: invalid URL: {exc}") from exc
+        raise PermanentDeliveryError(f"{what}: invalid URL") from exc
     except httpx.UnsupportedProtocol as exc:
-        raise PermanentDeliveryError(f"{what}: unsupported URL scheme: {exc}") from exc
+        raise PermanentDeliveryError(f"{what}: unsupported URL scheme") from exc
     except httpx.HTTPError as exc:  # timeouts, refused connections, resets
-        raise TransientDeliveryError(f"{what} unreachable: {type(exc).__name__}: {exc}") from exc
+        # The URL's path and query may hold the receiver's token: the reason (logged, stored) names the origin.
+        detail = str(exc).replace(url, shown_url(url))
+        raise TransientDeliveryError(f"{what} {shown_url(url)} unreachable: {type(exc).__name__}: {detail}") from exc
     check_response(response, what)
     return response
 
 
 class _HttpChannel(Channel):
-    def __init__(self, client: httpx.AsyncClient | None, timeout_seconds: float) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, own_client: Callable[[], httpx.AsyncClient]) -> None:
         self._owns_client = client is None
-        # Redirects are not followed: a signed POST must not be replayed to wherever a 3xx points.
-        self._client = client or httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        self._client = client or own_client()
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -61,7 +64,11 @@ class _HttpChannel(Channel):
 
 
 class WebhookChannel(_HttpChannel):
-    """POSTs the CloudEvent (the message's `body`, bytes as signed) to the subscription's URL."""
+    """POSTs the CloudEvent (the message's `body`, bytes as signed) to the subscription's URL.
+
+    Its own client connects only to public addresses and to the `allowed_networks` (see channels/targets.py);
+    a target refused there fails for good (TargetRefused is permanent). A client given (tests) is used as is.
+    """
 
     name = "webhook"
 
@@ -72,8 +79,9 @@ class WebhookChannel(_HttpChannel):
         timeout_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
         provider: str = "webhook",
+        allowed_networks: Sequence[Network] = (),
     ) -> None:
-        super().__init__(client, timeout_seconds)
+        super().__init__(client, lambda: guarded_client(allowed_networks, timeout_seconds=timeout_seconds))
         self._clock = clock
         self.provider = provider
 
@@ -85,8 +93,8 @@ class WebhookChannel(_HttpChannel):
         try:
             scheme = httpx.URL(message.target).scheme
         except httpx.InvalidURL as exc:
-            raise PermanentDeliveryError(f"webhook: invalid URL: {exc}") from exc
-        if scheme not in ("http", "https"):
+            raise PermanentDeliveryError("webhook: invalid URL") from exc
+        if scheme not in SCHEMES:
             raise PermanentDeliveryError(f"webhook: only http and https URLs are delivered, not {scheme!r}")
         headers = {
             "Content-Type": "application/cloudevents+json; charset=utf-8",
@@ -115,7 +123,9 @@ class SmsChannel(_HttpChannel):
     def __init__(
         self, settings: SmsGatewaySettings, *, client: httpx.AsyncClient | None = None, provider: str = "sms-gateway"
     ) -> None:
-        super().__init__(client, settings.timeout_seconds)
+        # The gateway is the operator's own setting, so any address; redirects are not followed (a 3xx is an
+        # error), so a message never goes anywhere else.
+        super().__init__(client, lambda: httpx.AsyncClient(timeout=settings.timeout_seconds, follow_redirects=False))
         self.settings = settings
         self.provider = provider
 

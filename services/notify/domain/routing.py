@@ -149,20 +149,46 @@ def audience(kind: Audience, data: Mapping[str, Any], directory: Directory) -> l
     return [reporter_recipient(ref)] if ref else []
 
 
-# Tips are often about the reporter's own unit: a unit hearing, as it happens, that a tip about it came in (with
-# its category and time) could guess who sent it. A unit's subscriptions therefore never match a tips event,
-# whatever their patterns say; the API refuses a unit's subscription that names tips events.
-TIPS_PREFIX = "antq.tips."
-UNIT_OWNER_PREFIX = "unit:"
+# Which events each kind of subscriber may hear of, by the services' own read policies: tips only officers and
+# admins (no other role may read a tip; a tip is often about the reporter's own unit, and a unit hearing, as it
+# happens, that one came in with its category and time could guess who sent it); awards units too (their own)
+# but not agencies. A subscription's owner says its kind: `unit:<id>` a unit, `external:<sub>` an agency.
+HIDDEN_SERVICES: dict[str, tuple[str, ...]] = {"unit": ("tips",), "agency": ("tips", "awards")}
+OWNER_ROLES: dict[str, str] = {"unit:": "unit", "external:": "agency"}
 
 
-def names_tips(pattern: str) -> bool:
-    """Whether an event-type pattern is about tips in particular (`antq.tips.*`, `antq.tips.TipReceived.v1`)."""
-    return pattern.split(".")[:2] == ["antq", "tips"]
+def owner_role(owner: str) -> str | None:
+    """The role a subscription's owner has when events are hidden from it; None: an officer or admin."""
+    return next((role for prefix, role in OWNER_ROLES.items() if owner.startswith(prefix)), None)
+
+
+def pattern_reaches(pattern: str, service: str) -> bool:
+    """Whether some event type of `service` (`antq.<service>.<Name>.<version>`) matches `pattern`, whatever its
+    name: `*`, `>`, `antq.*.TipReceived.v1` and `antq.tips.*` all reach tips; `antq.units.*` does not."""
+    tokens = pattern.split(".")
+    for index, wanted in enumerate(("antq", service)):
+        if index >= len(tokens):
+            return False
+        if index == len(tokens) - 1 and tokens[index] in ("*", ">"):
+            return True
+        if tokens[index] not in ("*", wanted):
+            return False
+    return len(tokens) > 2
+
+
+def hidden_patterns(role: str | None, patterns: Sequence[str]) -> list[str]:
+    """The patterns that could match an event the role may not hear of."""
+    hidden = HIDDEN_SERVICES.get(role or "", ())
+    return [p for p in patterns if any(pattern_reaches(p, service) for service in hidden)]
+
+
+@lru_cache(maxsize=1024)  # a few roles × the catalogue's types; routing asks for every subscription and event
+def visible_to(role: str | None, event_type: str) -> bool:
+    return not hidden_patterns(role, [event_type])
 
 
 def subscription_matches(sub: Subscription, event_type: str, data: Mapping[str, Any], directory: Directory) -> bool:
-    if sub.owner.startswith(UNIT_OWNER_PREFIX) and event_type.startswith(TIPS_PREFIX):
+    if not visible_to(owner_role(sub.owner), event_type):  # the API refuses such patterns; kept here too
         return False
     if not any(type_matches(pattern, event_type) for pattern in sub.event_types):
         return False

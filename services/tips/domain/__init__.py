@@ -1,6 +1,6 @@
 """Pure rules of the tips service: lifecycle, legal deadlines, triage, receipts and identity secrecy.
 
-Imports only the standard library, pydantic, yaml, argon2-cffi, cryptography and `shared`; time is passed in.
+Imports only the standard library, pydantic, yaml, argon2-cffi, cryptography, joserfc and `shared`; time is passed in.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from .rules import (
     load_deadline_rules,
     load_triage_rules,
 )
+from .sealed import InboundKeyring, UndecryptableIdentity, seal
 from .secrecy import (
     FAST_FOR_TESTS,
     PRODUCTION,
@@ -74,12 +75,13 @@ __all__ = [
     "ALLOWED", "DECISION_OUTCOMES", "DISMISSAL_OUTCOMES", "FAST_FOR_TESTS", "OPEN_STATUSES", "PRODUCTION",
     "SUSPENSION_REASONS", "Argon2Profile", "AttachmentMeta", "AttachmentRules", "Category", "CategorySet",
     "DeadlineEvent", "DeadlineInstance", "DeadlineMarker", "DeadlineRules", "DeadlineState", "Decision",
-    "DuplicateCandidate", "Extension", "IdentityCipher", "IdentityDecryptError", "Leak", "Receipt", "Tip",
-    "TipFingerprint", "TipStatus", "TriageRules", "add_months", "attachment_problems", "available_versions",
-    "begin_verification", "candidate_window", "close", "contains_personal_data", "current_deadline",
-    "deadline_instances", "decide_due", "extend", "find_duplicates", "find_personal_data", "fold", "forward_due",
-    "hash_receipt", "is_overdue", "load_attachment_rules", "load_categories", "load_deadline_rules",
-    "load_triage_rules", "max_extension_due", "new_receipt", "next_wakeup", "owed_deadline_events",
-    "parse_receipt", "plan_extension", "post_message", "priority_for", "receipt_needs_rehash", "receive_tip",
-    "reward_ref", "text_similarity", "triage", "validate_attachments", "verify", "verify_receipt",
+    "DuplicateCandidate", "Extension", "IdentityCipher", "IdentityDecryptError", "InboundKeyring", "Leak",
+    "Receipt", "Tip", "TipFingerprint", "TipStatus", "TriageRules", "UndecryptableIdentity", "add_months",
+    "attachment_problems", "available_versions", "begin_verification", "candidate_window", "close",
+    "contains_personal_data", "current_deadline", "deadline_instances", "decide_due", "extend", "find_duplicates",
+    "find_personal_data", "fold", "forward_due", "hash_receipt", "is_overdue", "load_attachment_rules",
+    "load_categories", "load_deadline_rules", "load_triage_rules", "max_extension_due", "new_receipt",
+    "next_wakeup", "owed_deadline_events", "parse_receipt", "plan_extension", "post_message", "priority_for",
+    "receipt_needs_rehash", "receive_tip", "reward_ref", "seal", "text_similarity", "triage", "validate_attachments",
+    "verify", "verify_receipt",
 ]

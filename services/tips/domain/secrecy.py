@@ -16,21 +16,18 @@ named: the reward of a named reporter goes through the same pseudonymous referen
 still never leaves this service). The awards service, given `POST /rewards/claim {receipt}`, computes the same
 function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and
 tips never learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked
-to an identity or a tip id. A fast hash is enough here because the input has 140 bits of entropy; argon2 protects
-the stored receipt hash regardless.
+to an identity; TipVerified does link it to its tip id, by design (docs/security.md, "Rewards"). A fast hash is
+enough here because the input has 140 bits of entropy; argon2 protects the stored receipt hash regardless.
 
-Identity cipher. AES-256-GCM with a random 96-bit nonce; the token is `v1.<key id>.<base64url(nonce|ct)>`,
-where the key id (first 8 hex of sha256(key)) picks the key, and the associated data binds the ciphertext to
-its row (the tip id), so swapping ciphertexts between rows fails. Keys come from settings as base64 strings,
-current key first. Rotation: put a new key first, keep the old ones after it, run `rotate()` over every row
-(`needs_rotation()` tells which), then drop the old keys.
+Identity cipher (a `shared.keyring.KeyRing`). AES-256-GCM with a random 96-bit nonce; the token is
+`v1.<key id>.<base64url(nonce|ct)>`, where the key id (first 8 hex of sha256(key)) picks the key, and the
+associated data binds the ciphertext to its row (the tip id), so swapping ciphertexts between rows fails. Keys
+come from settings as base64 strings, current key first. Rotation: put a new key first, keep the old ones after
+it, run `rotate()` over every row (`needs_rotation()` tells which), then drop the old keys.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -39,10 +36,9 @@ from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.errors import Invalid
+from shared.keyring import KeyRing, SealedTokenError
 from shared.rewards import reward_ref_for_receipt
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -174,85 +170,31 @@ def reward_ref(receipt: str | Receipt) -> str:
 
 
 # --- identity cipher -------------------------------------------------------------------------------------------
-class IdentityDecryptError(Exception):
+class IdentityDecryptError(SealedTokenError):
     """A ciphertext could not be opened: unknown key, tampering, or the wrong row."""
 
 
-def _decode_key(encoded: str) -> bytes:
-    try:
-        raw = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("an identity key must be base64") from exc
-    if len(raw) != 32:
-        raise ValueError("an identity key must be 32 bytes (AES-256) once base64-decoded")
-    return raw
-
-
-def _key_id(raw: bytes) -> str:
-    return hashlib.sha256(b"antq.tips.identity_key_id\x00" + raw).hexdigest()[:8]
-
-
-class IdentityCipher:
+class IdentityCipher(KeyRing):
     """Encrypts a reporter's identity with the current key; decrypts with any configured key."""
 
-    VERSION = "v1"
+    error = IdentityDecryptError
 
     def __init__(self, keys: Sequence[str]):
-        if not keys:
-            raise ValueError("at least one identity key is required")
-        decoded = [_decode_key(k) for k in keys]
-        self._keys: dict[str, AESGCM] = {}
-        for raw in decoded:
-            self._keys.setdefault(_key_id(raw), AESGCM(raw))
-        self.current_key_id = _key_id(decoded[0])
-
-    @staticmethod
-    def generate_key() -> str:
-        """A new random key in the base64 form the settings take."""
-        return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
-
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._keys)
+        # The purpose salts the key ids: it is what the ids of the tokens already stored were made with.
+        super().__init__(keys, purpose="antq.tips.identity_key_id", key_name="identity key")
 
     def encrypt(self, identity: Mapping[str, Any], *, context: str) -> str:
         """A token for `identity` (JSON-serialisable) bound to `context` (the tip id)."""
         plaintext = json.dumps(dict(identity), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        nonce = secrets.token_bytes(12)
-        sealed = self._keys[self.current_key_id].encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
-        body = base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-        return f"{self.VERSION}.{self.current_key_id}.{body}"
-
-    def _split(self, token: str) -> tuple[str, bytes]:
-        try:
-            version, key_id, body = token.split(".", 2)
-            blob = base64.urlsafe_b64decode(body.encode("ascii"))
-        except (ValueError, binascii.Error) as exc:
-            raise IdentityDecryptError("malformed identity token") from exc
-        if version != self.VERSION or len(blob) < 12 + 16:
-            raise IdentityDecryptError("malformed identity token")
-        return key_id, blob
+        return self.seal(plaintext.encode("utf-8"), context=context)
 
     def decrypt(self, token: str, *, context: str) -> dict[str, Any]:
         """The identity in `token`. IdentityDecryptError for an unknown key, a wrong context or tampering."""
-        key_id, blob = self._split(token)
-        aead = self._keys.get(key_id)
-        if aead is None:
-            raise IdentityDecryptError(f"identity key {key_id} is not configured")
-        try:
-            plaintext = aead.decrypt(blob[:12], blob[12:], context.encode("utf-8"))
-        except InvalidTag as exc:
-            raise IdentityDecryptError("identity token does not open with its key and context") from exc
-        value = json.loads(plaintext.decode("utf-8"))
+        value = json.loads(self.open(token, context=context).decode("utf-8"))
         if not isinstance(value, dict):
             raise IdentityDecryptError("identity token does not hold an object")
         return value
 
-    def needs_rotation(self, token: str) -> bool:
-        return self._split(token)[0] != self.current_key_id
-
     def rotate(self, token: str, *, context: str) -> str:
         """The token re-encrypted with the current key (unchanged if it already uses it)."""
-        if not self.needs_rotation(token):
-            return token
-        return self.encrypt(self.decrypt(token, context=context), context=context)
+        return self.reseal(token, context=context)

@@ -1,7 +1,7 @@
 """The public web pages: submit a tip (`/`) and follow it up with the receipt (`/follow-up`); no JavaScript.
 
 The form handlers call the same handlers as the JSON API. The receipt travels only in POST bodies, every page
-is `no-store`, and the Content-Security-Policy allows nothing but this origin's own stylesheet.
+is `no-store`, and the Content-Security-Policy allows nothing but this origin's own stylesheet (`shared.webpages`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from services.tips.policy import POLICY
 from services.tips.web.i18n import TEXT, language
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
-from shared.http import PAGE_SECURITY_HEADERS
+from shared.webpages import html_page
+from shared.webpages import stylesheet as stylesheet_response
 
 router = APIRouter(tags=["web"])
 
@@ -31,12 +32,10 @@ HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
 
-
-
 def render(name: str, *, lang: str, path: str, title_key: str, status: int = 200, **context: Any) -> HTMLResponse:
     t = TEXT[lang]
     html = _env.get_template(name).render(lang=lang, t=t, path=path, title=t[title_key], **context)
-    return HTMLResponse(html, status_code=status, headers=PAGE_SECURITY_HEADERS)
+    return html_page(html, status=status)
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -204,5 +203,4 @@ async def reply_form(request: Request) -> Response:
 
 @router.get("/static/tips.css", summary="The pages' stylesheet (public)", response_class=Response)
 async def stylesheet() -> Response:
-    return Response((HERE / "tips.css").read_bytes(), media_type="text/css",
-                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    return stylesheet_response(HERE / "tips.css")

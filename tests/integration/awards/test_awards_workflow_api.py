@@ -381,7 +381,10 @@ async def test_approval_refuses_a_person_now_prosecuted_or_disciplined(awards: A
 async def test_stats_count_by_current_status_and_split_collectives_from_individuals(awards: Awards) -> None:
     admin = awards.token("admin")
     people = [(await _nominate(awards, year=2024))["award_id"] for _ in range(3)]
-    unit = (await _nominate(awards, year=2024, recipient_kind="unit", recipient_ref=f"u-{uuid.uuid4().hex[:6]}",
+    unit_id = f"u-{uuid.uuid4().hex[:6]}"
+    await awards.bus.publish(registered(unit_id, "01.00004"))  # a unit's area comes from its registration
+    await drained(awards.service)
+    unit = (await _nominate(awards, year=2024, recipient_kind="unit", recipient_ref=unit_id,
                             proposer="commune"))["award_id"]
     for action, body in (("review", None), ("approve", {"decision_no": "1"}), ("grant", None),
                          ("annul", {"reason": "gian dối"})):

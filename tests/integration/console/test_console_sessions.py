@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from services.console.app import build
 from services.console.domain import Account
@@ -182,8 +181,6 @@ async def test_a_role_without_the_tip_desk_is_refused_the_queue(settings_factory
         assert r.status_code == 403 and 'id="error"' in r.text
 
 
-@pytest.mark.xfail(reason="the shared token issuer takes role 'leader' and its level once leaders exist in "
-                          "shared/auth.py", strict=False)
 def test_a_leaders_pages_call_the_services_with_a_leader_token_carrying_the_level(
         settings_factory: Callable[..., Settings]) -> None:
     from services.console.clients import token_for
@@ -193,4 +190,4 @@ def test_a_leaders_pages_call_the_services_with_a_leader_token_carrying_the_leve
     authority = TokenAuthority(load_or_create_key(settings.auth_key_path()))
     token = token_for(authority, Account("ld79", "leader", area="79", level="province"), ttl=300)
     principal = authority.verify(token)
-    assert (principal.role, principal.area, getattr(principal, "level", None)) == ("leader", "79", "province")
+    assert (principal.role, principal.area, principal.level) == ("leader", "79", "province")

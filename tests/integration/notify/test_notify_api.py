@@ -42,7 +42,7 @@ async def test_officers_subscribe_only_within_their_area_and_see_only_their_subs
         r = await http.post("/subscriptions", headers=auth(unit), json={**unit_body, "unit_id": "U2"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
         r = await http.post("/subscriptions", headers=auth(unit), json=body)  # a unit never hears of tips
-        assert r.status_code == 403 and r.json()["error"]["code"] == "tips_not_for_units"
+        assert r.status_code == 403 and r.json()["error"]["code"] == "event_types_not_allowed"
         r = await http.post("/subscriptions", headers=auth(unit), json=unit_body)
         assert r.status_code == 201 and r.json()["unit_id"] == "U1"
 

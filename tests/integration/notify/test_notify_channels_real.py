@@ -26,6 +26,7 @@ from services.notify.channels import (
     verify_webhook_signature,
 )
 from services.notify.domain import render, webhook_body
+from services.notify.domain.targets import parse_networks
 from shared.testing import free_port
 
 
@@ -93,6 +94,7 @@ def receiver() -> Iterator[Receiver]:
         server.server.server_close()
 
 
+LOOPBACK = parse_networks("127.0.0.0/8")  # the receiver of these tests listens there
 EVENT = {"specversion": "1.0", "id": "evt-42", "source": "antq/tips", "type": "antq.tips.TipReceived.v1",
          "time": "2026-11-22T03:00:00Z",
          "data": {"tip_id": "T1", "category": "theft", "channel": "web", "area_code": "79.26734", "anonymous": True,
@@ -134,7 +136,7 @@ async def test_unreachable_smtp_server_is_a_transient_failure() -> None:
 @pytest.mark.asyncio
 async def test_webhook_receiver_verifies_the_signature_as_documented(receiver: Receiver) -> None:
     body = webhook_body(EVENT)
-    channel = WebhookChannel(timeout_seconds=5)
+    channel = WebhookChannel(timeout_seconds=5, allowed_networks=LOOPBACK)
     try:
         await channel.send(OutgoingMessage(notification_id="n-4", channel="webhook", recipient_id="webhook:s1",
                                            target=f"{receiver.url}/hook", body=body, secret="s3cret"))
@@ -149,7 +151,7 @@ async def test_webhook_receiver_verifies_the_signature_as_documented(receiver: R
 
 @pytest.mark.asyncio
 async def test_receiver_that_fails_then_recovers_and_one_that_refuses(receiver: Receiver) -> None:
-    channel = WebhookChannel(timeout_seconds=5)
+    channel = WebhookChannel(timeout_seconds=5, allowed_networks=LOOPBACK)
     msg = OutgoingMessage(notification_id="n-5", channel="webhook", recipient_id="webhook:s1",
                           target=f"{receiver.url}/hook", body=b"{}", secret="k")
     receiver.statuses = [503, 503]

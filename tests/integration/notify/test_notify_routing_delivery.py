@@ -247,13 +247,16 @@ async def test_a_unit_never_hears_of_tips_even_about_itself(
     notify.clock = clock
     async with running(notify) as http:
         unit = notify.tokens.issue(role="unit", unit="U1", sub="u1-staff")
-        for patterns in (["antq.tips.*"], ["antq.tips.TipReceived.v1", "antq.units.*"], ["antq.tips.>"]):
+        for patterns in (["antq.tips.*"], ["antq.tips.TipReceived.v1", "antq.units.*"], ["antq.tips.>"], ["*"],
+                         [">"], ["antq.*.TipReceived.v1"]):
             r = await http.post("/subscriptions", headers=auth(unit), json={"event_types": patterns,
                                                                             "channel": "inbox"})
             assert r.status_code == 403, r.text
-            assert r.json()["error"]["code"] == "tips_not_for_units"
-        # Everything of its own unit: allowed, but tips events still never match it.
-        r = await http.post("/subscriptions", headers=auth(unit), json={"event_types": ["*"], "channel": "inbox"})
+            assert r.json()["error"]["code"] == "event_types_not_allowed"
+        # Everything of its own unit that it may read: allowed, and tips events never match it.
+        r = await http.post("/subscriptions", headers=auth(unit), json={"event_types": ["antq.units.*",
+                                                                                        "antq.awards.*"],
+                                                                        "channel": "inbox"})
         assert r.status_code == 201, r.text
 
         await bus.publish(TipReceived(tip_id="T-about-U1", category="corruption", channel="web",

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.tips import store
+from services.tips.domain import InboundKeyring, seal
 from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
 from services.tips.handlers import TipsContext, on_inbound_tips
 from services.tips.storage import DiskStorage
@@ -32,10 +33,18 @@ def forwarded(agency: str, reference: str, **fields: Any) -> Delivery:
                     agency=agency, num_delivered=1)
 
 
+KEYRING = InboundKeyring()
+KEYRING.rotate()
+
+
+def sealed(identity: dict[str, Any]) -> str:
+    return seal(identity, KEYRING.jwks())
+
+
 @pytest.fixture
 def ctx(tmp_path: Path) -> TipsContext:
     return TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "f"),
-                       argon2=FAST_FOR_TESTS, clock=lambda: NOW)
+                       inbound_keys=lambda: KEYRING, argon2=FAST_FOR_TESTS, clock=lambda: NOW)
 
 
 async def stored(db: Database) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
@@ -55,7 +64,8 @@ async def test_a_batch_processes_each_reference_once_and_stores_each_tip(tmp_pat
                 forwarded("national-app", "R-2", area_code="79.bad area", category="not_a_category"),
                 forwarded("national-app", "R-1", description="Gửi lại lần hai"),  # the same reference again
                 forwarded("school-registry", "R-1"),  # another agency's R-1 is another tip
-                forwarded("national-app", "R-3", reporter={"name": "Nguyễn Văn A", "phone": "0901234567"}),
+                forwarded("national-app", "R-3",
+                          reporter_jwe=sealed({"name": "Nguyễn Văn A", "phone": "0901234567"})),
             ], uow, ctx=ctx)
         async with db.unit_of_work() as uow:  # a later batch: R-2 again is known, R-4 is new
             await on_inbound_tips([forwarded("national-app", "R-2"), forwarded("national-app", "R-4")],
@@ -81,11 +91,49 @@ async def test_a_tip_that_fails_validation_refuses_the_batch_before_anything_is_
     try:
         with pytest.raises(Reject, match="intake validation") as refused:
             async with db.unit_of_work() as uow:
-                await on_inbound_tips([forwarded("national-app", "R-1"), forwarded(  # a time without its zone
-                    "national-app", "R-2", anonymous=False, reporter={"name": "Trần Thị B", "phone": "0909999999"},
-                    occurred_at="2026-11-01T10:00:00")], uow, ctx=ctx)
+                await on_inbound_tips([forwarded("national-app", "R-1"), forwarded(  # a category intake refuses
+                    "national-app", "R-2", anonymous=False,
+                    reporter_jwe=sealed({"name": "Trần Thị B", "phone": "0909999999"}),
+                    category="x" * 100)], uow, ctx=ctx)
         tips, events = await stored(db)
     finally:
         await db.dispose()
     assert "Trần" not in str(refused.value) and "0909" not in str(refused.value)  # field names, not values
     assert tips == {} and events == []  # the spine then runs each alone: only R-2 goes to the DLQ
+
+
+async def test_a_sealed_identity_is_opened_and_stored_encrypted_at_rest(tmp_path: Path, ctx: TipsContext) -> None:
+    db = await fresh_database(tmp_path / "tips.db", "tips")
+    identity = {"name": "Lê Văn C", "email": "c@example.vn",
+                "on_behalf_of": {"org_name": "Công ty TNHH Minh Long", "tax_code": "0301234567"}}
+    try:
+        async with db.unit_of_work() as uow:
+            await on_inbound_tips([forwarded("national-app", "R-9", anonymous=False,
+                                             reporter_jwe=sealed(identity))], uow, ctx=ctx)
+        tips, _ = await stored(db)
+    finally:
+        await db.dispose()
+    row = tips[("national-app", "R-9")]
+    assert "Lê Văn" not in row["identity_enc"]
+    assert ctx.cipher.decrypt(row["identity_enc"], context=row["tip_id"]) == {
+        "reporter": {"name": "Lê Văn C", "phone": None, "email": "c@example.vn", "id_number": None},
+        "on_behalf_of": {"org_name": "Công ty TNHH Minh Long", "tax_code": "0301234567"}}
+
+
+async def test_an_identity_sealed_to_another_key_is_refused_as_undecryptable(tmp_path: Path,
+                                                                            ctx: TipsContext) -> None:
+    other = InboundKeyring()
+    other.rotate()
+    db = await fresh_database(tmp_path / "tips.db", "tips")
+    try:
+        for token in (seal({"name": "Phạm Thị D"}, other.jwks()), "not.a.jwe.at.all"):
+            with pytest.raises(Reject, match="undecryptable_identity") as refused:
+                async with db.unit_of_work() as uow:
+                    await on_inbound_tips([forwarded("national-app", "R-5", anonymous=False, reporter_jwe=token)],
+                                          uow, ctx=ctx)
+            assert refused.value.kind == "undecryptable_identity"
+            assert "Phạm" not in str(refused.value)
+        tips, events = await stored(db)
+    finally:
+        await db.dispose()
+    assert tips == {} and events == []

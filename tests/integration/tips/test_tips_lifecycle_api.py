@@ -18,6 +18,7 @@ from services.tips import store
 from services.tips.app import build
 from services.tips.cli import app as tips_cli
 from shared.audit import verify_chain
+from shared.bus.streams import provision
 from shared.contracts import CloudEvent
 from shared.rewards import reward_ref_for_receipt
 from shared.settings import Settings
@@ -222,6 +223,7 @@ async def test_cli_submits_to_the_running_service_and_prints_the_receipt(
         settings_factory: Callable[..., Settings], database_url: Callable[[str], str], tmp_path: Path) -> None:
     settings = tips_settings(settings_factory, database_url)
     service = build(settings)
+    await provision(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
                                            lifespan="on"))

@@ -99,8 +99,9 @@ async def test_no_reporter_data_in_events_logs_metrics_or_error_bodies(tips: Tip
     assert form.status_code == 200 and 'id="receipt"' in form.text
     await tips.publish_inbound("national-app", {
         "category": "theft", "description": "Mất trộm xe máy", "area_code": "79", "anonymous": False,
-        "reporter": REPORTER, "reference": "REF-PD-1"}, str(uuid.uuid4()))
-    await tips.publish_inbound("national-app", {  # invalid: its DLQ reason must not echo the values
+        "reporter_jwe": await tips.seal(REPORTER | {"on_behalf_of": ORG}), "reference": "REF-PD-1"},
+        str(uuid.uuid4()))
+    await tips.publish_inbound("national-app", {  # refused: neither the DLQ record nor its reason keeps the values
         "category": "theft", "description": "", "reporter": {"name": REPORTER["name"], "phone": "x" * 60},
         "reference": "REF-PD-2"}, str(uuid.uuid4()))
 
@@ -146,7 +147,7 @@ async def _dlq(tips: Tips) -> list[str]:
 
     async def some() -> list[str]:
         msgs = await stream_messages(tips.nats_url, f"{tips.namespace}_DLQ")
-        return [str(m["headers"]) for m in msgs]
+        return [f"{m['headers']} {(m['data'] or b'').decode(errors='replace')}" for m in msgs]
 
     return await eventually(some, what="the invalid inbound tip in the DLQ")
 

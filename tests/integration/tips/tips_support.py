@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from services.tips.app import build
+from services.tips.domain import seal
 from shared.service import Service
 from shared.settings import Settings
 from shared.testing import running
@@ -60,6 +61,12 @@ class Tips:
         msgs = await stream_messages(self.nats_url, f"{self.namespace}_TIPS")
         out = [m for m in msgs if type_suffix is None or m["subject"].endswith(type_suffix)]
         return out
+
+    async def seal(self, identity: dict[str, Any]) -> str:
+        """What a forwarding agency does: the identity sealed to the key the service publishes."""
+        r = await self.http.get("/.well-known/jwks.json")
+        assert r.status_code == 200, r.text
+        return seal(identity, r.json())
 
     async def publish_inbound(self, agency: str, data: dict[str, Any], event_id: str, *,
                               source: str | None = None) -> None:

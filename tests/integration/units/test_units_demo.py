@@ -11,6 +11,7 @@ from services.units import store
 from services.units.app import build
 from services.units.demo import load_demo
 from services.units.domain import StatsQuery, assessment_year_of
+from shared.bus.streams import provision
 from shared.settings import Settings
 from shared.testing import eventually, free_port
 
@@ -19,6 +20,7 @@ async def test_demo_province_has_units_cycles_incidents_and_activities(
         settings_factory: Callable[..., Settings], database_url: Callable[[str], str]) -> None:
     settings = settings_factory(units_database_url=database_url("units"), http_port=free_port())
     service = build(settings)
+    await provision(settings)
     server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=settings.http_port_for("units"),
                                            log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())

@@ -180,11 +180,11 @@ def test_notify_s_own_events_are_never_routed(directory: Directory) -> None:
 # --- subscriptions -----------------------------------------------------------------------------------------------
 def test_wildcard_webhook_subscription_gets_every_tips_event_once_per_endpoint(directory: Directory) -> None:
     subs = [
-        Subscription(subscription_id="w1", owner="external:nat-app", event_types=("antq.tips.*",),
+        Subscription(subscription_id="w1", owner="officer:national-desk", event_types=("antq.tips.*",),
                      channel="webhook", target="https://agency.example/hook"),
-        Subscription(subscription_id="w2", owner="external:nat-app", event_types=("antq.tips.*",),
+        Subscription(subscription_id="w2", owner="officer:national-desk", event_types=("antq.tips.*",),
                      channel="webhook", target="https://backup.agency.example/hook"),
-        Subscription(subscription_id="w3", owner="external:nat-app", event_types=("antq.units.*",),
+        Subscription(subscription_id="w3", owner="officer:national-desk", event_types=("antq.units.*",),
                      channel="webhook", target="https://agency.example/units"),
     ]
     intents = [i for i in route(TIP_RECEIVED, tip(), subs, directory, {}) if i.channel == "webhook"]

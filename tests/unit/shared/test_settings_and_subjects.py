@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.bus.streams import Namespace
-from shared.contracts.subjects import dlq_subject, stream_for_subject
+from shared.contracts.subjects import STREAMS, dlq_subject, stream_for_subject, subject_matches
 from shared.settings import Settings, child_environment, valid_agency_name
 
 
@@ -41,8 +41,21 @@ def test_dlq_subject_and_stream_registry() -> None:
     assert dlq_subject("notify", "antq.tips.TipReceived.v1") == "antq.dlq.notify.antq.tips.TipReceived.v1"
     assert dlq_subject("units", "bad subject!*") == "antq.dlq.units.unknown"
     assert stream_for_subject("antq.inbound.mia-app.IncidentReported.v1").name == "INBOUND"
-    with pytest.raises(KeyError):
-        stream_for_subject("other.thing")
+    assert stream_for_subject("antq.inbound.mia-app.TipSubmitted.v1").name == "INBOUND_TIPS"
+    for unheld in ("other.thing", "antq.inbound.mia-app.Bogus.v1"):
+        with pytest.raises(KeyError):
+            stream_for_subject(unheld)
+
+
+def test_forwarded_tips_have_a_work_queue_stream_that_overlaps_no_other() -> None:
+    """NATS refuses overlapping stream subjects, and a work-queue stream removes what was processed."""
+    by_name = {spec.name: spec for spec in STREAMS}
+    assert by_name["INBOUND_TIPS"].retention == "workqueue"
+    assert all(spec.retention == "limits" for spec in STREAMS if spec.name != "INBOUND_TIPS")
+    patterns = [(spec.name, p) for spec in STREAMS for p in spec.subjects]
+    for name, pattern in patterns:
+        sample = pattern.replace("*", "x").replace(">", "x")
+        assert [n for n, p in patterns if subject_matches(p, sample)] == [name], pattern
 
 
 @pytest.mark.parametrize(("name", "ok"), [("mia-app", True), ("so-gd-79", True), ("MIA", False),

@@ -1,0 +1,32 @@
+"""Instants that come from outside (request bodies, inbound events, pagination cursors): aware, bounded, UTC.
+
+One validator for all of them, so that a time such as `0001-01-01T00:00:00+14:00` (whose UTC form is before
+year 1) or `9999-12-31T23:59:59-14:00` (after year 9999) is refused as bad input (422, or the DLQ) instead of
+overflowing in a conversion, a comparison with the database or a deadline computed from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+# The same years the APIs accept elsewhere (`year` query parameters are 2000..2200).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def bounded_instant(value: datetime) -> datetime:
+    """`value` in UTC when it carries a time zone and lies in [EARLIEST, LATEST); else ValueError (the message
+    never echoes the value). The bounds are checked before converting, which cannot overflow once they hold."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("the time needs a time zone (RFC 3339, e.g. 2026-11-22T10:00:00+07:00)")
+    # Comparing aware datetimes subtracts their offsets without building a datetime, so it cannot overflow.
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"the time must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(bounded_instant)]
+"""A pydantic field type for instants given by callers and other agencies (see the module docstring)."""
