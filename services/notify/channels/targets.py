@@ -93,15 +93,67 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+class _ResponseBody(httpx.AsyncByteStream):
+    """httpcore's response body as httpx reads it; closing it returns the connection to the pool."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> Any:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except httpcore.TimeoutException as exc:
+            raise _httpx_error(exc) from exc
+        except httpcore.NetworkError as exc:
+            raise _httpx_error(exc) from exc
+
+    async def aclose(self) -> None:
+        if hasattr(self._stream, "aclose"):
+            await self._stream.aclose()
+
+
+def _httpx_error(exc: Exception) -> httpx.TransportError:
+    """httpx's exception of the same name (httpx mirrors httpcore's exception classes), else a TransportError."""
+    for cls in type(exc).__mro__:
+        mirrored = getattr(httpx, cls.__name__, None)
+        if isinstance(mirrored, type) and issubclass(mirrored, httpx.TransportError):
+            return mirrored(str(exc))
+    return httpx.TransportError(str(exc))
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore connection pool that uses the guarded backend.
+
+    httpx's own `AsyncHTTPTransport` takes no network backend, so this small transport (public httpx and
+    httpcore interfaces only) does what it does: turn the request into httpcore's, and the answer back."""
+
+    def __init__(self, allowed: Sequence[Network]) -> None:
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                                  network_backend=GuardedBackend(allowed))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
+                           target=request.url.raw_path)
+        core = httpcore.Request(method=request.method, url=url, headers=request.headers.raw,
+                                content=request.stream, extensions=request.extensions)
+        try:
+            answer = await self._pool.handle_async_request(core)
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+                httpcore.UnsupportedProtocol) as exc:
+            raise _httpx_error(exc) from exc
+        return httpx.Response(status_code=answer.status, headers=answer.headers, stream=_ResponseBody(answer.stream),
+                              extensions=answer.extensions)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
 def guarded_client(allowed: Sequence[Network], *, timeout_seconds: float) -> httpx.AsyncClient:
     """An HTTP client that connects only to allowed addresses, follows no redirect and ignores proxy settings
     from the environment (a proxy would resolve the name itself, out of reach of the check)."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx builds its connection pool without a way to pass a network backend; this one is the same pool with
-    # the guarded backend (tests/security/test_webhook_targets.py proves that connections go through it).
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(), network_backend=GuardedBackend(allowed))
-    return httpx.AsyncClient(transport=transport, timeout=timeout_seconds, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(transport=GuardedTransport(allowed), timeout=timeout_seconds, follow_redirects=False,
+                             trust_env=False)
 
 
 async def check_webhook_target(url: str, allowed: Sequence[Network]) -> None:
