@@ -15,6 +15,7 @@ from services.console.app import build as build_console
 from services.console.domain import Account
 from services.notify.app import build as build_notify
 from services.tips.app import build as build_tips
+from shared.bus.streams import provision
 from shared.db import utcnow
 from shared.service import Service
 from shared.settings import Settings
@@ -26,6 +27,8 @@ PASSWORD = "mật khẩu đủ dài 2026"  # passes the password rule: long, let
 @contextlib.asynccontextmanager
 async def over_http(service: Service, port: int | None = None) -> AsyncIterator[str]:
     """Serve a built service with uvicorn in this event loop until the block ends; yields its base URL."""
+    if service.uses_bus:
+        await provision(service.settings)  # services wait for their streams; `antq nats provision` declares them
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
                                            lifespan="on", access_log=False, timeout_graceful_shutdown=2))
