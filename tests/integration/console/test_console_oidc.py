@@ -19,31 +19,17 @@ from services.console.views import LOGIN_COOKIE, SESSION_COOKIE
 from shared.db import utcnow
 from shared.service import Service
 from shared.settings import Settings
-from shared.testing import free_port
-from tests.console_world import PASSWORD, over_http, sign_in
-from tests.support.oidc_provider import OFFICER_79, TestProvider, serve
-
-ROLE_MAP = {"antq-officer": "officer", "antq-leader": "leader", "antq-unit": "unit", "antq-admin": "admin"}
+from tests.console_world import PASSWORD, sign_in
+from tests.support.oidc_provider import OFFICER_79, TestProvider, console_with_provider
 
 
 @contextlib.asynccontextmanager
 async def signing_in(settings_factory: Callable[..., Settings], provider: TestProvider, **overrides: Any
                      ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
     """The provider and the console over HTTP; a browser-like client on the console that follows redirects."""
-    async with serve(provider):
-        port = free_port()
-        settings = settings_factory(
-            console_argon2_profile="fast", console_public_url=f"http://127.0.0.1:{port}",
-            console_tips_url="http://127.0.0.1:9", console_notify_url="http://127.0.0.1:9",
-            # The services' access-token settings: the console's own ID tokens reuse the claim mapping.
-            oidc_issuer=provider.url, oidc_audience="antq-api", oidc_jwks_url=provider.url + "/jwks",
-            oidc_role_claim="realm_access.roles", oidc_role_map=ROLE_MAP,
-            console_oidc_client_id=provider.client_id, console_oidc_client_secret=provider.client_secret,
-            **overrides)
-        service = build(settings)
-        async with over_http(service, port) as base, \
-                httpx.AsyncClient(base_url=base, follow_redirects=True) as browser:
-            yield service, browser
+    async with console_with_provider(settings_factory, provider, **overrides) as (service, base), \
+            httpx.AsyncClient(base_url=base, follow_redirects=True) as browser:
+        yield service, browser
 
 
 async def accounts_of(service: Service) -> dict[str, dict[str, Any]]:
