@@ -13,7 +13,7 @@ import pytest
 
 from services.console import store
 from services.console.app import build
-from services.console.domain import Account
+from services.console.domain import Account, AccountError
 from services.console.oidc import FLOW_COOKIE
 from services.console.views import LOGIN_COOKIE, SESSION_COOKIE
 from shared.db import utcnow
@@ -74,6 +74,17 @@ async def test_a_person_of_the_provider_signs_in_and_gets_a_session_on_a_row_key
         assert (row["role"], row["area"], row["level"]) == ("leader", "79", "province")
         async with httpx.AsyncClient(base_url=str(browser.base_url)) as other:
             assert (await sign_in(other, username, "!")).status_code == 401
+        accounts = service.app.state.console.accounts
+        with pytest.raises(AccountError, match="no password"):
+            await accounts.set_password(username, PASSWORD, now=utcnow())
+
+        # Disabled in the console: the session ends, and the provider cannot sign the person in again.
+        await accounts.disable(username, now=utcnow())
+        assert (await browser.get("/", follow_redirects=False)).headers["location"] == "/login"
+        refused = await browser.get("/oidc/login")
+        assert refused.status_code == 403 and "đã bị khoá" in refused.text
+        assert (await browser.get("/", follow_redirects=False)).headers["location"] == "/login"
+        assert (await accounts_of(service))[username]["disabled"]
 
 
 async def test_a_callback_with_another_state_than_the_browsers_is_refused_before_any_code_exchange(
