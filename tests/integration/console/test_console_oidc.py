@@ -19,6 +19,7 @@ from services.console.views import LOGIN_COOKIE, SESSION_COOKIE
 from shared.db import utcnow
 from shared.service import Service
 from shared.settings import Settings
+from shared.testing import running
 from tests.console_world import PASSWORD, sign_in
 from tests.support.oidc_provider import OFFICER_79, TestProvider, console_with_provider
 
@@ -173,3 +174,15 @@ async def test_with_password_sign_in_off_only_the_providers_button_is_offered(
 def test_password_sign_in_off_without_a_provider_stops_the_start(settings_factory: Callable[..., Settings]) -> None:
     with pytest.raises(ValueError, match="nobody could sign in"):
         build(settings_factory(console_password_sign_in=False))
+
+
+async def test_a_provider_that_cannot_be_reached_is_a_message_on_the_sign_in_page(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(oidc_issuer="http://127.0.0.1:9", oidc_audience="antq-api",
+                                oidc_jwks_url="http://127.0.0.1:9/jwks", console_oidc_client_id="antq-console",
+                                console_public_url="http://test")
+    async with running(build(settings)) as client:
+        r = await client.get("/oidc/login?lang=en")
+        assert r.status_code == 503 and "cannot be reached now" in r.text and 'name="password"' in r.text
+        flows = [h for h in r.headers.get_list("set-cookie") if h.startswith(FLOW_COOKIE + "=")]
+        assert all("Max-Age=0" in h for h in flows)  # no flow started

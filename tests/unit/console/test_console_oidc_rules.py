@@ -11,8 +11,8 @@ from services.console.oidc import Flow, code_challenge
 
 
 def test_the_pkce_challenge_is_rfc_7636s_s256_of_the_verifier() -> None:
-    # RFC 7636, appendix B.
-    assert code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    verifier, challenge = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert code_challenge(verifier) == challenge  # RFC 7636, appendix B
 
 
 def test_a_flow_survives_its_cookie_and_a_tampered_cookie_is_no_flow() -> None:
