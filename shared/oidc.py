@@ -173,15 +173,17 @@ class OIDCVerifier:
         self.officer_requires_area = officer_requires_area
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OIDCVerifier | None:
-        """None unless `oidc_issuer` is set (the embedded default uses only local tokens)."""
+    def from_settings(cls, settings: Any, *, audience: str | None = None,
+                      jwks_url: str | None = None) -> OIDCVerifier | None:
+        """None unless `oidc_issuer` is set (the embedded default uses only local tokens). `audience` and
+        `jwks_url` replace the settings' values (the console verifies ID tokens, whose audience is its client)."""
         issuer = getattr(settings, "oidc_issuer", None)
         if not issuer:
             return None
-        audience = settings.oidc_audience
+        audience = audience or settings.oidc_audience
         if not audience:
             raise ValueError("ANTQ_OIDC_AUDIENCE is required when ANTQ_OIDC_ISSUER is set")
-        url = settings.oidc_jwks_url or discover_jwks_url(issuer, timeout=settings.oidc_http_timeout)
+        url = jwks_url or settings.oidc_jwks_url or discover_jwks_url(issuer, timeout=settings.oidc_http_timeout)
         jwks = JWKSCache(url, ttl=settings.oidc_jwks_cache_seconds, min_refetch=settings.oidc_jwks_min_refetch_seconds,
                          timeout=settings.oidc_http_timeout)
         return cls(issuer=issuer, audience=audience, jwks=jwks, role_claim=settings.oidc_role_claim,
@@ -194,6 +196,10 @@ class OIDCVerifier:
         return issuer == self.issuer
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
+        return self.principal_from(self.verified_claims(token, now=now))
+
+    def verified_claims(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """The claims of a token whose signature, issuer, audience, expiry and subject are valid."""
         header = unverified_part(token, 0)
         alg = header.get("alg")
         if alg not in self.algorithms:
@@ -215,7 +221,7 @@ class OIDCVerifier:
             registry.validate(claims)
         except JoseError as exc:
             raise Unauthorized(f"token rejected: {exc.description or exc.error}") from exc
-        return self.principal_from(claims)
+        return dict(claims)
 
     def principal_from(self, claims: Mapping[str, Any]) -> Principal:
         raw_roles = claim_at(claims, self.role_claim)

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     console_inbox_poll_seconds: float = Field(default=2.0, gt=0)  # how often an open page's inbox is re-read
     console_http_timeout: float = Field(default=10.0, gt=0)  # seconds per call to a service's API
     console_argon2_profile: Literal["standard", "fast"] = "standard"  # password hashing cost (fast: tests only)
+    # Sign-in with the OIDC provider of ANTQ_OIDC_ISSUER (authorization code + PKCE); unset client id = none
+    console_oidc_client_id: str | None = None  # the console's client at the provider
+    console_oidc_client_secret: str | None = None  # a confidential client's secret; unset for a public client
+    console_password_sign_in: bool = True  # false (with OIDC on): only the provider's sign-in is offered
 
     # OIDC access tokens from an external identity provider (production); unset = local tokens only
     oidc_issuer: str | None = None  # the provider's `iss`, e.g. https://sso.example.gov.vn/realms/antq
@@ -169,7 +173,7 @@ class Settings(BaseSettings):
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
                      "notify_database_url", "tips_identity_keys", "notify_secret_keys", "console_database_url",
                      "console_units_url", "console_tips_url", "console_awards_url", "console_notify_url",
-                     "console_public_url", mode="before")
+                     "console_public_url", "console_oidc_client_id", "console_oidc_client_secret", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v

@@ -23,8 +23,10 @@ from services.console.domain import (
     AccountError,
     Lockout,
     SessionRules,
+    is_oidc_account,
     password_problems,
     validate_account,
+    validate_scope,
 )
 from shared.db import Database
 from shared.settings import Settings
@@ -105,6 +107,8 @@ class Accounts:
 
     async def set_password(self, username: str, password: str, *, now: datetime) -> None:
         """A new password lifts a lock and ends every session of the account."""
+        if is_oidc_account(username):
+            raise AccountError("an account of the OIDC provider has no password in the console")
         hashed = await asyncio.to_thread(self._checked_hash, username, password)
         async with self.db.unit_of_work() as uow:
             if not await store.set_password(session=uow.session, username=username, password_hash=hashed, now=now):
@@ -123,7 +127,7 @@ class Accounts:
         password = password[:1024]
         async with self.db.read() as session:
             found = await store.get_account(session=session, username=username)
-        if found is None:
+        if found is None or is_oidc_account(username):  # the provider's people have no password here
             await asyncio.to_thread(self._verify, self._dummy_hash, password)
             raise SignInRefused()
         account, hashed = found
@@ -145,6 +149,21 @@ class Accounts:
             await store.insert_session(session=uow.session, session_hash=session_hash(cookie), username=username,
                                        now=now)
         return SignedIn(cookie=cookie, account=self.lockout.after_success(account))
+
+    async def sign_in_provider(self, account: Account, *, now: datetime) -> SignedIn:
+        """A person the OIDC provider vouched for: their `oidc:<sub>` row takes this sign-in's role and scope,
+        then a session opens exactly as for a password (refused if the console disabled the row)."""
+        if not is_oidc_account(account.username):
+            raise AccountError("an account of the OIDC provider is keyed oidc:<sub>")
+        validate_scope(account)
+        cookie = secrets.token_urlsafe(32)
+        async with self.db.unit_of_work() as uow:
+            stored = await store.upsert_provider_account(session=uow.session, account=account, now=now)
+            if stored.disabled:
+                raise SignInRefused()
+            await store.insert_session(session=uow.session, session_hash=session_hash(cookie),
+                                       username=account.username, now=now)
+        return SignedIn(cookie=cookie, account=stored)
 
     async def resolve(self, cookie: str | None, *, now: datetime, touch: bool = True) -> ActiveSession | None:
         """The live session of a cookie, or None (unknown, expired, or the account was disabled since).

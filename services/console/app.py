@@ -8,9 +8,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from services.console import views
+from services.console import oidc_views, views
 from services.console.accounts import Accounts
 from services.console.clients import ServiceApis
+from services.console.oidc import ProviderSignIn
 from services.console.views import ConsoleContext, ConsoleMetrics, PageRefused, SignInRequired
 from shared.service import Service
 from shared.settings import Settings
@@ -37,10 +38,12 @@ def build(settings: Settings) -> Service:
     service = Service("console", settings, title="antq console", bus=False,
                       description="The staff console: sign-in, the tip queue, notifications, preferences.")
     ctx = ConsoleContext(settings=settings, accounts=Accounts(service.db, settings),
-                         apis=ServiceApis(settings, service.tokens), metrics=ConsoleMetrics(service.registry))
+                         apis=ServiceApis(settings, service.tokens), metrics=ConsoleMetrics(service.registry),
+                         provider=ProviderSignIn.from_settings(settings))
     ctx.clock = lambda: service.clock()
     service.app.state.console = ctx
     service.include_router(views.router)
+    service.include_router(oidc_views.router)
     service.background("sessions", lambda _svc: sweep_sessions(ctx))
 
     @service.app.exception_handler(SignInRequired)

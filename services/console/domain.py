@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,6 +14,8 @@ LEVELS: tuple[str, ...] = ("commune", "police_unit", "province", "ministry")
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024  # argon2 hashes any length; a bound keeps a hostile form from costing memory
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+OIDC_PREFIX = "oidc:"
+OIDC_SUB_MAX = 59  # the accounts' key is 64 characters, the prefix 5
 
 
 class AccountError(ValueError):
@@ -34,10 +37,27 @@ class Account:
 
 
 def validate_account(account: Account) -> Account:
-    """The same rules as the tokens the account's pages will carry: an officer needs an area, a unit staff
-    account a unit, a leader a level (and an area below the ministry)."""
+    """A local account: its username, and the rules of `validate_scope`."""
     if not _USERNAME.match(account.username):
         raise AccountError("a username is 2 to 63 lower-case letters, digits, '.', '_' or '-'")
+    return validate_scope(account)
+
+
+def oidc_username(sub: str) -> str:
+    """The account row of a person of the OIDC provider: `oidc:<sub>`. A local username cannot contain ':', so
+    the two kinds never collide; a `sub` too long for the column is keyed by its SHA-256 instead."""
+    if 0 < len(sub) <= OIDC_SUB_MAX and sub.isprintable():
+        return OIDC_PREFIX + sub
+    return OIDC_PREFIX + "sha256:" + hashlib.sha256(sub.encode()).hexdigest()[:48]
+
+
+def is_oidc_account(username: str) -> bool:
+    return username.startswith(OIDC_PREFIX)
+
+
+def validate_scope(account: Account) -> Account:
+    """The same rules as the tokens the account's pages will carry: an officer needs an area, a unit staff
+    account a unit, a leader a level (and an area below the ministry)."""
     if account.role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if account.area is not None and not is_area_code(account.area):

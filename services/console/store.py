@@ -16,6 +16,7 @@ from services.console.domain import Account
 from shared.db import UTCDateTime
 
 metadata = MetaData()
+UNUSABLE_PASSWORD = "!"  # not an argon2 hash: the accounts of the OIDC provider have no password here
 
 accounts = Table(
     "accounts",
@@ -74,6 +75,19 @@ async def insert_account(*, session: AsyncSession, account: Account, password_ha
         username=account.username, role=account.role, area=account.area, unit=account.unit, level=account.level,
         password_hash=password_hash, disabled=False, failed_attempts=0, locked_until=None, created_at=now,
         updated_at=now))
+
+
+async def upsert_provider_account(*, session: AsyncSession, account: Account, now: datetime) -> Account:
+    """Create or update the row of a person of the OIDC provider with the role and scope of this sign-in; a row
+    disabled in the console stays disabled. Its password hash is '!', which no password verifies against."""
+    done = await session.execute(update(accounts).where(accounts.c.username == account.username).values(
+        role=account.role, area=account.area, unit=account.unit, level=account.level, updated_at=now))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        await insert_account(session=session, account=account, password_hash=UNUSABLE_PASSWORD, now=now)
+    found = await get_account(session=session, username=account.username)
+    if found is None:
+        raise LookupError(account.username)  # unreachable: written in this transaction
+    return found[0]
 
 
 async def save_attempts(*, session: AsyncSession, account: Account, now: datetime) -> None:

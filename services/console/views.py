@@ -25,6 +25,7 @@ from services.console.accounts import Accounts, ActiveSession, SignInRefused, sa
 from services.console.clients import ApiError, ServiceApis
 from services.console.domain import Account
 from services.console.i18n import LANGUAGES, TEXT, pick_language, refusal, template_globals, vn_time
+from services.console.oidc import ProviderSignIn
 from services.console.policy import POLICY
 from shared.auth import Principal
 from shared.db import utcnow
@@ -64,6 +65,11 @@ class ConsoleContext:
     apis: ServiceApis
     metrics: ConsoleMetrics
     clock: Any = utcnow
+    provider: ProviderSignIn | None = None  # sign-in with the site's OIDC provider, when configured
+
+    @property
+    def password_sign_in(self) -> bool:
+        return self.provider is None or self.settings.console_password_sign_in
 
 
 class SignInRequired(Exception):
@@ -178,8 +184,10 @@ async def login_page(request: Request, lang: str | None = None) -> Response:
 
 def _login_form(request: Request, lang: str, *, username: str, error: str | None, status: int) -> Response:
     token = secrets.token_urlsafe(24)
+    ctx = ctx_of(request)
     response = render(request, "login.html", lang=lang, title_key="login_title", username=username, error=error,
-                      login_csrf=token, status=status, signed_out=request.query_params.get("out") == "1")
+                      login_csrf=token, status=status, signed_out=request.query_params.get("out") == "1",
+                      provider=ctx.provider is not None, password_form=ctx.password_sign_in)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies(request),
                         path="/login")
     return response
@@ -196,6 +204,8 @@ async def login_form(request: Request) -> Response:
     if not same_token(request.cookies.get(LOGIN_COOKIE) or "", field(form, "csrf", 100)) \
             or not request.cookies.get(LOGIN_COOKIE):
         return _login_form(request, lang, username=username, error=TEXT[lang]["form_expired"], status=403)
+    if not ctx.password_sign_in:
+        return _login_form(request, lang, username="", error=TEXT[lang]["oidc.password_off"], status=403)
     try:
         signed = await ctx.accounts.sign_in(username, str(password), now=ctx.clock())
     except SignInRefused:

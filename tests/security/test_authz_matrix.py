@@ -16,6 +16,12 @@ Every policy lookup (`Policy.rule`, which `authorize`/`require` and service help
 - an area-scoped resource created in area 79 is never returned to an officer or leader of area 01, and a unit-scoped one
   never to another unit.
 
+The console (`test_console_authz_matrix`) is signed in to with sessions, not tokens: every route of its app is
+called with no session and a session of a unit account, officers of 79 and 01, a province leader of 79 and an
+admin, with the real tips and notify services behind it and a tip of area 79. Asserted: no 5xx; no session means a
+redirect to /login (401 for the event stream); the console's POLICY is consulted on every signed-in route and a
+role it does not grant gets 403; a unit account never reaches /tips; the officer of 01 is never shown the tip.
+
 `ANTQ_AUTHZ_MATRIX=1` writes the matrix (route × caller → status) to tests/security/authz_matrix.txt.
 """
 
@@ -29,20 +35,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from services.console.accounts import csrf_for
+from services.console.policy import POLICY as CONSOLE_POLICY
+from services.console.views import SESSION_COOKIE
 from shared.auth import Principal
+from shared.bus.streams import provision
 from shared.errors import Forbidden, Unauthorized
 from shared.policy import Policy, Rule
 from shared.settings import SERVICES, Settings
 from shared.testing import running
+from tests.console_world import PASSWORD, console_world
 from tests.security.examples import AREA, build_request, operations
+from tests.support.oidc_provider import TestProvider, serve
 
 SKIP_PATHS = {"/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
 # 403 codes raised by refinements a service declares next to its POLICY (e.g. awards' approval levels).
 EXTRA_FORBIDDEN_CODES = {"forbidden_level", "forbidden_fields"}
 CALLERS = ("none", "agency", "unit_other", "unit_own", "officer_01", "officer_79", "leader_01", "leader_79", "admin")
 MATRIX_FILE = Path(__file__).with_name("authz_matrix.txt")
+# The console is signed in to with a session, not a token: one session per kind of account.
+CONSOLE_CALLERS = ("none", "unit", "officer_01", "officer_79", "leader_79", "admin")
+LEGEND = ("# callers: " + ", ".join(CALLERS) + "; * = 403 from a declared policy refinement\n"
+          "# console callers (sessions): " + ", ".join(CONSOLE_CALLERS) + "; L = a redirect to /login\n")
 
 
 @dataclass
@@ -216,12 +233,116 @@ async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
                     problems.append(f"GET {path}: a unit's resource was returned to another unit")
             label = "public" if public else ",".join(sorted(seen_actions)) or "-"
             matrix.append(f"{method:6} {path:55} {label:40} " + " ".join(f"{row[c]:>4}" for c in CALLERS))
-    if os.environ.get("ANTQ_AUTHZ_MATRIX"):
-        header = f"## {service_name}\n{'':6} {'route':55} {'policy actions':40} " + " ".join(
-            f"{c[:4]:>4}" for c in CALLERS)
-        legend = "# callers: " + ", ".join(CALLERS) + "; * = 403 from a declared policy refinement\n"
-        existing = MATRIX_FILE.read_text() if MATRIX_FILE.exists() else legend
-        sections = [s for s in existing.split("\n## ") if not s.startswith(f"{service_name}\n")]
-        text = "\n## ".join([*sections, "\n".join([header.removeprefix("## "), *matrix]) + "\n"])
-        MATRIX_FILE.write_text(text if text.startswith("#") else legend + text)
+    write_section(service_name, CALLERS, matrix)
     assert not problems, f"{service_name}: {len(problems)} authorisation problem(s):\n" + "\n".join(problems)
+
+
+def write_section(name: str, callers: tuple[str, ...], matrix: list[str]) -> None:
+    """With ANTQ_AUTHZ_MATRIX set, replace this service's section of the snapshot file."""
+    if not os.environ.get("ANTQ_AUTHZ_MATRIX"):
+        return
+    header = f"{name}\n{'':6} {'route':55} {'policy actions':40} " + " ".join(f"{c[:4]:>4}" for c in callers)
+    existing = MATRIX_FILE.read_text() if MATRIX_FILE.exists() else ""
+    sections = [s for s in existing.split("\n## ")[1:] if not s.startswith(f"{name}\n")]
+    sections.append("\n".join([header, *matrix]) + "\n")
+    order = [*SERVICES, "console"]
+    sections.sort(key=lambda s: order.index(s.split("\n", 1)[0]) if s.split("\n", 1)[0] in order else len(order))
+    MATRIX_FILE.write_text("\n## ".join([LEGEND, *sections]))
+
+
+class Hints(dict[str, str]):
+    """Path parameters of the console's routes; one not named here gets a value that names nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return f"matrix-{key}"
+
+
+CONSOLE_ACCOUNTS: dict[str, dict[str, Any]] = {
+    "unit": {"role": "unit", "area": None, "unit": "u-matrix"},
+    "officer_01": {"role": "officer", "area": "01"},
+    "officer_79": {"role": "officer", "area": "79"},
+    "leader_79": {"role": "leader", "area": "79", "level": "province"},
+    "admin": {"role": "admin", "area": None},
+}
+
+
+async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callable[..., Settings]) -> None:
+    """Every console route × a session of each kind of account (and none), against the console's POLICY; the
+    tips and notify services behind it are real, with one tip of area 79 in the tips service."""
+    problems: list[str] = []
+    matrix: list[str] = []
+    await provision(settings_factory())  # the tips and notify services behind the console use the bus
+    async with serve(TestProvider()) as provider, console_world(
+            settings_factory, oidc_issuer=provider.url, oidc_audience="antq-api",
+            oidc_jwks_url=provider.url + "/jwks", console_oidc_client_id=provider.client_id,
+            console_public_url="http://127.0.0.1:9") as world, \
+            httpx.AsyncClient(base_url=world.urls["console"]) as http, \
+            httpx.AsyncClient(base_url=world.urls["tips"]) as tips:
+        accounts = world.console.app.state.console.accounts
+        for caller, fields in CONSOLE_ACCOUNTS.items():
+            await world.add(f"matrix.{caller.replace('_', '-')}", **fields)
+        tip = (await tips.post("/tips", json={
+            "category": "theft", "anonymous": True, "area_code": AREA, "location_unknown": True,
+            "description": "Matrix: a stranger tries the doors of the school at night"})).json()
+        tip["description"] = "Matrix: a stranger tries the doors of the school at night"
+        tip_id = tip["tip_id"]
+        hints = Hints(tip_id=tip_id, action="note", notification_id="n-matrix", name="console.css")
+        forms = {"/tips/{tip_id}/{action}": {"text": "Matrix note"}, "/me/preferences": {"language": "vi"}}
+        doc = world.console.app.openapi()
+        for method, path, op in sorted([o for o in operations(doc) if o[1] not in SKIP_PATHS], key=sort_key):
+            public = is_public(op)
+            row: dict[str, str] = {}
+            seen_actions: set[str] = set()
+            for caller in CONSOLE_CALLERS:
+                headers, data = {}, None
+                if caller != "none":  # a fresh session per request: /logout must not end the next one's
+                    cookie = (await accounts.sign_in(f"matrix.{caller.replace('_', '-')}", PASSWORD,
+                                                     now=world.console.clock())).cookie
+                    headers["cookie"] = f"{SESSION_COOKIE}={cookie}"
+                    data = {"csrf": csrf_for(cookie), **forms.get(path, {})} if method == "POST" else None
+                url = path.format_map(hints)
+                with recorder.request() as call:
+                    # Streamed: /events never ends; its status and headers are enough.
+                    async with http.stream(method, url, headers=headers, data=data) as r:
+                        stream = r.headers.get("content-type", "").startswith("text/event-stream")
+                        text = "" if stream else (await r.aread()).decode(errors="replace")
+                status = r.status_code
+                # The console's own rules; the services' lookups (same process) are theirs to check.
+                consulted = [rule for rule in call.looked_up if rule.action in CONSOLE_POLICY.rules]
+                seen_actions |= {rule.action for rule in consulted}
+                to_login = status == 303 and r.headers.get("location") == "/login"
+                row[caller] = f"{status}{'L' if to_login else ''}"
+                where = f"{method} {path} as {caller}"
+                if status >= 500:
+                    problems.append(f"{where}: {status} {text[:200]}")
+                if public:
+                    if to_login:
+                        problems.append(f"{where}: a public route sent the caller to /login")
+                    continue
+                if caller == "none":
+                    if not to_login and not (path == "/events" and status == 401):
+                        problems.append(f"{where}: without a session expected a redirect to /login, got {status}")
+                    continue
+                if not consulted:
+                    problems.append(f"{where}: the console's policy was not consulted ({status})")
+                    continue
+                role = CONSOLE_ACCOUNTS[caller]["role"]
+                role_denied = [rule.action for rule in consulted if not rule.public and role not in rule.grants]
+                if role_denied and status != 403:
+                    problems.append(f"{where}: the console's policy denies {role_denied} but status {status}")
+                if path.startswith("/tips") and role == "unit" and status != 403:
+                    problems.append(f"{where}: a unit account reached the tip desk ({status})")
+                if path.startswith("/tips"):
+                    # The queue links the tip by its id; its own page shows the description; an action on it
+                    # succeeds (a redirect) only for someone who may work it.
+                    shown = tip["description"] in text or (path == "/tips" and tip_id in text) \
+                        or (path != "/tips" and status < 400)
+                    if caller == "officer_01" and shown:
+                        problems.append(f"{where}: an officer of 01 was shown a tip of {AREA} ({status})")
+                    if caller == "officer_79" and not shown:
+                        problems.append(f"{where}: the officer of 79 is not shown the tip of {AREA} ({status}): the "
+                                        "check of the officer of 01 would prove nothing")
+            label = "public" if public else ",".join(sorted(seen_actions)) or "-"
+            matrix.append(f"{method:6} {path:55} {label:40} " + " ".join(f"{row[c]:>4}" for c in CONSOLE_CALLERS))
+    write_section("console", CONSOLE_CALLERS, matrix)
+    assert not problems, f"console: {len(problems)} authorisation problem(s):\n" + "\n".join(problems)

@@ -1,0 +1,1 @@
+"""Parts the tests run for real: a small OIDC provider."""
