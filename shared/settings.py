@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
 
+    def console_link_base(self) -> str:
+        """The console's address in links people follow (notices): its public URL, else the embedded port."""
+        if self.console_public_url:
+            return str(self.console_public_url).rstrip("/")
+        return f"http://127.0.0.1:{self.port_base + PORT_OFFSETS['console']}"
+
     def service_url_for(self, service: str) -> str:
         """Where the console reaches a service's HTTP API (the embedded port unless configured)."""
         explicit = getattr(self, f"console_{service}_url", None)
