@@ -7,7 +7,7 @@ directory does not know yet is described in words ("a unit not yet in the direct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,8 +79,9 @@ def referenced(data: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
     return units, tips, awards
 
 
-def console_link(base_url: str, path: str, lang: str) -> str:
-    """The console page of a notice (`/tips/{id}`, `/units/{id}`, `/awards`, `/inbox`), in the reader's language."""
-    parts = [quote(p, safe="") for p in path.strip("/").split("/")]
-    url = f"{base_url.rstrip('/')}/{'/'.join(parts)}"
+def console_link(base_url: str, page: Sequence[str], lang: str) -> str:
+    """The console page of a notice (`("tips", tip_id)`, `("units", unit_id)`, `("awards",)`, `("inbox",)`), in
+    the reader's language. Each segment is percent-encoded whole: an id from an event cannot add a path step,
+    a query or another host to the link."""
+    url = f"{base_url.rstrip('/')}/{'/'.join(quote(segment, safe='') for segment in page)}"
     return url + "?lang=en" if lang == "en" else url

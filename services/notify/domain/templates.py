@@ -185,7 +185,7 @@ class Templates:
             raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
         name = f"{lang}/_digest.j2"
         context = {"items": list(items), "day": day, "lang": lang, "channel": channel,
-                   "link": console_link(self.console_url, "/inbox", lang)}
+                   "link": console_link(self.console_url, ("inbox",), lang)}
         subject = _one_line(self.text_env.get_template(name).render(part="subject", **context))
         if channel == "sms":
             sms = _one_line(self.text_env.get_template(name).render(part="sms", **context))
@@ -195,16 +195,16 @@ class Templates:
         return Rendered(subject=subject, text=text, html=html)
 
 
-def page_of(event_type: str, data: EventData) -> str:
+def page_of(event_type: str, data: EventData) -> tuple[str, ...]:
     """The console page a notice links to: the tip, the unit, the awards awaiting decision, else the inbox."""
     fields = data.model_dump()
     if event_type.startswith("antq.tips.") and fields.get("tip_id"):
-        return f"/tips/{fields['tip_id']}"
+        return ("tips", str(fields["tip_id"]))
     if event_type.startswith("antq.awards."):
-        return "/awards"
+        return ("awards",)
     if event_type.startswith("antq.units.") and fields.get("unit_id"):
-        return f"/units/{fields['unit_id']}"
-    return "/inbox"
+        return ("units", str(fields["unit_id"]))
+    return ("inbox",)
 
 
 class Wording:

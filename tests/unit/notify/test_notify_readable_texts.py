@@ -183,3 +183,29 @@ def test_an_sms_keeps_its_console_link_whole() -> None:
                          console_url="https://console.example.gov.vn").render(
         model.TYPE, "sms", "vi", {**envelope(model), "data": data}, long_names)
     assert len(rendered.text) <= 300 and rendered.text.endswith(f"https://console.example.gov.vn/tips/{TIP}")
+
+
+def test_a_name_from_the_directory_is_escaped_in_html_and_kept_to_one_line_in_the_subject() -> None:
+    model = next(m for m in CATALOGUE if m.__name__ == "CertificationRevoked")
+    hostile = Names(units={UNIT: UnitEntry(name='Cty <script>x</script>\r\nBcc: all@example.org', kind="school",
+                                           area_code="79.26734")})
+    rendered = TEMPLATES.render(model.TYPE, "email", "vi", envelope(model), hostile)
+    assert rendered.subject and "\n" not in rendered.subject and "\r" not in rendered.subject
+    assert rendered.html and "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+
+
+def test_the_console_link_stays_on_the_console_whatever_the_id() -> None:
+    model = next(m for m in CATALOGUE if m.__name__ == "TipClosed")
+    event = {**envelope(model), "data": {"tip_id": "../../x?@evil.example/#", "outcome": "prosecuted"}}
+    rendered = TEMPLATES.render(model.TYPE, "inbox", "vi", event, NAMES)
+    assert rendered.link == "https://console.example.gov.vn/tips/..%2F..%2Fx%3F%40evil.example%2F%23"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_a_reporters_reference_is_never_shown_as_an_awards_recipient(lang: str) -> None:
+    model = next(m for m in CATALOGUE if m.__name__ == "AwardProposed")
+    data = {**SAMPLES["AwardProposed"], "award_type": "tip_reward", "recipient_kind": "reporter",
+            "recipient_ref": "rr-secret-reference"}
+    rendered = TEMPLATES.render(model.TYPE, "email", lang, {**envelope(model), "data": data}, NAMES)
+    assert all("rr-secret-reference" not in text for text in parts(rendered))
+    assert ("người báo tin" if lang == "vi" else "the reporter") in rendered.text
