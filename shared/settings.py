@@ -224,7 +224,7 @@ def child_environment(settings: Settings, service: str, base: dict[str, str] | N
         "ANTQ_DATA_DIR": str(settings.data_dir.resolve()),
         "ANTQ_NATS_URL": settings.effective_nats_url(),
         "ANTQ_HTTP_PORT": str(settings.http_port_for(service)),
-        "ANTQ_PORT_BASE": str(settings.port_base),  # the console finds the services' embedded ports from it
+        "ANTQ_PORT_BASE": str(settings.port_base),  # the console finds the services by it, notify the console
         f"ANTQ_{service.upper()}_DATABASE_URL": settings.database_url_for(service),
         "ANTQ_AUTH_KEY_FILE": str(settings.auth_key_path().resolve()),
     })
