@@ -135,14 +135,15 @@ class Templates:
         name = event_type.split(".", 2)[2] + ".j2"
         candidates = [f"{lang}/{channel}/{name}", f"{lang}/{name}"]
         link = console_link(self.console_url, page_of(event_type, data), lang)
+        label = self._label(lang)
         context = {
             "e": data,
             "event": {"id": envelope.get("id", ""), "type": event_type, "time": envelope.get("time")},
             "lang": lang,
             "channel": channel,
-            "label": self._label(lang),
+            "label": label,
             "link": link,
-            **Wording(lang, names, self._label(lang), self.place_label).helpers(),
+            **Wording(lang, names, label, self.place_label).helpers(),
         }
 
         def part(which: Part | Literal["inbox"], env: Environment, **extra: Any) -> str:
@@ -220,7 +221,8 @@ class Wording:
     def helpers(self) -> dict[str, Any]:
         return {"unit": self.unit, "unit_at": self.unit_at, "place": self.place, "tip": self.tip,
                 "category": self.category, "incident": self.incident, "award": self.award,
-                "recipient": self.recipient, "award_level": self.award_level, "cap": _cap}
+                "recipient": self.recipient, "award_level": self.award_level, "received": self.received,
+                "cap": _cap}
 
     def place(self, code: str | None) -> str:
         return self.place_label(code, self.lang)
@@ -261,6 +263,11 @@ class Wording:
         if area:
             words += (" tại " if self.vi else " in ") + self.place(area)
         return words
+
+    def received(self, tip_id: str | None) -> datetime | None:
+        """When the tip was received, as the directory knows it (for deadline notices)."""
+        entry = self.names.tips.get(str(tip_id))
+        return entry.received_at if entry else None
 
     def award(self, award_id: str | None, award_type: str | None = None, year: int | None = None) -> str:
         """"Giấy khen năm 2026": the award's title and year, from the event's fields, else the directory."""

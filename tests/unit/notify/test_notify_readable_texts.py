@@ -144,6 +144,7 @@ def test_notices_name_the_unit_the_place_the_category_and_the_award(lang: str) -
     tip = email("TipOverdue")  # the event carries only the tip's id: the rest is notify's directory
     assert ("Trộm cắp tài sản" if lang == "vi" else "Theft") in tip and PLACES[lang] in tip
     assert f"https://console.example.gov.vn/tips/{TIP}" in tip
+    assert ("Tiếp nhận lúc: 10:00 ngày 22/11/2026" if lang == "vi" else "Received at: 2026-11-22 10:00") in tip
     award = email("AwardGranted")
     assert ("Giấy khen năm 2026" if lang == "vi" else "Certificate of merit (2026)") in award
     assert "Công ty May Sài Gòn" in award and "https://console.example.gov.vn/awards" in award
