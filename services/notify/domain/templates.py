@@ -222,6 +222,7 @@ class Wording:
         return {"unit": self.unit, "unit_at": self.unit_at, "place": self.place, "tip": self.tip,
                 "category": self.category, "incident": self.incident, "award": self.award,
                 "recipient": self.recipient, "award_level": self.award_level, "received": self.received,
+                "denial": self.denial,
                 "cap": _cap}
 
     def place(self, code: str | None) -> str:
@@ -263,6 +264,18 @@ class Wording:
         if area:
             words += (" tại " if self.vi else " in ") + self.place(area)
         return words
+
+    def denial(self, reason: str) -> str:
+        """One reason of a `CertificationDenied` (`disqualifying_incident:<category>`, `criterion_not_met:<code>`,
+        `appraisal:not_recommended`, `note:<text>` ...) in words."""
+        kind, colon, value = reason.partition(":")
+        if not colon:
+            return reason
+        if kind == "disqualifying_incident":
+            value = self.incident(value)
+        elif kind != "note":
+            value = str(self.label("denial_value", value))
+        return f"{_cap(str(self.label('denial_reason', kind)))}: {value}"
 
     def received(self, tip_id: str | None) -> datetime | None:
         """When the tip was received, as the directory knows it (for deadline notices)."""

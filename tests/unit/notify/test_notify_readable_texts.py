@@ -38,7 +38,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "UnitAppraised": {"unit_id": UNIT, "year": 2026, "recommended": True},
     "UnitCertified": {"unit_id": UNIT, "year": 2026, "rating": "good", "decision_no": "123/QĐ-UBND",
                       "decided_at": "2026-11-20T02:00:00Z", "decided_by_level": "commune", "consecutive_years": 3},
-    "CertificationDenied": {"unit_id": UNIT, "year": 2026, "reasons": ["Có vụ việc nghiêm trọng"]},
+    "CertificationDenied": {"unit_id": UNIT, "year": 2026, "reasons": ["disqualifying_incident:illegal_strike",
+                                                                  "appraisal:not_recommended", "note:Hồ sơ thiếu"]},
     "CertificationRevoked": {"unit_id": UNIT, "year": 2026, "reason": "Đình công trái pháp luật",
                              "incident_id": _id()},
     "ActivityReported": {"activity_id": _id(), "unit_id": UNIT, "kind": "drill", "held_on": "2026-08-19",
@@ -149,6 +150,9 @@ def test_notices_name_the_unit_the_place_the_category_and_the_award(lang: str) -
     assert ("Giấy khen năm 2026" if lang == "vi" else "Certificate of merit (2026)") in award
     assert "Công ty May Sài Gòn" in award and "https://console.example.gov.vn/awards" in award
     assert f"https://console.example.gov.vn/units/{UNIT}" in email("UnitCertified")
+    denied = email("CertificationDenied")
+    assert ("Có vụ việc làm mất điều kiện công nhận: Đình công, ngừng việc trái pháp luật" if lang == "vi"
+            else "Disqualifying incident: Illegal strike or work stoppage") in denied
     times = email("TipReceived")
     assert ("10:00 ngày 22/11/2026 (giờ Việt Nam)" if lang == "vi" else "2026-11-22 10:00 (Vietnam time)") in times
 
