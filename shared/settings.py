@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     def http_port_for(self, service: str) -> int:
         return self.http_port if self.http_port else self.port_base + PORT_OFFSETS[service]
 
+    def console_link_base(self) -> str:
+        """The console's address in links people follow (notices): its public URL, else the embedded port."""
+        if self.console_public_url:
+            return str(self.console_public_url).rstrip("/")
+        return f"http://127.0.0.1:{self.port_base + PORT_OFFSETS['console']}"
+
     def service_url_for(self, service: str) -> str:
         """Where the console reaches a service's HTTP API (the embedded port unless configured)."""
         explicit = getattr(self, f"console_{service}_url", None)
@@ -222,7 +228,7 @@ def child_environment(settings: Settings, service: str, base: dict[str, str] | N
         "ANTQ_DATA_DIR": str(settings.data_dir.resolve()),
         "ANTQ_NATS_URL": settings.effective_nats_url(),
         "ANTQ_HTTP_PORT": str(settings.http_port_for(service)),
-        "ANTQ_PORT_BASE": str(settings.port_base),  # the console finds the services' embedded ports from it
+        "ANTQ_PORT_BASE": str(settings.port_base),  # the console finds the services by it, notify the console
         f"ANTQ_{service.upper()}_DATABASE_URL": settings.database_url_for(service),
         "ANTQ_AUTH_KEY_FILE": str(settings.auth_key_path().resolve()),
     })

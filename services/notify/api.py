@@ -35,6 +35,7 @@ from services.notify.handlers import (
 )
 from services.notify.policy import POLICY
 from shared.auth import Principal
+from shared.calendar import VN_TZ
 from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
 from shared.service import Service
@@ -85,6 +86,7 @@ class InboxItem(BaseModel):
     cause_event_id: str
     title: str
     body: str
+    link: str | None = Field(default=None, description="the console page of what the notification is about")
     critical: bool
     area_code: str | None
     unit_id: str | None
@@ -108,10 +110,11 @@ async def get_inbox(request: Request, limit: int | None = Query(default=None),
     query = _page_after(query, d.created_at, d.notification_id, cursor, size)
     async with _service(request).db.read() as session:
         rows = (await session.execute(query)).mappings().all()  # up to size + 1 (_page_after)
-        texts = await inbox_texts(session, rows[:size])
+        texts = await inbox_texts(session, rows[:size], _ctx(request).templates)
     items = [InboxItem(notification_id=row["notification_id"], event_type=row["event_type"],
                        cause_event_id=row["cause_event_id"], title=texts[row["notification_id"]][0],
-                       body=texts[row["notification_id"]][1], critical=row["critical"], area_code=row["area_code"],
+                       body=texts[row["notification_id"]][1], link=texts[row["notification_id"]][2],
+                       critical=row["critical"], area_code=row["area_code"],
                        unit_id=row["unit_id"], created_at=row["created_at"], read_at=row["read_at"])
              for row in rows[:size]]
     next_cursor = None
@@ -379,7 +382,8 @@ async def test_channel(body: ChannelTestIn, request: Request) -> ChannelTestOut:
         await check_webhook_target(body.target, ctx.webhook_networks)
     now = ctx.clock()
     test_id = f"test-{uuid.uuid4()}"
-    text = f"ANTQ: tin nhắn thử / test message ({now:%Y-%m-%d %H:%M} UTC)"
+    local = now.astimezone(VN_TZ)
+    text = f"ANTQ: tin nhắn thử / test message ({local:%Y-%m-%d %H:%M}, giờ Việt Nam / Vietnam time)"
     payload = json.dumps({"specversion": "1.0", "id": test_id, "source": "antq/notify", "type": "antq.notify.test",
                           "time": now.isoformat(), "data": {"message": "test"}}, separators=(",", ":")).encode()
     message = OutgoingMessage(notification_id=test_id, channel=body.channel, recipient_id=recipient_id_for(principal),

@@ -17,7 +17,9 @@ from services.notify.channels import (
     SmtpSettings,
     WebhookChannel,
 )
-from services.notify.domain import RetryPolicy, load_rules
+from services.notify.domain import RetryPolicy, Templates, load_rules
+from services.notify.domain.names import fallback_area_label as area_label  # the national list: shared.places
+from services.notify.domain.names import place_labeller
 from services.notify.domain.targets import Network, parse_networks
 from services.notify.handlers import NotifyContext
 from services.notify.metrics import NotifyMetrics
@@ -60,7 +62,9 @@ def build(settings: Settings) -> Service:
     ctx = NotifyContext(clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
                         channels=frozenset(channels.names()),
                         rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None,
-                        webhook_networks=webhook_networks)
+                        webhook_networks=webhook_networks,
+                        templates=Templates(place_label=place_labeller(area_label),
+                                            console_url=settings.console_link_base()))
     policy = None
     if settings.notify_retry_file:
         policy = RetryPolicy.model_validate(yaml.safe_load(settings.notify_retry_file.read_text(encoding="utf-8")))

@@ -8,8 +8,8 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import lru_cache
 from typing import Any
@@ -31,13 +31,15 @@ from services.notify.domain import (
     Recipient,
     RuleSet,
     Subscription,
+    Templates,
     notification_id,
-    render,
     route,
     when_to_send,
 )
+from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, referenced
 from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, hidden_patterns
 from services.notify.domain.targets import Network
+from services.notify.domain.templates import default_templates
 from services.notify.keys import WebhookSecrets
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
@@ -73,6 +75,8 @@ class NotifyContext:
     rules: RuleSet | None = None
     # Where webhooks may go besides public addresses (ANTQ_NOTIFY_WEBHOOK_ALLOWED_NETWORKS); none by default.
     webhook_networks: tuple[Network, ...] = ()
+    # The notice templates with the deployment's place names and console address (app.py composes them).
+    templates: Templates = field(default_factory=default_templates)
 
 
 # --- recipients -----------------------------------------------------------------------------------------------
@@ -199,26 +203,61 @@ class DirectoryView:
 
 
 async def remember(event_type: str, data: Mapping[Any, Any], directory: DirectoryView, now: datetime) -> None:
-    """Keep notify's own directory: where tips and units are, whom awards are for."""
+    """Keep notify's own directory: where tips and units are, whom awards are for, and what to call each."""
     if event_type == TipReceived.TYPE:
-        await directory.put("tip", str(data["tip_id"]), {"area_code": data.get("area_code"),
-                                                           "priority": data.get("priority"), "updated_at": now})
+        await directory.put("tip", str(data["tip_id"]), {
+            "area_code": data.get("area_code"), "priority": data.get("priority"), "category": data.get("category"),
+            "received_at": _instant(data.get("received_at")), "updated_at": now})
     elif event_type == TipTriaged.TYPE:
-        values: dict[str, Any] = {"priority": data.get("priority"), "updated_at": now}
+        values: dict[str, Any] = {"priority": data.get("priority"), "category": data.get("category"),
+                                  "updated_at": now}
         if data.get("assigned_area"):
             values["area_code"] = data["assigned_area"]
         await directory.put("tip", str(data["tip_id"]), values)
     elif event_type == UnitRegistered.TYPE:
-        await directory.put("unit", str(data["unit_id"]), {"area_code": data.get("area_code"), "updated_at": now})
+        await directory.put("unit", str(data["unit_id"]), {"area_code": data.get("area_code"),
+                                                             "name": data.get("name"), "kind": data.get("kind"),
+                                                             "updated_at": now})
     elif event_type == UnitUpdated.TYPE:
         changed = data.get("changed") or {}
-        if isinstance(changed.get("area_code"), str):
-            await directory.put("unit", str(data["unit_id"]), {"area_code": changed["area_code"],
-                                                                 "updated_at": now})
+        named = {column: changed[column] for column in ("area_code", "name", "kind")
+                 if isinstance(changed.get(column), str)}
+        if named:
+            await directory.put("unit", str(data["unit_id"]), {**named, "updated_at": now})
     elif event_type == AwardProposed.TYPE:
         await directory.put("award", str(data["award_id"]), {
             "recipient_kind": data["recipient_kind"], "recipient_ref": data["recipient_ref"],
-            "level": data.get("level"), "updated_at": now})
+            "level": data.get("level"), "award_type": data.get("award_type"), "year": data.get("year"),
+            "updated_at": now})
+
+
+def _instant(value: object) -> datetime | None:
+    """A JSON instant of an event's data (ISO 8601, "Z" for UTC) as a datetime."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+async def names_for(session: AsyncSession, datas: Iterable[Mapping[str, Any]]) -> Names:
+    """The directory entries that the notices of these events' data name (units, tips, awards): read in a few
+    statements for a whole page or digest, from notify's own tables only."""
+    unit_ids: set[str] = set()
+    tip_ids: set[str] = set()
+    award_ids: set[str] = set()
+    for data in datas:
+        units, tips, awards = referenced(data)
+        unit_ids |= units
+        tip_ids |= tips
+        award_ids |= awards
+    award_rows = await store.directory_rows(session=session, table=store.award_directory, key="award_id",
+                                            ids=award_ids)
+    unit_ids |= {row["recipient_ref"] for row in award_rows.values() if row["recipient_kind"] == "unit"}
+    unit_rows = await store.directory_rows(session=session, table=store.unit_directory, key="unit_id", ids=unit_ids)
+    tip_rows = await store.directory_rows(session=session, table=store.tip_directory, key="tip_id", ids=tip_ids)
+    return Names(
+        units={k: UnitEntry(name=r["name"], kind=r["kind"], area_code=r["area_code"]) for k, r in unit_rows.items()},
+        tips={k: TipEntry(category=r["category"], area_code=r["area_code"], received_at=r["received_at"])
+              for k, r in tip_rows.items()},
+        awards={k: AwardEntry(award_type=r["award_type"], year=r["year"], recipient_kind=r["recipient_kind"],
+                              recipient_ref=r["recipient_ref"]) for k, r in award_rows.items()})
 
 
 async def event_facts(data: Mapping[Any, Any], directory: DirectoryView) -> tuple[dict[str, Any], Directory]:
@@ -390,25 +429,27 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     return [row["notification_id"] for row in rows]
 
 
-async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]]) -> dict[str, tuple[str, str]]:
-    """(title, body) of each inbox notification: its stored text, else rendered now from its cause event in
-    the row's language (one query for the page's cause events)."""
-    out: dict[str, tuple[str, str]] = {}
+async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]],
+                      templates: Templates) -> dict[str, tuple[str, str, str | None]]:
+    """(title, body, console link) of each inbox notification: its stored text, else rendered now from its cause
+    event in the row's language, with the names notify's directory holds now (a few queries for the page)."""
+    out: dict[str, tuple[str, str, str | None]] = {}
     pending = [row for row in rows if row["title"] is None]
     for row in rows:
         if row["title"] is not None:
-            out[row["notification_id"]] = (row["title"], row["body"] or "")
+            out[row["notification_id"]] = (row["title"], row["body"] or "", None)
     causes = await store.cause_events_by_id(session=session, event_ids={row["cause_event_id"] for row in pending})
+    names = await names_for(session, [envelope["data"] for envelope in causes.values()])
     for row in pending:
         envelope = causes.get(row["cause_event_id"])
         try:
             if envelope is None:
                 raise LookupError("cause event not stored")
-            rendered = render(row["event_type"], "inbox", row["language"], envelope)
-            out[row["notification_id"]] = (rendered.subject or "", rendered.text)
+            rendered = templates.render(row["event_type"], "inbox", row["language"], envelope, names)
+            out[row["notification_id"]] = (rendered.subject or "", rendered.text, rendered.link)
         except Exception:  # a notice that cannot be rendered still shows what it is about
             log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)
-            out[row["notification_id"]] = (row["event_type"], "")
+            out[row["notification_id"]] = (row["event_type"], "", None)
     return out
 
 

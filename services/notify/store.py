@@ -124,13 +124,16 @@ subscriptions = Table(
     Index("ix_subscriptions_owner", "owner"),
 )
 
-# Notify's own directory: events that carry only ids are placed by what earlier events said.
+# Notify's own directory: events that carry only ids are placed by what earlier events said, and named in
+# notices by it (a unit's name, a tip's category, an award's type): the read model of names (docs/notify.md).
 tip_directory = Table(
     "tip_directory",
     metadata,
     Column("tip_id", String(64), primary_key=True),
     Column("area_code", String(64), nullable=True),
     Column("priority", String(16), nullable=True),
+    Column("category", String(100), nullable=True),
+    Column("received_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -139,6 +142,8 @@ unit_directory = Table(
     metadata,
     Column("unit_id", String(64), primary_key=True),
     Column("area_code", String(64), nullable=True),
+    Column("name", String(500), nullable=True),
+    Column("kind", String(32), nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -149,6 +154,8 @@ award_directory = Table(
     Column("recipient_kind", String(16), nullable=False),
     Column("recipient_ref", String(200), nullable=False),
     Column("level", String(64), nullable=True),
+    Column("award_type", String(100), nullable=True),
+    Column("year", Integer, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -187,6 +194,16 @@ async def upsert(session: AsyncSession, table: Table, key: Mapping[str, Any], va
 async def get_unit(*, session: AsyncSession, unit_id: str) -> RowMapping | None:
     """The unit as notify's directory knows it from the units events; None when no event named it."""
     return (await session.execute(select(unit_directory).where(unit_directory.c.unit_id == unit_id))).mappings().first()
+
+
+async def directory_rows(*, session: AsyncSession, table: Table, key: str,
+                         ids: Iterable[str]) -> dict[str, RowMapping]:
+    """Entries of one directory table (units, tips or awards) by id: those it has."""
+    out: dict[str, RowMapping] = {}
+    for chunk in chunks(sorted(set(ids))):
+        for row in (await session.execute(select(table).where(table.c[key].in_(chunk)))).mappings():
+            out[row[key]] = row
+    return out
 
 
 # --- recipients and subscriptions -----------------------------------------------------------------------------

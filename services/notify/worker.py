@@ -32,11 +32,10 @@ from services.notify.domain import (
     default_policy,
     group_digests,
     next_attempt,
-    render,
-    render_digest,
     webhook_body,
 )
-from services.notify.handlers import NotifyContext, preferences_from_row
+from services.notify.domain.names import NO_NAMES, Names
+from services.notify.handlers import NotifyContext, names_for, preferences_from_row
 from services.notify.keys import WebhookSecrets
 from services.notify.metrics import CHANNELS
 from shared.contracts.events import NotificationDelivered, NotificationFailed
@@ -168,6 +167,9 @@ class DeliveryWorker:
             row = (await session.execute(select(store.deliveries).where(
                 store.deliveries.c.notification_id == nid))).mappings().one()
             envelope = await store.get_cause_event(session=session, event_id=row["cause_event_id"])
+            names = NO_NAMES
+            if envelope is not None and row["channel"] != "webhook":  # a webhook carries the event, no names
+                names = await names_for(session, [envelope["data"]])
             sub = None
             if row["channel"] == "webhook" and row["subscription_id"]:
                 sub = await store.get_subscription(session=session, subscription_id=row["subscription_id"])
@@ -184,7 +186,7 @@ class DeliveryWorker:
                     secret = self.secrets.open_secret(sub["secret"], subscription_id=sub["subscription_id"])
                 except SealedTokenError as exc:  # its key was removed too early: put it back (see keys.py)
                     raise TransientDeliveryError(f"the webhook secret does not open: {exc}") from exc
-            message = self._message(row, envelope, secret)
+            message = self._message(row, envelope, secret, names)
             result = await self.channels.get(row["channel"]).send(message)
         except DeliveryError as exc:
             error = exc
@@ -194,13 +196,14 @@ class DeliveryWorker:
             error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
         await self._settle(store.deliveries, "notification_id", nid, row, result, error, items=[row])
 
-    def _message(self, row: Mapping[Any, Any], envelope: dict[str, Any], secret: str | None) -> OutgoingMessage:
+    def _message(self, row: Mapping[Any, Any], envelope: dict[str, Any], secret: str | None,
+                 names: Names) -> OutgoingMessage:
         channel = row["channel"]
         base = {"notification_id": row["notification_id"], "channel": channel, "recipient_id": row["recipient_id"],
                 "target": row["target"]}
         if channel == "webhook":
             return OutgoingMessage(**base, body=webhook_body(envelope), secret=secret)
-        rendered = render(row["event_type"], channel, row["language"], envelope)
+        rendered = self.ctx.templates.render(row["event_type"], channel, row["language"], envelope, names)
         return OutgoingMessage(**base, subject=rendered.subject, text=rendered.text, html=rendered.html)
 
     # --- settling -------------------------------------------------------------------------------------------
@@ -325,6 +328,7 @@ class DeliveryWorker:
                 d.created_at, d.notification_id))).mappings().all()
             envelopes = await store.cause_events_by_id(session=session,
                                                        event_ids=[i["cause_event_id"] for i in items])
+            names = await names_for(session, [envelope["data"] for envelope in envelopes.values()])
         result: SendResult | None = None
         error: DeliveryError | None = None
         try:
@@ -332,9 +336,11 @@ class DeliveryWorker:
             for item in items:
                 envelope = envelopes.get(item["cause_event_id"])
                 if envelope is not None:
-                    rendered = render(item["event_type"], "inbox", row["language"], envelope)
+                    rendered = self.ctx.templates.render(item["event_type"], "inbox", row["language"], envelope,
+                                                         names)
                     entries.append((rendered.subject or "", rendered.text))
-            digest = render_digest(row["channel"], row["language"], date.fromisoformat(row["day"]), entries)
+            digest = self.ctx.templates.render_digest(row["channel"], row["language"],
+                                                      date.fromisoformat(row["day"]), entries)
             message = OutgoingMessage(notification_id=digest_id, channel=row["channel"],
                                       recipient_id=row["recipient_id"], target=row["target"], subject=digest.subject,
                                       text=digest.text, html=digest.html)

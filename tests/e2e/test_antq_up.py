@@ -121,7 +121,7 @@ def test_antq_up_serves_all_four_and_a_tip_reaches_the_officer_inbox(platform: P
         while time.monotonic() - posted_at < 10 and not items:
             resp = http.get(platform.url("notify") + "/inbox", headers={"Authorization": f"Bearer {officer}"})
             assert resp.status_code == 200, resp.text
-            items = [i for i in resp.json()["items"] if tip_id in i["body"]]
+            items = [i for i in resp.json()["items"] if i["link"].endswith(f"/tips/{tip_id}")]
             if not items:
                 time.sleep(0.1)
         assert items, "the officer's inbox never showed the tip"

@@ -49,7 +49,7 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
 
             async def in_inbox() -> list[dict[str, Any]]:
                 resp = await notify_http.get("/inbox", headers=auth(officer))
-                return [i for i in resp.json()["items"] if tip_id in i["body"]]
+                return [i for i in resp.json()["items"] if i["link"].endswith(f"/tips/{tip_id}")]
 
             (notice,) = await eventually(in_inbox, what="the urgent tip in the officer's inbox")
             assert notice["critical"] is True
@@ -58,7 +58,8 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
                 return mail.server.to("truc.ban@ca79.example")
 
             (email,) = await eventually(mailed, what="the urgent email")
-            assert tip_id in str(email["Subject"]) and "KHẨN" in str(email["Subject"])
+            assert "KHẨN" in str(email["Subject"]) and "Đe dọa tính mạng, sức khỏe" in str(email["Subject"])
+            assert f"/tips/{tip_id}" in email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
             async def hooked() -> list[Any]:
                 return hooks.to("/antq")

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import yaml
 from jinja2 import (
@@ -32,11 +31,24 @@ from jinja2 import (
 from jinja2.runtime import Context
 from pydantic import BaseModel, ConfigDict
 
-from services.notify.domain.model import LOCAL_TZ, ChannelName, Language
+from services.notify.domain.model import ChannelName, Language
+from services.notify.domain.names import (
+    NO_NAMES,
+    AreaLabel,
+    Names,
+    console_link,
+    fallback_area_label,
+    place_labeller,
+)
+from shared.calendar import VN_TZ
 from shared.contracts.events import EVENT_TYPES, EventData
 from shared.errors import Invalid, NotFound
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# Notify's copy of the other services' catalogue labels (tip and incident categories, award titles and levels);
+# a test keeps it equal to theirs (tests/unit/notify/test_notify_catalogues.py).
+CATALOGUES_FILE = TEMPLATES_DIR / "catalogues.yaml"
+LABEL_FILES = ("catalogues.yaml", "labels.yaml")
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
 TEMPLATED_CHANNELS: tuple[ChannelName, ...] = ("inbox", "email", "sms")
 SMS_MAX_CHARS = 300  # a few concatenated segments; Vietnamese diacritics force UCS-2 (67 chars a segment)
@@ -51,10 +63,11 @@ class Rendered(BaseModel):
     subject: str | None
     text: str
     html: str | None = None
+    link: str | None = None  # the console page of what the notice is about
 
 
 def _local(value: datetime) -> datetime:
-    return value.astimezone(ZoneInfo(LOCAL_TZ)) if value.tzinfo else value
+    return value.astimezone(VN_TZ) if value.tzinfo else value
 
 
 @pass_context
@@ -74,15 +87,19 @@ def _format_date(ctx: Context, value: date | datetime) -> str:
 class Templates:
     """The template set of one or more directories; earlier directories override later ones."""
 
-    def __init__(self, search_path: Sequence[Path] = (TEMPLATES_DIR,)) -> None:
+    def __init__(self, search_path: Sequence[Path] = (TEMPLATES_DIR,), *,
+                 place_label: AreaLabel = place_labeller(fallback_area_label), console_url: str = "") -> None:
         loader = FileSystemLoader([str(p) for p in search_path], encoding="utf-8")
+        self.place_label = place_label
+        self.console_url = console_url
         self.labels: dict[str, dict[str, dict[str, str]]] = {}
         for directory in reversed(search_path):
-            labels_file = Path(directory) / "labels.yaml"
-            if labels_file.exists():
-                for lang, groups in (yaml.safe_load(labels_file.read_text(encoding="utf-8")) or {}).items():
-                    for group, words in groups.items():
-                        self.labels.setdefault(lang, {}).setdefault(group, {}).update(words)
+            for file_name in LABEL_FILES:
+                labels_file = Path(directory) / file_name
+                if labels_file.exists():
+                    for lang, groups in (yaml.safe_load(labels_file.read_text(encoding="utf-8")) or {}).items():
+                        for group, words in groups.items():
+                            self.labels.setdefault(lang, {}).setdefault(group, {}).update(words)
         common: dict[str, Any] = {
             "loader": loader, "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True,
             # Templates are files of the release (or of a mounted directory read at start): not re-read and
@@ -106,7 +123,8 @@ class Templates:
         return label
 
     def render(
-        self, event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel
+        self, event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel,
+        names: Names = NO_NAMES,
     ) -> Rendered:
         if channel == "webhook":
             raise Invalid("webhooks carry the CloudEvent itself; use webhook_body", code="no_template")
@@ -116,12 +134,16 @@ class Templates:
         data = event_data(event_type, envelope.get("data", {}))
         name = event_type.split(".", 2)[2] + ".j2"
         candidates = [f"{lang}/{channel}/{name}", f"{lang}/{name}"]
+        link = console_link(self.console_url, page_of(event_type, data), lang)
+        label = self._label(lang)
         context = {
             "e": data,
             "event": {"id": envelope.get("id", ""), "type": event_type, "time": envelope.get("time")},
             "lang": lang,
             "channel": channel,
-            "label": self._label(lang),
+            "label": label,
+            "link": link,
+            **Wording(lang, names, label, self.place_label).helpers(),
         }
 
         def part(which: Part | Literal["inbox"], env: Environment, **extra: Any) -> str:
@@ -139,15 +161,19 @@ class Templates:
             both = part("inbox", self.text_env, separator=_SEPARATOR)
             if _SEPARATOR in both:
                 subject, _, short = both.partition(_SEPARATOR)
-                return Rendered(subject=_one_line(subject), text=_one_line(short))
+                return Rendered(subject=_one_line(subject), text=_one_line(short), link=link)
         subject = _one_line(part("subject", self.text_env))
         if channel == "email":
             text = _tidy(part("text", self.text_env))
-            return Rendered(subject=subject, text=text, html=part("html", self.html_env).strip())
+            return Rendered(subject=subject, text=text, html=part("html", self.html_env).strip(), link=link)
         if channel == "inbox":
-            return Rendered(subject=subject, text=_one_line(part("short", self.text_env)))
+            return Rendered(subject=subject, text=_one_line(part("short", self.text_env)), link=link)
+        # The link goes last and whole: a cut link leads nowhere, so the words give way to it.
         sms = _one_line(part("sms", self.text_env))
-        return Rendered(subject=None, text=sms if len(sms) <= SMS_MAX_CHARS else sms[: SMS_MAX_CHARS - 1] + "…")
+        room = SMS_MAX_CHARS - len(link) - 1
+        if len(link) > SMS_MAX_CHARS // 2:
+            return Rendered(subject=None, text=_shorten(sms, SMS_MAX_CHARS), link=link)
+        return Rendered(subject=None, text=f"{_shorten(sms, room)} {link}", link=link)
 
 
     def render_digest(
@@ -159,7 +185,8 @@ class Templates:
         if lang not in LANGUAGES:
             raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
         name = f"{lang}/_digest.j2"
-        context = {"items": list(items), "day": day, "lang": lang, "channel": channel}
+        context = {"items": list(items), "day": day, "lang": lang, "channel": channel,
+                   "link": console_link(self.console_url, ("inbox",), lang)}
         subject = _one_line(self.text_env.get_template(name).render(part="subject", **context))
         if channel == "sms":
             sms = _one_line(self.text_env.get_template(name).render(part="sms", **context))
@@ -167,6 +194,128 @@ class Templates:
         text = _tidy(self.text_env.get_template(name).render(part="text", **context))
         html = self.html_env.get_template(name).render(part="html", **context).strip()
         return Rendered(subject=subject, text=text, html=html)
+
+
+def page_of(event_type: str, data: EventData) -> tuple[str, ...]:
+    """The console page a notice links to: the tip, the unit, the awards awaiting decision, else the inbox."""
+    fields = data.model_dump()
+    if event_type.startswith("antq.tips.") and fields.get("tip_id"):
+        return ("tips", str(fields["tip_id"]))
+    if event_type.startswith("antq.awards."):
+        return ("awards",)
+    if event_type.startswith("antq.units.") and fields.get("unit_id"):
+        return ("units", str(fields["unit_id"]))
+    return ("inbox",)
+
+
+class Wording:
+    """The words a template calls things by, in one language: units, places, tips, categories and awards."""
+
+    def __init__(self, lang: str, names: Names, label: Any, place_label: AreaLabel) -> None:
+        self.vi = lang == "vi"
+        self.lang = lang
+        self.names = names
+        self.label = label
+        self.place_label = place_label
+
+    def helpers(self) -> dict[str, Any]:
+        return {"unit": self.unit, "unit_at": self.unit_at, "place": self.place, "tip": self.tip,
+                "category": self.category, "incident": self.incident, "award": self.award,
+                "recipient": self.recipient, "award_level": self.award_level, "received": self.received,
+                "denial": self.denial,
+                "cap": _cap}
+
+    def place(self, code: str | None) -> str:
+        return self.place_label(code, self.lang)
+
+    def unit(self, unit_id: str | None) -> str:
+        entry = self.names.units.get(str(unit_id))
+        if entry is not None and entry.name:
+            return entry.name
+        return "một đơn vị chưa có trong danh bạ" if self.vi else "a unit not yet in the directory"
+
+    def unit_at(self, unit_id: str | None) -> str:
+        """The unit's name with its kind and place: "Công ty A (doanh nghiệp, Phường Bến Thành, …)"."""
+        entry = self.names.units.get(str(unit_id))
+        if entry is None or not entry.name:
+            return self.unit(unit_id)
+        about = [self.label("unit_kind", entry.kind)] if entry.kind else []
+        if entry.area_code:
+            about.append(self.place(entry.area_code))
+        return f"{entry.name} ({', '.join(about)})" if about else entry.name
+
+    def category(self, code: str | None) -> str:
+        return str(self.label("tip_category", code))
+
+    def incident(self, code: str | None) -> str:
+        return str(self.label("incident_category", code))
+
+    def award_level(self, code: str | None) -> str:
+        return str(self.label("award_level", code))
+
+    def tip(self, tip_id: str | None, category: str | None = None, area: str | None = None) -> str:
+        """"tin báo về Trộm cắp tài sản tại Phường Bến Thành, …": from the event's fields, else the directory."""
+        entry = self.names.tips.get(str(tip_id))
+        category = category or (entry.category if entry else None)
+        area = area or (entry.area_code if entry else None)
+        words = "tin báo" if self.vi else "the tip"
+        if category:
+            words += (" về " if self.vi else " about ") + self.category(category)
+        if area:
+            words += (" tại " if self.vi else " in ") + self.place(area)
+        return words
+
+    def denial(self, reason: str) -> str:
+        """One reason of a `CertificationDenied` (`disqualifying_incident:<category>`, `criterion_not_met:<code>`,
+        `appraisal:not_recommended`, `note:<text>` ...) in words."""
+        kind, colon, value = reason.partition(":")
+        if not colon:
+            return reason
+        if kind == "disqualifying_incident":
+            value = self.incident(value)
+        elif kind != "note":
+            value = str(self.label("denial_value", value))
+        return f"{_cap(str(self.label('denial_reason', kind)))}: {value}"
+
+    def received(self, tip_id: str | None) -> datetime | None:
+        """When the tip was received, as the directory knows it (for deadline notices)."""
+        entry = self.names.tips.get(str(tip_id))
+        return entry.received_at if entry else None
+
+    def award(self, award_id: str | None, award_type: str | None = None, year: int | None = None) -> str:
+        """"Giấy khen năm 2026": the award's title and year, from the event's fields, else the directory."""
+        entry = self.names.awards.get(str(award_id))
+        award_type = award_type or (entry.award_type if entry else None)
+        year = year or (entry.year if entry else None)
+        if not award_type:
+            return "khen thưởng" if self.vi else "award"
+        title = str(self.label("award_type", award_type))
+        if year:
+            title += f" năm {year}" if self.vi else f" ({year})"
+        return title
+
+    def recipient(self, award_id: str | None, kind: str | None = None, ref: str | None = None) -> str:
+        """Whom an award is for: a unit by name; a person or a reporter in words only (a reporter's
+        reference is a key to their tip and never shown)."""
+        entry = self.names.awards.get(str(award_id))
+        kind = kind or (entry.recipient_kind if entry else None)
+        ref = ref or (entry.recipient_ref if entry else None)
+        if kind == "unit":
+            return self.unit_at(ref)
+        if kind == "reporter":
+            return "người báo tin có tin báo giá trị" if self.vi else "the reporter of a valuable tip"
+        if kind == "person":
+            return "một cá nhân" if self.vi else "an individual"
+        return "người được đề nghị" if self.vi else "the nominee"
+
+
+def _cap(text: str) -> str:
+    """First letter upper case, the rest as it is (names keep their capitals)."""
+    return text[:1].upper() + text[1:]
+
+
+def _shorten(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: max(size - 1, 0)] + "…"
 
 
 def event_data(event_type: str, data: Mapping[str, Any]) -> EventData:
@@ -213,6 +362,7 @@ def render_digest(channel: ChannelName, lang: Language, day: date, items: Sequen
     return default_templates().render_digest(channel, lang, day, items)
 
 
-def render(event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel) -> Rendered:
+def render(event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel,
+           names: Names = NO_NAMES) -> Rendered:
     """Subject, text and HTML of the notice for one event on one channel in one language."""
-    return default_templates().render(event_type, channel, lang, event)
+    return default_templates().render(event_type, channel, lang, event, names)

@@ -172,9 +172,8 @@ def test_story_is_deterministic() -> None:
 
 async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path: Path) -> None:
     """Inbox notices are rendered when the inbox is read, from the stored cause event and in the row's language:
-    the text must be what rendering the event as it arrived gives."""
-    from services.notify.domain import render
-    from services.notify.handlers import inbox_texts
+    the text must be what rendering the event as it arrived gives, with the names notify's directory holds."""
+    from services.notify.handlers import inbox_texts, names_for
 
     events = deliveries_of(story(random.Random(4)))
     by_id = {d.event_id: d for d in events}
@@ -186,7 +185,8 @@ async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path
         async with db.read() as session:
             rows = (await session.execute(select(store.deliveries).where(
                 store.deliveries.c.channel == "inbox"))).mappings().all()
-            texts = await inbox_texts(session, rows)
+            texts = await inbox_texts(session, rows, ctx.templates)
+            names = await names_for(session, [d.data.model_dump(mode="json", exclude_none=True) for d in events])
     finally:
         await db.dispose()
     assert {r["language"] for r in rows} == {"vi", "en"} and len(rows) > 20
@@ -194,6 +194,6 @@ async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path
         d = by_id[row["cause_event_id"]]
         envelope = {"specversion": "1.0", "id": d.event_id, "source": d.envelope.source, "type": d.event_type,
                     "time": d.envelope.time.isoformat(), "data": d.data.model_dump(mode="json", exclude_none=True)}
-        expected = render(d.event_type, "inbox", row["language"], envelope)
-        assert texts[row["notification_id"]] == (expected.subject, expected.text)
+        expected = ctx.templates.render(d.event_type, "inbox", row["language"], envelope, names)
+        assert texts[row["notification_id"]] == (expected.subject, expected.text, expected.link)
         assert texts[row["notification_id"]][0]

@@ -39,7 +39,7 @@ async def test_tip_reaches_area_officer_inbox_without_reporter_data(
             return resp.json()["items"]
 
         items = await eventually(lambda: inbox(officer), timeout=10, what="notification in officer inbox")
-        assert len(items) == 1 and accepted["tip_id"] in items[0]["body"]
+        assert len(items) == 1 and items[0]["link"].endswith(f"/tips/{accepted['tip_id']}")
         assert await inbox(other_area) == []
 
         events = await stream_messages(nats_url, f"{namespace}_TIPS")

@@ -78,7 +78,7 @@ def test_every_event_renders_on_every_channel_in_every_language(model: type[Even
         assert rendered.html and rendered.html.startswith("<!doctype html>")
         assert f'lang="{lang}"' in rendered.html
         assert "REPORTER" not in rendered.html and "REPORTER" not in rendered.subject
-        assert "evt-1" in rendered.text
+        assert rendered.link and rendered.link in rendered.text and f'href="{rendered.link}"' in rendered.html
     elif channel == "inbox":
         assert rendered.subject and rendered.html is None
     else:
@@ -89,8 +89,8 @@ def test_vietnamese_and_english_differ_and_use_local_time() -> None:
     event = envelope(next(m for m in CATALOGUE if m.__name__ == "TipReceived"))
     vi = render("antq.tips.TipReceived.v1", "email", "vi", event)
     en = render("antq.tips.TipReceived.v1", "email", "en", event)
-    assert vi.subject == "[KHẨN] Tin báo mới T1"
-    assert en.subject == "[URGENT] New tip T1"
+    assert vi.subject == "[KHẨN] Tin báo mới: Trộm cắp tài sản tại khu vực 79.26734"
+    assert en.subject == "[URGENT] New tip: Theft in area 79.26734"
     assert "10:00 ngày 22/11/2026" in vi.text  # 03:00 UTC is 10:00 in Vietnam
     assert "2026-11-22 10:00" in en.text
 
@@ -123,8 +123,8 @@ def test_a_channel_specific_file_overrides_the_shared_one(tmp_path: Path) -> Non
         '{% extends "en/TipOverdue.v1.j2" %}{% block sms %}OVERDUE {{ e.tip_id }}{% endblock %}', encoding="utf-8")
     templates = Templates([tmp_path, Path(__file__).resolve().parents[3] / "services" / "notify" / "templates"])
     event = envelope(next(m for m in CATALOGUE if m.__name__ == "TipOverdue"))
-    assert templates.render("antq.tips.TipOverdue.v1", "sms", "en", event).text == "OVERDUE T1"
-    assert templates.render("antq.tips.TipOverdue.v1", "inbox", "en", event).subject == "[OVERDUE] Tip T1"
+    assert templates.render("antq.tips.TipOverdue.v1", "sms", "en", event).text == "OVERDUE T1 /tips/T1?lang=en"
+    assert templates.render("antq.tips.TipOverdue.v1", "inbox", "en", event).subject == "[OVERDUE] The tip"
 
 
 def test_webhook_body_is_the_cloudevent_with_catalogue_fields_only() -> None:

@@ -18,6 +18,12 @@ def test_ports_and_database_urls_follow_the_contract(tmp_path: Path) -> None:
     assert s.effective_nats_url() == "nats://127.0.0.1:4222"
 
 
+def test_notices_link_to_the_public_console_else_to_the_embedded_one(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path, port_base=9000).console_link_base() == "http://127.0.0.1:9005"
+    public = Settings(data_dir=tmp_path, console_public_url="https://console.example.gov.vn/")
+    assert public.console_link_base() == "https://console.example.gov.vn"
+
+
 def test_environment_configures_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ANTQ_PORT_BASE", "7000")
     monkeypatch.setenv("ANTQ_TIPS_DATABASE_URL", "postgresql+asyncpg://antq@db/tips")
