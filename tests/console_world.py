@@ -15,6 +15,7 @@ from services.console.app import build as build_console
 from services.console.domain import Account
 from services.notify.app import build as build_notify
 from services.tips.app import build as build_tips
+from shared.bus.streams import provision
 from shared.db import utcnow
 from shared.service import Service
 from shared.settings import Settings
@@ -71,6 +72,7 @@ async def console_world(settings_factory: Callable[..., Settings], **overrides: 
                                 console_units_url="http://127.0.0.1:9", console_awards_url="http://127.0.0.1:9",
                                 **overrides)
     tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
+    await provision(settings)  # the streams, as `antq nats provision` makes them before services start
     async with contextlib.AsyncExitStack() as stack:
         urls = {}
         for service, port in ((tips, tips_port), (notify, notify_port)):
