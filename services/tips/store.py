@@ -82,6 +82,8 @@ tips = Table(
     Index("ix_tips_status_scope", "status", "scope_area"),
     Index("ix_tips_received", "received_at"),
     Index("ix_tips_wakeup", "next_wakeup_at"),
+    # The queue by nearest deadline walks this index and stops after a page (no sort of the whole area).
+    Index("ix_tips_deadline", "deadline_due_at", "tip_id"),
     Index("ix_tips_dup", "category", "received_at"),
 )
 
