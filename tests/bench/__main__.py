@@ -145,7 +145,10 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
         load = f"{r['tips']:,} tips in the area, {r['sessions']} sessions"
         return [Row(f"console: /tips render ({load})",
                     f"p50 {_f(r['tips_page']['p50_ms'])} ms, p99 {_f(r['tips_page']['p99_ms'])} ms "
-                    f"({r['tips_page']['renders']:,} renders)", "goal p99 < 150 ms", "-", cmd),
+                    f"({r['tips_page']['renders']:,} renders); CPU per page: console "
+                    f"{r['cpu_ms_per_render']['console']} ms, tips {r['cpu_ms_per_render']['tips']} ms",
+                    f"one session alone: p50 {_f(r['tips_page_alone']['p50_ms'])} ms, "
+                    f"p99 {_f(r['tips_page_alone']['p99_ms'])} ms; goal p99 < 150 ms", "-", cmd),
                 Row(f"console: /tips/{{id}} render ({load})",
                     f"p50 {_f(r['tip_page']['p50_ms'])} ms, p99 {_f(r['tip_page']['p99_ms'])} ms "
                     f"({r['tip_page']['renders']:,} renders)", "goal p99 < 150 ms", "-", cmd),

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import RssSampler, World, ms, percentile, processes, service_process
+from tests.bench.common import RssSampler, World, cpu_seconds, ms, percentile, processes, service_process
 from tests.console_world import PASSWORD, sign_in
 
 CATEGORIES = ("theft", "fraud", "drugs", "gambling", "other")
@@ -96,6 +96,12 @@ async def run(nats_url: str, *, tips: int = 10_000, sessions: int = 8, duration:
                     assert (await sign_in(client, name)).status_code == 303
                 await asyncio.sleep(1.0)
                 rss_rest = console.rss()
+                # One session alone first: what a page costs without seven others queueing beside it.
+                alone: list[float] = []
+                for _ in range(20):
+                    t = time.perf_counter()
+                    assert (await clients[0].get("/tips")).status_code == 200
+                    alone.append(time.perf_counter() - t)
                 render = {"tips": [], "tip": []}
                 errors = 0
                 stop = asyncio.Event()
@@ -157,6 +163,7 @@ async def run(nats_url: str, *, tips: int = 10_000, sessions: int = 8, duration:
                             with contextlib.suppress(asyncio.CancelledError):
                                 await reader
 
+                cpu_before = {"console": cpu_seconds(console.pid), "tips": cpu_seconds(tips_proc.pid)}
                 async with RssSampler({"console": console.pid}) as rss:
                     loaders = [asyncio.create_task(session(c)) for c in clients[:sessions]]
                     watcher = asyncio.create_task(watch_arrivals(clients[sessions]))
@@ -164,11 +171,16 @@ async def run(nats_url: str, *, tips: int = 10_000, sessions: int = 8, duration:
                     await watcher
                     stop.set()
                     await asyncio.gather(*loaders)
+                renders = len(render["tips"]) + len(render["tip"])
+                cpu = {name: round((cpu_seconds(p) - cpu_before[name]) * 1000 / max(1, renders), 1)
+                       for name, p in (("console", console.pid), ("tips", tips_proc.pid))}
         return {
             "tips": tips, "sessions": sessions, "duration_s": duration, "poll_s": poll,
             "prefill_s": round(prefill_s, 1), "errors": errors,
             "tips_page": {"renders": len(render["tips"]), "p50_ms": ms(percentile(render["tips"], 50)),
                           "p99_ms": ms(percentile(render["tips"], 99))},
+            "tips_page_alone": {"p50_ms": ms(percentile(alone, 50)), "p99_ms": ms(percentile(alone, 99))},
+            "cpu_ms_per_render": cpu,
             "tip_page": {"renders": len(render["tip"]), "p50_ms": ms(percentile(render["tip"], 50)),
                          "p99_ms": ms(percentile(render["tip"], 99))},
             "arrival": {"tips": len(arrival), "missed": missed, "p50_ms": ms(percentile(arrival, 50)),
