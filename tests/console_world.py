@@ -74,6 +74,7 @@ async def console_world(settings_factory: Callable[..., Settings], **overrides: 
                                 console_units_url="http://127.0.0.1:9", console_awards_url="http://127.0.0.1:9",
                                 **overrides)
     tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
+    await provision(settings)  # the streams, as `antq nats provision` makes them before services start
     async with contextlib.AsyncExitStack() as stack:
         urls = {}
         for service, port in ((tips, tips_port), (notify, notify_port)):

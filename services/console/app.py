@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from services.console import oidc_views, views
 from services.console.accounts import Accounts
 from services.console.clients import ServiceApis
+from services.console.live import LiveHub
 from services.console.oidc import ProviderSignIn
 from services.console.views import ConsoleContext, ConsoleMetrics, PageRefused, SignInRequired
 from shared.service import Service
@@ -31,14 +32,18 @@ async def sweep_sessions(ctx: ConsoleContext) -> None:
                 log.warning("console sessions not swept: %s", exc)
             await asyncio.sleep(SESSION_SWEEP_SECONDS)
     finally:
+        await ctx.live.close()
         await ctx.apis.close()
 
 
 def build(settings: Settings) -> Service:
     service = Service("console", settings, title="antq console", bus=False,
                       description="The staff console: sign-in, the tip queue, notifications, preferences.")
+    metrics = ConsoleMetrics(service.registry)
     ctx = ConsoleContext(settings=settings, accounts=Accounts(service.db, settings),
-                         apis=ServiceApis(settings, service.tokens), metrics=ConsoleMetrics(service.registry),
+                         apis=ServiceApis(settings, service.tokens), metrics=metrics,
+                         live=LiveHub(settings.console_inbox_poll_seconds,
+                                      polled=lambda topic: metrics.live_polls.labels(topic).inc()),
                          provider=ProviderSignIn.from_settings(settings))
     ctx.clock = lambda: service.clock()
     service.app.state.console = ctx

@@ -57,31 +57,57 @@ class ServiceApis:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def call(self, account: Account | None, service: str, method: str, path: str, *,
-                   params: dict[str, Any] | None = None, body: Any = None) -> Any:
-        headers = {"accept": "application/json"}
+    def _headers(self, account: Account | None, accept: str = "application/json") -> dict[str, str]:
+        headers = {"accept": accept}
         if account is not None:
             headers["authorization"] = "Bearer " + token_for(self.issuer, account,
                                                              ttl=self.settings.console_token_ttl_seconds)
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = await self.http.request(method, self.urls[service] + path, params=clean, json=body,
-                                               headers=headers)
-        except httpx.HTTPError as exc:
-            raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 204:
-            return None
+        return headers
+
+    @staticmethod
+    def _refusal(response: httpx.Response) -> ApiError:
         try:
             payload = response.json()
         except ValueError:
             payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if not isinstance(error, dict):
+            error = {"code": "error", "message": response.reason_phrase}
+        return ApiError(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
+                        error.get("details"))
+
+    async def call(self, account: Account | None, service: str, method: str, path: str, *,
+                   params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self.http.request(method, self.urls[service] + path, params=clean, json=body,
+                                               headers=self._headers(account))
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 204:
+            return None
         if response.status_code >= 400:
-            error = payload.get("error") if isinstance(payload, dict) else None
-            if not isinstance(error, dict):
-                error = {"code": "error", "message": response.reason_phrase}
-            raise ApiError(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
-                           error.get("details"))
-        return payload
+            raise self._refusal(response)
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    async def download(self, account: Account, service: str, path: str) -> httpx.Response:
+        """A file from a service, as an open streamed response the caller must close; a refusal raises ApiError
+        as `call` does."""
+        request = self.http.build_request("GET", self.urls[service] + path, headers=self._headers(account, "*/*"))
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise self._refusal(response)
+        return response
 
     async def cached(self, key: str, load: Any) -> Any:
         hit = self._cache.get(key)

@@ -1,21 +1,25 @@
-"""The officer's queue as the console shows it: filters, counts per filter and the nearest-deadline order.
+"""The officer's queue as the console asks the tips service for it: the page's filters as tips API parameters,
+and tips' counts as the filter options' counts.
 
-Pure functions over the tips service's summaries (JSON objects of `GET /tips`), so that they are tested alone.
+The tips service filters, orders (nearest legal deadline first) and pages in SQL (`GET /tips?sort=deadline`,
+`GET /tips/counts`); the console only translates its filter names, so these are pure functions tested alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-DUE_SOON = timedelta(days=5)
-OPEN_STATES = ("received", "triaged", "verifying")
+DUE_SOON_DAYS = 5
 STATES = ("received", "triaged", "verifying", "decided", "dismissed", "closed")
 URGENCIES = ("urgent", "normal")
 DEADLINE_FILTERS = ("overdue", "due5")
 CHANNELS = ("web", "api", "agency")
 ASSIGNMENTS = ("unassigned", "mine")
+OPTIONS: dict[str, tuple[str, ...]] = {"state": ("open", *STATES), "urgency": URGENCIES,
+                                       "deadline": DEADLINE_FILTERS, "channel": CHANNELS, "assignment": ASSIGNMENTS}
+PAGE_SIZE = 50
+CURSOR_MAX_LENGTH = 500  # as the tips API accepts
 
 
 @dataclass(frozen=True)
@@ -29,61 +33,47 @@ class Filters:
     @classmethod
     def parse(cls, query: Any) -> Filters:
         """Unknown values are ignored (a hand-edited URL shows the whole queue, not an error)."""
-        def pick(name: str, allowed: tuple[str, ...]) -> str:
+        def pick(name: str) -> str:
             value = query.get(name) or ""
-            return value if value in allowed else ""
+            return value if value in OPTIONS[name] else ""
 
-        return cls(state=pick("state", ("open", *STATES)), urgency=pick("urgency", URGENCIES),
-                   deadline=pick("deadline", DEADLINE_FILTERS), channel=pick("channel", CHANNELS),
-                   assignment=pick("assignment", ASSIGNMENTS))
+        return cls(**{name: pick(name) for name in OPTIONS})
 
     def query(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
 
-
-def _due(item: dict[str, Any]) -> datetime | None:
-    due = item.get("due_at")
-    if isinstance(due, str):
-        return datetime.fromisoformat(due)
-    return due if isinstance(due, datetime) else None
-
-
-def _matches(item: dict[str, Any], name: str, value: str, *, now: datetime, me: str) -> bool:
-    if not value:
-        return True
-    if name == "state":
-        return item["status"] in OPEN_STATES if value == "open" else item["status"] == value
-    if name == "urgency":
-        return bool(item["priority"] == value)
-    if name == "channel":
-        return bool(item["channel"] == value)
-    if name == "assignment":
-        return not item.get("assigned_officer") if value == "unassigned" else item.get("assigned_officer") == me
-    if name == "deadline":
-        due = _due(item)
-        if value == "overdue":
-            return bool(item.get("overdue"))
-        return due is not None and not item.get("overdue") and due - now <= DUE_SOON
-    return True
+    def api_params(self) -> dict[str, Any]:
+        """The tips API's parameters of these filters (`GET /tips` and `GET /tips/counts` take the same)."""
+        params: dict[str, Any] = {}
+        if self.state:
+            params["status"] = self.state
+        if self.urgency:
+            params["priority"] = self.urgency
+        if self.channel:
+            params["channel"] = self.channel
+        if self.assignment:
+            params["assigned"] = "me" if self.assignment == "mine" else "none"
+        if self.deadline == "overdue":
+            params["overdue"] = "true"
+        elif self.deadline == "due5":
+            params["due_within_days"] = DUE_SOON_DAYS
+        return params
 
 
-def apply(items: list[dict[str, Any]], filters: Filters, *, now: datetime, me: str) -> list[dict[str, Any]]:
-    """The items every filter accepts, nearest running deadline first; tips without one last, newest first."""
-    chosen = [i for i in items
-              if all(_matches(i, name, value, now=now, me=me) for name, value in filters.__dict__.items())]
-
-    def key(item: dict[str, Any]) -> tuple[int, float]:
-        due = _due(item)
-        if due is not None:
-            return 0, due.timestamp()
-        return 1, -datetime.fromisoformat(str(item["received_at"])).timestamp()
-
-    return sorted(chosen, key=key)
+def page_cursor(query: Any) -> str | None:
+    """The `cursor` of the page asked for (the tips API says whether it is valid)."""
+    cursor = query.get("cursor") or None
+    return cursor if cursor is None or len(cursor) <= CURSOR_MAX_LENGTH else None
 
 
-def counts(items: list[dict[str, Any]], *, now: datetime, me: str) -> dict[str, dict[str, int]]:
-    """How many of the whole queue each filter value would show."""
-    options = {"state": ("open", *STATES), "urgency": URGENCIES, "deadline": DEADLINE_FILTERS,
-               "channel": CHANNELS, "assignment": ASSIGNMENTS}
-    return {name: {value: sum(1 for i in items if _matches(i, name, value, now=now, me=me)) for value in values}
-            for name, values in options.items()}
+def option_counts(counts: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Tips' `GET /tips/counts` answer as the count of each filter option of the page."""
+    deadline = counts.get("deadline", {})
+    assigned = counts.get("assigned", {})
+    return {
+        "state": {s: int(counts.get("status", {}).get(s, 0)) for s in OPTIONS["state"]},
+        "urgency": {u: int(counts.get("priority", {}).get(u, 0)) for u in URGENCIES},
+        "deadline": {"overdue": int(deadline.get("overdue", 0)), "due5": int(deadline.get("due_soon", 0))},
+        "channel": {c: int(counts.get("channel", {}).get(c, 0)) for c in CHANNELS},
+        "assignment": {"unassigned": int(assigned.get("none", 0)), "mine": int(assigned.get("me", 0))},
+    }

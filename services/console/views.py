@@ -8,12 +8,13 @@ JavaScript; `static/console.js` only refreshes the live region when the event st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -25,6 +26,7 @@ from services.console.accounts import Accounts, ActiveSession, SignInRefused, sa
 from services.console.clients import ApiError, ServiceApis
 from services.console.domain import Account
 from services.console.i18n import LANGUAGES, TEXT, pick_language, refusal, template_globals, vn_time
+from services.console.live import LiveHub
 from services.console.oidc import ProviderSignIn
 from services.console.policy import POLICY
 from shared.auth import Principal
@@ -38,7 +40,6 @@ router = APIRouter(tags=["console"])
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "antq_console_session"
 LOGIN_COOKIE = "antq_console_login"  # the sign-in form's double-submit CSRF value
-QUEUE_CAP = 5_000  # tips read for one queue page (ten pages of the tips API)
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
@@ -56,6 +57,8 @@ class ConsoleMetrics:
         self.api_errors = Counter("antq_console_api_errors_total", "Calls to a service's API that were refused "
                                   "or failed, by service and status", ["service", "status"], registry=registry)
         self.streams = Gauge("antq_console_open_streams", "Open live-update streams", registry=registry)
+        self.live_polls = Counter("antq_console_live_polls_total", "Polls of the services by the shared live "
+                                  "pollers, by topic (tips, inbox)", ["topic"], registry=registry)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class ConsoleContext:
     accounts: Accounts
     apis: ServiceApis
     metrics: ConsoleMetrics
+    live: LiveHub
     clock: Any = utcnow
     provider: ProviderSignIn | None = None  # sign-in with the site's OIDC provider, when configured
 
@@ -251,18 +255,6 @@ async def home(request: Request) -> Response:
 
 
 # --- tips ----------------------------------------------------------------------------------------------------
-async def _queue(request: Request, person: Person) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while len(items) < QUEUE_CAP:
-        page = await api(request, person, "tips", "GET", "/tips", params={"limit": 500, "cursor": cursor})
-        items.extend(page["items"])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    return items
-
-
 def _unavailable(request: Request, person: Person, exc: ApiError, service: str) -> HTMLResponse:
     t = TEXT[person.lang]
     message = t["service_unavailable"].format(service=service) if exc.status >= 500 else \
@@ -275,22 +267,29 @@ def _unavailable(request: Request, person: Person, exc: ApiError, service: str) 
 async def tips_page(request: Request) -> Response:
     person = await signed_in(request, "console.tips")
     ctx = ctx_of(request)
+    filters = queue.Filters.parse(request.query_params)
+    wanted = filters.api_params()
+    cursor = queue.page_cursor(request.query_params)
+    # The tips service filters, orders and pages in SQL; the options' counts are those of the whole queue, and
+    # the filtered total comes with them when no filter is set.
+    calls = [api(request, person, "tips", "GET", "/tips", params={
+                 **wanted, "sort": "deadline", "limit": queue.PAGE_SIZE, "cursor": cursor}),
+             api(request, person, "tips", "GET", "/tips/counts", params={"soon_days": queue.DUE_SOON_DAYS})]
+    if wanted:
+        calls.append(api(request, person, "tips", "GET", "/tips/counts", params=wanted))
     try:
-        items = await _queue(request, person)
+        page, whole, *filtered = await asyncio.gather(*calls)
     except ApiError as exc:
         return _unavailable(request, person, exc, "tips")
-    now = ctx.clock()
-    filters = queue.Filters.parse(request.query_params)
-    me = person.account.username
-    shown = queue.apply(items, filters, now=now, me=me)
+    shown = page["items"]
     categories = await ctx.apis.categories()
     units = await ctx.apis.unit_names(person.account, {i["unit_id"] for i in shown if i.get("unit_id")})
+    more = with_lang("/tips", person.lang, **filters.query(), cursor=page["next_cursor"]) \
+        if page.get("next_cursor") else None
     return render(request, "tips.html", lang=person.lang, title_key="tips_title", person=person, items=shown,
-                  total=len(items), counts=queue.counts(items, now=now, me=me), filters=filters, now=now,
-                  categories=categories, units=units, options={
-                      "state": ("open", *queue.STATES), "urgency": queue.URGENCIES,
-                      "deadline": queue.DEADLINE_FILTERS, "channel": queue.CHANNELS,
-                      "assignment": queue.ASSIGNMENTS})
+                  total=(filtered[0] if filtered else whole)["total"], counts=queue.option_counts(whole),
+                  filters=filters, now=ctx.clock(), categories=categories, units=units, options=queue.OPTIONS,
+                  more_url=more, first_url=with_lang("/tips", person.lang, **filters.query()) if cursor else None)
 
 
 def _timeline(tip: dict[str, Any]) -> list[dict[str, Any]]:
@@ -332,6 +331,54 @@ async def tip_page(tip_id: str, request: Request) -> Response:
     done = request.query_params.get("done")
     notice = {"message": "message_sent", "note": "note_saved"}.get(done or "", "done" if done else None)
     return await _tip_page(request, person, tip_id, notice=TEXT[person.lang][notice] if notice else None)
+
+
+# Types a browser may be told as they are: they cannot run script in the console's origin. Anything else (HTML,
+# SVG, XML, scripts) is sent as application/octet-stream, always as a download, with nosniff.
+SAFE_DOWNLOAD_TYPES = frozenset({
+    "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "application/pdf", "text/plain",
+    "video/mp4", "video/webm", "video/quicktime", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/wav",
+})
+
+
+def download_headers(filename: str, content_type: str | None) -> dict[str, str]:
+    """Content-Type and Content-Disposition of a downloaded attachment: always `attachment`, the original name
+    (RFC 6266 `filename*`, with an ASCII fallback), the original type only when it is safe."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return {"Content-Type": kind if kind in SAFE_DOWNLOAD_TYPES else "application/octet-stream",
+            "Content-Disposition": f"attachment; filename=\"{ascii_name or 'file'}\"; "
+                                   f"filename*=UTF-8''{quote(filename, safe='')}",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+@router.get("/tips/{tip_id}/attachments/{attachment_id}", summary="Download a tip's attachment (the tips service "
+            "checks the officer's scope and audits the download)", response_class=Response)
+async def tip_attachment(tip_id: str, attachment_id: str, request: Request) -> Response:
+    person = await signed_in(request, "console.tips")
+    ctx = ctx_of(request)
+    path = f"/tips/{quote(tip_id, safe='')}"
+    try:
+        tip = await api(request, person, "tips", "GET", path)
+        meta = next((a for a in tip["attachments"] if a["attachment_id"] == attachment_id), None)
+        if meta is None:
+            raise ApiError(404, "not_found", "no such attachment")
+        upstream = await ctx.apis.download(person.account, "tips",
+                                           f"{path}/attachments/{quote(attachment_id, safe='')}")
+    except ApiError as exc:
+        return _unavailable(request, person, exc, "tips")
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        finally:
+            await upstream.aclose()
+
+    headers = download_headers(meta["filename"], upstream.headers.get("content-type"))
+    if "content-length" in upstream.headers:
+        headers["Content-Length"] = upstream.headers["content-length"]
+    return StreamingResponse(body(), headers=headers)
 
 
 def _optional(form: Any, *names: str) -> dict[str, Any]:
@@ -410,49 +457,79 @@ async def inbox_read(notification_id: str, request: Request) -> Response:
     return redirect(with_lang("/inbox", person.lang))
 
 
-async def _newest(request: Request, person: Person) -> dict[str, str]:
-    """The newest tip of the queue and the newest notification: a change of either is news for open pages."""
-    marks: dict[str, str] = {}
-    calls = [("inbox", "notify", "/inbox", "notification_id")]
-    if person.account.role in ("admin", "officer"):
-        calls.append(("tips", "tips", "/tips", "tip_id"))
-    for name, service, path, key in calls:
+LIVE_TOPICS = ("tips", "inbox")
+LIVE_POLLER = "console-live"  # the token subject of a queue's shared poller (it reads the newest tip only)
+
+
+def _newest_of(ctx: ConsoleContext, account: Account, service: str, path: str, key: str) -> Any:
+    """A poll of the newest item of one list, as a live topic's poller asks it."""
+    async def poll() -> str | None:
         try:
-            page = await api(request, person, service, "GET", path, params={"limit": 1})
-            marks[name] = page["items"][0][key] if page["items"] else ""
-        except ApiError:
-            continue  # a service that does not answer now is asked again at the next poll
-    return marks
+            page = await ctx.apis.call(account, service, "GET", path, params={"limit": 1})
+        except ApiError as exc:
+            ctx.metrics.api_errors.labels(service, str(exc.status)).inc()
+            return None  # a service that does not answer now is asked again at the next poll
+        return str(page["items"][0][key]) if page["items"] else ""
+
+    return poll
 
 
-@router.get("/events", summary="Server-sent events: `tips` and `inbox` when something new arrives")
+def _live_topics(ctx: ConsoleContext, account: Account, wanted: list[str]) -> list[tuple[tuple[str, ...], Any]]:
+    """The topics a page listens to. A tip queue is the same for everyone of one role and area, so its poller is
+    shared by all of them (it asks with a token of that role and area); an inbox is the person's own."""
+    topics: list[tuple[tuple[str, ...], Any]] = []
+    if "tips" in wanted and account.role in ("admin", "officer"):
+        poller = Account(LIVE_POLLER, account.role, area=account.area)
+        topics.append((("tips", account.role, account.area or ""),
+                       _newest_of(ctx, poller, "tips", "/tips", "tip_id")))
+    if "inbox" in wanted:
+        topics.append((("inbox", account.username), _newest_of(ctx, account, "notify", "/inbox", "notification_id")))
+    return topics
+
+
+@router.get("/events", summary="Server-sent events: `tips` and `inbox` when something new arrives "
+            "(`?topic=tips` or `?topic=inbox` for one of them)")
 async def events(request: Request) -> Response:
     person = await signed_in(request, "console.inbox")
     ctx = ctx_of(request)
     cookie = request.cookies.get(SESSION_COOKIE)
+    wanted = [t for t in request.query_params.getlist("topic") if t in LIVE_TOPICS] or list(LIVE_TOPICS)
+    interval = ctx.settings.console_inbox_poll_seconds
 
     async def stream() -> AsyncIterator[str]:
         ctx.metrics.streams.inc()
         try:
-            seen = await _newest(request, person)
-            yield f"retry: {int(ctx.settings.console_inbox_poll_seconds * 1000)}\n\n"
-            while True:
-                await asyncio.sleep(ctx.settings.console_inbox_poll_seconds)
-                # An open page must not keep a session alive: resolve without touching it.
-                if await ctx.accounts.resolve(cookie, now=ctx.clock(), touch=False) is None:
-                    yield "event: signed-out\ndata: \n\n"
-                    return
-                now_seen = await _newest(request, person)
-                for name, mark in now_seen.items():
-                    if seen.get(name) != mark:
+            async with contextlib.AsyncExitStack() as stack:
+                news: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+                for key, poll in _live_topics(ctx, person.account, wanted):
+                    inbox = await stack.enter_async_context(ctx.live.subscribe(key, poll))
+                    stack.push_async_callback(_cancelled, asyncio.create_task(_forward(key[0], inbox, news)))
+                yield f"retry: {int(interval * 1000)}\n\n"
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        name, mark = await asyncio.wait_for(news.get(), timeout=interval)
                         yield f"event: {name}\ndata: {mark}\n\n"
-                seen.update(now_seen)
-                yield ": keep-alive\n\n"
+                    # An open page must not keep a session alive: resolve without touching it.
+                    if await ctx.accounts.resolve(cookie, now=ctx.clock(), touch=False) is None:
+                        yield "event: signed-out\ndata: \n\n"
+                        return
+                    yield ": keep-alive\n\n"
         finally:
             ctx.metrics.streams.dec()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _forward(name: str, inbox: asyncio.Queue[str], news: asyncio.Queue[tuple[str, str]]) -> None:
+    while True:
+        news.put_nowait((name, await inbox.get()))
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 # --- preferences ---------------------------------------------------------------------------------------------

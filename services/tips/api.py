@@ -8,7 +8,7 @@ no second credential is needed to add files later.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -31,9 +31,18 @@ from services.tips.policy import POLICY
 from shared.areas import AREA_CODE_MAX_LENGTH
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
-from shared.contracts.events import Priority, UnitKind
+from shared.contracts.events import Priority, TipChannel, UnitKind
+from shared.contracts.instants import bounded_instant
 from shared.errors import Invalid
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
+from shared.http import (
+    ERROR_RESPONSES,
+    Page,
+    bearer_principal,
+    clamp_limit,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+)
 from shared.ratelimit import RateLimiter
 
 router = APIRouter()
@@ -201,6 +210,13 @@ class DuplicateOut(BaseModel):
     url: str
 
 
+class RevealRecord(BaseModel):
+    by: str = Field(description="the token subject of the person who revealed the reporter's identity")
+    role: str
+    at: datetime
+    reason: str | None
+
+
 class TipDetail(TipSummary):
     description: str
     location: str | None
@@ -222,6 +238,8 @@ class TipDetail(TipSummary):
     messages: list[OfficerMessageOut]
     attachments: list[AttachmentOut]
     duplicates: list[DuplicateOut]
+    reveals: list[RevealRecord] = Field(description="every reveal of the reporter's identity, oldest first "
+                                                    "(from the audit trail)")
 
 
 class DuplicateConfirmed(BaseModel):
@@ -335,35 +353,106 @@ async def post_follow_up_message(body: ReporterMessageIn, request: Request) -> J
 
 
 # --- officers --------------------------------------------------------------------------------------------------------
-@router.get("/tips", response_model=Page[TipSummary], tags=["tips"], responses=ERROR_RESPONSES,
-            summary="The officer queue, newest first, scoped to the officer's area")
-async def list_tips(
+QueueSort = Literal["received", "deadline"]
+
+
+class QueueCounts(BaseModel):
+    """How many tips of the (filtered) queue each filter value covers."""
+
+    total: int
+    status: dict[str, int] = Field(description="per state, and `open` (received, triaged or verifying)")
+    priority: dict[str, int]
+    channel: dict[str, int]
+    assigned: dict[str, int] = Field(description="`me` (assigned to the caller) and `none` (unassigned)")
+    deadline: dict[str, int] = Field(description="`overdue`, and `due_soon`: a running deadline due within "
+                                                 "`soon_days` days, not passed yet")
+    soon_days: int
+
+
+async def queue_filter(
         request: Request,
-        status: Annotated[str | None, Query(max_length=32)] = None,
+        status: Annotated[str | None, Query(max_length=32, description="a state, or `open` (received, triaged "
+                                                                       "or verifying)")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         area_code: Annotated[str | None, Query(max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN)] = None,
-        overdue: bool | None = None,
+        overdue: Annotated[bool | None, Query(description="a running legal deadline has passed (or not)")] = None,
         priority: Priority | None = None,
-        limit: Annotated[int | None, Query()] = None,
-        cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Page[TipSummary]:
+        channel: TipChannel | None = None,
+        assigned: Annotated[Literal["me", "none"] | None,
+                            Query(description="`me`: assigned to the caller; `none`: unassigned")] = None,
+        due_within_days: Annotated[int | None, Query(ge=0, le=366, description=(
+            "a running deadline not passed yet falls within this many days"))] = None,
+) -> tuple[Principal, store.QueueFilter]:
+    """The queue's filters and the caller, authorised: an officer sees their own area (and below) only."""
     principal = officer(request, "tips.list")
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
-    size = clamp_limit(limit)
-    after = decode_time_cursor(cursor)
-    ctx = ctx_of(request)
-    now = ctx.now()
     scope = None if principal.role == "admin" else principal.area
+    return principal, store.QueueFilter(
+        now=ctx_of(request).now(), scope=scope, officer=principal.sub, status=status, category=category,
+        area_code=area_code, overdue=overdue, priority=priority, channel=channel, assigned=assigned,
+        due_within_days=due_within_days)
+
+
+def _deadline_cursor(cursor: str | None) -> tuple[str, datetime, str] | None:
+    """A `sort=deadline` cursor: [phase, instant, tip id], phase "due" (by due time) or "none" (no deadline)."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 3 and all(isinstance(v, str) for v in after)
+            and after[0] in ("due", "none")):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    try:
+        return after[0], bounded_instant(datetime.fromisoformat(after[1])), after[2]
+    except ValueError:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from None
+
+
+@router.get("/tips", response_model=Page[TipSummary], tags=["tips"], responses=ERROR_RESPONSES,
+            summary="The officer queue, scoped to the officer's area: newest first, or nearest deadline first")
+async def list_tips(
+        request: Request,
+        queue: Annotated[tuple[Principal, store.QueueFilter], Depends(queue_filter)],
+        sort: Annotated[QueueSort, Query(description=(
+            "`received`: newest first; `deadline`: the nearest running legal deadline first, then the tips "
+            "without one (decided, closed) newest first"))] = "received",
+        limit: Annotated[int | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page[TipSummary]:
+    _, f = queue
+    size = clamp_limit(limit)
     async with request.app.state.service.db.read() as session:
-        rows = await store.list_tips(session=session, limit=size, after=after, now=now, scope=scope,
-                                     status=status, category=category, area_code=area_code, overdue=overdue,
-                                     priority=priority)
+        if sort == "deadline":
+            rows = await store.list_tips_by_deadline(session=session, limit=size, after=_deadline_cursor(cursor),
+                                                     f=f)
+        else:
+            rows = await store.list_tips(session=session, limit=size, after=decode_time_cursor(cursor), f=f)
     more = len(rows) > size
     rows = rows[:size]
-    next_cursor = encode_cursor([rows[-1]["received_at"].isoformat(), rows[-1]["tip_id"]]) if more else None
-    return Page[TipSummary](items=[TipSummary.model_validate(handlers.tip_summary(r, now)) for r in rows],
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        if sort == "received":
+            next_cursor = encode_cursor([last["received_at"].isoformat(), last["tip_id"]])
+        elif last["deadline_due_at"] is not None:
+            next_cursor = encode_cursor(["due", last["deadline_due_at"].isoformat(), last["tip_id"]])
+        else:
+            next_cursor = encode_cursor(["none", last["received_at"].isoformat(), last["tip_id"]])
+    return Page[TipSummary](items=[TipSummary.model_validate(handlers.tip_summary(r, f.now)) for r in rows],
                             next_cursor=next_cursor)
+
+
+@router.get("/tips/counts", response_model=QueueCounts, tags=["tips"], responses=ERROR_RESPONSES,
+            summary="How many tips of the queue (with the same filters as GET /tips) each filter value covers")
+async def queue_counts(
+        request: Request,
+        queue: Annotated[tuple[Principal, store.QueueFilter], Depends(queue_filter)],
+        soon_days: Annotated[int, Query(ge=0, le=366, description="the horizon of `deadline.due_soon`")] = 5,
+) -> QueueCounts:
+    _, f = queue
+    async with request.app.state.service.db.read() as session:
+        counts = await store.queue_counts(session=session, f=f, soon_days=soon_days)
+    return QueueCounts(soon_days=soon_days, **counts)
 
 
 class TipStats(BaseModel):

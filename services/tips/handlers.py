@@ -630,6 +630,9 @@ async def confirm_duplicate(tip_id: str, other_id: str, uow: UnitOfWork, *, prin
     await _audit(uow, principal, "tip.confirm_duplicate", tip_id, now, details={"other_id": other_id})
 
 
+REVEAL_ACTION = "tip.reveal_reporter"  # the audit action of a reveal; the tip's page lists these entries
+
+
 async def reveal_reporter(tip_id: str, reason: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                           now: datetime) -> dict[str, Any]:
     """The reporter's identity for an allowed officer, with the reason written to the audit trail first."""
@@ -641,7 +644,7 @@ async def reveal_reporter(tip_id: str, reason: str, uow: UnitOfWork, *, principa
         except IdentityDecryptError as exc:
             raise Conflict("the identity cannot be opened with the configured keys",
                            code="identity_key_missing") from exc
-    await _audit(uow, principal, "tip.reveal_reporter", tip_id, now, reason=reason,
+    await _audit(uow, principal, REVEAL_ACTION, tip_id, now, reason=reason,
                  details={"had_identity": row["identity_enc"] is not None})
     return identity
 
@@ -756,6 +759,7 @@ async def tip_detail(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx:
     msgs = await store.list_messages(session=session, tip_id=tip_id, include_internal=True)
     files = await store.list_attachments(session=session, tip_id=tip_id)
     links = await store.list_duplicate_links(session=session, tip_id=tip_id)
+    reveals = await store.audit_entries(session=session, target=tip_id, action=REVEAL_ACTION)
     return tip_summary(row, now) | {
         "description": row["description"], "location": row["location"], "location_unknown": row["location_unknown"],
         "occurred_at": row["occurred_at"], "categories_version": row["categories_version"],
@@ -780,5 +784,6 @@ async def tip_detail(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx:
                         "score": link["score"], "reasons": json.loads(link["reasons"]), "status": link["status"],
                         "url": "/tips/" + (link["other_id"] if link["tip_id"] == tip_id else link["tip_id"])}
                        for link in links],
+        "reveals": [{"by": r["actor"], "role": r["role"], "at": r["at"], "reason": r["reason"]} for r in reveals],
     }
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -81,6 +82,8 @@ tips = Table(
     Index("ix_tips_status_scope", "status", "scope_area"),
     Index("ix_tips_received", "received_at"),
     Index("ix_tips_wakeup", "next_wakeup_at"),
+    # The queue by nearest deadline walks this index and stops after a page (no sort of the whole area).
+    Index("ix_tips_deadline", "deadline_due_at", "tip_id"),
     Index("ix_tips_dup", "category", "received_at"),
 )
 
@@ -231,31 +234,132 @@ def area_clause(area: str) -> Any:
     return area_within(tips.c.scope_area, area)
 
 
-async def list_tips(*, session: AsyncSession, limit: int, after: tuple[datetime, str] | None, now: datetime,
-                    scope: str | None, status: str | None = None, category: str | None = None,
-                    area_code: str | None = None, overdue: bool | None = None,
-                    priority: str | None = None) -> list[dict[str, Any]]:
-    """The officer queue, newest first, keyset-paginated on (received_at, tip_id)."""
-    query = select(tips)
-    if scope is not None:
-        query = query.where(area_clause(scope))
-    if status:
-        query = query.where(tips.c.status == status)
-    if category:
-        query = query.where(tips.c.category == category)
-    if area_code:
-        query = query.where(area_clause(area_code))
-    if priority:
-        query = query.where(tips.c.priority == priority)
-    if overdue is True:
-        query = query.where(tips.c.deadline_due_at.is_not(None), tips.c.deadline_due_at <= now)
-    elif overdue is False:
-        query = query.where(or_(tips.c.deadline_due_at.is_(None), tips.c.deadline_due_at > now))
+OPEN_STATES = ("received", "triaged", "verifying")  # `status=open`: every state a tip is still worked in
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The officer queue's filters, shared by the list and its counts. `scope` is the caller's area (None for an
+    admin); `officer` is the caller's token subject, for `assigned=me`."""
+
+    now: datetime
+    scope: str | None
+    officer: str = ""
+    status: str | None = None
+    category: str | None = None
+    area_code: str | None = None
+    overdue: bool | None = None
+    priority: str | None = None
+    channel: str | None = None
+    assigned: str | None = None  # me | none
+    due_within_days: int | None = None
+
+    def due_by(self, days: int) -> datetime:
+        return self.now + timedelta(days=days)
+
+
+def _overdue(now: datetime) -> Any:
+    return and_(tips.c.deadline_due_at.is_not(None), tips.c.deadline_due_at <= now)
+
+
+def _due_within(now: datetime, until: datetime) -> Any:
+    """A running deadline not passed yet that falls within the horizon."""
+    return and_(tips.c.deadline_due_at.is_not(None), tips.c.deadline_due_at > now, tips.c.deadline_due_at <= until)
+
+
+def _status(status: str) -> Any:
+    return tips.c.status.in_(OPEN_STATES) if status == "open" else tips.c.status == status
+
+
+def _assigned(assigned: str, officer: str) -> Any:
+    return tips.c.assigned_officer.is_(None) if assigned == "none" else tips.c.assigned_officer == officer
+
+
+def queue_where(f: QueueFilter) -> list[Any]:
+    """The WHERE clauses of a queue filter; the scope clause is the policy's area scoping, always applied."""
+    where: list[Any] = []
+    if f.scope is not None:
+        where.append(area_clause(f.scope))
+    if f.status:
+        where.append(_status(f.status))
+    if f.category:
+        where.append(tips.c.category == f.category)
+    if f.area_code:
+        where.append(area_clause(f.area_code))
+    if f.priority:
+        where.append(tips.c.priority == f.priority)
+    if f.channel:
+        where.append(tips.c.channel == f.channel)
+    if f.assigned:
+        where.append(_assigned(f.assigned, f.officer))
+    if f.overdue is True:
+        where.append(_overdue(f.now))
+    elif f.overdue is False:
+        where.append(or_(tips.c.deadline_due_at.is_(None), tips.c.deadline_due_at > f.now))
+    if f.due_within_days is not None:
+        where.append(_due_within(f.now, f.due_by(f.due_within_days)))
+    return where
+
+
+async def list_tips(*, session: AsyncSession, limit: int, after: tuple[datetime, str] | None,
+                    f: QueueFilter) -> list[dict[str, Any]]:
+    """The officer queue, newest first, keyset-paginated on (received_at, tip_id); `limit + 1` rows at most."""
+    query = select(tips).where(*queue_where(f))
     if after is not None:
         at, tip_id = after
         query = query.where(or_(tips.c.received_at < at, and_(tips.c.received_at == at, tips.c.tip_id < tip_id)))
     query = query.order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(limit + 1)
     return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def list_tips_by_deadline(*, session: AsyncSession, limit: int, after: tuple[str, datetime, str] | None,
+                                f: QueueFilter) -> list[dict[str, Any]]:
+    """The officer queue by the nearest running legal deadline, `limit + 1` rows at most: first the tips with a
+    running deadline, keyset on (due_at, tip_id) ascending; then those without one (decided, closed), newest
+    first on (received_at, tip_id). `after` is (phase "due" | "none", instant, tip id) of the last row shown."""
+    where = queue_where(f)
+    rows: list[dict[str, Any]] = []
+    if after is None or after[0] == "due":
+        query = select(tips).where(*where, tips.c.deadline_due_at.is_not(None))
+        if after is not None:
+            _, at, tip_id = after
+            query = query.where(or_(tips.c.deadline_due_at > at,
+                                    and_(tips.c.deadline_due_at == at, tips.c.tip_id > tip_id)))
+        query = query.order_by(tips.c.deadline_due_at, tips.c.tip_id).limit(limit + 1)
+        rows = [dict(r) for r in (await session.execute(query)).mappings()]
+        if len(rows) > limit:
+            return rows
+        after = None
+    query = select(tips).where(*where, tips.c.deadline_due_at.is_(None))
+    if after is not None:
+        _, at, tip_id = after
+        query = query.where(or_(tips.c.received_at < at, and_(tips.c.received_at == at, tips.c.tip_id < tip_id)))
+    query = query.order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(limit + 1 - len(rows))
+    return rows + [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+QUEUE_COUNT_STATES = ("received", "triaged", "verifying", "decided", "dismissed", "closed")
+QUEUE_COUNT_CHANNELS = ("web", "api", "agency")
+QUEUE_COUNT_PRIORITIES = ("urgent", "normal")
+
+
+async def queue_counts(*, session: AsyncSession, f: QueueFilter, soon_days: int) -> dict[str, Any]:
+    """How many tips of the filtered queue fall under each filter value (state, priority, channel, assignment,
+    overdue, due within `soon_days`), in one statement."""
+    def n(clause: Any) -> Any:
+        return func.coalesce(func.sum(case((clause, 1), else_=0)), 0)
+
+    chips: dict[str, dict[str, Any]] = {
+        "status": {s: _status(s) for s in ("open", *QUEUE_COUNT_STATES)},
+        "priority": {p: tips.c.priority == p for p in QUEUE_COUNT_PRIORITIES},
+        "channel": {c: tips.c.channel == c for c in QUEUE_COUNT_CHANNELS},
+        "assigned": {a: _assigned(a, f.officer) for a in ("me", "none")},
+        "deadline": {"overdue": _overdue(f.now), "due_soon": _due_within(f.now, f.due_by(soon_days))},
+    }
+    columns = [func.count()] + [n(clause) for group in chips.values() for clause in group.values()]
+    values = iter(int(v) for v in (await session.execute(select(*columns).where(*queue_where(f)))).one())
+    total = next(values)
+    return {"total": total} | {name: {key: next(values) for key in group} for name, group in chips.items()}
 
 
 def _utc(value: datetime | str) -> datetime:
@@ -356,6 +460,14 @@ async def get_duplicate_link(*, session: AsyncSession, a: str, b: str) -> dict[s
         and_(duplicate_links.c.tip_id == b, duplicate_links.c.other_id == a)))
     row = (await session.execute(query)).mappings().first()
     return dict(row) if row else None
+
+
+# --- audit ---------------------------------------------------------------------------------------------------------
+async def audit_entries(*, session: AsyncSession, target: str, action: str) -> list[dict[str, Any]]:
+    """The audit trail's entries of one action on one tip, oldest first (e.g. every reveal of its reporter)."""
+    query = (select(audit_log.c.actor, audit_log.c.role, audit_log.c.at, audit_log.c.reason)
+             .where(audit_log.c.target == target, audit_log.c.action == action).order_by(audit_log.c.seq))
+    return [dict(r) for r in (await session.execute(query)).mappings()]
 
 
 # --- deadlines -----------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
     python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
-                                               # platform
+                                               # platform console
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -27,10 +27,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.bench import bench_campaign, bench_consumer, bench_consumers, bench_e2e, bench_intake, bench_relay
+from tests.bench import (
+    bench_campaign,
+    bench_console,
+    bench_consumer,
+    bench_consumers,
+    bench_e2e,
+    bench_intake,
+    bench_relay,
+)
 from tests.bench.common import bench_nats
 
-STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform")
+STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console")
 
 
 @dataclass(frozen=True)
@@ -42,12 +50,14 @@ class Sizes:
     e2e_seconds: float
     campaign_units: int
     platform_units: int
+    console_tips: int
+    console_seconds: float
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
-             campaign_units=25_000, platform_units=25_000)
+             campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
-              campaign_units=500, platform_units=100)
+              campaign_units=500, platform_units=100, console_tips=500, console_seconds=3)
 
 
 @dataclass
@@ -131,6 +141,23 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                     + ", ".join(f"{k} {v}" for k, v in r.get("cpu_s", {}).items()),
                     f"units alone {_f(r['units_done_s'], ' s')}",
                     _r(r["units_done_s"] / r["total_s"]) if r["total_s"] else "-", cmd)]
+    if name == "console":
+        load = f"{r['tips']:,} tips in the area, {r['sessions']} sessions"
+        return [Row(f"console: /tips render ({load})",
+                    f"p50 {_f(r['tips_page']['p50_ms'])} ms, p99 {_f(r['tips_page']['p99_ms'])} ms "
+                    f"({r['tips_page']['renders']:,} renders); CPU per page: console "
+                    f"{r['cpu_ms_per_render']['console']} ms, tips {r['cpu_ms_per_render']['tips']} ms",
+                    f"one session alone: p50 {_f(r['tips_page_alone']['p50_ms'])} ms, "
+                    f"p99 {_f(r['tips_page_alone']['p99_ms'])} ms; goal p99 < 150 ms", "-", cmd),
+                Row(f"console: /tips/{{id}} render ({load})",
+                    f"p50 {_f(r['tip_page']['p50_ms'])} ms, p99 {_f(r['tip_page']['p99_ms'])} ms "
+                    f"({r['tip_page']['renders']:,} renders)", "goal p99 < 150 ms", "-", cmd),
+                Row(f"console: POST /tips -> event on an open /tips stream (poll {r['poll_s']} s, under that load)",
+                    f"p50 {_f(r['arrival']['p50_ms'])} ms, p99 {_f(r['arrival']['p99_ms'])} ms "
+                    f"({r['arrival']['tips']}/{r['arrival']['tips'] + r['arrival']['missed']} arrived)",
+                    "goal p99 < 1 s", "-", cmd),
+                Row("console RSS", f"at rest {_f(r['rss_rest_mib'], ' MiB')}, "
+                    f"under load {_f(r['rss_peak_mib'], ' MiB')}", "-", "-", cmd)]
     return []
 
 
@@ -154,6 +181,8 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "e2e": (lambda: bench_e2e.run(nats_url, duration=sizes.e2e_seconds), 180),
         "campaign": (lambda: bench_campaign.run_units(sizes.campaign_units), 600),
         "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units, timeout=900), 960),
+        "console": (lambda: bench_console.run(nats_url, tips=sizes.console_tips, duration=sizes.console_seconds),
+                    600),
     }
     results: dict[str, Any] = {}
     for name in steps:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench import bench_campaign, bench_consumer, bench_consumers, bench_e2e, bench_intake, bench_relay
+from tests.bench import (
+    bench_campaign,
+    bench_console,
+    bench_consumer,
+    bench_consumers,
+    bench_e2e,
+    bench_intake,
+    bench_relay,
+)
 from tests.bench.__main__ import rows_for
 
 
@@ -57,6 +65,14 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
         assert platform["awards_proposed"] == len(range(0, 20, bench_campaign.HISTORY_EVERY)) > 0
         assert platform["history_events"] == 2 * platform["awards_proposed"]
         assert set(platform["rss_peak_mib"]) == {"units+driver", "awards", "notify"}
+
+    console = results["console"] = await bench_console.run(nats_url, tips=30, sessions=2, duration=0.5,
+                                                           arrivals=2, poll=0.2)
+    assert console["errors"] == 0 and console["arrival"] == console["arrival"] | {"tips": 2, "missed": 0}
+    assert console["tips_page"]["renders"] > 0 and console["tip_page"]["renders"] > 0
+    assert _positive(console["tips_page"]["p99_ms"], console["tips_page_alone"]["p50_ms"], console["arrival"]["p50_ms"],
+                     console["cpu_ms_per_render"]["console"], console["rss_rest_mib"],
+                     console["rss_peak_mib"])
 
     for name, result in results.items():
         assert rows_for(name, result), name

@@ -27,7 +27,7 @@
       });
   }
 
-  var source = new EventSource("/events");
+  var source = new EventSource("/events?topic=" + encodeURIComponent(wanted));
   source.addEventListener(wanted, refresh);
   source.addEventListener("signed-out", function () { source.close(); window.location.assign("/login"); });
 })();

@@ -1,4 +1,4 @@
-"""The console's pure rules: accounts, the password rule, lockout, session expiry, the queue's filters and order."""
+"""The console's pure rules: accounts, the password rule, lockout, session expiry, the queue's filters and counts."""
 
 from __future__ import annotations
 
@@ -80,32 +80,36 @@ def test_the_csrf_token_is_bound_to_the_cookie_and_not_derivable_from_the_stored
     assert not same_token(csrf_for(cookie), None) and not same_token(csrf_for(cookie), csrf_for(other))
 
 
-def _tip(tip_id: str, *, due: timedelta | None, status: str = "received", priority: str = "normal",
-         channel: str = "web", officer: str | None = None, overdue: bool = False,
-         received: timedelta = timedelta(0)) -> dict[str, object]:
-    return {"tip_id": tip_id, "status": status, "priority": priority, "channel": channel,
-            "assigned_officer": officer, "overdue": overdue, "received_at": (NOW + received).isoformat(),
-            "due_at": (NOW + due).isoformat() if due is not None else None}
+def test_the_pages_filters_become_the_tips_apis_parameters() -> None:
+    pick = queue.Filters.parse({"state": "open", "urgency": "urgent", "deadline": "due5", "assignment": "mine",
+                                "channel": "agency", "bogus": "x"})
+    assert pick.api_params() == {"status": "open", "priority": "urgent", "due_within_days": 5, "assigned": "me",
+                                 "channel": "agency"}
+    assert queue.Filters(deadline="overdue", assignment="unassigned").api_params() == {"overdue": "true",
+                                                                                      "assigned": "none"}
+    assert queue.Filters().api_params() == {}
 
 
-def test_the_queue_is_sorted_by_the_nearest_deadline_and_tips_without_one_come_last_newest_first() -> None:
-    items = [_tip("later", due=timedelta(days=3)), _tip("none-old", due=None, received=-timedelta(days=2)),
-             _tip("late", due=-timedelta(hours=1), overdue=True), _tip("none-new", due=None),
-             _tip("soon", due=timedelta(hours=2))]
-    order = [i["tip_id"] for i in queue.apply(items, queue.Filters(), now=NOW, me="o79")]
-    assert order == ["late", "soon", "later", "none-new", "none-old"]
-
-
-def test_filters_combine_and_counts_cover_the_whole_queue() -> None:
-    items = [_tip("a", due=timedelta(days=2), priority="urgent", officer="o79"),
-             _tip("b", due=timedelta(days=9), channel="agency"),
-             _tip("c", due=-timedelta(days=1), overdue=True, status="verifying"),
-             _tip("d", due=None, status="closed")]
-    pick = queue.Filters.parse({"urgency": "urgent", "deadline": "due5", "assignment": "mine", "bogus": "x"})
-    assert [i["tip_id"] for i in queue.apply(items, pick, now=NOW, me="o79")] == ["a"]
-    assert [i["tip_id"] for i in queue.apply(items, queue.Filters(state="open"), now=NOW, me="o79")] == ["c", "a", "b"]
-    counts = queue.counts(items, now=NOW, me="o79")
-    assert counts["deadline"] == {"overdue": 1, "due5": 1}
+def test_the_tips_apis_counts_become_each_filter_options_count() -> None:
+    counts = queue.option_counts({"total": 4, "status": {"open": 3, "received": 2}, "priority": {"urgent": 1},
+                                  "channel": {"api": 4}, "assigned": {"me": 1, "none": 3},
+                                  "deadline": {"overdue": 1, "due_soon": 2}})
+    assert counts["deadline"] == {"overdue": 1, "due5": 2}
     assert counts["assignment"] == {"unassigned": 3, "mine": 1}
-    assert counts["channel"]["agency"] == 1 and counts["state"]["open"] == 3
+    assert counts["state"]["open"] == 3 and counts["state"]["closed"] == 0 and counts["channel"]["api"] == 4
+
+
+def test_a_downloaded_attachment_keeps_its_type_only_when_a_browser_cannot_run_it() -> None:
+    from services.console.views import download_headers
+
+    assert download_headers("ảnh.png", "image/png; charset=x")["Content-Type"] == "image/png"
+    for risky in ("text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript", None):
+        assert download_headers("a", risky)["Content-Type"] == "application/octet-stream"
+    headers = download_headers('bi\u00ean "b\u1ea3n".pdf', "application/pdf")
+    assert headers["Content-Disposition"] == ("attachment; filename=\"bi_n _b_n_.pdf\"; "
+                                              "filename*=UTF-8''bi%C3%AAn%20%22b%E1%BA%A3n%22.pdf")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_filters_ignore_unknown_values() -> None:
     assert queue.Filters.parse({"state": "nonsense"}) == queue.Filters()
