@@ -103,10 +103,6 @@ async def run(nats_url: str, *, rate: float = 20.0, duration: float = 15.0, poll
 
 
 def _tip_id(item: dict[str, Any]) -> str | None:
-    # The inbox item names the tip in its text; the notification's cause is the TipReceived event.
-    body = str(item.get("body", "")) + " " + str(item.get("title", ""))
-    for word in body.replace("/", " ").split():
-        word = word.strip(".,:;()[]\"'")
-        if len(word) == 36 and word.count("-") == 4:
-            return word
-    return None
+    # The inbox item links the tip's console page (`.../tips/<tip_id>`); its text names the tip in words.
+    head, _, last = str(item.get("link", "")).rstrip("/").rpartition("/")
+    return last if head.endswith("/tips") and last else None
