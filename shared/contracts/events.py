@@ -226,6 +226,8 @@ class AwardProposed(EventData):
     year: int = Field(ge=2000, le=2200)
     basis: list[str]
     level: str = ShortText
+    area_code: str | None = Field(default=None, max_length=200,
+                                  description="the award's area, where the approvers of its level are found")
 
 
 class AwardApproved(EventData):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -116,7 +117,7 @@ async def test_the_audit_trail_records_each_cycle_command_with_its_actor_for_adm
     assert (revoke["role"], revoke["details"]["actor_area"], revoke["details"]["state"]) == (
         "officer", "79.26734", "revoked")
     assert entries[-2]["details"]["decision_no"] == "123/QĐ-UBND"
-    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(entries, entries[1:], strict=False))
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(entries))
     page = await h.http.get("/audit", headers=h.admin, params={"action": "cycles.decide", "limit": 1})
     assert [e["target"] for e in page.json()["items"]] == [f"{uid}/{YEAR}"]
 
