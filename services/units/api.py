@@ -282,19 +282,25 @@ async def list_units(
     principal = _scoped_reader(request, "units.list")
     _check_area(area_code)
     size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str)
-                                                                                        for a in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
+    after = _name_cursor(cursor)
     areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
     unit_only = principal.unit if principal.role == "unit" else None
     async with _service(request).db.read() as session:
         rows = await store.list_units(session=session, kind=kind, area_codes=areas, in_scope=in_scope, q=q,
-                                      status=status, unit_id=unit_only,
-                                      after=(after[0], after[1]) if after else None, limit=size + 1)
+                                      status=status, unit_id=unit_only, after=after, limit=size + 1)
     items = [UnitOut.of(u, principal) for u in rows[:size]]
     nxt = encode_cursor([rows[size - 1].name, rows[size - 1].unit_id]) if len(rows) > size else None
     return Page[UnitOut](items=items, next_cursor=nxt)
+
+
+def _name_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """The (unit name, unit_id) a page of units or dossiers continues after."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    return after[0], after[1]
 
 
 def _scoped_reader(request: Request, action: str) -> Principal:
@@ -454,10 +460,7 @@ async def list_worklist(
     principal = _scoped_reader(request, "cycles.read")
     _check_area(area_code)
     size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str)
-                                                                                        for a in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
+    after = _name_cursor(cursor)
     states: list[str] | None = None
     if awaits is not None:
         states = [s for s in states_awaiting(awaits) if state is None or s == state]
@@ -468,7 +471,7 @@ async def list_worklist(
         rows = await store.list_worklist(session=session, year=year or assessment_year_of(_now(request)),
                                          area_codes=areas, states=states,
                                          unit_id=principal.unit if principal.role == "unit" else None,
-                                         after=(after[0], after[1]) if after else None, limit=size + 1)
+                                         after=after, limit=size + 1)
     items = [WorklistItem(unit_id=c.unit_id, unit_name=name, area_code=area, kind=c.kind, year=c.year,
                           state=c.state, awaits=AWAITS[c.state], late=c.late, submitted_at=c.submitted_at,
                           appraised_at=c.appraisal.appraised_at if c.appraisal else None,

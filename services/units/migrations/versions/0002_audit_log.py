@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared.db import BigId, UTCDateTime
+from shared.audit import audit_table
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -19,19 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "audit_log",
-        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-        sa.Column("at", UTCDateTime, nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("role", sa.String(32), nullable=False),
-        sa.Column("action", sa.String(100), nullable=False),
-        sa.Column("target", sa.String(200), nullable=False),
-        sa.Column("reason", sa.Text, nullable=True),
-        sa.Column("details", sa.Text, nullable=False),
-        sa.Column("prev_hash", sa.String(64), nullable=False),
-        sa.Column("hash", sa.String(64), nullable=False, unique=True),
-    )
+    # The table as shared/audit.py declares it (one definition for every service's chain).
+    audit_table(sa.MetaData()).create(op.get_bind())
     op.create_index("ix_audit_log_target", "audit_log", ["target"])
 
 
