@@ -542,14 +542,14 @@ async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, req
              responses=ERROR_RESPONSES,
              summary="Record an incident (IncidentRecorded; CertificationRevoked if it undoes a recognition)")
 async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request) -> IncidentOut:
-    _, unit = await _authorized_unit(request, unit_id, "incidents.create")
+    principal, unit = await _authorized_unit(request, unit_id, "incidents.create")
     async with _service(request).db.unit_of_work() as uow:
         before = await store.get_cycle(session=uow.session, unit_id=unit_id,
                                        year=assessment_year_of(body.occurred_at)) \
             if body.occurred_at.tzinfo else None
         incident, cycle = await handlers.record_incident_cmd(
             unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=_now(request),
-            reference=body.reference, description=body.description)
+            actor=_step_actor(principal), reference=body.reference, description=body.description)
     revoked = cycle is not None and cycle.state == "revoked" and (before is None or before.state != "revoked")
     return IncidentOut.model_validate({**incident.model_dump(), "cycle_state": cycle.state if cycle else None,
                                        "revoked": revoked})

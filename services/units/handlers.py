@@ -526,18 +526,28 @@ def step_revoke(year: int, reason: str) -> Step:
 
 # --- incidents and activities ---------------------------------------------------------------------------------------
 async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occurred_at: datetime, source: str,
-                              now: datetime, reference: str | None = None,
+                              now: datetime, actor: Actor, reference: str | None = None,
                               description: str | None = None) -> tuple[Incident, Cycle | None]:
-    """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it."""
+    """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it
+    (the revocation attributed to `actor` and audited)."""
     year = _incident_year(occurred_at)
     cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
     incident, changed = _incident_step(unit, cycle, uow, category=category, occurred_at=occurred_at, source=source,
                                        now=now, reference=reference, description=description)
     await store.insert_incidents(session=uow.session, new=[incident])
     if changed is not None:
+        changed = attribute(changed, cycle, actor)
         await store.update_cycles(session=uow.session, changed=[changed], now=now)
+        await audit.append_many(uow.session, store.audit_log, [_incident_audit(actor, incident, cycle, changed, now)])
         cycle = changed
     return incident, cycle
+
+
+def _incident_audit(actor: Actor, incident: Incident, before: Cycle | None, cycle: Cycle,
+                    now: datetime) -> dict[str, Any]:
+    """The audit entry of an incident that changed its year's cycle (a recognition it revoked)."""
+    return _audit_entry(actor, "incidents.create", cycle, now, before=before.state if before else None,
+                        incident_id=incident.incident_id, category=incident.category)
 
 
 def _incident_year(occurred_at: datetime) -> int:
@@ -608,20 +618,26 @@ async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork,
     recorded: list[Incident] = []
     changed: dict[tuple[str, int], Cycle] = {}
     refs: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
     for agency, data, unit, year in todo:
+        before = cycles[(unit.unit_id, year)]
         try:
-            incident, cycle = _incident_step(unit, cycles[(unit.unit_id, year)], uow, category=data.category,
+            incident, cycle = _incident_step(unit, before, uow, category=data.category,
                                              occurred_at=data.occurred_at, source=f"agency/{agency}", now=now,
                                              reference=data.reference, description=data.description)
         except DomainError as exc:
             raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
         recorded.append(incident)
         if cycle is not None:
+            actor = Actor(sub=f"agency/{agency}", role="agency")
+            cycle = attribute(cycle, before, actor)
             cycles[(unit.unit_id, year)] = changed[(unit.unit_id, year)] = cycle
+            trail.append(_incident_audit(actor, incident, before, cycle, now))
         refs.append({"agency": agency, "message_type": IncidentReported.TYPE, "reference": data.reference,
                      "result_id": incident.incident_id, "processed_at": now})
     await store.insert_incidents(session=uow.session, new=recorded)
     await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
+    await audit.append_many(uow.session, store.audit_log, trail)
     await store.remember_inbound_many(session=uow.session, rows=refs)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from services.units import store
 from shared.audit import verify_chain, verify_service_audit
 from shared.contracts.events import DossierSubmitted
+from shared.testing import eventually
 from tests.integration.units.test_units_cycle_api import YEAR, base, drive
 from tests.integration.units.units_support import NOW, Harness
 
@@ -129,3 +130,33 @@ async def test_the_audit_trail_records_each_cycle_command_with_its_actor_for_adm
         assert (await verify_chain(session, store.audit_log)).ok
     report = await verify_service_audit(h.service.settings, "units")  # what `antq audit verify units` runs
     assert report.ok and report.entries == len(actions)
+
+
+async def test_a_recognition_revoked_by_an_incident_names_who_recorded_it_in_the_history_and_the_trail(
+        units: Harness) -> None:
+    h = units
+    by_officer, by_agency = (await h.create_unit(area_code="79.26734"))["unit_id"], \
+        (await h.create_unit(area_code="79.26734", external_key="MST-AUDIT-1"))["unit_id"]
+    for uid in (by_officer, by_agency):
+        await drive(h, uid, "recognised")
+    officer = h.auth("officer", area="79.26734")
+    r = await h.http.post(f"/units/{by_officer}/incidents", headers=officer,
+                          json={"category": "illegal_strike", "occurred_at": "2026-02-05T08:00:00+07:00"})
+    assert r.status_code == 201 and r.json()["revoked"], r.text
+    await h.publish_inbound("police", "IncidentReported.v1", {
+        "unit_external_key": "MST-AUDIT-1", "category": "illegal_strike",
+        "occurred_at": "2026-02-05T08:00:00+07:00", "reference": "PC-2026-0042"})
+
+    async def revoked_by_agency() -> list[dict[str, Any]]:
+        r = await h.http.get("/audit", headers=h.admin, params={"action": "incidents.create"})
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items if len(items) == 2 else []
+
+    entries = {e["target"]: e for e in await eventually(revoked_by_agency, what="the agency's incident audited")}
+    first = entries[f"{by_officer}/{YEAR}"]
+    assert (first["role"], first["details"]["before"], first["details"]["state"], first["details"]["category"]) == (
+        "officer", "recognised", "revoked", "illegal_strike")
+    assert (entries[f"{by_agency}/{YEAR}"]["actor"], entries[f"{by_agency}/{YEAR}"]["role"]) == (
+        "agency/police", "agency")
+    history = (await h.http.get(base(by_officer), headers=h.admin)).json()["history"]
+    assert history[-1]["state"] == "revoked" and history[-1]["by"]["role"] == "officer"
