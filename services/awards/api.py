@@ -148,6 +148,10 @@ class NominationIn(BaseModel):
     prior_commendations: list[str] = Field(default_factory=list, max_length=50)
     serious_incident_in_unit: bool = False
     standing: list[str] = Field(default_factory=list, max_length=10)
+    justification: str | None = Field(
+        default=None, max_length=2000,
+        description="why a unit that misses the collective rule should have the award: required for an exception "
+                    "(rules with allows_exception), shown to the approver in `nomination.exception`")
 
 
 class ReviewIn(BaseModel):
@@ -393,7 +397,7 @@ async def post_award(body: NominationIn, request: Request) -> AwardDetail:
         province_code=store.province_of(area_code), basis=tuple(body.basis), evidence=tuple(body.evidence),
         category=body.category, gender=body.gender, service_started_on=body.service_started_on,
         prior_commendations=tuple(body.prior_commendations), serious_incident_in_unit=body.serious_incident_in_unit,
-        standing=tuple(body.standing))
+        standing=tuple(body.standing), justification=body.justification)
     async with service.db.unit_of_work() as uow:
         award = await handlers.nominate(nomination, uow, actor=_actor(principal), now=service.clock(),
                                         recipient_name=body.recipient_name)

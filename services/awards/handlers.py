@@ -155,8 +155,11 @@ async def _propose_all(uow: UnitOfWork, proposals: Sequence[Proposal], rules_for
 
 
 def _proposal_details(proposal: Proposal, event_ids: list[str], cause: str | None) -> dict[str, Any]:
-    return {"events": event_ids, "basis": list(proposal.basis), "cause": cause,
-            "rule_version": proposal.rule_version, "level": proposal.level}
+    details: dict[str, Any] = {"events": event_ids, "basis": list(proposal.basis), "cause": cause,
+                               "rule_version": proposal.rule_version, "level": proposal.level}
+    if proposal.exception is not None:
+        details["exception"] = proposal.exception.model_dump(mode="json")
+    return details
 
 
 def _constant(rules: Any) -> Callable[[Proposal], Any]:
@@ -526,7 +529,11 @@ async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now
     rules = _rules(nomination.province_code, now)
     prior = await store.awards_of_recipient(session=uow.session, recipient_kind=nomination.recipient_kind,
                                             recipient_ref=nomination.recipient_ref)
-    proposal = validate_nomination(nomination, rules, store.prior_awards(prior), on=local_date(now))
+    unit = None
+    if nomination.recipient_kind == "unit":
+        unit = await store.load_unit_facts(session=uow.session, unit_id=nomination.recipient_ref,
+                                           area_code=nomination.area_code)
+    proposal = validate_nomination(nomination, rules, store.prior_awards(prior), on=local_date(now), unit=unit)
     existing = await store.get_award_row(session=uow.session, award_id=proposal.award_id)
     if existing is not None:
         raise Conflict("this award is already proposed for this recipient and year", code="already_proposed",
@@ -534,6 +541,9 @@ async def nominate(nomination: Nomination, uow: UnitOfWork, *, actor: Actor, now
     facts = nomination.model_dump(mode="json", include={
         "proposer", "category", "gender", "service_started_on", "prior_commendations", "serious_incident_in_unit",
         "standing"})
+    if proposal.exception is not None:
+        # Kept with the nomination, so the approver sees what the unit misses and why it is proposed anyway.
+        facts["exception"] = proposal.exception.model_dump(mode="json")
     created = await _propose_all(uow, [proposal], lambda _: rules, now=now, actor=actor,
                                  recipient_name=recipient_name, nomination=facts)
     if not created:

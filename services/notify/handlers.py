@@ -37,7 +37,13 @@ from services.notify.domain import (
     when_to_send,
 )
 from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, referenced
-from services.notify.domain.routing import ALWAYS_IMMEDIATE, event_area, event_unit, hidden_patterns
+from services.notify.domain.routing import (
+    ALWAYS_IMMEDIATE,
+    default_approvers,
+    event_area,
+    event_unit,
+    hidden_patterns,
+)
 from services.notify.domain.targets import Network
 from services.notify.domain.templates import default_templates
 from services.notify.keys import WebhookSecrets
@@ -62,6 +68,7 @@ log = logging.getLogger(__name__)
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
 DESK_PREFIX = "desk:"
+LEADER_DESK_PREFIX = "leaders:"
 ALL_LEVELS = frozenset({"commune", "province"})
 
 
@@ -88,6 +95,8 @@ def recipient_id_for(principal: Principal) -> str:
         if not principal.unit:
             raise Forbidden("a unit token must name its unit", code="forbidden_scope")
         return f"unit:{principal.unit}"
+    if principal.role == "leader":
+        return f"leader:{principal.sub}"
     return f"external:{principal.sub}"
 
 
@@ -97,6 +106,8 @@ def _caller_fields(principal: Principal) -> dict[str, Any]:
                 "area_code": None if principal.role == "admin" else principal.area, "unit_id": None}
     if principal.role == "unit":
         return {"kind": "unit_contact", "role": None, "area_code": None, "unit_id": principal.unit}
+    if principal.role == "leader":
+        return {"kind": "leader", "role": None, "area_code": principal.area, "unit_id": None}
     return {"kind": "external", "role": None, "area_code": principal.area, "unit_id": None}
 
 
@@ -129,6 +140,9 @@ def recipient_from_row(row: Mapping[Any, Any]) -> Recipient:
     if kind == "unit_contact":
         return Recipient(recipient_id=row["recipient_id"], kind="unit_contact", unit_id=row["unit_id"],
                          email=row["email"], phone=row["phone"])
+    if kind == "leader":
+        return Recipient(recipient_id=row["recipient_id"], kind="leader", area_code=row["area_code"],
+                         email=row["email"], phone=row["phone"])
     return Recipient(recipient_id=row["recipient_id"], kind="external", email=row["email"], phone=row["phone"])
 
 
@@ -148,6 +162,14 @@ def desk(area: str | None) -> Recipient:
     """
     return Recipient(recipient_id=f"{DESK_PREFIX}{area or '*'}", kind="officer", role="officer", area_code=area,
                      approves_levels=ALL_LEVELS)
+
+
+@lru_cache(maxsize=8192)
+def leader_desk(level: str, area: str | None) -> Recipient:
+    """The shared inbox of the leaders of one level for one area: every leader of that level whose area covers
+    the area reads it (a ministry leader every area's). It approves the award levels approvers.yaml gives it."""
+    return Recipient(recipient_id=f"{LEADER_DESK_PREFIX}{level}:{area or '*'}", kind="leader", area_code=area,
+                     approves_levels=default_approvers().award_levels_of(level))
 
 
 # --- routing events -------------------------------------------------------------------------------------------
@@ -342,6 +364,7 @@ class Audience:
             elif row["kind"] != "officer":
                 known.append(recipient_from_row(row))
         known.append(desk(area))
+        known.extend(leader_desk(level, area) for level in default_approvers().leader_levels)
         return known
 
 
@@ -630,9 +653,16 @@ def parse_hhmm(value: str | None) -> time | None:
 
 # --- the inbox ------------------------------------------------------------------------------------------------
 def inbox_filter(principal: Principal) -> ColumnElement[bool]:
-    """The caller's inbox: what was addressed to them, and for officers the desks of the areas they cover."""
+    """The caller's inbox: what was addressed to them, for officers the desks of the areas they cover, for leaders
+    the desks of their level for the areas they lead."""
     d = store.deliveries.c
     own = d.recipient_id == recipient_id_for(principal)
+    if principal.role == "leader" and principal.level:
+        prefix = f"{LEADER_DESK_PREFIX}{principal.level}:".replace("_", "\\_")
+        leaders: ColumnElement[bool] = d.recipient_id.like(f"{prefix}%", escape="\\")
+        if principal.area is not None:
+            leaders = and_(leaders, area_within(d.area_code, principal.area))
+        return and_(d.channel == "inbox", or_(own, leaders))
     if principal.role not in ("officer", "admin"):
         return and_(d.channel == "inbox", own)
     desks: ColumnElement[bool] = d.recipient_id.like(f"{DESK_PREFIX}%")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -10,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.units import handlers, store
 from services.units.domain import (
+    AWAITS,
     Activity,
     ActivityFields,
+    Actor,
+    Awaits,
     Contact,
     Cycle,
     Framework,
@@ -24,7 +28,9 @@ from services.units.domain import (
     assessment_year_of,
     load_frameworks,
     split_area_code,
+    states_awaiting,
 )
+from services.units.domain.cycle import CycleState
 from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus
 from services.units.handlers import CriterionBody, Guard, ImportReport, ItemResult, Step
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
@@ -63,6 +69,10 @@ def _now(request: Request) -> datetime:
 
 def _actor(principal: Principal | None) -> str:
     return f"{principal.role}:{principal.sub}" if principal else "anonymous"
+
+
+def _step_actor(principal: Principal) -> Actor:
+    return Actor(sub=principal.sub, role=principal.role, area=principal.area)
 
 
 def _check_area(area_code: str | None) -> None:
@@ -204,6 +214,8 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recognized: bool
     decision_no: str | None = Field(default=None, max_length=200)
+    decided_on: date | None = Field(default=None, description="the date the People's Committee signed the "
+                                    "decision (default: today); not after today nor before the appraisal")
     rating: Rating | None = None
     note: str | None = Field(default=None, max_length=2000)
 
@@ -270,19 +282,25 @@ async def list_units(
     principal = _scoped_reader(request, "units.list")
     _check_area(area_code)
     size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str)
-                                                                                        for a in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
+    after = _name_cursor(cursor)
     areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
     unit_only = principal.unit if principal.role == "unit" else None
     async with _service(request).db.read() as session:
         rows = await store.list_units(session=session, kind=kind, area_codes=areas, in_scope=in_scope, q=q,
-                                      status=status, unit_id=unit_only,
-                                      after=(after[0], after[1]) if after else None, limit=size + 1)
+                                      status=status, unit_id=unit_only, after=after, limit=size + 1)
     items = [UnitOut.of(u, principal) for u in rows[:size]]
     nxt = encode_cursor([rows[size - 1].name, rows[size - 1].unit_id]) if len(rows) > size else None
     return Page[UnitOut](items=items, next_cursor=nxt)
+
+
+def _name_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """The (unit name, unit_id) a page of units or dossiers continues after."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    return after[0], after[1]
 
 
 def _scoped_reader(request: Request, action: str) -> Principal:
@@ -389,6 +407,7 @@ async def _cycle_command(request: Request, unit_id: str, year: int, action: str,
     principal, _ = await _authorized_unit(request, unit_id, action)
     async with _service(request).db.unit_of_work() as uow:
         results = await handlers.run_cycle_step(uow, items=[(unit_id, step)], year=year, now=_now(request),
+                                                actor=_step_actor(principal), action=action,
                                                 guard=_guard(principal, action), creates=creates,
                                                 needs_recognised=needs_recognised, needs_incidents=needs_incidents)
         cycle = handlers.single(results)
@@ -409,6 +428,57 @@ async def list_cycles(unit_id: UnitId, request: Request) -> list[CycleSummary]:
     async with _service(request).db.read() as session:
         return [CycleSummary.model_validate(r) for r in await store.list_unit_cycles(session=session,
                                                                                       unit_id=unit_id)]
+
+
+class WorklistItem(BaseModel):
+    """One dossier of a worklist: the cycle's state, what it awaits and who holds the unit."""
+
+    unit_id: str
+    unit_name: str
+    area_code: str
+    kind: str
+    year: int
+    state: str
+    awaits: Awaits | None
+    late: bool
+    submitted_at: datetime | None = None
+    appraised_at: datetime | None = None
+    rating: str | None = None
+
+
+@router.get("/cycles", response_model=Page[WorklistItem], tags=["cycles"], responses=ERROR_RESPONSES,
+            summary="A year's dossiers and what each awaits (limited to the caller's area or unit)")
+async def list_worklist(
+    request: Request,
+    year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
+    area_code: AreaCode = None,
+    state: Annotated[CycleState | None, Query()] = None,
+    awaits: Annotated[Awaits | None, Query(description="the next step the dossier waits for")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[WorklistItem]:
+    principal = _scoped_reader(request, "cycles.read")
+    _check_area(area_code)
+    size = clamp_limit(limit)
+    after = _name_cursor(cursor)
+    states: list[str] | None = None
+    if awaits is not None:
+        states = [s for s in states_awaiting(awaits) if state is None or s == state]
+    elif state is not None:
+        states = [state]
+    areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
+    async with _service(request).db.read() as session:
+        rows = await store.list_worklist(session=session, year=year or assessment_year_of(_now(request)),
+                                         area_codes=areas, states=states,
+                                         unit_id=principal.unit if principal.role == "unit" else None,
+                                         after=after, limit=size + 1)
+    items = [WorklistItem(unit_id=c.unit_id, unit_name=name, area_code=area, kind=c.kind, year=c.year,
+                          state=c.state, awaits=AWAITS[c.state], late=c.late, submitted_at=c.submitted_at,
+                          appraised_at=c.appraisal.appraised_at if c.appraisal else None,
+                          rating=c.decision.rating if c.decision else None)
+             for c, name, area in rows[:size]]
+    nxt = encode_cursor([items[-1].unit_name, items[-1].unit_id]) if len(rows) > size else None
+    return Page[WorklistItem](items=items, next_cursor=nxt)
 
 
 @router.get("/units/{unit_id}/cycles/{year}", response_model=CycleOut, tags=["cycles"], responses=ERROR_RESPONSES,
@@ -457,7 +527,7 @@ async def post_appraisal(unit_id: UnitId, year: Year, body: AppraisalBody, reque
              summary="People's Committee decision (UnitCertified or CertificationDenied)")
 async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request: Request) -> CycleOut:
     step = handlers.step_decide(year, body.recognized, body.decision_no, body.rating, body.note,
-                                decider_area=_decider_area(request))
+                                decider_area=_decider_area(request), decided_on=body.decided_on)
     return await _cycle_command(request, unit_id, year, "cycles.decide", step, needs_recognised=True)
 
 
@@ -472,14 +542,14 @@ async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, req
              responses=ERROR_RESPONSES,
              summary="Record an incident (IncidentRecorded; CertificationRevoked if it undoes a recognition)")
 async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request) -> IncidentOut:
-    _, unit = await _authorized_unit(request, unit_id, "incidents.create")
+    principal, unit = await _authorized_unit(request, unit_id, "incidents.create")
     async with _service(request).db.unit_of_work() as uow:
         before = await store.get_cycle(session=uow.session, unit_id=unit_id,
                                        year=assessment_year_of(body.occurred_at)) \
             if body.occurred_at.tzinfo else None
         incident, cycle = await handlers.record_incident_cmd(
             unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=_now(request),
-            reference=body.reference, description=body.description)
+            actor=_step_actor(principal), reference=body.reference, description=body.description)
     revoked = cycle is not None and cycle.state == "revoked" and (before is None or before.state != "revoked")
     return IncidentOut.model_validate({**incident.model_dump(), "cycle_state": cycle.state if cycle else None,
                                        "revoked": revoked})
@@ -525,6 +595,45 @@ async def list_activities(unit_id: UnitId, request: Request, year: int | None = 
     nxt = encode_cursor([rows[size - 1].held_on.isoformat(), rows[size - 1].activity_id]) \
         if len(rows) > size else None
     return Page[Activity](items=rows[:size], next_cursor=nxt)
+
+
+# --- audit ---------------------------------------------------------------------------------------------------------
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target: str = Field(description="unit_id/year")
+    reason: str | None = None
+    details: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+@router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
+            summary="The hash-chained trail of cycle commands, oldest first (admins)")
+async def list_audit(
+    request: Request,
+    unit_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2200, description="with unit_id")] = None,
+    action: Annotated[str | None, Query(max_length=100, description="e.g. cycles.decide")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[AuditEntryOut]:
+    POLICY.authorize(bearer_principal(request), "audit.read")
+    if year is not None and unit_id is None:
+        raise Invalid("year filters the trail of one unit: give unit_id too", details={"field": "year"})
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, int):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    target = f"{unit_id}/{year}" if unit_id is not None and year is not None else unit_id
+    async with _service(request).db.read() as session:
+        rows = await store.list_audit(session=session, target_prefix=target, action=action, after=after,
+                                      limit=size + 1)
+    items = [AuditEntryOut.model_validate({**r, "details": json.loads(r["details"])}) for r in rows[:size]]
+    return Page[AuditEntryOut](items=items, next_cursor=encode_cursor(items[-1].seq) if len(rows) > size else None)
 
 
 # --- statistics ----------------------------------------------------------------------------------------------------
@@ -601,8 +710,10 @@ class BatchResult(BaseModel):
     items: list[BatchItemResult]
 
 
-async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], **kw: Any) -> Response:
-    """Run a batch; the result (declared as `BatchResult`) is serialised once here, not validated again."""
+async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], action: str,
+                 **kw: Any) -> Response:
+    """Run a batch of one cycle command (`action`, as the audit trail names it); the result (declared as
+    `BatchResult`) is serialised once here, not validated again."""
     _check_area(body.area_code)
     principal = POLICY.authorize(bearer_principal(request), "batches.run", area=body.area_code)
     assert principal is not None
@@ -611,8 +722,8 @@ async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]
         raise Invalid(f"at most {service.settings.units_batch_max_items} items per batch", code="batch_too_large")
     async with service.db.unit_of_work() as uow:
         results: list[ItemResult] = await handlers.run_cycle_step(
-            uow, items=items, year=body.year, now=_now(request), guard=_guard(principal, "batches.run",
-                                                                               body.area_code), **kw)
+            uow, items=items, year=body.year, now=_now(request), actor=_step_actor(principal), action=action,
+            guard=_guard(principal, "batches.run", body.area_code), **kw)
     out = [BatchItemResult.model_validate(r.as_dict()) for r in results]
     ok = sum(1 for r in out if r.ok)
     result = BatchResult(total=len(out), succeeded=ok, failed=len(out) - ok, items=out)
@@ -623,7 +734,8 @@ async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]
              summary="Register many units of one area for a year")
 async def batch_registrations(body: BatchUnits, request: Request) -> Response:
     step = handlers.step_register(body.year)
-    return await _batch(request, body, [(u, step) for u in body.unit_ids], creates=True, needs_incidents=True)
+    return await _batch(request, body, [(u, step) for u in body.unit_ids], "cycles.register", creates=True,
+                        needs_incidents=True)
 
 
 @router.post("/batches/self-assessments", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
@@ -632,14 +744,14 @@ async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -
     items: list[tuple[str, Step]] = [
         (i.unit_id, handlers.step_self_assess(body.year, {k: v.model_dump() for k, v in (i.results or {}).items()}
                                               or None)) for i in body.items]
-    return await _batch(request, body, items)
+    return await _batch(request, body, items, "cycles.score")
 
 
 @router.post("/batches/submissions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Submit the dossiers of many units of one area")
 async def batch_submissions(body: BatchUnits, request: Request) -> Response:
     step = handlers.step_submit(body.year)
-    return await _batch(request, body, [(u, step) for u in body.unit_ids])
+    return await _batch(request, body, [(u, step) for u in body.unit_ids], "cycles.submit")
 
 
 @router.post("/batches/appraisals", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
@@ -647,7 +759,7 @@ async def batch_submissions(body: BatchUnits, request: Request) -> Response:
 async def batch_appraisals(body: BatchAppraisals, request: Request) -> Response:
     items: list[tuple[str, Step]] = [(i.unit_id, handlers.step_appraise(body.year, i.recommended, i.note))
                                      for i in body.items]
-    return await _batch(request, body, items)
+    return await _batch(request, body, items, "cycles.appraise")
 
 
 @router.post("/batches/decisions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
@@ -655,7 +767,7 @@ async def batch_appraisals(body: BatchAppraisals, request: Request) -> Response:
 async def batch_decisions(body: BatchDecisions, request: Request) -> Response:
     items: list[tuple[str, Step]] = [
         (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note,
-                                         decider_area=_decider_area(request)))
+                                         decider_area=_decider_area(request), decided_on=i.decided_on))
         for i in body.items]
-    return await _batch(request, body, items, needs_recognised=True)
+    return await _batch(request, body, items, "cycles.decide", needs_recognised=True)
 

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from services.units import store
 from services.units.domain import (
     Activity,
     ActivityFields,
+    Actor,
     Cycle,
     Framework,
     Incident,
@@ -31,6 +32,7 @@ from services.units.domain import (
     apply_patch,
     appraise,
     assessment_year_of,
+    attribute,
     create_unit,
     decide,
     event_changes,
@@ -52,6 +54,7 @@ from services.units.domain import (
 )
 from services.units.domain.cycle import CriterionOutcome, check_deciding_level
 from services.units.domain.units import RowError
+from shared import audit
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
 from shared.db import Database, UnitOfWork
@@ -388,12 +391,14 @@ def _need(cycle: Cycle | None, unit: Unit, year: int) -> Cycle:
 
 
 async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], year: int, now: datetime,
-                         guard: Guard = allow_all, creates: bool = False, needs_recognised: bool = False,
-                         needs_incidents: bool = False) -> list[ItemResult]:
-    """Apply one cycle command to many units in one transaction; a refused item leaves the others untouched.
+                         actor: Actor, action: str, guard: Guard = allow_all, creates: bool = False,
+                         needs_recognised: bool = False, needs_incidents: bool = False) -> list[ItemResult]:
+    """Apply one cycle command (`action`, e.g. `cycles.decide`) to many units in one transaction; a refused item
+    leaves the others untouched.
 
     Nothing is written for a refused item: the domain decides before anything is saved, so no savepoint is
-    needed. Each accepted item's events go to the outbox in item order.
+    needed. Each accepted item's events go to the outbox in item order; its new steps are attributed to `actor`
+    and the command is appended to the audit trail.
     """
     ids = [unit_id for unit_id, _ in items]
     units = await store.get_units(session=uow.session, unit_ids=ids)
@@ -404,6 +409,7 @@ async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], 
     if needs_incidents:
         ctx.incidents = await store.year_incidents(session=uow.session, unit_ids=ids, year=year)
     results: list[ItemResult] = []
+    trail: list[dict[str, Any]] = []
     created: dict[str, Cycle] = {}
     changed: dict[str, Cycle] = {}
     seen: set[str] = set()
@@ -425,16 +431,28 @@ async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], 
         except DomainError as exc:
             result.error = exc
             continue
-        result.cycle = outcome.cycle
+        cycle = result.cycle = attribute(outcome.cycle, before, actor)
         if before is None and creates:
-            created[unit_id] = outcome.cycle
-        elif outcome.cycle != before:
-            changed[unit_id] = outcome.cycle
-        for event in outcome.events:
-            uow.emit(event)
+            created[unit_id] = cycle
+        elif cycle != before:
+            changed[unit_id] = cycle
+        event_ids = [uow.emit(event).id for event in outcome.events]
+        trail.append(_audit_entry(actor, action, cycle, now, before=before.state if before else None,
+                                  area_code=unit.area_code, events=event_ids))
     await store.insert_cycles(session=uow.session, new=list(created.values()), now=now)
     await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
+    await audit.append_many(uow.session, store.audit_log, trail)
     return results
+
+
+def _audit_entry(actor: Actor, action: str, cycle: Cycle, now: datetime, **details: Any) -> dict[str, Any]:
+    """The audit trail's record of one cycle command (the keyword arguments of `audit.append`)."""
+    extra: dict[str, Any] = {"state": cycle.state, "actor_area": actor.area}
+    if action == "cycles.decide" and cycle.decision is not None:
+        extra |= {"decision_no": cycle.decision.decision_no, "recognized": cycle.decision.recognized,
+                  "decided_on": cycle.decision.decided_on.isoformat() if cycle.decision.decided_on else None}
+    return {"actor": actor.sub, "role": actor.role, "action": action, "target": f"{cycle.unit_id}/{cycle.year}",
+            "at": now, "details": {**details, **extra}}
 
 
 def single(results: list[ItemResult]) -> Cycle:
@@ -478,7 +496,7 @@ def step_self_assess(year: int, results: Mapping[str, Mapping[str, Any]] | None)
 
 def step_submit(year: int) -> Step:
     def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
-        return submit(_need(cycle, unit, year), now=ctx.now)
+        return submit(_need(cycle, unit, year), now=ctx.now, area_code=unit.area_code, unit_name=unit.name)
     return run
 
 
@@ -489,14 +507,14 @@ def step_appraise(year: int, recommended: bool, note: str | None) -> Step:
 
 
 def step_decide(year: int, recognized: bool, decision_no: str | None, rating: Rating | None,
-                note: str | None, *, decider_area: str | None) -> Step:
+                note: str | None, *, decider_area: str | None, decided_on: date | None = None) -> Step:
     """`decider_area`: the deciding officer's scope (None: unscoped or admin), checked against the unit's
-    managing level."""
+    managing level; `decided_on`: the date the People's Committee signed."""
     def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
         check_deciding_level(unit.managing_level, decider_area)
         return decide(_need(cycle, unit, year), recognized=recognized, decision_no=decision_no,
                       level=unit.managing_level, now=ctx.now, rating=rating, note=note,
-                      previously_recognised=ctx.recognised.get(unit.unit_id, []))
+                      previously_recognised=ctx.recognised.get(unit.unit_id, []), decided_on=decided_on)
     return run
 
 
@@ -508,18 +526,28 @@ def step_revoke(year: int, reason: str) -> Step:
 
 # --- incidents and activities ---------------------------------------------------------------------------------------
 async def record_incident_cmd(unit: Unit, uow: UnitOfWork, *, category: str, occurred_at: datetime, source: str,
-                              now: datetime, reference: str | None = None,
+                              now: datetime, actor: Actor, reference: str | None = None,
                               description: str | None = None) -> tuple[Incident, Cycle | None]:
-    """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it."""
+    """Record an incident against the year it occurred in; a disqualifying one after recognition revokes it
+    (the revocation attributed to `actor` and audited)."""
     year = _incident_year(occurred_at)
     cycle = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=year)
     incident, changed = _incident_step(unit, cycle, uow, category=category, occurred_at=occurred_at, source=source,
                                        now=now, reference=reference, description=description)
     await store.insert_incidents(session=uow.session, new=[incident])
     if changed is not None:
+        changed = attribute(changed, cycle, actor)
         await store.update_cycles(session=uow.session, changed=[changed], now=now)
+        await audit.append_many(uow.session, store.audit_log, [_incident_audit(actor, incident, cycle, changed, now)])
         cycle = changed
     return incident, cycle
+
+
+def _incident_audit(actor: Actor, incident: Incident, before: Cycle | None, cycle: Cycle,
+                    now: datetime) -> dict[str, Any]:
+    """The audit entry of an incident that changed its year's cycle (a recognition it revoked)."""
+    return _audit_entry(actor, "incidents.create", cycle, now, before=before.state if before else None,
+                        incident_id=incident.incident_id, category=incident.category)
 
 
 def _incident_year(occurred_at: datetime) -> int:
@@ -590,20 +618,26 @@ async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork,
     recorded: list[Incident] = []
     changed: dict[tuple[str, int], Cycle] = {}
     refs: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
     for agency, data, unit, year in todo:
+        before = cycles[(unit.unit_id, year)]
         try:
-            incident, cycle = _incident_step(unit, cycles[(unit.unit_id, year)], uow, category=data.category,
+            incident, cycle = _incident_step(unit, before, uow, category=data.category,
                                              occurred_at=data.occurred_at, source=f"agency/{agency}", now=now,
                                              reference=data.reference, description=data.description)
         except DomainError as exc:
             raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
         recorded.append(incident)
         if cycle is not None:
+            actor = Actor(sub=f"agency/{agency}", role="agency")
+            cycle = attribute(cycle, before, actor)
             cycles[(unit.unit_id, year)] = changed[(unit.unit_id, year)] = cycle
+            trail.append(_incident_audit(actor, incident, before, cycle, now))
         refs.append({"agency": agency, "message_type": IncidentReported.TYPE, "reference": data.reference,
                      "result_id": incident.incident_id, "processed_at": now})
     await store.insert_incidents(session=uow.session, new=recorded)
     await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
+    await audit.append_many(uow.session, store.audit_log, trail)
     await store.remember_inbound_many(session=uow.session, rows=refs)
 
 

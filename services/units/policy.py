@@ -34,6 +34,7 @@ POLICY = Policy([
     Rule("activities.read", dict(READERS), description="a unit's activities"),
     Rule("stats.read", {"admin": "any", "officer": "area", "agency": "any"}, description="report figures"),
     Rule("batches.run", dict(OFFICER), description="batch registration, scoring, appraisal and decisions"),
+    Rule("audit.read", {"admin": "any"}, description="the hash-chained trail of cycle commands"),
 ])
 
 # What a unit's own staff may change about their unit (identity, area and scope are the police's business).

@@ -51,6 +51,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
+from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
 
 metadata = MetaData()
@@ -176,6 +177,11 @@ inbound_refs = Table(
     Column("result_id", String(200), nullable=True),
     Column("processed_at", UTCDateTime, nullable=False),
 )
+
+# The hash-chained trail of every cycle command: who (subject, role, area), what, when (shared/audit.py).
+audit_log = audit_table(metadata)
+Index("ix_audit_log_target", audit_log.c.target)
+
 
 class _SerializedJSON(TypeDecorator[str]):
     """Binds a JSON document already serialised by pydantic (`model_dump_json`) into a JSON column as it is.
@@ -373,6 +379,42 @@ async def list_unit_cycles(*, session: AsyncSession, unit_id: str) -> list[dict[
     stmt = (select(cycles.c.year, cycles.c.state, cycles.c.framework_code, cycles.c.late, cycles.c.rating)
             .where(cycles.c.unit_id == unit_id).order_by(cycles.c.year))
     return [dict(r) for r in (await session.execute(stmt)).mappings()]
+
+
+async def list_worklist(
+    *, session: AsyncSession, year: int, area_codes: Sequence[str], states: Sequence[str] | None,
+    unit_id: str | None, after: tuple[str, str] | None, limit: int,
+) -> list[tuple[Cycle, str, str]]:
+    """A year's cycles with their unit's name and area, ordered by (unit name, unit_id); every area in
+    `area_codes` must cover the unit (filter ∩ caller scope); `states` None means any state."""
+    stmt = (select(_CYCLE_JSON, units.c.name, units.c.area_code)
+            .select_from(cycles.join(units, units.c.unit_id == cycles.c.unit_id))
+            .where(cycles.c.year == year))
+    for area in area_codes:
+        stmt = stmt.where(area_clause(area))
+    if states is not None:
+        stmt = stmt.where(cycles.c.state.in_(list(states)))
+    if unit_id is not None:
+        stmt = stmt.where(cycles.c.unit_id == unit_id)
+    if after is not None:
+        name, uid = after
+        stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
+    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
+    return [(_cycle(data), name, area) for data, name, area in (await session.execute(stmt)).all()]
+
+
+async def list_audit(*, session: AsyncSession, target_prefix: str | None, action: str | None, after: int | None,
+                     limit: int) -> list[dict[str, Any]]:
+    """Audit entries oldest first; `target_prefix` is a unit id (every year) or `unit_id/year`."""
+    stmt = select(audit_log)
+    if target_prefix is not None:
+        stmt = stmt.where(or_(audit_log.c.target == target_prefix,
+                              audit_log.c.target.startswith(target_prefix + "/", autoescape=True)))
+    if action is not None:
+        stmt = stmt.where(audit_log.c.action == action)
+    if after is not None:
+        stmt = stmt.where(audit_log.c.seq > after)
+    return [dict(r) for r in (await session.execute(stmt.order_by(audit_log.c.seq).limit(limit))).mappings()]
 
 
 async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, list[int]]:

@@ -90,6 +90,18 @@ class UnitSelfAssessed(EventData):
     criteria_total: int = Field(ge=0)
 
 
+class DossierSubmitted(EventData):
+    """A unit sent its dossier to the police: the commune's officers have one more dossier to appraise."""
+
+    TYPE: ClassVar[str] = "antq.units.DossierSubmitted.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    area_code: str = ShortText
+    unit_name: str = Field(min_length=1, max_length=500)
+    submitted_at: datetime
+
+
 class UnitAppraised(EventData):
     TYPE: ClassVar[str] = "antq.units.UnitAppraised.v1"
     AGGREGATE: ClassVar[str] = "unit_id"
@@ -108,6 +120,7 @@ class UnitCertified(EventData):
     decided_at: datetime
     decided_by_level: Level
     consecutive_years: int = Field(ge=1)
+    decided_on: date | None = Field(default=None, description="the date the People's Committee signed the decision")
 
 
 class CertificationDenied(EventData):
@@ -213,6 +226,8 @@ class AwardProposed(EventData):
     year: int = Field(ge=2000, le=2200)
     basis: list[str]
     level: str = ShortText
+    area_code: str | None = Field(default=None, max_length=200,
+                                  description="the award's area, where the approvers of its level are found")
 
 
 class AwardApproved(EventData):
@@ -347,7 +362,7 @@ class UnitUpserted(EventData):
 
 
 CATALOGUE: tuple[type[EventData], ...] = (
-    UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, UnitAppraised,
+    UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, DossierSubmitted, UnitAppraised,
     UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
     TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipVerified, TipClosed,
     AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled,

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,7 @@ from shared.contracts.events import (
 )
 from shared.errors import Conflict, Forbidden, Invalid
 
-from .rules import RATING_ORDER, Gender, IndividualRule, Proposer, RuleSet
+from .rules import RATING_ORDER, CollectiveRule, Gender, IndividualRule, Proposer, RuleSet
 
 # Statuses of an earlier award that count as "holding" it (a proposal, a rejection or an annulment does not).
 HELD_STATUSES = frozenset({"approved", "granted"})
@@ -109,6 +109,13 @@ class TipFacts(_Frozen):
     province_code: str | None = None
 
 
+class RuleException(_Frozen):
+    """A collective nomination that misses the rule, let through as the rule allows: what it misses and why."""
+
+    unmet: tuple[dict[str, Any], ...]
+    justification: str
+
+
 class Proposal(_Frozen):
     """A proposal the rules owe (or a validated manual nomination), before it becomes an Award."""
 
@@ -124,6 +131,7 @@ class Proposal(_Frozen):
     rule_version: str
     evidence: tuple[str, ...] = ()
     origin: str = "rule"
+    exception: RuleException | None = None  # a manual nomination let through although it misses the rule
 
     @property
     def award_id(self) -> str:
@@ -257,6 +265,28 @@ class Nomination(_Frozen):
     prior_commendations: tuple[str, ...] = ()
     serious_incident_in_unit: bool = False
     standing: tuple[str, ...] = ()  # e.g. ("prosecuted",) or ("disciplined",): barred or deferred conditions
+    # Why a unit that misses the collective thresholds should have the award anyway (rules allowing exceptions).
+    justification: str | None = Field(default=None, max_length=2000)
+
+
+def unmet_collective(facts: UnitFacts, rule: CollectiveRule, prior_awards: Sequence[PriorAward], *,
+                     year: int) -> list[dict[str, Any]]:
+    """The conditions of a collective rule a unit does not meet for `year`: the run of standing recognitions
+    (at the rule's minimum rating) ending in that year, and the awards it must already hold."""
+    unmet: list[dict[str, Any]] = []
+    counted = {r.year for run in _runs(facts, rule.min_rating) for r in run}
+    length = 0
+    while year - length in counted:
+        length += 1
+    if length < rule.consecutive_years:
+        condition: dict[str, Any] = {"condition": "consecutive_years", "required": rule.consecutive_years,
+                                     "actual": length, "ending": year}
+        if rule.min_rating is not None:
+            condition["min_rating"] = rule.min_rating
+        unmet.append(condition)
+    unmet.extend({"condition": "requires_prior", "award_type": prior} for prior in rule.requires_prior
+                 if not _holds(prior_awards, prior, facts.unit_id, year))
+    return unmet
 
 
 def full_years_between(start: date, end: date) -> int:
@@ -267,12 +297,17 @@ def full_years_between(start: date, end: date) -> int:
 
 
 def validate_nomination(
-    nomination: Nomination, rules: RuleSet, prior_awards: Sequence[PriorAward], *, on: date
+    nomination: Nomination, rules: RuleSet, prior_awards: Sequence[PriorAward], *, on: date,
+    unit: UnitFacts | None = None,
 ) -> Proposal:
-    """Check a manual nomination against the rules in force; returns the Proposal or raises.
+    """Check a manual nomination against the rules in force; returns the Proposal (with `exception` set when a
+    collective nomination misses a rule that allows exceptions), or raises.
 
     Raises NotFound (unknown type), Forbidden (proposer/level not allowed), Invalid (not eligible; details list the
-    failed rules), Conflict code "already_awarded" (once per person) or code "deferred" (while disciplined).
+    failed rules; code "rule_not_met" with the unmet `conditions` for a unit missing the collective rule, code
+    "justification_required" when the rule allows an exception but none was given), Conflict code
+    "already_awarded" (once per person) or code "deferred" (while disciplined). `unit` is what the service knows
+    of the unit's recognitions (a collective nomination of a unit it knows nothing of misses every threshold).
     """
     award_type = rules.award_type(nomination.award_type)
     if nomination.recipient_kind not in award_type.recipient_kinds:
@@ -294,6 +329,9 @@ def validate_nomination(
     individual = award_type.individual
     if individual is not None:
         _check_individual(nomination, individual, prior_awards, on=on)
+    exception = None
+    if award_type.collective is not None and nomination.recipient_kind == "unit":
+        exception = _check_collective(nomination, award_type.collective, prior_awards, unit)
     return Proposal(
         key=proposal_key(nomination.award_type, nomination.recipient_kind, nomination.recipient_ref, nomination.year),
         award_type=nomination.award_type,
@@ -307,7 +345,25 @@ def validate_nomination(
         rule_version=rules.version,
         evidence=nomination.evidence,
         origin="nomination",
+        exception=exception,
     )
+
+
+def _check_collective(nomination: Nomination, rule: CollectiveRule, prior_awards: Sequence[PriorAward],
+                      unit: UnitFacts | None) -> RuleException | None:
+    facts = unit or UnitFacts(unit_id=nomination.recipient_ref, area_code="", province_code="")
+    mine = [p for p in prior_awards if p.recipient_kind == "unit"]
+    unmet = unmet_collective(facts, rule, mine, year=nomination.year)
+    if not unmet:
+        return None
+    if not rule.allows_exception:
+        raise Invalid(f"the unit does not meet the rule for {nomination.award_type} in {nomination.year}",
+                      code="rule_not_met", details={"conditions": unmet})
+    justification = (nomination.justification or "").strip()
+    if not justification:
+        raise Invalid("the unit does not meet the rule: an exception needs the nominator's justification",
+                      code="justification_required", details={"field": "justification", "conditions": unmet})
+    return RuleException(unmet=tuple(unmet), justification=justification)
 
 
 def check_standing(standing: Iterable[str], rule: IndividualRule, *,

@@ -42,6 +42,9 @@ class CollectiveRule(_Frozen):
     min_rating: Rating | None = None
     # Award types the unit must already hold (approved or granted, earlier year) for this one to be owed.
     requires_prior: tuple[str, ...] = ()
+    # Whether a manual nomination that misses the thresholds may still go to the approver as an exception, with
+    # the nominator's justification; without it such a nomination is refused.
+    allows_exception: bool = False
 
 
 class MedalCategory(_Frozen):

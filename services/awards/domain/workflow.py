@@ -176,6 +176,7 @@ def propose(proposal: Proposal, rules: RuleSet, *, actor: str, now: datetime) ->
     event = AwardProposed(
         award_id=award.award_id, award_type=award.award_type, recipient_kind=award.recipient_kind,
         recipient_ref=award.recipient_ref, year=award.year, basis=list(award.basis), level=award.level,
+        area_code=award.area_code,
     )
     audit = AuditEntry(award_id=award.award_id, action="propose", actor=actor, at=now, from_status=None,
                        to_status="proposed", note=proposal.origin)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.notify.domain.patterns import valid_type_pattern
 
 ChannelName = Literal["inbox", "email", "webhook", "sms"]
-RecipientKind = Literal["officer", "unit_contact", "external", "reporter"]
+RecipientKind = Literal["officer", "leader", "unit_contact", "external", "reporter"]
 OfficerRole = Literal["officer", "admin"]
 Language = Literal["vi", "en"]
 Mode = Literal["immediate", "digest"]

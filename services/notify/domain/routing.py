@@ -24,6 +24,7 @@ from services.notify.domain.model import (
 from services.notify.domain.patterns import area_covers, type_matches
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+APPROVERS_FILE = Path(__file__).resolve().parent / "approvers.yaml"
 Audience = Literal["area_officers", "unit_contacts", "approvers", "reporter"]
 # Notify's own events are never routed: a delivery of a NotificationDelivered would publish another one, forever.
 OWN_PREFIX = "antq.notify."
@@ -84,6 +85,35 @@ class RuleSet(_Frozen):
         return any(condition.holds_for(data) for condition in self.for_type(event_type)[0])
 
 
+class ApproverLevel(_Frozen):
+    leader: str = Field(min_length=1)
+
+
+class Approvers(_Frozen):
+    """Who approves awards of each level (approvers.yaml): the leaders of a `leader` level."""
+
+    version: str
+    levels: dict[str, ApproverLevel] = Field(min_length=1)
+
+    @property
+    def leader_levels(self) -> tuple[str, ...]:
+        return tuple(sorted({a.leader for a in self.levels.values()}))
+
+    def award_levels_of(self, leader_level: str) -> frozenset[str]:
+        """The award levels a leader of `leader_level` is told about."""
+        return frozenset(level for level, a in self.levels.items() if a.leader == leader_level)
+
+
+def load_approvers(path: Path = APPROVERS_FILE) -> Approvers:
+    with path.open(encoding="utf-8") as handle:
+        return Approvers.model_validate(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=1)
+def default_approvers() -> Approvers:
+    return load_approvers()
+
+
 def load_rules(path: Path = RULES_FILE) -> RuleSet:
     with path.open(encoding="utf-8") as handle:
         return RuleSet.model_validate(yaml.safe_load(handle))
@@ -140,10 +170,12 @@ def audience(kind: Audience, data: Mapping[str, Any], directory: Directory) -> l
         unit_id = event_unit(data)
         return [r for r in directory.recipients if r.kind == "unit_contact" and unit_id and r.unit_id == unit_id]
     if kind == "approvers":
+        # Officers (their levels from their scope) and the leaders' desks (their levels from approvers.yaml).
         level = data.get("level")
         return [
             r for r in directory.recipients
-            if r.kind == "officer" and level in r.approves_levels and (area is None or area_covers(r.area_code, area))
+            if r.kind in ("officer", "leader") and level in r.approves_levels
+            and (area is None or area_covers(r.area_code, area))
         ]
     ref = event_reporter(data, directory)
     return [reporter_recipient(ref)] if ref else []

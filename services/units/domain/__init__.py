@@ -11,7 +11,10 @@ from .calendar import (
 )
 from .cycle import (
     ALLOWED,
+    AWAITS,
+    Actor,
     Appraisal,
+    Awaits,
     CriterionResult,
     Cycle,
     CycleState,
@@ -20,6 +23,7 @@ from .cycle import (
     Outcome,
     Revocation,
     appraise,
+    attribute,
     consecutive_years,
     decide,
     denial_reasons,
@@ -31,6 +35,7 @@ from .cycle import (
     register,
     revoke,
     self_assess,
+    states_awaiting,
     submit,
 )
 from .frameworks import (
@@ -64,6 +69,7 @@ from .units import (
 
 __all__ = [
     "ALLOWED",
+    "AWAITS",
     "IMMUTABLE",
     "PATCHABLE",
     "PERSONAL_FIELDS",
@@ -72,7 +78,9 @@ __all__ = [
     "VN_TZ",
     "Activity",
     "ActivityFields",
+    "Actor",
     "Appraisal",
+    "Awaits",
     "Contact",
     "Criterion",
     "CriterionResult",
@@ -98,6 +106,7 @@ __all__ = [
     "area_covers",
     "assessment_period",
     "assessment_year_of",
+    "attribute",
     "compute_stats",
     "consecutive_years",
     "create_unit",
@@ -124,6 +133,7 @@ __all__ = [
     "revoke",
     "self_assess",
     "split_area_code",
+    "states_awaiting",
     "submit",
     "validate_import_row",
 ]

@@ -21,7 +21,7 @@ Choices the rules leave open, decided here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,7 @@ from shared.contracts.events import (
     CertificationDenied,
     CertificationRevoked,
     CycleRegistered,
+    DossierSubmitted,
     EventData,
     Level,
     Rating,
@@ -61,6 +62,24 @@ ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "revoked": (),
 }
 FINAL_STATES: frozenset[CycleState] = frozenset({"recognised", "not_recognised", "revoked"})
+
+# What a dossier waits for in each state (a worklist's filter); final states wait for nothing. A self-assessed
+# dossier waits for the unit to submit it, although the police may also appraise it directly.
+Awaits = Literal["self_assessment", "submission", "appraisal", "decision"]
+AWAITS: dict[CycleState, Awaits | None] = {
+    "registered": "self_assessment",
+    "in_progress": "self_assessment",
+    "self_assessed": "submission",
+    "submitted": "appraisal",
+    "appraised": "decision",
+    "recognised": None,
+    "not_recognised": None,
+    "revoked": None,
+}
+
+
+def states_awaiting(awaits: Awaits) -> list[CycleState]:
+    return [state for state, waits in AWAITS.items() if waits == awaits]
 
 
 class _Model(BaseModel):
@@ -96,7 +115,10 @@ class Decision(_Model):
     decision_no: str | None = None
     rating: Rating | None = None
     level: Level
+    # When the decision was recorded; `decided_on` is the date the People's Committee signed it (given by the
+    # officer who records it, often days later). Cycles recorded before the date was kept have None.
     decided_at: datetime
+    decided_on: date | None = None
     reasons: tuple[str, ...] = ()
     note: str | None = Field(default=None, max_length=2000)
     consecutive_years: int | None = None
@@ -108,9 +130,18 @@ class Revocation(_Model):
     revoked_at: datetime
 
 
+class Actor(_Model):
+    """Who took a step: the token's subject, role and area (None for unscoped callers and the system)."""
+
+    sub: str
+    role: str
+    area: str | None = None
+
+
 class Step(_Model):
     state: CycleState
     at: datetime
+    by: Actor | None = None  # None in cycles recorded before steps were attributed
 
 
 class Cycle(_Model):
@@ -169,6 +200,15 @@ def _require(cycle: Cycle, command: Command) -> None:
 def _move(cycle: Cycle, state: CycleState, now: datetime, **changes: Any) -> Cycle:
     history = cycle.history if state == cycle.state else (*cycle.history, Step(state=state, at=now))
     return cycle.model_copy(update={**changes, "state": state, "history": history})
+
+
+def attribute(cycle: Cycle, before: Cycle | None, by: Actor) -> Cycle:
+    """The cycle with the steps a command added since `before` attributed to `by` (commands stay actor-free)."""
+    known = len(before.history) if before is not None else 0
+    if len(cycle.history) <= known:
+        return cycle
+    steps = (*cycle.history[:known], *(s.model_copy(update={"by": by}) for s in cycle.history[known:]))
+    return cycle.model_copy(update={"history": steps})
 
 
 def _check_framework(cycle: Cycle, framework: Framework) -> None:
@@ -330,10 +370,14 @@ def self_assess(
     return Outcome(new, [event])
 
 
-def submit(cycle: Cycle, *, now: datetime) -> Outcome:
-    """Send the dossier to the police. No catalogue event: the next public fact is the appraisal."""
+def submit(cycle: Cycle, *, now: datetime, area_code: str, unit_name: str) -> Outcome:
+    """Send the dossier to the police (`DossierSubmitted`, so the area's officers learn a dossier awaits them).
+    An appraisal straight after the self-assessment passes through `submitted` without this event: the police
+    already hold the dossier."""
     _require(cycle, "submit")
-    return Outcome(_move(cycle, "submitted", now, submitted_at=now), [])
+    event = DossierSubmitted(unit_id=cycle.unit_id, year=cycle.year, area_code=area_code, unit_name=unit_name,
+                             submitted_at=now)
+    return Outcome(_move(cycle, "submitted", now, submitted_at=now), [event])
 
 
 def unmet_criteria(cycle: Cycle) -> list[str]:
@@ -397,19 +441,23 @@ def decide(
     rating: Rating | None = None,
     note: str | None = None,
     previously_recognised: Iterable[int] = (),
+    decided_on: date | None = None,
 ) -> Outcome:
     """The People's Committee decision at the unit's managing level.
 
     Recognition is refused (409) while a criterion is not met or a disqualifying incident stands for the year,
     or without a favourable appraisal. `previously_recognised` is the unit's other years whose recognition stands.
+    `decided_on` is the date the committee signed (default: the day it is recorded); it cannot lie after the day
+    of recording nor before the dossier was appraised (422).
     """
     _require(cycle, "decide")
+    decided_on = _decision_date(cycle, decided_on, now)
     if not recognized:
         if rating is not None:
             raise Invalid("a rating is given only with a recognition", details={"field": "rating"})
         reasons = denial_reasons(cycle, note)
         decision = Decision(recognized=False, decision_no=decision_no or None, level=level, decided_at=now,
-                            reasons=tuple(reasons), note=note)
+                            decided_on=decided_on, reasons=tuple(reasons), note=note)
         new = _move(cycle, "not_recognised", now, decision=decision)
         return Outcome(new, [CertificationDenied(unit_id=cycle.unit_id, year=cycle.year, reasons=reasons)])
     if not decision_no or not decision_no.strip():
@@ -420,11 +468,25 @@ def decide(
     run = consecutive_years((y for y in previously_recognised if y != cycle.year), cycle.year)
     number = decision_no.strip()
     decision = Decision(recognized=True, decision_no=number, rating=rating, level=level, decided_at=now,
-                        note=note, consecutive_years=run)
+                        decided_on=decided_on, note=note, consecutive_years=run)
     new = _move(cycle, "recognised", now, decision=decision)
     event = UnitCertified(unit_id=cycle.unit_id, year=cycle.year, rating=rating, decision_no=number,
-                          decided_at=now, decided_by_level=level, consecutive_years=run)
+                          decided_at=now, decided_by_level=level, consecutive_years=run, decided_on=decided_on)
     return Outcome(new, [event])
+
+
+def _decision_date(cycle: Cycle, decided_on: date | None, now: datetime) -> date:
+    today = local_date(now)
+    if decided_on is None:
+        return today
+    if decided_on > today:
+        raise Invalid(f"the decision date {decided_on.isoformat()} is after today ({today.isoformat()})",
+                      details={"field": "decided_on"})
+    appraised = local_date(cycle.appraisal.appraised_at) if cycle.appraisal is not None else None
+    if appraised is not None and decided_on < appraised:
+        raise Invalid(f"the decision date {decided_on.isoformat()} is before the appraisal ({appraised.isoformat()})",
+                      details={"field": "decided_on"})
+    return decided_on
 
 
 def check_deciding_level(level: Level, decider_area: str | None) -> None:

@@ -97,6 +97,14 @@ def certified(unit_id: str, year: int, *, level: str = "commune", rating: str | 
         "consecutive_years": consecutive})
 
 
+async def qualify(bus: Bus, unit_id: str, first: int, last: int) -> None:
+    """Recognise a unit every year from `first` to `last`, so that a manual Giấy khen (two consecutive years)
+    meets the rule in each year after the first. The rules themselves owe one every second year counted from
+    `first` (first + 1, first + 3...): a manual nomination for such a year finds it proposed already."""
+    for year in range(first, last + 1):
+        await bus.publish(certified(unit_id, year))
+
+
 def revoked(unit_id: str, year: int, reason: str = "illegal strike confirmed after recognition") -> (
         CertificationRevoked):
     return CertificationRevoked(unit_id=unit_id, year=year, reason=reason, incident_id=f"inc-{uuid.uuid4().hex[:6]}")

@@ -14,7 +14,7 @@ from services.awards.policy import POLICY
 from shared.audit import verify_chain
 from shared.policy import Rule
 from shared.testing import eventually
-from tests.integration.awards.awards_helpers import Awards, drained, registered
+from tests.integration.awards.awards_helpers import Awards, drained, qualify, registered
 
 
 def _person() -> str:
@@ -300,6 +300,7 @@ async def test_approving_a_proposal_needs_the_right_to_review_it_too(awards: Awa
 async def test_a_nomination_without_area_takes_the_area_the_service_knows(awards: Awards) -> None:
     unit = f"u-{uuid.uuid4().hex[:8]}"
     await awards.bus.publish(registered(unit, "01.00004"))
+    await qualify(awards.bus, unit, 2024, 2026)
     await drained(awards.service)
     body = {"award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": unit, "year": 2026,
             "proposer": "commune"}
@@ -383,6 +384,7 @@ async def test_stats_count_by_current_status_and_split_collectives_from_individu
     people = [(await _nominate(awards, year=2024))["award_id"] for _ in range(3)]
     unit_id = f"u-{uuid.uuid4().hex[:6]}"
     await awards.bus.publish(registered(unit_id, "01.00004"))  # a unit's area comes from its registration
+    await qualify(awards.bus, unit_id, 2022, 2024)
     await drained(awards.service)
     unit = (await _nominate(awards, year=2024, recipient_kind="unit", recipient_ref=unit_id,
                             proposer="commune"))["award_id"]
@@ -410,6 +412,7 @@ async def test_a_unit_proposes_itself_and_only_itself(awards: Awards) -> None:
     unit, other = f"u-{uuid.uuid4().hex[:8]}", f"u-{uuid.uuid4().hex[:8]}"
     await awards.bus.publish(registered(unit, "01.00004"))
     await awards.bus.publish(registered(other, "01.00004"))
+    await qualify(awards.bus, unit, 2024, 2026)
     await drained(awards.service)
     own = awards.token("unit", unit=unit)
     body = {"award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": unit, "year": 2026}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -267,4 +268,48 @@ def test_nomination_for_an_unknown_award_type_is_not_found(national: RuleSet) ->
 def test_manual_collective_nomination_needs_no_individual_evidence(national: RuleSet) -> None:
     nomination = Nomination(award_type="giay_khen", recipient_kind="unit", recipient_ref="u-3", year=2025,
                             proposer="commune", level="commune", basis=("ev-a",))
-    assert validate_nomination(nomination, national, [], on=ON).basis == ("ev-a",)
+    facts = fold_years(unit_facts("u-3"), [2024, 2025])
+    assert validate_nomination(nomination, national, [], on=ON, unit=facts).basis == ("ev-a",)
+
+
+def _collective(award_type: str = "bang_khen_province", **kw: Any) -> Nomination:
+    return Nomination.model_validate({"award_type": award_type, "recipient_kind": "unit", "recipient_ref": "u-1",
+                                      "year": 2025, "proposer": "police", **kw})
+
+
+def test_a_collective_nomination_missing_the_rule_is_refused_with_the_unmet_conditions(national: RuleSet) -> None:
+    never = unit_facts("u-1")
+    with pytest.raises(Invalid) as refused:
+        validate_nomination(_collective(), national, [], on=ON, unit=never)
+    assert refused.value.code == "rule_not_met" and refused.value.status == 422
+    assert refused.value.details == {"conditions": [
+        {"condition": "consecutive_years", "required": 3, "actual": 0, "ending": 2025},
+        {"condition": "requires_prior", "award_type": "giay_khen"}]}
+    # Two recognised years, but not consecutive: the run ending in the nominated year is one year long.
+    gap = fold_years(unit_facts("u-1"), [2023, 2025])
+    with pytest.raises(Invalid) as short:
+        validate_nomination(_collective("giay_khen", level="commune", proposer="commune"), national, [], on=ON,
+                            unit=gap)
+    assert short.value.details == {"conditions": [
+        {"condition": "consecutive_years", "required": 2, "actual": 1, "ending": 2025}]}
+    prior = [PriorAward(award_type="giay_khen", recipient_kind="unit", recipient_ref="u-1", year=2023,
+                        status="granted")]
+    met = fold_years(unit_facts("u-1"), [2023, 2024, 2025])
+    assert validate_nomination(_collective(), national, prior, on=ON, unit=met).exception is None
+
+
+def test_where_the_rule_allows_exceptions_a_justified_nomination_is_marked_as_one(national: RuleSet) -> None:
+    bang_khen = national.award_types["bang_khen_province"]
+    assert bang_khen.collective is not None and bang_khen.collective.allows_exception is False  # the default
+    allowing = bang_khen.model_copy(update={"collective": bang_khen.collective.model_copy(
+        update={"allows_exception": True})})
+    lenient = national.model_copy(update={"award_types": {**national.award_types, "bang_khen_province": allowing}})
+    never = unit_facts("u-1")
+    with pytest.raises(Invalid) as unjustified:
+        validate_nomination(_collective(justification="  "), lenient, [], on=ON, unit=never)
+    assert unjustified.value.code == "justification_required"
+    proposal = validate_nomination(_collective(justification="rescued staff in the 2025 flood"), lenient, [],
+                                   on=ON, unit=never)
+    assert proposal.exception is not None
+    assert proposal.exception.justification == "rescued staff in the 2025 flood"
+    assert [c["condition"] for c in proposal.exception.unmet] == ["consecutive_years", "requires_prior"]

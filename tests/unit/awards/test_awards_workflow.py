@@ -75,7 +75,8 @@ def test_the_happy_path_emits_the_catalogue_events_and_audits_each_step(national
     proposed = propose(proposal, national, actor="system", now=NOW)
     assert proposed.award.award_id == proposal.award_id
     assert proposed.events == (AwardProposed(award_id=proposal.award_id, award_type="giay_khen", recipient_kind="unit",
-                                             recipient_ref="u-1", year=2024, basis=["e1", "e2"], level="commune"),)
+                                             recipient_ref="u-1", year=2024, basis=["e1", "e2"], level="commune",
+                                             area_code=proposal.area_code),)
     assert proposed.audit.actor == "system" and proposed.audit.at == NOW
     reviewed = review(proposed.award, actor="officer-1", now=NOW, note="dossier complete")
     assert reviewed.events == () and reviewed.audit.note == "dossier complete"

@@ -21,6 +21,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "IncidentRecorded": {"incident_id": "I1", "unit_id": "U1", "year": 2026, "category": "illegal_strike",
                          "disqualifying": True, "occurred_at": "2026-05-01T01:00:00Z", "source": "agency/police"},
     "UnitSelfAssessed": {"unit_id": "U1", "year": 2026, "criteria_met": 4, "criteria_total": 5},
+    "DossierSubmitted": {"unit_id": "U1", "year": 2026, "area_code": "79.26734", "unit_name": "Công ty <A> & B",
+                         "submitted_at": "2026-03-30T02:00:00Z"},
     "UnitAppraised": {"unit_id": "U1", "year": 2026, "recommended": False},
     "UnitCertified": {"unit_id": "U1", "year": 2026, "rating": "excellent", "decision_no": "123/QĐ-UBND",
                       "decided_at": "2026-11-20T02:00:00Z", "decided_by_level": "commune", "consecutive_years": 3},

@@ -39,6 +39,7 @@ from shared.errors import Conflict, IllegalTransition, Invalid, NotFound
 T0 = datetime(2026, 2, 10, 3, 0, tzinfo=UTC)
 FW = framework_in_force("enterprise", None, date(2026, 2, 10))
 SCHOOL_FW = framework_in_force("school", None, date(2026, 2, 10))
+AREA = "79.26734"
 
 
 def at(days: int) -> datetime:
@@ -66,7 +67,7 @@ def to_state(state: CycleState, fw: Framework = FW) -> Cycle:
     cycle = self_assess(cycle, fw, now=at(2)).cycle
     if state == "self_assessed":
         return cycle
-    cycle = submit(cycle, now=at(3)).cycle
+    cycle = submit(cycle, now=at(3), area_code=AREA, unit_name="Công ty A").cycle
     if state == "submitted":
         return cycle
     cycle = appraise(cycle, recommended=state != "not_recognised", now=at(4)).cycle
@@ -84,7 +85,7 @@ COMMANDS: dict[str, Callable[[Cycle], Outcome]] = {
     "record_criterion": lambda c: record_criterion(c, FW, code="A6.1", result="met", now=at(7)),
     "self_assess": lambda c: self_assess(c, FW, now=at(7),
                                          results={k.code: {"result": "met"} for k in FW.scored_criteria}),
-    "submit": lambda c: submit(c, now=at(7)),
+    "submit": lambda c: submit(c, now=at(7), area_code=AREA, unit_name="Công ty A"),
     "appraise": lambda c: appraise(c, recommended=False, now=at(7)),
     "decide": lambda c: decide(c, recognized=False, decision_no=None, level="commune", now=at(7)),
     "revoke": lambda c: revoke(c, reason="fraud", now=at(7)),
@@ -223,7 +224,8 @@ def test_appraisal_and_recognition_emit_their_events() -> None:
                  now=at(5), previously_recognised=[2024, 2025])
     assert out.cycle.state == "recognised"
     assert out.events == [UnitCertified(unit_id="u1", year=2026, rating="good", decision_no="12/QĐ-UBND",
-                                        decided_at=at(5), decided_by_level="province", consecutive_years=3)]
+                                        decided_at=at(5), decided_by_level="province", consecutive_years=3,
+                                        decided_on=date(2026, 2, 15))]
 
 
 def test_recognition_needs_a_decision_number() -> None:
@@ -270,7 +272,7 @@ def test_not_recognised_lists_unmet_criteria_incidents_and_note() -> None:
         cycle = record_criterion(cycle, FW, code=crit.code, result=result, now=at(1)).cycle  # type: ignore[arg-type]
     ref = IncidentRef(incident_id="inc-1", category="secret_leak", disqualifying=True, occurred_at=at(1))
     cycle = note_incident(cycle, ref, now=at(1)).cycle
-    cycle = submit(self_assess(cycle, FW, now=at(2)).cycle, now=at(3)).cycle
+    cycle = submit(self_assess(cycle, FW, now=at(2)).cycle, now=at(3), area_code=AREA, unit_name="Công ty A").cycle
     cycle = appraise(cycle, recommended=False, now=at(4)).cycle
     out = decide(cycle, recognized=False, decision_no="9/QĐ", level="commune", note="dossier late", now=at(5))
     reasons = ["criterion_not_met:A6.3", "disqualifying_incident:secret_leak", "appraisal:not_recommended",
