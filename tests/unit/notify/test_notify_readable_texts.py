@@ -36,6 +36,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                          "disqualifying": True, "occurred_at": "2026-05-01T01:00:00Z", "source": "http"},
     "UnitSelfAssessed": {"unit_id": UNIT, "year": 2026, "criteria_met": 4, "criteria_total": 5},
     "UnitAppraised": {"unit_id": UNIT, "year": 2026, "recommended": True},
+    "DossierSubmitted": {"unit_id": UNIT, "year": 2026, "area_code": "79.26734", "unit_name": "Công ty TNHH Minh Phát",
+                         "submitted_at": "2026-11-10T02:00:00Z"},
     "UnitCertified": {"unit_id": UNIT, "year": 2026, "rating": "good", "decision_no": "123/QĐ-UBND",
                       "decided_at": "2026-11-20T02:00:00Z", "decided_by_level": "commune", "consecutive_years": 3},
     "CertificationDenied": {"unit_id": UNIT, "year": 2026, "reasons": ["disqualifying_incident:illegal_strike",
