@@ -28,7 +28,7 @@ from services.tips.handlers import (
     VerifyTip,
 )
 from services.tips.policy import POLICY
-from shared.areas import AREA_CODE_MAX_LENGTH
+from shared.areas import AREA_CODE_MAX_LENGTH, check_known_area
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, UnitKind
@@ -348,6 +348,7 @@ async def list_tips(
         cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[TipSummary]:
     principal = officer(request, "tips.list")
+    check_known_area(area_code)
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
     size = clamp_limit(limit)
@@ -404,6 +405,7 @@ async def get_stats(
         kind: Annotated[UnitKind | None, Query(description="only tips naming a unit of this kind")] = None,
 ) -> TipStats:
     principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
+    check_known_area(area_code)
     if area_code is None and principal.role == "officer":
         area_code = principal.area  # an officer's own area by default
     POLICY.authorize(principal, "tips.stats", area=area_code)

@@ -84,7 +84,7 @@ async def submit_on_public_form(page: Any, world: World) -> str:
     await page.select_option("#category", "theft")
     await page.fill("#description", "Mất trộm hai máy tính ở phòng kế toán")
     await page.fill("#location", "Tầng 2, trụ sở công ty")
-    await page.fill("#area_code", "79.26734")
+    await page.fill("#area_code", "79.26743")
     await page.check("#who-identified")
     await page.fill("#name", "Trần Thị Bình")
     await page.click("#send")

@@ -149,7 +149,7 @@ async def test_submit_a_tip_in_the_browser_and_read_an_officers_reply_with_the_r
         assert await page.js("document.scripts.length") == 0  # the pages work without JavaScript
         assert await page.js("document.querySelector('label[for=description]') !== null")
         await page.fill({"category": "theft", "description": "Mất trộm hai máy tính ở phòng kế toán",
-                         "location": "Tầng 2, trụ sở công ty", "area_code": "79.26734"})
+                         "location": "Tầng 2, trụ sở công ty", "area_code": "79.26743"})
         await page.click_and_wait("send", "receipt")
         receipt = (await page.text("receipt")).strip()
         assert len(receipt.replace("-", "")) == 28

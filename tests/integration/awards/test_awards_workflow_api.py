@@ -115,7 +115,7 @@ async def test_roles_and_areas_are_enforced(awards: Awards) -> None:
     for role, kw in (("unit", {"unit": "u-1"}), ("agency", {})):
         assert (await _step(awards, award_id, "review", None, awards.token(role, **kw))).status_code == 403
     r = await awards.http.post("/awards", json={"award_type": "giay_khen", "recipient_kind": "person",
-                                                "recipient_ref": "x", "year": 2026, "area_code": "79.26734"},
+                                                "recipient_ref": "x", "year": 2026, "area_code": "79.26743"},
                                headers=awards.token("officer", area="01"))
     assert r.status_code == 403
 
@@ -215,7 +215,7 @@ async def test_overdue_reviews_are_marked_and_listed(awards: Awards) -> None:
 
 async def test_stats_and_metrics_count_awards_by_type_level_area_and_year(awards: Awards) -> None:
     ids = [(await _nominate(awards, year=2025))["award_id"] for _ in range(3)]
-    await _nominate(awards, year=2025, area_code="79.26734", headers=awards.token("admin"))
+    await _nominate(awards, year=2025, area_code="79.26743", headers=awards.token("admin"))
     await _step(awards, ids[0], "review")
     await _step(awards, ids[0], "approve", {"decision_no": "1"})
     await _step(awards, ids[0], "grant")

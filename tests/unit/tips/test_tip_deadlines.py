@@ -68,7 +68,7 @@ def test_forward_deadline_is_48_hours_in_a_remote_area(area_code: str) -> None:
     assert running.due_at == T0 + 48 * H
 
 
-@pytest.mark.parametrize("area_code", ["79", "79.26734", "111", "13.00745", "31", None])
+@pytest.mark.parametrize("area_code", ["79", "79.26743", "111", "13.00745", "31", None])
 def test_forward_deadline_stays_24_hours_outside_remote_areas(area_code: str | None) -> None:
     running = current_deadline(state(area_code=area_code), RULES)
     assert running is not None
