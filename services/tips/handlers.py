@@ -69,7 +69,6 @@ from services.tips.policy import authorize_on
 from services.tips.storage import AttachmentStorage
 from shared import audit
 from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, check_known_area, is_area_code
-from shared.places import is_known_area
 from shared.auth import Principal
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import (
@@ -84,6 +83,7 @@ from shared.contracts.events import (
 from shared.contracts.instants import Instant
 from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
+from shared.places import is_known_area
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 
