@@ -144,7 +144,7 @@ async def test_quota_is_enforced_at_approval_per_province(awards: Awards) -> Non
     assert r.json()["error"]["code"] == "quota_exceeded"
     assert r.json()["error"]["details"] == {"award_type": "bang_khen_mps", "year": 2026, "used": 5, "quota": 5}
     # Another province has its own quota; another year too.
-    elsewhere = (await _nominate(awards, ministry, award_type="bang_khen_mps", area_code="02.00100"))[
+    elsewhere = (await _nominate(awards, ministry, award_type="bang_khen_mps", area_code="04.01273"))[
         "award_id"]
     await _step(awards, elsewhere, "review", None, ministry)
     assert (await _step(awards, elsewhere, "approve", {"decision_no": "QĐ-BCA"}, ministry)).status_code == 200

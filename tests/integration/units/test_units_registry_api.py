@@ -76,7 +76,7 @@ async def test_search_filters_area_hierarchically_and_pages(units: Harness) -> N
     a = await units.create_unit(name="Trường THPT Nguyễn Du", kind="school", area_code="79.26743")
     b = await units.create_unit(name="Công ty Đông Á", kind="enterprise", area_code="79.26737", size="micro")
     c = await units.create_unit(name="Sở Công Thương", kind="agency", area_code="79")
-    d = await units.create_unit(name="Công ty Hà Nội", kind="enterprise", area_code="01.00001")
+    d = await units.create_unit(name="Công ty Hà Nội", kind="enterprise", area_code="01.00008")
 
     async def ids(**params: object) -> set[str]:
         r = await units.http.get("/units", headers=units.admin, params=params)

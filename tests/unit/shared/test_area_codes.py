@@ -24,7 +24,7 @@ from shared.areas import AREA_CODE_MAX_LENGTH, is_area_code
 from shared.auth import TokenAuthority
 from shared.errors import Invalid
 
-VALID = ["79", "79.26743", "01.00001", "HN", "HN.BA-DINH", "a_b.c-d", "9" * 20, "79." + "1" * 40,
+VALID = ["79", "79.26743", "01.00008", "HN", "HN.BA-DINH", "a_b.c-d", "9" * 20, "79." + "1" * 40,
          "9" * 20 + "." + "1" * 40]
 INVALID = ["", ".", "79.", ".26743", "79..1", "7.9.1", "79 .1", "79/1", "Hà_Nội", "79\n", "9" * 21,
            "79." + "1" * 41, "79.26743.1"]
