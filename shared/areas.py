@@ -45,8 +45,10 @@ class UnknownArea(Invalid):
 
 
 def unknown_area_details(value: str, field: str = "area_code") -> dict[str, Any]:
-    """The `details` of an `unknown_area` error: the field, the code given and the nearest known places."""
-    return {"field": field, "area_code": value, "close_matches": places.close_matches(value)}
+    """The `details` of an `unknown_area` error: the field, the code given (only a well-formed one: an error body
+    never repeats free text a caller typed) and the nearest known places."""
+    return {"field": field, "area_code": value if is_area_code(value) else None,
+            "close_matches": places.close_matches(value)}
 
 
 def check_known_area(value: str | None, field: str = "area_code") -> None:

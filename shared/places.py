@@ -169,8 +169,9 @@ def close_matches(code_or_name: str, limit: int = 5) -> list[dict[str, str]]:
         near = sorted((p for p in communes_of(province_part) if not p.local),
                       key=lambda p: abs(int(p.code.partition(".")[2]) - int(commune_part)))
         matches = near[:limit]
-    elif value.isdigit():
-        matches = sorted(provinces(), key=lambda p: abs(int(p.code) - int(value)))[:limit]
+    elif province_part.isdigit() and province_part not in everything:
+        # Provinces merged in 2025 lost their codes: the nearest codes still in use.
+        matches = sorted(provinces(), key=lambda p: abs(int(p.code) - int(province_part)))[:limit]
     if not matches:
         matches = search(value, limit=limit)
     if not matches:
