@@ -13,7 +13,7 @@ from services.notify.handlers import check_area
 from services.tips.domain.rules import DeadlineRules, load_deadline_rules
 from services.units.domain import make_area_code, split_area_code
 from shared import places
-from shared.areas import UnknownArea, check_known_area, covers, is_area_code
+from shared.areas import UnknownArea, check_known_area, covers, is_area_code, unknown_area_details
 from shared.auth import TokenAuthority
 from shared.settings import Settings
 
@@ -64,6 +64,8 @@ def test_an_unknown_code_is_refused_with_the_nearest_places() -> None:
     assert caught.value.status == 422 and caught.value.code == "unknown_area"
     near = [m["code"] for m in caught.value.details["close_matches"]]
     assert near[0] == "79.26732" and "79.26737" in near
+    assert unknown_area_details("Nguyễn Văn A 0909")["area_code"] is None  # free text is never repeated
+    assert places.close_matches("02.00100")[0]["code"] == "01"  # Hà Giang's old code: the nearest provinces
     assert places.close_matches("tan dinh")[0] == {"code": "79.26737", "name": "Phường Tân Định, Thành phố Hồ Chí Minh"}
 
 
