@@ -20,8 +20,9 @@ from shared.settings import Settings
 
 PROVINCE = "79"
 # Real communes of Ho Chi Minh City, named as the national list names them (shared/places.py).
-COMMUNES = {code: places.place(f"{PROVINCE}.{code}").name  # type: ignore[union-attr]
-            for code in ("26737", "26740", "26743", "27259", "27343")}
+_DEMO_COMMUNES = ("26737", "26740", "26743", "27259", "27343")
+COMMUNES = {p.code.partition(".")[2]: p.name for p in places.communes_of(PROVINCE)
+            if p.code.partition(".")[2] in _DEMO_COMMUNES}
 
 ENTERPRISES = ["Công ty TNHH Dệt May {n}", "Công ty CP Cơ khí {n}", "Công ty TNHH Thực phẩm {n}",
                "Công ty CP Vận tải {n}", "Công ty TNHH Điện tử {n}", "Công ty CP Xây dựng {n}"]

@@ -112,3 +112,11 @@ def test_the_remote_communes_of_the_48_hour_rule_are_places_of_the_list() -> Non
     data["remote_area_codes"] = ["12.00745"]
     with pytest.raises(ValidationError, match=r"not places of the national list: 12\.00745"):
         DeadlineRules.model_validate(data)
+
+
+def test_the_demo_names_its_communes_as_the_national_list_does() -> None:
+    from services.units.demo import COMMUNES, PROVINCE
+
+    assert len(COMMUNES) == 5
+    assert all(places.area_label(f"{PROVINCE}.{code}", "vi") == f"{name}, Thành phố Hồ Chí Minh"
+               for code, name in COMMUNES.items())
