@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from shared import places
 from shared.areas import AREA_CODE_EXAMPLE, covers, is_area_code
 from shared.errors import Unauthorized
 from shared.files import write_private
@@ -20,7 +21,7 @@ from shared.files import write_private
 Role = Literal["admin", "officer", "leader", "unit", "agency"]
 ROLES: tuple[str, ...] = ("admin", "officer", "leader", "unit", "agency")
 # A leader decides at one level of the commendation hierarchy; below the ministry the level has an area: a commune
-# leader a commune ("79.26734"), a provincial one (the province's People's Committee or its police) a province.
+# leader a commune ("79.26743"), a provincial one (the province's People's Committee or its police) a province.
 LEADER_LEVELS: tuple[str, ...] = ("commune", "police_unit", "province", "ministry")
 ALG = "Ed25519"  # RFC 9864's fully-specified name for EdDSA over Ed25519
 
@@ -37,7 +38,7 @@ class Principal:
     level: str | None = None  # a leader's level (LEADER_LEVELS); None for every other role
 
     def covers_area(self, area_code: str | None) -> bool:
-        """Hierarchical match: an officer of "79" covers "79" and "79.26734"; unscoped covers everything."""
+        """Hierarchical match: an officer of "79" covers "79" and "79.26743"; unscoped covers everything."""
         if self.role == "admin" or self.area is None:
             return True
         if area_code is None:
@@ -49,6 +50,8 @@ def scope_problem(role: str, *, area: str | None, unit: str | None, level: str |
     """Why a role's scope claims do not fit together (None when they do): one rule for local and OIDC tokens."""
     if area is not None and not is_area_code(area):
         return f"area must be an area code such as {AREA_CODE_EXAMPLE}, not {area!r}"
+    if area is not None and not places.is_known_area(area):
+        return places.unknown_area_message(area)
     if role == "unit" and not unit:
         return "a unit token must name its unit (--unit)"
     if role != "leader":
@@ -60,7 +63,7 @@ def scope_problem(role: str, *, area: str | None, unit: str | None, level: str |
     if area is None:
         return f"a {level} leader must name the area it leads (--area)"
     if (level == "commune") != ("." in area):
-        return f"a {level} leader's area must be a {'commune (79.26734)' if level == 'commune' else 'province (79)'}"
+        return f"a {level} leader's area must be a {'commune (79.26743)' if level == 'commune' else 'province (79)'}"
     return None
 
 

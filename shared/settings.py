@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import places
+
 SERVICES: tuple[str, ...] = ("units", "tips", "awards", "notify")
 # Every process `antq up` starts: the four services on the bus, then the staff console (HTTP only, P+5).
 PROCESSES: tuple[str, ...] = (*SERVICES, "console")
@@ -115,6 +117,9 @@ class Settings(BaseSettings):
     notify_worker_poll_seconds: float = Field(default=1.0, gt=0)
     notify_channel_concurrency: int = Field(default=8, ge=1, le=256)
     notify_delivery_lease_seconds: float = Field(default=120.0, gt=0)
+    # Local areas (an industrial park, a border zone) under provinces of the national list: YAML or CSV with
+    # code, name, kind (shared/places.py). Checked when the settings load: a bad file stops start-up.
+    local_areas_file: Path | None = None
     notify_rules_file: Path | None = None  # a province's routing rules (YAML); default: the shipped rules.yaml
     notify_retry_file: Path | None = None  # per-channel retry policy (YAML); default: the shipped retry.yaml
     # Networks (comma-separated CIDRs) webhooks may reach besides public addresses; empty: public addresses only
@@ -169,6 +174,22 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"ANTQ_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
         return ",".join(entries)
+
+    @field_validator("local_areas_file")
+    @classmethod
+    def _local_areas(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return v
+        try:
+            text = v.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"ANTQ_LOCAL_AREAS_FILE {v}: cannot be read ({exc})") from None
+        try:
+            areas = places.parse_local_areas(text, "csv" if v.suffix.lower() == ".csv" else "yaml")
+        except places.LocalAreasError as exc:
+            raise ValueError(f"ANTQ_LOCAL_AREAS_FILE {v}: {exc}") from None
+        places.use_local_areas(areas)  # every area check of this process knows them from now on
+        return v
 
     @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
                      "notify_database_url", "tips_identity_keys", "notify_secret_keys", "console_database_url",

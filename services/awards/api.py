@@ -18,7 +18,7 @@ from services.awards.context import AwardsContext
 from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
 from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
-from shared.areas import AREA_CODE_PATTERN
+from shared.areas import AREA_CODE_PATTERN, check_known_area
 from shared.auth import Principal
 from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
@@ -286,6 +286,7 @@ async def list_awards(
     now = _service(request).clock()
     t = store.awards
     conditions: list[Any] = []
+    check_known_area(area_code)
     if area_code is not None:
         POLICY.authorize(principal, "awards.read", area=area_code, unit=principal.unit)
         conditions.append(store.area_filter(t.c.area_code, area_code))
@@ -350,6 +351,7 @@ async def _unit_area(request: Request, unit_id: str) -> str:
 async def _person_area(request: Request, body: NominationIn) -> str:
     """A person's area: the one given, else the area of the person's latest award (422 when neither)."""
     if body.area_code is not None:
+        check_known_area(body.area_code)
         return body.area_code
     async with _service(request).db.read() as session:
         known = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
@@ -497,6 +499,7 @@ async def unit_certifications(unit_id: str, request: Request) -> list[Certificat
 async def stats(request: Request, year: int | None = Query(default=None, ge=2000, le=2200),
                 area_code: str | None = Query(default=None, pattern=AREA_PATTERN)) -> StatsOut:
     principal = _caller(request, "awards.stats")
+    check_known_area(area_code)
     if area_code is None and principal.role in AREA_SCOPED:
         area_code = principal.area
     POLICY.authorize(principal, "awards.stats", area=area_code)

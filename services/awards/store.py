@@ -286,7 +286,7 @@ def prior_awards(items: Sequence[Award]) -> list[PriorAward]:
 
 
 def area_filter(column: Any, area: str) -> Any:
-    """Hierarchical area match in SQL: "79" covers "79" and "79.26734"."""
+    """Hierarchical area match in SQL: "79" covers "79" and "79.26743"."""
     return area_within(column, area)
 
 

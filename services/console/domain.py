@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from shared import places
 from shared.areas import is_area_code
 
 ROLES: tuple[str, ...] = ("admin", "officer", "leader", "unit")
@@ -61,7 +62,9 @@ def validate_scope(account: Account) -> Account:
     if account.role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if account.area is not None and not is_area_code(account.area):
-        raise AccountError("area must be an area code such as 79 or 79.26734")
+        raise AccountError("area must be an area code such as 79 or 79.26743")
+    if account.area is not None and not places.is_known_area(account.area):
+        raise AccountError(places.unknown_area_message(account.area))
     if account.role == "officer" and account.area is None:
         raise AccountError("an officer account needs --area (the area whose tips it handles)")
     if account.role == "unit" and not account.unit:

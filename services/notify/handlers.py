@@ -49,7 +49,7 @@ from services.notify.domain.templates import default_templates
 from services.notify.keys import WebhookSecrets
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
-from shared.areas import area_within, is_area_code
+from shared.areas import area_within, check_known_area, is_area_code
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
@@ -496,7 +496,8 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 def check_area(value: str | None, field: str) -> None:
     if value is not None and not is_area_code(value):
-        raise Invalid(f"{field} must be an area code such as 79 or 79.26734", code="invalid_area_code")
+        raise Invalid(f"{field} must be an area code such as 79 or 79.26743", code="invalid_area_code")
+    check_known_area(value, field)
 
 
 async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],

@@ -28,7 +28,7 @@ from services.tips.handlers import (
     VerifyTip,
 )
 from services.tips.policy import POLICY
-from shared.areas import AREA_CODE_MAX_LENGTH
+from shared.areas import AREA_CODE_MAX_LENGTH, check_known_area
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, TipChannel, UnitKind
@@ -385,6 +385,7 @@ async def queue_filter(
 ) -> tuple[Principal, store.QueueFilter]:
     """The queue's filters and the caller, authorised: an officer sees their own area (and below) only."""
     principal = officer(request, "tips.list")
+    check_known_area(area_code)
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
     scope = None if principal.role == "admin" else principal.area
@@ -493,6 +494,7 @@ async def get_stats(
         kind: Annotated[UnitKind | None, Query(description="only tips naming a unit of this kind")] = None,
 ) -> TipStats:
     principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
+    check_known_area(area_code)
     if area_code is None and principal.role == "officer":
         area_code = principal.area  # an officer's own area by default
     POLICY.authorize(principal, "tips.stats", area=area_code)

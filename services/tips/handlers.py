@@ -68,7 +68,7 @@ from services.tips.metrics import TipsMetrics
 from services.tips.policy import authorize_on
 from services.tips.storage import AttachmentStorage
 from shared import audit
-from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, is_area_code
+from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, check_known_area, is_area_code
 from shared.auth import Principal
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import (
@@ -83,6 +83,7 @@ from shared.contracts.events import (
 from shared.contracts.instants import Instant
 from shared.db import UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
+from shared.places import is_known_area
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 
@@ -197,6 +198,7 @@ async def prepare_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
                       files: Sequence[IncomingFile] = (), coerce_category: bool = False) -> PreparedTip:
     """Validate against the rules in force, hash the receipt, encrypt the identity, store the files."""
     category = (ctx.categories.coerce(cmd.category) if coerce_category else ctx.categories.get(cmd.category)).code
+    check_known_area(cmd.area_code)
     check_files(files, ctx.attachment_rules)
     tip_id = str(uuid.uuid4())
     receipt = new_receipt()
@@ -414,8 +416,8 @@ def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:
     if confidential:
         raw["anonymous"] = False
         raw["confidentiality_requested"] = True
-    if raw.get("area_code") is not None and not is_area_code(raw["area_code"]):
-        raw["area_code"] = None  # an area code we cannot read; the text of the tip still says where
+    if raw.get("area_code") is not None and not (is_area_code(raw["area_code"]) and is_known_area(raw["area_code"])):
+        raw["area_code"] = None  # an area code we cannot read or place; the text of the tip still says where
     if not raw.get("anonymous") and raw.get("reporter") is None:
         raw["anonymous"] = True
     try:
@@ -504,6 +506,7 @@ async def triage_tip(tip_id: str, cmd: TriageTip, uow: UnitOfWork, *, principal:
                      now: datetime) -> Tip:
     _, tip = await _load(uow, tip_id, principal, "tips.triage")
     if cmd.assigned_area is not None:
+        check_known_area(cmd.assigned_area, "assigned_area")
         # Forwarding to an area outside one's own scope is an admin's (or that area's officers') call.
         authorize_on(principal, "tips.triage", area=cmd.assigned_area)
     new, events = triage(tip, now=now, categories=ctx.categories, deadline_rules=ctx.deadline_rules,

@@ -36,5 +36,5 @@ POLICY = Policy([
 
 
 def authorize_on(principal: Principal, action: str, *, area: str | None) -> None:
-    """The full check once the tip's area is known (an officer of "79" covers "79.26734")."""
+    """The full check once the tip's area is known (an officer of "79" covers "79.26743")."""
     POLICY.authorize(principal, action, area=area)

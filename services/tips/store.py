@@ -230,7 +230,7 @@ async def update_tip(*, session: AsyncSession, tip_id: str, values: dict[str, An
 
 
 def area_clause(area: str) -> Any:
-    """Tips whose scope area is `area` or lies under it (hierarchical codes: "79" covers "79.26734")."""
+    """Tips whose scope area is `area` or lies under it (hierarchical codes: "79" covers "79.26743")."""
     return area_within(tips.c.scope_area, area)
 
 

@@ -34,6 +34,8 @@ from services.units.domain.cycle import CycleState
 from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus
 from services.units.handlers import CriterionBody, Guard, ImportReport, ItemResult, Step
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
+from shared import places
+from shared.areas import check_known_area
 from shared.auth import Principal
 from shared.contracts.events import Level, Rating, UnitKind
 from shared.contracts.instants import Instant
@@ -78,6 +80,7 @@ def _step_actor(principal: Principal) -> Actor:
 def _check_area(area_code: str | None) -> None:
     if area_code is not None:
         split_area_code(area_code)
+        check_known_area(area_code)
 
 
 async def _authorized_unit(request: Request, unit_id: str, action: str) -> tuple[Principal, Unit]:
@@ -398,6 +401,51 @@ async def framework_in_force(
 async def get_framework(code: str, request: Request, kind: UnitKind | None = None) -> Framework:
     POLICY.authorize(None, "frameworks.read")
     return load_frameworks().by_code(code, kind)
+
+
+# --- places ------------------------------------------------------------------------------------------------------
+class AreaOut(BaseModel):
+    """A province, commune or local area of the national list."""
+
+    code: str = Field(description='the area code: "79" (province) or "79.26743" (commune)', examples=["79.26743"])
+    name: str = Field(description="the Vietnamese name with its division type", examples=["Phường Bến Thành"])
+    division_type: str = Field(description="tỉnh, thành phố trung ương, phường, xã, đặc khu, or a local area's kind")
+    name_en: str = Field(description="the name in ASCII with the English division type", examples=["Ben Thanh Ward"])
+    local: bool = Field(default=False, description="an operator's local area (ANTQ_LOCAL_AREAS_FILE)")
+
+    @classmethod
+    def of(cls, place: places.Place) -> AreaOut:
+        return cls(code=place.code, name=place.name, division_type=place.division_type, name_en=place.name_en,
+                   local=place.local)
+
+
+class AreaList(BaseModel):
+    province: AreaOut | None = Field(default=None, description="the province whose communes these are")
+    items: list[AreaOut]
+
+
+SearchText = Annotated[str | None, Query(max_length=100, description="part of a name, accents and case ignored")]
+
+
+@router.get("/areas", response_model=AreaList, tags=["areas"], responses=ERROR_RESPONSES,
+            summary="The 34 provinces after the 2025 reorganisation, or places whose name matches q (public)")
+async def list_areas(q: SearchText = None) -> AreaList:
+    POLICY.authorize(None, "areas.read")
+    found = places.search(q, limit=50) if q else list(places.provinces())
+    return AreaList(items=[AreaOut.of(p) for p in found])
+
+
+@router.get("/areas/{province_code}", response_model=AreaList, tags=["areas"], responses=ERROR_RESPONSES,
+            summary="A province and its communes (and local areas), or those whose name matches q (public)")
+async def province_areas(province_code: Annotated[str, Path(max_length=20)], q: SearchText = None) -> AreaList:
+    POLICY.authorize(None, "areas.read")
+    province = places.province(province_code)
+    if province is None:
+        check_known_area(province_code, "province_code")
+        raise NotFound(f"{province_code} is not a province")  # a local area: it has no communes
+    found = (places.search(q, province_code=province_code, limit=50) if q
+             else list(places.communes_of(province_code)))
+    return AreaList(province=AreaOut.of(province), items=[AreaOut.of(p) for p in found if not p.is_province])
 
 
 # --- cycles --------------------------------------------------------------------------------------------------------

@@ -14,12 +14,15 @@ from typing import Any
 import httpx
 
 from services.units.domain import assessment_period, assessment_year_of, local_date
+from shared import places
 from shared.auth import TokenAuthority
 from shared.settings import Settings
 
 PROVINCE = "79"
-COMMUNES = {"26734": "Phường Sài Gòn", "26737": "Phường Tân Định", "26740": "Phường Bến Thành",
-            "26743": "Phường Cầu Ông Lãnh", "27259": "Phường Chợ Lớn"}
+# Real communes of Ho Chi Minh City, named as the national list names them (shared/places.py).
+_DEMO_COMMUNES = ("26737", "26740", "26743", "27259", "27343")
+COMMUNES = {p.code.partition(".")[2]: p.name for p in places.communes_of(PROVINCE)
+            if p.code.partition(".")[2] in _DEMO_COMMUNES}
 
 ENTERPRISES = ["Công ty TNHH Dệt May {n}", "Công ty CP Cơ khí {n}", "Công ty TNHH Thực phẩm {n}",
                "Công ty CP Vận tải {n}", "Công ty TNHH Điện tử {n}", "Công ty CP Xây dựng {n}"]

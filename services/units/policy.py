@@ -21,6 +21,7 @@ POLICY = Policy([
     Rule("units.history", dict(UNIT_OR_OFFICER), description="read a unit's change history"),
     Rule("units.import", dict(OFFICER), description="bulk import (rows outside an officer's area are rejected)"),
     Rule("frameworks.read", public=True, description="criteria frameworks and incident categories"),
+    Rule("areas.read", public=True, description="the national list of provinces and communes, and local areas"),
     Rule("cycles.read", dict(READERS), description="read a unit's yearly cycle"),
     Rule("cycles.register", dict(UNIT_OR_OFFICER), description="register a unit for a year"),
     Rule("cycles.score", dict(UNIT_OR_OFFICER), description="record criteria results and self-assess"),

@@ -36,6 +36,7 @@ from typing import Any
 import nats
 from nats.js.api import DeliverPolicy
 
+from shared import places
 from shared.bus.streams import DurableSpec, Namespace, consumer_config, stream_config
 from shared.contracts.envelope import new_event
 from shared.contracts.events import (
@@ -55,6 +56,8 @@ from shared.contracts.events import (
 from shared.contracts.subjects import STREAMS, subject_matches
 from shared.settings import Settings
 from tests.bench.common import Timed, World, raw_fetch_and_ack, service_process, watch_inbox
+
+HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
 
 AGENCY = "bench-registry"
 PER_COMMUNE = 200
@@ -123,7 +126,7 @@ def units_load(n_units: int) -> tuple[list[Message], list[tuple[str, str]]]:
     units = []
     decided = datetime(2026, 11, 20, 2, tzinfo=UTC)
     for i in range(n_units):
-        unit_id, area = str(uuid.uuid4()), f"79.{26000 + i // PER_COMMUNE:05d}"
+        unit_id, area = str(uuid.uuid4()), HCMC[(i // PER_COMMUNE) % len(HCMC)].code
         units.append((unit_id, area))
         history = i % HISTORY_EVERY == 0
         out.append(_event(UnitRegistered(unit_id=unit_id, name=f"Công ty TNHH Sản xuất {i:05d}", kind="enterprise",
@@ -193,13 +196,13 @@ def inbound_load(n: int) -> list[Message]:
     for i in range(n):
         if i % 2:
             out.append(_inbound("TipSubmitted.v1", {
-                "category": CATEGORIES[i % len(CATEGORIES)], "area_code": f"79.{26000 + i % 50:05d}",
+                "category": CATEGORIES[i % len(CATEGORIES)], "area_code": HCMC[i % 50].code,
                 "description": f"Tin chuyển từ ứng dụng quốc gia số {i}: nghi vấn vi phạm tại điểm {i * 7919 % 10007}.",
                 "anonymous": True, "reference": f"tip-{i}"}))
         else:
             out.append(_inbound("UnitUpserted.v1", {
                 "external_key": f"reg-{i}", "name": f"Công ty TNHH Đăng ký {i:05d}", "kind": "enterprise",
-                "area_code": f"79.{26000 + i % 50:05d}", "address": f"{i} Nguyễn Huệ", "reference": f"unit-{i}"}))
+                "area_code": HCMC[i % 50].code, "address": f"{i} Nguyễn Huệ", "reference": f"unit-{i}"}))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import nats
 
+from shared import places
 from tests.bench.common import (
     LoadResult,
     RssSampler,
@@ -34,6 +35,7 @@ from tests.bench.common import (
 CATEGORIES = ("theft", "drugs", "fraud", "cybercrime", "gambling", "public_order", "corruption", "other",
               "school_violence", "state_secrets_leak", "illegal_strike_incitement", "human_trafficking")
 COMMUNES = 100
+HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
 
 
 def tip_body(i: int) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def tip_body(i: int) -> dict[str, Any]:
     place (up to 200), so piling every tip on one commune measures that search rather than intake.
     """
     return {"category": CATEGORIES[i % len(CATEGORIES)], "anonymous": True,
-            "area_code": f"79.{26700 + (i // len(CATEGORIES)) % COMMUNES:05d}",
+            "area_code": HCMC[(i // len(CATEGORIES)) % COMMUNES].code,
             "description": f"Bench tip {i}: a stranger was seen trying doors in the car park behind block B at night"}
 
 

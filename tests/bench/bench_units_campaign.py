@@ -28,12 +28,15 @@ import nats
 from sqlalchemy import exists, func, select
 
 from services.units.app import build
+from shared import places
 from shared.bus.streams import provision
 from shared.contracts.subjects import STREAMS
 from shared.db import outbox
 from shared.settings import Settings
 from shared.testing import eventually, unique_namespace
 from tests.bench.common import bench_nats
+
+HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
 
 PER_COMMUNE = 1000
 YEAR = 2026
@@ -45,7 +48,7 @@ CRITERIA = ["A6.1", "A6.2", "A6.3", "A6.4", "79.1", "79.2", "79.3"]
 def _records(n_units: int) -> tuple[bytes, dict[str, list[int]]]:
     lines, communes = [], {}
     for i in range(n_units):
-        commune = f"79.{26000 + i // PER_COMMUNE:05d}"
+        commune = HCMC[(i // PER_COMMUNE) % len(HCMC)].code
         communes.setdefault(commune, []).append(i)
         lines.append(json.dumps({"name": f"Công ty TNHH Sản xuất {i:05d}", "kind": "enterprise", "area_code": commune,
                                  "tax_code": f"03{i:08d}", "size": "medium", "models": ["Tổ công nhân tự quản"],

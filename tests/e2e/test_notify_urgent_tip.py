@@ -42,7 +42,7 @@ async def test_urgent_tip_reaches_officer_inbox_email_and_webhook(
             secret = r.json()["secret"]
 
             r = await tips_http.post("/tips", json={
-                "category": "threat_to_life", "description": DESCRIPTION, "area_code": "79.26734",
+                "category": "threat_to_life", "description": DESCRIPTION, "area_code": "79.26743",
                 "anonymous": False, "reporter": REPORTER})
             assert r.status_code == 202, r.text
             tip_id, receipt = r.json()["tip_id"], r.json()["receipt"]

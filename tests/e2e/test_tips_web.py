@@ -1,7 +1,8 @@
 """The tips web pages in headless Chromium: submit a tip, read the receipt, follow up, read an officer's reply.
 
-Chromium is driven over the Chrome DevTools protocol (a websocket; no extra driver package). The pages
-themselves carry no JavaScript: the driver only fills fields and clicks buttons as a person would.
+Chromium is driven over the Chrome DevTools protocol (a websocket; no extra driver package). The pages work
+with the page's own script turned off (the place chosen in two steps) and with it (a dependent list with
+type-ahead); the driver only fills fields, chooses options by their text and clicks buttons as a person would.
 """
 
 from __future__ import annotations
@@ -74,6 +75,20 @@ class Page:
         await self.wait_for(f"!window.__old && document.readyState === 'complete' && "
                             f"!!document.getElementById({json.dumps(ready_element)})", what=f"#{ready_element}")
 
+    async def choose(self, select_id: str, text: str) -> None:
+        """Choose the option a person reads, by its text, and tell the page as a person's choice would."""
+        found = await self.js(f"""(() => {{
+            const select = document.getElementById({json.dumps(select_id)});
+            const option = [...select.options].find(o => o.text === {json.dumps(text)});
+            if (!option) return false;
+            select.value = option.value;
+            select.dispatchEvent(new Event("change"));
+            return true; }})()""")
+        assert found, f"no option {text!r} in #{select_id}"
+
+    async def options(self, select_id: str) -> list[str]:
+        return list(await self.js(f"[...document.getElementById({json.dumps(select_id)}).options].map(o => o.text)"))
+
     async def text(self, element_id: str) -> str:
         return str(await self.js(f"document.getElementById({json.dumps(element_id)}).textContent"))
 
@@ -144,20 +159,29 @@ async def test_submit_a_tip_in_the_browser_and_read_an_officers_reply_with_the_r
         settings_factory: Callable[..., Settings]) -> None:
     settings = settings_factory(tips_scheduler_interval=0.5)
     async with tips_over_http(settings) as (base, service), chromium() as page, httpx.AsyncClient() as api:
+        await page.call("Emulation.setScriptExecutionDisabled", value=True)  # the page's own script never runs
         await page.goto(base + "/")
         assert await page.js("document.documentElement.lang") == "vi"
-        assert await page.js("document.scripts.length") == 0  # the pages work without JavaScript
         assert await page.js("document.querySelector('label[for=description]') !== null")
+        assert await page.js("document.getElementById('category').value") == ""  # no kind chosen for the person
         await page.fill({"category": "theft", "description": "Mất trộm hai máy tính ở phòng kế toán",
-                         "location": "Tầng 2, trụ sở công ty", "area_code": "79.26734"})
+                         "location": "Tầng 2, trụ sở công ty"})
+        await page.choose("province", "Thành phố Hồ Chí Minh")
+        assert not await page.js("document.getElementById('province-step').hidden")  # no script hid the step
+        assert await page.options("commune") == ["— Không rõ xã, phường —"]
+        await page.click_and_wait("province-step", "commune")  # the step without JavaScript: the communes
+        assert "Phường Bến Thành" in await page.options("commune")
+        assert await page.js("document.getElementById('description').value") == "Mất trộm hai máy tính ở phòng kế toán"
+        await page.choose("commune", "Phường Bến Thành")
         await page.click_and_wait("send", "receipt")
+        assert "(giờ Việt Nam, UTC+7)" in await page.js("document.body.innerText")
         receipt = (await page.text("receipt")).strip()
         assert len(receipt.replace("-", "")) == 28
         assert "MỘT lần" in await page.js("document.body.innerText")
 
         officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area="79", sub="officer-79")}
         queue = (await api.get(base + "/tips", headers=officer)).json()["items"]
-        assert len(queue) == 1 and queue[0]["channel"] == "web"
+        assert len(queue) == 1 and queue[0]["channel"] == "web" and queue[0]["area_code"] == "79.26743"
         tip_id = queue[0]["tip_id"]
         r = await api.post(f"{base}/tips/{tip_id}/messages", headers=officer,
                            json={"text": "Cảm ơn bạn, công an phường đang xác minh."})
@@ -180,3 +204,37 @@ async def test_submit_a_tip_in_the_browser_and_read_an_officers_reply_with_the_r
         headers = (await api.get(base + "/")).headers
         assert headers["content-security-policy"].startswith("default-src 'self'")
         assert headers["cache-control"] == "no-store"
+
+
+async def test_the_place_is_chosen_from_a_dependent_list_with_type_ahead_when_javascript_runs(
+        settings_factory: Callable[..., Settings]) -> None:
+    async with tips_over_http(settings_factory()) as (base, service), chromium() as page, httpx.AsyncClient() as api:
+        await page.goto(base + "/?lang=en")
+        await page.wait_for("document.getElementById('province-step').hidden", what="the script running")
+        await page.fill({"category": "theft", "description": "Two laptops stolen from the accounts office"})
+        await page.choose("province", "Thành phố Hồ Chí Minh")
+        await page.wait_for("document.getElementById('commune').options.length > 100", what="the communes")
+        await page.js("""(() => { const s = document.getElementById("commune-search");
+            s.value = "ben thanh"; s.dispatchEvent(new Event("input")); })()""")
+        await page.wait_for("document.getElementById('commune').options.length === 2", what="one commune left")
+        assert await page.options("commune") == ["— Commune or ward not known —", "Phường Bến Thành"]
+        await page.click_and_wait("send", "receipt")
+        assert "(Vietnam time, UTC+7)" in await page.js("document.body.innerText")
+
+        officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area="79", sub="officer-79")}
+        queue = (await api.get(base + "/tips", headers=officer)).json()["items"]
+        assert [t["area_code"] for t in queue] == ["79.26743"]
+
+
+async def test_the_form_says_what_is_wrong_in_the_pages_language(settings_factory: Callable[..., Settings]) -> None:
+    async with tips_over_http(settings_factory()) as (base, _), httpx.AsyncClient() as api:
+        r = await api.post(base + "/submit", data={"lang": "en", "category": "", "description": "x",
+                                                   "province": "79", "commune": "79.26744"})
+        assert r.status_code == 422
+        assert "Kind of incident: is missing" in r.text
+        r = await api.post(base + "/submit", data={"lang": "vi", "category": "theft", "description": "x",
+                                                   "province": "79", "commune": "79.26744"})
+        assert r.status_code == 422 and "Không tìm thấy xã, phường này trong danh sách" in r.text
+        r = await api.post(base + "/submit", data={"lang": "vi", "category": "theft", "description": "x",
+                                                   "province": "79", "commune": "79.26744", "location_unknown": "1"})
+        assert r.status_code == 200 and 'id="receipt"' in r.text  # "I don't know the place" is allowed

@@ -520,7 +520,7 @@ class Load:
 
     async def _unit_http(self, op: Op) -> bool:
         r = await self._post("units", "/units", {"name": f"Trường THPT {op.key}", "kind": "school",
-                                                 "area_code": "79.26734", "address": f"{self._seq} Lê Lợi"})
+                                                 "area_code": "79.26743", "address": f"{self._seq} Lê Lợi"})
         op.info["status"] = r.status_code
         if r.status_code in (200, 201):
             op.acked, op.info["unit_id"] = True, r.json()["unit_id"]
@@ -581,7 +581,7 @@ class Load:
         r = await self._post("awards", "/awards", {
             "award_type": "giay_khen", "recipient_kind": "person", "recipient_ref": f"staff-{op.key}",
             # Commendations have a yearly quota (40 in the national rules): spread them over recent years.
-            "recipient_name": "Nguyễn Văn An", "year": datetime.now(UTC).year - self._seq % 5, "area_code": "79.26734",
+            "recipient_name": "Nguyễn Văn An", "year": datetime.now(UTC).year - self._seq % 5, "area_code": "79.26743",
             "evidence": [f"QĐ {self._seq}/2026 khen thưởng đột xuất"]})
         if r.status_code not in (200, 201):
             op.error = f"nominate: HTTP {r.status_code}: {r.text[:200]}"

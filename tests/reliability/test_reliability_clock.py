@@ -88,7 +88,7 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
             ctx = service.app.state.tips_ctx
             officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area=None, sub="o")}
             for i in range(NORMAL + REMOTE):
-                area = "79.26734" if i < NORMAL else "11"
+                area = "79.26743" if i < NORMAL else "11"
                 r = await http.post("/tips", json={"category": "theft", "anonymous": True, "area_code": area,
                                                    "description": f"Tin báo số {i} về trộm cắp tại kho vật tư",
                                                    "location": f"Kho số {i}"})

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 
 YEAR = datetime.now(UTC).year
-AREA = "79.26734"
+AREA = "79.26743"
 SEMANTIC: dict[str, Any] = {
     "area_code": AREA, "area": AREA, "year": YEAR, "anonymous": True, "email": "can.bo@example.vn",
     "phone": "0912345678", "name": "Trường THPT Lê Quý Đôn", "description": "Có người lạ theo dõi cổng trường",
     "reason": "Kiểm tra theo yêu cầu nghiệp vụ", "decision_no": "123/QĐ-UBND", "text": "Xin cảm ơn",
     "category": "theft", "kind": "school", "channel": "inbox", "language": "vi", "note": "ghi chú",
     "org_name": "Công ty TNHH An Toàn", "target": "can.bo@example.vn",
-    "province_code": "79", "commune_code": "26734",
+    "province_code": "79", "commune_code": "26743",
 }
 _PATTERN_CACHE: dict[str, str] = {}
 

@@ -24,7 +24,7 @@ from tests.integration.awards.awards_helpers import Awards, connect_bus, drained
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
-HOME, ELSEWHERE = "79.26734", "80.00001"  # the unit's commune, in province 79; a commune of province 80
+HOME, ELSEWHERE = "79.26743", "80.25480"  # the unit's commune, in province 79; a commune of province 80
 
 
 @pytest.fixture

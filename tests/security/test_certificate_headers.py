@@ -33,7 +33,7 @@ async def test_certificate_pages_send_the_tip_pages_security_headers(
         admin = {"Authorization": f"Bearer {awards.tokens.issue(role='admin')}"}
         r = await http.post("/awards", headers=admin, json={
             "award_type": "giay_khen", "recipient_kind": "person", "recipient_ref": f"staff-{uuid.uuid4().hex[:8]}",
-            "recipient_name": "Trần Thị <b>Bình</b>", "year": 2026, "area_code": "79.26734"})
+            "recipient_name": "Trần Thị <b>Bình</b>", "year": 2026, "area_code": "79.26743"})
         assert r.status_code == 201, r.text
         award_id = r.json()["award_id"]
         assert (await http.post(f"/awards/{award_id}/approve", json={"decision_no": "1/QĐ"}, headers=admin)

@@ -86,9 +86,9 @@ async def test_an_officer_subscribes_only_to_known_units_of_their_own_area(
     async with running(notify) as http:
         admin = notify.tokens.issue(role="admin", sub="root")
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
-        await bus.publish(UnitRegistered(unit_id="U-79", name="Trường A", kind="school", area_code="79.26734",
+        await bus.publish(UnitRegistered(unit_id="U-79", name="Trường A", kind="school", area_code="79.26743",
                                          in_scope=True))
-        await bus.publish(UnitRegistered(unit_id="U-80", name="Trường B", kind="school", area_code="80.27001",
+        await bus.publish(UnitRegistered(unit_id="U-80", name="Trường B", kind="school", area_code="80.25459",
                                          in_scope=True))
 
         async def both_known() -> bool:

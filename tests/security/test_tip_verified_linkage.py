@@ -58,7 +58,7 @@ async def awards(settings_factory: Callable[..., Settings], database_url: Callab
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_reward_claim_and_certificate_name_no_tip(awards: Awards) -> None:
     tip_id, receipt = str(uuid.uuid4()), "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345"
-    await awards.bus.publish(tip_received(tip_id, "79.26734"))
+    await awards.bus.publish(tip_received(tip_id, "79.26743"))
     verification = await awards.bus.publish(tip_verified(tip_id, reward_ref_for_receipt(receipt)))
     await drained(awards.service)
     admin = awards.token("admin")
@@ -74,7 +74,7 @@ async def test_a_reward_claim_and_certificate_name_no_tip(awards: Awards) -> Non
     assert claim.status_code == 200 and claim.json()["reward_status"] == "granted"
     assert set(claim.json()) == {"reward_status", "award_type", "year", "decision_no", "certificate_id",
                                  "updated_at"}
-    for secret in (tip_id, "79.26734", verification.id, reward["award_id"]):
+    for secret in (tip_id, "79.26743", verification.id, reward["award_id"]):
         assert secret not in claim.text
     certificate = await awards.http.get(f"/certificates/{claim.json()['certificate_id']}")
     assert certificate.status_code == 200 and tip_id not in certificate.text

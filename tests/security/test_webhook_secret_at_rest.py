@@ -56,7 +56,7 @@ async def test_a_webhook_secret_is_stored_sealed_with_a_key_outside_the_database
         subscription_id, secret = await subscribe_webhook(http, admin, f"{receiver.url}/hook")
         stored = await stored_secret(notify, subscription_id)
         assert secret not in stored and KeyRing.is_token(stored)
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
         (call,) = await signed_calls(receiver, "/hook")
         assert verify_webhook_signature(secret, call.headers["X-Antq-Signature"], call.body)
     path = key_file(settings)
@@ -92,7 +92,7 @@ async def test_secrets_stored_in_clear_and_under_old_keys_are_resealed_on_start_
         await eventually(resealed, what="both secrets sealed with the newest key")
         assert newest.open_secret(await stored_secret(second, "legacy-1"),
                                   subscription_id="legacy-1") == "legacy-clear-secret"
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
         (sealed_call,) = await signed_calls(receiver, "/sealed")
         (legacy_call,) = await signed_calls(receiver, "/legacy")
     assert verify_webhook_signature(sealed_secret, sealed_call.headers["X-Antq-Signature"], sealed_call.body)

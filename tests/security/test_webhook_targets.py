@@ -150,7 +150,7 @@ async def test_a_name_that_later_points_inside_is_refused_at_delivery_and_record
         r = await http.post("/subscriptions", headers=auth(admin),
                             json=webhook(f"http://hooks.example:{port}/hook?token=t0p-s3cret"))
         assert r.status_code == 201, r.text
-        await bus.publish(tip("T1", "79.26734", priority="urgent"))
+        await bus.publish(tip("T1", "79.26743", priority="urgent"))
 
         async def failed() -> list[dict[str, Any]]:
             return await deliveries(http, admin, channel="webhook", status="failed")
@@ -174,7 +174,7 @@ async def test_delivery_connects_to_the_checked_address_under_the_name(
         admin = notify.tokens.issue(role="admin", sub="root")
         r = await http.post("/subscriptions", headers=auth(admin), json=webhook(f"http://hooks.example:{port}/hook"))
         assert r.status_code == 201, r.text
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
 
         async def arrived() -> list[Any]:
             return receiver.to("/hook")
@@ -237,7 +237,7 @@ async def test_webhook_urls_reach_the_logs_as_scheme_and_host_only(
         r = await http.post("/subscriptions", headers=auth(admin),
                             json=webhook("http://127.0.0.1:9/closed/path-s3cret?token=query-s3cret"))
         assert r.status_code == 201, r.text
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
 
         async def tried() -> bool:
             rows = await deliveries(http, admin, channel="webhook")

@@ -40,8 +40,8 @@ def type_matches(pattern: str, event_type: str) -> bool:
 def area_covers(scope: str | None, area: str | None) -> bool:
     """Whether an officer or subscription scoped to `scope` covers an event in `area`.
 
-    Area codes are hierarchical and dot-separated: province `79`, commune `79.26734`. A scope covers its own
-    code and every code below it, matched segment by segment, so `79` covers `79.26734` but neither `7` nor
+    Area codes are hierarchical and dot-separated: province `79`, commune `79.26743`. A scope covers its own
+    code and every code below it, matched segment by segment, so `79` covers `79.26743` but neither `7` nor
     `790` (a bare string prefix would). No scope (None) means the whole country and covers everything,
     including events whose area is unknown; a scoped recipient never gets an event whose area is unknown.
     """

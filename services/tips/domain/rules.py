@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import places
+from shared.areas import covers
 from shared.errors import Invalid, NotFound
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -108,15 +110,20 @@ class DeadlineRules(_Rule):
             raise ValueError("extension ordinals must be 1, 2, ... in order")
         return self
 
+    @field_validator("remote_area_codes")
+    @classmethod
+    def _places_of_the_list(cls, codes: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(c for c in codes if not places.is_known_area(c))
+        if unknown:
+            raise ValueError(f"remote_area_codes: not places of the national list: {', '.join(unknown)}")
+        return codes
+
     def is_remote(self, area_code: str | None) -> bool:
-        """Whether the 48 h forwarding deadline applies: the area, or an area containing it, is listed. An entry
-        is a province ("11": all its communes), a commune in the system's form ("12.00745"), or a bare commune
-        code ("00745"; commune codes are unique nationwide)."""
-        if not area_code or not self.remote_area_codes:
+        """Whether the 48 h forwarding deadline applies: the area, or the province containing it, is listed
+        ("11" covers all the communes of Điện Biên; "31.11948" only Bạch Long Vĩ)."""
+        if not area_code:
             return False
-        parts = area_code.split(".")
-        return parts[-1] in self.remote_area_codes or any(
-            ".".join(parts[:i]) in self.remote_area_codes for i in range(1, len(parts) + 1))
+        return any(covers(code, area_code) for code in self.remote_area_codes)
 
 
 # --- attachments -----------------------------------------------------------------------------------------------

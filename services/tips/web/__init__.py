@@ -1,17 +1,21 @@
-"""The public web pages: submit a tip (`/`) and follow it up with the receipt (`/follow-up`); no JavaScript.
+"""The public web pages: submit a tip (`/`) and follow it up with the receipt (`/follow-up`).
 
-The form handlers call the same handlers as the JSON API. The receipt travels only in POST bodies, every page
-is `no-store`, and the Content-Security-Policy allows nothing but this origin's own stylesheet (`shared.webpages`).
+Every page works without JavaScript: the place is chosen by name, a province then (a second step, the same form
+posted back with `step=province`) its communes. With JavaScript, /static/places.js fills the commune list from
+`/places/{province}` and filters it as the person types. The form handlers call the same handlers as the JSON
+API. The receipt travels only in POST bodies, every page is `no-store`, and the Content-Security-Policy allows
+nothing but this origin's own stylesheet and script (`shared.webpages`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -21,6 +25,7 @@ from services.tips.api import ctx_of, read_uploads
 from services.tips.handlers import SubmitTip
 from services.tips.policy import POLICY
 from services.tips.web.i18n import TEXT, language
+from shared import places
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
 from shared.webpages import html_page
@@ -31,6 +36,14 @@ router = APIRouter(tags=["web"])
 HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
+
+
+def vn_time(value: datetime) -> str:
+    """An instant as a person in Vietnam reads it; the page names the zone beside it."""
+    return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+_env.filters["vn_time"] = vn_time
 
 def render(name: str, *, lang: str, path: str, title_key: str, status: int = 200, **context: Any) -> HTMLResponse:
     t = TEXT[lang]
@@ -55,6 +68,9 @@ def _command_from_form(form: Any) -> SubmitTip:
     org = None
     if _field(form, "org_name") or _field(form, "tax_code"):
         org = {"org_name": _field(form, "org_name"), "tax_code": _field(form, "tax_code")}
+    unknown_place = bool(form.get("location_unknown"))
+    # The commune chosen, else the province; none when the person does not know the place.
+    area_code = None if unknown_place else (_field(form, "commune") or _field(form, "province"))
     occurred = _field(form, "occurred_at")
     occurred_at: datetime | str | None = None
     if occurred:
@@ -65,8 +81,8 @@ def _command_from_form(form: Any) -> SubmitTip:
             occurred_at = "invalid"  # let the model report it
     raw: dict[str, Any] = {
         "category": _field(form, "category") or "", "description": _field(form, "description") or "",
-        "location": _field(form, "location"), "location_unknown": True if form.get("location_unknown") else None,
-        "area_code": _field(form, "area_code"), "unit_id": _field(form, "unit_id"), "occurred_at": occurred_at,
+        "location": _field(form, "location"), "location_unknown": True if unknown_place else None,
+        "area_code": area_code, "occurred_at": occurred_at,
         "anonymous": not identified, "reporter": reporter, "on_behalf_of": org,
         "confidentiality_requested": bool(form.get("confidentiality")),
         "protection_requested": bool(form.get("protection")),
@@ -75,8 +91,9 @@ def _command_from_form(form: Any) -> SubmitTip:
 
 
 _FIELD_NAMES = {"category": "category", "description": "description", "location": "location",
-                "area_code": "area_code", "unit_id": "unit_id", "occurred_at": "occurred_at", "reporter": "name",
-                "on_behalf_of": "org_name"}
+                "area_code": "commune", "occurred_at": "occurred_at", "reporter": "name", "on_behalf_of": "org_name"}
+_PROBLEMS = {"missing": "err_required", "string_too_short": "err_required", "string_too_long": "err_too_long"}
+_DOMAIN_MESSAGES = {"unknown_category": "err_category", "unknown_area": "err_area"}
 
 
 def _validation_messages(exc: ValidationError, lang: str) -> list[str]:
@@ -87,7 +104,7 @@ def _validation_messages(exc: ValidationError, lang: str) -> list[str]:
         label = t.get(_FIELD_NAMES.get(loc[0], ""), "") if loc else ""
         if len(loc) > 1 and loc[0] in ("reporter", "on_behalf_of"):
             label = t.get(loc[1], label)
-        message = str(e["msg"]).removeprefix("Value error, ")
+        message = t[_PROBLEMS.get(str(e["type"]), "err_invalid")]
         out.append(f"{label}: {message}" if label else message)
     return out
 
@@ -102,7 +119,8 @@ async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse
     POLICY.authorize(None, "tips.submit")
     language_ = language(lang)
     return render("submit.html", lang=language_, path="/", title_key="submit_title", form={}, errors=[],
-                  categories=ctx_of(request).categories.categories, accept=_accept(request))
+                  categories=ctx_of(request).categories.categories, accept=_accept(request),
+                  provinces=places.provinces(), communes=())
 
 
 @router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)")
@@ -115,7 +133,12 @@ async def submit_form(request: Request) -> HTMLResponse:
 
     def again(errors: list[str], status: int) -> HTMLResponse:
         return render("submit.html", lang=lang, path="/", title_key="submit_title", form=values, errors=errors,
-                      categories=ctx.categories.categories, accept=_accept(request), status=status)
+                      categories=ctx.categories.categories, accept=_accept(request), status=status,
+                      provinces=places.provinces(), communes=places.communes_of(values.get("province") or ""))
+
+    if form.get("step") == "province":  # the step without JavaScript: the same form again, with the communes
+        await form.close()
+        return again([], 200)
 
     try:
         request.app.state.tips_limits.submit(request)
@@ -134,7 +157,8 @@ async def submit_form(request: Request) -> HTMLResponse:
     except DomainError as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         problems = [f"{p.get('filename') or ''} {p.get('problem')}".strip() for p in details.get("problems", [])]
-        return again([exc.message, *problems], exc.status)
+        known = _DOMAIN_MESSAGES.get(exc.code)
+        return again([TEXT[lang][known] if known else exc.message, *problems], exc.status)
     finally:
         await form.close()
     return render("received.html", lang=lang, path="/", title_key="received_title", receipt=accepted.receipt,
@@ -199,6 +223,20 @@ async def reply_form(request: Request) -> Response:
     except DomainError:
         return await _status_page(request, receipt, lang, status=409)
     return await _status_page(request, receipt, lang, notice=TEXT[lang]["reply_sent"])
+
+
+@router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)")
+async def province_communes(province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
+    POLICY.authorize(None, "tips.submit")
+    if places.province(province_code) is None:
+        raise NotFound(f"{province_code} is not a province")
+    return JSONResponse([{"code": c.code, "name": c.name} for c in places.communes_of(province_code)])
+
+
+@router.get("/static/places.js", summary="The submission form's place lists (public)", response_class=Response)
+async def places_script() -> Response:
+    return Response((HERE / "places.js").read_bytes(), media_type="text/javascript",
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/static/tips.css", summary="The pages' stylesheet (public)", response_class=Response)

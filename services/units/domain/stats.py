@@ -107,7 +107,7 @@ def unit_matches(unit: Unit, query: StatsQuery) -> bool:
 
 
 def area_covers(area: str, unit_area: str) -> bool:
-    """Hierarchical match: "79" covers "79" and "79.26734"; "79.26734" covers only itself."""
+    """Hierarchical match: "79" covers "79" and "79.26743"; "79.26743" covers only itself."""
     return covers(area, unit_area)
 
 

@@ -13,6 +13,8 @@ from shared.areas import (
     COMMUNE_PATTERN,
     PROVINCE_MAX_LENGTH,
     PROVINCE_PATTERN,
+    UnknownArea,
+    check_known_area,
     is_area_code,
 )
 from shared.contracts.events import Level, UnitKind, UnitRegistered, UnitUpdated
@@ -32,12 +34,12 @@ Code = Field(default=None, min_length=1, max_length=50)
 
 
 def make_area_code(province_code: str, commune_code: str | None) -> str:
-    """ "79" for a provincial unit, "79.26734" for a unit of commune 26734 in province 79."""
+    """ "79" for a provincial unit, "79.26743" for a unit of commune 26743 in province 79."""
     return f"{province_code}.{commune_code}" if commune_code else province_code
 
 
 def split_area_code(area_code: str) -> tuple[str, str | None]:
-    """The inverse of `make_area_code`: ("79", "26734") for "79.26734", ("79", None) for "79"."""
+    """The inverse of `make_area_code`: ("79", "26743") for "79.26743", ("79", None) for "79"."""
     area_code = area_code.strip()
     if not is_area_code(area_code):
         raise Invalid(f"area code {area_code!r} is not PP or PP.CCCCC", details={"field": "area_code"})
@@ -155,7 +157,9 @@ def _derive(fields: UnitFields, *, rules: ScopeRules | None) -> dict[str, Any]:
 def create_unit(
     fields: UnitFields, *, unit_id: str, now: datetime, rules: ScopeRules | None = None
 ) -> tuple[Unit, list[UnitRegistered]]:
-    """A new unit with its scope derived, plus the `UnitRegistered` event to emit."""
+    """A new unit with its scope derived, plus the `UnitRegistered` event to emit. Its area must be a place of
+    the national list or a local area (422 unknown_area)."""
+    check_known_area(make_area_code(fields.province_code, fields.commune_code))
     data = fields.model_dump()
     data.update(_derive(fields, rules=rules))
     unit = Unit.model_validate({**data, "unit_id": unit_id, "created_at": now, "updated_at": now})
@@ -194,6 +198,7 @@ def apply_patch(
     if not changed:
         return unit, {}, []
     if updated.area_code != unit.area_code:
+        check_known_area(updated.area_code)  # a unit already registered keeps its area even if the list changes
         changed["area_code"] = updated.area_code
     return updated, changed, [UnitUpdated(unit_id=unit.unit_id, changed=event_changes(changed))]
 
@@ -317,6 +322,11 @@ def validate_import_row(
         return ImportRow(line=line, errors=tuple(RowError(**e) for e in _errors(exc)))
     except Invalid as exc:
         return ImportRow(line=line, errors=(RowError(field="in_scope_reason", message=exc.message),))
+    try:
+        check_known_area(make_area_code(fields.province_code, fields.commune_code))
+    except UnknownArea as exc:
+        near = ", ".join(f"{m['code']} {m['name']}" for m in exc.details["close_matches"])
+        return ImportRow(line=line, errors=(RowError(field="area_code", message=f"{exc.message}; near: {near}"),))
     if fields.external_key is None and fields.tax_code is None and fields.school_code is None:
         # Without a key a re-import would create a duplicate, so the row is refused rather than guessed.
         return ImportRow(

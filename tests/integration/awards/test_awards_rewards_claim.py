@@ -82,11 +82,11 @@ async def test_tips_that_owe_no_reward_propose_nothing_and_a_late_area_is_filled
     await drained(awards.service)
     items = (await awards.http.get("/awards", headers=admin)).json()["items"]
     assert [(a["award_type"], a["area_code"]) for a in items] == [("tip_reward", None)]
-    await awards.bus.publish(tip_received(late, "79.26734"))
+    await awards.bus.publish(tip_received(late, "79.26743"))
     await drained(awards.service)
     items = (await awards.http.get("/awards", headers=awards.token("officer", area="79"))).json()["items"]
     assert [(a["award_type"], a["area_code"], a["province_code"]) for a in items] == [
-        ("tip_reward", "79.26734", "79")]
+        ("tip_reward", "79.26743", "79")]
 
 
 async def test_a_tip_verified_early_on_new_year_day_in_vietnam_is_rewarded_for_the_new_year(awards: Awards) -> None:
@@ -95,7 +95,7 @@ async def test_a_tip_verified_early_on_new_year_day_in_vietnam_is_rewarded_for_t
     instant = datetime(2024, 12, 31, 17, 30, tzinfo=UTC)
     awards.service.clock = lambda: instant
     receipt, tip_id = _receipt(), str(uuid.uuid4())
-    await awards.bus.publish(tip_received(tip_id, "79.26734"), time=instant)
+    await awards.bus.publish(tip_received(tip_id, "79.26743"), time=instant)
     verification = await awards.bus.publish(tip_verified(tip_id, reward_ref_for_receipt(receipt)), time=instant)
     admin = awards.token("admin")
 

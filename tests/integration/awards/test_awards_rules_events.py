@@ -110,7 +110,7 @@ async def test_a_revocation_seen_before_its_recognition_still_breaks_the_run(awa
 
 async def test_a_province_overlay_changes_the_threshold_without_code(awards: Awards) -> None:
     hanoi, hcmc = _uid(), _uid()
-    for unit, area in ((hanoi, "01.00004"), (hcmc, "79.26734")):
+    for unit, area in ((hanoi, "01.00004"), (hcmc, "79.26743")):
         await awards.bus.publish(registered(unit, area))
         await awards.bus.publish(certified(unit, 2024))
         await awards.bus.publish(certified(unit, 2025))

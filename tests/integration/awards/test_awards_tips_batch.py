@@ -24,7 +24,7 @@ from tests.integration import batch_support
 from tests.integration.batch_support import batched_and_single, fresh_database, interleave
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
-UNIT_AREAS = {"u-1": "79.26701", "u-2": "48.20001"}
+UNIT_AREAS = {"u-1": "79.25760", "u-2": "48.20195"}
 
 
 def story(rng: random.Random) -> list[EventData]:
@@ -35,7 +35,7 @@ def story(rng: random.Random) -> list[EventData]:
     lanes: list[list[EventData]] = []
     for n in range(16):
         tip = f"t-{n}"
-        area = None if n % 5 == 3 else ("79.26701" if n % 3 else "48.20001")
+        area = None if n % 5 == 3 else ("79.25760" if n % 3 else "48.20195")
         unit = "u-1" if n % 5 == 3 and n % 2 else ("u-2" if n % 5 == 3 else None)
         valuable = n % 3 != 2
         ref = None if n % 7 == 6 else ("rw-shared" if n in (4, 10) else f"rw-{n}")
@@ -43,7 +43,7 @@ def story(rng: random.Random) -> list[EventData]:
         received = TipReceived(tip_id=tip, category="theft", channel="web", area_code=area, unit_id=unit,
                                anonymous=True, priority="normal", received_at=NOW)
         triaged = TipTriaged(tip_id=tip, category="theft", priority="normal",
-                             assigned_area=None if n % 4 == 1 else (area or "79.26702"), due_at=NOW)
+                             assigned_area=None if n % 4 == 1 else (area or "79.25768"), due_at=NOW)
         verified = TipVerified(tip_id=tip, valuable=valuable, outcome=outcome, reward_ref=ref,
                                unit_id="u-1" if n % 6 == 5 else None)
         lane: list[EventData] = ([verified, received, triaged] if n % 4 == 0 else [received, triaged, verified])
@@ -104,7 +104,7 @@ async def test_a_batch_that_verifies_and_receives_a_tip_proposes_its_reward_with
     db = await fresh(tmp_path / "awards.db")
     events = deliveries_of([
         TipVerified(tip_id="t-x", valuable=True, outcome="prosecuted", reward_ref="rw-x"),
-        TipReceived(tip_id="t-x", category="drugs", channel="web", area_code="79.26703", anonymous=True,
+        TipReceived(tip_id="t-x", category="drugs", channel="web", area_code="79.25771", anonymous=True,
                     priority="urgent", received_at=NOW)])
     try:
         async with db.unit_of_work() as uow:
@@ -114,5 +114,5 @@ async def test_a_batch_that_verifies_and_receives_a_tip_proposes_its_reward_with
         await db.dispose()
     assert [a.recipient_ref for a in created] == ["rw-x"]
     [reward] = [x for x in snap["awards"] if x["recipient_kind"] == "reporter"]
-    assert reward["area_code"] == "79.26703" and reward["province_code"] == "79"
+    assert reward["area_code"] == "79.25771" and reward["province_code"] == "79"
     assert snap["events"] == [("antq.awards.AwardProposed.v1", "rw-x")]

@@ -115,7 +115,7 @@ async def test_roles_and_areas_are_enforced(awards: Awards) -> None:
     for role, kw in (("unit", {"unit": "u-1"}), ("agency", {})):
         assert (await _step(awards, award_id, "review", None, awards.token(role, **kw))).status_code == 403
     r = await awards.http.post("/awards", json={"award_type": "giay_khen", "recipient_kind": "person",
-                                                "recipient_ref": "x", "year": 2026, "area_code": "79.26734"},
+                                                "recipient_ref": "x", "year": 2026, "area_code": "79.26743"},
                                headers=awards.token("officer", area="01"))
     assert r.status_code == 403
 
@@ -144,7 +144,7 @@ async def test_quota_is_enforced_at_approval_per_province(awards: Awards) -> Non
     assert r.json()["error"]["code"] == "quota_exceeded"
     assert r.json()["error"]["details"] == {"award_type": "bang_khen_mps", "year": 2026, "used": 5, "quota": 5}
     # Another province has its own quota; another year too.
-    elsewhere = (await _nominate(awards, ministry, award_type="bang_khen_mps", area_code="02.00100"))[
+    elsewhere = (await _nominate(awards, ministry, award_type="bang_khen_mps", area_code="04.01273"))[
         "award_id"]
     await _step(awards, elsewhere, "review", None, ministry)
     assert (await _step(awards, elsewhere, "approve", {"decision_no": "QĐ-BCA"}, ministry)).status_code == 200
@@ -215,7 +215,7 @@ async def test_overdue_reviews_are_marked_and_listed(awards: Awards) -> None:
 
 async def test_stats_and_metrics_count_awards_by_type_level_area_and_year(awards: Awards) -> None:
     ids = [(await _nominate(awards, year=2025))["award_id"] for _ in range(3)]
-    await _nominate(awards, year=2025, area_code="79.26734", headers=awards.token("admin"))
+    await _nominate(awards, year=2025, area_code="79.26743", headers=awards.token("admin"))
     await _step(awards, ids[0], "review")
     await _step(awards, ids[0], "approve", {"decision_no": "1"})
     await _step(awards, ids[0], "grant")

@@ -28,7 +28,7 @@ async def test_officers_subscribe_only_within_their_area_and_see_only_their_subs
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
         r = await http.post("/subscriptions", headers=auth(officer), json=body)  # no area: the whole country
         assert r.status_code == 403
-        r = await http.post("/subscriptions", headers=auth(officer), json={**body, "area_code": "79.26734"})
+        r = await http.post("/subscriptions", headers=auth(officer), json={**body, "area_code": "79.26743"})
         assert r.status_code == 201, r.text
         created = r.json()
         assert created["owner"] == "officer:p79" and created["secret"] is None

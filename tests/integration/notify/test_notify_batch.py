@@ -47,7 +47,7 @@ def story(rng: random.Random) -> list[EventData]:
         events.append(UnitRegistered(unit_id=unit, name=f"Unit {n}", kind="school", area_code=f"79.2670{n % 3}",
                                      in_scope=True))
         if n % 2:
-            events.append(UnitUpdated(unit_id=unit, changed={"area_code": "79.26799"}))
+            events.append(UnitUpdated(unit_id=unit, changed={"area_code": "79.25747"}))
         events.append(UnitCertified(unit_id=unit, year=2026, rating="good", decision_no=f"QD-{n}",
                                     decided_at=NOW, decided_by_level="commune", consecutive_years=1 + n % 3))
         events.append(ActivityReported(activity_id=f"a-{n}", unit_id=unit, kind="training",
@@ -66,7 +66,7 @@ def story(rng: random.Random) -> list[EventData]:
                                   area_code=f"79.2670{n % 3}", anonymous=True,
                                   priority="urgent" if n % 4 == 0 else "normal", received_at=NOW))
         if n % 2:
-            events.append(TipTriaged(tip_id=tip, category="drugs", priority="urgent", assigned_area="79.26788",
+            events.append(TipTriaged(tip_id=tip, category="drugs", priority="urgent", assigned_area="79.25750",
                                      due_at=NOW))
     # Keep each aggregate's events in order (as a stream would) but interleave the aggregates.
     by_aggregate: dict[str, list[EventData]] = {}
@@ -134,13 +134,13 @@ async def test_a_batch_routes_exactly_as_one_event_at_a_time(tmp_path: Path, see
     assert batched == single
     rows = batched["deliveries"]
     # The routing is not trivial: desks of moved units and triaged tips, the unit's contact, a subscriber.
-    assert {r["recipient_id"] for r in rows} >= {"desk:79.26799", "desk:79.26788", "unit:u-1", "officer:p1",
+    assert {r["recipient_id"] for r in rows} >= {"desk:79.25747", "desk:79.25750", "unit:u-1", "officer:p1",
                                                    "webhook:s-2"}
     # A moved unit's certificate is placed where it moved to, known only from the directory.
-    assert any(r["event_type"] == UnitCertified.TYPE and r["unit_id"] == "u-1" and r["area_code"] == "79.26799"
+    assert any(r["event_type"] == UnitCertified.TYPE and r["unit_id"] == "u-1" and r["area_code"] == "79.25747"
                for r in rows)
     assert len(batched["emitted"]) == sum(1 for r in rows if r["channel"] == "inbox")
-    assert {r["tip_id"]: r["area_code"] for r in batched["tip_directory"]}["t-1"] == "79.26788"
+    assert {r["tip_id"]: r["area_code"] for r in batched["tip_directory"]}["t-1"] == "79.25750"
 
 
 async def test_an_event_seen_in_an_earlier_batch_creates_nothing_new(tmp_path: Path) -> None:

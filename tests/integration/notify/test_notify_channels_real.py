@@ -97,7 +97,7 @@ def receiver() -> Iterator[Receiver]:
 LOOPBACK = parse_networks("127.0.0.0/8")  # the receiver of these tests listens there
 EVENT = {"specversion": "1.0", "id": "evt-42", "source": "antq/tips", "type": "antq.tips.TipReceived.v1",
          "time": "2026-11-22T03:00:00Z",
-         "data": {"tip_id": "T1", "category": "theft", "channel": "web", "area_code": "79.26734", "anonymous": True,
+         "data": {"tip_id": "T1", "category": "theft", "channel": "web", "area_code": "79.26743", "anonymous": True,
                   "priority": "urgent", "received_at": "2026-11-22T03:00:00Z", "description": "reporter text"}}
 
 

@@ -42,7 +42,7 @@ async def test_webhook_receiver_that_fails_then_recovers_gets_a_verifiable_signa
         listed = (await http.get("/subscriptions", headers=auth(admin))).json()["items"]
         assert "secret" not in listed[0]
         receiver.plan["/hook"] = [503, 503]
-        event = await bus.publish(tip("T1", "79.26734", priority="urgent"))
+        event = await bus.publish(tip("T1", "79.26743", priority="urgent"))
         await bus.publish(tip("T-elsewhere", "01.00004", priority="urgent"))  # outside the subscription's area
         for attempt in (1, 2):
             async def settled(n: int = attempt) -> bool:
@@ -95,7 +95,7 @@ async def test_receiver_that_never_recovers_ends_in_notification_failed_without_
             "event_types": ["antq.tips.TipReceived.v1"], "channel": "webhook", "target": f"{receiver.url}/dead"})
         assert r.status_code == 201, r.text
         receiver.plan["/dead"] = 503
-        event = await bus.publish(tip("T1", "79.26734", priority="urgent"))
+        event = await bus.publish(tip("T1", "79.26743", priority="urgent"))
 
         async def first_failure_and_email() -> bool:
             return len(receiver.to("/dead")) >= 1 and len(mail.server.messages) == 1
@@ -134,8 +134,8 @@ async def test_sms_backup_gateway_takes_over_when_the_primary_is_down(
             "event_types": ["antq.tips.TipReceived.v1"], "area_code": "79", "min_priority": "urgent",
             "channel": "sms"})
         assert r.status_code == 201, r.text
-        await bus.publish(tip("T0", "79.26734"))  # normal: below the subscription's minimum priority
-        await bus.publish(tip("T1", "79.26734", priority="urgent"))
+        await bus.publish(tip("T0", "79.26743"))  # normal: below the subscription's minimum priority
+        await bus.publish(tip("T1", "79.26743", priority="urgent"))
 
         async def sms_sent() -> list[Any]:
             return receiver.to("/sms-backup")
@@ -164,7 +164,7 @@ async def test_no_reporter_identity_ever_reaches_a_notification(
             r = await http.post("/subscriptions", headers=auth(officer), json={
                 "event_types": ["antq.tips.*"], "area_code": "79", "channel": channel, "target": target})
             assert r.status_code == 201, r.text
-        await bus.publish(tip("T1", "79.26734", priority="urgent"), extra=secrets_of_reporter)
+        await bus.publish(tip("T1", "79.26743", priority="urgent"), extra=secrets_of_reporter)
 
         async def all_out() -> bool:
             return bool(mail.server.messages and receiver.to("/hook") and receiver.to("/sms"))

@@ -34,7 +34,7 @@ async def test_routing_by_area_and_role_reaches_inboxes_and_email(
     notify.clock = clock
     async with running(notify) as http:
         province = notify.tokens.issue(role="officer", area="79", sub="p79")
-        commune = notify.tokens.issue(role="officer", area="79.26734", sub="c26734")
+        commune = notify.tokens.issue(role="officer", area="79.26743", sub="c26743")
         other = notify.tokens.issue(role="officer", area="01", sub="p01")
         admin = notify.tokens.issue(role="admin", sub="root")
         unit = notify.tokens.issue(role="unit", unit="U1", sub="u1-staff")
@@ -43,9 +43,9 @@ async def test_routing_by_area_and_role_reaches_inboxes_and_email(
                              (unit, "security@u1.example")):
             await prefs(http, token, email=email)
 
-        await bus.publish(tip("T-urgent", "79.26734", priority="urgent"))
+        await bus.publish(tip("T-urgent", "79.26743", priority="urgent"))
         await bus.publish(tip("T-normal", "79.26737"))
-        await bus.publish(UnitRegistered(unit_id="U1", name="Công ty A", kind="enterprise", area_code="79.26734",
+        await bus.publish(UnitRegistered(unit_id="U1", name="Công ty A", kind="enterprise", area_code="79.26743",
                                          in_scope=True))
         revoked = await bus.publish(CertificationRevoked(unit_id="U1", year=2026, reason="illegal strike"))
 
@@ -107,9 +107,9 @@ async def test_duplicate_event_produces_one_delivery_per_recipient_and_channel(
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
         admin = notify.tokens.issue(role="admin", sub="root")
         await prefs(http, officer, email="p79@police.example")
-        event = await bus.publish(tip("T1", "79.26734", priority="urgent"))
+        event = await bus.publish(tip("T1", "79.26743", priority="urgent"))
         await bus.republish(event)
-        await bus.publish(tip("T2", "79.26734", priority="urgent"))  # after the duplicate: a sync point
+        await bus.publish(tip("T2", "79.26743", priority="urgent"))  # after the duplicate: a sync point
 
         async def both_mailed() -> bool:
             return len(mail.server.messages) == 2
@@ -136,10 +136,10 @@ async def test_quiet_hours_hold_email_but_critical_events_bypass_them(
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
         admin = notify.tokens.issue(role="admin", sub="root")
         await prefs(http, officer, email="p79@police.example", quiet_hours={"start": "22:00", "end": "06:00"})
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
         await bus.publish(TipDeadlineApproaching(tip_id="T1", deadline="forward_24h",
                                                  due_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)))
-        await bus.publish(tip("T2", "79.26734", priority="urgent"))
+        await bus.publish(tip("T2", "79.26743", priority="urgent"))
 
         async def urgent_mailed() -> bool:
             # The SMTP server sees the mail a moment before the worker commits the delivery as sent.
@@ -169,11 +169,11 @@ async def test_daily_digest_goes_out_once_even_across_a_restart(
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
         admin = notify.tokens.issue(role="admin", sub="root")
         await prefs(http, officer, email="p79@police.example", mode="digest", language="en")
-        await bus.publish(tip("T1", "79.26734"))
+        await bus.publish(tip("T1", "79.26743"))
         for deadline in ("forward_24h", "decide_20d"):
             await bus.publish(TipDeadlineApproaching(tip_id="T1", deadline=deadline,  # type: ignore[arg-type]
                                                      due_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)))
-        await bus.publish(tip("T2", "79.26734", priority="urgent"))  # critical: bypasses the digest
+        await bus.publish(tip("T2", "79.26743", priority="urgent"))  # critical: bypasses the digest
 
         async def urgent_mailed() -> bool:
             return len(mail.server.messages) == 1
@@ -209,7 +209,7 @@ async def test_daily_digest_goes_out_once_even_across_a_restart(
     clock.now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
     restarted.clock = clock
     async with running(restarted):
-        await bus.publish(tip("T3", "79.26734", priority="urgent"))
+        await bus.publish(tip("T3", "79.26743", priority="urgent"))
 
         async def third_mail() -> bool:
             return len(mail.server.messages) == 3
@@ -233,7 +233,7 @@ async def test_a_provinces_rules_file_replaces_the_default_routing(
     async with running(notify) as http:
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
         await prefs(http, officer, email="p79@police.example")
-        await bus.publish(tip("T-normal", "79.26734"))
+        await bus.publish(tip("T-normal", "79.26743"))
 
         async def mailed() -> bool:
             return len(mail.server.to("p79@police.example")) == 1
@@ -263,7 +263,7 @@ async def test_a_unit_never_hears_of_tips_even_about_itself(
         assert r.status_code == 201, r.text
 
         await bus.publish(TipReceived(tip_id="T-about-U1", category="corruption", channel="web",
-                                      area_code="79.26734", unit_id="U1", anonymous=True, priority="normal",
+                                      area_code="79.26743", unit_id="U1", anonymous=True, priority="normal",
                                       received_at=datetime(2026, 11, 23, 3, 0, tzinfo=UTC)))
         revoked = await bus.publish(CertificationRevoked(unit_id="U1", year=2026, reason="illegal strike"))
 
@@ -277,4 +277,4 @@ async def test_a_unit_never_hears_of_tips_even_about_itself(
         items = await inbox(http, unit)
         assert [i["cause_event_id"] for i in items] == [revoked.id]
         logged = await deliveries(http, notify.tokens.issue(role="admin", sub="root"))
-        assert {d["recipient_id"] for d in logged if d["event_type"] == TipReceived.TYPE} == {"desk:79.26734"}
+        assert {d["recipient_id"] for d in logged if d["event_type"] == TipReceived.TYPE} == {"desk:79.26743"}

@@ -90,7 +90,7 @@ async def test_delete_by_matching_fields(notify_settings: Callable[..., Settings
         exact = await subscribe(http, officer, **TIPS)
         clock.advance(seconds=1)  # later, and so listed after the first one
         reordered = await subscribe(http, officer, **{**TIPS, "event_types": list(reversed(TIPS["event_types"]))})
-        commune = await subscribe(http, officer, **{**TIPS, "area_code": "79.26734"})
+        commune = await subscribe(http, officer, **{**TIPS, "area_code": "79.26743"})
         by_mail = await subscribe(http, officer, **{**TIPS, "channel": "email", "target": "can.bo@example.vn"})
         fewer = await subscribe(http, officer, **{**TIPS, "event_types": ["antq.tips.TipReceived.v1"]})
         colleague = notify.tokens.issue(role="officer", area="79", sub="p79-bis")

@@ -24,7 +24,7 @@ async def test_tip_reaches_area_officer_inbox_without_reporter_data(
     async with running(tips) as tips_http, running(notify) as notify_http:
         r = await tips_http.post("/tips", json={
             "category": "theft", "description": "Kẻ gian lấy trộm máy tính ở phòng kế toán",
-            "area_code": "79.26734", "anonymous": False, "reporter": REPORTER})
+            "area_code": "79.26743", "anonymous": False, "reporter": REPORTER})
         assert r.status_code == 202, r.text
         accepted = r.json()
         assert set(accepted) == {"tip_id", "receipt", "received_at"}

@@ -27,7 +27,7 @@ NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 def forwarded(agency: str, reference: str, **fields: Any) -> Delivery:
     data = {"category": "theft", "description": f"Tin chuyển về hành vi trộm cắp ({reference})",
-            "area_code": "79.26734", "anonymous": True, "reference": reference} | fields
+            "area_code": "79.26743", "anonymous": True, "reference": reference} | fields
     env = CloudEvent(id=str(uuid.uuid4()), source=f"agency/{agency}", type="TipSubmitted.v1", time=NOW, data=data)
     return Delivery(envelope=env, data=TipSubmitted.model_validate(data), event_type=TipSubmitted.TYPE,
                     agency=agency, num_delivered=1)

@@ -197,7 +197,7 @@ async def test_likely_duplicates_are_linked_for_the_officer_to_confirm(tips: Tip
 
 async def test_inbound_tip_with_a_repeated_reference_is_processed_once(tips: Tips) -> None:
     data = {"category": "a_category_we_do_not_know", "description": "Phát hiện đối tượng lạ theo dõi kho vũ khí",
-            "area_code": "79.26734", "anonymous": True, "reference": "VNEID-2026-000123"}
+            "area_code": "79.26743", "anonymous": True, "reference": "VNEID-2026-000123"}
     await tips.publish_inbound("national-app", data, str(uuid.uuid4()))
     await tips.publish_inbound("national-app", data, str(uuid.uuid4()))  # same reference, new event id
     await tips.publish_inbound("school-registry", data | {"reference": "R-1"}, str(uuid.uuid4()),

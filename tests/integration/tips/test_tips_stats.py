@@ -17,10 +17,10 @@ async def test_stats_count_the_years_tips_by_category_area_value_and_deadlines(t
     officer = tips.auth()
     # Received in the assessment year 2025 (it ended on 15 November 2025).
     tips.clock.now = datetime(2025, 11, 10, 3, 0, tzinfo=UTC)
-    await tips.submit(category="fraud", area_code="79.26734")
+    await tips.submit(category="fraud", area_code="79.26743")
     # Received in 2026: two in province 79, one in province 01.
     tips.clock.now = T0
-    a = await tips.submit(category="theft", area_code="79.26734")
+    a = await tips.submit(category="theft", area_code="79.26743")
     b = await tips.submit(category="drugs", area_code="79.26737", anonymous=False, reporter=REPORTER,
                           unit_id="U-school")
     await tips.submit(category="theft", area_code="01.00004", unit_id="U-unknown")
@@ -62,7 +62,7 @@ async def test_stats_count_the_years_tips_by_category_area_value_and_deadlines(t
     assert year["overdue_now"] == 1 and year["missed_by_deadline"] == {"forward_24h": 1}
 
     province = await stats(year=2026, area_code="79")
-    assert province["received"] == 2 and province["by_area"] == {"79.26734": 1, "79.26737": 1}
+    assert province["received"] == 2 and province["by_area"] == {"79.26743": 1, "79.26737": 1}
     theft = await stats(year=2026, category="theft")
     assert theft["received"] == 2 and theft["valuable"] == 1
     earlier = await stats(year=2025)
@@ -70,10 +70,10 @@ async def test_stats_count_the_years_tips_by_category_area_value_and_deadlines(t
     assert earlier["period"] == {"from": "2024-11-16", "to": "2025-11-15"}
 
     # Officers get their own area by default and nothing beyond it; units get nothing.
-    commune = await tips.http.get("/stats", headers=tips.auth(area="79.26734"), params={"year": 2026})
-    assert commune.status_code == 200 and commune.json()["area_code"] == "79.26734"
+    commune = await tips.http.get("/stats", headers=tips.auth(area="79.26743"), params={"year": 2026})
+    assert commune.status_code == 200 and commune.json()["area_code"] == "79.26743"
     assert commune.json()["received"] == 1
-    other = await tips.http.get("/stats", headers=tips.auth(area="79.26734"), params={"area_code": "01"})
+    other = await tips.http.get("/stats", headers=tips.auth(area="79.26743"), params={"area_code": "01"})
     assert other.status_code == 403
     assert (await tips.http.get("/stats", headers=tips.auth("unit", None, unit="u1"))).status_code == 403
     assert (await tips.http.get("/stats")).status_code == 401

@@ -51,7 +51,7 @@ class Tips:
 
     async def submit(self, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"category": "theft", "description": "Kẻ gian lấy trộm máy tính ở phòng kế toán",
-                                "area_code": "79.26734", "anonymous": True, "location": "Phòng kế toán, tầng 2"}
+                                "area_code": "79.26743", "anonymous": True, "location": "Phòng kế toán, tầng 2"}
         body.update(overrides)
         r = await self.http.post("/tips", json=body)
         assert r.status_code == 202, r.text

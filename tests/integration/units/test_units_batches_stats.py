@@ -15,7 +15,7 @@ from tests.integration.units.test_units_cycle_api import drive, scored_codes
 from tests.integration.units.test_units_incidents import incident
 from tests.integration.units.units_support import Harness
 
-COMMUNE = "79.26734"
+COMMUNE = "79.26743"
 
 
 async def batch(h: Harness, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:

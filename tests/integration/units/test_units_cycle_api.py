@@ -265,7 +265,7 @@ async def test_a_cycle_keeps_the_framework_in_force_when_it_was_registered(units
     assert "P79@2023-01-01" in codes and "P79@2025-07-01" in codes
     assert any(c["code"] == "illegal_strike" and c["disqualifying"]
                for c in listing["incident_categories"]["tt124-2021"])
-    in_force = await units.http.get("/frameworks/in-force", params={"kind": "school", "area_code": "79.26734",
+    in_force = await units.http.get("/frameworks/in-force", params={"kind": "school", "area_code": "79.26743",
                                                                      "on": "2026-01-01"})
     assert in_force.status_code == 200 and in_force.json()["code"].startswith("TT124-2021/art7")
     assert (await units.http.get("/frameworks/nope")).status_code == 404

@@ -9,10 +9,10 @@ from shared.testing import eventually
 from tests.integration.units.units_support import Harness
 
 CSV = """name,kind,area_code,tax_code,school_code,size,school_level,models,security_force_full_time,head_of_unit.name
-Công ty CP Dệt May Gia Định,enterprise,79.26734,0301111111,,large,,Tổ công nhân tự quản;Camera,4,Phạm Văn Dũng
+Công ty CP Dệt May Gia Định,enterprise,79.26743,0301111111,,large,,Tổ công nhân tự quản;Camera,4,Phạm Văn Dũng
 Trường THCS Nguyễn Trãi,school,79.26737,,79000555,,lower_secondary,Trường học an toàn,2,
 Cửa hàng Bình An,enterprise,79.26737,0302222222,,micro,,,0,
-Sai kiểu,farm,79.26734,0303333333,,,,,,
+Sai kiểu,farm,79.26743,0303333333,,,,,,
 Không có mã,agency,79,,,,,,,
 Âm số,enterprise,79,0304444444,,,,,-2,
 """
@@ -46,7 +46,7 @@ async def test_csv_import_reports_each_row_and_is_idempotent(units: Harness) -> 
 
     registered = await units.events(UnitRegistered.TYPE)
     assert len(registered) == 3
-    assert {e["area_code"] for e in registered} == {"79.26734", "79.26737"}
+    assert {e["area_code"] for e in registered} == {"79.26743", "79.26737"}
     assert [e["changed"] for e in await units.events(UnitUpdated.TYPE)] == [{"security_force_full_time": 6}]
     history = (await units.http.get(f"/units/{updated['unit_id']}/history", headers=units.admin)).json()["items"]
     assert [h["action"] for h in history] == ["imported", "imported"]
@@ -57,7 +57,7 @@ async def test_json_lines_import_with_broken_lines_and_an_officer_limited_to_an_
         json.dumps({"name": "Sở Tài chính", "kind": "agency", "area_code": "79", "external_key": "AG-79-STC"}),
         "{not json",
         json.dumps(["a", "list"]),
-        json.dumps({"name": "Trường Mầm non Hoa Sen", "kind": "school", "area_code": "79.26734",
+        json.dumps({"name": "Trường Mầm non Hoa Sen", "kind": "school", "area_code": "79.26743",
                     "school_code": "79000999", "school_level": "kindergarten"}),
         json.dumps({"name": "Công ty Hà Nội", "kind": "enterprise", "area_code": "01.00004", "tax_code": "0100000001"}),
         json.dumps({"name": "x", "kind": "agency", "area_code": 79, "external_key": "num"}),
@@ -91,7 +91,7 @@ async def test_json_lines_import_with_broken_lines_and_an_officer_limited_to_an_
 
 async def test_registry_records_from_the_bus_create_then_update_and_bad_ones_go_to_dlq(units: Harness) -> None:
     record = {"external_key": "0309999999", "name": "Công ty TNHH Sao Mai", "kind": "enterprise",
-              "area_code": "79.26734", "address": "1 Hai Bà Trưng"}
+              "area_code": "79.26743", "address": "1 Hai Bà Trưng"}
     await units.publish_inbound("business-registry", "UnitUpserted.v1", record)
 
     async def found() -> list:
@@ -99,7 +99,7 @@ async def test_registry_records_from_the_bus_create_then_update_and_bad_ones_go_
         return list(r.json()["items"])
 
     [unit] = await eventually(found, timeout=15, what="unit from the registry")
-    assert unit["area_code"] == "79.26734" and unit["external_key"] == "0309999999"
+    assert unit["area_code"] == "79.26743" and unit["external_key"] == "0309999999"
     await units.publish_inbound("business-registry", "UnitUpserted.v1", {**record, "address": "3 Hai Bà Trưng",
                                                                          "in_scope": False})
     await units.publish_inbound("business-registry", "UnitUpserted.v1", {**record, "kind": "school"})

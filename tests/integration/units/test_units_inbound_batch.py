@@ -122,7 +122,7 @@ async def test_an_unknown_unit_refuses_the_batch_for_the_spine_to_run_each_alone
 async def test_a_batch_of_registry_records_has_exactly_the_effect_of_one_at_a_time(units: Harness) -> None:
     def record(agency: str, key: str, name: str, **extra: Any) -> Delivery:
         return inbound(agency, UnitUpserted, {"external_key": key, "name": name, "kind": "enterprise",
-                                              "area_code": "79.26734", **extra})
+                                              "area_code": "79.26743", **extra})
 
     deliveries = [
         record("business-registry", "0301", "Công ty A"),
@@ -142,7 +142,7 @@ async def test_a_batch_of_registry_records_has_exactly_the_effect_of_one_at_a_ti
 
 async def test_a_refused_registry_record_refuses_the_batch(units: Harness) -> None:
     good = inbound("business-registry", UnitUpserted, {"external_key": "0401", "name": "Công ty D",
-                                                       "kind": "enterprise", "area_code": "79.26734"})
+                                                       "kind": "enterprise", "area_code": "79.26743"})
     bad = inbound("business-registry", UnitUpserted, {"external_key": "0402", "name": "Công ty E",
                                                       "kind": "enterprise", "area_code": "not an area"})
     with pytest.raises(Reject, match="unit record 0402 rejected"):

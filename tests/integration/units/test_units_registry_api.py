@@ -8,16 +8,16 @@ from tests.integration.units.units_support import Harness
 
 async def test_unit_is_registered_with_hierarchical_area_and_event(units: Harness) -> None:
     r = await units.http.post("/units", headers=units.admin, json={
-        "name": "Công ty TNHH Minh Long", "kind": "enterprise", "area_code": "79.26734", "tax_code": "0301234567",
+        "name": "Công ty TNHH Minh Long", "kind": "enterprise", "area_code": "79.26743", "tax_code": "0301234567",
         "size": "medium", "models": ["Tổ công nhân tự quản"],
         "head_of_unit": {"name": "Nguyễn Văn An", "phone": "0909000111"}})
     assert r.status_code == 201, r.text
     unit = r.json()
-    assert unit["area_code"] == "79.26734" and unit["province_code"] == "79" and unit["commune_code"] == "26734"
+    assert unit["area_code"] == "79.26743" and unit["province_code"] == "79" and unit["commune_code"] == "26743"
     assert unit["external_key"] == "0301234567" and unit["in_scope"] and unit["managing_level"] == "commune"
     events = await units.events(UnitRegistered.TYPE)
     assert events == [{"unit_id": unit["unit_id"], "name": "Công ty TNHH Minh Long", "kind": "enterprise",
-                       "area_code": "79.26734", "in_scope": True, "external_key": "0301234567"}]
+                       "area_code": "79.26743", "in_scope": True, "external_key": "0301234567"}]
 
     dup = await units.http.post("/units", headers=units.admin, json={
         "name": "Khác", "kind": "enterprise", "area_code": "79", "tax_code": "0301234567"})
@@ -73,10 +73,10 @@ async def test_patch_emits_changed_fields_and_keeps_history(units: Harness) -> N
 
 
 async def test_search_filters_area_hierarchically_and_pages(units: Harness) -> None:
-    a = await units.create_unit(name="Trường THPT Nguyễn Du", kind="school", area_code="79.26734")
+    a = await units.create_unit(name="Trường THPT Nguyễn Du", kind="school", area_code="79.26743")
     b = await units.create_unit(name="Công ty Đông Á", kind="enterprise", area_code="79.26737", size="micro")
     c = await units.create_unit(name="Sở Công Thương", kind="agency", area_code="79")
-    d = await units.create_unit(name="Công ty Hà Nội", kind="enterprise", area_code="01.00001")
+    d = await units.create_unit(name="Công ty Hà Nội", kind="enterprise", area_code="01.00008")
 
     async def ids(**params: object) -> set[str]:
         r = await units.http.get("/units", headers=units.admin, params=params)
@@ -84,7 +84,7 @@ async def test_search_filters_area_hierarchically_and_pages(units: Harness) -> N
         return {u["unit_id"] for u in r.json()["items"]}
 
     assert await ids(area_code="79") == {a["unit_id"], b["unit_id"], c["unit_id"]}
-    assert await ids(area_code="79.26734") == {a["unit_id"]}
+    assert await ids(area_code="79.26743") == {a["unit_id"]}
     assert await ids(kind="enterprise") == {b["unit_id"], d["unit_id"]}
     assert await ids(in_scope="false") == {b["unit_id"]}
     assert await ids(q="truong thpt") == {a["unit_id"]}
@@ -113,7 +113,7 @@ async def test_search_filters_area_hierarchically_and_pages(units: Harness) -> N
 
 
 async def test_callers_see_only_their_scope(units: Harness) -> None:
-    mine = await units.create_unit(area_code="79.26734", head_of_unit={"name": "Lê Văn Cường"})
+    mine = await units.create_unit(area_code="79.26743", head_of_unit={"name": "Lê Văn Cường"})
     other = await units.create_unit(area_code="79.26737")
     staff = units.auth("unit", unit=mine["unit_id"])
     assert (await units.http.get(f"/units/{mine['unit_id']}", headers=staff)).status_code == 200
@@ -131,11 +131,11 @@ async def test_callers_see_only_their_scope(units: Harness) -> None:
     commune_officer = units.auth("officer", area="79.26737")
     assert (await units.http.get(f"/units/{mine['unit_id']}", headers=commune_officer)).status_code == 403
     assert (await units.http.get(f"/units/{other['unit_id']}", headers=commune_officer)).status_code == 200
-    listed = (await units.http.get("/units", headers=commune_officer, params={"area_code": "79.26734"})).json()
+    listed = (await units.http.get("/units", headers=commune_officer, params={"area_code": "79.26743"})).json()
     assert listed["items"] == []
     # An officer cannot move a unit out of their own area.
     moved = await units.http.patch(f"/units/{other['unit_id']}", headers=commune_officer,
-                                   json={"area_code": "79.26734"})
+                                   json={"area_code": "79.26743"})
     assert moved.status_code == 403
     province_officer = units.auth("officer", area="79")
     assert (await units.http.get(f"/units/{mine['unit_id']}", headers=province_officer)).status_code == 200

@@ -48,7 +48,7 @@ class Harness:
     def admin(self) -> dict[str, str]:
         return self.auth("admin")
 
-    async def create_unit(self, *, name: str | None = None, kind: str = "enterprise", area_code: str = "79.26734",
+    async def create_unit(self, *, name: str | None = None, kind: str = "enterprise", area_code: str = "79.26743",
                           **extra: Any) -> dict[str, Any]:
         key = extra.pop("external_key", None) or f"K-{uuid.uuid4().hex[:10]}"
         body = {"name": name or f"Đơn vị {key}", "kind": kind, "area_code": area_code, "external_key": key, **extra}

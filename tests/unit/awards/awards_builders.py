@@ -18,7 +18,7 @@ def certified(unit_id: str, year: int, *, rating: str | None = None, level: str 
     })
 
 
-def unit_facts(unit_id: str = "u-1", area: str = "26734", province: str = "01") -> UnitFacts:
+def unit_facts(unit_id: str = "u-1", area: str = "26743", province: str = "01") -> UnitFacts:
     return UnitFacts(unit_id=unit_id, area_code=area, province_code=province)
 
 
@@ -29,7 +29,7 @@ def fold_years(facts: UnitFacts, years: list[int], **kwargs: str) -> UnitFacts:
 
 
 def make_award(rules: RuleSet, *, status: str = "proposed", award_type: str = "giay_khen", recipient: str = "u-1",
-               year: int = 2024, level: str = "commune", province: str = "01", area: str = "26734",
+               year: int = 2024, level: str = "commune", province: str = "01", area: str = "26743",
                basis: tuple[str, ...] = ("ev-1", "ev-2")) -> Award:
     """An award pushed through the workflow to `status` by the real transitions."""
     from services.awards.domain import annul, approve, grant, reject, review

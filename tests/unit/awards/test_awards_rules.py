@@ -36,7 +36,7 @@ def test_province_overlay_overrides_thresholds_quotas_and_deadlines(national: Ru
     assert hcmc.version == "national-2024.1+79-2025.1"
     assert hcmc.award_types["giay_khen"].collective.consecutive_years == 3  # type: ignore[union-attr]
     assert hcmc.award_types["giay_khen"].quota.limit_for("79") == 400
-    assert hcmc.award_types["giay_khen"].quota.limit_for("26734") == 40
+    assert hcmc.award_types["giay_khen"].quota.limit_for("26743") == 40
     assert hcmc.review_days("commune") == 10
     # Keys the overlay does not name are inherited unchanged.
     assert hcmc.award_types["ky_niem_chuong"] == national.award_types["ky_niem_chuong"]

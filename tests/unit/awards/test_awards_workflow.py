@@ -71,7 +71,7 @@ def test_every_transition_is_allowed_or_refused_by_the_table(national: RuleSet, 
 def test_the_happy_path_emits_the_catalogue_events_and_audits_each_step(national: RuleSet) -> None:
     proposal = Proposal(key=proposal_key("giay_khen", "unit", "u-1", 2024), award_type="giay_khen",
                         recipient_kind="unit", recipient_ref="u-1", year=2024, basis=("e1", "e2"), level="commune",
-                        area_code="26734", province_code="01", rule_version=national.version)
+                        area_code="26743", province_code="01", rule_version=national.version)
     proposed = propose(proposal, national, actor="system", now=NOW)
     assert proposed.award.award_id == proposal.award_id
     assert proposed.events == (AwardProposed(award_id=proposal.award_id, award_type="giay_khen", recipient_kind="unit",
@@ -166,17 +166,17 @@ def test_quota_counts_only_approved_and_granted_of_the_same_type_year_and_provin
 
 
 def test_overlay_quota_by_area_applies(hcmc: RuleSet) -> None:
-    full = _approved_in(hcmc, 40, award_type="giay_khen", level="commune", province="79", area="26734")
+    full = _approved_in(hcmc, 40, award_type="giay_khen", level="commune", province="79", area="26743")
     in_other_commune = make_award(hcmc, status="reviewed", recipient="u-x", province="79", area="26735")
     assert approve(in_other_commune, hcmc, decision_no="QD", actor="c", now=NOW, existing=full).award.status \
         == "approved"
-    same_commune = make_award(hcmc, status="reviewed", recipient="u-y", province="79", area="26734")
+    same_commune = make_award(hcmc, status="reviewed", recipient="u-y", province="79", area="26743")
     with pytest.raises(Conflict):
         approve(same_commune, hcmc, decision_no="QD", actor="c", now=NOW, existing=full)
 
 
 def test_unlimited_quota_never_blocks(national: RuleSet) -> None:
-    many = _approved_in(national, 60, award_type="giay_khen", level="commune", province="01", area="26734")
+    many = _approved_in(national, 60, award_type="giay_khen", level="commune", province="01", area="26743")
     candidate = make_award(national, status="reviewed", recipient="u-new")
     assert approve(candidate, national, decision_no="QD", actor="c", now=NOW, existing=many).award.status == "approved"
 

@@ -13,8 +13,8 @@ def directory() -> Directory:
         recipients=(
             Recipient(recipient_id="officer:province79", kind="officer", role="officer", area_code="79",
                       email="p79@police.example", approves_levels=frozenset({"province"})),
-            Recipient(recipient_id="officer:commune26734", kind="officer", role="officer", area_code="79.26734",
-                      email="c26734@police.example", approves_levels=frozenset({"commune"})),
+            Recipient(recipient_id="officer:commune26743", kind="officer", role="officer", area_code="79.26743",
+                      email="c26743@police.example", approves_levels=frozenset({"commune"})),
             Recipient(recipient_id="officer:commune26737", kind="officer", role="officer", area_code="79.26737",
                       email="c26737@police.example"),
             Recipient(recipient_id="officer:province01", kind="officer", role="officer", area_code="01",
@@ -23,7 +23,7 @@ def directory() -> Directory:
             Recipient(recipient_id="unit:U1", kind="unit_contact", unit_id="U1", email="security@u1.example"),
             Recipient(recipient_id="unit:U2", kind="unit_contact", unit_id="U2"),
         ),
-        unit_areas={"U1": "79.26734", "U2": "01.00004"},
-        tip_areas={"T1": "79.26734"},
+        unit_areas={"U1": "79.26743", "U2": "01.00004"},
+        tip_areas={"T1": "79.26743"},
         tip_reporters={"T1": "rr-5f2c"},
     )

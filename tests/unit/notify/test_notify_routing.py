@@ -22,7 +22,7 @@ from services.notify.domain import (
 TIP_RECEIVED = "antq.tips.TipReceived.v1"
 
 
-def tip(priority: str = "normal", area: str | None = "79.26734", **extra: Any) -> dict[str, Any]:
+def tip(priority: str = "normal", area: str | None = "79.26743", **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"tip_id": "T9", "category": "theft", "channel": "web", "anonymous": True,
                             "priority": priority, "received_at": datetime(2026, 11, 22, 3, tzinfo=UTC).isoformat()}
     if area:
@@ -40,11 +40,11 @@ def pairs(intents: list[DeliveryIntent]) -> set[tuple[str, str]]:
     ("scope", "area", "covered"),
     [
         ("79", "79", True),
-        ("79", "79.26734", True),
-        ("79.26734", "79.26734", True),
-        ("79.26734", "79", False),
-        ("79.26734", "79.26737", False),
-        ("7", "79.26734", False),
+        ("79", "79.26743", True),
+        ("79.26743", "79.26743", True),
+        ("79.26743", "79", False),
+        ("79.26743", "79.26737", False),
+        ("7", "79.26743", False),
         ("79", "790.1", False),
         (None, "01.00004", True),
         (None, None, True),
@@ -86,20 +86,20 @@ def test_subscription_refuses_a_malformed_pattern() -> None:
 def test_tip_received_reaches_inbox_of_officers_whose_area_covers_the_tip(directory: Directory) -> None:
     intents = route(TIP_RECEIVED, tip(), [], directory, {})
     assert pairs(intents) == {
-        ("officer:province79", "inbox"), ("officer:commune26734", "inbox"), ("admin:national", "inbox"),
+        ("officer:province79", "inbox"), ("officer:commune26743", "inbox"), ("admin:national", "inbox"),
     }
     assert all(i.mode == "immediate" and not i.critical for i in intents)
 
 
 def test_urgent_tip_also_emails_area_officers_and_is_critical(directory: Directory) -> None:
     intents = route(TIP_RECEIVED, tip("urgent"), [], directory, {})
-    assert ("officer:commune26734", "email") in pairs(intents)
+    assert ("officer:commune26743", "email") in pairs(intents)
     assert ("officer:province79", "email") in pairs(intents)
     # the national admin has no email address: no email delivery is produced for them
     assert ("admin:national", "email") not in pairs(intents)
     assert all(i.critical for i in intents)
-    email = next(i for i in intents if i.recipient_id == "officer:commune26734" and i.channel == "email")
-    assert email.target == "c26734@police.example"
+    email = next(i for i in intents if i.recipient_id == "officer:commune26743" and i.channel == "email")
+    assert email.target == "c26743@police.example"
 
 
 def test_tip_without_area_reaches_only_country_wide_officers(directory: Directory) -> None:
@@ -116,7 +116,7 @@ def test_overdue_tip_is_routed_to_officers_of_the_area_known_from_earlier_events
     intents = route("antq.tips.TipOverdue.v1", data, [], directory, {})
     assert pairs(intents) == {
         ("officer:province79", "inbox"), ("officer:province79", "email"),
-        ("officer:commune26734", "inbox"), ("officer:commune26734", "email"),
+        ("officer:commune26743", "inbox"), ("officer:commune26743", "email"),
         ("admin:national", "inbox"),
     }
     assert all(i.critical for i in intents)
@@ -125,7 +125,7 @@ def test_overdue_tip_is_routed_to_officers_of_the_area_known_from_earlier_events
 def test_deadline_approaching_goes_to_area_officers_and_is_not_critical(directory: Directory) -> None:
     data = {"tip_id": "T1", "deadline": "decide_20d", "due_at": "2026-12-10T03:00:00Z"}
     intents = route("antq.tips.TipDeadlineApproaching.v1", data, [], directory, {})
-    assert ("officer:commune26734", "inbox") in pairs(intents)
+    assert ("officer:commune26743", "inbox") in pairs(intents)
     assert ("officer:commune26737", "inbox") not in pairs(intents)
     assert not any(i.critical for i in intents)
 
@@ -133,7 +133,7 @@ def test_deadline_approaching_goes_to_area_officers_and_is_not_critical(director
 def test_revocation_reaches_area_officers_and_the_unit(directory: Directory) -> None:
     data = {"unit_id": "U1", "year": 2026, "reason": "illegal strike confirmed"}
     intents = route("antq.units.CertificationRevoked.v1", data, [], directory, {})
-    assert {("unit:U1", "inbox"), ("unit:U1", "email"), ("officer:commune26734", "email")} <= pairs(intents)
+    assert {("unit:U1", "inbox"), ("unit:U1", "email"), ("officer:commune26743", "email")} <= pairs(intents)
     assert not any(i.recipient_id in ("unit:U2", "officer:province01") for i in intents)
     assert all(i.critical for i in intents)
 
@@ -143,7 +143,7 @@ def test_award_proposal_reaches_the_approvers_of_its_level(directory: Directory)
             "year": 2026, "basis": ["e1", "e2"], "level": "commune"}
     intents = route("antq.awards.AwardProposed.v1", data, [], directory, {})
     recipients = {i.recipient_id for i in intents}
-    assert "officer:commune26734" in recipients
+    assert "officer:commune26743" in recipients
     assert "officer:province79" not in recipients  # approves province-level awards only
     assert ("unit:U1", "inbox") in pairs(intents)  # the proposed unit hears of it too
 
@@ -206,10 +206,10 @@ def test_subscription_narrowed_by_area_unit_and_priority(directory: Directory) -
 
 
 def test_subscription_and_default_rule_for_the_same_channel_give_one_delivery(directory: Directory) -> None:
-    sub = Subscription(subscription_id="s1", owner="officer:commune26734", event_types=("antq.tips.*",),
+    sub = Subscription(subscription_id="s1", owner="officer:commune26743", event_types=("antq.tips.*",),
                        channel="inbox")
     intents = route(TIP_RECEIVED, tip(), [sub], directory, {})
-    assert [i.channel for i in intents if i.recipient_id == "officer:commune26734"] == ["inbox"]
+    assert [i.channel for i in intents if i.recipient_id == "officer:commune26743"] == ["inbox"]
 
 
 def test_subscription_of_an_unknown_owner_is_ignored_except_for_webhooks(directory: Directory) -> None:
@@ -222,18 +222,18 @@ def test_subscription_of_an_unknown_owner_is_ignored_except_for_webhooks(directo
 def test_channel_preference_filters_rule_deliveries_but_critical_always_reaches_the_inbox(
     directory: Directory,
 ) -> None:
-    prefs = {"officer:commune26734": Preferences(channels=frozenset({"email"}))}
+    prefs = {"officer:commune26743": Preferences(channels=frozenset({"email"}))}
     normal = route(TIP_RECEIVED, tip("normal"), [], directory, prefs)
-    assert not any(i.recipient_id == "officer:commune26734" for i in normal)
+    assert not any(i.recipient_id == "officer:commune26743" for i in normal)
     urgent = route(TIP_RECEIVED, tip("urgent"), [], directory, prefs)
-    assert {i.channel for i in urgent if i.recipient_id == "officer:commune26734"} == {"inbox", "email"}
+    assert {i.channel for i in urgent if i.recipient_id == "officer:commune26743"} == {"inbox", "email"}
 
 
 def test_digest_preference_applies_to_push_channels_only_and_never_to_critical_events(directory: Directory) -> None:
-    prefs = {"officer:commune26734": Preferences(mode="digest", language="en")}
+    prefs = {"officer:commune26743": Preferences(mode="digest", language="en")}
     data = {"tip_id": "T1", "deadline": "decide_20d", "due_at": "2026-12-10T03:00:00Z"}
     intents = {i.channel: i for i in route("antq.tips.TipDeadlineApproaching.v1", data, [], directory, prefs)
-               if i.recipient_id == "officer:commune26734"}
+               if i.recipient_id == "officer:commune26743"}
     assert intents["email"].mode == "digest"
     assert intents["inbox"].mode == "immediate"
     assert intents["email"].language == "en"

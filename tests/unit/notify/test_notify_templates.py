@@ -14,7 +14,7 @@ from shared.contracts.events import CATALOGUE, EventData
 from shared.errors import Invalid, NotFound
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "UnitRegistered": {"unit_id": "U1", "name": "Công ty <A> & B", "kind": "enterprise", "area_code": "79.26734",
+    "UnitRegistered": {"unit_id": "U1", "name": "Công ty <A> & B", "kind": "enterprise", "area_code": "79.26743",
                        "in_scope": False},
     "UnitUpdated": {"unit_id": "U1", "changed": {"name": "New", "address": "x"}},
     "CycleRegistered": {"unit_id": "U1", "year": 2026, "registered_at": "2026-03-30T02:00:00Z", "late": True},
@@ -31,9 +31,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
                              "incident_id": "I1"},
     "ActivityReported": {"activity_id": "AC1", "unit_id": "U1", "kind": "propaganda_session",
                          "held_on": "2026-08-19", "participants": 120},
-    "TipReceived": {"tip_id": "T1", "category": "theft", "channel": "web", "area_code": "79.26734", "unit_id": "U1",
+    "TipReceived": {"tip_id": "T1", "category": "theft", "channel": "web", "area_code": "79.26743", "unit_id": "U1",
                     "anonymous": True, "priority": "urgent", "received_at": "2026-11-22T03:00:00Z"},
-    "TipTriaged": {"tip_id": "T1", "category": "theft", "priority": "normal", "assigned_area": "79.26734",
+    "TipTriaged": {"tip_id": "T1", "category": "theft", "priority": "normal", "assigned_area": "79.26743",
                    "due_at": "2026-12-12T03:00:00Z"},
     "TipMessagePosted": {"tip_id": "T1", "message_id": "M1", "author": "officer"},
     "TipDeadlineApproaching": {"tip_id": "T1", "deadline": "decide_20d", "due_at": "2026-12-12T03:00:00Z"},

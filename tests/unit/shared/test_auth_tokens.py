@@ -13,8 +13,8 @@ from shared.errors import Unauthorized
 
 def test_token_round_trip_carries_role_area_and_unit(tmp_path: Path) -> None:
     authority = TokenAuthority.from_file(tmp_path / "k.pem")
-    p = authority.verify(authority.issue(role="unit", unit="u-1", area="79.26734", sub="bao-ve"))
-    assert (p.role, p.unit, p.area, p.sub) == ("unit", "u-1", "79.26734", "bao-ve")
+    p = authority.verify(authority.issue(role="unit", unit="u-1", area="79.26743", sub="bao-ve"))
+    assert (p.role, p.unit, p.area, p.sub) == ("unit", "u-1", "79.26743", "bao-ve")
 
 
 def test_expired_token_is_refused(tmp_path: Path) -> None:
@@ -61,8 +61,8 @@ def test_signing_key_is_created_once_with_owner_only_permissions(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("scope", "area", "covered"), [
-    ("79", "79", True), ("79", "79.26734", True), ("79", "790", False), ("79", "7", False),
-    ("79.26734", "79", False), (None, "01", True), ("79", None, False),
+    ("79", "79", True), ("79", "79.26743", True), ("79", "790", False), ("79", "7", False),
+    ("79.26743", "79", False), (None, "01", True), ("79", None, False),
 ])
 def test_officer_area_scope_is_hierarchical(scope: str | None, area: str | None, covered: bool) -> None:
     assert Principal(sub="o", role="officer", area=scope).covers_area(area) is covered

@@ -59,8 +59,8 @@ def test_forward_deadline_is_24_hours_after_receipt() -> None:
 @pytest.mark.parametrize("area_code", [
     "11",          # a listed province, filed at province level
     "11.03199",    # a commune of a listed province
-    "12.00745",    # a listed commune
-    "31.31150",    # a commune listed by its bare code
+    "79.26732",    # a listed commune (Côn Đảo)
+    "31.11948",    # a listed island commune (Bạch Long Vĩ)
 ])
 def test_forward_deadline_is_48_hours_in_a_remote_area(area_code: str) -> None:
     running = current_deadline(state(area_code=area_code), RULES)
@@ -68,7 +68,7 @@ def test_forward_deadline_is_48_hours_in_a_remote_area(area_code: str) -> None:
     assert running.due_at == T0 + 48 * H
 
 
-@pytest.mark.parametrize("area_code", ["79", "79.26734", "111", "13.00745", "31", None])
+@pytest.mark.parametrize("area_code", ["79", "79.26743", "111", "13.00745", "31", None])
 def test_forward_deadline_stays_24_hours_outside_remote_areas(area_code: str | None) -> None:
     running = current_deadline(state(area_code=area_code), RULES)
     assert running is not None

@@ -89,8 +89,8 @@ def test_stats_reference_computation_gives_the_report_figures() -> None:
                                        "commune_code": commune, "external_key": uid, **kw})
         return create_unit(f, unit_id=uid, now=NOW)[0]
 
-    units = [unit("u1", "26734", models=["Tổ công nhân tự quản"]), unit("u2", "26734"),
-             unit("u3", "26737", size="micro"), unit("u4", "26734", models=["Tổ công nhân tự quản", "Camera"])]
+    units = [unit("u1", "26743", models=["Tổ công nhân tự quản"]), unit("u2", "26743"),
+             unit("u3", "26737", size="micro"), unit("u4", "26743", models=["Tổ công nhân tự quản", "Camera"])]
     cycles = [_cycle("u1", recognised=True, rating="good"), _cycle("u2", recognised=False, unmet="A6.3"),
               _cycle("u4", recognised=True)]
     activities = [
@@ -105,7 +105,7 @@ def test_stats_reference_computation_gives_the_report_figures() -> None:
         record_incident(incident_id="i1", unit_id="u2", category="strike_prevented", source="http", framework=FW,
                         occurred_at=datetime(2026, 4, 1, tzinfo=UTC), now=NOW)[0],
     ]
-    stats = compute_stats(StatsQuery(year=2026, area_code="79.26734"), units=units,  # type: ignore[arg-type]
+    stats = compute_stats(StatsQuery(year=2026, area_code="79.26743"), units=units,  # type: ignore[arg-type]
                           cycles=cycles, activities=activities, incidents=incidents)
     assert stats.units.total == 3 and stats.units.in_scope == 3
     assert stats.cycles.registered == 3 and stats.cycles.recognised == 2

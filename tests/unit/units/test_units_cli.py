@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from services.units.cli import app
 
-CSV = "name,kind,area_code,tax_code\nCông ty A,enterprise,79.26734,0301\nSai,farm,79,0302\n"
+CSV = "name,kind,area_code,tax_code\nCông ty A,enterprise,79.26743,0301\nSai,farm,79,0302\n"
 
 
 def test_cli_import_reports_rows_and_a_second_run_changes_nothing(tmp_path: Path) -> None:

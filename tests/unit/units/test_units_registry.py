@@ -14,7 +14,7 @@ NOW = datetime(2026, 2, 1, tzinfo=UTC)
 
 def fields(**kw: Any) -> UnitFields:
     base: dict[str, Any] = {"name": "Công ty TNHH Minh Long", "kind": "enterprise", "province_code": "79",
-                            "commune_code": "26734", "tax_code": "0301234567", "size": "medium"}
+                            "commune_code": "26743", "tax_code": "0301234567", "size": "medium"}
     return UnitFields.model_validate({**base, **kw})
 
 
@@ -50,9 +50,9 @@ def test_scope_override_needs_a_reason() -> None:
 def test_created_unit_derives_scope_key_and_level_and_emits_unit_registered() -> None:
     unit, events = create_unit(fields(), unit_id="u1", now=NOW)
     assert unit.in_scope and unit.external_key == "0301234567" and unit.managing_level == "commune"
-    assert unit.area_code == "79.26734"
+    assert unit.area_code == "79.26743"
     assert events == [UnitRegistered(unit_id="u1", name="Công ty TNHH Minh Long", kind="enterprise",
-                                     area_code="79.26734", in_scope=True, external_key="0301234567")]
+                                     area_code="79.26743", in_scope=True, external_key="0301234567")]
 
 
 def test_unit_without_commune_is_managed_by_the_province() -> None:
@@ -122,7 +122,7 @@ def test_unit_round_trips_through_json_dict() -> None:
 
 # --- import rows ---------------------------------------------------------------------------------------------
 def test_csv_row_with_strings_becomes_unit_fields() -> None:
-    row = {"name": " Trường THCS Lê Lợi ", "kind": "school", "province_code": "79", "commune_code": "26734",
+    row = {"name": " Trường THCS Lê Lợi ", "kind": "school", "province_code": "79", "commune_code": "26743",
            "school_code": "79000123", "school_level": "lower_secondary", "models": "Trường học an toàn; Cổng trường",
            "security_force_full_time": "2", "head_of_unit.name": "Trần Thị B", "district_code": "", "note": ""}
     result = validate_import_row(row, line=2)
@@ -159,7 +159,7 @@ def test_upserted_shape_with_area_code_and_in_scope_is_accepted() -> None:
 
 
 def test_commune_area_code_needs_a_way_to_find_its_province() -> None:
-    row = {"external_key": "k", "name": "Công ty A", "kind": "enterprise", "area_code": "26734"}
+    row = {"external_key": "k", "name": "Công ty A", "kind": "enterprise", "area_code": "26743"}
     assert [e.field for e in validate_import_row(row, line=1).errors] == ["province_code"]
-    result = validate_import_row(row, line=1, commune_province={"26734": "79"})
-    assert result.fields is not None and (result.fields.province_code, result.fields.commune_code) == ("79", "26734")
+    result = validate_import_row(row, line=1, commune_province={"26743": "79"})
+    assert result.fields is not None and (result.fields.province_code, result.fields.commune_code) == ("79", "26743")
