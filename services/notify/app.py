@@ -18,12 +18,12 @@ from services.notify.channels import (
     WebhookChannel,
 )
 from services.notify.domain import RetryPolicy, Templates, load_rules
-from services.notify.domain.names import fallback_area_label as area_label  # the national list: shared.places
 from services.notify.domain.names import place_labeller
 from services.notify.domain.targets import Network, parse_networks
 from services.notify.handlers import NotifyContext
 from services.notify.metrics import NotifyMetrics
 from services.notify.worker import DeliveryWorker
+from shared.places import area_label
 from shared.service import Service
 from shared.settings import Settings
 

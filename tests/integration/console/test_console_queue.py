@@ -17,7 +17,7 @@ from shared.testing import eventually
 from tests.console_world import World, console_world, csrf_of, sign_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
-TIP = {"category": "theft", "description": "Kẻ gian lấy trộm xe máy trước chợ", "area_code": "79.26734",
+TIP = {"category": "theft", "description": "Kẻ gian lấy trộm xe máy trước chợ", "area_code": "79.26743",
        "anonymous": True}
 REPORTER = {"name": "Trần Thị Bích Ngọc", "phone": "0912 345 678"}
 

@@ -14,7 +14,7 @@ from shared.settings import Settings
 from shared.testing import eventually, running
 from tests.integration.notify.conftest import Clock, Publisher, inbox, tip
 
-AREA = "79.26734"
+AREA = "79.26743"
 
 
 def _proposals() -> list[AwardProposed]:

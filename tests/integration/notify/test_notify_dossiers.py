@@ -18,10 +18,10 @@ async def test_a_submitted_dossier_reaches_the_communes_officers_inbox(
     notify = build(notify_settings())
     notify.clock = clock
     async with running(notify) as http:
-        commune = notify.tokens.issue(role="officer", area="79.26734", sub="c26734")
+        commune = notify.tokens.issue(role="officer", area="79.26743", sub="c26743")
         neighbour = notify.tokens.issue(role="officer", area="79.26737", sub="c26737")
         unit = notify.tokens.issue(role="unit", unit="U1", sub="u1-staff")
-        submitted = await bus.publish(DossierSubmitted(unit_id="U1", year=2026, area_code="79.26734",
+        submitted = await bus.publish(DossierSubmitted(unit_id="U1", year=2026, area_code="79.26743",
                                                        unit_name="Công ty A",
                                                        submitted_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC)))
 

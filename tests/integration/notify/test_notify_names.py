@@ -28,7 +28,7 @@ async def test_a_unit_registered_through_the_units_events_is_named_in_the_notice
         officer = notify.tokens.issue(role="officer", area="79", sub="p79")
         await prefs(http, officer, email="p79@police.example")
         await bus.publish(UnitRegistered(unit_id=unit_id, name="Công ty May Sài Gòn", kind="enterprise",
-                                         area_code="79.26734", in_scope=True))
+                                         area_code="79.26743", in_scope=True))
         await bus.publish(UnitUpdated(unit_id=unit_id, changed={"name": "Công ty CP May Sài Gòn"}))
         await bus.publish(IncidentRecorded(incident_id=str(uuid.uuid4()), unit_id=unit_id, year=2026,
                                            category="illegal_strike", disqualifying=True, source="http",
@@ -45,7 +45,7 @@ async def test_a_unit_registered_through_the_units_events_is_named_in_the_notice
         text = f"{incident['title']} {incident['body']}"
         assert "Công ty CP May Sài Gòn" in text  # the name as the latest units event gave it
         assert "Đình công, ngừng việc trái pháp luật" in text and "illegal_strike" not in text
-        assert "khu vực 79.26734" in text  # the place, by the lookup composed in app.py
+        assert "Phường Bến Thành, Thành phố Hồ Chí Minh" in text  # the place, from the national list (app.py)
         assert "08:00 ngày 22/11/2026 (giờ Việt Nam)" in text
         assert not UUID_RE.search(text)
         assert incident["link"] == f"{CONSOLE}/units/{unit_id}"
@@ -57,6 +57,6 @@ async def test_a_unit_registered_through_the_units_events_is_named_in_the_notice
         (email,) = mail.server.to("p79@police.example")
         body = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "Công ty CP May Sài Gòn" in str(email["Subject"])
-        assert "Công ty CP May Sài Gòn (doanh nghiệp, khu vực 79.26734)" in body
+        assert "Công ty CP May Sài Gòn (doanh nghiệp, Phường Bến Thành, Thành phố Hồ Chí Minh)" in body
         assert f"{CONSOLE}/units/{unit_id}" in body
         assert not UUID_RE.search(str(email["Subject"]) + body.replace(f"{CONSOLE}/units/{unit_id}", ""))

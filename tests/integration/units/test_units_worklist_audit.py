@@ -30,21 +30,21 @@ async def _worklist(h: Harness, headers: dict[str, str], **params: Any) -> list[
 
 async def test_worklist_lists_the_areas_dossiers_with_unit_names_and_what_each_awaits(units: Harness) -> None:
     h = units
-    a = await h.create_unit(name="Công ty A", area_code="79.26734")
-    b = await h.create_unit(name="Công ty B", area_code="79.26734")
-    c = await h.create_unit(name="Công ty C", area_code="79.26734")
+    a = await h.create_unit(name="Công ty A", area_code="79.26743")
+    b = await h.create_unit(name="Công ty B", area_code="79.26743")
+    c = await h.create_unit(name="Công ty C", area_code="79.26743")
     other = await h.create_unit(name="Công ty D", area_code="79.26737")
     await drive(h, a["unit_id"], "submitted")
     await drive(h, b["unit_id"], "appraised")
     await drive(h, c["unit_id"], "in_progress")
     await drive(h, other["unit_id"], "submitted")
-    commune = h.auth("officer", area="79.26734")
+    commune = h.auth("officer", area="79.26743")
 
     items = await _worklist(h, commune)
     assert [(i["unit_name"], i["state"], i["awaits"]) for i in items] == [
         ("Công ty A", "submitted", "appraisal"), ("Công ty B", "appraised", "decision"),
         ("Công ty C", "in_progress", "self_assessment")]
-    assert all(i["area_code"] == "79.26734" and i["year"] == YEAR for i in items)
+    assert all(i["area_code"] == "79.26743" and i["year"] == YEAR for i in items)
     assert items[0]["submitted_at"] is not None
 
     awaiting = await _worklist(h, commune, awaits="appraisal")
@@ -66,19 +66,19 @@ async def test_worklist_lists_the_areas_dossiers_with_unit_names_and_what_each_a
 
 async def test_submitting_a_dossier_emits_dossier_submitted_with_the_units_area_and_name(units: Harness) -> None:
     h = units
-    unit = await h.create_unit(name="Trường THPT Lê Quý Đôn", kind="school", area_code="79.26734")
+    unit = await h.create_unit(name="Trường THPT Lê Quý Đôn", kind="school", area_code="79.26743")
     await drive(h, unit["unit_id"], "submitted")
     events = await h.events(DossierSubmitted.TYPE)
     assert [(e["unit_id"], e["year"], e["area_code"], e["unit_name"]) for e in events] == [
-        (unit["unit_id"], YEAR, "79.26734", "Trường THPT Lê Quý Đôn")]
+        (unit["unit_id"], YEAR, "79.26743", "Trường THPT Lê Quý Đôn")]
 
 
 async def test_decision_keeps_the_committees_own_date_and_every_step_its_actor(units: Harness) -> None:
     h = units
-    unit = await h.create_unit(area_code="79.26734")
+    unit = await h.create_unit(area_code="79.26743")
     uid = unit["unit_id"]
     await drive(h, uid, "self_assessed")
-    officer = h.auth("officer", area="79.26734")
+    officer = h.auth("officer", area="79.26743")
     r = await h.http.post(f"{base(uid)}/appraisal", headers=officer, json={"recommended": True})
     assert r.status_code == 200, r.text
     h.clock.now = NOW + timedelta(days=9)  # recorded on 19 Feb, signed by the committee on 15 Feb
@@ -94,17 +94,17 @@ async def test_decision_keeps_the_committees_own_date_and_every_step_its_actor(u
     by_state = {s["state"]: s for s in cycle["history"]}
     assert by_state["registered"]["by"]["role"] == "admin"
     for state in ("submitted", "appraised", "recognised"):
-        assert by_state[state]["by"]["role"] == "officer" and by_state[state]["by"]["area"] == "79.26734", state
+        assert by_state[state]["by"]["role"] == "officer" and by_state[state]["by"]["area"] == "79.26743", state
     assert by_state["recognised"]["at"].startswith("2026-02-19")
 
 
 async def test_the_audit_trail_records_each_cycle_command_with_its_actor_for_admins_and_verifies(
         units: Harness) -> None:
     h = units
-    unit = await h.create_unit(area_code="79.26734")
+    unit = await h.create_unit(area_code="79.26743")
     uid = unit["unit_id"]
     await drive(h, uid, "recognised")
-    officer = h.auth("officer", area="79.26734")
+    officer = h.auth("officer", area="79.26743")
     r = await h.http.post(f"{base(uid)}/revocation", headers=officer, json={"reason": "dossier was falsified"})
     assert r.status_code == 200, r.text
 
@@ -116,7 +116,7 @@ async def test_the_audit_trail_records_each_cycle_command_with_its_actor_for_adm
     assert "cycles.submit" in actions and "cycles.score" in actions
     revoke = entries[-1]
     assert (revoke["role"], revoke["details"]["actor_area"], revoke["details"]["state"]) == (
-        "officer", "79.26734", "revoked")
+        "officer", "79.26743", "revoked")
     assert entries[-2]["details"]["decision_no"] == "123/QĐ-UBND"
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(entries))
     page = await h.http.get("/audit", headers=h.admin, params={"action": "cycles.decide", "limit": 1})
@@ -135,11 +135,11 @@ async def test_the_audit_trail_records_each_cycle_command_with_its_actor_for_adm
 async def test_a_recognition_revoked_by_an_incident_names_who_recorded_it_in_the_history_and_the_trail(
         units: Harness) -> None:
     h = units
-    by_officer, by_agency = (await h.create_unit(area_code="79.26734"))["unit_id"], \
-        (await h.create_unit(area_code="79.26734", external_key="MST-AUDIT-1"))["unit_id"]
+    by_officer, by_agency = (await h.create_unit(area_code="79.26743"))["unit_id"], \
+        (await h.create_unit(area_code="79.26743", external_key="MST-AUDIT-1"))["unit_id"]
     for uid in (by_officer, by_agency):
         await drive(h, uid, "recognised")
-    officer = h.auth("officer", area="79.26734")
+    officer = h.auth("officer", area="79.26743")
     r = await h.http.post(f"/units/{by_officer}/incidents", headers=officer,
                           json={"category": "illegal_strike", "occurred_at": "2026-02-05T08:00:00+07:00"})
     assert r.status_code == 201 and r.json()["revoked"], r.text

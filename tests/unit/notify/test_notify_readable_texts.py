@@ -29,14 +29,14 @@ def _id() -> str:
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "UnitRegistered": {"unit_id": UNIT, "name": "Công ty May Sài Gòn", "kind": "enterprise",
-                       "area_code": "79.26734", "in_scope": True},
-    "UnitUpdated": {"unit_id": UNIT, "changed": {"name": "Công ty May Sài Gòn", "area_code": "79.26734"}},
+                       "area_code": "79.26743", "in_scope": True},
+    "UnitUpdated": {"unit_id": UNIT, "changed": {"name": "Công ty May Sài Gòn", "area_code": "79.26743"}},
     "CycleRegistered": {"unit_id": UNIT, "year": 2026, "registered_at": "2026-03-30T02:00:00Z", "late": False},
     "IncidentRecorded": {"incident_id": _id(), "unit_id": UNIT, "year": 2026, "category": "illegal_strike",
                          "disqualifying": True, "occurred_at": "2026-05-01T01:00:00Z", "source": "http"},
     "UnitSelfAssessed": {"unit_id": UNIT, "year": 2026, "criteria_met": 4, "criteria_total": 5},
     "UnitAppraised": {"unit_id": UNIT, "year": 2026, "recommended": True},
-    "DossierSubmitted": {"unit_id": UNIT, "year": 2026, "area_code": "79.26734", "unit_name": "Công ty TNHH Minh Phát",
+    "DossierSubmitted": {"unit_id": UNIT, "year": 2026, "area_code": "79.26743", "unit_name": "Công ty TNHH Minh Phát",
                          "submitted_at": "2026-11-10T02:00:00Z"},
     "UnitCertified": {"unit_id": UNIT, "year": 2026, "rating": "good", "decision_no": "123/QĐ-UBND",
                       "decided_at": "2026-11-20T02:00:00Z", "decided_by_level": "commune", "consecutive_years": 3},
@@ -46,9 +46,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
                              "incident_id": _id()},
     "ActivityReported": {"activity_id": _id(), "unit_id": UNIT, "kind": "drill", "held_on": "2026-08-19",
                          "participants": 120},
-    "TipReceived": {"tip_id": TIP, "category": "theft", "channel": "web", "area_code": "79.26734",
+    "TipReceived": {"tip_id": TIP, "category": "theft", "channel": "web", "area_code": "79.26743",
                     "unit_id": UNIT, "anonymous": True, "priority": "urgent", "received_at": "2026-11-22T03:00:00Z"},
-    "TipTriaged": {"tip_id": TIP, "category": "theft", "priority": "normal", "assigned_area": "79.26734",
+    "TipTriaged": {"tip_id": TIP, "category": "theft", "priority": "normal", "assigned_area": "79.26743",
                    "due_at": "2026-12-12T03:00:00Z"},
     "TipMessagePosted": {"tip_id": TIP, "message_id": _id(), "author": "reporter"},
     "TipDeadlineApproaching": {"tip_id": TIP, "deadline": "decide_20d", "due_at": "2026-12-12T03:00:00Z"},
@@ -69,8 +69,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
 
 # What notify's read model knows by the time these events are notified (from UnitRegistered, TipReceived and
 # AwardProposed), and the place names of the national list.
-NAMES = Names(units={UNIT: UnitEntry(name="Công ty May Sài Gòn", kind="enterprise", area_code="79.26734")},
-              tips={TIP: TipEntry(category="theft", area_code="79.26734",
+NAMES = Names(units={UNIT: UnitEntry(name="Công ty May Sài Gòn", kind="enterprise", area_code="79.26743")},
+              tips={TIP: TipEntry(category="theft", area_code="79.26743",
                                   received_at=datetime(2026, 11, 22, 3, tzinfo=UTC))},
               awards={AWARD: AwardEntry(award_type="giay_khen", year=2026, recipient_kind="unit",
                                         recipient_ref=UNIT)})
@@ -78,7 +78,7 @@ PLACES = {"vi": "Phường Bến Thành, Thành phố Hồ Chí Minh", "en": "Be
 
 
 def place_label(code: str | None, lang: str) -> str:
-    assert code == "79.26734"
+    assert code == "79.26743"
     return PLACES[lang]
 
 
@@ -195,7 +195,7 @@ def test_an_sms_keeps_its_console_link_whole() -> None:
 def test_a_name_from_the_directory_is_escaped_in_html_and_kept_to_one_line_in_the_subject() -> None:
     model = next(m for m in CATALOGUE if m.__name__ == "CertificationRevoked")
     hostile = Names(units={UNIT: UnitEntry(name='Cty <script>x</script>\r\nBcc: all@example.org', kind="school",
-                                           area_code="79.26734")})
+                                           area_code="79.26743")})
     rendered = TEMPLATES.render(model.TYPE, "email", "vi", envelope(model), hostile)
     assert rendered.subject and "\n" not in rendered.subject and "\r" not in rendered.subject
     assert rendered.html and "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html

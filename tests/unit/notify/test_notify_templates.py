@@ -21,7 +21,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "IncidentRecorded": {"incident_id": "I1", "unit_id": "U1", "year": 2026, "category": "illegal_strike",
                          "disqualifying": True, "occurred_at": "2026-05-01T01:00:00Z", "source": "agency/police"},
     "UnitSelfAssessed": {"unit_id": "U1", "year": 2026, "criteria_met": 4, "criteria_total": 5},
-    "DossierSubmitted": {"unit_id": "U1", "year": 2026, "area_code": "79.26734", "unit_name": "Công ty <A> & B",
+    "DossierSubmitted": {"unit_id": "U1", "year": 2026, "area_code": "79.26743", "unit_name": "Công ty <A> & B",
                          "submitted_at": "2026-03-30T02:00:00Z"},
     "UnitAppraised": {"unit_id": "U1", "year": 2026, "recommended": False},
     "UnitCertified": {"unit_id": "U1", "year": 2026, "rating": "excellent", "decision_no": "123/QĐ-UBND",
@@ -91,8 +91,8 @@ def test_vietnamese_and_english_differ_and_use_local_time() -> None:
     event = envelope(next(m for m in CATALOGUE if m.__name__ == "TipReceived"))
     vi = render("antq.tips.TipReceived.v1", "email", "vi", event)
     en = render("antq.tips.TipReceived.v1", "email", "en", event)
-    assert vi.subject == "[KHẨN] Tin báo mới: Trộm cắp tài sản tại khu vực 79.26734"
-    assert en.subject == "[URGENT] New tip: Theft in area 79.26734"
+    assert vi.subject == "[KHẨN] Tin báo mới: Trộm cắp tài sản tại khu vực 79.26743"
+    assert en.subject == "[URGENT] New tip: Theft in area 79.26743"
     assert "10:00 ngày 22/11/2026" in vi.text  # 03:00 UTC is 10:00 in Vietnam
     assert "2026-11-22 10:00" in en.text
 

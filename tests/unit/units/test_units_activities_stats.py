@@ -77,7 +77,7 @@ def _cycle(unit_id: str, *, recognised: bool, rating: str | None = None, unmet: 
     cycle = register(unit_id=unit_id, kind="enterprise", year=2026, framework=FW, now=t).cycle
     for c in FW.scored_criteria:
         cycle = record_criterion(cycle, FW, code=c.code, result="not_met" if c.code == unmet else "met", now=t).cycle
-    cycle = submit(self_assess(cycle, FW, now=t).cycle, now=t, area_code="79.26734", unit_name="Công ty A").cycle
+    cycle = submit(self_assess(cycle, FW, now=t).cycle, now=t, area_code="79.26743", unit_name="Công ty A").cycle
     cycle = appraise(cycle, recommended=recognised, now=t).cycle
     return decide(cycle, recognized=recognised, decision_no="1" if recognised else None, rating=rating,  # type: ignore[arg-type]
                   level="commune", now=t).cycle

@@ -39,7 +39,7 @@ from shared.errors import Conflict, IllegalTransition, Invalid, NotFound
 T0 = datetime(2026, 2, 10, 3, 0, tzinfo=UTC)
 FW = framework_in_force("enterprise", None, date(2026, 2, 10))
 SCHOOL_FW = framework_in_force("school", None, date(2026, 2, 10))
-AREA = "79.26734"
+AREA = "79.26743"
 
 
 def at(days: int) -> datetime:
