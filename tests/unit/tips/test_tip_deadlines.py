@@ -53,7 +53,7 @@ def test_forward_deadline_is_24_hours_after_receipt() -> None:
     assert running is not None
     assert running.deadline == "forward_24h"
     assert running.due_at == T0 + 24 * H
-    assert running.approaching_at == T0 + 18 * H
+    assert running.approaching_at == T0 + 12 * H
 
 
 @pytest.mark.parametrize("area_code", [
@@ -80,7 +80,7 @@ def test_decide_deadline_runs_20_days_from_triage() -> None:
     assert running is not None
     assert running.deadline == "decide_20d"
     assert running.due_at == T0 + 5 * H + 20 * D
-    assert running.approaching_at == running.due_at - 3 * D
+    assert running.approaching_at == running.due_at - 7 * D
 
 
 def test_a_decided_tip_has_no_running_deadline() -> None:
@@ -176,8 +176,8 @@ def test_extending_a_triaged_tip_records_the_extension() -> None:
 # --- scheduler -------------------------------------------------------------------------------------------------
 def test_scheduler_emits_approaching_then_overdue_exactly_once() -> None:
     s, emitted = state(), set[DeadlineMarker]()
-    assert run_scheduler(s, emitted, T0 + 17 * H) == []
-    assert run_scheduler(s, emitted, T0 + 18 * H) == [
+    assert run_scheduler(s, emitted, T0 + 11 * H) == []
+    assert run_scheduler(s, emitted, T0 + 12 * H) == [
         TipDeadlineApproaching(tip_id="t1", deadline="forward_24h", due_at=T0 + 24 * H)
     ]
     assert run_scheduler(s, emitted, T0 + 20 * H) == []
@@ -233,8 +233,8 @@ def test_an_extension_re_arms_warnings_for_the_new_deadline_only() -> None:
 
 def test_next_wakeup_points_at_the_next_trigger() -> None:
     s, emitted = state(), set[DeadlineMarker]()
-    assert next_wakeup(s, emitted, RULES) == T0 + 18 * H
-    run_scheduler(s, emitted, T0 + 18 * H)
+    assert next_wakeup(s, emitted, RULES) == T0 + 12 * H
+    run_scheduler(s, emitted, T0 + 12 * H)
     assert next_wakeup(s, emitted, RULES) == T0 + 24 * H
     run_scheduler(s, emitted, T0 + 24 * H)
     assert next_wakeup(s, emitted, RULES) is None
