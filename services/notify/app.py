@@ -60,7 +60,7 @@ def build(settings: Settings) -> Service:
     ctx = NotifyContext(clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
                         channels=frozenset(channels.names()),
                         rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None,
-                        webhook_networks=webhook_networks)
+                        webhook_networks=webhook_networks, intake_desk=settings.tips_intake_desk_area)
     policy = None
     if settings.notify_retry_file:
         policy = RetryPolicy.model_validate(yaml.safe_load(settings.notify_retry_file.read_text(encoding="utf-8")))

@@ -8,7 +8,7 @@ no second credential is needed to add files later.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -28,7 +28,7 @@ from services.tips.handlers import (
     VerifyTip,
 )
 from services.tips.policy import POLICY
-from shared.areas import AREA_CODE_MAX_LENGTH
+from shared.areas import AREA_CODE_MAX_LENGTH, serves_intake_desk
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, UnitKind
@@ -159,6 +159,12 @@ class TipSummary(BaseModel):
     overdue: bool
 
 
+class EscalationOut(BaseModel):
+    level: Literal["province", "national"]
+    to_area: str | None = Field(description="the area whose officers it went to; none: the national desk")
+    escalated_at: datetime
+
+
 class DeadlineOut(BaseModel):
     deadline: str
     started_at: datetime
@@ -218,6 +224,8 @@ class TipDetail(TipSummary):
     duplicate_of: str | None
     allowed_actions: list[str]
     deadlines: list[DeadlineOut]
+    escalations: list[EscalationOut] = Field(description="an urgent tip's escalations while it awaited triage")
+    escalation_level: Literal["province", "national"] | None = Field(description="the level it last went up to")
     extensions: list[ExtensionOut]
     messages: list[OfficerMessageOut]
     attachments: list[AttachmentOut]
@@ -355,10 +363,11 @@ async def list_tips(
     ctx = ctx_of(request)
     now = ctx.now()
     scope = None if principal.role == "admin" else principal.area
+    desk = serves_intake_desk(principal.area, ctx.intake_desk)
     async with request.app.state.service.db.read() as session:
         rows = await store.list_tips(session=session, limit=size, after=after, now=now, scope=scope,
                                      status=status, category=category, area_code=area_code, overdue=overdue,
-                                     priority=priority)
+                                     priority=priority, intake_desk=desk)
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = encode_cursor([rows[-1]["received_at"].isoformat(), rows[-1]["tip_id"]]) if more else None
@@ -504,7 +513,7 @@ async def post_confirm_duplicate(tip_id: str, other_id: str, request: Request) -
     principal = officer(request, "tips.confirm_duplicate")
     ctx = ctx_of(request)
     async with request.app.state.service.db.unit_of_work() as uow:
-        await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, now=ctx.now())
+        await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, ctx=ctx, now=ctx.now())
     return DuplicateConfirmed(tip_id=tip_id, other_id=other_id, status="confirmed")
 
 

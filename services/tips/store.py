@@ -234,11 +234,13 @@ def area_clause(area: str) -> Any:
 async def list_tips(*, session: AsyncSession, limit: int, after: tuple[datetime, str] | None, now: datetime,
                     scope: str | None, status: str | None = None, category: str | None = None,
                     area_code: str | None = None, overdue: bool | None = None,
-                    priority: str | None = None) -> list[dict[str, Any]]:
-    """The officer queue, newest first, keyset-paginated on (received_at, tip_id)."""
+                    priority: str | None = None, intake_desk: bool = False) -> list[dict[str, Any]]:
+    """The officer queue, newest first, keyset-paginated on (received_at, tip_id). `intake_desk`: the officer
+    works the intake desk, so the tips with no area are in the queue too."""
     query = select(tips)
     if scope is not None:
-        query = query.where(area_clause(scope))
+        in_scope = area_clause(scope)
+        query = query.where(or_(in_scope, tips.c.scope_area.is_(None)) if intake_desk else in_scope)
     if status:
         query = query.where(tips.c.status == status)
     if category:

@@ -118,3 +118,29 @@ async def test_warnings_come_12_hours_before_forwarding_and_7_days_before_decidi
         ("TipDeadlineApproaching", "forward_24h"), ("TipDeadlineApproaching", "decide_20d")]
     r = await tips.http.post(f"/tips/{tip['tip_id']}/extend", headers=tips.auth(), json={"reason": "chờ giám định"})
     assert r.status_code == 200, r.text
+
+
+async def test_an_urgent_tip_not_triaged_escalates_each_half_hour_once_and_shows_it(tips: Tips) -> None:
+    tip = await tips.submit(category="ongoing_crime")  # urgent, in commune 79.26734
+    tips.clock.now = T0 + timedelta(minutes=31)
+
+    async def escalated(count: int) -> Callable[[], Awaitable[list]]:
+        async def check() -> list:
+            found = [m["body"]["data"] for m in await tips.events("TipEscalated.v1")]
+            return found if len(found) >= count else []
+        return check
+
+    first = await eventually(await escalated(1), what="escalation to the province")
+    assert [(e["level"], e.get("to_area")) for e in first] == [("province", "79")]
+    detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=tips.auth())).json()
+    assert detail["escalation_level"] == "province" and detail["escalations"][0]["to_area"] == "79"
+    tips.clock.now = T0 + timedelta(minutes=61)
+    both = await eventually(await escalated(2), what="escalation to the national desk")
+    assert [e["level"] for e in both] == ["province", "national"]
+    r = await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=tips.auth(), json={})
+    assert r.status_code == 200, r.text
+    tips.clock.now = T0 + timedelta(hours=3)
+    assert await run_pass(tips.service.db, tips.service.app.state.tips_ctx) == 0
+    assert len(await tips.events("TipEscalated.v1")) == 2
+    detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=tips.auth())).json()
+    assert detail["escalation_level"] == "national"
