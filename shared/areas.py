@@ -66,6 +66,21 @@ def covers(scope: str, area: str) -> bool:
     return area == scope or area.startswith(scope + ".")
 
 
+def serves_intake_desk(officer_area: str | None, desk_area: str | None) -> bool:
+    """Whether an officer scoped to `officer_area` works the intake desk, which holds the tips with no area.
+
+    A tip whose reporter did not know the place belongs to no area; it waits at the deployment's intake desk
+    until an officer assigns it. With `desk_area` set (ANTQ_TIPS_INTAKE_DESK_AREA), the desk is that area's
+    officers (and those of the areas above it); unset, it is every province-level officer (an area without
+    "."), since one deployment usually serves one province. Unscoped officers see every tip anyway.
+    """
+    if officer_area is None:
+        return True
+    if desk_area:
+        return covers(officer_area, desk_area)
+    return "." not in officer_area
+
+
 def area_within(column: Any, area: str) -> ColumnElement[bool]:
     """SQL: the column's area is `area` or lies under it ("79" covers "79" and "79.26743", not "790").
 

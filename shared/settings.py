@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import places
+from shared.areas import AREA_CODE_PATTERN
 
 SERVICES: tuple[str, ...] = ("units", "tips", "awards", "notify")
 # Every process `antq up` starts: the four services on the bus, then the staff console (HTTP only, P+5).
@@ -96,6 +97,9 @@ class Settings(BaseSettings):
     # Officers and admins entering tips for reporters (phone, desk): per person, instead of the per-address limit.
     tips_staff_submit_rate_per_minute: float = Field(default=120, gt=0)
     tips_scheduler_interval: float = Field(default=5.0, gt=0)  # seconds between deadline scheduler passes
+    # The area whose officers work the intake desk (tips with no area); unset: every province-level officer.
+    # Read by tips (the officer queue) and notify (who hears of such a tip). See shared.areas.serves_intake_desk.
+    tips_intake_desk_area: str | None = Field(default=None, pattern=AREA_CODE_PATTERN)
     awards_signing_key_dir: Path | None = None
     awards_public_base_url: str | None = None
     awards_issuer_name: str = "antq"  # the issuer's name printed in certificates (e.g. the provincial police)

@@ -104,7 +104,7 @@ async def get_inbox(request: Request, limit: int | None = Query(default=None),
     d, r = store.deliveries.c, store.inbox_reads.c
     query = (select(store.deliveries, r.read_at)
              .outerjoin(store.inbox_reads, and_(r.notification_id == d.notification_id, r.reader == reader))
-             .where(inbox_filter(principal)))
+             .where(inbox_filter(principal, _ctx(request).intake_desk)))
     if unread is not None:
         query = query.where(r.read_at.is_(None) if unread else r.read_at.is_not(None))
     query = _page_after(query, d.created_at, d.notification_id, cursor, size)
@@ -128,7 +128,8 @@ async def get_inbox(request: Request, limit: int | None = Query(default=None),
 async def post_read(notification_id: str, request: Request) -> Response:
     principal = await authorized(request, "inbox.mark_read")
     async with _service(request).db.unit_of_work() as uow:
-        await mark_read(uow, principal=principal, notification_id=notification_id, now=_ctx(request).clock())
+        await mark_read(uow, principal=principal, notification_id=notification_id, now=_ctx(request).clock(),
+                        intake_desk=_ctx(request).intake_desk)
     return Response(status_code=204)
 
 

@@ -62,7 +62,7 @@ def build(settings: Settings) -> Service:
     ctx = NotifyContext(clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
                         channels=frozenset(channels.names()),
                         rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None,
-                        webhook_networks=webhook_networks,
+                        webhook_networks=webhook_networks, intake_desk=settings.tips_intake_desk_area,
                         templates=Templates(place_label=place_labeller(area_label),
                                             console_url=settings.console_link_base()))
     policy = None

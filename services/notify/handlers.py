@@ -49,7 +49,7 @@ from services.notify.domain.templates import default_templates
 from services.notify.keys import WebhookSecrets
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
-from shared.areas import area_within, check_known_area, is_area_code
+from shared.areas import area_within, check_known_area, is_area_code, serves_intake_desk
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
@@ -69,6 +69,9 @@ EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
 DESK_PREFIX = "desk:"
 LEADER_DESK_PREFIX = "leaders:"
+# The shared inbox of the tips intake desk: tips with no area, read by the officers who work the desk. Apart from
+# `desk:*` (events of no area, the national desk's), which only nationwide officers read.
+INTAKE_DESK = f"{DESK_PREFIX}intake"
 ALL_LEVELS = frozenset({"commune", "province"})
 
 
@@ -84,6 +87,8 @@ class NotifyContext:
     webhook_networks: tuple[Network, ...] = ()
     # The notice templates with the deployment's place names and console address (app.py composes them).
     templates: Templates = field(default_factory=default_templates)
+    # The tips intake desk's area (ANTQ_TIPS_INTAKE_DESK_AREA); None: every province-level officer.
+    intake_desk: str | None = None
 
 
 # --- recipients -----------------------------------------------------------------------------------------------
@@ -170,6 +175,13 @@ def leader_desk(level: str, area: str | None) -> Recipient:
     the area reads it (a ministry leader every area's). It approves the award levels approvers.yaml gives it."""
     return Recipient(recipient_id=f"{LEADER_DESK_PREFIX}{level}:{area or '*'}", kind="leader", area_code=area,
                      approves_levels=default_approvers().award_levels_of(level))
+
+
+@lru_cache(maxsize=1)
+def intake_desk() -> Recipient:
+    """The intake desk's shared inbox: routing addresses it like any officer of no area."""
+    return Recipient(recipient_id=INTAKE_DESK, kind="officer", role="officer", area_code=None,
+                     approves_levels=frozenset())
 
 
 # --- routing events -------------------------------------------------------------------------------------------
@@ -353,7 +365,8 @@ class Audience:
         if row["preferences"] and row["recipient_id"] not in self.preferences:
             self.preferences[row["recipient_id"]] = preferences_from_row(row)
 
-    async def for_event(self, unit_id: str | None, area: str | None) -> list[Recipient]:
+    async def for_event(self, unit_id: str | None, area: str | None, *, intake: bool = False) -> list[Recipient]:
+        """Who may be addressed for one event; `intake`: a tip with no area, for the intake desk's inbox."""
         known = list(self.base)
         if unit_id and f"unit:{unit_id}" not in self.base_ids:
             rid = f"unit:{unit_id}"
@@ -363,7 +376,7 @@ class Audience:
                 known.append(Recipient(recipient_id=rid, kind="unit_contact", unit_id=unit_id))
             elif row["kind"] != "officer":
                 known.append(recipient_from_row(row))
-        known.append(desk(area))
+        known.append(intake_desk() if intake else desk(area))
         known.extend(leader_desk(level, area) for level in default_approvers().leader_levels)
         return known
 
@@ -398,8 +411,11 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
         facts, places = await event_facts(data, directory)
         area = event_area(facts, places)
         unit_id = event_unit(facts)
-        known = await audience.for_event(unit_id, area)
-        places = Directory(recipients=tuple(known), unit_areas=places.unit_areas, tip_areas=places.tip_areas)
+        # A tip with no area waits at the intake desk (an escalation says its own level, maybe the national desk).
+        intake = area is None and bool(facts.get("tip_id")) and not facts.get("escalated_at")
+        known = await audience.for_event(unit_id, area, intake=intake)
+        places = Directory(recipients=tuple(known), unit_areas=places.unit_areas, tip_areas=places.tip_areas,
+                           intake_desk=ctx.intake_desk)
         intents = [
             i for i in route(event_type, facts, audience.subs, places, audience.preferences, rules=ctx.rules)
             if i.channel in ctx.channels
@@ -653,9 +669,10 @@ def parse_hhmm(value: str | None) -> time | None:
 
 
 # --- the inbox ------------------------------------------------------------------------------------------------
-def inbox_filter(principal: Principal) -> ColumnElement[bool]:
-    """The caller's inbox: what was addressed to them, for officers the desks of the areas they cover, for leaders
-    the desks of their level for the areas they lead."""
+def inbox_filter(principal: Principal, intake_desk: str | None = None) -> ColumnElement[bool]:
+    """The caller's inbox: what was addressed to them; for officers the desks of the areas they cover, and the desk
+    of the events with no area when they work the intake desk (`intake_desk`: its configured area); for leaders the
+    desks of their level for the areas they lead."""
     d = store.deliveries.c
     own = d.recipient_id == recipient_id_for(principal)
     if principal.role == "leader" and principal.level:
@@ -668,14 +685,18 @@ def inbox_filter(principal: Principal) -> ColumnElement[bool]:
         return and_(d.channel == "inbox", own)
     desks: ColumnElement[bool] = d.recipient_id.like(f"{DESK_PREFIX}%")
     if principal.role == "officer" and principal.area is not None:
-        desks = and_(desks, area_within(d.area_code, principal.area))
+        covered = area_within(d.area_code, principal.area)
+        if serves_intake_desk(principal.area, intake_desk):
+            covered = or_(covered, d.recipient_id == INTAKE_DESK)
+        desks = and_(desks, covered)
     return and_(d.channel == "inbox", or_(own, desks))
 
 
-async def mark_read(uow: UnitOfWork, *, principal: Principal, notification_id: str, now: datetime) -> None:
+async def mark_read(uow: UnitOfWork, *, principal: Principal, notification_id: str, now: datetime,
+                    intake_desk: str | None = None) -> None:
     d = store.deliveries.c
     found = (await uow.session.execute(select(d.notification_id).where(
-        d.notification_id == notification_id, inbox_filter(principal)))).first()
+        d.notification_id == notification_id, inbox_filter(principal, intake_desk)))).first()
     if found is None:
         raise NotFound("no such notification in your inbox", code="notification_not_found")
     reader = recipient_id_for(principal)

@@ -28,7 +28,7 @@ from services.tips.handlers import (
     VerifyTip,
 )
 from services.tips.policy import POLICY
-from shared.areas import AREA_CODE_MAX_LENGTH, check_known_area
+from shared.areas import AREA_CODE_MAX_LENGTH, check_known_area, serves_intake_desk
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, TipChannel, UnitKind
@@ -168,6 +168,12 @@ class TipSummary(BaseModel):
     overdue: bool
 
 
+class EscalationOut(BaseModel):
+    level: Literal["province", "national"]
+    to_area: str | None = Field(description="the area whose officers it went to; none: the national desk")
+    escalated_at: datetime
+
+
 class DeadlineOut(BaseModel):
     deadline: str
     started_at: datetime
@@ -234,6 +240,8 @@ class TipDetail(TipSummary):
     duplicate_of: str | None
     allowed_actions: list[str]
     deadlines: list[DeadlineOut]
+    escalations: list[EscalationOut] = Field(description="an urgent tip's escalations while it awaited triage")
+    escalation_level: Literal["province", "national"] | None = Field(description="the level it last went up to")
     extensions: list[ExtensionOut]
     messages: list[OfficerMessageOut]
     attachments: list[AttachmentOut]
@@ -389,10 +397,11 @@ async def queue_filter(
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
     scope = None if principal.role == "admin" else principal.area
+    ctx = ctx_of(request)
     return principal, store.QueueFilter(
-        now=ctx_of(request).now(), scope=scope, officer=principal.sub, status=status, category=category,
+        now=ctx.now(), scope=scope, officer=principal.sub, status=status, category=category,
         area_code=area_code, overdue=overdue, priority=priority, channel=channel, assigned=assigned,
-        due_within_days=due_within_days)
+        due_within_days=due_within_days, intake_desk=serves_intake_desk(principal.area, ctx.intake_desk))
 
 
 def _deadline_cursor(cursor: str | None) -> tuple[str, datetime, str] | None:
@@ -595,7 +604,7 @@ async def post_confirm_duplicate(tip_id: str, other_id: str, request: Request) -
     principal = officer(request, "tips.confirm_duplicate")
     ctx = ctx_of(request)
     async with request.app.state.service.db.unit_of_work() as uow:
-        await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, now=ctx.now())
+        await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, ctx=ctx, now=ctx.now())
     return DuplicateConfirmed(tip_id=tip_id, other_id=other_id, status="confirmed")
 
 

@@ -42,6 +42,7 @@ from services.tips.domain import (
     close,
     current_deadline,
     deadline_instances,
+    escalations,
     extend,
     find_duplicates,
     hash_receipt,
@@ -105,6 +106,8 @@ class TipsContext:
     triage_rules: TriageRules = field(default_factory=load_triage_rules)
     metrics: TipsMetrics | None = None
     clock: Callable[[], datetime] | None = None
+    # The intake desk's area (tips with no area wait there); None: every province-level officer.
+    intake_desk: str | None = None
 
     @staticmethod
     def argon2_profile(name: str) -> Argon2Profile:
@@ -473,11 +476,12 @@ async def emit_owed_deadlines(tip_id: str, uow: UnitOfWork, *, ctx: TipsContext,
 
 
 # --- officer commands ------------------------------------------------------------------------------------------------
-async def _load(uow: UnitOfWork, tip_id: str, principal: Principal, action: str) -> tuple[dict[str, Any], Tip]:
+async def _load(uow: UnitOfWork, tip_id: str, principal: Principal, action: str,
+                ctx: TipsContext) -> tuple[dict[str, Any], Tip]:
     row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
     if row is None:
         raise NotFound("no such tip", details={"tip_id": tip_id})
-    authorize_on(principal, action, area=row["scope_area"])
+    authorize_on(principal, action, area=row["scope_area"], desk=ctx.intake_desk)
     return row, store.row_to_tip(row)
 
 
@@ -504,7 +508,7 @@ class TriageTip(BaseModel):
 
 async def triage_tip(tip_id: str, cmd: TriageTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                      now: datetime) -> Tip:
-    _, tip = await _load(uow, tip_id, principal, "tips.triage")
+    _, tip = await _load(uow, tip_id, principal, "tips.triage", ctx)
     if cmd.assigned_area is not None:
         check_known_area(cmd.assigned_area, "assigned_area")
         # Forwarding to an area outside one's own scope is an admin's (or that area's officers') call.
@@ -521,7 +525,7 @@ async def triage_tip(tip_id: str, cmd: TriageTip, uow: UnitOfWork, *, principal:
 
 async def begin_verification_of(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                                 now: datetime) -> Tip:
-    _, tip = await _load(uow, tip_id, principal, "tips.begin_verification")
+    _, tip = await _load(uow, tip_id, principal, "tips.begin_verification", ctx)
     new, events = begin_verification(tip, now=now)
     await _save(new, events, uow, ctx, now)
     await _audit(uow, principal, "tip.begin_verification", tip_id, now)
@@ -539,7 +543,7 @@ class VerifyTip(BaseModel):
 
 async def verify_tip(tip_id: str, cmd: VerifyTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                      now: datetime) -> Tip:
-    _, tip = await _load(uow, tip_id, principal, "tips.verify")
+    _, tip = await _load(uow, tip_id, principal, "tips.verify", ctx)
     if cmd.duplicate_of is not None and cmd.duplicate_of != tip_id:
         other = await store.get_tip_row(session=uow.session, tip_id=cmd.duplicate_of)
         if other is None:
@@ -564,7 +568,7 @@ class ExtendTip(BaseModel):
 
 async def extend_tip(tip_id: str, cmd: ExtendTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                      now: datetime) -> Tip:
-    _, tip = await _load(uow, tip_id, principal, "tips.extend")
+    _, tip = await _load(uow, tip_id, principal, "tips.extend", ctx)
     new, events = extend(tip, reason=cmd.reason, now=now, deadline_rules=ctx.deadline_rules, until=cmd.until)
     await _save(new, events, uow, ctx, now)
     await _audit(uow, principal, "tip.extend", tip_id, now, reason=cmd.reason,
@@ -579,7 +583,7 @@ class CloseTip(BaseModel):
 
 async def close_tip(tip_id: str, cmd: CloseTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                     now: datetime) -> Tip:
-    _, tip = await _load(uow, tip_id, principal, "tips.close")
+    _, tip = await _load(uow, tip_id, principal, "tips.close", ctx)
     new, events = close(tip, now=now)
     await _save(new, events, uow, ctx, now)
     await _audit(uow, principal, "tip.close", tip_id, now, reason=cmd.note)
@@ -594,7 +598,7 @@ class OfficerMessage(BaseModel):
 
 async def post_officer_message(tip_id: str, cmd: OfficerMessage, uow: UnitOfWork, *, principal: Principal,
                                ctx: TipsContext, now: datetime) -> str:
-    _, tip = await _load(uow, tip_id, principal, "tips.officer_message")
+    _, tip = await _load(uow, tip_id, principal, "tips.officer_message", ctx)
     message_id = str(uuid.uuid4())
     if cmd.internal:
         events: list[Any] = []  # a note is not part of the conversation: no TipMessagePosted
@@ -624,11 +628,11 @@ async def _confirm_link(uow: UnitOfWork, tip_id: str, other_id: str, principal: 
 
 
 async def confirm_duplicate(tip_id: str, other_id: str, uow: UnitOfWork, *, principal: Principal,
-                            now: datetime) -> None:
+                            ctx: TipsContext, now: datetime) -> None:
     if tip_id == other_id:
         raise Invalid("a tip cannot duplicate itself", code="duplicate_of_itself")
-    await _load(uow, tip_id, principal, "tips.confirm_duplicate")
-    await _load(uow, other_id, principal, "tips.confirm_duplicate")
+    await _load(uow, tip_id, principal, "tips.confirm_duplicate", ctx)
+    await _load(uow, other_id, principal, "tips.confirm_duplicate", ctx)
     await _confirm_link(uow, tip_id, other_id, principal, now)
     await _audit(uow, principal, "tip.confirm_duplicate", tip_id, now, details={"other_id": other_id})
 
@@ -639,7 +643,7 @@ REVEAL_ACTION = "tip.reveal_reporter"  # the audit action of a reveal; the tip's
 async def reveal_reporter(tip_id: str, reason: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                           now: datetime) -> dict[str, Any]:
     """The reporter's identity for an allowed officer, with the reason written to the audit trail first."""
-    row, _ = await _load(uow, tip_id, principal, "tips.reveal_reporter")
+    row, _ = await _load(uow, tip_id, principal, "tips.reveal_reporter", ctx)
     identity: dict[str, Any] = {"reporter": None, "on_behalf_of": None}
     if row["identity_enc"]:
         try:
@@ -654,7 +658,7 @@ async def reveal_reporter(tip_id: str, reason: str, uow: UnitOfWork, *, principa
 
 async def read_attachment(tip_id: str, attachment_id: str, uow: UnitOfWork, *, principal: Principal,
                           ctx: TipsContext, now: datetime) -> tuple[dict[str, Any], bytes]:
-    await _load(uow, tip_id, principal, "tips.read_attachment")
+    await _load(uow, tip_id, principal, "tips.read_attachment", ctx)
     meta = await store.get_attachment(session=uow.session, tip_id=tip_id, attachment_id=attachment_id)
     if meta is None:
         raise NotFound("no such attachment")
@@ -757,12 +761,14 @@ def tip_summary(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 async def tip_detail(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
                      now: datetime) -> dict[str, Any]:
-    row, tip = await _load(uow, tip_id, principal, "tips.read")
+    row, tip = await _load(uow, tip_id, principal, "tips.read", ctx)
     session = uow.session
     msgs = await store.list_messages(session=session, tip_id=tip_id, include_internal=True)
     files = await store.list_attachments(session=session, tip_id=tip_id)
     links = await store.list_duplicate_links(session=session, tip_id=tip_id)
     reveals = await store.audit_entries(session=session, target=tip_id, action=REVEAL_ACTION)
+    went_up = escalations(tip.deadline_state(), await store.emitted_markers(session=session, tip_id=tip_id),
+                          ctx.deadline_rules)
     return tip_summary(row, now) | {
         "description": row["description"], "location": row["location"], "location_unknown": row["location_unknown"],
         "occurred_at": row["occurred_at"], "categories_version": row["categories_version"],
@@ -775,6 +781,8 @@ async def tip_detail(tip_id: str, uow: UnitOfWork, *, principal: Principal, ctx:
         "deadlines": [{"deadline": d.deadline, "started_at": d.started_at, "due_at": d.due_at,
                        "approaching_at": d.approaching_at, "ended_at": d.ended_at, "overdue": d.is_overdue(now)}
                       for d in deadline_instances(tip.deadline_state(), ctx.deadline_rules)],
+        "escalations": [{"level": e.level, "to_area": e.to_area, "escalated_at": e.escalated_at} for e in went_up],
+        "escalation_level": went_up[-1].level if went_up else None,
         "extensions": [{"ordinal": e.ordinal, "requested_at": e.requested_at, "reason": e.reason,
                         "due_at": e.due_at} for e in tip.extensions],
         "messages": [{"message_id": m["message_id"], "author": m["author"], "internal": m["internal"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.areas import serves_intake_desk
 from shared.auth import Principal
 from shared.policy import OFFICERS, Policy, Rule, Scope
 
@@ -35,6 +36,10 @@ POLICY = Policy([
 ])
 
 
-def authorize_on(principal: Principal, action: str, *, area: str | None) -> None:
-    """The full check once the tip's area is known (an officer of "79" covers "79.26743")."""
+def authorize_on(principal: Principal, action: str, *, area: str | None, desk: str | None = None) -> None:
+    """The full check once the tip's area is known (an officer of "79" covers "79.26743"). A tip with no area
+    is the intake desk's (`desk`: the configured desk area, None for province-level officers)."""
+    if area is None and principal.role == "officer" and serves_intake_desk(principal.area, desk):
+        POLICY.require(principal, action)
+        return
     POLICY.authorize(principal, action, area=area)

@@ -253,6 +253,7 @@ class QueueFilter:
     channel: str | None = None
     assigned: str | None = None  # me | none
     due_within_days: int | None = None
+    intake_desk: bool = False  # the caller works the intake desk: the tips with no area are in their queue too
 
     def due_by(self, days: int) -> datetime:
         return self.now + timedelta(days=days)
@@ -279,7 +280,8 @@ def queue_where(f: QueueFilter) -> list[Any]:
     """The WHERE clauses of a queue filter; the scope clause is the policy's area scoping, always applied."""
     where: list[Any] = []
     if f.scope is not None:
-        where.append(area_clause(f.scope))
+        in_scope = area_clause(f.scope)
+        where.append(or_(in_scope, tips.c.scope_area.is_(None)) if f.intake_desk else in_scope)
     if f.status:
         where.append(_status(f.status))
     if f.category:

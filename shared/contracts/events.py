@@ -190,6 +190,18 @@ class TipDeadlineApproaching(EventData):
     due_at: datetime
 
 
+class TipEscalated(EventData):
+    """An urgent tip not triaged in time went up one level: its officers (`to_area`, none: the national desk)
+    are now told of it too."""
+
+    TYPE: ClassVar[str] = "antq.tips.TipEscalated.v1"
+    AGGREGATE: ClassVar[str] = "tip_id"
+    tip_id: str = ShortText
+    level: Literal["province", "national"]
+    escalated_at: datetime
+    to_area: str | None = Field(default=None, max_length=64)
+
+
 class TipOverdue(EventData):
     TYPE: ClassVar[str] = "antq.tips.TipOverdue.v1"
     AGGREGATE: ClassVar[str] = "tip_id"
@@ -364,7 +376,8 @@ class UnitUpserted(EventData):
 CATALOGUE: tuple[type[EventData], ...] = (
     UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, DossierSubmitted, UnitAppraised,
     UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
-    TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipVerified, TipClosed,
+    TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipEscalated, TipVerified,
+    TipClosed,
     AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled,
     NotificationDelivered, NotificationFailed,
 )

@@ -71,6 +71,9 @@ class Directory(_Frozen):
     tip_areas: Mapping[str, str] = Field(default_factory=dict)
     # tip_id -> pseudonymous reporter reference, handed over by the tips service (never an identity).
     tip_reporters: Mapping[str, str] = Field(default_factory=dict)
+    # The intake desk's area (ANTQ_TIPS_INTAKE_DESK_AREA): its officers hear of tips with no area. None: every
+    # province-level officer (see shared.areas.serves_intake_desk).
+    intake_desk: str | None = None
 
     def get(self, recipient_id: str) -> Recipient | None:
         for recipient in self.recipients:

@@ -22,10 +22,11 @@ from services.notify.domain.model import (
     reporter_recipient,
 )
 from services.notify.domain.patterns import area_covers, type_matches
+from shared.areas import serves_intake_desk
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
 APPROVERS_FILE = Path(__file__).resolve().parent / "approvers.yaml"
-Audience = Literal["area_officers", "unit_contacts", "approvers", "reporter"]
+Audience = Literal["area_officers", "escalation_officers", "unit_contacts", "approvers", "reporter"]
 # Notify's own events are never routed: a delivery of a NotificationDelivered would publish another one, forever.
 OWN_PREFIX = "antq.notify."
 # Channels that do not interrupt anybody (inbox) or are read by machines (webhook) ignore digest and quiet hours.
@@ -136,6 +137,8 @@ def event_unit(data: Mapping[str, Any]) -> str | None:
 
 def event_area(data: Mapping[str, Any], directory: Directory) -> str | None:
     """The area an event is about: said by the event, else where its unit or tip is known to be."""
+    if data.get("escalated_at"):  # an escalation is about the level it went up to (none: the national desk)
+        return str(data["to_area"]) if data.get("to_area") else None
     for field in ("assigned_area", "area_code"):  # a triage's assigned area overrides where the tip came in
         if data.get(field):
             return str(data[field])
@@ -165,6 +168,13 @@ def event_reporter(data: Mapping[str, Any], directory: Directory) -> str | None:
 def audience(kind: Audience, data: Mapping[str, Any], directory: Directory) -> list[Recipient]:
     area = event_area(data, directory)
     if kind == "area_officers":
+        if area is None and data.get("tip_id"):
+            # A tip with no known area waits at the intake desk until an officer assigns it.
+            return [r for r in directory.recipients
+                    if r.kind == "officer" and serves_intake_desk(r.area_code, directory.intake_desk)]
+        return [r for r in directory.recipients if r.kind == "officer" and area_covers(r.area_code, area)]
+    if kind == "escalation_officers":
+        # Only the level the tip went up to: its area's officers, or the nationwide ones for the national desk.
         return [r for r in directory.recipients if r.kind == "officer" and area_covers(r.area_code, area)]
     if kind == "unit_contacts":
         unit_id = event_unit(data)

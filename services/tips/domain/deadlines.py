@@ -16,6 +16,8 @@ by that trigger time. So a scheduler that was down across a deadline emits, on r
 emitted had it been running, even if the tip was triaged or decided in the meantime. When both the approaching
 warning and the overdue notice are owed after downtime, both are emitted, approaching first: each (tip,
 deadline instance, kind) is a fact that consumers may count, and the order keeps the timeline readable.
+An urgent tip also escalates while it waits for triage: one level up (commune -> province -> national desk) at
+each end of the `escalation.urgent_untriaged_minutes` period after receipt; each escalation is a marker too.
 Exactly-once is the caller's part: it stores the markers it emitted (unique key) in the same transaction as the
 outbox rows, and passes them back in `emitted`.
 """
@@ -28,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.contracts.events import TipDeadlineApproaching, TipOverdue
+from shared.contracts.events import TipDeadlineApproaching, TipEscalated, TipOverdue
 from shared.errors import Conflict, Invalid
 
 from .rules import DeadlineName, DeadlineRules
 
-MarkerKind = Literal["approaching", "overdue"]
+MarkerKind = Literal["approaching", "overdue", "escalated"]
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -68,6 +70,7 @@ class DeadlineState:
     tip_id: str
     received_at: datetime
     area_code: str | None = None
+    priority: str = "normal"
     forwarded_at: datetime | None = None
     decided_at: datetime | None = None
     extensions: tuple[Extension, ...] = ()
@@ -105,7 +108,7 @@ class DeadlineMarker:
         return f"{self.deadline}:{self.kind}:{self.due_at.isoformat()}"
 
 
-DeadlineEvent = TipDeadlineApproaching | TipOverdue
+DeadlineEvent = TipDeadlineApproaching | TipOverdue | TipEscalated
 
 
 # --- due dates -------------------------------------------------------------------------------------------------
@@ -206,39 +209,60 @@ def plan_extension(
 
 
 # --- scheduling ------------------------------------------------------------------------------------------------
-def _triggers(instance: DeadlineInstance) -> Iterable[tuple[datetime, DeadlineMarker]]:
-    yield instance.approaching_at, DeadlineMarker(instance.deadline, "approaching", instance.due_at)
-    yield instance.due_at, DeadlineMarker(instance.deadline, "overdue", instance.due_at)
+def escalation_levels(area_code: str | None) -> list[tuple[Literal["province", "national"], str | None]]:
+    """The levels above a tip's area, nearest first: a commune's province, then the national desk."""
+    if area_code is not None and "." in area_code:
+        return [("province", area_code.split(".", 1)[0]), ("national", None)]
+    return [("national", None)]
+
+
+def _triggers(instance: DeadlineInstance, state: DeadlineState,
+              rules: DeadlineRules) -> Iterable[tuple[datetime, DeadlineMarker, DeadlineEvent]]:
+    yield (instance.approaching_at, DeadlineMarker(instance.deadline, "approaching", instance.due_at),
+           TipDeadlineApproaching(tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
+    yield (instance.due_at, DeadlineMarker(instance.deadline, "overdue", instance.due_at),
+           TipOverdue(tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
+    if instance.deadline == "forward_24h" and state.priority == "urgent":
+        # An urgent tip still waiting for triage goes up one level at each period's end, while levels remain.
+        period = timedelta(minutes=rules.escalation.urgent_untriaged_minutes)
+        for step, (level, to_area) in enumerate(escalation_levels(state.area_code), start=1):
+            at = instance.started_at + step * period
+            yield (at, DeadlineMarker(instance.deadline, "escalated", at),
+                   TipEscalated(tip_id=state.tip_id, level=level, escalated_at=at, to_area=to_area))
+
+
+_KIND_ORDER = {"approaching": 0, "overdue": 1, "escalated": 2}
 
 
 def _pending(
     state: DeadlineState, emitted: Collection[DeadlineMarker], rules: DeadlineRules
-) -> list[tuple[datetime, DeadlineMarker]]:
+) -> list[tuple[datetime, DeadlineMarker, DeadlineEvent]]:
     """Markers not yet emitted whose instance was still running at their trigger time (or still is)."""
     pending = []
     for instance in deadline_instances(state, rules):
-        for trigger, marker in _triggers(instance):
+        for trigger, marker, event in _triggers(instance, state, rules):
             if marker in emitted:
                 continue
             # Strictly after: a tip triaged exactly at its due time was forwarded in time.
             if instance.ended_at is None or instance.ended_at > trigger:
-                pending.append((trigger, marker))
-    kind_order = {"approaching": 0, "overdue": 1}
-    return sorted(pending, key=lambda item: (item[0], kind_order[item[1].kind]))
+                pending.append((trigger, marker, event))
+    return sorted(pending, key=lambda item: (item[0], _KIND_ORDER[item[1].kind]))
 
 
 def owed_deadline_events(
     state: DeadlineState, emitted: Collection[DeadlineMarker], now: datetime, rules: DeadlineRules
 ) -> list[tuple[DeadlineMarker, DeadlineEvent]]:
-    """The approaching/overdue events owed at `now` and not yet emitted, oldest trigger first."""
+    """The approaching/overdue/escalated events owed at `now` and not yet emitted, oldest trigger first."""
     now = _aware(now, "now")
-    owed: list[tuple[DeadlineMarker, DeadlineEvent]] = []
-    for trigger, marker in _pending(state, emitted, rules):
-        if trigger > now:
-            continue
-        event_type = TipDeadlineApproaching if marker.kind == "approaching" else TipOverdue
-        owed.append((marker, event_type(tip_id=state.tip_id, deadline=marker.deadline, due_at=marker.due_at)))
-    return owed
+    return [(marker, event) for trigger, marker, event in _pending(state, emitted, rules) if trigger <= now]
+
+
+def escalations(state: DeadlineState, emitted: Collection[DeadlineMarker],
+                rules: DeadlineRules) -> list[TipEscalated]:
+    """The escalations already emitted for the tip (shown on it), oldest first."""
+    instance = deadline_instances(state, rules)[0]
+    return [event for _, marker, event in _triggers(instance, state, rules)
+            if isinstance(event, TipEscalated) and marker in emitted]
 
 
 def next_wakeup(state: DeadlineState, emitted: Collection[DeadlineMarker], rules: DeadlineRules) -> datetime | None:

@@ -86,6 +86,7 @@ class Tip:
             tip_id=self.tip_id,
             received_at=self.received_at,
             area_code=self.area_code,
+            priority=self.priority,
             forwarded_at=self.triaged_at,
             decided_at=self.decided_at,
             extensions=self.extensions,

@@ -95,6 +95,11 @@ class ExtensionRule(_Rule):
         return self
 
 
+class EscalationRule(_Rule):
+    # An urgent tip not triaged this long after receipt goes up one level, and again after each further period.
+    urgent_untriaged_minutes: int = Field(default=30, gt=0)
+
+
 class DeadlineRules(_Rule):
     version: str
     legal_basis: str = ""
@@ -103,6 +108,7 @@ class DeadlineRules(_Rule):
     extensions: tuple[ExtensionRule, ...]
     extension_request_min_days_before_expiry: int = Field(ge=0)
     remote_area_codes: frozenset[str] = frozenset()
+    escalation: EscalationRule = EscalationRule()
 
     @model_validator(mode="after")
     def _ordinals_in_sequence(self) -> DeadlineRules:

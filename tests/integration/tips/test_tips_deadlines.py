@@ -38,7 +38,7 @@ async def test_deadline_events_are_emitted_once_each_across_a_restart(
     clock = Clock(T0)
     async with tips_running(settings, clock, nats_url, namespace) as tips:
         tip = await tips.submit()
-        clock.now = T0 + timedelta(hours=19)  # the 24 h forwarding deadline warns 6 h ahead
+        clock.now = T0 + timedelta(hours=19)  # the 24 h forwarding deadline warns 12 h ahead
 
         async def approaching() -> list:
             found = _markers(await tips.events())
@@ -74,7 +74,7 @@ async def test_extension_moves_the_decide_deadline_and_overdue_filter_follows(ti
     tip = await tips.submit()
     officer = tips.auth()
     await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=officer, json={})
-    tips.clock.now = T0 + timedelta(days=14)
+    tips.clock.now = T0 + timedelta(days=12)  # before the 20-day deadline's warning (7 days ahead)
     r = await tips.http.post(f"/tips/{tip['tip_id']}/extend", headers=officer, json={"reason": "chờ giám định"})
     assert r.status_code == 200, r.text
     assert r.json()["deadline"] == "decide_extended"
@@ -94,3 +94,53 @@ async def test_extension_moves_the_decide_deadline_and_overdue_filter_follows(ti
     detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=officer)).json()
     assert [d["deadline"] for d in detail["deadlines"]] == ["forward_24h", "decide_20d", "decide_extended"]
     assert detail["extensions"][0]["reason"] == "chờ giám định"
+
+
+async def test_warnings_come_12_hours_before_forwarding_and_7_days_before_deciding(tips: Tips) -> None:
+    tip = await tips.submit()
+    tips.clock.now = T0 + timedelta(hours=12)  # 12 h before the 24 h forwarding deadline
+
+    async def forward_warned() -> list:
+        found = _markers(await tips.events())
+        return found if found else []
+
+    assert await eventually(forward_warned, what="forwarding warning") == [("TipDeadlineApproaching", "forward_24h")]
+    r = await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=tips.auth(), json={})
+    assert r.status_code == 200, r.text
+    # 7 days before the 20-day decision deadline: an extension (asked >= 5 days ahead) is still possible.
+    tips.clock.now = T0 + timedelta(hours=12, days=13)
+
+    async def decide_warned() -> list:
+        found = _markers(await tips.events())
+        return found if ("TipDeadlineApproaching", "decide_20d") in found else []
+
+    assert await eventually(decide_warned, what="decision warning") == [
+        ("TipDeadlineApproaching", "forward_24h"), ("TipDeadlineApproaching", "decide_20d")]
+    r = await tips.http.post(f"/tips/{tip['tip_id']}/extend", headers=tips.auth(), json={"reason": "chờ giám định"})
+    assert r.status_code == 200, r.text
+
+
+async def test_an_urgent_tip_not_triaged_escalates_each_half_hour_once_and_shows_it(tips: Tips) -> None:
+    tip = await tips.submit(category="ongoing_crime")  # urgent, in commune 79.26743
+    tips.clock.now = T0 + timedelta(minutes=31)
+
+    async def escalated(count: int) -> Callable[[], Awaitable[list]]:
+        async def check() -> list:
+            found = [m["body"]["data"] for m in await tips.events("TipEscalated.v1")]
+            return found if len(found) >= count else []
+        return check
+
+    first = await eventually(await escalated(1), what="escalation to the province")
+    assert [(e["level"], e.get("to_area")) for e in first] == [("province", "79")]
+    detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=tips.auth())).json()
+    assert detail["escalation_level"] == "province" and detail["escalations"][0]["to_area"] == "79"
+    tips.clock.now = T0 + timedelta(minutes=61)
+    both = await eventually(await escalated(2), what="escalation to the national desk")
+    assert [e["level"] for e in both] == ["province", "national"]
+    r = await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=tips.auth(), json={})
+    assert r.status_code == 200, r.text
+    tips.clock.now = T0 + timedelta(hours=3)
+    assert await run_pass(tips.service.db, tips.service.app.state.tips_ctx) == 0
+    assert len(await tips.events("TipEscalated.v1")) == 2
+    detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=tips.auth())).json()
+    assert detail["escalation_level"] == "national"

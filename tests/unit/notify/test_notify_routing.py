@@ -102,8 +102,15 @@ def test_urgent_tip_also_emails_area_officers_and_is_critical(directory: Directo
     assert email.target == "c26743@police.example"
 
 
-def test_tip_without_area_reaches_only_country_wide_officers(directory: Directory) -> None:
-    assert pairs(route(TIP_RECEIVED, tip(area=None), [], directory, {})) == {("admin:national", "inbox")}
+def test_tip_without_area_reaches_the_province_officers_of_the_intake_desk(directory: Directory) -> None:
+    assert pairs(route(TIP_RECEIVED, tip(area=None), [], directory, {})) == {
+        ("officer:province79", "inbox"), ("officer:province01", "inbox"), ("admin:national", "inbox")}
+
+
+def test_tip_without_area_reaches_the_configured_intake_desk_area(directory: Directory) -> None:
+    desk = directory.model_copy(update={"intake_desk": "79.26743"})
+    assert pairs(route(TIP_RECEIVED, tip(area=None), [], desk, {})) == {
+        ("officer:province79", "inbox"), ("officer:commune26743", "inbox"), ("admin:national", "inbox")}
 
 
 def test_tip_area_falls_back_to_the_unit_s_area(directory: Directory) -> None:

@@ -38,6 +38,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "TipMessagePosted": {"tip_id": "T1", "message_id": "M1", "author": "officer"},
     "TipDeadlineApproaching": {"tip_id": "T1", "deadline": "decide_20d", "due_at": "2026-12-12T03:00:00Z"},
     "TipOverdue": {"tip_id": "T1", "deadline": "forward_24h", "due_at": "2026-11-23T03:00:00Z"},
+    "TipEscalated": {"tip_id": "T1", "level": "province", "escalated_at": "2026-11-23T03:30:00Z", "to_area": "79"},
     "TipVerified": {"tip_id": "T1", "valuable": True, "outcome": "prosecuted", "unit_id": "U1", "reward_ref": "R1"},
     "TipClosed": {"tip_id": "T1", "outcome": "prosecuted"},
     "AwardProposed": {"award_id": "A1", "award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": "U1",

@@ -15,6 +15,7 @@ from services.tips.domain import (
     DeadlineState,
     add_months,
     current_deadline,
+    escalations,
     extend,
     is_overdue,
     load_categories,
@@ -26,7 +27,7 @@ from services.tips.domain import (
     triage,
     verify,
 )
-from shared.contracts.events import TipDeadlineApproaching, TipOverdue
+from shared.contracts.events import TipDeadlineApproaching, TipEscalated, TipOverdue
 from shared.errors import Conflict, IllegalTransition, Invalid
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -53,7 +54,7 @@ def test_forward_deadline_is_24_hours_after_receipt() -> None:
     assert running is not None
     assert running.deadline == "forward_24h"
     assert running.due_at == T0 + 24 * H
-    assert running.approaching_at == T0 + 18 * H
+    assert running.approaching_at == T0 + 12 * H
 
 
 @pytest.mark.parametrize("area_code", [
@@ -80,7 +81,7 @@ def test_decide_deadline_runs_20_days_from_triage() -> None:
     assert running is not None
     assert running.deadline == "decide_20d"
     assert running.due_at == T0 + 5 * H + 20 * D
-    assert running.approaching_at == running.due_at - 3 * D
+    assert running.approaching_at == running.due_at - 7 * D
 
 
 def test_a_decided_tip_has_no_running_deadline() -> None:
@@ -176,8 +177,8 @@ def test_extending_a_triaged_tip_records_the_extension() -> None:
 # --- scheduler -------------------------------------------------------------------------------------------------
 def test_scheduler_emits_approaching_then_overdue_exactly_once() -> None:
     s, emitted = state(), set[DeadlineMarker]()
-    assert run_scheduler(s, emitted, T0 + 17 * H) == []
-    assert run_scheduler(s, emitted, T0 + 18 * H) == [
+    assert run_scheduler(s, emitted, T0 + 11 * H) == []
+    assert run_scheduler(s, emitted, T0 + 12 * H) == [
         TipDeadlineApproaching(tip_id="t1", deadline="forward_24h", due_at=T0 + 24 * H)
     ]
     assert run_scheduler(s, emitted, T0 + 20 * H) == []
@@ -233,8 +234,8 @@ def test_an_extension_re_arms_warnings_for_the_new_deadline_only() -> None:
 
 def test_next_wakeup_points_at_the_next_trigger() -> None:
     s, emitted = state(), set[DeadlineMarker]()
-    assert next_wakeup(s, emitted, RULES) == T0 + 18 * H
-    run_scheduler(s, emitted, T0 + 18 * H)
+    assert next_wakeup(s, emitted, RULES) == T0 + 12 * H
+    run_scheduler(s, emitted, T0 + 12 * H)
     assert next_wakeup(s, emitted, RULES) == T0 + 24 * H
     run_scheduler(s, emitted, T0 + 24 * H)
     assert next_wakeup(s, emitted, RULES) is None
@@ -269,3 +270,33 @@ def test_any_sequence_of_scheduler_runs_emits_each_marker_once_and_the_same_set(
     once = [(type(e).__name__, e.deadline, e.due_at) for _, e in owed_deadline_events(s, set(), end, RULES)]
     assert len(seen) == len(set(seen))
     assert sorted(seen) == sorted(once)
+
+
+# --- escalation of urgent tips ---------------------------------------------------------------------------------
+M = timedelta(minutes=1)
+
+
+def test_an_untriaged_urgent_tip_escalates_to_the_province_then_the_national_desk_every_30_minutes() -> None:
+    s, emitted = state(area_code="79.26743", priority="urgent"), set[DeadlineMarker]()
+    assert run_scheduler(s, emitted, T0 + 29 * M) == []
+    assert run_scheduler(s, emitted, T0 + 30 * M) == [
+        TipEscalated(tip_id="t1", level="province", escalated_at=T0 + 30 * M, to_area="79")]
+    assert run_scheduler(s, emitted, T0 + 59 * M) == []
+    assert run_scheduler(s, emitted, T0 + 60 * M) == [
+        TipEscalated(tip_id="t1", level="national", escalated_at=T0 + 60 * M, to_area=None)]
+    assert [e.level for e in escalations(s, emitted, RULES)] == ["province", "national"]
+    # No level is left above the national desk: nothing more, ever.
+    assert [type(e) for e in run_scheduler(s, emitted, T0 + 11 * H)] == []
+
+
+def test_triage_stops_the_escalation_and_normal_tips_never_escalate() -> None:
+    triaged = state(area_code="79.26743", priority="urgent", forwarded_at=T0 + 40 * M)
+    events = run_scheduler(triaged, set(), T0 + 2 * H)
+    assert [(e.level, e.to_area) for e in events if isinstance(e, TipEscalated)] == [("province", "79")]
+    assert not [e for e in run_scheduler(state(), set(), T0 + 2 * H) if isinstance(e, TipEscalated)]
+
+
+def test_a_province_or_unplaced_urgent_tip_escalates_straight_to_the_national_desk() -> None:
+    for area in ("79", None):
+        events = run_scheduler(state(area_code=area, priority="urgent"), set(), T0 + 2 * H)
+        assert [(e.level, e.to_area) for e in events if isinstance(e, TipEscalated)] == [("national", None)]
