@@ -22,10 +22,13 @@ from typing import Any
 
 import nats
 
+from shared import places
 from shared.bus.streams import DurableSpec, consumer_config, ensure_streams
 from shared.contracts.envelope import new_event
 from shared.contracts.events import TipReceived
 from tests.bench.common import RssSampler, World, publish_pipelined, service_process, wait_consumed
+
+HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
 
 CATEGORIES = ("theft", "drugs", "fraud", "cybercrime", "gambling", "public_order")
 
@@ -36,7 +39,7 @@ def tip_events(n: int) -> list[tuple[str, bytes, str]]:
     out = []
     for i in range(n):
         data = TipReceived(tip_id=str(uuid.uuid4()), category=CATEGORIES[i % len(CATEGORIES)], channel="api",
-                           area_code=f"79.{26700 + i % 50:05d}", anonymous=True, priority="normal",
+                           area_code=HCMC[i % 50].code, anonymous=True, priority="normal",
                            received_at=now)
         env = new_event(data, source="antq/tips")
         out.append((TipReceived.TYPE, env.to_bytes(), env.id))

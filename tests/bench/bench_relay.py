@@ -16,6 +16,7 @@ from typing import Any
 import nats
 from sqlalchemy import func, insert, select
 
+from shared import places
 from shared.bus.streams import Namespace, ensure_streams
 from shared.contracts.envelope import new_event
 from shared.contracts.events import UnitRegistered
@@ -23,10 +24,12 @@ from shared.db import Database, outbox, spine_metadata
 from shared.service import Service
 from tests.bench.common import World, publish_pipelined
 
+HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
+
 
 def unit_events(n: int) -> list[Any]:
     return [new_event(UnitRegistered(unit_id=str(uuid.uuid4()), name=f"Bench unit {i}", kind="enterprise",
-                                     area_code=f"79.{26700 + i % 50:05d}", in_scope=True),
+                                     area_code=HCMC[i % 50].code, in_scope=True),
                       source="antq/units") for i in range(n)]
 
 

@@ -41,7 +41,7 @@ async def test_escalations_reach_the_province_then_the_national_desk(
         assert await seen("p01") == set()
 
         async def mailed() -> bool:
-            return any("escalat" in str(m["Subject"]).lower() or "T-urgent" in str(m["Subject"])
+            return any(word in str(m["Subject"]).lower() for word in ("escalat", "chuyển cấp")
                        for m in mail.server.to("p79@police.example"))
 
         await eventually(mailed, what="the province officer e-mailed")

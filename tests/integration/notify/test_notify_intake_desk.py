@@ -27,11 +27,11 @@ async def _deliver_unplaced_tip(notify_settings: Callable[..., Settings], bus: P
         await bus.publish(tip("T-sentinel", "79.26743"))
 
         async def routed() -> bool:
-            return any("T-sentinel" in i["body"] for i in await inbox(http, tokens["p79"]))
+            return any(i["link"].endswith("/tips/T-sentinel") for i in await inbox(http, tokens["p79"]))
 
         await eventually(routed, what="both tips routed")
-        seen = {sub: [i["body"] for i in await inbox(http, token)
-                      if i["event_type"] == TipReceived.TYPE and "T-nowhere" in i["body"]]
+        seen = {sub: [i["body"] for i in await inbox(http, token)  # notices link the tip; their text names it
+                      if i["event_type"] == TipReceived.TYPE and i["link"].endswith("/tips/T-nowhere")]
                 for sub, token in tokens.items()}
 
         async def mailed() -> list[str]:

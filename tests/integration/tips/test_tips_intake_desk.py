@@ -41,6 +41,6 @@ async def test_a_configured_intake_desk_area_holds_the_tips_without_an_area(
         assert await _queue(tips, "79.26743") == {unplaced}
         assert await _queue(tips, "79") == {unplaced}  # the desk's province covers it
         assert await _queue(tips, "01") == set()  # another province's officer is not the desk
-        assert await _queue(tips, "79.26799") == set()
+        assert await _queue(tips, "79.26797") == set()
         r = await tips.http.post(f"/tips/{unplaced}/triage", headers=tips.auth(area="79.26743"), json={})
         assert r.status_code == 200, r.text

@@ -51,6 +51,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "TipTriaged": {"tip_id": TIP, "category": "theft", "priority": "normal", "assigned_area": "79.26743",
                    "due_at": "2026-12-12T03:00:00Z"},
     "TipMessagePosted": {"tip_id": TIP, "message_id": _id(), "author": "reporter"},
+    "TipEscalated": {"tip_id": TIP, "level": "province", "escalated_at": "2026-11-22T03:30:00Z", "to_area": "79"},
     "TipDeadlineApproaching": {"tip_id": TIP, "deadline": "decide_20d", "due_at": "2026-12-12T03:00:00Z"},
     "TipOverdue": {"tip_id": TIP, "deadline": "forward_24h", "due_at": "2026-11-23T03:00:00Z"},
     "TipVerified": {"tip_id": TIP, "valuable": True, "outcome": "prosecuted", "unit_id": UNIT,
