@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import places
 from shared.calendar import VN_TZ
 
 LANGUAGES = ("vi", "en")
@@ -461,5 +462,11 @@ def option_label(lang: str, name: str, value: str) -> str:
     return label(lang, group, value) if group else TEXT[lang].get(value, value)
 
 
+def place(lang: str, code: str | None) -> str:
+    """An area as a person reads it ("Phường Bến Thành, Thành phố Hồ Chí Minh"), "—" for none."""
+    return places.area_label(code, lang) if code else "—"
+
+
 def template_globals() -> dict[str, Any]:
-    return {"vn_time": vn_time, "time_left": time_left, "label": label, "option_label": option_label}
+    return {"vn_time": vn_time, "time_left": time_left, "label": label, "option_label": option_label,
+            "place": place}
