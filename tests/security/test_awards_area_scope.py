@@ -14,13 +14,11 @@ import pytest
 from joserfc import jwt
 from typer.testing import CliRunner
 
-from services.awards.app import build
 from services.cli import app as antq_cli
 from shared.contracts.events import UnitUpdated
 from shared.errors import Unauthorized
 from shared.settings import Settings
-from shared.testing import running
-from tests.integration.awards.awards_helpers import Awards, connect_bus, drained, qualify, registered
+from tests.integration.awards.awards_helpers import Awards, awards_running, drained, qualify, registered
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -30,13 +28,9 @@ HOME, ELSEWHERE = "79.26743", "80.25480"  # the unit's commune, in province 79; 
 @pytest.fixture
 async def awards(settings_factory: Callable[..., Settings], database_url: Callable[[str], str], nats_url: str,
                  namespace: str) -> AsyncIterator[Awards]:
-    service = build(settings_factory(awards_database_url=database_url("awards")))
-    bus = await connect_bus(nats_url, namespace)
-    try:
-        async with running(service) as http:
-            yield Awards(service, http, bus)
-    finally:
-        await bus.nc.close()
+    async with awards_running(settings_factory(awards_database_url=database_url("awards")), nats_url,
+                              namespace) as world:
+        yield world
 
 
 async def _unit(awards: Awards, area: str = HOME) -> str:

@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from services.awards.app import build
 from services.notify.domain import render
 from services.notify.domain.templates import TEMPLATED_CHANNELS
 from shared.contracts.envelope import new_event
 from shared.contracts.events import TipVerified
 from shared.rewards import reward_ref_for_receipt
 from shared.settings import Settings
-from shared.testing import running
-from tests.integration.awards.awards_helpers import Awards, connect_bus, drained, tip_received, tip_verified
+from tests.integration.awards.awards_helpers import Awards, awards_running, drained, tip_received, tip_verified
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
@@ -46,13 +44,9 @@ def test_the_security_document_says_that_tip_verified_links_a_reward_to_its_tip(
 @pytest.fixture
 async def awards(settings_factory: Callable[..., Settings], database_url: Callable[[str], str], nats_url: str,
                  namespace: str) -> AsyncIterator[Awards]:
-    service = build(settings_factory(awards_database_url=database_url("awards")))
-    bus = await connect_bus(nats_url, namespace)
-    try:
-        async with running(service) as http:
-            yield Awards(service, http, bus)
-    finally:
-        await bus.nc.close()
+    async with awards_running(settings_factory(awards_database_url=database_url("awards")), nats_url,
+                              namespace) as world:
+        yield world
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

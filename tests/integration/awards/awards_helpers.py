@@ -3,7 +3,9 @@ the awards consumers to drain, and read what the awards service published."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ import nats
 from nats.aio.client import Client
 from sqlalchemy import func, select
 
+from services.awards.app import build
 from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import (
     CertificationRevoked,
@@ -24,7 +27,8 @@ from shared.contracts.events import (
 )
 from shared.db import outbox
 from shared.service import Service
-from shared.testing import eventually
+from shared.settings import Settings
+from shared.testing import eventually, running
 from tests.integration.spine.helpers import stream_messages
 
 SOURCES = {"units": "antq/units", "tips": "antq/tips"}
@@ -131,3 +135,15 @@ class Awards:
 
     def token(self, role: str, **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.service.tokens.issue(role=role, **kw)}"}
+
+
+@contextlib.asynccontextmanager
+async def awards_running(settings: Settings, nats_url: str, namespace: str) -> AsyncIterator[Awards]:
+    """The awards service built from `settings`, running, with a bus client on the test's namespace."""
+    service = build(settings)
+    bus = await connect_bus(nats_url, namespace)
+    try:
+        async with running(service) as http:
+            yield Awards(service, http, bus)
+    finally:
+        await bus.nc.close()

@@ -6,10 +6,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from services.awards.app import build
 from shared.settings import Settings
-from shared.testing import running
-from tests.integration.awards.awards_helpers import Awards, connect_bus
+from tests.integration.awards.awards_helpers import Awards, awards_running
 
 
 @pytest.fixture
@@ -20,10 +18,5 @@ def awards_settings(settings_factory: Callable[..., Settings], database_url: Cal
 
 @pytest.fixture
 async def awards(awards_settings: Settings, nats_url: str, namespace: str) -> AsyncIterator[Awards]:
-    service = build(awards_settings)
-    bus = await connect_bus(nats_url, namespace)
-    try:
-        async with running(service) as http:
-            yield Awards(service, http, bus)
-    finally:
-        await bus.nc.close()
+    async with awards_running(awards_settings, nats_url, namespace) as world:
+        yield world
