@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -77,9 +78,10 @@ def _wait_line(p: Platform, needle: str, timeout: float = 120) -> None:
     raise AssertionError(f"{needle!r} not printed within {timeout}s:\n" + "\n".join(p.output))
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[Platform]:
-    p = _start(tmp_path)
+@contextlib.contextmanager
+def ready_platform(data_dir: Path) -> Iterator[Platform]:
+    """`antq up` on `data_dir` until it says it is ready; stopped with SIGTERM (killed if it hangs) afterwards."""
+    p = _start(data_dir)
     try:
         _wait_line(p, "antq is ready")
         yield p
@@ -90,6 +92,12 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
                 p.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.proc.kill()
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    with ready_platform(tmp_path) as p:
+        yield p
 
 
 def test_antq_up_serves_all_four_and_a_tip_reaches_the_officer_inbox(platform: Platform) -> None:

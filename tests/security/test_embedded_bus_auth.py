@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -19,22 +18,13 @@ import pytest
 
 from shared.bus.permissions import inbox_prefix
 from shared.settings import SERVICES
-from tests.e2e.test_antq_up import Platform, _start, _wait_line
+from tests.e2e.test_antq_up import Platform, ready_platform
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = _start(tmp_path_factory.mktemp("embedded-bus"))
-    try:
-        _wait_line(p, "antq is ready")
+    with ready_platform(tmp_path_factory.mktemp("embedded-bus")) as p:
         yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.send_signal(signal.SIGTERM)
-            try:
-                p.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.proc.kill()
 
 
 def _antq(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
