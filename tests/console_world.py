@@ -25,7 +25,7 @@ PASSWORD = "mật khẩu đủ dài 2026"  # passes the password rule: long, let
 
 
 @contextlib.asynccontextmanager
-async def over_http(service: Service, port: int | None = None) -> AsyncIterator[str]:
+async def over_http(service: Service, port: int | None = None, *, ready_timeout: float = 30) -> AsyncIterator[str]:
     """Serve a built service with uvicorn in this event loop until the block ends; yields its base URL."""
     if service.uses_bus:
         await provision(service.settings)  # services wait for their streams; `antq nats provision` declares them
@@ -42,7 +42,7 @@ async def over_http(service: Service, port: int | None = None) -> AsyncIterator[
                 except httpx.HTTPError:
                     return False
 
-        await eventually(ready, timeout=30, what=f"{service.name} ready")
+        await eventually(ready, timeout=ready_timeout, what=f"{service.name} ready")
         yield base
     finally:
         server.should_exit = True

@@ -21,13 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from services.tips.app import build
-from shared.bus.streams import provision
 from shared.settings import Settings
-from shared.testing import eventually, free_port, missing_tool
+from shared.testing import eventually, missing_tool
+from tests.console_world import over_http
 
 CHROMIUM = os.environ.get("ANTQ_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
@@ -135,24 +134,8 @@ async def chromium() -> AsyncIterator[Page]:
 @contextlib.asynccontextmanager
 async def tips_over_http(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     service = build(settings)
-    await provision(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on", access_log=False))
-    task = asyncio.create_task(server.serve())
-    try:
-        async def ready() -> bool:
-            async with httpx.AsyncClient() as client:
-                try:
-                    return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-        await eventually(ready, timeout=20, what="tips service ready")
-        yield f"http://127.0.0.1:{port}", service
-    finally:
-        server.should_exit = True
-        await task
+    async with over_http(service, ready_timeout=20) as base:
+        yield base, service
 
 
 async def test_submit_a_tip_in_the_browser_and_read_an_officers_reply_with_the_receipt(

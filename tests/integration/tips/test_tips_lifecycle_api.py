@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -18,11 +17,11 @@ from services.tips import store
 from services.tips.app import build
 from services.tips.cli import app as tips_cli
 from shared.audit import verify_chain
-from shared.bus.streams import provision
 from shared.contracts import CloudEvent
 from shared.rewards import reward_ref_for_receipt
 from shared.settings import Settings
 from shared.testing import eventually, free_port
+from tests.console_world import over_http
 from tests.integration.tips.tips_support import REPORTER, Tips, tips_settings
 
 
@@ -223,13 +222,8 @@ async def test_cli_submits_to_the_running_service_and_prints_the_receipt(
         settings_factory: Callable[..., Settings], database_url: Callable[[str], str], tmp_path: Path) -> None:
     settings = tips_settings(settings_factory, database_url)
     service = build(settings)
-    await provision(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: asyncio.sleep(0, server.started), what="uvicorn started")
+    async with over_http(service, port):
         photo = tmp_path / "anh.png"
         photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
         args = ["submit", "--category", "drugs", "--description", "Mua bán ma túy tại quán karaoke",
@@ -244,6 +238,3 @@ async def test_cli_submits_to_the_running_service_and_prints_the_receipt(
         assert rows == [("api", False)] and files == ["anh.png"]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             assert (await http.post("/tips/follow-up", json={"receipt": receipt})).status_code == 200
-    finally:
-        server.should_exit = True
-        await task

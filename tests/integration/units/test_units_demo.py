@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-
-import uvicorn
 
 from services.units import store
 from services.units.app import build
 from services.units.demo import load_demo
 from services.units.domain import StatsQuery, assessment_year_of
-from shared.bus.streams import provision
 from shared.settings import Settings
-from shared.testing import eventually, free_port
+from shared.testing import free_port
+from tests.console_world import over_http
 
 
 async def test_demo_province_has_units_cycles_incidents_and_activities(
         settings_factory: Callable[..., Settings], database_url: Callable[[str], str]) -> None:
     settings = settings_factory(units_database_url=database_url("units"), http_port=free_port())
     service = build(settings)
-    await provision(settings)
-    server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=settings.http_port_for("units"),
-                                           log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        async def ready() -> bool:
-            ok, _ = await service.readiness()
-            return server.started and ok
-
-        await eventually(ready, timeout=20, what="units service listening")
+    async with over_http(service, settings.http_port_for("units"), ready_timeout=20):
         summary = await load_demo(settings)
         assert summary.startswith("province 79:")
         query = StatsQuery(year=assessment_year_of(service.clock()), area_code="79")
@@ -43,6 +31,3 @@ async def test_demo_province_has_units_cycles_incidents_and_activities(
         assert stats.models.sites > 0
         again = await load_demo(settings)  # safe to run twice
         assert "0 new" in again
-    finally:
-        server.should_exit = True
-        await task
