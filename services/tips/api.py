@@ -54,8 +54,11 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 # --- plumbing ------------------------------------------------------------------------------------------------------
 class RateLimits:
-    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float, staff_submit_per_minute: float):
+    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float, staff_submit_per_minute: float,
+                 lookup_per_minute: float = 120):
         self.submit = RateLimiter("tip submission", rate=submit_per_minute, per=60)
+        # The submission form's lists (a province's communes, a commune's units): a few per form filled in.
+        self.lookup = RateLimiter("submission form lists", rate=lookup_per_minute, per=60)
         self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
         self.staff_submit = RateLimiter("tip entry by staff", rate=staff_submit_per_minute, per=60)
 

@@ -80,9 +80,10 @@ from shared.contracts.events import (
     TipOutcome,
     TipSubmitted,
     UnitRegistered,
+    UnitUpdated,
 )
 from shared.contracts.instants import Instant
-from shared.db import UnitOfWork, insert_many
+from shared.db import Database, UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 from shared.places import is_known_area
 
@@ -431,14 +432,39 @@ def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:
         raise Reject(f"tip does not pass intake validation: {', '.join(fields)}") from exc
 
 
-async def on_units_registered(deliveries: list[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
-    """Remember the kind of each registered unit (for the figures by unit kind); nothing else of a unit."""
-    kinds: dict[str, str] = {}
+async def on_unit_events(deliveries: list[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+    """Keep the tips service's own read model of units: the kind of each registered unit (for the figures by
+    unit kind), its name and area (for the public form's list of a commune's units), never anything else."""
+    registered: dict[str, store.UnitSeen] = {}
+    updated: dict[str, store.UnitSeen] = {}
     for delivery in deliveries:
         data = delivery.data
-        assert isinstance(data, UnitRegistered)
-        kinds.setdefault(data.unit_id, data.kind)
-    await store.remember_unit_kinds(session=uow.session, kinds=kinds, now=now)
+        if isinstance(data, UnitRegistered):
+            registered.setdefault(data.unit_id, store.UnitSeen(kind=data.kind, name=data.name,
+                                                              area_code=data.area_code))
+        elif isinstance(data, UnitUpdated):
+            name, area = data.changed.get("name"), data.changed.get("area_code")
+            before = updated.get(data.unit_id, store.UnitSeen())
+            updated[data.unit_id] = store.UnitSeen(
+                name=name[:500] if isinstance(name, str) and name else before.name,
+                area_code=area[:200] if isinstance(area, str) and area else before.area_code)
+    await store.remember_units(session=uow.session, registered=registered, updated=updated, now=now)
+
+
+# The public form lists at most this many units of one commune (by name); a commune with more is unusual and
+# the person can still type to narrow the list or leave the unit out.
+COMMUNE_UNITS_MAX = 500
+
+
+async def commune_units(area_code: str, db: Database, *, limit: int = COMMUNE_UNITS_MAX) -> list[dict[str, Any]]:
+    """The named units of one commune from the tips service's own read model (never the units service)."""
+    async with db.read() as session:
+        return await store.units_in_area(session=session, area_code=area_code, limit=limit)
+
+
+async def unit_is_in(unit_id: str, area_code: str, db: Database) -> bool:
+    async with db.read() as session:
+        return await store.unit_in_area(session=session, unit_id=unit_id, area_code=area_code)
 
 
 # --- deadlines -------------------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ POLICY = Policy([
     Rule("tips.submit_for_reporter", grants=OFFICERS,
          description="Enter a tip a reporter gave by phone or at the desk: held by a per-person limit, not the "
                      "public per-address one"),
+    Rule("tips.commune_units", public=True,
+         description="List a commune's units (name and kind) for the submission form"),
     Rule("tips.follow_up", public=True, description="Read a tip's status and messages with its receipt"),
     Rule("tips.reporter_message", public=True, description="Write to the officers with the receipt"),
     Rule("tips.inbound_keys", public=True, description="Read the public keys agencies seal reporter identities to"),

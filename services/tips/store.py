@@ -143,14 +143,19 @@ deadline_markers = Table(
     Column("emitted_at", UTCDateTime, nullable=False),
 )
 
-# The kind of each unit (agency, enterprise, school), from UnitRegistered (a unit's kind never changes): only for
-# the figures by unit kind; tips never depend on it otherwise.
+# The tips service's own read model of units, from UnitRegistered and UnitUpdated: the kind (agency, enterprise,
+# school; it never changes) for the figures by unit kind, the name and area for the public form's list of the
+# units of a commune. The table keeps its first name; name and area are null for a unit only known from before
+# they were kept, until its next UnitUpdated.
 unit_kinds = Table(
     "unit_kinds",
     metadata,
     Column("unit_id", String(200), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("name", String(500), nullable=True),
+    Column("area_code", String(200), nullable=True),
+    Index("ix_unit_kinds_area", "area_code", "name"),
 )
 
 inbound_refs = Table(
@@ -523,15 +528,62 @@ def _area_at_level(area: str | None, under: str | None) -> str:
     return ".".join(area.split(".")[:depth])
 
 
-async def remember_unit_kinds(*, session: AsyncSession, kinds: dict[str, str], now: datetime) -> None:
-    """Insert the kinds of units not known yet (a redelivered UnitRegistered changes nothing)."""
-    known: set[str] = set()
-    for chunk in chunks(sorted(kinds)):
-        known |= set((await session.execute(select(unit_kinds.c.unit_id).where(
-            unit_kinds.c.unit_id.in_(chunk)))).scalars())
-    new = [{"unit_id": u, "kind": k, "updated_at": now} for u, k in sorted(kinds.items()) if u not in known]
+@dataclass(frozen=True)
+class UnitSeen:
+    """What one unit event says of a unit: its kind (UnitRegistered only), name and area (None: not said)."""
+
+    kind: str | None = None
+    name: str | None = None
+    area_code: str | None = None
+
+
+async def remember_units(*, session: AsyncSession, registered: dict[str, UnitSeen], updated: dict[str, UnitSeen],
+                         now: datetime) -> None:
+    """Keep the units' kinds, names and areas. A UnitRegistered inserts a new unit and fills in only what is still
+    unknown (a redelivered one never undoes a later update); a UnitUpdated overwrites the name or area it
+    carries, of a unit already known (one not known yet has no kind to count it by and is skipped)."""
+    ids = sorted(set(registered) | set(updated))
+    known: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(ids):
+        for row in (await session.execute(select(unit_kinds.c.unit_id, unit_kinds.c.name, unit_kinds.c.area_code)
+                                          .where(unit_kinds.c.unit_id.in_(chunk)))).mappings():
+            known[row["unit_id"]] = dict(row)
+    new = [{"unit_id": u, "kind": seen.kind, "name": seen.name, "area_code": seen.area_code, "updated_at": now}
+           for u, seen in sorted(registered.items()) if u not in known and seen.kind]
     if new:
         await insert_many(session, unit_kinds, new)
+        known.update({str(row["unit_id"]): row for row in new})
+    for unit_id in ids:
+        if unit_id not in known:
+            continue
+        have = known[unit_id]
+        values: dict[str, Any] = {}
+        first, later = registered.get(unit_id), updated.get(unit_id)
+        for column in ("name", "area_code"):
+            if later is not None and getattr(later, column) is not None:
+                values[column] = getattr(later, column)
+            elif first is not None and have[column] is None and getattr(first, column) is not None:
+                values[column] = getattr(first, column)
+        if values and any(have[c] != v for c, v in values.items()):
+            await session.execute(update(unit_kinds).where(unit_kinds.c.unit_id == unit_id)
+                                  .values(**values, updated_at=now))
+
+
+async def units_in_area(*, session: AsyncSession, area_code: str, limit: int) -> list[dict[str, Any]]:
+    """The named units of one area (exactly that area, not those below it), by name: id, name and kind."""
+    rows = (await session.execute(
+        select(unit_kinds.c.unit_id, unit_kinds.c.name, unit_kinds.c.kind)
+        .where(unit_kinds.c.area_code == area_code, unit_kinds.c.name.is_not(None))
+        .order_by(unit_kinds.c.name, unit_kinds.c.unit_id).limit(limit))).mappings()
+    return [dict(r) for r in rows]
+
+
+async def unit_in_area(*, session: AsyncSession, unit_id: str, area_code: str) -> bool:
+    """Whether this unit is known, by name, in exactly this area."""
+    found = (await session.execute(select(unit_kinds.c.unit_id).where(
+        unit_kinds.c.unit_id == unit_id, unit_kinds.c.area_code == area_code,
+        unit_kinds.c.name.is_not(None)))).first()
+    return found is not None
 
 
 async def report_figures(*, session: AsyncSession, start: datetime, end: datetime, now: datetime,

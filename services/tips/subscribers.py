@@ -1,11 +1,11 @@
-"""Tips consumers: tips forwarded by other agencies (TipSubmitted.v1 on the INBOUND_TIPS stream), and the kinds
-of units (UnitRegistered.v1), for the figures by unit kind."""
+"""Tips consumers: tips forwarded by other agencies (TipSubmitted.v1 on the INBOUND_TIPS stream), and the units'
+kinds, names and areas (UnitRegistered.v1, UnitUpdated.v1), for the figures by unit kind and the public form."""
 
 from __future__ import annotations
 
-from services.tips.handlers import TipsContext, on_inbound_tips, on_units_registered
+from services.tips.handlers import TipsContext, on_inbound_tips, on_unit_events
 from shared.bus.consumer import Delivery
-from shared.contracts.events import TipSubmitted, UnitRegistered
+from shared.contracts.events import TipSubmitted, UnitRegistered, UnitUpdated
 from shared.db import UnitOfWork
 from shared.service import Service
 
@@ -21,7 +21,10 @@ def register(service: Service, ctx: TipsContext) -> None:
     async def inbound_tips(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await on_inbound_tips(deliveries, uow, ctx=ctx)
 
-    @service.batch_consumer("units", stream="UNITS", subject=UnitRegistered.TYPE, types={UnitRegistered.TYPE},
-                            description="The kinds of units, for the tips figures by unit kind")
-    async def units_registered(deliveries: list[Delivery], uow: UnitOfWork) -> None:
-        await on_units_registered(deliveries, uow, now=ctx.now())
+    # The UNITS stream's other events (cycles, incidents …) are skipped by type, acknowledged unread.
+    @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
+                            types={UnitRegistered.TYPE, UnitUpdated.TYPE},
+                            description="The units' kinds, names and areas: the tips figures by unit kind and "
+                                        "the public form's list of a commune's units")
+    async def unit_events(deliveries: list[Delivery], uow: UnitOfWork) -> None:
+        await on_unit_events(deliveries, uow, now=ctx.now())

@@ -1,10 +1,12 @@
 """The public web pages: submit a tip (`/`) and follow it up with the receipt (`/follow-up`).
 
 Every page works without JavaScript: the place is chosen by name, a province then (a second step, the same form
-posted back with `step=province`) its communes. With JavaScript, /static/places.js fills the commune list from
-`/places/{province}` and filters it as the person types. The form handlers call the same handlers as the JSON
-API. The receipt travels only in POST bodies, every page is `no-store`, and the Content-Security-Policy allows
-nothing but this origin's own stylesheet and script (`shared.webpages`).
+posted back with `step=province`) its communes, then (`step=commune`) the units of that commune, by name and kind,
+from the tips service's own read model of units. With JavaScript, /static/places.js fills the commune list from
+`/places/{province}` and the unit list from `/places/{commune}/units`, and filters each as the person types.
+The form handlers call the same handlers as the JSON API. The receipt travels only in POST bodies, every page is
+`no-store`, and the Content-Security-Policy allows nothing but this origin's own stylesheet and script
+(`shared.webpages`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from services.tips import handlers
@@ -82,7 +84,7 @@ def _command_from_form(form: Any) -> SubmitTip:
     raw: dict[str, Any] = {
         "category": _field(form, "category") or "", "description": _field(form, "description") or "",
         "location": _field(form, "location"), "location_unknown": True if unknown_place else None,
-        "area_code": area_code, "occurred_at": occurred_at,
+        "area_code": area_code, "occurred_at": occurred_at, "unit_id": _field(form, "unit"),
         "anonymous": not identified, "reporter": reporter, "on_behalf_of": org,
         "confidentiality_requested": bool(form.get("confidentiality")),
         "protection_requested": bool(form.get("protection")),
@@ -114,13 +116,29 @@ def _accept(request: Request) -> str:
     return ",".join([t.content_type for t in rules.types] + [e for t in rules.types for e in t.extensions])
 
 
+def _is_commune(code: str | None) -> bool:
+    found = places.place(code)
+    return found is not None and found.code != found.province_code
+
+
+async def _units_of(request: Request, commune: str | None, lang: str) -> list[dict[str, str]]:
+    """The units of the chosen commune as the form lists them: id, name and the kind's label."""
+    if not commune or not _is_commune(commune):
+        return []
+    t = TEXT[lang]
+    return [{"unit_id": u["unit_id"], "name": u["name"], "kind": u["kind"],
+             "kind_label": t.get(f"kind.{u['kind']}", u["kind"])}
+            for u in await handlers.commune_units(commune, request.app.state.service.db,
+                                                  limit=handlers.COMMUNE_UNITS_MAX + 1)]
+
+
 @router.get("/", response_class=HTMLResponse, summary="The tip submission page (public)")
 async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
     language_ = language(lang)
     return render("submit.html", lang=language_, path="/", title_key="submit_title", form={}, errors=[],
                   categories=ctx_of(request).categories.categories, accept=_accept(request),
-                  provinces=places.provinces(), communes=())
+                  provinces=places.provinces(), communes=(), units=[])
 
 
 @router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)")
@@ -130,35 +148,45 @@ async def submit_form(request: Request) -> HTMLResponse:
     form = await request.form(max_files=ctx.attachment_rules.max_files + 1, max_fields=100)
     lang = language(_field(form, "lang"))
     values = {k: v for k, v in form.items() if isinstance(v, str)}
+    province = values.get("province") or ""
+    commune = values.get("commune") or ""
+    chosen = places.place(commune) if commune else None
+    if chosen is not None and chosen.province_code != province:
+        values.pop("commune")  # a commune of the province chosen before: the person chooses again
+        commune = ""
+    units = (await _units_of(request, commune, lang))[:handlers.COMMUNE_UNITS_MAX]
 
-    def again(errors: list[str], status: int) -> HTMLResponse:
+    async def again(errors: list[str], status: int) -> HTMLResponse:
         return render("submit.html", lang=lang, path="/", title_key="submit_title", form=values, errors=errors,
                       categories=ctx.categories.categories, accept=_accept(request), status=status,
-                      provinces=places.provinces(), communes=places.communes_of(values.get("province") or ""))
+                      provinces=places.provinces(), communes=places.communes_of(province), units=units)
 
-    if form.get("step") == "province":  # the step without JavaScript: the same form again, with the communes
-        await form.close()
-        return again([], 200)
+    if form.get("step") in ("province", "commune"):  # the steps without JavaScript: the same form again, with
+        await form.close()                            # the province's communes, the commune's units
+        return await again([], 200)
 
     try:
         request.app.state.tips_limits.submit(request)
     except TooManyRequests as exc:
-        response = again([TEXT[lang]["too_many"]], 429)
+        response = await again([TEXT[lang]["too_many"]], 429)
         response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
         return response
     try:
         cmd = _command_from_form(form)
+        db = request.app.state.service.db
+        if cmd.unit_id and not (commune and await handlers.unit_is_in(cmd.unit_id, commune, db)):
+            return await again([TEXT[lang]["err_unit"]], 422)
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         files = await read_uploads(uploads, ctx)
         accepted = await handlers.submit_tip(cmd, db=request.app.state.service.db, ctx=ctx, channel="web",
                                              files=files)
     except ValidationError as exc:
-        return again(_validation_messages(exc, lang), 422)
+        return await again(_validation_messages(exc, lang), 422)
     except DomainError as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         problems = [f"{p.get('filename') or ''} {p.get('problem')}".strip() for p in details.get("problems", [])]
         known = _DOMAIN_MESSAGES.get(exc.code)
-        return again([TEXT[lang][known] if known else exc.message, *problems], exc.status)
+        return await again([TEXT[lang][known] if known else exc.message, *problems], exc.status)
     finally:
         await form.close()
     return render("received.html", lang=lang, path="/", title_key="received_title", receipt=accepted.receipt,
@@ -226,11 +254,41 @@ async def reply_form(request: Request) -> Response:
 
 
 @router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)")
-async def province_communes(province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
+async def province_communes(request: Request,
+                            province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
+    request.app.state.tips_limits.lookup(request)
     if places.province(province_code) is None:
         raise NotFound(f"{province_code} is not a province")
     return JSONResponse([{"code": c.code, "name": c.name} for c in places.communes_of(province_code)])
+
+
+class CommuneUnit(BaseModel):
+    unit_id: str = Field(description="What the form sends as `unit`; never shown to the person")
+    name: str = Field(description="The unit's name, as registered")
+    kind: str = Field(description="agency, enterprise or school")
+    kind_label: str = Field(description="The kind in the page's language")
+
+
+class CommuneUnits(BaseModel):
+    items: list[CommuneUnit] = Field(description=f"By name, at most {handlers.COMMUNE_UNITS_MAX}")
+    truncated: bool = Field(description="True when the commune has more units than listed")
+
+
+@router.get("/places/{commune_code}/units", response_model=CommuneUnits,
+            summary="A commune's units for the submission form's list (public)",
+            description="The units registered in exactly this commune (name and kind only), from the tips "
+                        "service's own read model of units; limited per client like the other public routes "
+                        "(429 with Retry-After); 404 for a code that is not a commune of the national list.")
+async def commune_units(request: Request, commune_code: Annotated[str, PathParam(max_length=40)],
+                        lang: Annotated[str | None, Query(max_length=5)] = None) -> CommuneUnits:
+    POLICY.authorize(None, "tips.commune_units")
+    request.app.state.tips_limits.lookup(request)
+    if not _is_commune(commune_code):
+        raise NotFound(f"{commune_code} is not a commune")
+    listed = await _units_of(request, commune_code, language(lang))
+    return CommuneUnits(items=[CommuneUnit(**u) for u in listed[:handlers.COMMUNE_UNITS_MAX]],
+                        truncated=len(listed) > handlers.COMMUNE_UNITS_MAX)
 
 
 @router.get("/static/places.js", summary="The submission form's place lists (public)", response_class=Response)
