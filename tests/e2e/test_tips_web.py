@@ -24,9 +24,12 @@ import pytest
 import websockets
 
 from services.tips.app import build
+from shared.contracts.envelope import new_event
+from shared.contracts.events import UnitRegistered
 from shared.settings import Settings
 from shared.testing import eventually, missing_tool
 from tests.console_world import over_http
+from tests.integration.spine.helpers import publish_raw
 
 CHROMIUM = os.environ.get("ANTQ_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
@@ -221,3 +224,129 @@ async def test_the_form_says_what_is_wrong_in_the_pages_language(settings_factor
         r = await api.post(base + "/submit", data={"lang": "vi", "category": "theft", "description": "x",
                                                    "province": "79", "commune": "79.26744", "location_unknown": "1"})
         assert r.status_code == 200 and 'id="receipt"' in r.text  # "I don't know the place" is allowed
+
+
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+BEN_THANH_UNITS = {"U-firm": ("Công ty TNHH Dệt May Hòa Bình", "enterprise"),
+                   "U-school": ("Trường THPT Trưng Vương", "school")}
+
+
+async def _register_units(settings: Settings, base: str) -> None:
+    """What the units service publishes when units are registered: two in Bến Thành, one in Sài Gòn."""
+    registered = [UnitRegistered(unit_id=uid, name=name, kind=kind, area_code="79.26743", in_scope=True)  # type: ignore[arg-type]
+                  for uid, (name, kind) in BEN_THANH_UNITS.items()]
+    registered.append(UnitRegistered(unit_id="U-elsewhere", name="Ủy ban nhân dân Phường Sài Gòn", kind="agency",
+                                     area_code="79.26740", in_scope=True))
+    for data in registered:
+        event = new_event(data, source="antq/units")
+        await publish_raw(settings.effective_nats_url(), f"{settings.namespace}.{data.TYPE}", event.to_bytes(),
+                          msg_id=event.id)
+    async with httpx.AsyncClient() as api:
+        async def known() -> bool:
+            a = (await api.get(base + "/places/79.26743/units")).json()["items"]
+            b = (await api.get(base + "/places/79.26740/units")).json()["items"]
+            return len(a) == 2 and len(b) == 1
+
+        await eventually(known, timeout=15, what="the units learnt from UnitRegistered")
+
+
+async def _no_serious_axe_violation(page: Page, name: str) -> None:
+    """axe-core on the page as it is (run by the test: axe needs the timers a page without scripts lacks)."""
+    await page.call("Emulation.setScriptExecutionDisabled", value=False)
+    await page.js(AXE.read_text())
+    result = await page.call("Runtime.evaluate", expression="axe.run(document, {resultTypes: ['violations']})",
+                             awaitPromise=True, returnByValue=True)
+    violations = result["result"]["value"]["violations"]
+    bad = [(v["id"], v["impact"]) for v in violations if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{name}: {bad}"
+
+
+async def _queued_unit(base: str, service: Any) -> list[tuple[str | None, str | None]]:
+    officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area="79", sub="officer-79")}
+    async with httpx.AsyncClient() as api:
+        queue = (await api.get(base + "/tips", headers=officer)).json()["items"]
+        out = []
+        for tip in queue:
+            detail = (await api.get(f"{base}/tips/{tip['tip_id']}", headers=officer)).json()
+            out.append((detail["area_code"], detail["unit_id"]))
+        return out
+
+
+async def test_the_unit_is_chosen_by_name_among_the_communes_units_without_javascript(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory()
+    async with tips_over_http(settings) as (base, service), chromium() as page:
+        await _register_units(settings, base)
+        await page.call("Emulation.setScriptExecutionDisabled", value=True)
+        await page.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=1,
+                        mobile=True)
+        await page.goto(base + "/")
+        assert await page.options("unit") == ["— Không biết / không liên quan đơn vị nào —"]
+        await page.fill({"category": "fraud", "description": "Lừa đảo tuyển dụng lao động tại công ty"})
+        await page.choose("province", "Thành phố Hồ Chí Minh")
+        await page.click_and_wait("province-step", "commune-step")
+        await page.choose("commune", "Phường Bến Thành")
+        await page.click_and_wait("commune-step", "unit")  # the step without JavaScript: the commune's units
+        assert await page.options("unit") == ["— Không biết / không liên quan đơn vị nào —",
+                                              "Công ty TNHH Dệt May Hòa Bình (Doanh nghiệp)",
+                                              "Trường THPT Trưng Vương (Trường học)"]
+        assert await page.js("document.getElementById('commune').value") == "79.26743"  # still chosen
+        assert "U-firm" not in await page.js("document.body.innerText")  # ids are values, never shown
+        assert await page.js("document.getElementById('description').value") == \
+            "Lừa đảo tuyển dụng lao động tại công ty"
+        await _no_serious_axe_violation(page, "the form with a commune's units")
+        assert await page.js("document.documentElement.scrollWidth <= 390")  # no sideways scrolling on a phone
+        await page.choose("unit", "Công ty TNHH Dệt May Hòa Bình (Doanh nghiệp)")
+        await page.click_and_wait("send", "receipt")
+        assert await _queued_unit(base, service) == [("79.26743", "U-firm")]
+
+
+async def test_the_unit_is_chosen_from_a_dependent_list_with_type_ahead_when_javascript_runs(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory()
+    async with tips_over_http(settings) as (base, service), chromium() as page:
+        await _register_units(settings, base)
+        await page.goto(base + "/?lang=en")
+        await page.wait_for("document.getElementById('province-step').hidden", what="the script running")
+        await page.fill({"category": "theft", "description": "Copper cable stolen from the school's yard"})
+        await page.choose("province", "Thành phố Hồ Chí Minh")
+        await page.wait_for("document.getElementById('commune').options.length > 100", what="the communes")
+        assert await page.js("document.getElementById('commune-step') === null || "
+                             "document.getElementById('commune-step').hidden")
+        await page.js("""(() => { const s = document.getElementById("commune-search");
+            s.value = "ben thanh"; s.dispatchEvent(new Event("input")); })()""")
+        await page.wait_for("document.getElementById('unit').options.length === 3", what="Bến Thành's units")
+        assert await page.options("unit") == ["— I don't know / no unit —",
+                                              "Công ty TNHH Dệt May Hòa Bình (Enterprise)",
+                                              "Trường THPT Trưng Vương (School)"]
+        await page.js("""(() => { const s = document.getElementById("unit-search");
+            s.value = "trung vuong"; s.dispatchEvent(new Event("input")); })()""")
+        await page.wait_for("document.getElementById('unit').options.length === 2", what="one unit left")
+        assert await page.js("document.getElementById('unit').value") == "U-school"
+        # Another commune: its own units only.
+        await page.js("""(() => { const s = document.getElementById("commune-search");
+            s.value = ""; s.dispatchEvent(new Event("input")); })()""")
+        await page.choose("commune", "Phường Sài Gòn")
+        await page.wait_for("document.getElementById('unit').options.length === 2 && "
+                            "document.getElementById('unit').options[1].text.startsWith('Ủy ban')",
+                            what="Sài Gòn's unit")
+        await page.choose("commune", "Phường Bến Thành")
+        await page.wait_for("document.getElementById('unit').options.length === 3", what="Bến Thành's units")
+        await page.choose("unit", "Trường THPT Trưng Vương (School)")
+        await page.click_and_wait("send", "receipt")
+        assert await _queued_unit(base, service) == [("79.26743", "U-school")]
+
+
+async def test_a_unit_of_another_commune_is_refused_with_a_readable_message(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory()
+    async with tips_over_http(settings) as (base, service), httpx.AsyncClient() as api:
+        await _register_units(settings, base)
+        form = {"lang": "en", "category": "theft", "description": "x", "province": "79", "commune": "79.26740",
+                "unit": "U-firm"}
+        r = await api.post(base + "/submit", data=form)
+        assert r.status_code == 422 and "The unit chosen is not in this commune or ward" in r.text
+        assert "Ủy ban nhân dân Phường Sài Gòn (Agency)" in r.text  # the commune's own units, to choose again
+        r = await api.post(base + "/submit", data={**form, "commune": "79.26743"})
+        assert r.status_code == 200 and 'id="receipt"' in r.text
+        assert await _queued_unit(base, service) == [("79.26743", "U-firm")]
