@@ -52,6 +52,7 @@ from shared.contracts.events import (
     UnitCertified,
     UnitRegistered,
     UnitSelfAssessed,
+    UnitUpdated,
 )
 from shared.contracts.subjects import STREAMS, subject_matches
 from shared.settings import Settings
@@ -90,7 +91,7 @@ def _types(*models: Any) -> frozenset[str]:
 UNITS_ALL = "antq.units.>"
 TARGETS: dict[str, list[Target]] = {
     "units": [
-        Target("tips", "units", "UNITS", UnitRegistered.TYPE, _types(UnitRegistered)),
+        Target("tips", "units", "UNITS", UNITS_ALL, _types(UnitRegistered, UnitUpdated)),
         Target("awards", "units", "UNITS", UNITS_ALL, _types(UnitRegistered, UnitCertified)),
         Target("notify", "units", "UNITS", UNITS_ALL,
                _types(UnitRegistered, CycleRegistered, UnitSelfAssessed, UnitAppraised, UnitCertified)),
