@@ -53,10 +53,11 @@ CycleState = Literal[
     "registered", "in_progress", "self_assessed", "submitted", "appraised", "recognised", "not_recognised", "revoked"
 ]
 CriterionOutcome = Literal["met", "not_met", "na"]
-Command = Literal["register", "record_criterion", "self_assess", "submit", "appraise", "decide", "revoke", "restore"]
+Command = Literal["register", "record_criterion", "self_assess", "submit", "appraise", "decide", "revoke"]
 
 # The commands each state accepts. Noting and withdrawing an incident are accepted in every state and are not
-# listed; `restore` follows only from withdrawing the incident that alone revoked the recognition.
+# listed: they are facts, not steps. Withdrawing the incident that alone revoked a recognition undoes that
+# revocation (revoked → recognised, see `withdraw_incident`); no one restores a recognition by a command.
 ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "registered": ("record_criterion", "self_assess"),
     "in_progress": ("record_criterion", "self_assess"),
@@ -65,7 +66,7 @@ ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "appraised": ("decide",),
     "recognised": ("revoke",),
     "not_recognised": (),
-    "revoked": ("restore",),
+    "revoked": (),
 }
 FINAL_STATES: frozenset[CycleState] = frozenset({"recognised", "not_recognised", "revoked"})
 
@@ -566,7 +567,6 @@ def withdraw_incident(cycle: Cycle, incident_id: str, *, reason: str, now: datet
         moved = revocation.model_copy(update={"incident_id": cause.incident_id,
                                               "reason": f"disqualifying incident: {cause.category}"})
         return Outcome(cycle.model_copy(update={"revocation": moved}), [])
-    _require(cycle, "restore")
     text = reason.strip() or "incident withdrawn"
     restoration = Restoration(incident_id=incident_id, reason=text, revoked_at=revocation.revoked_at,
                               restored_at=now)

@@ -183,7 +183,7 @@ def test_a_trust_file_that_does_not_validate_stops_the_service_starting(
         settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
     bad = tmp_path / "agencies.yaml"
     bad.write_text("agencies:\n  labour-dept: always\n", encoding="utf-8")
-    with pytest.raises(DomainError, match="agencies.labour-dept"):
+    with pytest.raises(DomainError, match=r"agencies\.labour-dept"):
         build(settings_factory(units_agencies_file=bad))
     bad.write_text("agencies:\n  Labour_Dept: confirmed_on_arrival\n", encoding="utf-8")
     with pytest.raises(DomainError, match="not an agency name"):
