@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
+    # Agencies' trust levels for incident reports (YAML); default: the shipped rules/agencies.yaml. Read when the
+    # units service starts: a bad file stops it.
+    units_agencies_file: Path | None = None
 
     # Staff console: the four services' HTTP APIs (default: the embedded ports), sessions and sign-in rules
     console_units_url: str | None = None  # default http://127.0.0.1:P+1

@@ -16,7 +16,6 @@ from sqlalchemy import and_, func, not_, select
 from services.awards import handlers, store
 from services.awards.context import AwardsContext
 from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
-from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
 from shared.areas import AREA_CODE_PATTERN, check_known_area
 from shared.auth import Principal
@@ -118,7 +117,7 @@ def _award_out(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     award = store.award_from_row(row)
     return {**award.model_dump(), "basis": list(award.basis), "evidence": list(award.evidence),
             "recipient_name": None if award.recipient_kind == "reporter" else row.get("recipient_name"),
-            "allowed_actions": sorted(TRANSITIONS[award.status]), "overdue": award.review_overdue(now)}
+            "allowed_actions": award.allowed_actions, "overdue": award.review_overdue(now)}
 
 
 class NominationIn(BaseModel):

@@ -28,6 +28,7 @@ from services.awards.domain import (
     evaluate_unit,
     new_proposals,
     propose,
+    restore_on_recognition,
     rules_in_force,
     sign_certificate,
     validate_nomination,
@@ -47,6 +48,7 @@ from shared import audit
 from shared.bus.consumer import Delivery
 from shared.calendar import local_date
 from shared.contracts.events import (
+    CertificationRestored,
     CertificationRevoked,
     TipReceived,
     TipTriaged,
@@ -133,6 +135,8 @@ async def _apply(uow: UnitOfWork, step: Step, *, before: Award, actor: Actor, **
     if step.award.status == "annulled":
         await store.revoke_certificate(session=uow.session, award_id=step.award.award_id, now=step.audit.at,
                                        reason=step.award.reason or "annulled")
+    elif step.audit.action == "restore_grant":
+        await store.reinstate_certificate(session=uow.session, award_id=step.award.award_id)
     return step.award
 
 
@@ -203,7 +207,36 @@ async def on_certification_revoked(delivery: Delivery, uow: UnitOfWork, *, now: 
     by_id = {a.award_id: a for a in awards}
     return [await _apply(uow, step, before=by_id[step.award.award_id], actor=SYSTEM, cause=delivery.event_id,
                          incident_id=data.incident_id)
-            for step in withdraw_on_revocation(awards, [record.event_id], reason=reason, now=now)]
+            for step in withdraw_on_revocation(awards, [record.event_id], reason=reason, now=now,
+                                               revocation=record.revoked_event_id)]
+
+
+async def on_certification_restored(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> list[Award]:
+    """A recognition revoked only by an incident since withdrawn stands again: the awards its revocation annulled
+    (or rejected while pending) are restored, a granted award's certificate verifies again, and the unit's rules
+    are evaluated again (an award that fell due meanwhile is proposed). Idempotent: a recognition that is not
+    revoked (a redelivery) changes nothing."""
+    data = delivery.data
+    assert isinstance(data, CertificationRestored)
+    facts = await store.load_unit_facts(session=uow.session, unit_id=data.unit_id, area_code=None)
+    record = facts.certifications.get(data.year)
+    if record is None or not record.revoked:
+        return []
+    revocation = record.revoked_event_id
+    restored = record.model_copy(update={"revoked": False, "revoked_event_id": None})
+    await store.save_certification(session=uow.session, unit_id=data.unit_id, record=restored, now=now,
+                                   revoked_reason=None)
+    still_revoked = [r.event_id for y, r in facts.certifications.items()
+                     if y != data.year and r.revoked and r.event_id is not None]
+    reason = f"ANTT recognition {data.year} restored: {data.reason}"[:MAX_REASON]
+    awards = await store.awards_of_recipient(session=uow.session, recipient_kind="unit", recipient_ref=data.unit_id)
+    by_id = {a.award_id: a for a in awards}
+    out = [await _apply(uow, step, before=by_id[step.award.award_id], actor=SYSTEM, cause=delivery.event_id,
+                        incident_id=data.incident_id)
+           for step in (restore_on_recognition(awards, revocation, still_revoked, reason=reason, now=now)
+                        if revocation is not None else [])]
+    out += await evaluate_unit_awards(uow, unit_id=data.unit_id, now=now, cause=delivery.event_id)
+    return out
 
 
 class UnitsView:
@@ -292,8 +325,8 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
     """The awards-units consumer's batch, in stream order, with a few statements for the batch: a registration or
     an update keeps the unit's row (name, kind, area), a recognition is folded in (the first event per year wins,
     so a redelivery changes nothing) and the unit's rules evaluated; the awards owed are proposed together (see
-    `propose_owed`). A revocation first writes what the batch changed so far, then runs
-    `on_certification_revoked` as it is."""
+    `propose_owed`). A revocation or a restoration first writes what the batch changed so far, then runs
+    `on_certification_revoked` or `on_certification_restored` as it is."""
     await serialise_writers(uow)
     view = UnitsView(uow.session)
     await view.load({str(getattr(d.data, "unit_id", "")) for d in deliveries} - {""})
@@ -338,10 +371,13 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
                     folded.certifications[data.year], now, decision_no=data.decision_no,
                     consecutive_years=data.consecutive_years))
             await evaluate(data.unit_id, delivery.event_id)
-        elif isinstance(data, CertificationRevoked):
+        elif isinstance(data, CertificationRevoked | CertificationRestored):
             await flush_owed()
             await view.save()
-            await on_certification_revoked(delivery, uow, now=now)
+            if isinstance(data, CertificationRevoked):
+                await on_certification_revoked(delivery, uow, now=now)
+            else:
+                await on_certification_restored(delivery, uow, now=now)
             await view.reload(data.unit_id)
     await flush_owed()
     await view.save()

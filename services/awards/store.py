@@ -110,6 +110,7 @@ awards = Table(
     Column("granted_at", UTCDateTime, nullable=True),
     Column("reason", Text, nullable=True),
     Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by_revocation", String(200), nullable=True),  # the CertificationRevoked event that closed it
     Column("updated_at", UTCDateTime, nullable=False),
     Column("revision", Integer, nullable=False),
     Index("ix_awards_recipient", "recipient_kind", "recipient_ref"),
@@ -295,6 +296,12 @@ async def get_certificate(*, session: AsyncSession, certificate_id: str) -> dict
     row = (await session.execute(select(certificates).where(certificates.c.certificate_id == certificate_id))
            ).mappings().first()
     return dict(row) if row else None
+
+
+async def reinstate_certificate(*, session: AsyncSession, award_id: str) -> None:
+    """The award's certificate verifies as valid again (its recognition was restored)."""
+    await session.execute(update(certificates).where(certificates.c.award_id == award_id)
+                          .values(revoked_at=None, revoked_reason=None))
 
 
 async def revoke_certificate(*, session: AsyncSession, award_id: str, now: datetime, reason: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.awards import handlers
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
+    CertificationRestored,
     CertificationRevoked,
     TipReceived,
     TipTriaged,
@@ -20,9 +21,9 @@ from shared.service import Service
 def register(service: Service) -> None:
     @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
                             types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE,
-                                   CertificationRevoked.TYPE},
-                            description="Units (area, for scope and quotas), recognitions and revocations: the "
-                                        "basis of collective awards")
+                                   CertificationRevoked.TYPE, CertificationRestored.TYPE},
+                            description="Units (area, for scope and quotas), recognitions, revocations and "
+                                        "restorations: the basis of collective awards")
     async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await handlers.on_unit_events(deliveries, uow, now=service.clock())
 

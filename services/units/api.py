@@ -20,6 +20,7 @@ from services.units.domain import (
     Cycle,
     Framework,
     Incident,
+    IncidentState,
     Stats,
     StatsQuery,
     Unit,
@@ -240,6 +241,20 @@ class IncidentOut(Incident):
     model_config = ConfigDict(frozen=False, extra="ignore")
     cycle_state: str | None = Field(default=None, description="the year's cycle state after the incident")
     revoked: bool = Field(default=False, description="the incident revoked the year's recognition")
+    restored: bool = Field(default=False, description="withdrawing the incident restored the year's recognition")
+
+
+class WithdrawalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000, description="why the incident is withdrawn")
+
+
+def _incident_out(incident: Incident, before: Cycle | None, cycle: Cycle | None) -> IncidentOut:
+    was = before.state if before is not None else None
+    now_state = cycle.state if cycle is not None else None
+    return IncidentOut.model_validate({**incident.model_dump(), "cycle_state": now_state,
+                                       "revoked": now_state == "revoked" and was != "revoked",
+                                       "restored": was == "revoked" and now_state == "recognised"})
 
 
 class FrameworkList(BaseModel):
@@ -598,20 +613,53 @@ async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request) -> 
         incident, cycle = await handlers.record_incident_cmd(
             unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=_now(request),
             actor=_step_actor(principal), reference=body.reference, description=body.description)
-    revoked = cycle is not None and cycle.state == "revoked" and (before is None or before.state != "revoked")
-    return IncidentOut.model_validate({**incident.model_dump(), "cycle_state": cycle.state if cycle else None,
-                                       "revoked": revoked})
+    return _incident_out(incident, before, cycle)
+
+
+IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.post("/units/{unit_id}/incidents/{incident_id}/confirmation", response_model=IncidentOut,
+             tags=["incidents"], responses=ERROR_RESPONSES,
+             summary="Confirm an agency's incident report (IncidentConfirmed; CertificationRevoked if it undoes a "
+                     "recognition)")
+async def post_incident_confirmation(unit_id: UnitId, incident_id: IncidentId, request: Request) -> IncidentOut:
+    principal, unit = await _authorized_unit(request, unit_id, "incidents.confirm")
+    async with _service(request).db.unit_of_work() as uow:
+        found = await store.get_incident(session=uow.session, incident_id=incident_id)
+        before = await store.get_cycle(session=uow.session, unit_id=unit_id, year=found.year) if found else None
+        incident, cycle = await handlers.confirm_incident_cmd(unit, incident_id, uow, now=_now(request),
+                                                              actor=_step_actor(principal))
+    return _incident_out(incident, before, cycle)
+
+
+@router.post("/units/{unit_id}/incidents/{incident_id}/withdrawal", response_model=IncidentOut,
+             tags=["incidents"], responses=ERROR_RESPONSES,
+             summary="Withdraw an incident recorded by mistake (IncidentWithdrawn; CertificationRestored if it alone "
+                     "had revoked the recognition)")
+async def post_incident_withdrawal(unit_id: UnitId, incident_id: IncidentId, body: WithdrawalBody,
+                                   request: Request) -> IncidentOut:
+    principal, unit = await _authorized_unit(request, unit_id, "incidents.withdraw")
+    async with _service(request).db.unit_of_work() as uow:
+        found = await store.get_incident(session=uow.session, incident_id=incident_id)
+        before = await store.get_cycle(session=uow.session, unit_id=unit_id, year=found.year) if found else None
+        incident, cycle = await handlers.withdraw_incident_cmd(unit, incident_id, uow, reason=body.reason,
+                                                               now=_now(request), actor=_step_actor(principal))
+    return _incident_out(incident, before, cycle)
 
 
 @router.get("/units/{unit_id}/incidents", response_model=Page[Incident], tags=["incidents"],
             responses=ERROR_RESPONSES, summary="A unit's incidents, oldest first")
 async def list_incidents(unit_id: UnitId, request: Request, year: int | None = None, limit: Limit = None,
-                         cursor: Cursor = None) -> Page[Incident]:
+                         cursor: Cursor = None,
+                         status: Annotated[IncidentState | None, Query(
+                             description="pending | confirmed | withdrawn")] = None) -> Page[Incident]:
     await _authorized_unit(request, unit_id, "incidents.read")
     size = clamp_limit(limit)
     key = decode_time_cursor(cursor)
     async with _service(request).db.read() as session:
-        rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1)
+        rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1,
+                                          status=status)
     nxt = encode_cursor([rows[size - 1].occurred_at.isoformat(), rows[size - 1].incident_id]) \
         if len(rows) > size else None
     return Page[Incident](items=rows[:size], next_cursor=nxt)

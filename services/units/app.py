@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.units import api, store, subscribers
+from services.units.domain import load_agency_trust
 from shared.service import Service
 from shared.settings import Settings
 
@@ -52,7 +53,9 @@ class UnitGauges:
 def build(settings: Settings) -> Service:
     service = Service("units", settings, title="antq units",
                       description="The registry of agencies, enterprises and schools and their yearly ANTT cycle.")
-    subscribers.register(service)
+    # Read before anything starts: a trust file that does not validate stops the service here.
+    trust = load_agency_trust(settings.units_agencies_file)
+    subscribers.register(service, trust)
     service.include_router(api.router)
     gauges = UnitGauges(service)
     service.background("gauges", lambda _svc: gauges.run())

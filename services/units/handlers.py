@@ -23,6 +23,7 @@ from services.units.domain import (
     Activity,
     ActivityFields,
     Actor,
+    AgencyTrust,
     Cycle,
     Framework,
     Incident,
@@ -33,6 +34,7 @@ from services.units.domain import (
     appraise,
     assessment_year_of,
     attribute,
+    confirm_incident,
     create_unit,
     decide,
     event_changes,
@@ -51,6 +53,8 @@ from services.units.domain import (
     split_area_code,
     submit,
     validate_import_row,
+    withdraw_from_cycle,
+    withdraw_incident,
 )
 from services.units.domain.cycle import CriterionOutcome, check_deciding_level
 from services.units.domain.units import RowError
@@ -557,9 +561,10 @@ def _incident_year(occurred_at: datetime) -> int:
 
 
 def _incident_step(unit: Unit, cycle: Cycle | None, uow: UnitOfWork, *, category: str, occurred_at: datetime,
-                   source: str, now: datetime, reference: str | None,
-                   description: str | None) -> tuple[Incident, Cycle | None]:
-    """The incident and its events (emitted), and the unit's cycle of that year when the incident changed it."""
+                   source: str, now: datetime, reference: str | None, description: str | None,
+                   pending: bool = False) -> tuple[Incident, Cycle | None]:
+    """The incident and its events (emitted), and the unit's cycle of that year when the incident changed it.
+    A `pending` incident (an agency's report awaiting confirmation) leaves the cycle alone."""
     if cycle is not None:
         framework = framework_by_code(cycle.framework_code, cycle.kind)
     else:
@@ -569,10 +574,10 @@ def _incident_step(unit: Unit, cycle: Cycle | None, uow: UnitOfWork, *, category
             framework = framework_in_force(unit.kind, unit.province_code, local_date(now))
     incident, events = record_incident(incident_id=str(uuid.uuid4()), unit_id=unit.unit_id, category=category,
                                        occurred_at=occurred_at, source=source, framework=framework, now=now,
-                                       reference=reference, description=description)
+                                       reference=reference, description=description, pending=pending)
     for event in events:
         uow.emit(event)
-    if cycle is None:
+    if cycle is None or not incident.counts:
         return incident, None
     outcome = note_incident(cycle, incident.ref(), now=now)
     for follow_up in outcome.events:
@@ -580,13 +585,15 @@ def _incident_step(unit: Unit, cycle: Cycle | None, uow: UnitOfWork, *, category
     return incident, (outcome.cycle if outcome.cycle != cycle else None)
 
 
-async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
+async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime,
+                                trust: AgencyTrust) -> None:
     """Other agencies' incident reports, a batch at once: matched by unit id or external key, processed once per
     (agency, reference), also within the batch. The references, units and cycles are read in a few statements
     and the cycles changed in memory in event order (a second incident at a unit sees what the first did); the
     incidents, the changed cycles and the references are written at the end. A report that cannot be recorded
     (an unknown unit, an unknown category) refuses the batch (`Reject`): the spine then runs each message alone,
-    and only that one goes to the DLQ."""
+    and only that one goes to the DLQ. A report is recorded `pending` (it counts once an officer confirms it)
+    unless `trust` says its agency's reports are confirmed on arrival."""
     reports = [(d.agency or "unknown", d.data) for d in deliveries if isinstance(d.data, IncidentReported)]
     seen = await store.inbound_seen_many(session=uow.session, message_type=IncidentReported.TYPE,
                                          refs=[(agency, data.reference) for agency, data in reports])
@@ -624,7 +631,8 @@ async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork,
         try:
             incident, cycle = _incident_step(unit, before, uow, category=data.category,
                                              occurred_at=data.occurred_at, source=f"agency/{agency}", now=now,
-                                             reference=data.reference, description=data.description)
+                                             reference=data.reference, description=data.description,
+                                             pending=not trust.confirmed_on_arrival(agency))
         except DomainError as exc:
             raise Reject(f"incident {data.reference} refused: {exc.message}") from exc
         recorded.append(incident)
@@ -639,6 +647,80 @@ async def on_incidents_reported(deliveries: Sequence[Delivery], uow: UnitOfWork,
     await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
     await audit.append_many(uow.session, store.audit_log, trail)
     await store.remember_inbound_many(session=uow.session, rows=refs)
+
+
+async def _unit_incident(uow: UnitOfWork, unit: Unit, incident_id: str) -> Incident:
+    incident = await store.get_incident(session=uow.session, incident_id=incident_id)
+    if incident is None or incident.unit_id != unit.unit_id:
+        raise NotFound("no such incident at this unit", code="incident_not_found",
+                       details={"unit_id": unit.unit_id, "incident_id": incident_id})
+    return incident
+
+
+def _incident_change_audit(actor: Actor, action: str, before: Incident, incident: Incident, cycle_before: Cycle | None,
+                           cycle: Cycle | None, now: datetime, events: list[str]) -> dict[str, Any]:
+    """The audit entry of a confirmation or withdrawal (`incidents.confirm`, `incidents.withdraw`), with the
+    cycle's state before and after when the unit has a cycle for the incident's year."""
+    details: dict[str, Any] = {
+        "incident_id": incident.incident_id, "category": incident.category, "from": before.status,
+        "to": incident.status, "actor_area": actor.area, "events": events,
+        "before": cycle_before.state if cycle_before else None, "state": cycle.state if cycle else None,
+    }
+    return {"actor": actor.sub, "role": actor.role, "action": action,
+            "target": f"{incident.unit_id}/{incident.year}", "reason": incident.withdrawal_reason, "at": now,
+            "details": details}
+
+
+async def confirm_incident_cmd(unit: Unit, incident_id: str, uow: UnitOfWork, *, now: datetime,
+                               actor: Actor) -> tuple[Incident, Cycle | None]:
+    """An officer confirms an agency's pending report: it counts from now on, so a disqualifying one revokes the
+    year's recognition (attributed to the officer). Audited as `incidents.confirm`."""
+    before = await _unit_incident(uow, unit, incident_id)
+    incident, events = confirm_incident(before, by=actor, now=now)
+    event_ids = [uow.emit(event).id for event in events]
+    await _save_incident(uow, incident, before)
+    cycle_before = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=incident.year)
+    cycle = cycle_before
+    if cycle_before is not None:
+        outcome = note_incident(cycle_before, incident.ref(), now=now)
+        event_ids += [uow.emit(event).id for event in outcome.events]
+        cycle = await _save_changed(uow, attribute(outcome.cycle, cycle_before, actor), cycle_before, now)
+    await audit.append_many(uow.session, store.audit_log, [_incident_change_audit(
+        actor, "incidents.confirm", before, incident, cycle_before, cycle, now, event_ids)])
+    return incident, cycle
+
+
+async def withdraw_incident_cmd(unit: Unit, incident_id: str, uow: UnitOfWork, *, reason: str, now: datetime,
+                                actor: Actor) -> tuple[Incident, Cycle | None]:
+    """An officer withdraws an incident recorded by mistake (`IncidentWithdrawn`). The year's cycle forgets it;
+    a recognition revoked by it alone is restored (`CertificationRestored`, the step attributed to the officer).
+    Audited as `incidents.withdraw` with the reason."""
+    before = await _unit_incident(uow, unit, incident_id)
+    incident, events = withdraw_incident(before, reason=reason, by=actor, now=now)
+    event_ids = [uow.emit(event).id for event in events]
+    await _save_incident(uow, incident, before)
+    cycle_before = await store.get_cycle(session=uow.session, unit_id=unit.unit_id, year=incident.year)
+    cycle = cycle_before
+    if cycle_before is not None:
+        outcome = withdraw_from_cycle(cycle_before, incident.incident_id, reason=incident.withdrawal_reason or reason,
+                                      now=now)
+        event_ids += [uow.emit(event).id for event in outcome.events]
+        cycle = await _save_changed(uow, attribute(outcome.cycle, cycle_before, actor), cycle_before, now)
+    await audit.append_many(uow.session, store.audit_log, [_incident_change_audit(
+        actor, "incidents.withdraw", before, incident, cycle_before, cycle, now, event_ids)])
+    return incident, cycle
+
+
+async def _save_incident(uow: UnitOfWork, incident: Incident, before: Incident) -> None:
+    if not await store.update_incident(session=uow.session, incident=incident, expected_status=before.status):
+        raise Conflict("the incident was changed meanwhile; reload and try again", code="concurrent_update",
+                       details={"incident_id": incident.incident_id})
+
+
+async def _save_changed(uow: UnitOfWork, cycle: Cycle, before: Cycle, now: datetime) -> Cycle:
+    if cycle != before:
+        await store.update_cycles(session=uow.session, changed=[cycle], now=now)
+    return cycle
 
 
 async def report_activity_cmd(unit: Unit, fields: ActivityFields, uow: UnitOfWork, *, now: datetime) -> Activity:

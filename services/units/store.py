@@ -145,6 +145,13 @@ incidents = Table(
     Column("reference", String(200), nullable=True),
     Column("description", Text, nullable=True),
     Column("framework_code", String(200), nullable=False),
+    # pending (an agency's report awaiting confirmation) | confirmed (counts) | withdrawn (recorded by mistake)
+    Column("status", String(16), nullable=False, server_default="confirmed"),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("confirmed_by", JSON, nullable=True),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_by", JSON, nullable=True),
+    Column("withdrawal_reason", Text, nullable=True),
     Index("ix_incidents_unit_year", "unit_id", "year"),
     Index("ix_incidents_year_category", "year", "category"),
 )
@@ -467,11 +474,28 @@ async def insert_incidents(*, session: AsyncSession, new: Sequence[Incident]) ->
         await insert_many(session, incidents, [incident_row(i) for i in new])
 
 
+async def get_incident(*, session: AsyncSession, incident_id: str) -> Incident | None:
+    row = (await session.execute(select(incidents).where(incidents.c.incident_id == incident_id))).mappings().first()
+    return Incident.model_validate(dict(row)) if row else None
+
+
+async def update_incident(*, session: AsyncSession, incident: Incident, expected_status: str) -> bool:
+    """Save a confirmation or withdrawal; False when another transaction changed the incident's status first."""
+    row = incident_row(incident)
+    result = await session.execute(update(incidents).where(
+        incidents.c.incident_id == incident.incident_id, incidents.c.status == expected_status).values(
+        {k: row[k] for k in ("status", "confirmed_at", "confirmed_by", "withdrawn_at", "withdrawn_by",
+                             "withdrawal_reason")}))
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def list_incidents(*, session: AsyncSession, unit_id: str, year: int | None, after: tuple[datetime, str] | None,
-                         limit: int) -> list[Incident]:
+                         limit: int, status: str | None = None) -> list[Incident]:
     stmt = select(incidents).where(incidents.c.unit_id == unit_id)
     if year is not None:
         stmt = stmt.where(incidents.c.year == year)
+    if status is not None:
+        stmt = stmt.where(incidents.c.status == status)
     if after is not None:
         at, iid = after
         stmt = stmt.where(or_(incidents.c.occurred_at > at,
@@ -481,9 +505,11 @@ async def list_incidents(*, session: AsyncSession, unit_id: str, year: int | Non
 
 
 async def year_incidents(*, session: AsyncSession, unit_ids: Sequence[str], year: int) -> dict[str, list[Incident]]:
+    """The incidents that count (confirmed) for each unit's `year`."""
     out: dict[str, list[Incident]] = defaultdict(list)
     for chunk in chunks(list(dict.fromkeys(unit_ids))):
-        stmt = select(incidents).where(incidents.c.year == year, incidents.c.unit_id.in_(chunk)).order_by(
+        stmt = select(incidents).where(incidents.c.year == year, incidents.c.unit_id.in_(chunk),
+                                       incidents.c.status == "confirmed").order_by(
             incidents.c.occurred_at)
         for r in (await session.execute(stmt)).mappings():
             out[r["unit_id"]].append(Incident.model_validate(dict(r)))
@@ -600,7 +626,7 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     af.propaganda_participants = by_kind["propaganda_session"]["participants"]
 
     inf = stats.incidents
-    inc_where = [incidents.c.year == query.year]
+    inc_where = [incidents.c.year == query.year, incidents.c.status == "confirmed"]
     if unit_filter:
         inc_where.append(incidents.c.unit_id.in_(chosen))
     by_cat = (await session.execute(

@@ -24,6 +24,7 @@ TipOutcome = Literal["prosecuted", "not_prosecuted", "suspended", "unfounded", "
 ActivityKind = Literal["propaganda_session", "training", "commitment_drive", "drill"]
 RecipientKind = Literal["unit", "person", "reporter"]
 Channel = Literal["inbox", "email", "webhook", "sms"]
+IncidentStatus = Literal["confirmed", "pending"]
 
 ShortText = Field(min_length=1, max_length=200)
 
@@ -79,6 +80,35 @@ class IncidentRecorded(EventData):
     disqualifying: bool
     occurred_at: datetime
     source: str = ShortText
+    status: IncidentStatus = Field(
+        default="confirmed",
+        description="confirmed: it counts now; pending: an agency's report awaiting an officer's confirmation")
+
+
+class IncidentConfirmed(EventData):
+    """An officer confirmed an agency's incident report: from now on it counts for its year."""
+
+    TYPE: ClassVar[str] = "antq.units.IncidentConfirmed.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    incident_id: str = ShortText
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    category: str = ShortText
+    disqualifying: bool
+    confirmed_at: datetime
+
+
+class IncidentWithdrawn(EventData):
+    """An incident recorded by mistake was withdrawn by an officer: it no longer counts."""
+
+    TYPE: ClassVar[str] = "antq.units.IncidentWithdrawn.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    incident_id: str = ShortText
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    category: str = ShortText
+    reason: str = Field(min_length=1, max_length=2000)
+    withdrawn_at: datetime
 
 
 class UnitSelfAssessed(EventData):
@@ -138,6 +168,19 @@ class CertificationRevoked(EventData):
     year: int = Field(ge=2000, le=2200)
     reason: str = Field(min_length=1, max_length=2000)
     incident_id: str | None = None
+
+
+class CertificationRestored(EventData):
+    """A recognition revoked only by an incident since withdrawn stands again (the same decision, rating and
+    consecutive years as before the revocation)."""
+
+    TYPE: ClassVar[str] = "antq.units.CertificationRestored.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    incident_id: str = ShortText
+    reason: str = Field(min_length=1, max_length=2000)
+    restored_at: datetime
 
 
 class ActivityReported(EventData):
@@ -271,6 +314,17 @@ class AwardAnnulled(EventData):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class AwardRestored(EventData):
+    """An award annulled (or, still pending, rejected) because its recognition was revoked stands again: the
+    recognition was restored. `status` is the one it returns to; a granted award's certificate verifies again."""
+
+    TYPE: ClassVar[str] = "antq.awards.AwardRestored.v1"
+    AGGREGATE: ClassVar[str] = "award_id"
+    award_id: str = ShortText
+    status: Literal["proposed", "approved", "granted"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 # --- notify --------------------------------------------------------------------------------------------------
 class NotificationDelivered(EventData):
     TYPE: ClassVar[str] = "antq.notify.NotificationDelivered.v1"
@@ -376,9 +430,10 @@ class UnitUpserted(EventData):
 CATALOGUE: tuple[type[EventData], ...] = (
     UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, DossierSubmitted, UnitAppraised,
     UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
+    IncidentConfirmed, IncidentWithdrawn, CertificationRestored,
     TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipEscalated, TipVerified,
     TipClosed,
-    AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled,
+    AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled, AwardRestored,
     NotificationDelivered, NotificationFailed,
 )
 INBOUND: tuple[type[EventData], ...] = (IncidentReported, TipSubmitted, UnitUpserted)

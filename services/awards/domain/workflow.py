@@ -15,6 +15,7 @@ from shared.contracts.events import (
     AwardGranted,
     AwardProposed,
     AwardRejected,
+    AwardRestored,
     EventData,
     RecipientKind,
 )
@@ -24,19 +25,25 @@ from .evaluation import Proposal, check_standing
 from .rules import RuleSet
 
 AwardStatus = Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled"]
-Action = Literal["propose", "review", "approve", "reject", "grant", "annul"]
+Action = Literal["propose", "review", "approve", "reject", "grant", "annul", "restore_grant", "restore_approval",
+                 "reopen"]
 
 # The whole machine in one table: status -> action -> next status. Approving a proposal that was not reviewed
-# explicitly passes through `reviewed`: the approval records the review too (see `approve`).
+# explicitly passes through `reviewed`: the approval records the review too (see `approve`). The `restore_*` and
+# `reopen` steps are the system's alone: they undo what a revocation did once its recognition is restored
+# (`restore_on_recognition`), back to granted (with a certificate), approved, or proposed.
 TRANSITIONS: dict[str, dict[str, AwardStatus]] = {
     "proposed": {"review": "reviewed", "approve": "approved", "reject": "rejected"},
     "reviewed": {"approve": "approved", "reject": "rejected"},
     "approved": {"grant": "granted", "annul": "annulled"},
     "granted": {"annul": "annulled"},
-    "rejected": {},
-    "annulled": {},
+    "rejected": {"reopen": "proposed"},
+    "annulled": {"restore_grant": "granted", "restore_approval": "approved"},
 }
-TERMINAL: frozenset[str] = frozenset(s for s, steps in TRANSITIONS.items() if not steps)
+SYSTEM_ACTIONS: frozenset[str] = frozenset({"restore_grant", "restore_approval", "reopen"})
+# Closed for people: only the system reopens an award, and only one a revocation closed.
+TERMINAL: frozenset[str] = frozenset(
+    s for s, steps in TRANSITIONS.items() if not set(steps) - SYSTEM_ACTIONS)
 # Awards that use up quota: an approval is a commitment of the approving authority even before the ceremony.
 COUNTED_FOR_QUOTA: frozenset[str] = frozenset({"approved", "granted"})
 SYSTEM_ACTOR = "system"
@@ -71,12 +78,15 @@ class Award(BaseModel):
     granted_at: datetime | None = None
     reason: str | None = None
     closed_at: datetime | None = None
+    # The CertificationRevoked event that annulled or rejected the award (None if people closed it): only such an
+    # award comes back when that recognition is restored.
+    closed_by_revocation: str | None = None
     updated_at: datetime
     revision: int = Field(default=1, ge=1)
 
     @property
     def allowed_actions(self) -> list[str]:
-        return sorted(TRANSITIONS[self.status])
+        return sorted(set(TRANSITIONS[self.status]) - SYSTEM_ACTIONS)
 
     def review_overdue(self, now: datetime) -> bool:
         """True while the award waits for a decision past its level's review deadline."""
@@ -263,8 +273,9 @@ def annul(award: Award, *, reason: str, actor: str, now: datetime) -> Step:
 
 
 def withdraw_on_revocation(awards: Iterable[Award], revoked_basis: Iterable[str], *, reason: str,
-                           now: datetime, actor: str = SYSTEM_ACTOR) -> list[Step]:
+                           now: datetime, actor: str = SYSTEM_ACTOR, revocation: str | None = None) -> list[Step]:
     """Every award resting on a revoked recognition: annulled if approved/granted, rejected if still pending.
+    `revocation` (the CertificationRevoked event id) is kept on the award so a restoration can find it.
 
     Closed awards are left alone, so applying the same revocation twice yields no step the second time.
     """
@@ -274,7 +285,37 @@ def withdraw_on_revocation(awards: Iterable[Award], revoked_basis: Iterable[str]
         if award.status in TERMINAL or not revoked.intersection(award.basis):
             continue
         if award.status in {"approved", "granted"}:
-            steps.append(annul(award, reason=reason, actor=actor, now=now))
+            step = annul(award, reason=reason, actor=actor, now=now)
         else:
-            steps.append(reject(award, reason=reason, actor=actor, now=now))
+            step = reject(award, reason=reason, actor=actor, now=now)
+        steps.append(Step(step.award.model_copy(update={"closed_by_revocation": revocation}), step.events,
+                          step.audit))
     return steps
+
+
+def restore(award: Award, *, reason: str, actor: str, now: datetime) -> Step:
+    """Undo what a revocation did to `award`: a granted award is granted again (its certificate verifies again),
+    an approved one approved again, a pending one rejected by the revocation proposed again."""
+    text = _require_text(reason, "reason")
+    action: Action
+    if award.status == "rejected":
+        action = "reopen"
+    elif award.certificate_id is not None:
+        action = "restore_grant"
+    else:
+        action = "restore_approval"
+    to_status = _advance(award, action)
+    event = AwardRestored(award_id=award.award_id, status=to_status, reason=text)
+    return _step(award, action, actor=actor, now=now, note=text, events=(event,), reason=None, closed_at=None,
+                 closed_by_revocation=None)
+
+
+def restore_on_recognition(awards: Iterable[Award], revocation: str, still_revoked: Iterable[str], *, reason: str,
+                           now: datetime, actor: str = SYSTEM_ACTOR) -> list[Step]:
+    """The awards that the revocation `revocation` (its event id) closed, restored; an award also resting on a
+    recognition still revoked (`still_revoked`: their UnitCertified event ids) stays closed. Awards people
+    annulled or rejected are never touched."""
+    revoked = set(still_revoked)
+    return [restore(award, reason=reason, actor=actor, now=now) for award in awards
+            if award.closed_by_revocation == revocation and award.status in {"annulled", "rejected"}
+            and not revoked.intersection(award.basis)]

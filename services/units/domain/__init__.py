@@ -1,6 +1,7 @@
 """The pure domain of the units service: registry rules, criteria frameworks, the yearly ANTT cycle, statistics."""
 
 from .activities import Activity, ActivityFields, record_activity
+from .agencies import AgencyTrust, load_agency_trust
 from .calendar import (
     VN_TZ,
     assessment_period,
@@ -21,6 +22,7 @@ from .cycle import (
     Decision,
     IncidentRef,
     Outcome,
+    Restoration,
     Revocation,
     appraise,
     attribute,
@@ -38,6 +40,7 @@ from .cycle import (
     states_awaiting,
     submit,
 )
+from .cycle import withdraw_incident as withdraw_from_cycle
 from .frameworks import (
     Criterion,
     Framework,
@@ -47,7 +50,8 @@ from .frameworks import (
     framework_in_force,
     load_frameworks,
 )
-from .incidents import Incident, record_incident
+from .incidents import TRANSITIONS as INCIDENT_TRANSITIONS
+from .incidents import Incident, IncidentState, confirm_incident, record_incident, withdraw_incident
 from .scope import ScopeDecision, decide_scope, load_scope_rules
 from .stats import STRIKES_PREVENTED, STRIKES_STABILISED, Stats, StatsQuery, area_covers, compute_stats
 from .units import (
@@ -71,6 +75,7 @@ __all__ = [
     "ALLOWED",
     "AWAITS",
     "IMMUTABLE",
+    "INCIDENT_TRANSITIONS",
     "PATCHABLE",
     "PERSONAL_FIELDS",
     "STRIKES_PREVENTED",
@@ -79,6 +84,7 @@ __all__ = [
     "Activity",
     "ActivityFields",
     "Actor",
+    "AgencyTrust",
     "Appraisal",
     "Awaits",
     "Contact",
@@ -93,7 +99,9 @@ __all__ = [
     "Incident",
     "IncidentCategory",
     "IncidentRef",
+    "IncidentState",
     "Outcome",
+    "Restoration",
     "Revocation",
     "RowError",
     "ScopeDecision",
@@ -108,6 +116,7 @@ __all__ = [
     "assessment_year_of",
     "attribute",
     "compute_stats",
+    "confirm_incident",
     "consecutive_years",
     "create_unit",
     "decide",
@@ -117,6 +126,7 @@ __all__ = [
     "framework_by_code",
     "framework_in_force",
     "is_late_registration",
+    "load_agency_trust",
     "load_frameworks",
     "load_scope_rules",
     "local_date",
@@ -136,4 +146,6 @@ __all__ = [
     "states_awaiting",
     "submit",
     "validate_import_row",
+    "withdraw_from_cycle",
+    "withdraw_incident",
 ]

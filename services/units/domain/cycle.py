@@ -1,7 +1,8 @@
 """The yearly ANTT cycle of one unit as a state machine; every command returns the new cycle and its events.
 
 States: registered → in_progress → self_assessed → submitted → appraised → recognised | not_recognised,
-and recognised → revoked. Commands are pure functions `command(cycle, ..., now=...) -> Outcome`; the handler
+recognised → revoked, and revoked → recognised again when the incident that alone revoked it is withdrawn
+(`withdraw_incident`). Commands are pure functions `command(cycle, ..., now=...) -> Outcome`; the handler
 saves `outcome.cycle` and appends `outcome.events` to the outbox in one transaction.
 
 Choices the rules leave open, decided here:
@@ -14,8 +15,11 @@ Choices the rules leave open, decided here:
   send the dossier themselves.
 - Recognition also needs a favourable appraisal: the People's Committee decides on the police recommendation.
   It may still refuse a recommended unit.
-- An incident is counted as soon as it is recorded (recording is the confirmation); incidents of the year are
-  carried in the cycle so the decision does not depend on a second look-up.
+- An officer's incident counts as soon as it is recorded (recording is the confirmation); an agency's report
+  counts once an officer confirms it (`incidents.py`). Incidents that count are carried in the cycle so the
+  decision does not depend on a second look-up; a withdrawn one leaves it.
+- Withdrawing an incident restores a recognition only when that incident revoked it and no other
+  disqualifying incident of the year remains; a refusal or a revocation by an officer is not undone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.events import (
     CertificationDenied,
+    CertificationRestored,
     CertificationRevoked,
     CycleRegistered,
     DossierSubmitted,
@@ -50,7 +55,9 @@ CycleState = Literal[
 CriterionOutcome = Literal["met", "not_met", "na"]
 Command = Literal["register", "record_criterion", "self_assess", "submit", "appraise", "decide", "revoke"]
 
-# The commands each state accepts. The incident note is accepted in every state and is not listed.
+# The commands each state accepts. Noting and withdrawing an incident are accepted in every state and are not
+# listed: they are facts, not steps. Withdrawing the incident that alone revoked a recognition undoes that
+# revocation (revoked → recognised, see `withdraw_incident`); no one restores a recognition by a command.
 ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "registered": ("record_criterion", "self_assess"),
     "in_progress": ("record_criterion", "self_assess"),
@@ -130,6 +137,15 @@ class Revocation(_Model):
     revoked_at: datetime
 
 
+class Restoration(_Model):
+    """A revoked recognition standing again: the withdrawn incident that had revoked it, and why it was withdrawn."""
+
+    incident_id: str
+    reason: str
+    revoked_at: datetime
+    restored_at: datetime
+
+
 class Actor(_Model):
     """Who took a step: the token's subject, role and area (None for unscoped callers and the system)."""
 
@@ -163,6 +179,7 @@ class Cycle(_Model):
     appraisal: Appraisal | None = None
     decision: Decision | None = None
     revocation: Revocation | None = None
+    restoration: Restoration | None = None
     history: tuple[Step, ...] = ()
 
     @property
@@ -528,3 +545,32 @@ def note_incident(cycle: Cycle, incident: IncidentRef, *, now: datetime) -> Outc
                       now=now)
     return Outcome(noted, [])
 
+
+
+def withdraw_incident(cycle: Cycle, incident_id: str, *, reason: str, now: datetime) -> Outcome:
+    """Take a withdrawn incident out of the cycle. A recognition it revoked is restored (`CertificationRestored`)
+    unless another disqualifying incident of the year remains, which then stands as the revocation's cause.
+
+    Accepted in every state; an incident the cycle does not hold (pending, or of no effect) changes nothing.
+    A refused recognition stays refused: the People's Committee's decision is not reopened here.
+    """
+    if not any(i.incident_id == incident_id for i in cycle.incidents):
+        return Outcome(cycle, [])
+    kept = tuple(i for i in cycle.incidents if i.incident_id != incident_id)
+    cycle = cycle.model_copy(update={"incidents": kept})
+    revocation = cycle.revocation
+    if cycle.state != "revoked" or revocation is None or revocation.incident_id != incident_id:
+        return Outcome(cycle, [])
+    remaining = cycle.disqualifying_incidents
+    if remaining:
+        cause = remaining[0]
+        moved = revocation.model_copy(update={"incident_id": cause.incident_id,
+                                              "reason": f"disqualifying incident: {cause.category}"})
+        return Outcome(cycle.model_copy(update={"revocation": moved}), [])
+    text = reason.strip() or "incident withdrawn"
+    restoration = Restoration(incident_id=incident_id, reason=text, revoked_at=revocation.revoked_at,
+                              restored_at=now)
+    new = _move(cycle, "recognised", now, revocation=None, restoration=restoration)
+    event = CertificationRestored(unit_id=cycle.unit_id, year=cycle.year, incident_id=incident_id, reason=text,
+                                  restored_at=now)
+    return Outcome(new, [event])

@@ -183,7 +183,7 @@ def compute_stats(
     af.propaganda_participants = by_kind["propaganda_session"]["participants"]
 
     inf = stats.incidents
-    year_incidents = [i for i in incidents if i.year == query.year and i.unit_id in chosen]
+    year_incidents = [i for i in incidents if i.year == query.year and i.unit_id in chosen and i.counts]
     inf.total = len(year_incidents)
     inf.disqualifying = sum(1 for i in year_incidents if i.disqualifying)
     inf.by_category = dict(Counter(i.category for i in year_incidents))

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from services.units import store
+from services.units.domain import AgencyTrust
 from services.units.handlers import on_incidents_reported, on_units_upserted
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.envelope import CloudEvent
@@ -102,7 +103,10 @@ async def test_a_batch_of_incident_reports_has_exactly_the_effect_of_one_at_a_ti
         report("LD-4", "illegal_strike", unit_id=recognised),  # after the revocation
         report("LD-5", "other", unit_external_key="0322222222"),
     ]
-    batched, single = await run_both(units, lambda d, uow: on_incidents_reported(d, uow, now=NOW), deliveries)
+    # The labour department's reports count on arrival; the police app's wait for an officer (pending).
+    trust = AgencyTrust(agencies={"labour-dept": "confirmed_on_arrival"})
+    batched, single = await run_both(units, lambda d, uow: on_incidents_reported(d, uow, now=NOW, trust=trust),
+                                     deliveries)
     assert batched == single
     assert len(batched["incidents"]) == 6 and len(batched["refs"]) == 6
     assert (recognised, 2026, "revoked") in batched["cycles"]
@@ -116,7 +120,7 @@ async def test_an_unknown_unit_refuses_the_batch_for_the_spine_to_run_each_alone
                   for uid, ref in ((known, "A"), ("no-such-unit", "B"))]
     with pytest.raises(Reject, match="unknown unit 'no-such-unit'"):
         async with units.service.db.unit_of_work() as uow:
-            await on_incidents_reported(deliveries, uow, now=NOW)
+            await on_incidents_reported(deliveries, uow, now=NOW, trust=AgencyTrust())
 
 
 async def test_a_batch_of_registry_records_has_exactly_the_effect_of_one_at_a_time(units: Harness) -> None:

@@ -147,16 +147,25 @@ async def test_a_recognition_revoked_by_an_incident_names_who_recorded_it_in_the
         "unit_external_key": "MST-AUDIT-1", "category": "illegal_strike",
         "occurred_at": "2026-02-05T08:00:00+07:00", "reference": "PC-2026-0042"})
 
-    async def revoked_by_agency() -> list[dict[str, Any]]:
-        r = await h.http.get("/audit", headers=h.admin, params={"action": "incidents.create"})
-        items: list[dict[str, Any]] = r.json()["items"]
-        return items if len(items) == 2 else []
+    async def pending() -> list[dict[str, Any]]:
+        r = await h.http.get(f"/units/{by_agency}/incidents", headers=h.admin, params={"status": "pending"})
+        return list(r.json()["items"])
 
-    entries = {e["target"]: e for e in await eventually(revoked_by_agency, what="the agency's incident audited")}
-    first = entries[f"{by_officer}/{YEAR}"]
+    # The agency's report waits for an officer (trusted agencies are covered in test_units_incident_review.py):
+    # the officer who confirms it is the one who revoked the recognition.
+    (reported,) = await eventually(pending, what="the agency's report recorded as pending")
+    r = await h.http.post(f"/units/{by_agency}/incidents/{reported['incident_id']}/confirmation", headers=officer)
+    assert r.status_code == 200 and r.json()["revoked"], r.text
+    r = await h.http.get("/audit", headers=h.admin, params={"action": "incidents.create"})
+    (first,) = r.json()["items"]
+    assert first["target"] == f"{by_officer}/{YEAR}"
     assert (first["role"], first["details"]["before"], first["details"]["state"], first["details"]["category"]) == (
         "officer", "recognised", "revoked", "illegal_strike")
-    assert (entries[f"{by_agency}/{YEAR}"]["actor"], entries[f"{by_agency}/{YEAR}"]["role"]) == (
-        "agency/police", "agency")
+    r = await h.http.get("/audit", headers=h.admin, params={"action": "incidents.confirm"})
+    (confirmed,) = r.json()["items"]
+    assert (confirmed["target"], confirmed["role"], confirmed["details"]["before"], confirmed["details"]["state"]) == (
+        f"{by_agency}/{YEAR}", "officer", "recognised", "revoked")
+    agency_history = (await h.http.get(base(by_agency), headers=h.admin)).json()["history"]
+    assert agency_history[-1]["state"] == "revoked" and agency_history[-1]["by"]["area"] == "79.26743"
     history = (await h.http.get(base(by_officer), headers=h.admin)).json()["history"]
     assert history[-1]["state"] == "revoked" and history[-1]["by"]["role"] == "officer"

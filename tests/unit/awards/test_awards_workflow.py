@@ -16,6 +16,7 @@ from services.awards.domain import (
     grant,
     propose,
     reject,
+    restore_on_recognition,
     review,
     withdraw_on_revocation,
 )
@@ -26,6 +27,7 @@ from shared.contracts.events import (
     AwardGranted,
     AwardProposed,
     AwardRejected,
+    AwardRestored,
 )
 from shared.errors import Conflict, Forbidden, IllegalTransition, Invalid
 
@@ -266,3 +268,33 @@ def test_standing_is_not_a_condition_of_collective_awards(national: RuleSet) -> 
     award = make_award(national, status="reviewed")
     step = approve(award, national, decision_no="QD", actor="c", now=NOW, existing=[], standing=["prosecuted"])
     assert step.award.status == "approved"
+
+
+# --- a restored recognition restores what its revocation closed ------------------------------------------------
+def test_a_restored_recognition_restores_the_awards_its_revocation_closed(national: RuleSet) -> None:
+    granted = make_award(national, status="granted", recipient="u-1", basis=("ev-1", "ev-2"))
+    approved = make_award(national, status="approved", recipient="u-2", basis=("ev-2",))
+    pending = make_award(national, status="proposed", recipient="u-3", basis=("ev-2",))
+    also_on_ev3 = make_award(national, status="granted", recipient="u-4", basis=("ev-2", "ev-3"))
+    by_people = make_award(national, status="annulled", recipient="u-5", basis=("ev-2",))
+    closed = [s.award for s in withdraw_on_revocation([granted, approved, pending, also_on_ev3], ["ev-2"],
+                                                       reason="revoked", now=NOW, revocation="rev-2")]
+    assert all(a.closed_by_revocation == "rev-2" for a in closed)
+    assert by_people.closed_by_revocation is None
+    later = NOW + timedelta(days=3)
+    steps = restore_on_recognition([*closed, by_people], "rev-2", ["ev-3"], reason="incident withdrawn", now=later)
+    assert [(s.award.recipient_ref, s.award.status, s.audit.action) for s in steps] == [
+        ("u-1", "granted", "restore_grant"), ("u-2", "approved", "restore_approval"), ("u-3", "proposed", "reopen")]
+    restored = steps[0].award
+    assert (restored.certificate_id, restored.reason, restored.closed_at, restored.closed_by_revocation) == (
+        granted.certificate_id, None, None, None)
+    assert all(isinstance(s.events[0], AwardRestored) and s.audit.actor == "system" for s in steps)
+    # Another revocation's awards, and a second delivery of the same restoration, change nothing.
+    assert restore_on_recognition(closed, "rev-other", [], reason="x", now=later) == []
+    assert restore_on_recognition([s.award for s in steps], "rev-2", [], reason="x", now=later) == []
+
+
+def test_system_steps_are_not_offered_to_people(national: RuleSet) -> None:
+    annulled = make_award(national, status="annulled")
+    assert annulled.allowed_actions == [] and make_award(national, status="rejected").allowed_actions == []
+    assert "restore_grant" in TRANSITIONS["annulled"]
