@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ REPORTER = {"name": "Võ Thị Hồng Nhung", "phone": "0938 111 222", "email": 
             "id_number": "079188001122"}
 SECRETS = ("Võ Thị Hồng Nhung", "0938 111 222", "nhung.vo@example.vn", "079188001122")
 DESCRIPTION = "Mất trộm xe máy trước chợ Bến Thành"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture
@@ -72,6 +74,15 @@ async def replies(tips_or_ns: str, nats_url: str, agency: str, reply_type: str, 
     return await eventually(enough, timeout=20, what=f"{n} {reply_type} on {subject}")
 
 
+def guide_receipt_of() -> Callable[[dict[str, Any], ECKey], str]:
+    """`receipt_of` as the README's agency consumer gives it (its imports and the function, not the network part)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    [block] = [b for b in blocks if "def receipt_of(" in b]
+    namespace: dict[str, Any] = {}
+    exec(block.split("async def main")[0], namespace)  # the documentation's own code
+    return namespace["receipt_of"]  # type: ignore[no-any-return]
+
+
 def open_receipt(token: str, key: ECKey) -> dict[str, Any]:
     return dict(json.loads(jwe.decrypt_compact(token, key, algorithms=["ECDH-ES", "A256GCM"]).plaintext or b""))
 
@@ -100,7 +111,8 @@ async def test_a_forwarded_tip_is_answered_with_a_receipt_only_the_agency_opens_
     with pytest.raises((JoseError, ValueError)):
         open_receipt(data["receipt_jwe"], ECKey.generate_key("P-256"))
 
-    # The receipt is the reporter's: it follows the tip up.
+    # The README's consumer opens it the same way, and the receipt is the reporter's: it follows the tip up.
+    assert guide_receipt_of()(data, private) == opened["receipt"]
     r = await tips.http.post("/tips/follow-up", json={"receipt": opened["receipt"]})
     assert r.status_code == 200, r.text
     assert r.json()["tip_id"] == data["tip_id"]
@@ -152,6 +164,10 @@ async def test_without_a_registered_key_the_tip_is_accepted_and_the_reply_says_t
     assert r.status_code == 200, r.text  # the tip itself was accepted
     metrics = (await tips.http.get("/metrics")).text
     assert 'antq_tips_receipts_withheld_total{agency="no-key-agency"} 1.0' in metrics
+    # Both replies are in the service's AsyncAPI document, with their schema.
+    channels = (await tips.http.get("/asyncapi.json")).json()["channels"]
+    assert {f"{tips.namespace}.antq.outbound.*.TipAccepted.v1",
+            f"{tips.namespace}.antq.outbound.*.InboundRejected.v1"} <= set(channels)
 
 
 async def test_a_refused_tip_is_answered_with_its_reference_and_reason_and_never_its_body(
