@@ -409,32 +409,47 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
     await insert_many(uow.session, store.inbound_refs, [
         {"agency": agency, "reference": reference, "tip_id": a.tip_id}
         for (agency, reference, _), a in zip(new, accepted, strict=True)])
-    for (agency, reference, _), a in zip(new, accepted, strict=True):
-        _reply_accepted(agency, reference, a, uow, ctx=ctx)
+    await _reply_accepted([(agency, reference, a) for (agency, reference, _), a in zip(new, accepted, strict=True)],
+                          uow, ctx=ctx)
     if ctx.metrics:
         for a in accepted:
             ctx.metrics.received.labels("agency", a.priority).inc()
 
 
-def _reply_accepted(agency: str, reference: str, accepted: Accepted, uow: UnitOfWork, *, ctx: TipsContext) -> None:
-    """`TipAccepted.v1` to the agency, through the outbox in the tip's own transaction (so exactly once per tip):
+async def _reply_accepted(replies: Sequence[tuple[str, str, Accepted]], uow: UnitOfWork, *,
+                          ctx: TipsContext) -> None:
+    """`TipAccepted.v1` to each agency, through the outbox in the tips' own transaction (so exactly once per tip):
     its reference, the tip id and the receipt encrypted to the agency's registered key. With no key registered
-    the tip is still accepted and the reply says the receipt was withheld; the operator is warned (log, metric)."""
-    jwks = ctx.agency_keys(agency)
-    receipt_jwe: str | None = None
-    if jwks is not None:
-        try:
-            receipt_jwe = seal_receipt(accepted.receipt, tip_id=accepted.tip_id, reference=reference, jwks=jwks)
-        except InvalidAgencyKey as exc:
-            log.warning("agency %s: its registered key is unusable (%s); receipt withheld", agency, exc)
-    if receipt_jwe is None:
-        log.warning("agency %s has no usable registered key: the receipt of tip %s was withheld; register one "
-                    "with `antq tips agency-key`", agency, accepted.tip_id)
-        if ctx.metrics:
-            ctx.metrics.receipts_withheld.labels(agency).inc()
-    reply = TipAccepted(reference=reference, tip_id=accepted.tip_id, accepted_at=accepted.received_at,
-                        receipt_jwe=receipt_jwe, receipt_withheld=None if receipt_jwe else "no_agency_key")
-    uow.emit(reply, subject=accepted.tip_id, publish_on=outbound_subject(agency, TipAccepted.TYPE))
+    the tip is still accepted and the reply says the receipt was withheld; the operator is warned (log, metric).
+    Each agency's key is read once per batch; the encryption (ECDH, ~2 ms a receipt) runs off the event loop."""
+    keys: dict[str, Mapping[str, Any] | None] = {}
+    for agency, _, _ in replies:
+        if agency not in keys:
+            keys[agency] = ctx.agency_keys(agency)
+
+    def seal_all() -> list[str | None]:
+        sealed: list[str | None] = []
+        for agency, reference, accepted in replies:
+            jwks = keys[agency]
+            token: str | None = None
+            if jwks is not None:
+                try:
+                    token = seal_receipt(accepted.receipt, tip_id=accepted.tip_id, reference=reference, jwks=jwks)
+                except InvalidAgencyKey as exc:
+                    log.warning("agency %s: its registered key is unusable (%s); receipt withheld", agency, exc)
+            sealed.append(token)
+        return sealed
+
+    sealed = await asyncio.to_thread(seal_all) if any(keys.values()) else [None] * len(replies)
+    for (agency, reference, accepted), receipt_jwe in zip(replies, sealed, strict=True):
+        if receipt_jwe is None:
+            log.warning("agency %s has no usable registered key: the receipt of tip %s was withheld; register one "
+                        "with `antq tips agency-key`", agency, accepted.tip_id)
+            if ctx.metrics:
+                ctx.metrics.receipts_withheld.labels(agency).inc()
+        reply = TipAccepted(reference=reference, tip_id=accepted.tip_id, accepted_at=accepted.received_at,
+                            receipt_jwe=receipt_jwe, receipt_withheld=None if receipt_jwe else "no_agency_key")
+        uow.emit(reply, subject=accepted.tip_id, publish_on=outbound_subject(agency, TipAccepted.TYPE))
 
 
 def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:
