@@ -208,14 +208,18 @@ def nats_url(
 
 
 @nats_app.command("provision")
-def nats_provision(data_dir: DataDir = None) -> None:
-    """Declare (create or update) every stream; run with the provisioning credentials before the services
-    start (`antq up` does it itself). Services may not create streams; they wait until they exist."""
+def nats_provision(data_dir: DataDir = None,
+                   agency: Annotated[list[str] | None, typer.Option(
+                       help="An agency whose reply consumer (outbound-NAME on OUTBOUND) to create (repeatable)")]
+                   = None) -> None:
+    """Declare (create or update) every stream, and each named agency's durable consumer of its replies; run with
+    the provisioning credentials before the services start (`antq up` does it itself). Services may not create
+    streams; they wait until they exist."""
     from shared.bus.streams import provision
 
     settings = _operator_settings(data_dir)
     try:
-        done = asyncio.run(provision(settings))
+        done = asyncio.run(provision(settings, agency or []))
     except Exception as exc:  # a one-shot job: say why and fail
         typer.echo(f"antq nats provision: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from exc

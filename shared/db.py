@@ -314,6 +314,8 @@ class UnitOfWork:
         self.db = db
         self.session: AsyncSession
         self.events: list[CloudEvent] = []
+        # The NATS subject of an event published elsewhere than on its type (replies to an agency), by event id.
+        self._subjects: dict[str, str] = {}
         self._flushed = 0
         self._lock_cm: contextlib.AbstractAsyncContextManager[None] | None = None
 
@@ -353,10 +355,13 @@ class UnitOfWork:
         self._flushed = min(self._flushed, mark)
 
     def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None,
-             time: datetime | None = None) -> CloudEvent:
-        """Append a catalogue event to the outbox in this transaction; returns the envelope."""
+             time: datetime | None = None, publish_on: str | None = None) -> CloudEvent:
+        """Append a catalogue event to the outbox in this transaction; returns the envelope. `publish_on` is the
+        NATS subject when it is not the event's type (a reply to an agency: `antq.outbound.<agency>.<Type>`)."""
         envelope = new_event(data, source=self.db.source, subject=subject, event_id=event_id, time=time)
         self.events.append(envelope)
+        if publish_on is not None:
+            self._subjects[envelope.id] = publish_on
         return envelope
 
     async def flush_events(self) -> None:
@@ -366,8 +371,8 @@ class UnitOfWork:
             return
         now = utcnow()
         await insert_many(self.session, outbox, [
-            {"event_id": e.id, "subject": e.type, "event_type": e.type, "payload": e.to_bytes(),
-             "state": "pending", "attempts": 0, "created_at": now}
+            {"event_id": e.id, "subject": self._subjects.get(e.id, e.type), "event_type": e.type,
+             "payload": e.to_bytes(), "state": "pending", "attempts": 0, "created_at": now}
             for e in pending
         ])
         self._flushed = len(self.events)

@@ -27,8 +27,8 @@ from shared.bus.permissions import inbox_prefix
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, make_broker, missing_streams, reconcile_consumer
 from shared.contracts.envelope import CloudEvent
-from shared.contracts.events import EVENT_TYPES
-from shared.contracts.subjects import dlq_subject, stream_for_subject
+from shared.contracts.events import EVENT_TYPES, OUTBOUND
+from shared.contracts.subjects import OUTBOUND_PUBLISHERS, dlq_subject, outbound_subject, stream_for_subject
 from shared.db import Database, UnitOfWork, utcnow
 from shared.http import install_error_handlers
 from shared.migrations import migrate
@@ -242,7 +242,8 @@ class Service:
     def _needed_streams(self) -> list[str]:
         """The streams this service publishes to (its own, the DLQ) and consumes."""
         names = []
-        for subject in (f"antq.{self.name}.x", dlq_subject(self.name, "x")):
+        replies = [outbound_subject("x", t) for t, by in OUTBOUND_PUBLISHERS.items() if self.name in by]
+        for subject in (f"antq.{self.name}.x", dlq_subject(self.name, "x"), *replies[:1]):
             with contextlib.suppress(KeyError):  # a service with no stream of its own (benchmarks)
                 names.append(stream_for_subject(subject).name)
         names += [consumer.stream for consumer in self.consumers]
@@ -341,6 +342,14 @@ class Service:
                                     type=(Literal[event_type], event_type), data=(model, ...))  # type: ignore[call-overload,arg-type]
             self.broker.publisher(self.ns.subject(event_type), title=event_type,
                                   description=(model.__doc__ or event_type).strip(), schema=envelope)
+        for reply in OUTBOUND:  # replies to the agencies, each on the agency's own subjects
+            if self.name not in OUTBOUND_PUBLISHERS.get(reply.TYPE, ()):
+                continue
+            reply_envelope = create_model(f"{reply.__name__}Event", __base__=CloudEvent, __doc__=reply.__doc__,
+                                          type=(Literal[reply.TYPE], reply.TYPE), data=(reply, ...))  # type: ignore[call-overload,arg-type]
+            subject = self.ns.subject(outbound_subject("*", reply.TYPE))
+            self.broker.publisher(subject, title=subject, description=(reply.__doc__ or reply.TYPE).strip(),
+                                  schema=reply_envelope)
 
     def asyncapi(self) -> dict[str, Any]:
         from faststream.specification import AsyncAPI

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     stream_duplicate_window_seconds: float = Field(default=300.0, ge=120.0)
     stream_max_age_days: float = Field(default=0, ge=0, description="0 keeps events forever")
+    # Replies to agencies (the OUTBOUND stream) are kept this long for the agency to read them.
+    outbound_max_age_days: float = Field(default=30, gt=0)
 
     # Outbox relay and consumers
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     # EC P-256 private keys (PEM) that open the identities agencies seal for forwarded tips; default
     # <data dir>/keys/tips_inbound (created on first use). A `current` file names the key published first.
     tips_inbound_key_dir: Path | None = None
+    # The agencies' public keys (one JWK set per agency, `<agency>.jwks.json`) that receipts of forwarded tips are
+    # encrypted to; default <data dir>/keys/agencies. `antq tips agency-key` registers one.
+    tips_agency_key_dir: Path | None = None
     tips_argon2_profile: Literal["standard", "fast"] = "standard"
     tips_attachment_dir: Path | None = None
     tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client

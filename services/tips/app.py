@@ -29,6 +29,7 @@ def build(settings: Settings) -> Service:
         # Read through the service so that a test replacing service.clock moves every handler's time.
         clock=lambda: service.clock(),
         intake_desk=settings.tips_intake_desk_area,
+        agency_keys=keys.agency_keys(settings),
     )
     service.app.state.tips_ctx = ctx
     service.app.state.tips_limits = api.RateLimits(

@@ -176,6 +176,45 @@ def inbound_keys(data_dir: DataDir = None, key_dir: InboundKeyDir = None) -> Non
         typer.echo(f"{'*' if kid == keyring.current_kid else ' '} {kid}")
 
 
+AgencyKeyDir = Annotated[Path | None, typer.Option(
+    "--key-dir", help="Agencies' key directory [env ANTQ_TIPS_AGENCY_KEY_DIR; <data dir>/keys/agencies]")]
+
+
+@app.command("agency-key")
+def agency_key(agency: Annotated[str, typer.Option(help="The agency's account name, e.g. mia-app")],
+               jwks: Annotated[Path, typer.Option(help="The agency's public JWK set (JSON file; EC P-256)")],
+               data_dir: DataDir = None, key_dir: AgencyKeyDir = None) -> None:
+    """Register (or replace) an agency's public key: the receipts of the tips it forwards are encrypted to its
+    first key (JWE, ECDH-ES + A256GCM) in TipAccepted.v1. Takes effect without a restart."""
+    import json
+
+    from services.tips import keys
+
+    settings = load_settings(data_dir=data_dir, tips_agency_key_dir=key_dir)
+    try:
+        raw = json.loads(jwks.read_text(encoding="utf-8"))
+        registered = keys.register_agency_key(settings, agency, raw)
+    except (OSError, ValueError) as exc:  # InvalidAgencyKey and bad JSON are ValueErrors
+        typer.echo(f"antq tips agency-key: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    kids = ", ".join(k["kid"] for k in registered["keys"])
+    typer.echo(f"{agency}: receipts are encrypted to kid {registered['keys'][0]['kid']} (keys: {kids}; "
+               f"{keys.agency_key_file(settings, agency)})")
+
+
+@app.command("agency-keys")
+def agency_keys(data_dir: DataDir = None, key_dir: AgencyKeyDir = None) -> None:
+    """List the agencies with a registered key (the kid receipts are encrypted to)."""
+    from services.tips import keys
+
+    settings = load_settings(data_dir=data_dir, tips_agency_key_dir=key_dir)
+    directory = keys.agency_key_dir(settings)
+    for path in sorted(directory.glob("*.jwks.json")) if directory.is_dir() else []:
+        agency = path.name.removesuffix(".jwks.json")
+        jwks = keys.agency_keys(settings)(agency)
+        typer.echo(f"{agency}: {jwks['keys'][0]['kid'] if jwks else 'UNUSABLE (see the log)'}")
+
+
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
     """Check the audit trail's hash chain: exit 0 when intact, 1 with the first broken entry otherwise."""

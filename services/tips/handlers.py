@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from services.tips.domain import (
     IdentityCipher,
     IdentityDecryptError,
     InboundKeyring,
+    InvalidAgencyKey,
     Receipt,
     Tip,
     TipFingerprint,
@@ -58,6 +60,7 @@ from services.tips.domain import (
     receipt_needs_rehash,
     receive_tip,
     reward_ref,
+    seal_receipt,
     triage,
     validate_attachments,
     verify,
@@ -76,6 +79,7 @@ from shared.contracts.events import (
     OnBehalfOf,
     Priority,
     ReporterIdentity,
+    TipAccepted,
     TipChannel,
     TipOutcome,
     TipSubmitted,
@@ -83,9 +87,12 @@ from shared.contracts.events import (
     UnitUpdated,
 )
 from shared.contracts.instants import Instant
+from shared.contracts.subjects import outbound_subject
 from shared.db import Database, UnitOfWork, insert_many
 from shared.errors import Conflict, Invalid, NotFound
 from shared.places import is_known_area
+
+log = logging.getLogger(__name__)
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 
@@ -109,6 +116,8 @@ class TipsContext:
     clock: Callable[[], datetime] | None = None
     # The intake desk's area (tips with no area wait there); None: every province-level officer.
     intake_desk: str | None = None
+    # An agency's registered public JWK set (receipts are encrypted to it), read at each use; None: none.
+    agency_keys: Callable[[str], Mapping[str, Any] | None] = field(default=lambda agency: None)
 
     @staticmethod
     def argon2_profile(name: str) -> Argon2Profile:
@@ -401,9 +410,47 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
     await insert_many(uow.session, store.inbound_refs, [
         {"agency": agency, "reference": reference, "tip_id": a.tip_id}
         for (agency, reference, _), a in zip(new, accepted, strict=True)])
+    await _reply_accepted([(agency, reference, a) for (agency, reference, _), a in zip(new, accepted, strict=True)],
+                          uow, ctx=ctx)
     if ctx.metrics:
         for a in accepted:
             ctx.metrics.received.labels("agency", a.priority).inc()
+
+
+async def _reply_accepted(replies: Sequence[tuple[str, str, Accepted]], uow: UnitOfWork, *,
+                          ctx: TipsContext) -> None:
+    """`TipAccepted.v1` to each agency, through the outbox in the tips' own transaction (so exactly once per tip):
+    its reference, the tip id and the receipt encrypted to the agency's registered key. With no key registered
+    the tip is still accepted and the reply says the receipt was withheld; the operator is warned (log, metric).
+    Each agency's key is read once per batch; the encryption (ECDH, ~2 ms a receipt) runs off the event loop."""
+    keys: dict[str, Mapping[str, Any] | None] = {}
+    for agency, _, _ in replies:
+        if agency not in keys:
+            keys[agency] = ctx.agency_keys(agency)
+
+    def seal_all() -> list[str | None]:
+        sealed: list[str | None] = []
+        for agency, reference, accepted in replies:
+            jwks = keys[agency]
+            token: str | None = None
+            if jwks is not None:
+                try:
+                    token = seal_receipt(accepted.receipt, tip_id=accepted.tip_id, reference=reference, jwks=jwks)
+                except InvalidAgencyKey as exc:
+                    log.warning("agency %s: its registered key is unusable (%s); receipt withheld", agency, exc)
+            sealed.append(token)
+        return sealed
+
+    sealed = await asyncio.to_thread(seal_all) if any(keys.values()) else [None] * len(replies)
+    for (agency, reference, accepted), receipt_jwe in zip(replies, sealed, strict=True):
+        if receipt_jwe is None:
+            log.warning("agency %s has no usable registered key: the receipt of tip %s was withheld; register one "
+                        "with `antq tips agency-key`", agency, accepted.tip_id)
+            if ctx.metrics:
+                ctx.metrics.receipts_withheld.labels(agency).inc()
+        reply = TipAccepted(reference=reference, tip_id=accepted.tip_id, accepted_at=accepted.received_at,
+                            receipt_jwe=receipt_jwe, receipt_withheld=None if receipt_jwe else "no_agency_key")
+        uow.emit(reply, subject=accepted.tip_id, publish_on=outbound_subject(agency, TipAccepted.TYPE))
 
 
 def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:

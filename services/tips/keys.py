@@ -8,17 +8,28 @@ key and `--prune` drops the old ones once every row has been re-encrypted. The f
 Inbound keys (identities sealed by other agencies): a key directory (`shared.keydir`), `settings.
 tips_inbound_key_dir` or `<data dir>/keys/tips_inbound`, first key created on first use; `antq tips
 rotate-inbound-key` adds a key and makes it current.
+
+Agencies' public keys (receipts of the tips they forward are encrypted to them): one JWK set per agency,
+`<agency>.jwks.json` in `settings.tips_agency_key_dir` or `<data dir>/keys/agencies`, registered with
+`antq tips agency-key --agency NAME --jwks FILE`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from services.tips.domain import IdentityCipher, InboundKeyring
+from services.tips.domain import IdentityCipher, InboundKeyring, agency_jwks
 from shared import keyring
 from shared.keydir import KeyDirectory
 from shared.keyring import ensure_key_file, read_key_file, write_key_file
-from shared.settings import Settings
+from shared.settings import Settings, valid_agency_name
+
+log = logging.getLogger(__name__)
 
 __all__ = ["configured_keys", "ensure_key_file", "key_file", "load_cipher", "load_keys", "read_key_file",
            "write_key_file"]
@@ -47,3 +58,41 @@ def inbound_key_dir(settings: Settings) -> Path:
 def inbound_keys(settings: Settings) -> KeyDirectory[InboundKeyring]:
     """The inbound keyring's directory (call `ensure()` to create the first key); it reloads after a rotation."""
     return KeyDirectory(inbound_key_dir(settings), InboundKeyring)
+
+
+# --- agencies' public keys (receipts of forwarded tips are encrypted to them) -----------------------------------
+def agency_key_dir(settings: Settings) -> Path:
+    return settings.tips_agency_key_dir or settings.data_dir / "keys" / "agencies"
+
+
+def agency_key_file(settings: Settings, agency: str) -> Path:
+    if not valid_agency_name(agency):
+        raise ValueError(f"invalid agency name {agency!r}: lower-case letters, digits and hyphens only")
+    return agency_key_dir(settings) / f"{agency}.jwks.json"
+
+
+def register_agency_key(settings: Settings, agency: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate an agency's JWK set and keep it as `<agency>.jwks.json` (public keys: mode 0644). Returns it."""
+    jwks = agency_jwks(raw)
+    path = agency_key_file(settings, agency)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jwks, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return jwks
+
+
+def agency_keys(settings: Settings) -> Callable[[str], dict[str, Any] | None]:
+    """An agency's registered JWK set, read at each use (a registration applies without a restart); None when
+    the agency has none, or its file is unreadable (the tip is still accepted; see docs/tips.md)."""
+    def load(agency: str) -> dict[str, Any] | None:
+        try:
+            path = agency_key_file(settings, agency)
+            return agency_jwks(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("the registered key of agency %s is unusable: %s", agency, exc)
+            return None
+
+    return load

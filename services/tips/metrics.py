@@ -23,6 +23,10 @@ class TipsMetrics:
         self.approaching = Gauge("antq_tips_deadline_approaching_tips",
                                  "Tips whose running deadline is near (warning sent, not yet due)", ["deadline"],
                                  registry=registry)
+        self.receipts_withheld = Counter(
+            "antq_tips_receipts_withheld_total",
+            "Tips forwarded by an agency with no usable registered key: accepted, receipt not sent back",
+            ["agency"], registry=registry)
         for channel in get_args(TipChannel):
             for priority in get_args(Priority):
                 self.received.labels(channel, priority)

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from shared.bus.streams import Namespace
-from shared.contracts.envelope import CloudEvent
-from shared.contracts.events import REFUSAL_KINDS, EventData, data_model_for
-from shared.contracts.subjects import dlq_subject
+from shared.contracts.envelope import CloudEvent, new_event
+from shared.contracts.events import REFUSAL_KINDS, EventData, InboundRejected, data_model_for
+from shared.contracts.subjects import dlq_subject, inbound_agency, outbound_subject
 from shared.db import (
     INFRASTRUCTURE_ERRORS,
     Database,
@@ -373,6 +373,7 @@ class ConsumerRunner:
         try:
             await self.js_factory().publish(
                 self.namespace.subject(dlq_subject(self.service, subject_type)), body, headers=headers, timeout=5)
+            await self._tell_agency(it, subject_type, seq)
         except Exception as exc:  # noqa: BLE001 — keep the original until the DLQ copy is safely stored
             log.warning("consumer %s: DLQ publish failed, will retry: %s", self.consumer.name, exc)
             await it.msg.nak(delay=self.retry_delay)
@@ -384,6 +385,27 @@ class ConsumerRunner:
         if self.metrics:
             self.metrics.dlq_messages.labels(self.service, self.consumer.name, it.dlq_kind or "invalid").inc()
 
+    async def _tell_agency(self, it: _Item, subject_type: str, seq: int) -> None:
+        """A refused inbound message: `InboundRejected.v1` on the publishing agency's own reply subject, with its
+        reference and the reason, never the body. Published like the DLQ copy, before the ack; a redelivery
+        publishes it again under the same `Nats-Msg-Id`, which JetStream drops as a duplicate."""
+        agency = inbound_agency(subject_type)
+        if agency is None:
+            return
+        message_type = ".".join(subject_type.split(".")[3:])
+        message_id: str | None = it.delivery.envelope.id if it.delivery is not None else None
+        if message_id is None:
+            envelope = _parse_envelope(it.msg.data)
+            message_id = envelope.id if isinstance(envelope, CloudEvent) else None
+        reply = InboundRejected(
+            reference=_identifying_headers(subject_type, it).get("Antq-Dlq-Reference"), message_type=message_type,
+            message_id=message_id, reason_code=(it.dlq_kind or "invalid")[:64],
+            reason=_agency_reason(it), rejected_at=utcnow())
+        event_id = f"rejected:{self.consumer.name}:{seq}:{subject_type}"[:200]
+        event = new_event(reply, source=f"antq/{self.service}", event_id=event_id, subject=reply.reference)
+        await self.js_factory().publish(self.namespace.subject(outbound_subject(agency, InboundRejected.TYPE)),
+                                        event.to_bytes(), headers={"Nats-Msg-Id": event_id}, timeout=5)
+
     def _count(self, result: str, n: int = 1) -> None:
         if self.metrics:
             self.metrics.consumer_messages.labels(self.service, self.consumer.name, result).inc(n)
@@ -393,9 +415,9 @@ def _identifying_headers(subject_type: str, it: _Item) -> dict[str, str]:
     """What tells the sender which message was refused when its bytes are not kept: the agency (from the subject)
     and the message's `reference`, when it can be read."""
     out: dict[str, str] = {}
-    parts = subject_type.split(".")
-    if subject_type.startswith("antq.inbound.") and len(parts) == 5 and valid_agency_name(parts[2]):
-        out["Antq-Dlq-Agency"] = parts[2]
+    agency = inbound_agency(subject_type)
+    if agency is not None:
+        out["Antq-Dlq-Agency"] = agency
     reference: object = getattr(it.delivery.data, "reference", None) if it.delivery is not None else None
     if reference is None:
         try:
@@ -406,6 +428,14 @@ def _identifying_headers(subject_type: str, it: _Item) -> dict[str, str]:
     if isinstance(reference, str) and 0 < len(reference) <= 200 and reference.isprintable():
         out["Antq-Dlq-Reference"] = reference
     return out
+
+
+def _agency_reason(it: _Item) -> str:
+    """The reason an agency is told: the DLQ reason (field names and rules, never values), except for a message
+    the service failed to process, whose internal error stays with the operator."""
+    if it.dlq_kind == "exhausted":
+        return "the message could not be processed; the operator has it in the dead-letter queue"
+    return (it.dlq_reason or "rejected")[:1000]
 
 
 def _event_ids(items: list[_Item]) -> list[str]:

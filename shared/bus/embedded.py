@@ -146,10 +146,24 @@ class EmbeddedBus:
                 bus.reload()
         try:
             await bus.wait_accepts(agency)
+            await bus.ensure_outbound_consumer(agency)
         except Exception as exc:  # the reason the URL is not printed
             raise NoEmbeddedServer(f"the embedded NATS on port {bus.port} does not accept {agency!r}: "
                                    f"{type(exc).__name__}: {exc}") from exc
         return bus.url(agency)
+
+    async def ensure_outbound_consumer(self, agency: str) -> None:
+        """The agency's durable consumer on OUTBOUND (its replies), created with the provisioning user."""
+        import nats
+
+        from shared.bus.streams import ensure_agency_consumers
+
+        nc = await nats.connect(self.url(ADMIN_USER), connect_timeout=2, allow_reconnect=False,
+                                max_reconnect_attempts=0)
+        try:
+            await ensure_agency_consumers(nc.jetstream(), "", [agency])
+        finally:
+            await nc.close()
 
     # --- the running server ---------------------------------------------------------------------------------
     def reload(self) -> None:

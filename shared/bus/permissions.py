@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.contracts.subjects import DLQ_PREFIX, STREAMS, stream_for_subject
+from shared.contracts.subjects import (
+    DLQ_PREFIX,
+    OUTBOUND_PUBLISHERS,
+    STREAMS,
+    outbound_durable,
+    outbound_subject,
+    stream_for_subject,
+)
 from shared.settings import valid_agency_name
 
 PLATFORM_ACCOUNT = "ANTQ"
@@ -43,6 +50,29 @@ _CONSUMER_API = (
     "$JS.API.CONSUMER.MSG.NEXT.{s}.*",
     "$JS.ACK.{s}.>",
 )
+
+
+# The JetStream API prefix under which an agency's account imports its outbound consumer's API subjects
+# (`nc.jetstream(prefix=AGENCY_JS_PREFIX)`).
+AGENCY_JS_PREFIX = "JS.ANTQ.API"
+
+
+def outbound_api(agency: str) -> tuple[tuple[str, str | None], ...]:
+    """The JetStream subjects an agency's consumer needs, as (platform subject, name in the agency's account)."""
+    durable = outbound_durable(agency)
+    stream = "OUTBOUND"
+    return (
+        (f"$JS.API.CONSUMER.INFO.{stream}.{durable}", f"{AGENCY_JS_PREFIX}.CONSUMER.INFO.{stream}.{durable}"),
+        (f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+         f"{AGENCY_JS_PREFIX}.CONSUMER.MSG.NEXT.{stream}.{durable}"),
+        (f"$JS.ACK.{stream}.{durable}.>", None),  # acks go to the delivered message's reply subject, as it is
+    )
+
+
+def agency_inbox_prefix(agency: str) -> str:
+    """The reply-subject prefix an agency's connection uses (`inbox_prefix`): in a shared account only that agency
+    may subscribe below it, so no agency receives another's PubAcks or replies."""
+    return f"_INBOX_{agency}"
 
 
 def inbox_prefix(service: str) -> str:
@@ -77,7 +107,10 @@ def service_user(service: str, consumes: Iterable[str]) -> User:
     own = stream_for_subject(f"antq.{service}.x").name
     dlq = stream_for_subject(f"{DLQ_PREFIX}.{service}.x").name
     publish = [f"antq.{service}.>", f"{DLQ_PREFIX}.{service}.>", "$JS.API.INFO"]
-    publish += [f"$JS.API.STREAM.INFO.{s}" for s in dict.fromkeys((own, dlq)) if s not in consumes]
+    replies = [outbound_subject("*", t) for t, by in sorted(OUTBOUND_PUBLISHERS.items()) if service in by]
+    publish += replies
+    streams = (own, dlq, "OUTBOUND") if replies else (own, dlq)
+    publish += [f"$JS.API.STREAM.INFO.{s}" for s in dict.fromkeys(streams) if s not in consumes]
     for stream in consumes:
         publish += [pattern.format(s=stream) for pattern in _CONSUMER_API]
     return User(service, tuple(publish), (f"{inbox_prefix(service)}.>",),
@@ -98,9 +131,35 @@ def platform_users(consumes: Mapping[str, Iterable[str]]) -> tuple[User, ...]:
     return tuple(users)
 
 
-def agency_user(agency: str) -> User:
-    # PubAcks come back on the agency's own inbox, in its own account where no one else listens.
-    return User(agency, (f"antq.inbound.{agency}.>",), ("_INBOX.>",))
+def agency_user(agency: str, *, shared_account: bool = False) -> User:
+    """Publishes on its inbound subjects, reads its replies through its outbound consumer. PubAcks and pulled
+    replies come back on the agency's inbox: `_INBOX_<agency>.>`, and in an account of its own also the default
+    `_INBOX.>`, where no one else listens."""
+    publish = [f"antq.inbound.{agency}.>", *(local or platform for platform, local in outbound_api(agency))]
+    inboxes = (f"{agency_inbox_prefix(agency)}.>",) if shared_account else ("_INBOX.>",
+                                                                           f"{agency_inbox_prefix(agency)}.>")
+    return User(agency, tuple(publish), inboxes, note="its inbound subjects; its own replies")
+
+
+def _outbound_exports(agencies: list[str], account: Callable[[str], str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for agency in agencies:
+        for platform, _ in outbound_api(agency):
+            export: dict[str, Any] = {"service": platform, "accounts": [account(agency)]}
+            if ".MSG.NEXT." in platform:
+                export["response_type"] = "stream"  # a pull request is answered with many messages
+            out.append(export)
+    return out
+
+
+def _outbound_imports(agency: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for platform, local in outbound_api(agency):
+        item: dict[str, Any] = {"service": {"account": PLATFORM_ACCOUNT, "subject": platform}}
+        if local:
+            item["to"] = local
+        out.append(item)
+    return out
 
 
 def accounts(consumes: Mapping[str, Iterable[str]], agencies: Iterable[str],
@@ -121,18 +180,34 @@ def accounts(consumes: Mapping[str, Iterable[str]], agencies: Iterable[str],
     }
     out: dict[str, Any] = {PLATFORM_ACCOUNT: platform}
     if shared_agency_account:
-        platform["exports"] = [{"service": "antq.inbound.>", "accounts": [SHARED_AGENCY_ACCOUNT]}]
+        # The imports cover every agency (wildcards), so adding an agency changes users only: a clean reload.
+        # Each user's permissions keep it to its own subjects.
+        platform["exports"] = [
+            {"service": "antq.inbound.>", "accounts": [SHARED_AGENCY_ACCOUNT]},
+            {"service": "$JS.API.CONSUMER.INFO.OUTBOUND.*", "accounts": [SHARED_AGENCY_ACCOUNT]},
+            {"service": "$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.*", "accounts": [SHARED_AGENCY_ACCOUNT],
+             "response_type": "stream"},
+            {"service": "$JS.ACK.OUTBOUND.>", "accounts": [SHARED_AGENCY_ACCOUNT]},
+        ]
         out[SHARED_AGENCY_ACCOUNT] = {
-            "users": [_user_entry(agency_user(a), password) for a in agencies],
-            "imports": [{"service": {"account": PLATFORM_ACCOUNT, "subject": "antq.inbound.>"}}],
+            "users": [_user_entry(agency_user(a, shared_account=True), password) for a in agencies],
+            "imports": [
+                {"service": {"account": PLATFORM_ACCOUNT, "subject": "antq.inbound.>"}},
+                {"service": {"account": PLATFORM_ACCOUNT, "subject": "$JS.API.CONSUMER.INFO.OUTBOUND.*"},
+                 "to": f"{AGENCY_JS_PREFIX}.CONSUMER.INFO.OUTBOUND.*"},
+                {"service": {"account": PLATFORM_ACCOUNT, "subject": "$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.*"},
+                 "to": f"{AGENCY_JS_PREFIX}.CONSUMER.MSG.NEXT.OUTBOUND.*"},
+                {"service": {"account": PLATFORM_ACCOUNT, "subject": "$JS.ACK.OUTBOUND.>"}},
+            ],
         }
     elif agencies:
         platform["exports"] = [{"service": f"antq.inbound.{a}.>", "accounts": [agency_account(a)]}
-                               for a in agencies]
+                               for a in agencies] + _outbound_exports(agencies, agency_account)
         for agency in agencies:
             out[agency_account(agency)] = {
                 "users": [_user_entry(agency_user(agency), password)],
-                "imports": [{"service": {"account": PLATFORM_ACCOUNT, "subject": f"antq.inbound.{agency}.>"}}],
+                "imports": [{"service": {"account": PLATFORM_ACCOUNT, "subject": f"antq.inbound.{agency}.>"}},
+                            *_outbound_imports(agency)],
             }
     if system_account:
         out[SYSTEM_ACCOUNT] = {"users": [{"user": "sys", "password": password("sys")}]}
@@ -165,7 +240,10 @@ PRODUCTION_HEADER = """\
 #          sequence. `admin` provisions the streams (`antq nats provision`) and is the operators' user.
 # <AGENCY> one account per external agency. It may publish only on `antq.inbound.<agency>.>`; the subject is
 #          exported by ANTQ as a *service*, so the publish lands in the ANTQ account (where the inbound streams
-#          capture it) and the stream's PubAck travels back to the agency. The agency has no JetStream.
+#          capture it) and the stream's PubAck travels back to the agency. The agency has no JetStream of its
+#          own: it reads its replies (`antq.outbound.<agency>.>`) through its durable consumer `outbound-<agency>`
+#          on OUTBOUND, whose info, next-message (under the prefix JS.ANTQ.API) and ack subjects alone ANTQ
+#          exports to it (`antq nats provision --agency NAME` creates the consumer).
 # SYS      the system account (server reports, `nats server ...` tooling).
 """
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,8 @@ from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import CollectorRegistry
 
 from shared.bus.permissions import inbox_prefix
-from shared.contracts.subjects import STREAMS, Retention
-from shared.settings import Settings
+from shared.contracts.subjects import OUTBOUND_PREFIX, STREAMS, Retention, outbound_durable
+from shared.settings import Settings, valid_agency_name
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,8 @@ _RETENTION: dict[Retention, RetentionPolicy] = {"limits": RetentionPolicy.LIMITS
 
 
 def stream_config(name: str, subjects: list[str], settings: Settings, description: str = "",
-                  retention: Retention = "limits") -> StreamConfig:
+                  retention: Retention = "limits", max_age_days: float | None = None) -> StreamConfig:
+    days = settings.stream_max_age_days if max_age_days is None else max_age_days
     return StreamConfig(
         name=name,
         subjects=subjects,
@@ -299,7 +300,7 @@ def stream_config(name: str, subjects: list[str], settings: Settings, descriptio
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
         duplicate_window=settings.stream_duplicate_window_seconds,
-        max_age=settings.stream_max_age_days * 86400 if settings.stream_max_age_days else None,
+        max_age=days * 86400 if days else None,
         discard=DiscardPolicy.OLD,
     )
 
@@ -311,8 +312,9 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[tuple
     done: list[tuple[str, str]] = []
     for spec in STREAMS:
         name = ns.stream(spec.name)
+        max_age = settings.outbound_max_age_days if spec.name == "OUTBOUND" else spec.max_age_days
         cfg = stream_config(name, [ns.subject(s) for s in spec.subjects], settings,
-                            spec.description, spec.retention)
+                            spec.description, spec.retention, max_age)
         try:
             await js.add_stream(cfg)
             done.append((name, "created"))
@@ -320,8 +322,8 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[tuple
             if "already in use" not in (exc.description or ""):
                 raise
             current = (await js.stream_info(name)).config
-            if (current.subjects, current.duplicate_window, current.num_replicas) != (
-                cfg.subjects, cfg.duplicate_window, cfg.num_replicas
+            if (current.subjects, current.duplicate_window, current.num_replicas, current.max_age or 0) != (
+                cfg.subjects, cfg.duplicate_window, cfg.num_replicas, cfg.max_age or 0
             ):
                 log.warning("updating stream %s to the configured settings", cfg.name)
                 await js.update_stream(cfg)
@@ -331,15 +333,39 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[tuple
     return done
 
 
-async def provision(settings: Settings) -> list[tuple[str, str]]:
-    """`antq nats provision`: connect with the configured (provisioning) credentials and declare the streams."""
+def agency_consumer(namespace: str, agency: str) -> DurableSpec:
+    """The durable consumer an agency reads its replies through: OUTBOUND filtered to `antq.outbound.<agency>.>`.
+    Agencies may not create consumers; the provisioning user creates this one and the agency binds to it."""
+    ns = Namespace(namespace)
+    return DurableSpec(stream=ns.stream("OUTBOUND"), durable=outbound_durable(agency),
+                       filter_subject=ns.subject(f"{OUTBOUND_PREFIX}.{agency}.>"), ack_wait=60.0,
+                       max_ack_pending=1000)
+
+
+async def ensure_agency_consumers(js: JetStreamContext, namespace: str,
+                                  agencies: Iterable[str]) -> list[tuple[str, str]]:
+    """Create (or bring in line) each agency's durable consumer on OUTBOUND. Returns what was done."""
+    done = []
+    for agency in sorted(set(agencies)):
+        if not valid_agency_name(agency):
+            raise ValueError(f"invalid agency name {agency!r}: lower-case letters, digits and hyphens only")
+        spec = agency_consumer(namespace, agency)
+        done.append((f"{spec.stream}/{spec.durable}", await reconcile_consumer(js, spec)))
+    return done
+
+
+async def provision(settings: Settings, agencies: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """`antq nats provision`: connect with the configured (provisioning) credentials and declare the streams, and
+    the durable consumer of each agency on OUTBOUND."""
     import nats
 
     opts = connect_options(settings, "antq-provision")
     opts.update(allow_reconnect=False, max_reconnect_attempts=0)
     nc = await nats.connect(**opts)
     try:
-        return await ensure_streams(nc.jetstream(), settings)
+        js = nc.jetstream()
+        done = await ensure_streams(js, settings)
+        return done + await ensure_agency_consumers(js, settings.namespace, agencies)
     finally:
         await nc.close()
 

@@ -427,6 +427,38 @@ class UnitUpserted(EventData):
     in_scope: bool | None = None
 
 
+# --- outbound to other agencies (subject antq.outbound.<agency>.<Type>.v1, only that agency reads it) ----------
+class TipAccepted(EventData):
+    """A tip the agency forwarded was accepted: the agency's own reference, the tip's id and, encrypted to the
+    agency's registered key, the receipt its user follows the tip up with (and claims a reward with)."""
+
+    TYPE: ClassVar[str] = "TipAccepted.v1"
+    reference: str = Field(min_length=1, max_length=200, description="The agency's own reference of the tip")
+    tip_id: str = ShortText
+    accepted_at: datetime
+    receipt_jwe: str | None = Field(
+        default=None, max_length=16_000,
+        description="Compact JWE (ECDH-ES, A256GCM, `kid` of the agency's registered key) of {receipt, tip_id, "
+                    "reference}. Absent when no key is registered for the agency (see receipt_withheld)")
+    receipt_withheld: Literal["no_agency_key"] | None = Field(
+        default=None, description="Why receipt_jwe is absent: no key is registered for the agency")
+
+
+class InboundRejected(EventData):
+    """A message the agency published was refused. Never carries the refused message's body or identity."""
+
+    TYPE: ClassVar[str] = "InboundRejected.v1"
+    reference: str | None = Field(default=None, max_length=200,
+                                  description="The agency's own reference, when the message could be read")
+    message_type: str = Field(min_length=1, max_length=200, description="The refused message's type, e.g. "
+                                                                        "TipSubmitted.v1")
+    message_id: str | None = Field(default=None, max_length=200, description="The refused CloudEvent's id, when read")
+    reason_code: str = Field(min_length=1, max_length=64, description="e.g. plaintext_identity, invalid, "
+                                                                      "undecryptable_identity, source_mismatch")
+    reason: str = Field(min_length=1, max_length=1000, description="Why, naming fields and rules, never values")
+    rejected_at: datetime
+
+
 CATALOGUE: tuple[type[EventData], ...] = (
     UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, DossierSubmitted, UnitAppraised,
     UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
@@ -437,6 +469,7 @@ CATALOGUE: tuple[type[EventData], ...] = (
     NotificationDelivered, NotificationFailed,
 )
 INBOUND: tuple[type[EventData], ...] = (IncidentReported, TipSubmitted, UnitUpserted)
+OUTBOUND: tuple[type[EventData], ...] = (TipAccepted, InboundRejected)
 
 EVENT_TYPES: dict[str, type[EventData]] = {model.TYPE: model for model in CATALOGUE}
 INBOUND_TYPES: dict[str, type[EventData]] = {model.TYPE: model for model in INBOUND}

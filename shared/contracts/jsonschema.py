@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contracts.envelope import CloudEvent
-from shared.contracts.events import CATALOGUE, INBOUND, EventData
+from shared.contracts.events import CATALOGUE, INBOUND, OUTBOUND, EventData
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 _IGNORED_KEYS = {"title", "description", "default", "examples"}
@@ -26,7 +26,7 @@ def schema_for(model: type[EventData]) -> dict[str, Any]:
 
 
 def current_schemas() -> dict[str, dict[str, Any]]:
-    out = {model.TYPE: schema_for(model) for model in (*CATALOGUE, *INBOUND)}
+    out = {model.TYPE: schema_for(model) for model in (*CATALOGUE, *INBOUND, *OUTBOUND)}
     envelope = CloudEvent.model_json_schema(mode="serialization")
     envelope["x-event-type"] = "envelope"
     out["envelope"] = envelope

@@ -107,7 +107,7 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
 
 def test_streams_are_provisioned_once_with_the_admin_credentials(compose: dict[str, Any]) -> None:
     provision = compose["services"]["nats-provision"]
-    assert provision["command"] == ["nats", "provision"]
+    assert provision["command"] == ["nats", "provision", "--agency", "mia-app"]
     assert provision["restart"] == "no"
     assert provision["depends_on"]["nats"] == {"condition": "service_healthy"}
     assert provision["environment"]["ANTQ_NATS_USER"] == "admin"

@@ -149,7 +149,7 @@ def test_streams_are_provisioned_by_a_job_with_the_admin_credentials(rendered: t
     job = _by_kind(resources, "Job")["antq-nats-provision"]
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["args"] == ["nats", "provision"]
+    assert container["args"] == ["nats", "provision", "--agency", "mia-app"]
     secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
     assert secrets["ANTQ_NATS_USER"]["name"] == secrets["ANTQ_NATS_PASSWORD"]["name"] == "antq-nats-admin"
     assert pod["restartPolicy"] == "Never"

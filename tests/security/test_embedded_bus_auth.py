@@ -16,7 +16,8 @@ import httpx
 import nats
 import pytest
 
-from shared.bus.permissions import inbox_prefix
+from shared.bus.permissions import AGENCY_JS_PREFIX, agency_inbox_prefix, inbox_prefix
+from shared.contracts.subjects import outbound_durable
 from shared.settings import SERVICES
 from tests.e2e.test_antq_up import Platform, ready_platform
 
@@ -78,11 +79,21 @@ def test_an_agency_added_while_running_publishes_only_on_its_own_inbound_subject
 
     async def scenario() -> None:
         seen = Violations()
-        nc = await nats.connect(url, error_cb=seen.error_cb, allow_reconnect=False)
+        # In the embedded server's shared agency account an agency receives on its own inbox prefix only.
+        nc = await nats.connect(url, error_cb=seen.error_cb, allow_reconnect=False,
+                                inbox_prefix=agency_inbox_prefix("some-agency"))
         try:
             ack = await nc.jetstream().publish("antq.inbound.some-agency.IncidentReported.v1", b"{}",
                                                headers={"Nats-Msg-Id": "some-agency-r-1"})
             assert ack.stream == "INBOUND" and ack.seq >= 1
+            # The message is no event: units refuses it and tells the agency on its own reply consumer, which
+            # `antq nats url` created.
+            replies = await nc.jetstream(prefix=AGENCY_JS_PREFIX).pull_subscribe_bind(
+                outbound_durable("some-agency"), "OUTBOUND")
+            [reply] = await replies.fetch(1, timeout=30)
+            assert reply.subject == "antq.outbound.some-agency.InboundRejected.v1"
+            assert json.loads(reply.data)["data"]["reason_code"] == "invalid"
+            await reply.ack_sync(timeout=5)
             for subject in ("antq.inbound.other-agency.IncidentReported.v1", "antq.units.UnitCertified.v1",
                             "$JS.API.STREAM.INFO.INBOUND", "$JS.API.STREAM.MSG.GET.INBOUND"):
                 await nc.publish(subject, b"{}")

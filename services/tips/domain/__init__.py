@@ -56,7 +56,7 @@ from .rules import (
     load_deadline_rules,
     load_triage_rules,
 )
-from .sealed import InboundKeyring, UndecryptableIdentity, seal
+from .sealed import InboundKeyring, InvalidAgencyKey, UndecryptableIdentity, agency_jwks, seal, seal_receipt
 from .secrecy import (
     FAST_FOR_TESTS,
     PRODUCTION,
@@ -96,6 +96,7 @@ __all__ = [
     "IdentityCipher",
     "IdentityDecryptError",
     "InboundKeyring",
+    "InvalidAgencyKey",
     "Leak",
     "Receipt",
     "Tip",
@@ -104,6 +105,7 @@ __all__ = [
     "TriageRules",
     "UndecryptableIdentity",
     "add_months",
+    "agency_jwks",
     "attachment_problems",
     "available_versions",
     "begin_verification",
@@ -137,6 +139,7 @@ __all__ = [
     "receive_tip",
     "reward_ref",
     "seal",
+    "seal_receipt",
     "text_similarity",
     "triage",
     "validate_attachments",

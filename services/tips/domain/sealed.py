@@ -116,3 +116,50 @@ def seal(identity: Mapping[str, Any], jwks: Mapping[str, Any]) -> str:
     public = ECKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
     header = {"alg": KEY_ALG, "enc": CONTENT_ENC, "kid": jwk["kid"]}
     return jwe.encrypt_compact(header, json.dumps(dict(identity), ensure_ascii=False).encode(), public)
+
+
+# --- receipts sealed to an agency -------------------------------------------------------------------------------
+# A tip an agency forwards is answered with `TipAccepted.v1` on the agency's own subject; the receipt in it is a
+# compact JWE (the same algorithms) to the agency's registered public key, so only the agency can read it.
+
+class InvalidAgencyKey(ValueError):
+    """A JWK set that cannot take receipts: the message says what is wrong (never key material)."""
+
+
+def agency_jwks(raw: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """An agency's JWK set as registered: its EC P-256 public keys for encryption, each with a `kid` (the RFC 7638
+    thumbprint when absent), the first one used. A private key is refused (the platform never holds an agency's
+    private key); keys for other uses (`use` other than `enc`) are dropped."""
+    keys = raw.get("keys") if isinstance(raw, Mapping) else None
+    if not isinstance(keys, list) or not keys:
+        raise InvalidAgencyKey("a JWK set is an object with a non-empty `keys` list")
+    out: list[dict[str, Any]] = []
+    for jwk in keys:
+        if not isinstance(jwk, Mapping):
+            raise InvalidAgencyKey("every entry of `keys` is a JWK object")
+        if "d" in jwk:
+            raise InvalidAgencyKey("a private key was given: register the agency's public key only")
+        if jwk.get("use", "enc") != "enc" or jwk.get("alg", KEY_ALG) != KEY_ALG:
+            continue
+        if jwk.get("kty") != "EC" or jwk.get("crv") != CURVE:
+            raise InvalidAgencyKey(f"receipts are encrypted to EC {CURVE} keys (kty EC, crv {CURVE})")
+        try:
+            key = ECKey.import_key({k: jwk[k] for k in ("kty", "crv", "x", "y")})
+        except (KeyError, ValueError, TypeError, JoseError) as exc:
+            raise InvalidAgencyKey(f"not a valid EC public key ({type(exc).__name__})") from None
+        kid = jwk.get("kid") or key.thumbprint()
+        if not isinstance(kid, str) or not 0 < len(kid) <= 200:
+            raise InvalidAgencyKey("a `kid` is a string of 1 to 200 characters")
+        out.append(dict(key.as_dict(private=False)) | {"kid": kid, "use": "enc", "alg": KEY_ALG})
+    if not out:
+        raise InvalidAgencyKey(f"no key for encryption ({KEY_ALG}) in the set")
+    return {"keys": out}
+
+
+def seal_receipt(receipt: str, *, tip_id: str, reference: str, jwks: Mapping[str, Any]) -> str:
+    """`{receipt, tip_id, reference}` as a compact JWE (ECDH-ES, A256GCM) to the first key of an agency's JWK set."""
+    jwk = agency_jwks(jwks)["keys"][0]
+    public = ECKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
+    header = {"alg": KEY_ALG, "enc": CONTENT_ENC, "kid": jwk["kid"]}
+    payload = {"receipt": receipt, "tip_id": tip_id, "reference": reference}
+    return jwe.encrypt_compact(header, json.dumps(payload).encode(), public)

@@ -51,7 +51,8 @@ async def stored(db: Database) -> tuple[dict[tuple[str, str], dict[str, Any]], l
     async with db.read() as s:
         refs = {(r.agency, r.reference): r.tip_id for r in await s.execute(select(store.inbound_refs))}
         tips = {r["tip_id"]: dict(r) for r in (await s.execute(select(store.tips))).mappings()}
-        events = [r[0] for r in await s.execute(select(outbox.c.event_type))]
+        events = [r[0] if r[0].startswith("antq.") else r[1]
+                  for r in await s.execute(select(outbox.c.event_type, outbox.c.subject))]
     return {key: tips[tip_id] for key, tip_id in refs.items()}, events
 
 
@@ -75,7 +76,9 @@ async def test_a_batch_processes_each_reference_once_and_stores_each_tip(tmp_pat
         await db.dispose()
     assert sorted(tips) == [("national-app", "R-1"), ("national-app", "R-2"), ("national-app", "R-3"),
                             ("national-app", "R-4"), ("school-registry", "R-1")]
-    assert events == ["antq.tips.TipReceived.v1"] * 5
+    # Each tip is received once, and answered once on its agency's reply subject.
+    assert sorted(events) == sorted(["antq.tips.TipReceived.v1"] * 5 + ["antq.outbound.national-app.TipAccepted.v1"] * 4
+                                    + ["antq.outbound.school-registry.TipAccepted.v1"])
     assert all(t["channel"] == "agency" for t in tips.values())
     assert "lần hai" not in tips[("national-app", "R-1")]["description"]  # the first one was kept
     odd = tips[("national-app", "R-2")]

@@ -68,3 +68,23 @@ def test_forwarded_tips_have_a_work_queue_stream_that_overlaps_no_other() -> Non
                                            ("a.b", False), ("", False), ("-x", False)])
 def test_agency_names_are_single_lowercase_subject_tokens(name: str, ok: bool) -> None:
     assert valid_agency_name(name) is ok
+
+
+def test_every_service_that_consumes_an_inbound_stream_may_answer_its_refusals() -> None:
+    """The spine answers every refused inbound message with InboundRejected.v1 on the agency's reply subject: a
+    service consuming an inbound stream without permission to publish there would retry its refusals forever."""
+    from services.bus import consumed_streams
+    from shared.bus.permissions import service_user
+    from shared.contracts.subjects import OUTBOUND_PUBLISHERS, outbound_subject
+
+    inbound = {spec.name for spec in STREAMS if any(p.startswith("antq.inbound.") for p in spec.subjects)}
+    readers = {service for service, streams in consumed_streams().items() if inbound & set(streams)}
+    assert readers == {"tips", "units"}
+    assert set(OUTBOUND_PUBLISHERS["InboundRejected.v1"]) == readers
+    for service in readers:
+        user = service_user(service, consumed_streams()[service])
+        assert user.publish is not None
+        assert outbound_subject("*", "InboundRejected.v1") in user.publish
+        assert "$JS.API.STREAM.INFO.OUTBOUND" in user.publish
+    replies = stream_for_subject(outbound_subject("mia-app", "TipAccepted.v1"))
+    assert replies.name == "OUTBOUND" and replies.retention == "limits" and replies.max_age_days == 30
