@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.units import api, store, subscribers
+from services.units.domain.activities import load_activity_kinds
 from shared.service import Service
 from shared.settings import Settings
 
@@ -50,6 +51,7 @@ class UnitGauges:
 
 
 def build(settings: Settings) -> Service:
+    load_activity_kinds()  # the activity-kinds data is checked before anything starts: a bad file stops start-up
     service = Service("units", settings, title="antq units",
                       description="The registry of agencies, enterprises and schools and their yearly ANTT cycle.")
     subscribers.register(service)
