@@ -5,7 +5,9 @@ from __future__ import annotations
 from services.awards import handlers
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
+    AwardHeldImported,
     CertificationRevoked,
+    RecognitionImported,
     TipReceived,
     TipTriaged,
     TipVerified,
@@ -20,9 +22,10 @@ from shared.service import Service
 def register(service: Service) -> None:
     @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
                             types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE,
-                                   CertificationRevoked.TYPE},
-                            description="Units (area, for scope and quotas), recognitions and revocations: the "
-                                        "basis of collective awards")
+                                   CertificationRevoked.TYPE, RecognitionImported.TYPE, AwardHeldImported.TYPE},
+                            description="Units (area, for scope and quotas), recognitions and revocations, and the "
+                                        "past years and awards held of the history import: the basis of collective "
+                                        "awards")
     async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await handlers.on_unit_events(deliveries, uow, now=service.clock())
 
