@@ -47,7 +47,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ActivityReported": {"activity_id": _id(), "unit_id": UNIT, "kind": "drill", "held_on": "2026-08-19",
                          "participants": 120},
     "ActivityReportedV2": {"activity_id": _id(), "unit_id": UNIT, "kind": "news_items", "held_on": "2026-08-19",
-                           "year": 2026, "figures": {"items": 12}, "kinds_version": "activity-kinds-2026.1"},
+                           "year": 2026, "figures": {"items": 12}, "kinds_version": "activity-kinds-2021.1"},
     "RecognitionImported": {"unit_id": UNIT, "year": 2024, "recognized": True, "decision_no": "12/QĐ-UBND",
                             "decided_on": "2024-12-20", "decided_by_level": "commune", "area_code": "79.26743"},
     "AwardHeldImported": {"award_type": "giay_khen", "recipient_kind": "unit", "recipient_ref": UNIT,

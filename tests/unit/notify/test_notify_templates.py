@@ -32,7 +32,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ActivityReported": {"activity_id": "AC1", "unit_id": "U1", "kind": "propaganda_session",
                          "held_on": "2026-08-19", "participants": 120},
     "ActivityReportedV2": {"activity_id": "AC2", "unit_id": "U1", "kind": "banners_slogans", "held_on": "2026-08-19",
-                           "year": 2026, "figures": {"items": 40}, "kinds_version": "activity-kinds-2026.1"},
+                           "year": 2026, "figures": {"items": 40}, "kinds_version": "activity-kinds-2021.1"},
     "RecognitionImported": {"unit_id": "U1", "year": 2024, "recognized": True, "decision_no": "12/QĐ-UBND",
                             "decided_on": "2024-12-20", "decided_by_level": "commune", "rating": "good",
                             "area_code": "79.26743"},
