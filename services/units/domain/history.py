@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.contracts.events import AwardHeldImported, Level, Rating, RecognitionImported
 
@@ -31,12 +31,6 @@ class _Row(BaseModel):
     year: int = Field(ge=2000, le=2200)
     decision_no: str = Field(min_length=1, max_length=200)
     decision_date: date | None = None
-
-    @model_validator(mode="after")
-    def _names_a_unit(self) -> _Row:
-        if self.unit_id is None and self.external_key is None:
-            raise ValueError("give the unit: unit_id or external_key")
-        return self
 
 
 class RecognitionRow(_Row):
@@ -109,6 +103,9 @@ def validate_history_row(row: Mapping[str, Any], *, line: int, current_year: int
         model = AwardRow
     else:
         return HistoryRow(line=line, errors=(RowError(field="record", message="record is recognition or award"),))
+    if data.get("unit_id") is None and data.get("external_key") is None:
+        return HistoryRow(line=line, errors=(RowError(field="unit_id", message="give the unit: unit_id or "
+                                                                               "external_key"),))
     try:
         fields = model.model_validate(data)
     except ValidationError as exc:
