@@ -80,6 +80,8 @@ async def test_an_award_held_counts_for_the_next_one_and_is_never_proposed_again
     assert [s["action"] for s in detail["audit"]] == ["award.import"]
     grant = await awards.http.post(f"/awards/{held[0]['award_id']}/grant", headers=awards.token("admin"))
     assert grant.status_code == 409  # no certificate is signed for an award decided before antq
+    figures = (await awards.http.get("/stats", params={"year": 2025}, headers=awards.token("admin"))).json()
+    assert (figures["totals"]["held"], figures["totals"]["approved"], figures["totals"]["proposed"]) == (1, 1, 0)
 
     await drive(units, uid, "recognised")  # 2026: four years in a row, and the Giấy khen held since 2025
     async def bang_khen() -> list[dict[str, Any]]:
