@@ -29,7 +29,8 @@ router = APIRouter()
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 PENDING = ("proposed", "reviewed")
-COMMENDED = ("approved", "granted")  # the statuses of an award that stands; an annulled one no longer counts
+# The statuses of an award that stands (an annulled one no longer counts); `held`: imported, decided before antq.
+COMMENDED = ("approved", "granted", "held")
 AREA_SCOPED = frozenset({"officer", "leader"})  # roles whose lists and figures are limited to their token's area
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _TEMPLATES = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
@@ -221,9 +222,10 @@ class Counts(BaseModel):
     """Counts by current status: `approved` are the awards standing now (approved or granted, so an annulled
     award is not counted as commended), `granted` those whose certificate was issued and not annulled."""
 
-    proposed: int = Field(default=0, description="every award proposed (any status)")
+    proposed: int = Field(default=0, description="every award proposed in antq (any status but held)")
     pending: int = Field(default=0, description="proposed or reviewed")
-    approved: int = Field(default=0, description="commended now: status approved or granted")
+    approved: int = Field(default=0, description="commended now: status approved, granted or held")
+    held: int = Field(default=0, description="awards decided before antq, from the history import")
     granted: int = Field(default=0, description="status granted")
     rejected: int = 0
     annulled: int = 0
@@ -267,7 +269,7 @@ class Jwks(BaseModel):
             summary="List awards (officers within their area; a unit its own)")
 async def list_awards(
     request: Request,
-    status: Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled"] | None = None,
+    status: Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled", "held"] | None = None,
     year: int | None = Query(default=None, ge=2000, le=2200),
     recipient_kind: Literal["unit", "person", "reporter"] | None = None,
     award_type: str | None = Query(default=None, max_length=64),
@@ -525,7 +527,8 @@ async def stats(request: Request, year: int | None = Query(default=None, ge=2000
                    out.collectives if kind in COLLECTIVE_KINDS else out.individuals]
         n, status = int(r["n"]), r["status"]
         for counts in buckets:
-            counts.proposed += n
+            counts.proposed += n if status != "held" else 0
+            counts.held += n if status == "held" else 0
             counts.pending += n if status in PENDING else 0
             counts.approved += n if status in COMMENDED else 0
             counts.granted += n if status == "granted" else 0

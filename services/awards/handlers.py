@@ -26,6 +26,7 @@ from services.awards.domain import (
     build_credential,
     evaluate_tip,
     evaluate_unit,
+    hold,
     new_proposals,
     propose,
     restore_on_recognition,
@@ -42,14 +43,17 @@ from services.awards.domain import reject as reject_step
 from services.awards.domain import review as review_step
 from services.awards.domain.certificates import VerificationResult, certificate_id_of
 from services.awards.domain.claims import reward_refs_for_claim
+from services.awards.domain.evaluation import award_id_for_key, proposal_key
 from services.awards.domain.workflow import SYSTEM_ACTOR, AuditEntry
 from services.awards.keys import KeyStore
 from shared import audit
-from shared.bus.consumer import Delivery
+from shared.bus.consumer import Delivery, Reject
 from shared.calendar import local_date
 from shared.contracts.events import (
     CertificationRestored,
+    AwardHeldImported,
     CertificationRevoked,
+    RecognitionImported,
     TipReceived,
     TipTriaged,
     TipVerified,
@@ -371,6 +375,20 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
                     folded.certifications[data.year], now, decision_no=data.decision_no,
                     consecutive_years=data.consecutive_years))
             await evaluate(data.unit_id, delivery.event_id)
+        elif isinstance(data, RecognitionImported):
+            facts = view.facts(data.unit_id, None)
+            folded = facts.with_imported(delivery.event_id, data)
+            if folded is not facts:
+                view.put_certification(data.unit_id, data.year, store.certification_values(
+                    folded.certifications[data.year], now, decision_no=data.decision_no))
+                await evaluate(data.unit_id, delivery.event_id)
+        elif isinstance(data, AwardHeldImported):
+            await flush_owed()
+            await view.save()
+            if await on_award_held_imported(delivery, uow, now=now) and data.recipient_kind == "unit":
+                await view.refresh_awards({data.recipient_ref})
+                # An award held may be the earlier award a rule needs: the unit may now be owed the next one.
+                await evaluate(data.recipient_ref, delivery.event_id)
         elif isinstance(data, CertificationRevoked | CertificationRestored):
             await flush_owed()
             await view.save()
@@ -381,6 +399,41 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
             await view.reload(data.unit_id)
     await flush_owed()
     await view.save()
+
+
+async def on_award_held_imported(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> Award | None:
+    """Record an award held before antq (status `held`, its decision number, audited as `award.import`) under
+    the key a proposal of the same type, recipient and year would have, so the rules never propose it again.
+    An award antq already has under that key is left as it is; an award type the rules do not know is refused
+    (DLQ)."""
+    data = delivery.data
+    assert isinstance(data, AwardHeldImported)
+    area = data.area_code
+    if area is None and data.unit_id:
+        unit = await store.get_unit(session=uow.session, unit_id=data.unit_id)
+        area = str(unit["area_code"]) if unit else None
+    province = store.province_of(area)
+    rules = _rules(province, now)
+    if data.award_type not in rules.award_types:
+        raise Reject(f"unknown award type {data.award_type!r} (imported award held)")
+    key = proposal_key(data.award_type, data.recipient_kind, data.recipient_ref, data.year)
+    if await store.known_keys(session=uow.session, keys=[key]):
+        return None  # antq has this award already (proposed by the rules, or imported before)
+    award_type = rules.award_types[data.award_type]
+    step = hold(key=key, award_id=award_id_for_key(key), award_type=data.award_type,
+                recipient_kind=data.recipient_kind, recipient_ref=data.recipient_ref, year=data.year,
+                decision_no=data.decision_no, level=award_type.approving_levels[0], area_code=area,
+                province_code=province, rules=rules, basis=(delivery.event_id,), actor=SYSTEM.sub, now=now)
+    try:
+        async with uow.session.begin_nested():
+            await store.insert_award(session=uow.session, award=step.award, recipient_name=data.recipient_name,
+                                     nomination={"imported": True, "decided_on": data.decided_on,
+                                                 "unit_id": data.unit_id})
+    except IntegrityError:
+        return None
+    await _audit(uow, step.audit, SYSTEM, cause=delivery.event_id, decision_no=data.decision_no,
+                 decided_on=data.decided_on.isoformat() if data.decided_on else None, imported=True)
+    return step.award
 
 
 async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[str | None, list[Proposal], Any, str]], *,

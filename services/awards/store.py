@@ -56,6 +56,8 @@ unit_certifications = Table(
     Column("revoked_event_id", String(200), nullable=True),
     Column("revoked_reason", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A past year from the history import (RecognitionImported), not decided in antq.
+    Column("imported", Boolean, nullable=False, default=False),
 )
 
 # Tip -> area (TipReceived/TipTriaged) and its verification (TipVerified). No reporter data ever reaches here:
@@ -159,7 +161,7 @@ def unit_facts(unit_id: str, area_code: str | None, rows: Iterable[Mapping[Any, 
     records = {
         r["year"]: CertificationRecord(year=r["year"], event_id=r["certified_event_id"], rating=r["rating"],
                                        decided_by_level=r["decided_by_level"], revoked=r["revoked"],
-                                       revoked_event_id=r["revoked_event_id"])
+                                       revoked_event_id=r["revoked_event_id"], imported=bool(r.get("imported")))
         for r in rows
     }
     return UnitFacts(unit_id=unit_id, area_code=area_code or "", province_code=province_of(area_code) or "",
@@ -170,7 +172,7 @@ def certification_values(record: CertificationRecord, now: datetime, **extra: An
     """The `unit_certifications` columns a recognition record sets (besides its unit and year)."""
     return {"certified_event_id": record.event_id, "rating": record.rating,
             "decided_by_level": record.decided_by_level, "revoked": record.revoked,
-            "revoked_event_id": record.revoked_event_id, "updated_at": now, **extra}
+            "revoked_event_id": record.revoked_event_id, "imported": record.imported, "updated_at": now, **extra}
 
 
 async def save_certification(*, session: AsyncSession, unit_id: str, record: CertificationRecord, now: datetime,

@@ -6,7 +6,9 @@ from services.awards import handlers
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
     CertificationRestored,
+    AwardHeldImported,
     CertificationRevoked,
+    RecognitionImported,
     TipReceived,
     TipTriaged,
     TipVerified,
@@ -21,9 +23,11 @@ from shared.service import Service
 def register(service: Service) -> None:
     @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
                             types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE,
-                                   CertificationRevoked.TYPE, CertificationRestored.TYPE},
+                                   CertificationRevoked.TYPE, CertificationRestored.TYPE, RecognitionImported.TYPE,
+                                   AwardHeldImported.TYPE},
                             description="Units (area, for scope and quotas), recognitions, revocations and "
-                                        "restorations: the basis of collective awards")
+                                        "restorations, and the past years and awards held of the history import: "
+                                        "the basis of collective awards")
     async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
         await handlers.on_unit_events(deliveries, uow, now=service.clock())
 

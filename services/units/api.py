@@ -28,12 +28,14 @@ from services.units.domain import (
     area_covers,
     assessment_year_of,
     load_frameworks,
+    local_date,
     split_area_code,
     states_awaiting,
 )
+from services.units.domain.activities import load_activity_kinds
 from services.units.domain.cycle import CycleState
 from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus
-from services.units.handlers import CriterionBody, Guard, ImportReport, ItemResult, Step
+from services.units.handlers import CriterionBody, Guard, HistoryReport, ImportReport, ItemResult, Step
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
 from shared import places
 from shared.areas import check_known_area
@@ -691,6 +693,103 @@ async def list_activities(unit_id: UnitId, request: Request, year: int | None = 
     nxt = encode_cursor([rows[size - 1].held_on.isoformat(), rows[size - 1].activity_id]) \
         if len(rows) > size else None
     return Page[Activity](items=rows[:size], next_cursor=nxt)
+
+
+class FigureOut(BaseModel):
+    code: str
+    vi: str
+    en: str
+    type: str
+    unit: str = Field(description="what the figure counts (person, item, plan…)")
+    required: bool
+    default: int | str | None = Field(description="a number, or the figure whose value it takes")
+    min: int
+    max: int
+
+
+class ActivityKindOut(BaseModel):
+    code: str
+    vi: str
+    en: str
+    retired_on: date | None = None
+    figures: list[FigureOut]
+
+
+class ActivityKindList(BaseModel):
+    version: str = Field(description="the activity-kinds version in force today")
+    valid_from: date
+    items: list[ActivityKindOut]
+
+
+@router.get("/activity-kinds", response_model=ActivityKindList, tags=["activities"],
+            summary="The activity kinds a unit reports and the figures each carries (public)")
+async def list_activity_kinds(request: Request) -> ActivityKindList:
+    POLICY.authorize(None, "activity_kinds.read")
+    version = load_activity_kinds().in_force(local_date(_now(request)))
+    return ActivityKindList(version=version.version, valid_from=version.valid_from, items=[
+        ActivityKindOut.model_validate(spec.public(code)) for code, spec in version.kinds.items()])
+
+
+# --- history import ------------------------------------------------------------------------------------------------
+@router.post("/history/import", response_model=HistoryReport, tags=["history"], responses=ERROR_RESPONSES,
+             summary="Import past years' results and awards held (text/csv or application/x-ndjson), idempotent",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def import_history(
+    request: Request,
+    dry_run: Annotated[bool, Query(description="check every row and report, record nothing")] = False,
+    rows: Annotated[Literal["all", "rejected", "none"], Query(description="which rows the report lists")] = "all",
+) -> HistoryReport:
+    principal = _scoped_reader(request, "history.import")
+    if principal.role == "officer" and principal.area is not None and "." in principal.area:
+        raise Forbidden("past years are imported by the province's officers", code="province_officers_only",
+                        details={"area": principal.area})
+    records = handlers.parse_records(await request.body(), request.headers.get("content-type"))
+    service = _service(request)
+    keep = {"all": lambda _: True, "rejected": lambda r: r.status == "rejected", "none": lambda _: False}[rows]
+    return await handlers.import_history(service.db, records, now=_now(request), actor=_step_actor(principal),
+                                         guard=_guard(principal, "history.import"), dry_run=dry_run,
+                                         chunk_rows=service.settings.units_import_chunk_rows, keep_rows=keep)
+
+
+class PastRecognitionOut(BaseModel):
+    year: int
+    recognized: bool
+    decision_no: str
+    decided_on: date | None = None
+    decided_by_level: str
+    rating: str | None = None
+    imported_at: datetime
+    imported_by: str
+
+
+class PastAwardOut(BaseModel):
+    award_type: str
+    recipient_kind: str
+    recipient_ref: str
+    recipient_name: str | None = None
+    year: int
+    decision_no: str
+    decided_on: date | None = None
+    imported_at: datetime
+    imported_by: str
+
+
+class UnitPast(BaseModel):
+    unit_id: str
+    recognitions: list[PastRecognitionOut]
+    awards: list[PastAwardOut]
+
+
+@router.get("/units/{unit_id}/past", response_model=UnitPast, tags=["history"], responses=ERROR_RESPONSES,
+            summary="The unit's imported past results and the awards it and its people held before antq")
+async def unit_past(unit_id: UnitId, request: Request) -> UnitPast:
+    await _authorized_unit(request, unit_id, "history.read")
+    async with _service(request).db.read() as session:
+        recognitions, awards = await store.list_past(session=session, unit_id=unit_id)
+    return UnitPast(unit_id=unit_id, recognitions=[PastRecognitionOut.model_validate(r) for r in recognitions],
+                    awards=[PastAwardOut.model_validate(a) for a in awards])
 
 
 # --- audit ---------------------------------------------------------------------------------------------------------

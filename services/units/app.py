@@ -10,6 +10,7 @@ from prometheus_client import Gauge
 
 from services.units import api, store, subscribers
 from services.units.domain import load_agency_trust
+from services.units.domain.activities import load_activity_kinds
 from shared.service import Service
 from shared.settings import Settings
 
@@ -51,6 +52,7 @@ class UnitGauges:
 
 
 def build(settings: Settings) -> Service:
+    load_activity_kinds()  # the activity-kinds data is checked before anything starts: a bad file stops start-up
     service = Service("units", settings, title="antq units",
                       description="The registry of agencies, enterprises and schools and their yearly ANTT cycle.")
     # Read before anything starts: a trust file that does not validate stops the service here.

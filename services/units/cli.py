@@ -1,4 +1,5 @@
-"""`antq units …` commands: bulk import of a registry file straight into the units database."""
+"""`antq units …` commands: bulk import of a registry file, and of past years (history), straight into the units
+database."""
 
 from __future__ import annotations
 
@@ -65,6 +66,58 @@ def import_file(
     else:
         typer.echo(f"{report['total']} rows: {report['created']} created, {report['updated']} updated, "
                    f"{report['unchanged']} unchanged, {report['rejected']} rejected")
+        for row in report.get("rows", []):  # type: ignore[attr-defined]
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row.get("errors", []))
+            typer.echo(f"  line {row['line']}: rejected — {reasons}")
+    raise typer.Exit(1 if report["rejected"] else 0)
+
+
+async def run_history_import(settings: Settings, file: Path, fmt: str, *, dry_run: bool) -> dict[str, object]:
+    """The history import of `POST /history/import`, straight into the units database, as an admin of this
+    machine (audited as `cli:<user>`); the events wait in its outbox until the units service publishes them."""
+    from services.units.domain import Actor
+    from services.units.handlers import import_history, parse_records
+    from shared.db import Database, utcnow
+    from shared.migrations import migrate
+
+    url = settings.database_url_for("units")
+    await migrate(url, "units")
+    db = Database(url, source="antq/units", sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        records = parse_records(file.read_bytes(), FORMATS[fmt])
+        report = await import_history(db, records, now=utcnow(), actor=Actor(sub=f"cli:{getpass.getuser()}",
+                                                                             role="admin"),
+                                      dry_run=dry_run, chunk_rows=settings.units_import_chunk_rows,
+                                      keep_rows=lambda row: row.status == "rejected")
+    finally:
+        await db.dispose()
+    return report.model_dump(mode="json", exclude_none=True)
+
+
+@app.command("import-history")
+def import_history_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header row) or JSON lines")],
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR]")] = None,
+    fmt: Annotated[Literal["auto", "csv", "jsonl"], typer.Option("--format", help="Default: by file suffix")] = "auto",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and report; record nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Import past years' ANTT results and awards already held (with their decision numbers); idempotent."""
+    if fmt == "auto":
+        fmt = "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+    from shared.errors import DomainError
+
+    try:
+        report = asyncio.run(run_history_import(load_settings(data_dir=data_dir), file, fmt, dry_run=dry_run))
+    except DomainError as exc:
+        typer.echo(f"antq units import-history: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        prefix = "dry run: " if dry_run else ""
+        typer.echo(f"{prefix}{report['total']} rows: {report['created']} created, {report['unchanged']} unchanged, "
+                   f"{report['rejected']} rejected")
         for row in report.get("rows", []):  # type: ignore[attr-defined]
             reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row.get("errors", []))
             typer.echo(f"  line {row['line']}: rejected — {reasons}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,10 +57,23 @@ from services.units.domain import (
     withdraw_incident,
 )
 from services.units.domain.cycle import CriterionOutcome, check_deciding_level
+from services.units.domain.history import (
+    AWARD_FACTS,
+    RECOGNITION_FACTS,
+    AwardRow,
+    HistoryFields,
+    RecognitionRow,
+    award_event,
+    award_record,
+    differences,
+    recognition_event,
+    recognition_record,
+    validate_history_row,
+)
 from services.units.domain.units import RowError
-from shared import audit
+from shared import audit, award_catalogue
 from shared.bus.consumer import Delivery, Reject
-from shared.contracts.events import IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
+from shared.contracts.events import EventData, IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
 from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
@@ -737,3 +750,153 @@ class CriterionBody(BaseModel):
     result: CriterionOutcome
     evidence: list[str] = Field(default_factory=list, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+
+
+# --- history import ------------------------------------------------------------------------------------------------
+HistoryStatus = Literal["created", "unchanged", "rejected"]
+
+
+class HistoryRowReport(BaseModel):
+    line: int
+    status: HistoryStatus
+    record: str | None = None
+    unit_id: str | None = None
+    year: int | None = None
+    award_type: str | None = None
+    recipient_ref: str | None = None
+    errors: list[RowError] | None = None
+
+
+class HistoryReport(BaseModel):
+    dry_run: bool = False
+    total: int = 0
+    created: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rows: list[HistoryRowReport] = Field(default_factory=list)
+
+    def add(self, row: HistoryRowReport, *, keep: bool = True) -> None:
+        self.total += 1
+        setattr(self, row.status, getattr(self, row.status) + 1)
+        if keep:
+            self.rows.append(row)
+
+
+def _rejected(line: int, errors: Sequence[RowError], **found: Any) -> HistoryRowReport:
+    return HistoryRowReport(line=line, status="rejected", errors=list(errors), **found)
+
+
+async def import_history_rows(records: Sequence[tuple[int, Mapping[str, Any] | RowError]], uow: UnitOfWork, *,
+                              now: datetime, actor: Actor, guard: Guard = allow_all,
+                              dry_run: bool = False) -> list[HistoryRowReport]:
+    """One transaction's share of a history import: validate each row, find its unit, refuse a year antq decided
+    itself or a row that contradicts an earlier import; record the new facts with one event and one audit entry
+    each (`history.recognition`, `history.award`). A re-imported row is `unchanged`. With `dry_run` nothing is
+    written: the report says what the import would do."""
+    today = local_date(now)
+    current = assessment_year_of(now)
+    types = award_catalogue.award_types()
+    checked: list[tuple[int, HistoryFields]] = []
+    reports: list[HistoryRowReport] = []
+    for line, record in records:
+        if isinstance(record, RowError):
+            reports.append(_rejected(line, [record]))
+            continue
+        row = validate_history_row(record, line=line, current_year=current, today=today, award_types=types)
+        if row.fields is None:
+            reports.append(_rejected(line, row.errors, record=str(record.get("record") or "") or None))
+            continue
+        checked.append((line, row.fields))
+    by_id = await store.get_units(session=uow.session, unit_ids=[f.unit_id for _, f in checked if f.unit_id])
+    by_key = await store.get_units_by_external_keys(session=uow.session, keys=[
+        f.external_key for _, f in checked if f.external_key and not f.unit_id])
+    resolved: list[tuple[int, HistoryFields, Unit]] = []
+    for line, fields in checked:
+        unit = by_id.get(fields.unit_id) if fields.unit_id else by_key.get(fields.external_key or "")
+        if unit is None:
+            field_name = "unit_id" if fields.unit_id else "external_key"
+            reports.append(_rejected(line, [RowError(field=field_name, message="no such unit")],
+                                     record=fields.record, year=fields.year))
+            continue
+        refusal = guard(unit)
+        if refusal:
+            reports.append(_rejected(line, [RowError(field="unit_id", message=refusal)], record=fields.record,
+                                     unit_id=unit.unit_id, year=fields.year))
+            continue
+        resolved.append((line, fields, unit))
+    pairs = [(u.unit_id, f.year) for _, f, u in resolved if isinstance(f, RecognitionRow)]
+    states = await store.cycle_states(session=uow.session, pairs=pairs)
+    past = await store.past_recognitions_of(session=uow.session, pairs=pairs)
+    held = await store.past_awards_of(session=uow.session, refs=[
+        award_record(f, u)["recipient_ref"] for _, f, u in resolved if isinstance(f, AwardRow)])
+    new_recognitions: list[dict[str, Any]] = []
+    new_awards: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
+    who = {"imported_at": now, "imported_by": f"{actor.role}:{actor.sub}"[:200]}
+    for line, fields, unit in resolved:
+        found: dict[str, Any] = {"record": fields.record, "unit_id": unit.unit_id, "year": fields.year}
+        if isinstance(fields, RecognitionRow):
+            record = recognition_record(fields, unit)
+            key: Any = (unit.unit_id, fields.year)
+            state = states.get(key)
+            if state is not None:
+                reports.append(_rejected(line, [RowError(field="year", message=(
+                    f"antq holds the {fields.year} cycle of this unit ({state}): that year is not imported"))],
+                    **found))
+                continue
+            before, store_in, facts = past.get(key), cast(dict[Any, dict[str, Any]], past), RECOGNITION_FACTS
+        else:
+            record = award_record(fields, unit)
+            key = (record["award_type"], record["recipient_kind"], record["recipient_ref"], fields.year)
+            found |= {"award_type": fields.award_type, "recipient_ref": record["recipient_ref"]}
+            before, store_in, facts = held.get(key), cast(dict[Any, dict[str, Any]], held), AWARD_FACTS
+        if before is not None:
+            differ = differences(before, record, facts)
+            if differ:
+                reports.append(_rejected(line, [RowError(field=f, message=(
+                    f"imported before as {before.get(f)!r}; a past record is not changed by a new import"))
+                    for f in differ], **found))
+            else:
+                reports.append(HistoryRowReport(line=line, status="unchanged", **found))
+            continue
+        store_in[key] = {**record, **who}
+        event: EventData
+        if isinstance(fields, RecognitionRow):
+            new_recognitions.append({**record, **who})
+            event = recognition_event(record, unit.area_code)
+            action, target = "history.recognition", f"{unit.unit_id}/{fields.year}"
+        else:
+            new_awards.append({**record, **who})
+            event = award_event(record)
+            action, target = "history.award", f"{unit.unit_id}/{fields.year}"
+        reports.append(HistoryRowReport(line=line, status="created", **found))
+        if dry_run:
+            continue
+        event_id = uow.emit(event).id
+        trail.append({"actor": actor.sub, "role": actor.role, "action": action, "target": target, "at": now,
+                      "details": {"actor_area": actor.area, "line": line, "events": [event_id],
+                                  **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in record.items()
+                                     if k not in ("unit_id", "year")}}})
+    if not dry_run:
+        await store.insert_past(session=uow.session, recognitions=new_recognitions, awards=new_awards)
+        await audit.append_many(uow.session, store.audit_log, trail)
+    return sorted(reports, key=lambda r: r.line)
+
+
+async def import_history(db: Database, records: Sequence[tuple[int, Mapping[str, Any] | RowError]], *,
+                         now: datetime, actor: Actor, guard: Guard = allow_all, dry_run: bool = False,
+                         chunk_rows: int = 1000,
+                         keep_rows: Callable[[HistoryRowReport], bool] = lambda _: True) -> HistoryReport:
+    """A whole history file, committed in chunks (a dry run writes nothing). Re-importing it changes nothing."""
+    report = HistoryReport(dry_run=dry_run)
+    if dry_run:
+        # One transaction, rolled back: later rows see what earlier ones would have recorded only within a chunk,
+        # so the whole file is one chunk.
+        chunk_rows = max(len(records), 1)
+    for start in range(0, len(records), chunk_rows):
+        async with db.unit_of_work() as uow:
+            rows = await import_history_rows(records[start:start + chunk_rows], uow, now=now, actor=actor,
+                                             guard=guard, dry_run=dry_run)
+        for row in rows:
+            report.add(row, keep=keep_rows(row))
+    return report

@@ -37,9 +37,14 @@ POLICY = Policy([
     Rule("incidents.read", dict(READERS), description="a unit's incidents"),
     Rule("activities.create", dict(UNIT_OR_OFFICER), description="report a movement activity"),
     Rule("activities.read", dict(READERS), description="a unit's activities"),
+    Rule("activity_kinds.read", public=True, description="the activity kinds and the figures each carries"),
+    Rule("history.import", dict(OFFICER),
+         description="import past years' results and awards held (province officers; rows outside the area are "
+                     "rejected)"),
+    Rule("history.read", dict(READERS), description="a unit's imported past results and awards"),
     Rule("stats.read", {"admin": "any", "officer": "area", "agency": "any"}, description="report figures"),
     Rule("batches.run", dict(OFFICER), description="batch registration, scoring, appraisal and decisions"),
-    Rule("audit.read", {"admin": "any"}, description="the hash-chained trail of cycle commands"),
+    Rule("audit.read", {"admin": "any"}, description="the hash-chained trail of cycle commands and imports"),
 ])
 
 # What a unit's own staff may change about their unit (identity, area and scope are the police's business).

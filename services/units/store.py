@@ -51,6 +51,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
+from services.units.domain.stats import empty_by_kind, summarise_activities
 from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
 
@@ -169,8 +170,57 @@ activities = Table(
     Column("title", String(500), nullable=True),
     Column("note", Text, nullable=True),
     Column("reported_at", UTCDateTime, nullable=False),
+    # The figures the kind carries (activity-kinds data) and the version that checked them; NULL before 0003.
+    Column("figures", JSON, nullable=True),
+    Column("kinds_version", String(100), nullable=True),
     Index("ix_activities_year_kind", "year", "kind"),
     Index("ix_activities_unit", "unit_id", "held_on"),
+)
+
+# One row per figure of an activity, so that the report sums every figure of every kind in SQL.
+activity_figures = Table(
+    "activity_figures",
+    metadata,
+    Column("activity_id", String(64), primary_key=True),
+    Column("figure", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("value", Integer, nullable=False),
+    Index("ix_activity_figures_year_kind", "year", "kind"),
+)
+
+# History import: past years' results and awards already held, from the province's records (never decided in
+# antq). One row per unit and year, and per award, recipient and year: a re-import finds them and adds nothing.
+past_recognitions = Table(
+    "past_recognitions",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("recognized", Boolean, nullable=False),
+    Column("decision_no", String(200), nullable=False),
+    Column("decided_on", Date, nullable=True),
+    Column("decided_by_level", String(16), nullable=False),
+    Column("rating", String(16), nullable=True),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+)
+
+past_awards = Table(
+    "past_awards",
+    metadata,
+    Column("award_type", String(64), primary_key=True),
+    Column("recipient_kind", String(16), primary_key=True),
+    Column("recipient_ref", String(200), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("recipient_name", String(500), nullable=True),
+    Column("unit_id", String(64), nullable=True),
+    Column("area_code", String(80), nullable=True),
+    Column("decision_no", String(200), nullable=False),
+    Column("decided_on", Date, nullable=True),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Index("ix_past_awards_unit", "unit_id"),
 )
 
 # Inbound messages carry the sending agency's own reference; the same (agency, type, reference) is processed
@@ -425,14 +475,74 @@ async def list_audit(*, session: AsyncSession, target_prefix: str | None, action
 
 
 async def recognised_years(*, session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, list[int]]:
-    """Per unit, the years whose recognition stands (a revoked year is in state `revoked`, not counted)."""
+    """Per unit, the years whose recognition stands (a revoked year is in state `revoked`, not counted), the
+    past years of the history import included."""
     out: dict[str, list[int]] = defaultdict(list)
     for chunk in chunks(list(dict.fromkeys(unit_ids))):
         stmt = select(cycles.c.unit_id, cycles.c.year).where(cycles.c.unit_id.in_(chunk),
                                                              cycles.c.state == "recognised")
-        for uid, year in (await session.execute(stmt)).all():
+        past = select(past_recognitions.c.unit_id, past_recognitions.c.year).where(
+            past_recognitions.c.unit_id.in_(chunk), past_recognitions.c.recognized.is_(True))
+        for uid, year in (await session.execute(stmt.union(past))).all():
             out[uid].append(year)
+    for years in out.values():
+        years.sort()
     return out
+
+
+# --- history import ----------------------------------------------------------------------------------------------
+async def cycle_states(*, session: AsyncSession, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The state of the cycles antq holds for these (unit_id, year) pairs."""
+    out: dict[tuple[str, int], str] = {}
+    by_year: dict[int, list[str]] = defaultdict(list)
+    for uid, year in dict.fromkeys(pairs):
+        by_year[year].append(uid)
+    for year, uids in sorted(by_year.items()):
+        for chunk in chunks(uids):
+            rows = await session.execute(select(cycles.c.unit_id, cycles.c.state).where(
+                cycles.c.year == year, cycles.c.unit_id.in_(chunk)))
+            out |= {(uid, year): state for uid, state in rows.all()}
+    return out
+
+
+async def past_recognitions_of(*, session: AsyncSession,
+                               pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The imported results of these (unit_id, year) pairs."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for chunk in chunks(sorted({uid for uid, _ in pairs})):
+        rows = await session.execute(select(past_recognitions).where(past_recognitions.c.unit_id.in_(chunk)))
+        out |= {(r["unit_id"], r["year"]): dict(r) for r in rows.mappings()}
+    wanted = set(pairs)
+    return {k: v for k, v in out.items() if k in wanted}
+
+
+async def past_awards_of(*, session: AsyncSession, refs: Sequence[str]) -> dict[tuple[str, str, str, int], dict[str,
+                                                                                                                Any]]:
+    """The imported awards of these recipients, by (award_type, recipient_kind, recipient_ref, year)."""
+    out: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    t = past_awards
+    for chunk in chunks(sorted(set(refs))):
+        rows = await session.execute(select(t).where(t.c.recipient_ref.in_(chunk)))
+        out |= {(r["award_type"], r["recipient_kind"], r["recipient_ref"], r["year"]): dict(r)
+                for r in rows.mappings()}
+    return out
+
+
+async def insert_past(*, session: AsyncSession, recognitions: Sequence[dict[str, Any]],
+                      awards: Sequence[dict[str, Any]]) -> None:
+    if recognitions:
+        await insert_many(session, past_recognitions, list(recognitions))
+    if awards:
+        await insert_many(session, past_awards, list(awards))
+
+
+async def list_past(*, session: AsyncSession, unit_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A unit's imported results and awards (its people's included), oldest first."""
+    recs = await session.execute(select(past_recognitions).where(past_recognitions.c.unit_id == unit_id)
+                                 .order_by(past_recognitions.c.year))
+    held = await session.execute(select(past_awards).where(past_awards.c.unit_id == unit_id)
+                                 .order_by(past_awards.c.year, past_awards.c.award_type, past_awards.c.recipient_ref))
+    return [dict(r) for r in recs.mappings()], [dict(r) for r in held.mappings()]
 
 
 async def insert_cycles(*, session: AsyncSession, new: Sequence[Cycle], now: datetime) -> None:
@@ -518,6 +628,19 @@ async def year_incidents(*, session: AsyncSession, unit_ids: Sequence[str], year
 
 async def insert_activity(*, session: AsyncSession, activity: Activity) -> None:
     await session.execute(insert(activities).values(**activity.model_dump()))
+    rows = [{"activity_id": activity.activity_id, "figure": name, "unit_id": activity.unit_id, "year": activity.year,
+             "kind": activity.kind, "value": value} for name, value in activity.figures.items()]
+    if rows:
+        await insert_many(session, activity_figures, rows)
+
+
+def _activity(row: Any) -> Activity:
+    """An activity from its row; one reported before the kinds became data has its two figures as columns."""
+    data = dict(row)
+    if data.get("figures") is None:
+        data["figures"] = {"participants": data["participants"]} | (
+            {"commitments_signed": data["commitments_signed"]} if data.get("commitments_signed") is not None else {})
+    return Activity.model_validate(data)
 
 
 async def list_activities(*, session: AsyncSession, unit_id: str, year: int | None, after: tuple[date, str] | None,
@@ -530,7 +653,7 @@ async def list_activities(*, session: AsyncSession, unit_id: str, year: int | No
         stmt = stmt.where(or_(activities.c.held_on > held,
                               and_(activities.c.held_on == held, activities.c.activity_id > aid)))
     stmt = stmt.order_by(activities.c.held_on, activities.c.activity_id).limit(limit)
-    return [Activity.model_validate(dict(r)) for r in (await session.execute(stmt)).mappings()]
+    return [_activity(r) for r in (await session.execute(stmt)).mappings()]
 
 
 # --- inbound references ----------------------------------------------------------------------------------------
@@ -607,23 +730,20 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
                                         func.count(func.distinct(unit_models.c.unit_id))).where(*models_where))).one()
     mf.distinct_models, mf.sites, mf.units_with_model = int(row[0]), int(row[1]), int(row[2])
 
-    af = stats.activities
     act_where = [activities.c.year == query.year]
+    fig_where = [activity_figures.c.year == query.year]
     if unit_filter:
         act_where.append(activities.c.unit_id.in_(chosen))
-    by_kind: dict[str, dict[str, int]] = {k: {"count": 0, "participants": 0}
-                                          for k in ("propaganda_session", "training", "commitment_drive", "drill")}
-    signed = 0
-    for kind, n, people, commitments in (await session.execute(
-            select(activities.c.kind, func.count(), func.coalesce(func.sum(activities.c.participants), 0),
-                   func.coalesce(func.sum(activities.c.commitments_signed), 0))
-            .where(*act_where).group_by(activities.c.kind))).all():
-        by_kind[kind] = {"count": int(n), "participants": int(people)}
-        signed += int(commitments)
-    af.by_kind = by_kind
-    af.commitments_signed = signed
-    af.propaganda_sessions = by_kind["propaganda_session"]["count"]
-    af.propaganda_participants = by_kind["propaganda_session"]["participants"]
+        fig_where.append(activity_figures.c.unit_id.in_(chosen))
+    by_kind = empty_by_kind()
+    for kind, n in (await session.execute(
+            select(activities.c.kind, func.count()).where(*act_where).group_by(activities.c.kind))).all():
+        by_kind.setdefault(kind, {})["count"] = int(n)
+    for kind, figure, total in (await session.execute(
+            select(activity_figures.c.kind, activity_figures.c.figure, func.sum(activity_figures.c.value))
+            .where(*fig_where).group_by(activity_figures.c.kind, activity_figures.c.figure))).all():
+        by_kind.setdefault(kind, {"count": 0})[figure] = int(total or 0)
+    summarise_activities(stats.activities, by_kind)
 
     inf = stats.incidents
     inc_where = [incidents.c.year == query.year, incidents.c.status == "confirmed"]

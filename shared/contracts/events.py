@@ -193,6 +193,57 @@ class ActivityReported(EventData):
     participants: int = Field(ge=0)
 
 
+class ActivityReportedV2(EventData):
+    """An activity of any kind of the activity-kinds data (`GET /activity-kinds`), with the figures it carries.
+
+    `ActivityReported.v1` keeps its four kinds: it is still emitted for them, beside this event."""
+
+    TYPE: ClassVar[str] = "antq.units.ActivityReported.v2"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    activity_id: str = ShortText
+    unit_id: str = ShortText
+    kind: str = Field(min_length=1, max_length=64)
+    held_on: date
+    year: int = Field(ge=2000, le=2200)
+    figures: dict[str, int] = Field(description="figure code → value, as the kind declares them")
+    kinds_version: str = ShortText
+
+
+class RecognitionImported(EventData):
+    """A past year's ANTT result entered from the province's records (history import), not decided in antq.
+    Consumers count a recognised year toward consecutive-year rules; nobody is told of it as news."""
+
+    TYPE: ClassVar[str] = "antq.units.RecognitionImported.v1"
+    AGGREGATE: ClassVar[str] = "unit_id"
+    unit_id: str = ShortText
+    year: int = Field(ge=2000, le=2200)
+    recognized: bool
+    decision_no: str = ShortText
+    decided_on: date | None = None
+    decided_by_level: Level
+    rating: Rating | None = None
+    area_code: str = ShortText
+    imported: Literal[True] = True
+
+
+class AwardHeldImported(EventData):
+    """An award a unit or a person already holds, entered from the province's records (history import), with the
+    decision that gave it. Awards counts it where a rule needs an earlier award and never proposes it again."""
+
+    TYPE: ClassVar[str] = "antq.units.AwardHeldImported.v1"
+    AGGREGATE: ClassVar[str] = "recipient_ref"
+    award_type: str = Field(min_length=1, max_length=64)
+    recipient_kind: Literal["unit", "person"]
+    recipient_ref: str = ShortText
+    recipient_name: str | None = Field(default=None, max_length=500)
+    unit_id: str | None = Field(default=None, max_length=200, description="the unit (a person's unit, if known)")
+    area_code: str | None = Field(default=None, max_length=200)
+    year: int = Field(ge=2000, le=2200)
+    decision_no: str = ShortText
+    decided_on: date | None = None
+    imported: Literal[True] = True
+
+
 # --- tips ----------------------------------------------------------------------------------------------------
 class TipReceived(EventData):
     TYPE: ClassVar[str] = "antq.tips.TipReceived.v1"
@@ -461,8 +512,8 @@ class InboundRejected(EventData):
 
 CATALOGUE: tuple[type[EventData], ...] = (
     UnitRegistered, UnitUpdated, CycleRegistered, IncidentRecorded, UnitSelfAssessed, DossierSubmitted, UnitAppraised,
-    UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported,
-    IncidentConfirmed, IncidentWithdrawn, CertificationRestored,
+    UnitCertified, CertificationDenied, CertificationRevoked, ActivityReported, ActivityReportedV2,
+    IncidentConfirmed, IncidentWithdrawn, CertificationRestored, RecognitionImported, AwardHeldImported,
     TipReceived, TipTriaged, TipMessagePosted, TipDeadlineApproaching, TipOverdue, TipEscalated, TipVerified,
     TipClosed,
     AwardProposed, AwardApproved, AwardRejected, AwardGranted, AwardAnnulled, AwardRestored,

@@ -34,6 +34,7 @@ from .workflow import (
     annul,
     approve,
     grant,
+    hold,
     propose,
     quota_usage,
     reject,
@@ -47,8 +48,8 @@ __all__ = [
     "TRANSITIONS", "AuditEntry", "Award", "CertificationRecord", "Issuer", "Keyring", "Nomination",
     "PriorAward", "Proposal", "RuleLibrary", "RuleSet", "Step", "TipFacts", "UnitFacts", "VerificationResult", "annul",
     "approve", "award_id_for_key", "build_credential", "certificate_id_of", "check_standing", "evaluate_tip",
-    "evaluate_unit", "grant", "new_proposals", "proposal_key", "propose", "qr_svg", "quota_usage", "reject", "restore",
-    "restore_on_recognition", "review",
+    "evaluate_unit", "grant", "hold", "new_proposals", "proposal_key", "propose", "qr_svg", "quota_usage", "reject",
+    "restore", "restore_on_recognition", "review",
     "rule_library", "rules_in_force", "sign_certificate", "validate_nomination", "verify_certificate",
     "withdraw_on_revocation",
 ]

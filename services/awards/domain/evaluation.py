@@ -14,6 +14,7 @@ from shared.contracts.events import (
     CertificationRevoked,
     Rating,
     RecipientKind,
+    RecognitionImported,
     TipOutcome,
     UnitCertified,
 )
@@ -22,10 +23,10 @@ from shared.errors import Conflict, Forbidden, Invalid
 from .rules import RATING_ORDER, CollectiveRule, Gender, IndividualRule, Proposer, RuleSet
 
 # Statuses of an earlier award that count as "holding" it (a proposal, a rejection or an annulment does not).
-HELD_STATUSES = frozenset({"approved", "granted"})
+HELD_STATUSES = frozenset({"approved", "granted", "held"})
 # Statuses that make a person "already awarded" for once-per-person awards: a pending proposal also blocks a
 # second nomination, otherwise two proposals for the same medal could both be approved.
-BLOCKING_STATUSES = frozenset({"proposed", "reviewed", "approved", "granted"})
+BLOCKING_STATUSES = frozenset({"proposed", "reviewed", "approved", "granted", "held"})
 Certifier = Literal["commune", "province"]
 _AWARD_ID_NAMESPACE = uuid.UUID("6f1f1d2e-6a53-4d8e-9d7c-2b0b5a7e4a10")
 
@@ -53,6 +54,9 @@ class CertificationRecord(_Frozen):
     decided_by_level: str | None = None
     revoked: bool = False
     revoked_event_id: str | None = None
+    # A past year from the history import (RecognitionImported): it counts toward runs, but a window ending in it
+    # owes nothing now (that year's awards were decided before antq, and are imported as held).
+    imported: bool = False
 
     @property
     def counts(self) -> bool:
@@ -86,6 +90,15 @@ class UnitFacts(_Frozen):
         record = current.model_copy(
             update={"event_id": event_id, "rating": event.rating, "decided_by_level": event.decided_by_level}
         )
+        return self.model_copy(update={"certifications": {**self.certifications, event.year: record}})
+
+    def with_imported(self, event_id: str, event: RecognitionImported) -> UnitFacts:
+        """Fold an imported past recognition; a year antq already knows a recognition of keeps it."""
+        current = self.certifications.get(event.year, CertificationRecord(year=event.year))
+        if current.event_id is not None or not event.recognized:
+            return self
+        record = current.model_copy(update={"event_id": event_id, "rating": event.rating,
+                                            "decided_by_level": event.decided_by_level, "imported": True})
         return self.model_copy(update={"certifications": {**self.certifications, event.year: record}})
 
     def with_revoked(self, event_id: str, event: CertificationRevoked) -> UnitFacts:
@@ -172,7 +185,9 @@ def evaluate_unit(facts: UnitFacts, rules: RuleSet, prior_awards: Sequence[Prior
     """Every collective proposal the unit's history owes, in a stable order.
 
     Windows are anchored at the start of each run: with N=2 and years 2021-2024 recognised, proposals are owed for
-    2022 and 2024. Because the result depends only on the set of facts, not on their arrival order, replaying or
+    2022 and 2024. A window that ends in an imported past year owes nothing (see `CertificationRecord.imported`);
+    one that ends in a year decided in antq is owed at once, however many of its years were imported. Because
+    the result depends only on the set of facts, not on their arrival order, replaying or
     reordering events yields the same keys; the caller stores only keys it has not seen.
     """
     owed: list[Proposal] = []
@@ -185,6 +200,8 @@ def evaluate_unit(facts: UnitFacts, rules: RuleSet, prior_awards: Sequence[Prior
             for position in range(rule.consecutive_years, len(run) + 1, rule.consecutive_years):
                 window = run[position - rule.consecutive_years:position]
                 year = window[-1].year
+                if window[-1].imported:
+                    continue  # a past year: its awards were decided before antq (imported as held, if any)
                 if not all(_holds(prior_awards, p, facts.unit_id, year) for p in rule.requires_prior):
                     continue
                 certifier: Certifier = "province" if window[-1].decided_by_level == "province" else "commune"

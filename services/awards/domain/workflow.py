@@ -24,9 +24,9 @@ from shared.errors import Conflict, Forbidden, IllegalTransition, Invalid
 from .evaluation import Proposal, check_standing
 from .rules import RuleSet
 
-AwardStatus = Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled"]
+AwardStatus = Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled", "held"]
 Action = Literal["propose", "review", "approve", "reject", "grant", "annul", "restore_grant", "restore_approval",
-                 "reopen"]
+                 "reopen", "import"]
 
 # The whole machine in one table: status -> action -> next status. Approving a proposal that was not reviewed
 # explicitly passes through `reviewed`: the approval records the review too (see `approve`). The `restore_*` and
@@ -37,6 +37,9 @@ TRANSITIONS: dict[str, dict[str, AwardStatus]] = {
     "reviewed": {"approve": "approved", "reject": "rejected"},
     "approved": {"grant": "granted", "annul": "annulled"},
     "granted": {"annul": "annulled"},
+    # Decided before antq and imported from the province's records (AwardHeldImported): it counts as held, has no
+    # certificate signed by antq, and may be annulled like any other.
+    "held": {"annul": "annulled"},
     "rejected": {"reopen": "proposed"},
     "annulled": {"restore_grant": "granted", "restore_approval": "approved"},
 }
@@ -45,7 +48,7 @@ SYSTEM_ACTIONS: frozenset[str] = frozenset({"restore_grant", "restore_approval",
 TERMINAL: frozenset[str] = frozenset(
     s for s, steps in TRANSITIONS.items() if not set(steps) - SYSTEM_ACTIONS)
 # Awards that use up quota: an approval is a commitment of the approving authority even before the ceremony.
-COUNTED_FOR_QUOTA: frozenset[str] = frozenset({"approved", "granted"})
+COUNTED_FOR_QUOTA: frozenset[str] = frozenset({"approved", "granted", "held"})
 SYSTEM_ACTOR = "system"
 
 
@@ -193,6 +196,22 @@ def propose(proposal: Proposal, rules: RuleSet, *, actor: str, now: datetime) ->
     return Step(award, (event,), audit)
 
 
+def hold(*, key: str, award_id: str, award_type: str, recipient_kind: RecipientKind, recipient_ref: str, year: int,
+         decision_no: str, level: str, area_code: str | None, province_code: str | None, rules: RuleSet,
+         basis: tuple[str, ...], actor: str, now: datetime) -> Step:
+    """An award decided before antq, imported from the province's records: `held` from the start, with its
+    decision number. No catalogue event: nobody is asked to approve it and nobody is told of it as news; a
+    certificate is not signed for it (the paper one stands)."""
+    rules.award_type(award_type)
+    award = Award(award_id=award_id, key=key, award_type=award_type, recipient_kind=recipient_kind,
+                  recipient_ref=recipient_ref, year=year, basis=basis, level=level, area_code=area_code,
+                  province_code=province_code, rule_version=rules.version, origin="imported", status="held",
+                  proposed_at=now, review_due_at=now, decision_no=decision_no, updated_at=now, closed_at=None)
+    audit = AuditEntry(award_id=award_id, action="import", actor=actor, at=now, from_status=None, to_status="held",
+                       note="imported")
+    return Step(award, (), audit)
+
+
 def review(award: Award, *, actor: str, now: datetime, note: str | None = None) -> Step:
     """The managing level has examined the dossier; no catalogue event (AwardProposed already announced it)."""
     return _step(award, "review", actor=actor, now=now, note=note, events=(), reviewed_at=now)
@@ -284,7 +303,7 @@ def withdraw_on_revocation(awards: Iterable[Award], revoked_basis: Iterable[str]
     for award in awards:
         if award.status in TERMINAL or not revoked.intersection(award.basis):
             continue
-        if award.status in {"approved", "granted"}:
+        if award.status in {"approved", "granted", "held"}:
             step = annul(award, reason=reason, actor=actor, now=now)
         else:
             step = reject(award, reason=reason, actor=actor, now=now)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.areas import covers
-from shared.contracts.events import ActivityKind, UnitKind
+from shared.contracts.events import UnitKind
 
-from .activities import Activity
+from .activities import Activity, KindsCatalogue, load_activity_kinds
 from .cycle import Cycle, reason_kind
 from .incidents import Incident
 from .units import Unit
@@ -71,7 +70,10 @@ class ModelFigures(BaseModel):
 class ActivityFigures(BaseModel):
     propaganda_sessions: int = 0
     propaganda_participants: int = 0
-    by_kind: dict[str, dict[str, int]] = Field(default_factory=dict, description="kind → {count, participants}")
+    by_kind: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="kind → {count: reports, <figure>: total, …}: every kind of the "
+                                          "activity-kinds data (GET /activity-kinds names them and their figures), "
+                                          "zeros included")
     commitments_signed: int = 0
 
 
@@ -124,6 +126,20 @@ def summarise_denials(reason_lists: Iterable[Iterable[str]]) -> tuple[dict[str, 
     return dict(groups), dict(criteria), dict(incidents)
 
 
+def empty_by_kind(kinds: KindsCatalogue | None = None) -> dict[str, dict[str, int]]:
+    """Every kind of every activity-kinds version with its figures, at zero."""
+    catalogue = kinds or load_activity_kinds()
+    return {k: {"count": 0, **dict.fromkeys(catalogue.figures_of(k), 0)} for k in catalogue.every_kind()}
+
+
+def summarise_activities(af: ActivityFigures, by_kind: dict[str, dict[str, int]]) -> None:
+    """Fill the summary figures the reports have always had from the per-kind totals."""
+    af.by_kind = by_kind
+    af.propaganda_sessions = by_kind.get("propaganda_session", {}).get("count", 0)
+    af.propaganda_participants = by_kind.get("propaganda_session", {}).get("participants", 0)
+    af.commitments_signed = sum(figures.get("commitments_signed", 0) for figures in by_kind.values())
+
+
 def compute_stats(
     query: StatsQuery,
     *,
@@ -170,17 +186,15 @@ def compute_stats(
     mf.sites = sum(per_model.values())
     mf.units_with_model = sum(1 for u in chosen.values() if u.models)
 
-    af = stats.activities
-    by_kind: dict[str, dict[str, int]] = {k: {"count": 0, "participants": 0} for k in get_args(ActivityKind)}
+    by_kind = empty_by_kind()
     for a in activities:
         if a.year != query.year or a.unit_id not in chosen:
             continue
-        by_kind[a.kind]["count"] += 1
-        by_kind[a.kind]["participants"] += a.participants
-        af.commitments_signed += a.commitments_signed or 0
-    af.by_kind = by_kind
-    af.propaganda_sessions = by_kind["propaganda_session"]["count"]
-    af.propaganda_participants = by_kind["propaganda_session"]["participants"]
+        totals = by_kind.setdefault(a.kind, {"count": 0})
+        totals["count"] += 1
+        for name, value in a.figures.items():
+            totals[name] = totals.get(name, 0) + value
+    summarise_activities(stats.activities, by_kind)
 
     inf = stats.incidents
     year_incidents = [i for i in incidents if i.year == query.year and i.unit_id in chosen and i.counts]

@@ -225,7 +225,7 @@ async def test_stats_and_metrics_count_awards_by_type_level_area_and_year(awards
     body = r.json()
     assert body["area_code"] == "01"
     assert body["totals"] == {"proposed": 3, "pending": 1, "approved": 1, "granted": 1, "rejected": 1,
-                              "annulled": 0}
+                              "annulled": 0, "held": 0}
     assert body["by_type"]["giay_khen"]["proposed"] == 3 and body["by_level"]["unit"]["granted"] == 1
     assert body["by_area"]["01.00004"]["proposed"] == 3 and body["by_year"]["2025"]["proposed"] == 3
     everything = (await awards.http.get("/stats", params={"year": 2025}, headers=awards.token("admin"))).json()
@@ -398,11 +398,12 @@ async def test_stats_count_by_current_status_and_split_collectives_from_individu
     body = (await awards.http.get("/stats", params={"year": 2024}, headers=admin)).json()
     # The annulled award is no longer commended: neither approved nor granted.
     assert body["totals"] == {"proposed": 4, "pending": 1, "approved": 2, "granted": 1, "rejected": 0,
-                              "annulled": 1}
+                              "annulled": 1, "held": 0}
     assert body["by_type"]["giay_khen"]["approved"] == 2 and body["by_year"]["2024"]["granted"] == 1
     assert body["by_recipient_kind"] == {
-        "person": {"proposed": 3, "pending": 1, "approved": 1, "granted": 0, "rejected": 0, "annulled": 1},
-        "unit": {"proposed": 1, "pending": 0, "approved": 1, "granted": 1, "rejected": 0, "annulled": 0}}
+        "person": {"proposed": 3, "pending": 1, "approved": 1, "granted": 0, "rejected": 0, "annulled": 1,
+                   "held": 0},
+        "unit": {"proposed": 1, "pending": 0, "approved": 1, "granted": 1, "rejected": 0, "annulled": 0, "held": 0}}
     assert (body["collectives"]["approved"], body["individuals"]["approved"]) == (1, 1)
     assert body["individuals"] == body["by_recipient_kind"]["person"]
 

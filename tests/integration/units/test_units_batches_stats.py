@@ -137,6 +137,13 @@ async def test_stats_match_the_reference_computation_by_area_and_kind(units: Har
                                     "commitments_signed": 600})
     assert r.status_code == 201
     assert len((await units.http.get(f"/units/{s1}/activities", headers=staff)).json()["items"]) == 3
+    # Kinds beyond the first four carry their own figures (rules/activities): banners, self-managed groups.
+    for uid, body in [(e1, {"kind": "banners_slogans", "held_on": "2026-01-10", "figures": {"items": 40}}),
+                      (s1, {"kind": "banners_slogans", "held_on": "2026-01-11", "figures": {"items": 6}}),
+                      (e3, {"kind": "self_managed_group", "held_on": "2026-01-12", "figures": {"members": 9}}),
+                      (a3, {"kind": "news_items", "held_on": "2025-01-12", "figures": {"items": 3}})]:
+        r = await units.http.post(f"/units/{uid}/activities", headers=units.admin, json=body)
+        assert r.status_code == 201, r.text
 
     for params in ({"year": 2026}, {"year": 2026, "area_code": "79"}, {"year": 2026, "area_code": COMMUNE},
                    {"year": 2026, "area_code": "79.26737", "kind": "agency"}, {"year": 2026, "kind": "school"},
@@ -150,6 +157,11 @@ async def test_stats_match_the_reference_computation_by_area_and_kind(units: Har
     assert figures["cycles"]["not_recognised_by_reason"] == {"decision": 1}
     assert figures["incidents"]["strikes_prevented"] == 1 and figures["incidents"]["strikes_stabilised"] == 1
     assert figures["activities"]["commitments_signed"] == 900
+    assert figures["activities"]["by_kind"]["banners_slogans"] == {"count": 2, "items": 46}
+    assert figures["activities"]["by_kind"]["self_managed_group"] == {"count": 1, "groups": 1, "members": 9}
+    assert figures["activities"]["by_kind"]["news_items"] == {"count": 0, "items": 0}  # held in 2025
+    assert figures["activities"]["by_kind"]["propaganda_session"] == {"count": 2, "participants": 920}
+    assert figures["activities"]["propaganda_sessions"] == 2
     assert figures["units"]["out_of_scope_by_rule"] == {"small_or_micro_enterprise": 1, "primary_school": 1}
     assert figures["units"]["dissolved"] == 1
     assert figures["units"]["total"] == figures["units"]["active"] + 1

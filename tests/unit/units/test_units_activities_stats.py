@@ -22,7 +22,7 @@ from services.units.domain import (
     submit,
 )
 from services.units.domain.cycle import Cycle
-from shared.contracts.events import ActivityReported, IncidentRecorded
+from shared.contracts.events import ActivityReported, ActivityReportedV2, IncidentRecorded
 from shared.errors import Invalid
 
 NOW = datetime(2026, 6, 1, 3, tzinfo=UTC)
@@ -34,7 +34,10 @@ def test_activity_is_reported_with_its_event_and_year() -> None:
     activity, events = record_activity(fields, activity_id="a1", unit_id="u1", now=NOW)
     assert activity.year == 2026
     assert events == [ActivityReported(activity_id="a1", unit_id="u1", kind="propaganda_session",
-                                       held_on=date(2025, 11, 20), participants=120)]
+                                       held_on=date(2025, 11, 20), participants=120),
+                      ActivityReportedV2(activity_id="a1", unit_id="u1", kind="propaganda_session",
+                                         held_on=date(2025, 11, 20), year=2026, figures={"participants": 120},
+                                         kinds_version="activity-kinds-2021.1")]
 
 
 def test_activity_cannot_be_reported_before_it_is_held() -> None:

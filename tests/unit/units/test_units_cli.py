@@ -22,3 +22,26 @@ def test_cli_import_reports_rows_and_a_second_run_changes_nothing(tmp_path: Path
     jsonl.write_text('{"name": "B", "kind": "agency", "area_code": "79", "external_key": "AG-1"}\n')
     third = runner.invoke(app, ["import", str(jsonl), "--data-dir", str(tmp_path / "data")])
     assert third.exit_code == 0 and "1 created" in third.output
+
+
+HISTORY = ("record,external_key,year,result,decision_no,decision_date,award_type\n"
+           "recognition,0301,2024,recognised,12/QĐ-UBND,2024-12-20,\n"
+           "award,0301,2024,,7/QĐ-UBND,2025-08-19,giay_khen\n"
+           "recognition,0999,2024,recognised,13/QĐ-UBND,,\n")
+
+
+def test_cli_import_history_uses_the_same_rules_with_a_dry_run_and_is_idempotent(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    units = tmp_path / "units.csv"
+    units.write_text(CSV, encoding="utf-8")
+    runner = CliRunner()
+    runner.invoke(app, ["import", str(units), "--data-dir", data])
+    history = tmp_path / "history.csv"
+    history.write_text(HISTORY, encoding="utf-8")
+    dry = runner.invoke(app, ["import-history", str(history), "--data-dir", data, "--dry-run"])
+    assert dry.exit_code == 1, dry.output  # the unknown unit is rejected
+    assert "dry run: 3 rows: 2 created" in dry.output and "line 4: rejected — external_key" in dry.output
+    first = runner.invoke(app, ["import-history", str(history), "--data-dir", data])
+    assert "3 rows: 2 created, 0 unchanged, 1 rejected" in first.output, first.output
+    again = runner.invoke(app, ["import-history", str(history), "--data-dir", data, "--json"])
+    assert '"unchanged": 2' in again.output and '"created": 0' in again.output
