@@ -50,8 +50,8 @@ from shared import audit
 from shared.bus.consumer import Delivery, Reject
 from shared.calendar import local_date
 from shared.contracts.events import (
-    CertificationRestored,
     AwardHeldImported,
+    CertificationRestored,
     CertificationRevoked,
     RecognitionImported,
     TipReceived,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from services.awards import handlers
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
-    CertificationRestored,
     AwardHeldImported,
+    CertificationRestored,
     CertificationRevoked,
     RecognitionImported,
     TipReceived,
