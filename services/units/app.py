@@ -9,10 +9,14 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.units import api, store, subscribers
+from services.units.domain import load_evidence_rules
+from shared.blobs import blob_storage
+from shared.bodylimit import MiB
 from shared.service import Service
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+EVIDENCE_UPLOADS = "/units/*/cycles/*/criteria/*/evidence"
 
 
 class UnitGauges:
@@ -53,6 +57,11 @@ def build(settings: Settings) -> Service:
     service = Service("units", settings, title="antq units",
                       description="The registry of agencies, enterprises and schools and their yearly ANTT cycle.")
     subscribers.register(service)
+    service.app.state.evidence_rules = load_evidence_rules(settings.units_evidence_max_bytes)
+    service.app.state.evidence_storage = blob_storage(settings, "units",
+                                                      settings.units_evidence_dir or settings.data_dir / "evidence")
+    # One evidence file in a multipart body: the largest file plus room for the framing.
+    service.app.state.body_limits = {EVIDENCE_UPLOADS: settings.units_evidence_max_bytes + MiB}
     service.include_router(api.router)
     gauges = UnitGauges(service)
     service.background("gauges", lambda _svc: gauges.run())

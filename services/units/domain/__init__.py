@@ -38,6 +38,7 @@ from .cycle import (
     states_awaiting,
     submit,
 )
+from .evidence import Evidence, EvidenceRules, check_evidence, clean_filename, load_evidence_rules
 from .frameworks import (
     Criterion,
     Framework,
@@ -87,6 +88,8 @@ __all__ = [
     "Cycle",
     "CycleState",
     "Decision",
+    "Evidence",
+    "EvidenceRules",
     "Framework",
     "FrameworkCatalogue",
     "ImportRow",
@@ -107,6 +110,8 @@ __all__ = [
     "assessment_period",
     "assessment_year_of",
     "attribute",
+    "check_evidence",
+    "clean_filename",
     "compute_stats",
     "consecutive_years",
     "create_unit",
@@ -117,6 +122,7 @@ __all__ = [
     "framework_by_code",
     "framework_in_force",
     "is_late_registration",
+    "load_evidence_rules",
     "load_frameworks",
     "load_scope_rules",
     "local_date",
