@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from services.console.accounts import same_token
@@ -137,7 +138,7 @@ async def _checked(request: Request, person: Person, *, files: int = 0) -> Any:
     """The form, once its CSRF token is the session's; uploads are bounded (one file, by the body limit)."""
     try:
         form = await request.form(max_files=files, max_fields=20)
-    except MultiPartException as exc:
+    except (MultiPartException, HTTPException) as exc:  # too many files or fields, or not a form
         raise PageRefused(400, "desk.bad_form") from exc
     if not same_token(person.session.csrf, field(form, "csrf", 100)):
         raise PageRefused(403, "form_expired")
@@ -233,36 +234,39 @@ def _back(person: Person, year: int, done: str, anchor: str) -> Response:
     return redirect(with_lang(DOSSIER, person.lang, year=str(year), done=done) + f"#{anchor}")
 
 
-def _checked_year(year: int) -> int:
-    if not 2000 <= year <= 2200:
+def _checked_year(year: str) -> int:
+    """A year of the path, checked after the session (so that the policy answers before the form does)."""
+    if not (year.isdigit() and 2000 <= int(year) <= 2200):
         raise PageRefused(404, "not_found")
-    return year
+    return int(year)
 
 
 @router.post("/me/dossier/{year}/register", response_class=HTMLResponse,
              summary="Register the unit for the year (unit staff)")
-async def dossier_register(year: int, request: Request) -> Response:
+async def dossier_register(year: str, request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
+    number = _checked_year(year)
     await _checked(request, person)
     unit_id = _unit_of(person)
     try:
-        await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/{_checked_year(year)}")
+        await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/{number}")
     except ApiError as exc:
-        return await _dossier_page(request, person, year, errors={"dossier": desk_refusal(person.lang, exc)},
+        return await _dossier_page(request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
                                    status=exc.status)
-    return _back(person, year, "registered", "criteria")
+    return _back(person, number, "registered", "criteria")
 
 
 @router.post("/me/dossier/{year}/criteria/{code}", response_class=HTMLResponse,
              summary="Record one criterion's result and note; its uploaded documents are its evidence (unit staff)")
-async def dossier_criterion(year: int, code: str, request: Request) -> Response:
+async def dossier_criterion(year: str, code: str, request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
+    number = _checked_year(year)
     form = await _checked(request, person)
     unit_id = _unit_of(person)
-    base = f"/units/{quote(unit_id, safe='')}/cycles/{_checked_year(year)}"
+    base = f"/units/{quote(unit_id, safe='')}/cycles/{number}"
     result = field(form, "result", 10)
     if result not in RESULTS:
-        return await _dossier_page(request, person, year, status=422,
+        return await _dossier_page(request, person, number, status=422,
                                    errors={code: TEXT[person.lang]["dossier.result_required"]})
     try:
         docs = await api(request, person, "units", "GET", f"{base}/evidence", params={"criterion": code})
@@ -270,41 +274,43 @@ async def dossier_criterion(year: int, code: str, request: Request) -> Response:
             "result": result, "note": field(form, "note", 2000),
             "evidence": [d["evidence_id"] for d in docs["items"]][:100]})
     except ApiError as exc:
-        return await _dossier_page(request, person, year, errors={code: desk_refusal(person.lang, exc)},
+        return await _dossier_page(request, person, number, errors={code: desk_refusal(person.lang, exc)},
                                    status=exc.status)
-    return _back(person, year, "saved", "c-" + code.replace(".", "_"))
+    return _back(person, number, "saved", "c-" + code.replace(".", "_"))
 
 
 @router.post(UPLOAD_PATH.replace("*", "{year}", 1).replace("*", "{code}", 1), response_class=HTMLResponse,
              summary="Upload one evidence document for a criterion (multipart `file`; unit staff)")
-async def dossier_evidence(year: int, code: str, request: Request) -> Response:
+async def dossier_evidence(year: str, code: str, request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
+    number = _checked_year(year)
     form = await _checked(request, person, files=1)
     unit_id = _unit_of(person)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return await _dossier_page(request, person, year, status=422,
+        return await _dossier_page(request, person, number, status=422,
                                    errors={code: TEXT[person.lang]["dossier.file_required"]})
-    path = f"/units/{quote(unit_id, safe='')}/cycles/{_checked_year(year)}/criteria/{quote(code, safe='')}/evidence"
+    path = f"/units/{quote(unit_id, safe='')}/cycles/{number}/criteria/{quote(code, safe='')}/evidence"
     try:
         await ctx_of(request).apis.upload(person.account, "units", path, filename=upload.filename,
                                           content_type=upload.content_type or "application/octet-stream",
                                           data=upload.file)
     except ApiError as exc:
         ctx_of(request).metrics.api_errors.labels("units", str(exc.status)).inc()
-        return await _dossier_page(request, person, year, errors={code: desk_refusal(person.lang, exc)},
+        return await _dossier_page(request, person, number, errors={code: desk_refusal(person.lang, exc)},
                                    status=exc.status)
     finally:
         await upload.close()
-    return _back(person, year, "uploaded", "c-" + code.replace(".", "_"))
+    return _back(person, number, "uploaded", "c-" + code.replace(".", "_"))
 
 
 @router.get("/me/dossier/{year}/evidence/{evidence_id}", response_class=Response,
             summary="Download one of the unit's evidence documents (unit staff)")
-async def dossier_download(year: int, evidence_id: str, request: Request) -> Response:
+async def dossier_download(year: str, evidence_id: str, request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
+    number = _checked_year(year)
     unit_id = _unit_of(person)
-    base = f"/units/{quote(unit_id, safe='')}/cycles/{_checked_year(year)}/evidence"
+    base = f"/units/{quote(unit_id, safe='')}/cycles/{number}/evidence"
     try:
         listing = await api(request, person, "units", "GET", base)
         meta = next((d for d in listing["items"] if d["evidence_id"] == evidence_id), None)
@@ -330,17 +336,18 @@ async def dossier_download(year: int, evidence_id: str, request: Request) -> Res
 
 @router.post("/me/dossier/{year}/{step}", response_class=HTMLResponse,
              summary="Self-assess or submit the year's dossier (unit staff)")
-async def dossier_step(year: int, step: str, request: Request) -> Response:
+async def dossier_step(year: str, step: str, request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
+    number = _checked_year(year)
     await _checked(request, person)
     if step not in ("self-assessment", "submit"):
         raise PageRefused(404, "not_found")
     unit_id = _unit_of(person)
     try:
         await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/"
-                  f"{_checked_year(year)}/{step}")
+                  f"{number}/{step}")
     except ApiError as exc:
-        return await _dossier_page(request, person, year, errors={"dossier": desk_refusal(person.lang, exc)},
+        return await _dossier_page(request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
                                    status=exc.status)
-    return _back(person, year, "assessed" if step == "self-assessment" else "submitted", "state")
+    return _back(person, number, "assessed" if step == "self-assessment" else "submitted", "state")
 

@@ -7,8 +7,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.units import handlers, store
 from services.units.domain import (
@@ -642,14 +644,26 @@ def _scored_criterion(cycle: Cycle, code: str) -> None:
 EVIDENCE_STATES = ("registered", "in_progress")  # while the unit still scores its dossier
 
 
+EVIDENCE_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "PDF, image, DOCX, XLSX"}}}}}}}
+
+
 @router.post("/units/{unit_id}/cycles/{year}/criteria/{criterion}/evidence", status_code=201,
-             response_model=EvidenceOut, tags=["evidence"],
+             response_model=EvidenceOut, tags=["evidence"], openapi_extra=EVIDENCE_FORM,
              responses=ERROR_RESPONSES | {413: {"description": "the request body is too large"}},
              summary="Upload one evidence document for a criterion of the year's dossier (multipart `file`)")
 async def post_evidence(unit_id: UnitId, year: Year, criterion: Annotated[str, Path(max_length=50)],
-                        request: Request, file: Annotated[UploadFile, File(description="PDF, image, DOCX, XLSX")]
-                        ) -> EvidenceOut:
+                        request: Request) -> EvidenceOut:
+    # The caller is authorised before the body is parsed: a stranger's upload is never spooled.
     principal, _ = await _authorized_unit(request, unit_id, "evidence.upload")
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except StarletteHTTPException as exc:
+        raise Invalid("the body is not a multipart form with one file", code="invalid_form") from exc
+    file = form.get("file")
+    if not isinstance(file, StarletteUpload):
+        raise Invalid("the form has no `file` part", code="file_required")
     rules = _evidence_rules(request)
     async with _service(request).db.read() as session:
         cycle = await store.get_cycle(session=session, unit_id=unit_id, year=year)
