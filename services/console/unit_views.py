@@ -131,7 +131,8 @@ async def _desk_page(request: Request, person: Person, *, errors: dict[str, str]
 async def desk_page(request: Request) -> Response:
     person = await signed_in(request, "console.unit_desk")
     done = request.query_params.get("done")
-    return await _desk_page(request, person, notice=TEXT[person.lang]["desk.activity_saved"] if done else None)
+    notice = {"activity": "desk.activity_saved", "profile": "desk.profile_saved"}.get(done or "")
+    return await _desk_page(request, person, notice=TEXT[person.lang][notice] if notice else None)
 
 
 async def _checked(request: Request, person: Person, *, files: int = 0) -> Any:
@@ -156,6 +157,38 @@ def _is_date(value: str) -> bool:
 def _int(form: Any, name: str) -> int | None:
     value = field(form, name, 12)
     return int(value) if value and value.isdigit() else None
+
+
+def _contact(form: Any, prefix: str) -> dict[str, str] | None:
+    name = field(form, f"{prefix}_name", 200)
+    if not name:
+        return None
+    found = {"name": name, "title": field(form, f"{prefix}_title", 200), "phone": field(form, f"{prefix}_phone", 50),
+             "email": field(form, f"{prefix}_email", 320)}
+    return {k: v for k, v in found.items() if v}
+
+
+@router.post("/me/profile", response_class=HTMLResponse,
+             summary="Change the unit's address, contacts, security staff and models (unit staff)")
+async def edit_profile(request: Request) -> Response:
+    person = await signed_in(request, "console.unit_desk")
+    unit_id = _unit_of(person)
+    form = await _checked(request, person)
+    kept = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    full, part = _int(form, "full_time"), _int(form, "part_time")
+    if full is None or part is None:
+        return await _desk_page(request, person, errors={"profile": TEXT[person.lang]["desk.headcount_required"]},
+                                form=kept, status=422)
+    models = [m.strip()[:200] for m in (field(form, "models", 5000) or "").splitlines() if m.strip()][:50]
+    body = {"address": field(form, "address", 1000), "head_of_unit": _contact(form, "head"),
+            "security_focal": _contact(form, "focal"), "security_force_full_time": full,
+            "security_force_part_time": part, "models": models}
+    try:
+        await api(request, person, "units", "PATCH", f"/units/{quote(unit_id, safe='')}", body=body)
+    except ApiError as exc:
+        return await _desk_page(request, person, errors={"profile": desk_refusal(person.lang, exc)}, form=kept,
+                                status=exc.status)
+    return redirect(with_lang(DESK, person.lang, done="profile") + "#profile")
 
 
 @router.post("/me/activities", response_class=HTMLResponse, summary="Report an activity of the unit (unit staff)")

@@ -1,5 +1,5 @@
-"""The unit desk in headless Chromium: a unit's staff sign in, see their unit's profile, report an activity,
-register the year, upload evidence for a criterion (a refused type is named on the page), score every
+"""The unit desk in headless Chromium: a unit's staff sign in, see and edit their unit's profile, report an
+activity, register the year, upload evidence for a criterion (a refused type is named on the page), score every
 criterion, self-assess and send the dossier; the evidence downloads as it was uploaded; the account cannot open
 another unit's page. Every page is checked with axe-core and screenshotted at 1280 and 390 px (as
 test_console_web.py does)."""
@@ -60,6 +60,18 @@ async def test_a_unit_uploads_evidence_self_assesses_and_sends_its_dossier_and_s
         assert "Trần Thị Bình" in profile and "Tổ tự quản an ninh trật tự" in profile and ours not in profile
         assert "Phường Bến Thành" in profile
         await look(page, "unit-desk")
+
+        # The staff keep their profile current: address, contacts, security staff, models.
+        await page.click("#edit-profile summary")
+        await page.fill("#p-address", "14 Lê Lợi, Phường Bến Thành")
+        await page.fill("#p-full", "4")
+        await page.fill("#p-models", "Tổ tự quản an ninh trật tự\nCamera an ninh cổng xưởng")
+        await page.click("#save-profile")
+        await page.wait_for_selector("#notice")
+        assert await page.inner_text("#address") == "14 Lê Lợi, Phường Bến Thành"
+        assert "Camera an ninh cổng xưởng" in await page.inner_text("#models")
+        assert "4 chuyên trách" in await page.inner_text("#headcount")
+        assert "Nguyễn Văn An" in await page.inner_text("#head")  # untouched fields stay
 
         # An activity reported on the page appears in the year's list.
         await page.select_option("#activity-kind", "propaganda_session")
