@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,17 @@ class World:
         account = Account(username=username, role=role, area=area, **kw)
         await self.console.app.state.console.accounts.add(account, PASSWORD, now=utcnow())
         return username
+
+    async def add_unit(self, name: str, area_code: str = "79.26743", **fields: Any) -> str:
+        """A unit in the registry of the units service (a world `with_units`), created by an admin; its id."""
+        assert self.units is not None, "console_world(..., with_units=True)"
+        admin = {"Authorization": "Bearer " + self.units.tokens.issue(role="admin")}
+        body = {"name": name, "kind": "enterprise", "area_code": area_code,
+                "external_key": "K-" + uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:12], **fields}
+        async with httpx.AsyncClient(base_url=self.urls["units"]) as client:
+            r = await client.post("/units", json=body, headers=admin)
+        assert r.status_code == 201, r.text
+        return str(r.json()["unit_id"])
 
 
 @contextlib.asynccontextmanager

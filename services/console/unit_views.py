@@ -86,10 +86,14 @@ def desk_refusal(lang: str, exc: ApiError) -> str:
 
 
 def _megabytes(value: Any) -> str:
+    """A size limit as people read it: "20 MB", "1.5 MB", "64 KB"."""
     try:
-        return f"{int(value) / MiB:.0f} MB"
+        size = int(value)
     except (TypeError, ValueError):
         return "?"
+    if size < MiB:
+        return f"{max(size // 1024, 1)} KB"
+    return f"{size / MiB:.1f}".removesuffix(".0") + " MB"
 
 
 def _year(request: Request) -> int:
@@ -246,10 +250,13 @@ async def _dossier_page(request: Request, person: Person, year: int, *, errors: 
     criteria = framework["criteria"] if framework else []
     scored = [c for c in criteria if c.get("derived") is None]
     recorded = (cycle or {}).get("criteria", {})
+    max_bytes = (evidence or {}).get("max_bytes")
     return render(request, "unit_dossier.html", lang=person.lang, title_key="dossier.title", person=person,
                   unit=unit, year=year, cycle=cycle, framework=framework, criteria=criteria, scored=scored,
                   recorded=recorded, evidence=by_criterion, results=RESULTS,
-                  accepted=(evidence or {}).get("accepted", []), max_size=_megabytes((evidence or {}).get("max_bytes")),
+                  accepted=(evidence or {}).get("accepted", []), max_size=_megabytes(max_bytes),
+                  max_bytes=max_bytes, too_large=TEXT[person.lang]["desk.refused.too_large"].format(
+                      max=_megabytes(max_bytes)),
                   editable=bool(cycle) and "record_criterion" in cycle["next_steps"],
                   missing=[c["code"] for c in scored if c["code"] not in recorded],
                   errors=errors or {}, notice=notice, status=status)

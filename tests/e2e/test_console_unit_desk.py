@@ -6,9 +6,7 @@ test_console_web.py does)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -16,35 +14,26 @@ import pytest
 from shared.calendar import VN_TZ, assessment_year_of
 from shared.db import utcnow
 from shared.settings import Settings
-from tests.console_world import PASSWORD, World, console_world
+from tests.console_world import PASSWORD, console_world
 from tests.e2e.test_console_web import chromium, look, new_page
 
 pytestmark = pytest.mark.browser
 
+MAX = 256 * 1024  # the largest evidence file in this test
 PDF = b"%PDF-1.7\n" + "Nghị quyết chi bộ về đăng ký phấn đấu".encode() * 300 + b"\n%%EOF\n"
-
-
-async def make_unit(world: World, name: str, **extra: Any) -> str:
-    assert world.units is not None
-    admin = {"Authorization": "Bearer " + world.units.tokens.issue(role="admin")}
-    body = {"name": name, "kind": "enterprise", "area_code": "79.26743", "external_key": hashlib.md5(
-        name.encode()).hexdigest()[:12], **extra}
-    async with httpx.AsyncClient(base_url=world.urls["units"]) as client:
-        r = await client.post("/units", json=body, headers=admin)
-    assert r.status_code == 201, r.text
-    return str(r.json()["unit_id"])
 
 
 async def test_a_unit_uploads_evidence_self_assesses_and_sends_its_dossier_and_sees_only_its_unit(
         settings_factory: Callable[..., Settings]) -> None:
-    async with console_world(settings_factory, with_units=True) as world, chromium() as browser:
+    async with console_world(settings_factory, with_units=True, units_evidence_max_bytes=MAX) as world, \
+            chromium() as browser:
         console = world.urls["console"]
-        ours = await make_unit(world, "Công ty TNHH Cơ khí Bến Thành", address="12 Lê Lợi, Phường Bến Thành",
+        ours = await world.add_unit("Công ty TNHH Cơ khí Bến Thành", address="12 Lê Lợi, Phường Bến Thành",
                                head_of_unit={"name": "Nguyễn Văn An", "title": "Giám đốc"},
                                security_focal={"name": "Trần Thị Bình", "phone": "0901234567"},
                                security_force_full_time=3, security_force_part_time=5,
                                models=["Tổ tự quản an ninh trật tự"])
-        theirs = await make_unit(world, "Công ty Cổ phần Dệt may Sài Gòn")
+        theirs = await world.add_unit("Công ty Cổ phần Dệt may Sài Gòn")
         await world.add("staff.benthanh", role="unit", area=None, unit=ours)
         year = assessment_year_of(utcnow().astimezone(VN_TZ))
         page = await new_page(browser)
@@ -102,6 +91,13 @@ async def test_a_unit_uploads_evidence_self_assesses_and_sends_its_dossier_and_s
         refused = await page.inner_text(f"#error-{one}")
         assert "application/x-msdownload" in refused and "PDF" in refused and "Không nhận" in refused
         await look(page, "unit-dossier-refused")
+
+        # A file over the limit is stopped in the browser with the server's sentence, before it is sent.
+        await page.set_input_files(f"#file-{one}", files=[{
+            "name": "Ảnh chụp lớn.pdf", "mimeType": "application/pdf", "buffer": PDF + b"0" * MAX}])
+        assert await page.eval_on_selector(f"#file-{one}", "e => e.validationMessage") == \
+            "Tệp quá lớn: tối đa 256 KB mỗi tệp."
+        assert await page.eval_on_selector(f"#file-{one}", "e => e.form.checkValidity()") is False
 
         await page.set_input_files(f"#file-{one}", files=[{
             "name": "Nghị quyết chi bộ 2026.pdf", "mimeType": "application/pdf", "buffer": PDF}])
