@@ -4,17 +4,16 @@ folder of embedded mode and an S3-compatible object store (moto's server, over r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from services.units.domain import framework_in_force
 from shared.blobs import S3Storage
 from shared.settings import Settings
-from shared.testing import free_port
 from tests.integration.units.units_support import NOW, Harness, units_harness
+from tests.support.s3_server import ACCESS, s3_server
 
 YEAR = 2026
 ART6 = [c.code for c in framework_in_force("enterprise", "79", NOW.date()).scored_criteria]
@@ -110,26 +109,12 @@ async def test_a_unit_uploads_evidence_per_criterion_and_officers_of_its_area_re
         assert late.status_code == 409 and late.json()["error"]["code"] == "dossier_closed"
 
 
-@contextlib.asynccontextmanager
-async def s3_server() -> AsyncIterator[str]:
-    """moto's S3-compatible server on a free port of 127.0.0.1, in this process, spoken to over HTTP."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 async def test_evidence_goes_to_an_s3_compatible_store_when_the_settings_say_so(
         settings_factory: Callable[..., Settings], database_url: Callable[[str], str], nats_url: str,
         namespace: str, tmp_path: Path) -> None:
     async with s3_server() as endpoint:
         s3 = {"blob_store": "s3", "s3_endpoint_url": endpoint, "s3_bucket": "antq-files", "s3_prefix": "test/",
-              "s3_access_key_id": "antq", "s3_secret_access_key": "antq-secret"}
+              **ACCESS}
         bucket = S3Storage(bucket="antq-files", prefix="test/units/", endpoint_url=endpoint, region="us-east-1",
                            access_key_id="antq", secret_access_key="antq-secret")
         await bucket.ensure_bucket()
