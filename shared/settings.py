@@ -140,6 +140,20 @@ class Settings(BaseSettings):
     # Agencies' trust levels for incident reports (YAML); default: the shipped rules/agencies.yaml. Read when the
     # units service starts: a bad file stops it.
     units_agencies_file: Path | None = None
+    # Evidence documents of a dossier: where the disk store keeps them (default <data dir>/evidence), the
+    # largest file accepted (the accepted types are data: services/units/rules/evidence.yaml).
+    units_evidence_dir: Path | None = None
+    units_evidence_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+
+    # Uploaded files (tip attachments, dossier evidence): `disk` under the data dir, or `s3` for an
+    # S3-compatible object store (shared/blobs.py)
+    blob_store: Literal["disk", "s3"] = "disk"
+    s3_endpoint_url: str | None = None  # e.g. http://minio:9000; unset: AWS's own endpoint for the region
+    s3_bucket: str | None = None
+    s3_prefix: str = ""  # prepended to every object key (then "<service>/<sha[:2]>/<sha256>")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
 
     # Staff console: the four services' HTTP APIs (default: the embedded ports), sessions and sign-in rules
     console_units_url: str | None = None  # default http://127.0.0.1:P+1

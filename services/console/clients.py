@@ -109,6 +109,19 @@ class ServiceApis:
             raise self._refusal(response)
         return response
 
+    async def upload(self, account: Account, service: str, path: str, *, filename: str, content_type: str,
+                     data: Any) -> Any:
+        """One file sent to a service as multipart `file` with the person's token (`data`: bytes or a file
+        object, streamed); a refusal raises ApiError as `call` does."""
+        try:
+            response = await self.http.post(self.urls[service] + path, headers=self._headers(account),
+                                            files={"file": (filename, data, content_type)})
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            raise self._refusal(response)
+        return response.json()
+
     async def cached(self, key: str, load: Any) -> Any:
         hit = self._cache.get(key)
         now = time.monotonic()

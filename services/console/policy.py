@@ -19,5 +19,8 @@ POLICY = Policy([
          description="Triage, verify, extend, close, messages, duplicates, reveal (the tips service decides)"),
     Rule("console.inbox", dict(STAFF), description="The person's notifications; mark as read; live updates"),
     Rule("console.preferences", dict(STAFF), description="Language, notification channels, quiet hours"),
+    Rule("console.unit_desk", {"unit": "unit"},
+         description="The unit's own page and dossier: profile, criteria, evidence, self-assessment, submission, "
+                     "activities (the units service decides)"),
     Rule("console.sign_out", dict(STAFF), description="End this session, or every session of the account"),
 ])

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.tips import api, keys, scheduler, subscribers, web
 from services.tips.handlers import TipsContext
 from services.tips.metrics import TipsMetrics
-from services.tips.storage import DiskStorage
+from shared.blobs import blob_storage
 from shared.service import Service
 from shared.settings import Settings
 
@@ -23,7 +23,7 @@ def build(settings: Settings) -> Service:
     ctx = TipsContext(
         cipher=keys.load_cipher(settings),
         inbound_keys=inbound_keys.keyring,
-        storage=DiskStorage(settings.tips_attachment_dir or settings.data_dir / "attachments"),
+        storage=blob_storage(settings, "tips", settings.tips_attachment_dir or settings.data_dir / "attachments"),
         argon2=TipsContext.argon2_profile(settings.tips_argon2_profile),
         metrics=TipsMetrics(service.registry),
         # Read through the service so that a test replacing service.clock moves every handler's time.

@@ -70,10 +70,10 @@ from services.tips.domain.attachments import HEAD_BYTES
 from services.tips.domain.lifecycle import SuspensionReason
 from services.tips.metrics import TipsMetrics
 from services.tips.policy import authorize_on
-from services.tips.storage import AttachmentStorage
 from shared import audit
 from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, check_known_area, is_area_code
 from shared.auth import Principal
+from shared.blobs import BlobStorage as AttachmentStorage
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import (
     OnBehalfOf,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.units import handlers, store
 from services.units.domain import (
@@ -18,6 +21,8 @@ from services.units.domain import (
     Awaits,
     Contact,
     Cycle,
+    Evidence,
+    EvidenceRules,
     Framework,
     Incident,
     IncidentState,
@@ -27,6 +32,9 @@ from services.units.domain import (
     UnitFields,
     area_covers,
     assessment_year_of,
+    check_evidence,
+    clean_filename,
+    framework_by_code,
     load_frameworks,
     local_date,
     split_area_code,
@@ -40,9 +48,10 @@ from services.units.policy import POLICY, UNIT_STAFF_FIELDS
 from shared import places
 from shared.areas import check_known_area
 from shared.auth import Principal
+from shared.blobs import BlobStorage
 from shared.contracts.events import Level, Rating, UnitKind
 from shared.contracts.instants import Instant
-from shared.errors import DomainError, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.http import (
     ERROR_RESPONSES,
     Page,
@@ -600,6 +609,131 @@ async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request
              responses=ERROR_RESPONSES, summary="Revoke a recognition (CertificationRevoked)")
 async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, request: Request) -> CycleOut:
     return await _cycle_command(request, unit_id, year, "cycles.revoke", handlers.step_revoke(year, body.reason))
+
+
+# --- evidence ------------------------------------------------------------------------------------------------------
+class EvidenceOut(BaseModel):
+    """One evidence document of a criterion (the bytes: GET .../evidence/{evidence_id})."""
+
+    evidence_id: str
+    unit_id: str
+    year: int
+    criterion: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+    @classmethod
+    def of(cls, item: Evidence) -> EvidenceOut:
+        return cls.model_validate(item.model_dump(exclude={"storage_key"}))
+
+
+class EvidenceList(BaseModel):
+    items: list[EvidenceOut]
+    accepted: list[str] = Field(description="the names of the accepted file types")
+    max_bytes: int = Field(description="the largest file accepted")
+
+
+def _evidence_rules(request: Request) -> EvidenceRules:
+    rules: EvidenceRules = request.app.state.evidence_rules
+    return rules
+
+
+def _evidence_storage(request: Request) -> BlobStorage:
+    storage: BlobStorage = request.app.state.evidence_storage
+    return storage
+
+
+def _scored_criterion(cycle: Cycle, code: str) -> None:
+    framework = framework_by_code(cycle.framework_code, kind=cycle.kind)
+    criterion = framework.criterion(code)
+    if criterion is None:
+        raise NotFound(f"criterion {code} is not in framework {framework.code}", code="criterion_not_found",
+                       details={"known": [c.code for c in framework.criteria]})
+    if criterion.derived is not None:
+        raise Invalid(f"criterion {code} follows from the year's incidents and takes no evidence",
+                      code="criterion_derived")
+
+
+EVIDENCE_STATES = ("registered", "in_progress")  # while the unit still scores its dossier
+
+
+EVIDENCE_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "PDF, image, DOCX, XLSX"}}}}}}}
+
+
+@router.post("/units/{unit_id}/cycles/{year}/criteria/{criterion}/evidence", status_code=201,
+             response_model=EvidenceOut, tags=["evidence"], openapi_extra=EVIDENCE_FORM,
+             responses=ERROR_RESPONSES | {413: {"description": "the request body is too large"}},
+             summary="Upload one evidence document for a criterion of the year's dossier (multipart `file`)")
+async def post_evidence(unit_id: UnitId, year: Year, criterion: Annotated[str, Path(max_length=50)],
+                        request: Request) -> EvidenceOut:
+    # The caller is authorised before the body is parsed: a stranger's upload is never spooled.
+    principal, _ = await _authorized_unit(request, unit_id, "evidence.upload")
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except StarletteHTTPException as exc:
+        raise Invalid("the body is not a multipart form with one file", code="invalid_form") from exc
+    file = form.get("file")
+    if not isinstance(file, StarletteUpload):
+        raise Invalid("the form has no `file` part", code="file_required")
+    rules = _evidence_rules(request)
+    async with _service(request).db.read() as session:
+        cycle = await store.get_cycle(session=session, unit_id=unit_id, year=year)
+        if cycle is None:
+            raise NotFound(f"the unit has no cycle for {year}", code="cycle_not_found",
+                           details={"unit_id": unit_id, "year": year, "allowed": ["register"]})
+        already = len(await store.list_evidence(session=session, unit_id=unit_id, year=year, criterion=criterion))
+    _scored_criterion(cycle, criterion)
+    if cycle.state not in EVIDENCE_STATES:
+        raise Conflict(f"the dossier is {cycle.state.replace('_', ' ')}: evidence can no longer be added",
+                       code="dossier_closed", details={"state": cycle.state})
+    filename = clean_filename(file.filename)
+    data = await file.read(rules.max_bytes + 1)
+    kind = check_evidence(rules, filename=filename, content_type=file.content_type, size=len(data),
+                          head=data[:64], already=already)
+    blob = await _evidence_storage(request).put(data)
+    item = Evidence(evidence_id=str(uuid.uuid4()), unit_id=unit_id, year=year, criterion=criterion,
+                    filename=filename, content_type=kind.content_type, size=blob.size, sha256=blob.sha256,
+                    storage_key=blob.key, uploaded_at=_now(request), uploaded_by=_actor(principal))
+    async with _service(request).db.unit_of_work() as uow:
+        await store.insert_evidence(session=uow.session, item=item)
+    return EvidenceOut.of(item)
+
+
+@router.get("/units/{unit_id}/cycles/{year}/evidence", response_model=EvidenceList, tags=["evidence"],
+            responses=ERROR_RESPONSES, summary="The evidence documents of the year's dossier, by criterion")
+async def list_evidence(unit_id: UnitId, year: Year, request: Request,
+                        criterion: Annotated[str | None, Query(max_length=50)] = None) -> EvidenceList:
+    await _authorized_unit(request, unit_id, "evidence.read")
+    rules = _evidence_rules(request)
+    async with _service(request).db.read() as session:
+        items = await store.list_evidence(session=session, unit_id=unit_id, year=year, criterion=criterion)
+    return EvidenceList(items=[EvidenceOut.of(i) for i in items], accepted=rules.accepted,
+                        max_bytes=rules.max_bytes)
+
+
+@router.get("/units/{unit_id}/cycles/{year}/evidence/{evidence_id}", tags=["evidence"], response_class=Response,
+            responses=ERROR_RESPONSES | {200: {"content": {"application/octet-stream": {}}}},
+            summary="Download one evidence document (always as an attachment)")
+async def get_evidence(unit_id: UnitId, year: Year, evidence_id: Annotated[str, Path(max_length=64)],
+                       request: Request) -> Response:
+    await _authorized_unit(request, unit_id, "evidence.read")
+    async with _service(request).db.read() as session:
+        item = await store.get_evidence(session=session, unit_id=unit_id, year=year, evidence_id=evidence_id)
+    if item is None:
+        raise NotFound("no such evidence document", code="evidence_not_found")
+    try:
+        data = await _evidence_storage(request).get(item.storage_key)
+    except (FileNotFoundError, KeyError) as exc:
+        raise NotFound("the document's file is missing from storage", code="evidence_missing") from exc
+    return Response(data, media_type=item.content_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{item.evidence_id}\"",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "X-Content-SHA256": item.sha256})
 
 
 # --- incidents and activities --------------------------------------------------------------------------------------

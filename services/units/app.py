@@ -11,10 +11,14 @@ from prometheus_client import Gauge
 from services.units import api, store, subscribers
 from services.units.domain import load_agency_trust
 from services.units.domain.activities import load_activity_kinds
+from services.units.domain import load_evidence_rules
+from shared.blobs import blob_storage
+from shared.bodylimit import MiB
 from shared.service import Service
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+EVIDENCE_UPLOADS = "/units/*/cycles/*/criteria/*/evidence"
 
 
 class UnitGauges:
@@ -58,6 +62,11 @@ def build(settings: Settings) -> Service:
     # Read before anything starts: a trust file that does not validate stops the service here.
     trust = load_agency_trust(settings.units_agencies_file)
     subscribers.register(service, trust)
+    service.app.state.evidence_rules = load_evidence_rules(settings.units_evidence_max_bytes)
+    service.app.state.evidence_storage = blob_storage(settings, "units",
+                                                      settings.units_evidence_dir or settings.data_dir / "evidence")
+    # One evidence file in a multipart body: the largest file plus room for the framing.
+    service.app.state.body_limits = {EVIDENCE_UPLOADS: settings.units_evidence_max_bytes + MiB}
     service.include_router(api.router)
     gauges = UnitGauges(service)
     service.background("gauges", lambda _svc: gauges.run())

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -44,6 +45,7 @@ from services.units.domain import (
     STRIKES_STABILISED,
     Activity,
     Cycle,
+    Evidence,
     Incident,
     Stats,
     StatsQuery,
@@ -221,6 +223,24 @@ past_awards = Table(
     Column("imported_at", UTCDateTime, nullable=False),
     Column("imported_by", String(200), nullable=False),
     Index("ix_past_awards_unit", "unit_id"),
+)
+
+# Evidence documents of a dossier, per criterion; the bytes are in the blob store under `storage_key` (sha256).
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("evidence_id", String(64), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("criterion", String(50), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(200), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Index("ix_evidence_cycle", "unit_id", "year", "criterion"),
 )
 
 # Inbound messages carry the sending agency's own reference; the same (agency, type, reference) is processed
@@ -657,6 +677,27 @@ async def list_activities(*, session: AsyncSession, unit_id: str, year: int | No
 
 
 # --- inbound references ----------------------------------------------------------------------------------------
+async def insert_evidence(*, session: AsyncSession, item: Evidence) -> None:
+    await session.execute(insert(evidence).values(**item.model_dump()))
+
+
+async def list_evidence(*, session: AsyncSession, unit_id: str, year: int,
+                        criterion: str | None = None) -> list[Evidence]:
+    stmt = select(evidence).where(evidence.c.unit_id == unit_id, evidence.c.year == year)
+    if criterion is not None:
+        stmt = stmt.where(evidence.c.criterion == criterion)
+    rows = (await session.execute(stmt.order_by(evidence.c.criterion, evidence.c.uploaded_at,
+                                                evidence.c.evidence_id))).mappings()
+    return [Evidence.model_validate(dict(r)) for r in rows]
+
+
+async def get_evidence(*, session: AsyncSession, unit_id: str, year: int, evidence_id: str) -> Evidence | None:
+    row = (await session.execute(select(evidence).where(
+        evidence.c.evidence_id == evidence_id, evidence.c.unit_id == unit_id,
+        evidence.c.year == year))).mappings().one_or_none()
+    return Evidence.model_validate(dict(row)) if row is not None else None
+
+
 async def inbound_seen_many(*, session: AsyncSession, message_type: str,
                             refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (agency, reference) pairs of a message type were processed before."""

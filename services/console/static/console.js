@@ -31,3 +31,17 @@
   source.addEventListener(wanted, refresh);
   source.addEventListener("signed-out", function () { source.close(); window.location.assign("/login"); });
 })();
+
+// Upload forms: a file over the service's limit is refused in the browser with the sentence the server would
+// give, before it is sent (the server refuses it anyway; a body over the limit gets only a bare 413 there).
+(function () {
+  "use strict";
+  var inputs = document.querySelectorAll("input[type=file][data-max-bytes]");
+  Array.prototype.forEach.call(inputs, function (input) {
+    input.addEventListener("change", function () {
+      var max = Number(input.getAttribute("data-max-bytes"));
+      var file = input.files && input.files[0];
+      input.setCustomValidity(file && max && file.size > max ? input.getAttribute("data-too-large") : "");
+    });
+  });
+})();

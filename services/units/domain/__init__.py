@@ -41,6 +41,7 @@ from .cycle import (
     submit,
 )
 from .cycle import withdraw_incident as withdraw_from_cycle
+from .evidence import Evidence, EvidenceRules, check_evidence, clean_filename, load_evidence_rules
 from .frameworks import (
     Criterion,
     Framework,
@@ -93,6 +94,8 @@ __all__ = [
     "Cycle",
     "CycleState",
     "Decision",
+    "Evidence",
+    "EvidenceRules",
     "Framework",
     "FrameworkCatalogue",
     "ImportRow",
@@ -115,6 +118,8 @@ __all__ = [
     "assessment_period",
     "assessment_year_of",
     "attribute",
+    "check_evidence",
+    "clean_filename",
     "compute_stats",
     "confirm_incident",
     "consecutive_years",
@@ -127,6 +132,7 @@ __all__ = [
     "framework_in_force",
     "is_late_registration",
     "load_agency_trust",
+    "load_evidence_rules",
     "load_frameworks",
     "load_scope_rules",
     "local_date",

@@ -176,7 +176,7 @@ async def test_a_role_without_the_tip_desk_is_refused_the_queue(settings_factory
         await service.app.state.console.accounts.add(Account("unit-staff", "unit", unit="u-1"), PASSWORD,
                                                      now=clock.now)
         await sign_in(client, "unit-staff")
-        assert (await client.get("/")).headers["location"] == "/inbox"
+        assert (await client.get("/")).headers["location"] == "/me"  # unit staff land on their unit desk
         r = await client.get("/tips")
         assert r.status_code == 403 and 'id="error"' in r.text
 

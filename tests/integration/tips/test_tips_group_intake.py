@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.tips import store
 from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
 from services.tips.handlers import PreparedTip, SubmitTip, TipsContext, prepare_tip, record_tips
-from services.tips.storage import DiskStorage
+from shared.blobs import DiskStorage
 from shared.db import Database, outbox
 from tests.integration.batch_support import fresh_database
 from tests.integration.tips.tips_support import Tips

@@ -15,7 +15,7 @@ from services.tips import store
 from services.tips.domain import InboundKeyring, seal
 from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
 from services.tips.handlers import TipsContext, on_inbound_tips
-from services.tips.storage import DiskStorage
+from shared.blobs import DiskStorage
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import TipSubmitted
