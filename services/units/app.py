@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.units import api, store, subscribers
-from services.units.domain import load_agency_trust
+from services.units.domain import load_agency_trust, load_evidence_rules
 from services.units.domain.activities import load_activity_kinds
-from services.units.domain import load_evidence_rules
 from shared.blobs import blob_storage
 from shared.bodylimit import MiB
 from shared.service import Service
