@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -629,3 +629,76 @@ async def unit_counts(*, session: AsyncSession) -> list[tuple[str, bool, int]]:
 async def cycle_counts(*, session: AsyncSession) -> list[tuple[int, str, int]]:
     stmt = select(cycles.c.year, cycles.c.state, func.count()).group_by(cycles.c.year, cycles.c.state)
     return [(int(y), s, int(n)) for y, s, n in (await session.execute(stmt)).all()]
+
+
+# --- the year's workboard ---------------------------------------------------------------------------------------
+WORKBOARD_SHOWS = ("all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified")
+
+
+def _disqualified_units(year: int) -> Any:
+    return select(incidents.c.unit_id).where(incidents.c.year == year, incidents.c.disqualifying.is_(True))
+
+
+def _workboard_filter(stmt: Any, *, year: int, show: str, states_for: Mapping[str, Sequence[str]]) -> Any:
+    if show == "not_registered":
+        return stmt.where(cycles.c.unit_id.is_(None))
+    if show in ("awaiting_appraisal", "awaiting_decision"):
+        return stmt.where(cycles.c.state.in_(list(states_for[show])))
+    if show == "disqualified":
+        return stmt.where(units.c.unit_id.in_(_disqualified_units(year)))
+    return stmt
+
+
+def _workboard_from(year: int) -> Any:
+    return units.outerjoin(cycles, and_(cycles.c.unit_id == units.c.unit_id, cycles.c.year == year))
+
+
+async def list_workboard(
+    *, session: AsyncSession, year: int, area_codes: Sequence[str], show: str,
+    states_for: Mapping[str, Sequence[str]], kind: str | None, q: str | None, after: tuple[str, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Every active in-scope unit of the areas (filter ∩ caller scope) with its cycle of `year` if any, ordered by
+    (unit name, unit_id) and paged by keyset; `disqualified` tells whether a disqualifying incident stands for the
+    year. `states_for` maps the `awaiting_*` filters to cycle states (the domain's table)."""
+    disqualified = units.c.unit_id.in_(_disqualified_units(year))
+    stmt = (select(units.c.unit_id, units.c.name, units.c.kind, units.c.area_code, units.c.managing_level,
+                   cycles.c.state, cycles.c.late, cycles.c.rating, cycles.c.criteria_met, cycles.c.criteria_total,
+                   cycles.c.updated_at, disqualified.label("disqualified"))
+            .select_from(_workboard_from(year))
+            .where(units.c.in_scope.is_(True), units.c.status == "active"))
+    for area in area_codes:
+        stmt = stmt.where(area_clause(area))
+    if kind:
+        stmt = stmt.where(units.c.kind == kind)
+    if q:
+        for word in fold(q).split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(units.c.search.like(f"%{escaped}%", escape="\\"))
+    stmt = _workboard_filter(stmt, year=year, show=show, states_for=states_for)
+    if after is not None:
+        name, uid = after
+        stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
+    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
+    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+
+
+async def workboard_counts(*, session: AsyncSession, year: int, area_codes: Sequence[str],
+                           states_for: Mapping[str, Sequence[str]], kind: str | None) -> dict[str, int]:
+    """How many active in-scope units of the areas each workboard filter holds, in one pass."""
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = (select(func.count().label("all"),
+                   count_if(cycles.c.unit_id.is_(None)).label("not_registered"),
+                   count_if(cycles.c.state.in_(list(states_for["awaiting_appraisal"]))).label("awaiting_appraisal"),
+                   count_if(cycles.c.state.in_(list(states_for["awaiting_decision"]))).label("awaiting_decision"),
+                   count_if(units.c.unit_id.in_(_disqualified_units(year))).label("disqualified"))
+            .select_from(_workboard_from(year))
+            .where(units.c.in_scope.is_(True), units.c.status == "active"))
+    for area in area_codes:
+        stmt = stmt.where(area_clause(area))
+    if kind:
+        stmt = stmt.where(units.c.kind == kind)
+    row = (await session.execute(stmt)).mappings().one()
+    return {k: int(row[k] or 0) for k in WORKBOARD_SHOWS}
