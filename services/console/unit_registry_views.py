@@ -306,8 +306,8 @@ async def workboard_batch(request: Request) -> Response:
         if not item["ok"]:
             error = item.get("error") or {}
             outcome.failed.append({"name": names.get(item["unit_id"], t["reg.unit_unknown"]),
-                                   "why": refusal(person.lang, int(error.get("status", 422)),
-                                                  str(error.get("code", "")), str(error.get("message", "")),
-                                                  error.get("details"))})
+                                   "why": t.get(f"reg.refused.{error.get('code')}") or
+                                   refusal(person.lang, int(error.get("status", 422)), str(error.get("code", "")),
+                                           str(error.get("message", "")), error.get("details"))})
     return await _workboard(request, person, board, outcome=outcome)
 

@@ -79,7 +79,7 @@ async def test_the_commune_officer_appraises_and_decides_from_the_workboard(
         await page.check("#rec-yes")
         await page.click("#do-appraise")
         notice = await page.inner_text("#notice")
-        assert "Đã thẩm định 2 hồ sơ" in notice and "Công ty Cổ phần Chợ Lớn" in notice, notice
+        assert "Đã thẩm định 2 hồ sơ" in notice and "Công ty Cổ phần Chợ Lớn: Có vụ việc loại trừ" in notice, notice
         await look(page, "workboard-appraised")
 
         # The People's Committee decision for the two appraised dossiers, with its number.
