@@ -92,7 +92,7 @@ def media_of(filename: str, content_type: str) -> str:
     raise ImportRefused("reg.import_type", name=filename or "?")
 
 
-def chunks_of(body: bytes, media: str, size: int = CHUNK_ROWS) -> tuple[list[Chunk], int]:
+def chunks_of(body: bytes, media: str, size: int | None = None) -> tuple[list[Chunk], int]:
     """The file's records in chunks of `size`, each with the map back to the file's lines; and the row count."""
     if len(body) > MAX_BYTES:
         raise ImportRefused("reg.import_too_big", mb=MAX_BYTES // (1024 * 1024))
@@ -133,6 +133,7 @@ def chunks_of(body: bytes, media: str, size: int = CHUNK_ROWS) -> tuple[list[Chu
     if not records:
         raise ImportRefused("reg.import_empty")
     out = []
+    size = size or CHUNK_ROWS
     for begin in range(0, len(records), size):
         part = records[begin:begin + size]
         at, mapping = head_end, {}

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.console import unit_imports
 from services.units.app import build as build_units
 from shared.calendar import assessment_year_of
 from shared.db import utcnow
@@ -41,7 +42,8 @@ async def units_world(settings_factory: Callable[..., Settings]) -> AsyncIterato
 
 
 async def test_the_commune_officer_appraises_and_decides_from_the_workboard(
-        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+        settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unit_imports, "CHUNK_ROWS", 2)  # the three-row file goes to the units service in two parts
     async with units_world(settings_factory) as (world, h), chromium() as browser:
         year = assessment_year_of(utcnow())
         a = await h.create_unit(name="Công ty TNHH Bến Nghé", area_code=BEN_THANH)
@@ -124,8 +126,11 @@ async def test_the_commune_officer_appraises_and_decides_from_the_workboard(
         await page.wait_for_selector("#import-state:has-text('Đã nhập xong')", timeout=15_000)
         assert await page.get_attribute("#progress", "value") == "3"
         assert "Thêm mới 2" in await page.inner_text("#import-counts")
+        assert await page.locator("#import-rows tbody tr").count() == 3
         first = await page.locator("#import-rows tbody tr").first.inner_text()
         assert first.startswith("3\tCông ty Sai Loại\tBị từ chối"), first
+        last = await page.locator("#import-rows tbody tr").last.inner_text()
+        assert last.startswith("4\tCông ty Mới Hai\tThêm mới"), last  # its line in the file, from the 2nd part
         await look(page, "units-import-report")
 
         # An officer of another commune: none of it, on any page.
