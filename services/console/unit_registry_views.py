@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,6 +32,7 @@ from services.console.views import (
     with_lang,
 )
 from shared import places
+from shared.calendar import VN_TZ
 
 router = APIRouter(tags=["console"])
 
@@ -242,8 +242,8 @@ async def _workboard(request: Request, person: Person, board: BoardQuery, *, out
     return render(request, "workboard.html", lang=person.lang, title_key="reg.board_title", person=person,
                   items=page["items"], counts=counts, year=year, board=board, area=area, kept=kept,
                   areas=area_choices(person, area), shows=SHOWS, sizes=BOARD_SIZES, size=board.size, kinds=KINDS,
-                  ratings=RATINGS, outcome=outcome,
-                  error=error, status=status, today=date.today().isoformat(), more_url=more,
+                  ratings=RATINGS, outcome=outcome, error=error, status=status, more_url=more,
+                  today=ctx_of(request).clock().astimezone(VN_TZ).date().isoformat(),
                   first_url=with_lang("/cycles", person.lang, **kept) if cursor else None)
 
 
