@@ -32,7 +32,7 @@ def test_csv_chunks_repeat_the_header_and_map_each_record_back_to_its_line() -> 
 
 
 def test_json_lines_map_each_line_and_skip_blank_ones() -> None:
-    body = '{"name": "A"}\n\n{"name": "B"}\nnot json\n'.encode()
+    body = b'{"name": "A"}\n\n{"name": "B"}\nnot json\n'
     chunks, total = chunks_of(body, "application/x-ndjson", size=500)
     assert total == 3
     assert chunks[0].lines == {1: 1, 2: 3, 3: 4} and chunks[0].names == {1: "A", 3: "B", 4: ""}
