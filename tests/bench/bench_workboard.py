@@ -5,10 +5,10 @@ decision (and appraisal) of 500 selected rows end to end.
 The units and console services run as their own processes (`antq serve units`, `antq serve console`). The units
 are imported through the units API (`POST /imports/units`, JSON lines), and the commune's dossiers are brought to
 their states through the batch endpoints, as the campaign benchmark does: all 2,000 registered, 1,600
-self-assessed (every criterion met) and submitted, 1,100 of those appraised with a recommendation; 20 have a
-disqualifying incident. Officers are console sessions that signed in on the form; every figure is a whole page
-request to the console (which calls `GET /workboard` and `GET /workboard/counts` on the units service with the
-officer's token, then renders).
+self-assessed (every criterion met) and submitted, 1,100 of those appraised with a recommendation; 20 of the
+others have a disqualifying incident. Officers are console sessions that signed in on the form; every figure is a
+whole page request to the console (which calls `GET /workboard` and `GET /workboard/counts` on the units service
+with the officer's token, then renders).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ async def _prefill(http: httpx.AsyncClient, year: int, commune_units: int, provi
         result = (await http.post(f"/batches/{path}", json={"year": year, "area_code": COMMUNE, **body})) \
             .raise_for_status().json()
         assert result["failed"] == 0, (path, [i for i in result["items"] if not i["ok"]][:3])
-    for unit_id in ids[-20:]:
+    for unit_id in ids[len(assessed):][:20]:  # registered only: the batches below select none of them
         (await http.post(f"/units/{unit_id}/incidents", json={
             "category": "high_value_theft", "occurred_at": utcnow().isoformat()})).raise_for_status()
     return {"prefill_s": round(time.perf_counter() - started, 1), "appraised": len(appraised)}
