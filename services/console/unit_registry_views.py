@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -121,12 +122,13 @@ async def unit_page(request: Request, unit_id: str) -> Response:
     person = await signed_in(request, "console.units")
     if len(unit_id) > 200:
         return _unavailable(request, person, ApiError(404, "not_found", "no such unit"))
+    path = "/units/" + quote(unit_id, safe="")
     try:
-        unit = await api(request, person, "units", "GET", f"/units/{unit_id}")
+        unit = await api(request, person, "units", "GET", path)
         years, incidents, activities = await asyncio.gather(
-            api(request, person, "units", "GET", f"/units/{unit_id}/cycles"),
-            api(request, person, "units", "GET", f"/units/{unit_id}/incidents", params={"limit": 100}),
-            api(request, person, "units", "GET", f"/units/{unit_id}/activities", params={"limit": 100}))
+            api(request, person, "units", "GET", path + "/cycles"),
+            api(request, person, "units", "GET", path + "/incidents", params={"limit": 100}),
+            api(request, person, "units", "GET", path + "/activities", params={"limit": 100}))
     except ApiError as exc:
         return _unavailable(request, person, exc, outside="reg.unit_outside")
     return render(request, "unit.html", lang=person.lang, title_key="reg.unit_title", person=person, unit=unit,
