@@ -340,6 +340,13 @@ TEXT: dict[str, dict[str, str]] = {
         "reg.refused.cycle_not_found": "Đơn vị chưa đăng ký năm này.",
         "reg.refused.forbidden_scope": "Đơn vị ngoài địa bàn của bạn.",
         "reg.refused.duplicate_item": "Đơn vị được chọn hai lần.",
+        "reg.field.name": "Tên đơn vị",
+        "reg.field.kind": "Loại hình",
+        "reg.field.area_code": "Địa bàn",
+        "reg.field.external_key": "Mã ngoài",
+        "reg.field.tax_code": "Mã số thuế",
+        "reg.field.address": "Địa chỉ",
+        "reg.field.row": "Dòng",
     },
     "en": {
         "site": "Officers' desk · All-people movement to protect national security",
@@ -668,6 +675,13 @@ TEXT: dict[str, dict[str, str]] = {
         "reg.refused.cycle_not_found": "The unit is not registered for this year.",
         "reg.refused.forbidden_scope": "The unit is outside your area.",
         "reg.refused.duplicate_item": "The unit was selected twice.",
+        "reg.field.name": "Unit name",
+        "reg.field.kind": "Kind",
+        "reg.field.area_code": "Area",
+        "reg.field.external_key": "External key",
+        "reg.field.tax_code": "Tax code",
+        "reg.field.address": "Address",
+        "reg.field.row": "Row",
     },
 }
 

@@ -128,7 +128,7 @@ async def test_the_commune_officer_appraises_and_decides_from_the_workboard(
         assert "Thêm mới 2" in await page.inner_text("#import-counts")
         assert await page.locator("#import-rows tbody tr").count() == 3
         first = await page.locator("#import-rows tbody tr").first.inner_text()
-        assert first.startswith("3\tCông ty Sai Loại\tBị từ chối"), first
+        assert first.startswith("3\tCông ty Sai Loại\tBị từ chối\tLoại hình: "), first
         last = await page.locator("#import-rows tbody tr").last.inner_text()
         assert last.startswith("4\tCông ty Mới Hai\tThêm mới"), last  # its line in the file, from the 2nd part
         await look(page, "units-import-report")
