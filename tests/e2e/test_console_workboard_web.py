@@ -133,6 +133,18 @@ async def test_the_commune_officer_appraises_and_decides_from_the_workboard(
         assert last.startswith("4\tCông ty Mới Hai\tThêm mới"), last  # its line in the file, from the 2nd part
         await look(page, "units-import-report")
 
+        # A batch or an import without the session's CSRF token is refused, and nothing moves.
+        cookie = next(c["value"] for c in await page.context.cookies() if c["name"] == "antq_console_session")
+        async with httpx.AsyncClient(base_url=console, cookies={"antq_console_session": cookie}) as forged:
+            r = await forged.post("/cycles", data={"csrf": "forged", "step": "decide", "year": str(year),
+                                                   "area": BEN_THANH, "unit_id": c["unit_id"], "recognized": "no"})
+            assert r.status_code == 403
+            r = await forged.post("/units-import", data={"csrf": "forged"},
+                                  files={"file": ("x.csv", b"name,kind,area_code\nA,enterprise,79.26743\n")})
+            assert r.status_code == 403
+        cycle = (await h.http.get(f"/units/{c['unit_id']}/cycles/{year}", headers=h.admin)).json()
+        assert cycle["state"] == "submitted"
+
         # An officer of another commune: none of it, on any page.
         other = await new_page(browser)
         await sign_in(other, world, "cabo_khac")
