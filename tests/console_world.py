@@ -82,15 +82,15 @@ class World:
 async def console_world(settings_factory: Callable[..., Settings], *, with_units: bool = False,
                         **overrides: Any) -> AsyncIterator[World]:
     """tips and notify (and units `with_units`) over HTTP, and the console (over HTTP too) pointed at them; SQLite
-    for every database."""
+    for every database. An override wins over the defaults (e.g. a units service the test serves itself)."""
     tips_port, notify_port, units_port = free_port(), free_port(), free_port()
-    settings = settings_factory(console_argon2_profile="fast", console_inbox_poll_seconds=0.3,
-                                tips_scheduler_interval=0.5, notify_worker_poll_seconds=0.1,
-                                console_tips_url=f"http://127.0.0.1:{tips_port}",
-                                console_notify_url=f"http://127.0.0.1:{notify_port}",
-                                console_units_url=f"http://127.0.0.1:{units_port}" if with_units
-                                else "http://127.0.0.1:9", console_awards_url="http://127.0.0.1:9",
-                                **overrides)
+    settings = settings_factory(**{"console_argon2_profile": "fast", "console_inbox_poll_seconds": 0.3,
+                                   "tips_scheduler_interval": 0.5, "notify_worker_poll_seconds": 0.1,
+                                   "console_tips_url": f"http://127.0.0.1:{tips_port}",
+                                   "console_notify_url": f"http://127.0.0.1:{notify_port}",
+                                   "console_units_url": f"http://127.0.0.1:{units_port}" if with_units
+                                   else "http://127.0.0.1:9", "console_awards_url": "http://127.0.0.1:9",
+                                   **overrides})
     tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
     units = build_units(settings) if with_units else None
     await provision(settings)  # the streams, as `antq nats provision` makes them before services start

@@ -113,9 +113,19 @@ class ServiceApis:
                      data: Any) -> Any:
         """One file sent to a service as multipart `file` with the person's token (`data`: bytes or a file
         object, streamed); a refusal raises ApiError as `call` does."""
+        return await self._post(service, path, headers=self._headers(account),
+                                files={"file": (filename, data, content_type)})
+
+    async def post_body(self, account: Account, service: str, path: str, content: bytes, media: str, *,
+                        params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """POST a file's bytes as they are (`media` its content type); the answer as `call` gives it."""
+        return await self._post(service, path, params=params, content=content,
+                                headers={**self._headers(account), "content-type": media},
+                                timeout=timeout or self.settings.console_http_timeout)
+
+    async def _post(self, service: str, path: str, **kw: Any) -> Any:
         try:
-            response = await self.http.post(self.urls[service] + path, headers=self._headers(account),
-                                            files={"file": (filename, data, content_type)})
+            response = await self.http.post(self.urls[service] + path, **kw)
         except httpx.HTTPError as exc:
             raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 400:

@@ -22,5 +22,11 @@ POLICY = Policy([
     Rule("console.unit_desk", {"unit": "unit"},
          description="The unit's own page and dossier: profile, criteria, evidence, self-assessment, submission, "
                      "activities (the units service decides)"),
+    Rule("console.units", dict(TIP_DESK), description="Search the registry of the officer's area; one unit's page"),
+    Rule("console.units_import", dict(TIP_DESK),
+         description="Bulk import of units with its progress and per-row report (the units service decides)"),
+    Rule("console.workboard", dict(TIP_DESK), description="The year's workboard of the officer's area"),
+    Rule("console.workboard_action", dict(TIP_DESK),
+         description="Batch appraisal and decision of the selected dossiers (the units service decides)"),
     Rule("console.sign_out", dict(STAFF), description="End this session, or every session of the account"),
 ])

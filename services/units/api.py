@@ -555,6 +555,99 @@ async def list_worklist(
     return Page[WorklistItem](items=items, next_cursor=nxt)
 
 
+WorkboardShow = Literal["all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified"]
+_AWAITING_STATES: dict[str, list[str]] = {"awaiting_appraisal": list(states_awaiting("appraisal")),
+                                          "awaiting_decision": list(states_awaiting("decision"))}
+
+
+class WorkboardRow(BaseModel):
+    """One in-scope unit of the area and its dossier for the year (no cycle: not registered)."""
+
+    unit_id: str
+    unit_name: str
+    kind: str
+    area_code: str
+    managing_level: str
+    year: int
+    state: str | None = Field(description="the cycle's state; null when the unit is not registered for the year")
+    awaits: str | None = Field(description='the next step: "registration" when not registered, then the '
+                               "cycle's (self_assessment, submission, appraisal, decision); null when decided")
+    disqualified: bool = Field(description="a disqualifying incident stands for the year")
+    late: bool = False
+    rating: str | None = None
+    criteria_met: int | None = None
+    criteria_total: int | None = None
+    updated_at: datetime | None = None
+
+
+class WorkboardCounts(BaseModel):
+    year: int
+    all: int
+    not_registered: int
+    awaiting_appraisal: int
+    awaiting_decision: int
+    disqualified: int
+
+
+def _board_areas(request: Request, area_code: str | None) -> tuple[Principal, list[str]]:
+    """The caller and the areas the board covers: the one asked for (default the officer's own), within scope."""
+    principal = POLICY.require_caller(bearer_principal(request), "cycles.workboard")
+    _check_area(area_code)
+    if area_code is None and principal.role == "officer":
+        area_code = principal.area
+    POLICY.authorize(principal, "cycles.workboard", area=area_code)
+    return principal, [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
+
+
+@router.get("/workboard", response_model=Page[WorkboardRow], tags=["cycles"], responses=ERROR_RESPONSES,
+            summary="The year's workboard: every active in-scope unit of the area with its dossier state and what "
+                    "it awaits, keyset-paged by unit name (officers: within their area)")
+async def workboard(
+    request: Request,
+    year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
+    area_code: AreaCode = None,
+    show: Annotated[WorkboardShow, Query(description="which rows: all, not_registered (no cycle this year), "
+                                         "awaiting_appraisal, awaiting_decision, disqualified (a "
+                                         "disqualifying incident this year)")] = "all",
+    kind: UnitKind | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="words of the name, key or address")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page[WorkboardRow]:
+    _, areas = _board_areas(request, area_code)
+    size = clamp_limit(limit)
+    after = _name_cursor(cursor)
+    year = year or assessment_year_of(_now(request))
+    async with _service(request).db.read() as session:
+        rows = await store.list_workboard(session=session, year=year, area_codes=areas, show=show,
+                                          states_for=_AWAITING_STATES, kind=kind, q=q, after=after,
+                                          limit=size + 1)
+    items = [WorkboardRow(unit_id=r["unit_id"], unit_name=r["name"], kind=r["kind"], area_code=r["area_code"],
+                          managing_level=r["managing_level"], year=year, state=r["state"],
+                          awaits=("registration" if r["state"] is None else AWAITS[r["state"]]),
+                          disqualified=bool(r["disqualified"]), late=bool(r["late"]), rating=r["rating"],
+                          criteria_met=r["criteria_met"], criteria_total=r["criteria_total"],
+                          updated_at=r["updated_at"]) for r in rows[:size]]
+    nxt = encode_cursor([items[-1].unit_name, items[-1].unit_id]) if len(rows) > size else None
+    return Page[WorkboardRow](items=items, next_cursor=nxt)
+
+
+@router.get("/workboard/counts", response_model=WorkboardCounts, tags=["cycles"], responses=ERROR_RESPONSES,
+            summary="How many units of the area each workboard filter holds")
+async def workboard_counts(
+    request: Request,
+    year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
+    area_code: AreaCode = None,
+    kind: UnitKind | None = None,
+) -> WorkboardCounts:
+    _, areas = _board_areas(request, area_code)
+    year = year or assessment_year_of(_now(request))
+    async with _service(request).db.read() as session:
+        counts = await store.workboard_counts(session=session, year=year, area_codes=areas,
+                                              states_for=_AWAITING_STATES, kind=kind)
+    return WorkboardCounts(year=year, **counts)
+
+
 @router.get("/units/{unit_id}/cycles/{year}", response_model=CycleOut, tags=["cycles"], responses=ERROR_RESPONSES,
             summary="The unit's cycle for a year, with the steps allowed next")
 async def get_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:

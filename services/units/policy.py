@@ -23,6 +23,8 @@ POLICY = Policy([
     Rule("frameworks.read", public=True, description="criteria frameworks and incident categories"),
     Rule("areas.read", public=True, description="the national list of provinces and communes, and local areas"),
     Rule("cycles.read", dict(READERS), description="read a unit's yearly cycle"),
+    Rule("cycles.workboard", dict(OFFICER),
+         description="the year's workboard of an area: every in-scope unit with its dossier state and counts"),
     Rule("cycles.register", dict(UNIT_OR_OFFICER), description="register a unit for a year"),
     Rule("cycles.score", dict(UNIT_OR_OFFICER), description="record criteria results and self-assess"),
     Rule("cycles.submit", dict(UNIT_OR_OFFICER), description="send the dossier to the police"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -81,6 +81,10 @@ units = Table(
     # Area filters are equality on province, then commune: exact on both backends whatever the collation.
     Index("ix_units_area_kind", "province_code", "commune_code", "kind"),
     Index("ix_units_name", "name", "unit_id"),
+    # The workboard's keyset pages of a province or a commune in name order without sorting the area, and its
+    # counts from the index alone (the filter columns ride along; the rows hold the whole JSON document).
+    Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind"),
+    Index("ix_units_commune_name", "province_code", "commune_code", "name", "unit_id", "in_scope", "status", "kind"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
 )
 
@@ -816,3 +820,80 @@ async def unit_counts(*, session: AsyncSession) -> list[tuple[str, bool, int]]:
 async def cycle_counts(*, session: AsyncSession) -> list[tuple[int, str, int]]:
     stmt = select(cycles.c.year, cycles.c.state, func.count()).group_by(cycles.c.year, cycles.c.state)
     return [(int(y), s, int(n)) for y, s, n in (await session.execute(stmt)).all()]
+
+
+# --- the year's workboard ---------------------------------------------------------------------------------------
+WORKBOARD_SHOWS = ("all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified")
+
+
+def _disqualified_units(year: int) -> Any:
+    return select(incidents.c.unit_id).where(incidents.c.year == year, incidents.c.disqualifying.is_(True))
+
+
+def _workboard_filter(stmt: Any, *, year: int, show: str, states_for: Mapping[str, Sequence[str]]) -> Any:
+    if show == "not_registered":
+        return stmt.where(cycles.c.unit_id.is_(None))
+    if show in ("awaiting_appraisal", "awaiting_decision"):
+        return stmt.where(cycles.c.state.in_(list(states_for[show])))
+    if show == "disqualified":
+        return stmt.where(units.c.unit_id.in_(_disqualified_units(year)))
+    return stmt
+
+
+def _workboard_from(year: int) -> Any:
+    return units.outerjoin(cycles, and_(cycles.c.unit_id == units.c.unit_id, cycles.c.year == year))
+
+
+async def list_workboard(
+    *, session: AsyncSession, year: int, area_codes: Sequence[str], show: str,
+    states_for: Mapping[str, Sequence[str]], kind: str | None, q: str | None, after: tuple[str, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Every active in-scope unit of the areas (filter ∩ caller scope) with its cycle of `year` if any, ordered by
+    (unit name, unit_id) and paged by keyset; `disqualified` tells whether a disqualifying incident stands for the
+    year. `states_for` maps the `awaiting_*` filters to cycle states (the domain's table)."""
+    disqualified = units.c.unit_id.in_(_disqualified_units(year))
+    stmt = (select(units.c.unit_id, units.c.name, units.c.kind, units.c.area_code, units.c.managing_level,
+                   cycles.c.state, cycles.c.late, cycles.c.rating, cycles.c.criteria_met, cycles.c.criteria_total,
+                   cycles.c.updated_at, disqualified.label("disqualified"))
+            .select_from(_workboard_from(year))
+            .where(units.c.in_scope.is_(True), units.c.status == "active"))
+    for area in area_codes:
+        stmt = stmt.where(area_clause(area))
+    if kind:
+        stmt = stmt.where(units.c.kind == kind)
+    if q:
+        for word in fold(q).split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(units.c.search.like(f"%{escaped}%", escape="\\"))
+    stmt = _workboard_filter(stmt, year=year, show=show, states_for=states_for)
+    if after is not None:
+        name, uid = after
+        stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
+    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
+    return [dict(r) for r in (await session.execute(stmt)).mappings()]
+
+
+async def workboard_counts(*, session: AsyncSession, year: int, area_codes: Sequence[str],
+                           states_for: Mapping[str, Sequence[str]], kind: str | None) -> dict[str, int]:
+    """How many active in-scope units of the areas each workboard filter holds: the units counted once, the
+    year's cycles grouped by state (from the cycles' year index), and the units with a disqualifying incident;
+    "not registered" is the units without a cycle."""
+    def scoped(stmt: Any) -> Any:
+        stmt = stmt.where(units.c.in_scope.is_(True), units.c.status == "active")
+        for area in area_codes:
+            stmt = stmt.where(area_clause(area))
+        return stmt.where(units.c.kind == kind) if kind else stmt
+
+    total = int((await session.execute(scoped(select(func.count()).select_from(units)))).scalar_one())
+    by_state = {state: int(n) for state, n in (await session.execute(scoped(
+        select(cycles.c.state, func.count()).select_from(cycles.join(units, units.c.unit_id == cycles.c.unit_id))
+        .where(cycles.c.year == year).group_by(cycles.c.state)))).all()}
+    disqualified = int((await session.execute(scoped(
+        select(func.count(func.distinct(incidents.c.unit_id)))
+        .select_from(incidents.join(units, units.c.unit_id == incidents.c.unit_id))
+        .where(incidents.c.year == year, incidents.c.disqualifying.is_(True))))).scalar_one())
+    return {"all": total, "not_registered": total - sum(by_state.values()),
+            "awaiting_appraisal": sum(by_state.get(s, 0) for s in states_for["awaiting_appraisal"]),
+            "awaiting_decision": sum(by_state.get(s, 0) for s in states_for["awaiting_decision"]),
+            "disqualified": disqualified}

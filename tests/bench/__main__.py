@@ -4,7 +4,7 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
     python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
-                                               # platform console
+                                               # platform console workboard
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -35,10 +35,11 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_workboard,
 )
 from tests.bench.common import bench_nats
 
-STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console")
+STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console", "workboard")
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,16 @@ class Sizes:
     platform_units: int
     console_tips: int
     console_seconds: float
+    workboard_commune: int
+    workboard_province: int
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
-             campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20)
+             campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20,
+             workboard_commune=2000, workboard_province=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
-              campaign_units=500, platform_units=100, console_tips=500, console_seconds=3)
+              campaign_units=500, platform_units=100, console_tips=500, console_seconds=3,
+              workboard_commune=100, workboard_province=300)
 
 
 @dataclass
@@ -158,6 +163,21 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                     "goal p99 < 1 s", "-", cmd),
                 Row("console RSS", f"at rest {_f(r['rss_rest_mib'], ' MiB')}, "
                     f"under load {_f(r['rss_peak_mib'], ' MiB')}", "-", "-", cmd)]
+    if name == "workboard":
+        def render(key: str) -> str:
+            return f"p50 {_f(r[key]['p50_ms'])} ms, p99 {_f(r[key]['p99_ms'])} ms ({r[key]['renders']} renders)"
+
+        commune, province = f"{r['commune_units']:,} units", f"{r['province_units']:,} units"
+        return [Row(f"console: /cycles workboard of a commune ({commune}, page of 50)", render("commune_board"),
+                    f"awaiting appraisal: {render('commune_awaiting_appraisal')}; goal p99 < 300 ms", "-", cmd),
+                Row(f"console: /cycles workboard of the province ({province}, page of 50)",
+                    render("province_board"), f"not registered: {render('province_not_registered')}; "
+                    "goal p99 < 300 ms", "-", cmd),
+                Row(f"console: the province's last page of 500 rows (keyset, page "
+                    f"{r['province_last_page_500']['pages']})", render("province_last_page_500"), "-", "-", cmd),
+                Row(f"console: batch decision of {r['batch_decision']['rows']} selected rows, end to end",
+                    f"{_f(r['batch_decision']['ms'])} ms", f"batch appraisal of {r['batch_appraisal']['rows']} "
+                    f"rows: {_f(r['batch_appraisal']['ms'])} ms", "-", cmd)]
     return []
 
 
@@ -183,6 +203,8 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units, timeout=900), 960),
         "console": (lambda: bench_console.run(nats_url, tips=sizes.console_tips, duration=sizes.console_seconds),
                     600),
+        "workboard": (lambda: bench_workboard.run(nats_url, commune_units=sizes.workboard_commune,
+                                                  province_units=sizes.workboard_province), 900),
     }
     results: dict[str, Any] = {}
     for name in steps:

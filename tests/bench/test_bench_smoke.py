@@ -12,6 +12,7 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_workboard,
 )
 from tests.bench.__main__ import rows_for
 
@@ -73,6 +74,11 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
     assert _positive(console["tips_page"]["p99_ms"], console["tips_page_alone"]["p50_ms"], console["arrival"]["p50_ms"],
                      console["cpu_ms_per_render"]["console"], console["rss_rest_mib"],
                      console["rss_peak_mib"])
+
+    board = results["workboard"] = await bench_workboard.run(nats_url, commune_units=40, province_units=60, renders=2)
+    assert board["appraised"] == 22 and board["batch_appraisal"]["rows"] == 10  # 40 * 4/5 assessed, 22 appraised
+    assert board["batch_decision"]["rows"] == 32 and board["province_last_page_500"]["pages"] == 1
+    assert _positive(board["commune_board"]["p99_ms"], board["province_board"]["p50_ms"])
 
     for name, result in results.items():
         assert rows_for(name, result), name

@@ -271,13 +271,15 @@ async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callab
     tips, notify and units services behind it are real, with one tip of area 79 in the tips service."""
     problems: list[str] = []
     matrix: list[str] = []
+
     await provision(settings_factory())  # the tips and notify services behind the console use the bus
     async with serve(TestProvider()) as provider, console_world(
             settings_factory, with_units=True, oidc_issuer=provider.url, oidc_audience="antq-api",
             oidc_jwks_url=provider.url + "/jwks", console_oidc_client_id=provider.client_id,
             console_public_url="http://127.0.0.1:9") as world, \
             httpx.AsyncClient(base_url=world.urls["console"]) as http, \
-            httpx.AsyncClient(base_url=world.urls["tips"]) as tips:
+            httpx.AsyncClient(base_url=world.urls["tips"]) as tips, \
+            httpx.AsyncClient(base_url=world.urls["units"]) as units:
         accounts = world.console.app.state.console.accounts
         for caller, fields in CONSOLE_ACCOUNTS.items():
             await world.add(f"matrix.{caller.replace('_', '-')}", **fields)
@@ -286,7 +288,12 @@ async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callab
             "description": "Matrix: a stranger tries the doors of the school at night"})).json()
         tip["description"] = "Matrix: a stranger tries the doors of the school at night"
         tip_id = tip["tip_id"]
-        hints = Hints(tip_id=tip_id, action="note", notification_id="n-matrix", name="console.css")
+        assert world.units is not None
+        admin = {"authorization": "Bearer " + world.units.tokens.issue(role="admin")}
+        unit = (await units.post("/units", headers=admin, json={
+            "name": "Matrix: Công ty Kiểm Thử", "kind": "enterprise", "area_code": AREA})).json()
+        hints = Hints(tip_id=tip_id, action="note", notification_id="n-matrix", name="console.css",
+                      unit_id=unit["unit_id"])
         forms = {"/tips/{tip_id}/{action}": {"text": "Matrix note"}, "/me/preferences": {"language": "vi"}}
         doc = world.console.app.openapi()
         for method, path, op in sorted([o for o in operations(doc) if o[1] not in SKIP_PATHS], key=sort_key):
@@ -345,6 +352,13 @@ async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callab
                     if caller == "officer_79" and not shown:
                         problems.append(f"{where}: the officer of 79 is not shown the tip of {AREA} ({status}): the "
                                         "check of the officer of 01 would prove nothing")
+                if method == "GET" and path in ("/units", "/units/{unit_id}", "/cycles"):
+                    # The registry and the workboard show the unit of 79 to the officer of 79 only.
+                    shown = unit["name"] in text
+                    if caller == "officer_01" and shown:
+                        problems.append(f"{where}: an officer of 01 was shown a unit of {AREA} ({status})")
+                    if caller == "officer_79" and not shown:
+                        problems.append(f"{where}: the officer of 79 is not shown the unit of {AREA} ({status})")
             label = "public" if public else ",".join(sorted(seen_actions)) or "-"
             matrix.append(f"{method:6} {path:55} {label:40} " + " ".join(f"{row[c]:>4}" for c in CONSOLE_CALLERS))
     write_section("console", CONSOLE_CALLERS, matrix)
