@@ -33,7 +33,8 @@ POLICY = Policy([
     Rule("incidents.read", dict(READERS), description="a unit's incidents"),
     Rule("activities.create", dict(UNIT_OR_OFFICER), description="report a movement activity"),
     Rule("activities.read", dict(READERS), description="a unit's activities"),
-    Rule("stats.read", {"admin": "any", "officer": "area", "agency": "any"}, description="report figures"),
+    Rule("stats.read", {"admin": "any", "officer": "area", "leader": "area", "agency": "any"},
+         description="report figures (leaders read their area's, as the console's reports do)"),
     Rule("batches.run", dict(OFFICER), description="batch registration, scoring, appraisal and decisions"),
     Rule("audit.read", {"admin": "any"}, description="the hash-chained trail of cycle commands"),
 ])
