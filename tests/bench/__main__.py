@@ -4,7 +4,7 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
     python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
-                                               # platform console
+                                               # platform console reports
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -35,10 +35,11 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_reports,
 )
 from tests.bench.common import bench_nats
 
-STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console")
+STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console", "reports")
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,15 @@ class Sizes:
     platform_units: int
     console_tips: int
     console_seconds: float
+    report_units: int
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
-             campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20)
+             campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20,
+             report_units=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
-              campaign_units=500, platform_units=100, console_tips=500, console_seconds=3)
+              campaign_units=500, platform_units=100, console_tips=500, console_seconds=3,
+              report_units=200)
 
 
 @dataclass
@@ -158,6 +162,18 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                     "goal p99 < 1 s", "-", cmd),
                 Row("console RSS", f"at rest {_f(r['rss_rest_mib'], ' MiB')}, "
                     f"under load {_f(r['rss_peak_mib'], ' MiB')}", "-", "-", cmd)]
+    if name == "reports":
+        b = r["build_only"]
+        return [Row(f"report export, XLSX: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                    "(GET /reports/report.xlsx)",
+                    f"p50 {_f(r['xlsx']['p50_ms'])} ms, max {_f(r['xlsx']['max_ms'])} ms; building the file alone "
+                    f"p50 {_f(b['xlsx']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
+                    _f(r["xlsx"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd),
+                Row(f"report export, PDF: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                    "(GET /reports/report.pdf)",
+                    f"p50 {_f(r['pdf']['p50_ms'])} ms, max {_f(r['pdf']['max_ms'])} ms; building the file alone "
+                    f"p50 {_f(b['pdf']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
+                    _f(r["pdf"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd)]
     return []
 
 
@@ -183,6 +199,7 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "platform": (lambda: bench_campaign.run_platform(nats_url, sizes.platform_units, timeout=900), 960),
         "console": (lambda: bench_console.run(nats_url, tips=sizes.console_tips, duration=sizes.console_seconds),
                     600),
+        "reports": (lambda: bench_reports.run(nats_url, sizes.report_units), 600),
     }
     results: dict[str, Any] = {}
     for name in steps:

@@ -12,6 +12,7 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_reports,
 )
 from tests.bench.__main__ import rows_for
 
@@ -73,6 +74,10 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
     assert _positive(console["tips_page"]["p99_ms"], console["tips_page_alone"]["p50_ms"], console["arrival"]["p50_ms"],
                      console["cpu_ms_per_render"]["console"], console["rss_rest_mib"],
                      console["rss_peak_mib"])
+
+    report = results["reports"] = await bench_reports.run(nats_url, 20, repeats=1)
+    assert report["units"] == 20 and report["xlsx_bytes"] > 0 and report["pdf_bytes"] > 0
+    assert _positive(report["xlsx"]["p50_ms"], report["pdf"]["p50_ms"], report["page"]["p50_ms"])
 
     for name, result in results.items():
         assert rows_for(name, result), name
