@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
-from services.console.reports import Report, area_name, authority, number
+from services.console.reports import Report, ReportSection, area_name, authority, chart_rows, number
 from shared.calendar import VN_TZ
 
 FONTS = Path(__file__).resolve().parent / "fonts"
@@ -125,6 +125,61 @@ class _Pdf(FPDF):
         self.cell(0, 5, self.words["page"].format(n=self.page_no()), align="C")
 
 
+def _chart(doc: FPDF, section: ReportSection, report: Report, legend: tuple[str, str]) -> None:
+    """The section's chart as on the page: per figure the year's bar (solid) above the previous year's (hatched),
+    each with its number, each pair scaled to its larger value: it prints in black and white."""
+    rows = chart_rows(section)
+    if not rows:
+        return
+    label_w, bar_w, bar_h, row_h = 78.0, 62.0, 3.2, 8.6
+    if doc.get_y() + 8 + row_h * min(len(rows), 3) > doc.page_break_trigger:
+        doc.add_page()
+    doc.ln(2)
+    doc.set_font("DejaVu", "", 7.5)
+    x0 = doc.l_margin + label_w
+    y = doc.get_y()
+    doc.set_fill_color(40, 40, 40)
+    doc.rect(x0, y + 0.6, 4, 2.8, style="DF")
+    doc.text(x0 + 5.5, y + 3.2, legend[0])
+    _hatched(doc, x0 + 34, y + 0.6, 4, 2.8)
+    doc.text(x0 + 39.5, y + 3.2, legend[1])
+    doc.set_y(y + 5)
+    for row in rows:
+        if doc.get_y() + row_h > doc.page_break_trigger:
+            doc.add_page()
+        y = doc.get_y()
+        label = row.label
+        if doc.get_string_width(label) > label_w - 3:
+            while len(label) > 4 and doc.get_string_width(label + "…") > label_w - 3:
+                label = label[:-1]
+            label = label.rstrip() + "…"
+        doc.text(doc.l_margin, y + 4.6, label)
+        most = max(row.current or 0, row.previous or 0) or 1
+        for j, value in enumerate((row.current, row.previous)):
+            w = max(0.3, bar_w * (value or 0) / most)
+            by = y + 0.6 + j * (bar_h + 0.8)
+            if j == 0:
+                doc.rect(x0, by, w, bar_h, style="DF")
+            else:
+                _hatched(doc, x0, by, w, bar_h)
+            doc.text(x0 + w + 1.5, by + bar_h - 0.5, number(value, report.lang))
+        doc.set_y(y + row_h)
+    doc.set_fill_color(255, 255, 255)
+    doc.ln(1)
+
+
+def _hatched(doc: FPDF, x: float, y: float, w: float, h: float) -> None:
+    """An outlined box filled with diagonal lines (the previous year's bars)."""
+    doc.set_line_width(0.2)
+    with doc.rect_clip(x, y, w, h):
+        step = 1.2
+        i = -h
+        while i < w:
+            doc.line(x + i, y + h, x + i + h, y)
+            i += step
+    doc.rect(x, y, w, h, style="D")
+
+
 def pdf(report: Report) -> bytes:
     w = WORDS[report.lang]
     doc = _Pdf(w)
@@ -171,6 +226,7 @@ def pdf(report: Report) -> bytes:
                            number(row.current, report.lang, share=row.share),
                            number(row.previous, report.lang, share=row.share),
                            number(row.change, report.lang, share=row.share, signed=True)])
+        _chart(doc, section, report, (w["year"].format(y=report.year), w["year"].format(y=report.previous_year)))
     doc.ln(4)
     doc.set_font("DejaVu", "", 9)
     doc.multi_cell(0, 5, w["note"].format(p=report.previous_year), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

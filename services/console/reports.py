@@ -322,11 +322,16 @@ def iter_rows(report: Report) -> Iterator[tuple[ReportSection, Row]]:
 BAR_W = 300
 
 
+def chart_rows(section: ReportSection) -> list[Row]:
+    """The lines of a section a chart draws: counts (not shares) that are not zero in both years."""
+    return [r for r in section.rows if r.chart and not r.share and (r.current or r.previous)]
+
+
 def chart_svg(section: ReportSection, report: Report, *, title: str, legend: tuple[str, str]) -> str | None:
     """One section's figures as paired horizontal bars, the year (solid) above the previous year (hatched), each
     bar with its number written beside it and each pair scaled to its own larger value: it reads in black and
     white, and the figures of different sizes (units and participants) each stay legible. None: nothing to draw."""
-    rows = [r for r in section.rows if r.chart and not r.share and (r.current or r.previous)]
+    rows = chart_rows(section)
     if not rows:
         return None
     from html import escape
