@@ -109,6 +109,16 @@ async def load_report(request: Request, person: Person, year: int, area: str | N
                          names=await _names(request, person, area))
 
 
+def _form(person: Person, now: datetime, year: int | None = None, area: str | None = None) -> dict[str, Any]:
+    """The query form's choices and values: this assessment year and the ten before (and the year asked for)."""
+    this_year = assessment_year_of(now)
+    years = list(range(this_year, this_year - YEARS_BACK - 1, -1))
+    if year is not None and year not in years:
+        years = sorted({*years, year}, reverse=True)
+    area = person.account.area if area is None and year is None else area
+    return {"years": years, "year": year or this_year, "area": area or "", "areas": area_choices(person, area)}
+
+
 def _refused_page(request: Request, person: Person, message: str, status: int, **form: Any) -> HTMLResponse:
     return render(request, "reports.html", lang=person.lang, title_key="reports_title", person=person,
                   report=None, error=message, status=status, **form)
@@ -128,16 +138,11 @@ def _service_refusal(person: Person, exc: ApiError) -> str:
 async def reports_page(request: Request) -> Response:
     person = await signed_in(request, "console.reports")
     now = ctx_of(request).clock()
-    this_year = assessment_year_of(now)
-    form: dict[str, Any] = {"years": list(range(this_year, this_year - YEARS_BACK - 1, -1)), "year": this_year,
-                            "area": person.account.area or "", "areas": area_choices(person, person.account.area)}
     try:
         year, area = _query(request, person, now)
     except BadQuery as exc:
-        return _refused_page(request, person, TEXT[person.lang][exc.key], 400, **form)
-    form.update(year=year, area=area or "", areas=area_choices(person, area))
-    if year not in form["years"]:
-        form["years"] = sorted({*form["years"], year}, reverse=True)
+        return _refused_page(request, person, TEXT[person.lang][exc.key], 400, **_form(person, now))
+    form = _form(person, now, year, area)
     try:
         report = await load_report(request, person, year, area)
     except ApiError as exc:
@@ -150,7 +155,7 @@ async def reports_page(request: Request) -> Response:
         svg = reports.chart_svg(section, report, legend=legend, title=t["report.chart"].format(
             section=section.title, y=year, p=year - 1))
         if svg:
-            charts[section.code] = Markup(svg)
+            charts[section.code] = Markup(svg)  # chart_svg escapes every text it writes
     query = {"year": str(year), "area": area or ""}
     return render(request, "reports.html", lang=person.lang, title_key="reports_title", person=person,
                   report=report, charts=charts, number=reports.number, error=None,
@@ -160,15 +165,16 @@ async def reports_page(request: Request) -> Response:
 
 async def _export(request: Request, kind: str) -> Response:
     person = await signed_in(request, "console.reports")
+    now = ctx_of(request).clock()
     try:
-        year, area = _query(request, person, ctx_of(request).clock())
-        report = await load_report(request, person, year, area)
+        year, area = _query(request, person, now)
     except BadQuery as exc:
-        return _refused_page(request, person, TEXT[person.lang][exc.key], 400, years=[], year=None, area="",
-                             areas=[])
+        return _refused_page(request, person, TEXT[person.lang][exc.key], 400, **_form(person, now))
+    try:
+        report = await load_report(request, person, year, area)
     except ApiError as exc:
         return _refused_page(request, person, _service_refusal(person, exc),
-                             exc.status if exc.status < 500 else 503, years=[], year=None, area="", areas=[])
+                             exc.status if exc.status < 500 else 503, **_form(person, now, year, area))
     if kind == "xlsx":
         body = await asyncio.to_thread(report_files.xlsx, report)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
