@@ -6,7 +6,8 @@ notify and console services are served over HTTP in this process (`tests.console
 officer of 79 signs in on the form, and `/reports/report.xlsx` and `/reports/report.pdf` for 2026 and province
 79 are downloaded `repeats` times each. The baseline is the report page itself (`GET /reports`, the same six
 `/stats` calls, rendered as HTML); the files' own build time (`report_files.xlsx` / `.pdf` in this process, on the
-same report) is measured apart, so what the services' `/stats` cost and what printing costs are both visible.
+same report) is measured apart, and so is each service's `GET /stats` of the year alone, so what the services'
+`/stats` cost and what printing costs are both visible.
 
     python -m tests.bench.bench_reports [N]
 """
@@ -75,12 +76,17 @@ async def run(nats_url: str, n_units: int = 25_000, repeats: int = 5) -> dict[st
                     assert pdf_body.startswith(b"%PDF")
                     # The files' own build, on the report the console built (same figures, this process).
                     stats_now, stats_before = {}, {}
+                    stats_times: dict[str, list[float]] = {}
                     for source in reports.SOURCES:
                         service = getattr(world, source)
                         headers = {"authorization": "Bearer " + service.tokens.issue(role="officer", area=AREA)}
-                        async with httpx.AsyncClient(base_url=world.urls[source], headers=headers) as api:
-                            stats_now[source] = (await api.get("/stats", params={
-                                "year": YEAR, "area_code": AREA})).json()
+                        async with httpx.AsyncClient(base_url=world.urls[source], headers=headers,
+                                                     timeout=120) as api:
+                            for _ in range(repeats):
+                                t = time.perf_counter()
+                                stats_now[source] = (await api.get("/stats", params={
+                                    "year": YEAR, "area_code": AREA})).json()
+                                stats_times.setdefault(source, []).append(time.perf_counter() - t)
                             stats_before[source] = (await api.get("/stats", params={
                                 "year": YEAR - 1, "area_code": AREA})).json()
                     report = reports.build(stats_now, stats_before, year=YEAR, area_code=AREA, lang="vi",
@@ -97,6 +103,7 @@ async def run(nats_url: str, n_units: int = 25_000, repeats: int = 5) -> dict[st
             "page": _summary(page), "xlsx": _summary(xlsx), "pdf": _summary(pdf),
             "xlsx_bytes": len(xlsx_body), "pdf_bytes": len(pdf_body),
             "build_only": {k: _summary(v) for k, v in build.items()},
+            "stats_alone": {k: _summary(v) for k, v in stats_times.items()},
             "campaign_s": round(campaign["total_s"], 1)}
 
 
