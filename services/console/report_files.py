@@ -105,6 +105,11 @@ def xlsx(report: Report) -> bytes:
         data.append([key, report.current.get(key), report.previous.get(key)])
     for i, width in enumerate((48, 14, 14), start=1):
         data.column_dimensions[get_column_letter(i)].width = width
+    for ws in (sheet, data):  # no text becomes a formula ("=..." from a service's key or name): text stays text
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

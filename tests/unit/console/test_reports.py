@@ -106,3 +106,12 @@ def test_the_pdf_is_a_summary_report_with_its_vietnamese_words_intact() -> None:
     assert line.split("Lượt người tham dự tuyên truyền", 1)[1].split() == ["1.800.000", "150.000", "+1.650.000"]
     english = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(report_files.pdf(_report("en")))).pages)
     assert "YEAR-END REPORT" in english and "1,800,000" in english
+
+
+def test_no_text_becomes_a_formula_in_the_workbook() -> None:
+    report = _report()
+    report.sections[0].rows.append(reports.Row("tips.by_category.=1+1", '=HYPERLINK("http://x","y")', 1, 0))
+    book = load_workbook(io.BytesIO(report_files.xlsx(report)))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells and all(c.data_type == "s" for c in cells)
