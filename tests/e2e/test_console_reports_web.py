@@ -189,6 +189,8 @@ async def test_an_officer_exports_the_report_and_its_files_hold_the_figures_of_s
         # Another province is refused by the console before any service is asked.
         response = await page.goto(console + f"/reports?year={year}&area=01")
         assert response.status == 403 and "ngoài phạm vi" in await page.inner_text("#error")
+        response = await page.goto(console + f"/reports/report.xlsx?year={year}&area=01")
+        assert response.status == 403 and "ngoài phạm vi" in await page.inner_text("#error")
         response = await page.goto(console + "/reports?year=abc")
         assert response.status == 400 and await page.inner_text("#error")
         await look(page, "reports-refused")
