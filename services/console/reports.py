@@ -66,6 +66,7 @@ class Breakdown:
     en: str
     names: str
     metrics: tuple[tuple[str, str, str], ...] = ()  # (metric key, vi, en) of mapping children
+    other_metrics: bool = False  # also a line for each metric a child has beyond `metrics`, named by its key
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ SECTIONS: tuple[Section, ...] = (
              "Participants in propaganda sessions"),
         Line("units.activities.commitments_signed", "Lượt ký cam kết", "Commitments signed"),
         Breakdown("units.activities.by_kind", "Hoạt động theo loại", "Activities by kind", "activity_kind",
-                  metrics=(("count", "số buổi", "sessions"), ("participants", "lượt người", "participants"))),
+                  metrics=(("count", "số buổi", "sessions"), ("participants", "lượt người", "participants")),
+                  other_metrics=True),
     )),
     Section("models", "Mô hình tự quản, tự phòng", "Self-management models", (
         Line("units.models.distinct_models", "Mô hình", "Models"),
@@ -274,7 +276,12 @@ def build(stats: Mapping[str, Mapping[str, Any]], previous: Mapping[str, Mapping
             for child in _children({k: 0 for k in keys}, item.prefix):
                 name = name_of(item.names, child, lang, names)
                 base = f"{item.prefix}.{child}"
-                metrics = item.metrics or (("", "", ""),)
+                leaf = base in now or base in before  # a number per key, not a mapping of metrics
+                metrics = (("", "", ""),) if leaf or not item.metrics else item.metrics
+                if item.other_metrics and not leaf:
+                    known = {m for m, _, _ in metrics}
+                    metrics = (*metrics, *((m, m, m) for m in _children({k: 0 for k in keys}, base)
+                                           if m not in known))
                 for metric, vi, en in metrics:
                     key = f"{base}.{metric}" if metric else base
                     if key not in now and key not in before:

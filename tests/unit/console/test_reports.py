@@ -21,7 +21,7 @@ UNITS = {"year": 2026, "area_code": "79", "kind": None,
          "models": {"distinct_models": 779, "sites": 4600, "units_with_model": 4000},
          "activities": {"propaganda_sessions": 28_778, "propaganda_participants": 1_800_000,
                         "by_kind": {"propaganda_session": {"count": 28_778, "participants": 1_800_000},
-                                    "ve_sinh_moi_truong": {"count": 3, "participants": 90}}},
+                                    "ve_sinh_moi_truong": {"count": 3, "participants": 90, "hours": 12}}},
          "incidents": {"strikes_prevented": 40},
          "brand_new": {"figure": 7}}
 TIPS = {"year": 2026, "period": {"from": "2025-11-16", "to": "2026-11-15"}, "received": 1464, "valuable": 828,
@@ -56,6 +56,8 @@ def test_known_figures_get_labels_and_unknown_ones_are_shown_by_key() -> None:
     assert rows["tips.by_category.new_category"].label.endswith("new_category")  # an unknown code: the code
     # A new activity kind of the units service: a line per metric, named by its key.
     assert "ve_sinh_moi_truong" in rows["units.activities.by_kind.ve_sinh_moi_truong.count"].label
+    # ... and a new metric of a kind, named by its key in the same section.
+    assert rows["units.activities.by_kind.ve_sinh_moi_truong.hours"].label.endswith("(hours)")
     # A figure no section names is printed with its key, in the last section.
     other = _report().sections[-1]
     assert other.code == "other" and [r.key for r in other.rows] == ["units.brand_new.figure"]
@@ -115,3 +117,10 @@ def test_no_text_becomes_a_formula_in_the_workbook() -> None:
     cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row
              if isinstance(c.value, str) and "HYPERLINK" in c.value]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_a_breakdown_answered_as_plain_numbers_is_still_printed_by_name() -> None:
+    units = {**UNITS, "activities": {"by_kind": {"drill": 4, "tuan_tra": 2}}}
+    rows = _rows(reports.build({"units": units}, {}, year=2026, area_code="79", lang="vi", made_at=MADE))
+    assert rows["units.activities.by_kind.drill"].label == "Hoạt động theo loại: Diễn tập"
+    assert rows["units.activities.by_kind.tuan_tra"].current == 2
