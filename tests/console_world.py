@@ -1,5 +1,5 @@
-"""A console with the real tips and notify services behind it (and units, when asked), each over HTTP on a free
-port, for tests."""
+"""A console with the real tips and notify services behind it (and units and awards when asked), each over HTTP on a
+free port, for tests."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from services.awards.app import build as build_awards
 from services.console.app import build as build_console
 from services.console.domain import Account
 from services.notify.app import build as build_notify
@@ -59,7 +60,15 @@ class World:
     tips: Service
     notify: Service
     urls: dict[str, str] = field(default_factory=dict)
-    units: Service | None = None
+    services: dict[str, Service] = field(default_factory=dict)  # every service behind the console, by name
+
+    @property
+    def units(self) -> Service | None:
+        return self.services.get("units")
+
+    @property
+    def awards(self) -> Service | None:
+        return self.services.get("awards")
 
     async def add(self, username: str, role: str = "officer", area: str | None = "79", **kw: Any) -> str:
         account = Account(username=username, role=role, area=area, **kw)
@@ -67,8 +76,8 @@ class World:
         return username
 
     async def add_unit(self, name: str, area_code: str = "79.26743", **fields: Any) -> str:
-        """A unit in the registry of the units service (a world `with_units`), created by an admin; its id."""
-        assert self.units is not None, "console_world(..., with_units=True)"
+        """A unit in the registry of the units service (a world `also=("units",)`), created by an admin; its id."""
+        assert self.units is not None, 'console_world(..., also=("units",))'
         admin = {"Authorization": "Bearer " + self.units.tokens.issue(role="admin")}
         body = {"name": name, "kind": "enterprise", "area_code": area_code,
                 "external_key": "K-" + uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:12], **fields}
@@ -79,28 +88,28 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def console_world(settings_factory: Callable[..., Settings], *, with_units: bool = False,
+async def console_world(settings_factory: Callable[..., Settings], *, also: tuple[str, ...] = (),
                         **overrides: Any) -> AsyncIterator[World]:
-    """tips and notify (and units `with_units`) over HTTP, and the console (over HTTP too) pointed at them; SQLite
-    for every database. An override wins over the defaults (e.g. a units service the test serves itself)."""
-    tips_port, notify_port, units_port = free_port(), free_port(), free_port()
+    """tips and notify over HTTP, and the console (over HTTP too) pointed at them; SQLite for every database.
+    `also=("units", "awards")` serves those services too (otherwise the console's URLs for them point nowhere).
+    An override wins over the defaults (e.g. a units service the test serves itself)."""
+    ports = {name: free_port() for name in ("tips", "notify", *also)}
+    urls_of = {f"console_{name}_url": f"http://127.0.0.1:{ports[name]}" if name in ports else "http://127.0.0.1:9"
+               for name in ("tips", "notify", "units", "awards")}
     settings = settings_factory(**{"console_argon2_profile": "fast", "console_inbox_poll_seconds": 0.3,
                                    "tips_scheduler_interval": 0.5, "notify_worker_poll_seconds": 0.1,
-                                   "console_tips_url": f"http://127.0.0.1:{tips_port}",
-                                   "console_notify_url": f"http://127.0.0.1:{notify_port}",
-                                   "console_units_url": f"http://127.0.0.1:{units_port}" if with_units
-                                   else "http://127.0.0.1:9", "console_awards_url": "http://127.0.0.1:9",
-                                   **overrides})
-    tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
-    units = build_units(settings) if with_units else None
+                                   **urls_of, **overrides})
+    builders = {"tips": build_tips, "notify": build_notify, "units": build_units, "awards": build_awards}
+    services = {name: builders[name](settings) for name in ports}
+    console = build_console(settings)
     await provision(settings)  # the streams, as `antq nats provision` makes them before services start
     async with contextlib.AsyncExitStack() as stack:
         urls = {}
-        served = [(tips, tips_port), (notify, notify_port)] + ([(units, units_port)] if units else [])
-        for service, port in served:
-            urls[service.name] = await stack.enter_async_context(over_http(service, port))
+        for name, service in services.items():
+            urls[name] = await stack.enter_async_context(over_http(service, ports[name]))
         urls["console"] = await stack.enter_async_context(over_http(console))
-        yield World(settings=settings, console=console, tips=tips, notify=notify, urls=urls, units=units)
+        yield World(settings=settings, console=console, tips=services["tips"], notify=services["notify"],
+                    urls=urls, services=services)
 
 
 async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -10,6 +10,7 @@ from shared.policy import Policy, Rule, Scope
 
 STAFF: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area", "unit": "unit"}
 TIP_DESK: dict[str, Scope] = {"admin": "any", "officer": "area"}
+REPORTERS: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area"}
 
 POLICY = Policy([
     Rule("console.sign_in", public=True, description="The sign-in form and its handler"),
@@ -29,4 +30,6 @@ POLICY = Policy([
     Rule("console.workboard_action", dict(TIP_DESK),
          description="Batch appraisal and decision of the selected dossiers (the units service decides)"),
     Rule("console.sign_out", dict(STAFF), description="End this session, or every session of the account"),
+    Rule("console.reports", dict(REPORTERS),
+         description="The movement's report of an area and year, and its XLSX and PDF exports (the services' /stats)"),
 ])

@@ -507,8 +507,8 @@ async def get_stats(
 ) -> TipStats:
     principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
     check_known_area(area_code)
-    if area_code is None and principal.role == "officer":
-        area_code = principal.area  # an officer's own area by default
+    if area_code is None and principal.role in ("officer", "leader"):
+        area_code = principal.area  # an officer's (a leader's) own area by default
     POLICY.authorize(principal, "tips.stats", area=area_code)
     now = ctx_of(request).now()
     year = year or assessment_year_of(now)

@@ -32,8 +32,8 @@ POLICY = Policy([
     Rule("tips.officer_message", grants=OFFICERS, description="Reply to the reporter or keep an internal note"),
     Rule("tips.confirm_duplicate", grants=OFFICERS, description="Confirm that two tips report the same thing"),
     Rule("tips.read_attachment", grants=OFFICERS, description="Download a tip's attachment"),
-    Rule("tips.stats", {"admin": "any", "officer": "area", "agency": "any"},
-         description="Report figures (counts only; officers their own area by default)"),
+    Rule("tips.stats", {"admin": "any", "officer": "area", "leader": "area", "agency": "any"},
+         description="Report figures (counts only; officers and leaders their own area by default)"),
     Rule("tips.reveal_reporter", grants=dict(REVEAL_GRANTS), description="Reveal a reporter's identity"),
 ])
 

@@ -1065,7 +1065,7 @@ async def get_stats(request: Request, year: Annotated[int | None, Query(ge=2000,
                     area_code: AreaCode = None, kind: UnitKind | None = None) -> Stats:
     principal = bearer_principal(request)
     _check_area(area_code)
-    if principal is not None and principal.role == "officer" and principal.area and area_code is None:
+    if principal is not None and principal.role in ("officer", "leader") and principal.area and area_code is None:
         area_code = principal.area
     POLICY.authorize(principal, "stats.read", area=area_code)
     query = StatsQuery(year=year or assessment_year_of(_now(request)), area_code=area_code, kind=kind)

@@ -47,7 +47,8 @@ POLICY = Policy([
          description="import past years' results and awards held (province officers; rows outside the area are "
                      "rejected)"),
     Rule("history.read", dict(READERS), description="a unit's imported past results and awards"),
-    Rule("stats.read", {"admin": "any", "officer": "area", "agency": "any"}, description="report figures"),
+    Rule("stats.read", {"admin": "any", "officer": "area", "leader": "area", "agency": "any"},
+         description="report figures (leaders read their area's, as the console's reports do)"),
     Rule("batches.run", dict(OFFICER), description="batch registration, scoring, appraisal and decisions"),
     Rule("audit.read", {"admin": "any"}, description="the hash-chained trail of cycle commands and imports"),
 ])

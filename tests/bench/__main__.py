@@ -4,7 +4,7 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
     python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
-                                               # platform console workboard
+                                               # platform console workboard reports
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -35,11 +35,13 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_reports,
     bench_workboard,
 )
 from tests.bench.common import bench_nats
 
-STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console", "workboard")
+STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console", "workboard",
+         "reports")
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,15 @@ class Sizes:
     console_seconds: float
     workboard_commune: int
     workboard_province: int
+    report_units: int
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
              campaign_units=25_000, platform_units=25_000, console_tips=10_000, console_seconds=20,
-             workboard_commune=2000, workboard_province=25_000)
+             workboard_commune=2000, workboard_province=25_000, report_units=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
               campaign_units=500, platform_units=100, console_tips=500, console_seconds=3,
-              workboard_commune=100, workboard_province=300)
+              workboard_commune=100, workboard_province=300, report_units=200)
 
 
 @dataclass
@@ -178,6 +181,20 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                 Row(f"console: batch decision of {r['batch_decision']['rows']} selected rows, end to end",
                     f"{_f(r['batch_decision']['ms'])} ms", f"batch appraisal of {r['batch_appraisal']['rows']} "
                     f"rows: {_f(r['batch_appraisal']['ms'])} ms", "-", cmd)]
+    if name == "reports":
+        b = r["build_only"]
+        alone = ", ".join(f"{k} {_f(v['p50_ms'])} ms" for k, v in r.get("stats_alone", {}).items())
+        return [Row(f"report export, XLSX: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                    "(GET /reports/report.xlsx)",
+                    f"p50 {_f(r['xlsx']['p50_ms'])} ms, max {_f(r['xlsx']['max_ms'])} ms; building the file alone "
+                    f"p50 {_f(b['xlsx']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms (one "
+                    f"/stats alone p50: {alone})",
+                    _f(r["xlsx"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd),
+                Row(f"report export, PDF: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                    "(GET /reports/report.pdf)",
+                    f"p50 {_f(r['pdf']['p50_ms'])} ms, max {_f(r['pdf']['max_ms'])} ms; building the file alone "
+                    f"p50 {_f(b['pdf']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
+                    _f(r["pdf"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd)]
     return []
 
 
@@ -205,6 +222,7 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
                     600),
         "workboard": (lambda: bench_workboard.run(nats_url, commune_units=sizes.workboard_commune,
                                                   province_units=sizes.workboard_province), 900),
+        "reports": (lambda: bench_reports.run(nats_url, sizes.report_units), 600),
     }
     results: dict[str, Any] = {}
     for name in steps:

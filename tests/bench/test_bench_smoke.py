@@ -12,6 +12,7 @@ from tests.bench import (
     bench_e2e,
     bench_intake,
     bench_relay,
+    bench_reports,
     bench_workboard,
 )
 from tests.bench.__main__ import rows_for
@@ -79,6 +80,9 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
     assert board["appraised"] == 22 and board["batch_appraisal"]["rows"] == 10  # 40 * 4/5 assessed, 22 appraised
     assert board["batch_decision"]["rows"] == 32 and board["province_last_page_500"]["pages"] == 1
     assert _positive(board["commune_board"]["p99_ms"], board["province_board"]["p50_ms"])
+    report = results["reports"] = await bench_reports.run(nats_url, 20, repeats=1)
+    assert report["units"] == 20 and report["xlsx_bytes"] > 0 and report["pdf_bytes"] > 0
+    assert _positive(report["xlsx"]["p50_ms"], report["pdf"]["p50_ms"], report["page"]["p50_ms"])
 
     for name, result in results.items():
         assert rows_for(name, result), name

@@ -25,7 +25,7 @@ PDF = b"%PDF-1.7\n" + "Nghị quyết chi bộ về đăng ký phấn đấu".en
 
 async def test_a_unit_uploads_evidence_self_assesses_and_sends_its_dossier_and_sees_only_its_unit(
         settings_factory: Callable[..., Settings]) -> None:
-    async with console_world(settings_factory, with_units=True, units_evidence_max_bytes=MAX) as world, \
+    async with console_world(settings_factory, also=("units",), units_evidence_max_bytes=MAX) as world, \
             chromium() as browser:
         console = world.urls["console"]
         ours = await world.add_unit("Công ty TNHH Cơ khí Bến Thành", address="12 Lê Lợi, Phường Bến Thành",

@@ -19,7 +19,7 @@ PDF = b"%PDF-1.7\n" + b"ke hoach " * 100
 async def test_the_unit_desk_keeps_each_unit_to_itself_and_bounds_its_uploads(
         settings_factory: Callable[..., Settings]) -> None:
     max_bytes = 64 * 1024
-    async with console_world(settings_factory, with_units=True, units_evidence_max_bytes=max_bytes) as world:
+    async with console_world(settings_factory, also=("units",), units_evidence_max_bytes=max_bytes) as world:
         ours, theirs = await world.add_unit("Trường THCS Lê Lợi"), await world.add_unit("Công ty Bình Minh")
         await world.add("staff.ours", role="unit", area=None, unit=ours)
         await world.add("staff.theirs", role="unit", area=None, unit=theirs)
