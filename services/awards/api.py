@@ -19,9 +19,10 @@ from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_
 from services.awards.domain.workflow import TRANSITIONS
 from services.awards.policy import POLICY, authorize_level
 from shared.areas import AREA_CODE_PATTERN, check_known_area
+from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import local_date
-from shared.errors import Invalid, NotFound
+from shared.errors import DomainError, Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
 from shared.webpages import html_page, stylesheet
@@ -109,9 +110,21 @@ class AuditStepOut(BaseModel):
     hash: str
 
 
+class QuotaOut(BaseModel):
+    scope: Literal["province", "area"] = Field(description="whether the ceiling counts the province or the area")
+    used: int = Field(description="approved or granted awards of the same type and year in that scope (this one "
+                                  "excluded)")
+    limit: int | None = Field(description="the ceiling of the rules in force; None when unlimited")
+    left: int | None = Field(description="places left; None when unlimited")
+
+
 class AwardDetail(AwardOut):
     nomination: dict[str, Any] | None = None
     audit: list[AuditStepOut]
+    quota: QuotaOut | None = Field(default=None, description="the quota an approval draws on (from the rules in "
+                                                              "force); null for an award type no longer in them")
+    decided_on: date | None = Field(default=None, description="the date the approving decision bears, as given "
+                                                               "with the approval")
 
 
 def _award_out(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -168,6 +181,32 @@ class ApproveIn(BaseModel):
         default=None, max_length=10,
         description="a person's standing at approval, e.g. [\"prosecuted\"] or [\"disciplined\"] ([] for none); "
                     "when omitted, the standing given at nomination is checked again")
+    decided_on: date | None = Field(default=None, description="the date the decision bears (recorded in the "
+                                                               "audit trail; the award's `decided_on`)")
+
+
+class BatchApproveIn(BaseModel):
+    """One decision approving several proposals (a decision lists every recipient it commends)."""
+
+    model_config = ConfigDict(extra="forbid")
+    award_ids: list[str] = Field(min_length=1, max_length=500)
+    decision_no: str = Field(min_length=1, max_length=200)
+    decided_on: date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class BatchApproveItem(BaseModel):
+    award_id: str
+    ok: bool
+    status: str | None = Field(default=None, description="the award's status after the call (when readable)")
+    error: dict[str, Any] | None = Field(default=None, description="the refusal, as the single approval would "
+                                                                   "answer it: {status, code, message, details}")
+
+
+class BatchApproveOut(BaseModel):
+    approved: int
+    refused: int
+    items: list[BatchApproveItem]
 
 
 class ReasonIn(BaseModel):
@@ -275,6 +314,10 @@ async def list_awards(
     area_code: str | None = Query(default=None, pattern=AREA_PATTERN),
     recipient_ref: str | None = Query(default=None, max_length=200),
     overdue: bool | None = Query(default=None, description="only pending awards past their review deadline"),
+    level: list[str] | None = Query(default=None, max_length=8,
+                                    description="only awards decided at these levels (repeat the parameter)"),
+    pending: bool | None = Query(default=None, description="only awards awaiting a decision (proposed or "
+                                                           "reviewed)"),
     limit: int | None = Query(default=None),
     cursor: str | None = None,
 ) -> Page[AwardOut]:
@@ -298,6 +341,12 @@ async def list_awards(
                           (t.c.award_type, award_type), (t.c.recipient_ref, recipient_ref)):
         if value is not None:
             conditions.append(column == value)
+    if level:
+        conditions.append(t.c.level.in_([v[:32] for v in level]))
+    if pending is True:
+        conditions.append(t.c.status.in_(PENDING))
+    elif pending is False:
+        conditions.append(not_(t.c.status.in_(PENDING)))
     overdue_clause = and_(t.c.status.in_(PENDING), t.c.review_due_at < now)
     if overdue is True:
         conditions.append(overdue_clause)
@@ -328,8 +377,14 @@ async def get_award(award_id: str, request: Request) -> AwardDetail:
         entries = (await session.execute(select(a).where(a.c.target == award_id).order_by(a.c.seq))).mappings()
         audit = [AuditStepOut(at=e["at"], actor=e["actor"], role=e["role"], action=e["action"], reason=e["reason"],
                               details=json.loads(e["details"]), hash=e["hash"]) for e in entries]
+        try:
+            quota = await handlers.quota_of(store.award_from_row(row), session, now=service.clock())
+        except Invalid:  # the award's type is not in the rules in force any more
+            quota = None
     out = _award_out(row, service.clock())
-    return AwardDetail.model_validate({**out, "audit": audit,
+    decided = [s.details.get("decided_on") for s in audit if s.action == "award.approve"]
+    return AwardDetail.model_validate({**out, "audit": audit, "quota": quota,
+                                       "decided_on": decided[-1] if decided else None,
                                        "nomination": json.loads(row["nomination"]) if row["nomination"] else None})
 
 
@@ -436,8 +491,27 @@ async def post_approve(award_id: str, body: ApproveIn, request: Request) -> Awar
     async with service.db.unit_of_work() as uow:
         await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
                                decision_no=body.decision_no, level=body.level, note=body.note, check=check,
-                               standing=body.standing)
+                               standing=body.standing, decided_on=body.decided_on)
     return await _detail(request, award_id)
+
+
+@router.post("/awards/approvals", response_model=BatchApproveOut, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Approve several proposals with one decision number: each as POST /awards/{id}/approve (same "
+                     "checks, one transaction each), the refusals listed per award")
+async def post_batch_approve(body: BatchApproveIn, request: Request) -> BatchApproveOut:
+    _caller(request, "awards.approve")
+    items: list[BatchApproveItem] = []
+    for award_id in dict.fromkeys(body.award_ids):
+        one = ApproveIn(decision_no=body.decision_no, decided_on=body.decided_on, note=body.note)
+        try:
+            detail = await post_approve(award_id, one, request)
+        except DomainError as exc:
+            items.append(BatchApproveItem(award_id=award_id, ok=False, error={
+                "status": exc.status, "code": exc.code, "message": exc.message, "details": exc.details}))
+            continue
+        items.append(BatchApproveItem(award_id=award_id, ok=True, status=detail.status))
+    approved = sum(1 for i in items if i.ok)
+    return BatchApproveOut(approved=approved, refused=len(items) - approved, items=items)
 
 
 @router.post("/awards/{award_id}/reject", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
@@ -643,3 +717,18 @@ async def claim_reward(body: ClaimIn, request: Request) -> JSONResponse:
     return JSONResponse(ClaimOut.model_validate(found).model_dump(mode="json"),
                         headers={"Cache-Control": "no-store"})
 
+
+
+# --- audit (administrators) ----------------------------------------------------------------------------------------
+@router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
+            summary="The hash-chained audit trail, newest first (administrators; read-only)")
+async def list_audit(request: Request,
+                     action: str | None = Query(default=None, max_length=100,
+                                                description="e.g. award.approve"),
+                     target: str | None = Query(default=None, max_length=200, description="an award id"),
+                     limit: int | None = Query(default=None), cursor: str | None = None) -> Page[AuditEntryOut]:
+    POLICY.authorize(bearer_principal(request), "audit.read")
+    async with request.app.state.service.db.read() as session:
+        page: Page[AuditEntryOut] = await audit_page(session, store.audit_log, action=action, target=target,
+                                                     limit=limit, cursor=cursor)
+    return page

@@ -28,6 +28,7 @@ from services.awards.domain import (
     evaluate_unit,
     new_proposals,
     propose,
+    quota_usage,
     rules_in_force,
     sign_certificate,
     validate_nomination,
@@ -565,9 +566,19 @@ def _nominated_standing(row: dict[str, Any]) -> list[str]:
     return [str(s) for s in standing] if isinstance(standing, list) else []
 
 
+async def quota_of(award: Award, session: AsyncSession, *, now: datetime) -> dict[str, Any]:
+    """The quota an approval of this award draws on: approved or granted awards of its type and year already
+    counted in its scope (`used`), the ceiling (`limit`, None when unlimited) and what is `left`."""
+    rules = _rules(award.province_code, now)
+    existing = await store.awards_of_type_year(session=session, award_type=award.award_type, year=award.year)
+    used, limit = quota_usage(award, rules, existing)
+    return {"scope": rules.award_type(award.award_type).quota.scope, "used": used, "limit": limit,
+            "left": None if limit is None else max(limit - used, 0)}
+
+
 async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, decision_no: str,
                   level: str | None, note: str | None, check: AwardCheck,
-                  standing: Sequence[str] | None = None) -> Award:
+                  standing: Sequence[str] | None = None, decided_on: date | None = None) -> Award:
     """Approve with a decision number; the quota of the type, year and area is checked under a lock.
 
     A proposal not reviewed yet is reviewed by the approver in the same step. A person's award is refused when
@@ -583,7 +594,8 @@ async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime
     step = approve_step(award, rules, decision_no=decision_no, actor=actor.sub, now=now, existing=existing,
                         level=level, note=note, standing=current_standing)
     approved = await _apply(uow, step, before=award, actor=actor, decision_no=step.award.decision_no,
-                            level=step.award.approved_by_level, standing=standing)
+                            level=step.award.approved_by_level, standing=standing,
+                            decided_on=decided_on.isoformat() if decided_on else None)
     if approved.recipient_kind == "unit":
         # Rules may need a prior award (a Bằng khen after a Giấy khen): this approval may owe a new proposal.
         await evaluate_unit_awards(uow, unit_id=approved.recipient_ref, now=now, cause=f"award:{award_id}")

@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from services.console import oidc_views, views
+from services.console import admin_views, award_views, oidc_views, views
 from services.console.accounts import Accounts
 from services.console.clients import ServiceApis
 from services.console.live import LiveHub
@@ -49,6 +49,8 @@ def build(settings: Settings) -> Service:
     service.app.state.console = ctx
     service.include_router(views.router)
     service.include_router(oidc_views.router)
+    service.include_router(award_views.router)
+    service.include_router(admin_views.router)
     service.background("sessions", lambda _svc: sweep_sessions(ctx))
 
     @service.app.exception_handler(SignInRequired)

@@ -33,6 +33,8 @@ POLICY = Policy([
     Rule("tips.stats", {"admin": "any", "officer": "area", "agency": "any"},
          description="Report figures (counts only; officers their own area by default)"),
     Rule("tips.reveal_reporter", grants=dict(REVEAL_GRANTS), description="Reveal a reporter's identity"),
+    Rule("audit.read", {"admin": "any"},
+         description="The hash-chained audit trail (who revealed which tip's reporter, and why), newest first"),
 ])
 
 
