@@ -1,4 +1,5 @@
-"""A console with the real tips and notify services behind it, each over HTTP on a free port, for tests."""
+"""A console with the real tips and notify services behind it (and, on request, units and awards), each over HTTP
+on a free port, for tests."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 import httpx
 import uvicorn
 
+from services.awards.app import build as build_awards
 from services.console.app import build as build_console
 from services.console.domain import Account
 from services.notify.app import build as build_notify
 from services.tips.app import build as build_tips
+from services.units.app import build as build_units
 from shared.bus.streams import provision
 from shared.db import utcnow
 from shared.service import Service
@@ -56,6 +59,7 @@ class World:
     tips: Service
     notify: Service
     urls: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)  # every service behind the console, by name
 
     async def add(self, username: str, role: str = "officer", area: str | None = "79", **kw: Any) -> str:
         account = Account(username=username, role=role, area=area, **kw)
@@ -64,23 +68,27 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def console_world(settings_factory: Callable[..., Settings], **overrides: Any) -> AsyncIterator[World]:
-    """tips and notify over HTTP, and the console (over HTTP too) pointed at them; SQLite for every database."""
-    tips_port, notify_port = free_port(), free_port()
+async def console_world(settings_factory: Callable[..., Settings], *, also: tuple[str, ...] = (),
+                        **overrides: Any) -> AsyncIterator[World]:
+    """tips and notify over HTTP, and the console (over HTTP too) pointed at them; SQLite for every database.
+    `also=("units", "awards")` serves those services too (the console's other URLs point nowhere)."""
+    ports = {name: free_port() for name in ("tips", "notify", *also)}
+    urls_of = {f"console_{name}_url": f"http://127.0.0.1:{ports[name]}" if name in ports else "http://127.0.0.1:9"
+               for name in ("tips", "notify", "units", "awards")}
     settings = settings_factory(console_argon2_profile="fast", console_inbox_poll_seconds=0.3,
                                 tips_scheduler_interval=0.5, notify_worker_poll_seconds=0.1,
-                                console_tips_url=f"http://127.0.0.1:{tips_port}",
-                                console_notify_url=f"http://127.0.0.1:{notify_port}",
-                                console_units_url="http://127.0.0.1:9", console_awards_url="http://127.0.0.1:9",
-                                **overrides)
-    tips, notify, console = build_tips(settings), build_notify(settings), build_console(settings)
+                                **urls_of, **overrides)
+    builders = {"tips": build_tips, "notify": build_notify, "units": build_units, "awards": build_awards}
+    services = {name: builders[name](settings) for name in ports}
+    console = build_console(settings)
     await provision(settings)  # the streams, as `antq nats provision` makes them before services start
     async with contextlib.AsyncExitStack() as stack:
         urls = {}
-        for service, port in ((tips, tips_port), (notify, notify_port)):
-            urls[service.name] = await stack.enter_async_context(over_http(service, port))
+        for name, service in services.items():
+            urls[name] = await stack.enter_async_context(over_http(service, ports[name]))
         urls["console"] = await stack.enter_async_context(over_http(console))
-        yield World(settings=settings, console=console, tips=tips, notify=notify, urls=urls)
+        yield World(settings=settings, console=console, tips=services["tips"], notify=services["notify"],
+                    urls=urls, services=services)
 
 
 async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
