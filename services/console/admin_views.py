@@ -31,10 +31,13 @@ AUDITED = ("tips", "awards", "units")  # the services that keep a hash-chained a
 async def _accounts_page(request: Request, person: Person, *, notice: str | None = None, error: str | None = None,
                          secret: dict[str, str] | None = None, form: dict[str, str] | None = None,
                          status: int = 200) -> Response:
-    accounts = sorted(await ctx_of(request).accounts.list(), key=lambda a: a.username)
+    ctx = ctx_of(request)
+    accounts = sorted(await ctx.accounts.list(), key=lambda a: a.username)
+    units = await ctx.apis.unit_names(person.account, {a.unit for a in accounts if a.unit})
     return render(request, "admin_accounts.html", lang=person.lang, title_key="ad.accounts_title", person=person,
                   accounts=accounts, roles=ROLES, levels=LEVELS, notice=notice, error=error, secret=secret,
-                  form=form or {}, status=status, now=ctx_of(request).clock(), is_oidc=is_oidc_account)
+                  form=form or {"role": "officer"}, status=status, now=ctx.clock(), is_oidc=is_oidc_account,
+                  units=units)
 
 
 @router.get("/admin/accounts", response_class=HTMLResponse, summary="The console's accounts (administrators)")

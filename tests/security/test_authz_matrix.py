@@ -268,12 +268,12 @@ CONSOLE_ACCOUNTS: dict[str, dict[str, Any]] = {
 
 async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callable[..., Settings]) -> None:
     """Every console route × a session of each kind of account (and none), against the console's POLICY; the
-    tips and notify services behind it are real, with one tip of area 79 in the tips service."""
+    tips, notify, units and awards services behind it are real, with one tip of area 79 in the tips service."""
     problems: list[str] = []
     matrix: list[str] = []
     await provision(settings_factory())  # the tips and notify services behind the console use the bus
     async with serve(TestProvider()) as provider, console_world(
-            settings_factory, oidc_issuer=provider.url, oidc_audience="antq-api",
+            settings_factory, also=("units", "awards"), oidc_issuer=provider.url, oidc_audience="antq-api",
             oidc_jwks_url=provider.url + "/jwks", console_oidc_client_id=provider.client_id,
             console_public_url="http://127.0.0.1:9") as world, \
             httpx.AsyncClient(base_url=world.urls["console"]) as http, \

@@ -9,8 +9,11 @@ from typing import Any
 
 import httpx
 
+from shared.contracts.events import TipReceived
 from shared.settings import Settings
+from shared.testing import eventually
 from tests.console_world import PASSWORD, World, console_world, csrf_of, sign_in
+from tests.integration.spine.helpers import publish_raw
 
 AREA = "01.00004"
 
@@ -95,7 +98,7 @@ async def test_a_commune_leader_approves_at_the_commune_level_only_one_by_one_an
 
 
 async def test_an_admin_creates_disables_resets_and_rescopes_accounts_and_reads_the_dlq_and_audit_trails(
-        settings_factory: Callable[..., Settings]) -> None:
+        settings_factory: Callable[..., Settings], nats_url: str, namespace: str) -> None:
     async with console_world(settings_factory, also=("awards",)) as world, _browser(world) as b:
         await world.add("quantri", role="admin", area=None)
         await world.add("canbo", role="officer", area="79")
@@ -142,16 +145,41 @@ async def test_an_admin_creates_disables_resets_and_rescopes_accounts_and_reads_
                                                               "action": "disable"})
         assert itself.status_code == 422
 
-        # Read-only views: every bus service's DLQ, and the trails (an award's approval by its leader).
+        # Read-only views: every bus service's DLQ (a poison tip event that notify could not read), and the trails.
+        await publish_raw(nats_url, f"{namespace}.{TipReceived.TYPE}", b"\xff\xfe not json")
+
+        async def poisoned() -> str:
+            page = await b.get("/admin/dlq")
+            assert page.status_code == 200
+            section = page.text.split('id="dlq-notify"', 1)[1].split("</section>", 1)[0]
+            return section if TipReceived.TYPE in section else ""
+
+        section = await eventually(poisoned, timeout=20, what="the poison event in notify's DLQ")
+        assert "not json" not in section  # the record's reason and kind, never its body
         dlq = await b.get("/admin/dlq")
-        assert dlq.status_code == 200
         for service in ("tips", "awards", "notify"):
             assert f'id="dlq-{service}"' in dlq.text
+        async with httpx.AsyncClient(base_url=world.urls["notify"]) as notify:
+            officer = world.notify.tokens.issue(role="officer", area="79")
+            assert (await notify.get("/dlq", headers={"Authorization": f"Bearer {officer}"})).status_code == 403
         award = await _nominate(world, "giay_khen", "Phạm Thị Dung", "commune")
         trail = await b.get("/admin/audit?service=awards")
         assert trail.status_code == 200 and 'data-action="award.propose"' in trail.text
         assert f'/awards/{award["award_id"]}' in trail.text
-        assert (await b.get("/admin/audit?service=tips&only=reveals")).status_code == 200
+        # Who revealed which reporter: an officer's reveal, with its reason, and never the identity itself.
+        async with httpx.AsyncClient(base_url=world.urls["tips"]) as tips:
+            tip = (await tips.post("/tips", json={
+                "category": "theft", "description": "Kẻ gian lấy trộm xe máy trước chợ", "area_code": "79.26743",
+                "anonymous": False, "reporter": {"name": "Trần Thị Bích Ngọc", "phone": "0912 345 678"}})).json()
+            officer = world.tips.tokens.issue(role="officer", area="79", sub="canbo.xacminh")
+            r = await tips.post(f"/tips/{tip['tip_id']}/reporter", headers={"Authorization": f"Bearer {officer}"},
+                                json={"reason": "Cần liên hệ người báo để bảo vệ nhân chứng"})
+            assert r.status_code == 200, r.text
+        reveals = await b.get("/admin/audit?service=tips&only=reveals")
+        rows = reveals.text.split('id="trail"', 1)[1]
+        assert 'data-action="tip.reveal_reporter"' in rows and "canbo.xacminh" in rows
+        assert "bảo vệ nhân chứng" in rows and f"/tips/{tip['tip_id']}" in rows
+        assert "Bích Ngọc" not in reveals.text and "0912" not in reveals.text
 
         # Nobody else opens the admin pages.
         async with _browser(world) as officer:
