@@ -179,7 +179,7 @@ async def audit_page(session: AsyncSession, table: Table, *, action: str | None,
 
     size = clamp_limit(limit)
     before = decode_cursor(cursor)
-    if before is not None and not isinstance(before, int):
+    if before is not None and (not isinstance(before, int) or not 0 <= before < 2**63):
         raise Invalid("cursor is not valid", code="invalid_cursor")
     rows = await latest_entries(session, table, action=action, target=target, before=before, limit=size + 1)
     items = [AuditEntryOut.model_validate(r) for r in rows[:size]]

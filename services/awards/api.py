@@ -324,7 +324,7 @@ async def list_awards(
     principal = _caller(request, "awards.read")
     size = clamp_limit(limit)
     after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
+    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**63):
         raise Invalid("cursor is not valid", code="invalid_cursor")
     now = _service(request).clock()
     t = store.awards

@@ -490,3 +490,10 @@ async def test_a_desk_lists_pending_awards_by_level_and_approves_a_batch_with_on
     older = (await awards.http.get("/audit", params={"limit": 1, "cursor": page["next_cursor"]},
                                    headers=awards.token("admin"))).json()
     assert older["items"][0]["seq"] < page["items"][0]["seq"]
+
+
+async def test_a_cursor_beyond_a_database_integer_is_a_422_not_a_500(awards: Awards) -> None:
+    # Found by the OpenAPI fuzzer: 2**63 as the keyset cursor overflowed SQLite's integer.
+    for path in ("/awards", "/audit"):
+        r = await awards.http.get(path, params={"cursor": "OTIyMzM3MjAzNjg1NDc3NTgwOA"}, headers=awards.token("admin"))
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_cursor")
