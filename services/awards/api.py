@@ -125,6 +125,9 @@ class AwardDetail(AwardOut):
                                                               "force); null for an award type no longer in them")
     decided_on: date | None = Field(default=None, description="the date the approving decision bears, as given "
                                                                "with the approval")
+    tip_outcome: dict[str, Any] | None = Field(
+        default=None, description="a tip reporter's reward: the verification it rests on ({outcome, valuable, "
+                                  "verified_on}); the tip itself is not named")
 
 
 def _award_out(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -381,9 +384,11 @@ async def get_award(award_id: str, request: Request) -> AwardDetail:
             quota = await handlers.quota_of(store.award_from_row(row), session, now=service.clock())
         except Invalid:  # the award's type is not in the rules in force any more
             quota = None
+        tip_outcome = await store.tip_outcome_of_reward(session=session, reward_ref=row["recipient_ref"]) \
+            if row["recipient_kind"] == "reporter" else None
     out = _award_out(row, service.clock())
     decided = [s.details.get("decided_on") for s in audit if s.action == "award.approve"]
-    return AwardDetail.model_validate({**out, "audit": audit, "quota": quota,
+    return AwardDetail.model_validate({**out, "audit": audit, "quota": quota, "tip_outcome": tip_outcome,
                                        "decided_on": decided[-1] if decided else None,
                                        "nomination": json.loads(row["nomination"]) if row["nomination"] else None})
 

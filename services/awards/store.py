@@ -253,6 +253,13 @@ async def rows_of_recipient(*, session: AsyncSession, recipient_kind: str,
     return [dict(r) for r in rows.mappings()]
 
 
+async def tip_outcome_of_reward(*, session: AsyncSession, reward_ref: str) -> dict[str, Any] | None:
+    """The verification a tip reporter's reward rests on (outcome, valuable, day verified), never the tip's id."""
+    row = (await session.execute(select(tips.c.outcome, tips.c.valuable, tips.c.verified_on)
+                                 .where(tips.c.reward_ref == reward_ref).limit(1))).mappings().first()
+    return dict(row) if row else None
+
+
 async def awards_of_type_year(*, session: AsyncSession, award_type: str, year: int) -> list[Award]:
     rows = await session.execute(select(awards).where(awards.c.award_type == award_type, awards.c.year == year))
     return [award_from_row(r) for r in rows.mappings()]
