@@ -74,9 +74,7 @@ async def test_a_leader_approves_the_proposal_of_two_recognised_years_and_prints
             above = r.json()
 
         page = await new_page(browser)
-        await sign_in(page, world, "lanhdao", lands="/inbox")
-        await page.click("nav a[href='/awards']")
-        await page.wait_for_url(console + "/awards")
+        await sign_in(page, world, "lanhdao", lands="/awards")  # a leader's main page
         row = await page.wait_for_selector(f"tr[data-award='{award['award_id']}']")
         text = await row.inner_text()
         assert "Giấy khen" in text and UNIT_NAME in text and "giay_khen" not in text

@@ -49,6 +49,7 @@ async def test_a_commune_leader_approves_at_the_commune_level_only_one_by_one_an
         also_mine = await _nominate(world, "giay_khen", "Lê Thị Bình", "commune")
         above = await _nominate(world, "bang_khen_province", "Trần Văn Cường", "province")
         await sign_in(b, "lanhdao.xa")
+        assert (await b.get("/")).headers["location"] == "/awards"  # a leader's main page
 
         listing = await b.get("/awards")
         assert listing.status_code == 200
