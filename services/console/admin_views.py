@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.console.award_views import names_for
 from services.console.clients import ApiError
 from services.console.domain import LEVELS, ROLES, Account, AccountError, is_oidc_account, validate_account
 from services.console.i18n import TEXT, refusal
@@ -148,11 +149,34 @@ async def audit_page(request: Request) -> Response:
         error = TEXT[person.lang]["service_unavailable"].format(service=service) if exc.status >= 500 else \
             refusal(person.lang, exc.status, exc.code, exc.message, exc.details)
     units: dict[str, str] = {}
+    targets: dict[str, str] = {}  # an entry's target by name: the award and its recipient, the tip's category
     if service == "units":
         units = await ctx_of(request).apis.unit_names(person.account, {i["target"].split("/")[0] for i in items})
+    elif items:
+        targets = await _target_names(request, person, service, {i["target"] for i in items})
     tabs = [(s, with_lang("/admin/audit", person.lang, service=s)) for s in AUDITED]
     return render(request, "admin_audit.html", lang=person.lang, title_key="ad.audit_title", person=person,
                   service=service, items=items, error=error, more=more, tabs=tabs, units=units, only=only,
+                  targets=targets,
                   reveals_url=with_lang("/admin/audit", person.lang, service="tips", only="reveals"),
                   first_url=with_lang("/admin/audit", person.lang, service=service, only=only or "")
                   if cursor else None)
+
+
+async def _target_names(request: Request, person: Person, service: str, ids: set[str]) -> dict[str, str]:
+    """Names for the tips or awards an audit page lists (one read each, with the admin's token)."""
+    path = "/tips/" if service == "tips" else "/awards/"
+
+    async def one(target: str) -> tuple[str, dict[str, Any] | None]:
+        try:
+            return target, await api(request, person, service, "GET", path + target)
+        except ApiError:
+            return target, None
+
+    found = {t: item for t, item in await asyncio.gather(*(one(t) for t in sorted(ids))) if item}
+    if service == "tips":
+        categories = await ctx_of(request).apis.categories()
+        return {t: categories.get(item["category"], {}).get(person.lang, TEXT[person.lang]["ad.a_tip"])
+                for t, item in found.items()}
+    names = await names_for(request, list(found.values()), person.lang)
+    return {t: f"{names.award(item)} · {names.recipient(item)}" for t, item in found.items()}

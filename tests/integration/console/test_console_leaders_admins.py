@@ -167,6 +167,7 @@ async def test_an_admin_creates_disables_resets_and_rescopes_accounts_and_reads_
         trail = await b.get("/admin/audit?service=awards")
         assert trail.status_code == 200 and 'data-action="award.propose"' in trail.text
         assert f'/awards/{award["award_id"]}' in trail.text
+        assert "Giấy khen · Phạm Thị Dung" in trail.text  # the award and its recipient by name
         # Who revealed which reporter: an officer's reveal, with its reason, and never the identity itself.
         async with httpx.AsyncClient(base_url=world.urls["tips"]) as tips:
             tip = (await tips.post("/tips", json={
