@@ -682,11 +682,19 @@ async def print_certificate(certificate_id: str, request: Request) -> HTMLRespon
         name=achievement["name"], name_en=achievement.get("description", ""),
         recipient=credential["credentialSubject"].get("name") or credential["credentialSubject"]["id"],
         criteria=achievement.get("criteria", {}).get("narrative", ""), decision_no=antq.get("decision_no"),
-        authority=authority, year=antq.get("year"), issued_at=credential.get("validFrom", "")[:10],
+        authority=authority, year=antq.get("year"), issued_at=_vn_day(credential.get("validFrom")),
         issuer=credential["issuer"]["name"], certificate_id=certificate_id, kid=cert["kid"], status=result.status,
         status_label=labels[result.status], reason=cert["revoked_reason"] if result.status == "revoked" else None,
         qr=qr_svg(verify_url), verify_url=verify_url, jws=cert["jws"])
     return html_page(html)
+
+
+def _vn_day(instant: str | None) -> str:
+    """A credential's ISO instant as its day in Vietnam, as a certificate writes it ("03/12/2026")."""
+    try:
+        return local_date(datetime.fromisoformat(str(instant).replace("Z", "+00:00"))).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(instant or "")[:10]
 
 
 @router.get("/static/certificate.css", response_class=Response, tags=["public"],

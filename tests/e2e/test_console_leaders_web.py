@@ -6,6 +6,7 @@ the DLQ and the audit trails. Every page is screenshotted at 1280 and 390 px and
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -103,6 +104,7 @@ async def test_a_leader_approves_the_proposal_of_two_recognised_years_and_prints
         await page.wait_for_url(f"{console}/awards/{award['award_id']}/certificate")
         sheet = await page.inner_text("body")
         assert UNIT_NAME in sheet and "45/QĐ-UBND" in sheet and "Còn hiệu lực" in sheet
+        assert re.search(r"Ngày cấp / Issued\s+\d\d/\d\d/20\d\d", sheet)  # the day in Vietnam, as written there
         # The stylesheet came through the console (the page's layout, not the browser's default).
         assert await page.evaluate("getComputedStyle(document.querySelector('.sheet')).maxWidth") != "none"
         await look(page, "certificate")
