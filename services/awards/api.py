@@ -382,7 +382,7 @@ async def get_award(award_id: str, request: Request) -> AwardDetail:
                               details=json.loads(e["details"]), hash=e["hash"]) for e in entries]
         try:
             quota = await handlers.quota_of(store.award_from_row(row), session, now=service.clock())
-        except Invalid:  # the award's type is not in the rules in force any more
+        except NotFound:  # the award's type is not in the rules in force any more
             quota = None
         tip_outcome = await store.tip_outcome_of_reward(session=session, reward_ref=row["recipient_ref"]) \
             if row["recipient_kind"] == "reporter" else None
@@ -482,6 +482,12 @@ async def post_review(award_id: str, request: Request, body: ReviewIn | None = N
                      "is reviewed by the approver in the same step; 409 quota_exceeded when full)")
 async def post_approve(award_id: str, body: ApproveIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.approve")
+    await _approve(request, principal, award_id, body)
+    return await _detail(request, award_id)
+
+
+async def _approve(request: Request, principal: Principal, award_id: str, body: ApproveIn) -> Award:
+    """One approval with every check of `POST /awards/{id}/approve`, in its own transaction."""
     service = _service(request)
     scope = _scope_check(principal, "awards.approve")
 
@@ -494,27 +500,26 @@ async def post_approve(award_id: str, body: ApproveIn, request: Request) -> Awar
             _scope_check(principal, "awards.review")(award, recipient_area)
 
     async with service.db.unit_of_work() as uow:
-        await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
-                               decision_no=body.decision_no, level=body.level, note=body.note, check=check,
-                               standing=body.standing, decided_on=body.decided_on)
-    return await _detail(request, award_id)
+        return await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
+                                      decision_no=body.decision_no, level=body.level, note=body.note, check=check,
+                                      standing=body.standing, decided_on=body.decided_on)
 
 
 @router.post("/awards/approvals", response_model=BatchApproveOut, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Approve several proposals with one decision number: each as POST /awards/{id}/approve (same "
                      "checks, one transaction each), the refusals listed per award")
 async def post_batch_approve(body: BatchApproveIn, request: Request) -> BatchApproveOut:
-    _caller(request, "awards.approve")
+    principal = _caller(request, "awards.approve")
     items: list[BatchApproveItem] = []
+    one = ApproveIn(decision_no=body.decision_no, decided_on=body.decided_on, note=body.note)
     for award_id in dict.fromkeys(body.award_ids):
-        one = ApproveIn(decision_no=body.decision_no, decided_on=body.decided_on, note=body.note)
         try:
-            detail = await post_approve(award_id, one, request)
+            award = await _approve(request, principal, award_id, one)
         except DomainError as exc:
             items.append(BatchApproveItem(award_id=award_id, ok=False, error={
                 "status": exc.status, "code": exc.code, "message": exc.message, "details": exc.details}))
             continue
-        items.append(BatchApproveItem(award_id=award_id, ok=True, status=detail.status))
+        items.append(BatchApproveItem(award_id=award_id, ok=True, status=award.status))
     approved = sum(1 for i in items if i.ok)
     return BatchApproveOut(approved=approved, refused=len(items) - approved, items=items)
 

@@ -40,6 +40,7 @@ REACH = {"commune": ("unit", "commune"), "police_unit": ("unit", "commune", "pol
          "province": ("unit", "commune", "province"),
          "ministry": ("unit", "commune", "police_unit", "province", "ministry")}
 PAGE_SIZE = 100
+BATCH_SECONDS_PER_ROW = 0.2  # the batch approval's allowance per row, on top of a page's timeout
 
 
 def levels_of(person: Person) -> tuple[str, ...] | None:
@@ -108,7 +109,8 @@ def _refusal(lang: str, exc: ApiError) -> str:
 # --- the list ------------------------------------------------------------------------------------------------------
 async def _list_page(request: Request, person: Person, *, show: str, result: dict[str, Any] | None = None,
                      error: str | None = None, form: dict[str, str] | None = None, status: int = 200) -> Response:
-    params: dict[str, Any] = {"limit": PAGE_SIZE}
+    cursor = (request.query_params.get("cursor") or "")[:200] or None
+    params: dict[str, Any] = {"limit": PAGE_SIZE, "cursor": cursor if result is None and error is None else None}
     if show == "pending":
         params["pending"] = "true"
         levels = levels_of(person)
@@ -134,6 +136,8 @@ async def _list_page(request: Request, person: Person, *, show: str, result: dic
     return render(request, "awards.html", lang=person.lang, title_key="aw.title", person=person, items=items,
                   show=show, shows=SHOWS, names=names, result=result, error=error, form=form or {}, now=now,
                   today=local_date(now).isoformat(), status=status,
+                  more_url=with_lang("/awards", person.lang, show=show if show != "pending" else "",
+                                     cursor=page["next_cursor"]) if page.get("next_cursor") else None,
                   tabs=[(s, with_lang("/awards", person.lang, show=s if s != "pending" else "")) for s in SHOWS])
 
 
@@ -183,9 +187,11 @@ async def batch_approve(request: Request) -> Response:
     try:
         before = await api(request, person, "awards", "GET", "/awards",
                            params={"pending": "true", "limit": 500})
+        # Each row is its own transaction in the awards service (about 25 ms): give the call the time it needs.
         result = await api(request, person, "awards", "POST", "/awards/approvals", body={
             "award_ids": chosen, "decision_no": kept["decision_no"],
-            "decided_on": decided_on.isoformat() if decided_on else None})
+            "decided_on": decided_on.isoformat() if decided_on else None},
+            timeout=ctx_of(request).settings.console_http_timeout + BATCH_SECONDS_PER_ROW * len(chosen))
     except ApiError as exc:
         return await _list_page(request, person, show="pending", error=_refusal(person.lang, exc), form=kept,
                                 status=exc.status if exc.status >= 400 else 502)

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from services.console import award_views
 from shared.contracts.events import TipReceived
 from shared.settings import Settings
 from shared.testing import eventually
@@ -188,3 +190,17 @@ async def test_an_admin_creates_disables_resets_and_rescopes_accounts_and_reads_
             await sign_in(officer, "canbo", fresh)
             assert (await officer.get("/admin/accounts")).status_code == 403
             assert (await officer.get("/admin/dlq")).status_code == 403
+
+
+async def test_the_proposals_come_a_page_at_a_time_with_a_next_page_link(
+        settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(award_views, "PAGE_SIZE", 1)
+    async with console_world(settings_factory, also=("awards",)) as world, _browser(world) as b:
+        await world.add("lanhdao.xa", role="leader", area=AREA, level="commune")
+        first, second = [await _nominate(world, "giay_khen", name, "commune") for name in ("Ngô An", "Vũ Bình")]
+        await sign_in(b, "lanhdao.xa")
+        page = await b.get("/awards")
+        assert second["award_id"] in page.text and first["award_id"] not in page.text
+        more = page.text.split('id="more"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        following = await b.get(more)
+        assert first["award_id"] in following.text and 'id="more"' not in following.text
