@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,3 +138,49 @@ async def verify_service_audit(settings: Any, service: str, *, anchor: str | Non
         return ChainReport(report.entries, report.ok, report.broken_at, report.problem, report.head, service)
     finally:
         await engine.dispose()
+
+
+async def latest_entries(session: AsyncSession, table: Table, *, action: str | None = None,
+                         target: str | None = None, before: int | None = None, limit: int = 50
+                         ) -> list[dict[str, Any]]:
+    """Entries newest first (the administrators' read-only view): optionally one action or one target, and
+    below the sequence number `before` (the next page)."""
+    stmt = select(table)
+    if action is not None:
+        stmt = stmt.where(table.c.action == action)
+    if target is not None:
+        stmt = stmt.where(table.c.target == target)
+    if before is not None:
+        stmt = stmt.where(table.c.seq < before)
+    rows = (await session.execute(stmt.order_by(table.c.seq.desc()).limit(limit))).mappings()
+    return [{**dict(r), "details": json.loads(r["details"] or "{}")} for r in rows]
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of a service's audit trail as its `GET /audit` returns it (administrators only)."""
+
+    seq: int
+    at: datetime
+    actor: str = Field(description="the token subject of who did it")
+    role: str
+    action: str
+    target: str
+    reason: str | None = None
+    details: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+async def audit_page(session: AsyncSession, table: Table, *, action: str | None, target: str | None,
+                     limit: int | None, cursor: str | None) -> Any:
+    """One page of `GET /audit` (newest first; the cursor is the last entry's sequence number)."""
+    from shared.errors import Invalid
+    from shared.http import Page, clamp_limit, decode_cursor, encode_cursor
+
+    size = clamp_limit(limit)
+    before = decode_cursor(cursor)
+    if before is not None and (not isinstance(before, int) or not 0 <= before < 2**63):
+        raise Invalid("cursor is not valid", code="invalid_cursor")
+    rows = await latest_entries(session, table, action=action, target=target, before=before, limit=size + 1)
+    items = [AuditEntryOut.model_validate(r) for r in rows[:size]]
+    return Page[AuditEntryOut](items=items, next_cursor=encode_cursor(items[-1].seq) if len(rows) > size else None)

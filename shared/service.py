@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
@@ -23,6 +23,7 @@ from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
+from shared.bus.dlq import read_dead_letters
 from shared.bus.permissions import inbox_prefix
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, make_broker, missing_streams, reconcile_consumer
@@ -30,13 +31,18 @@ from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import EVENT_TYPES, OUTBOUND
 from shared.contracts.subjects import OUTBOUND_PUBLISHERS, dlq_subject, outbound_subject, stream_for_subject
 from shared.db import Database, UnitOfWork, utcnow
-from shared.http import install_error_handlers
+from shared.errors import DomainError
+from shared.http import ERROR_RESPONSES, bearer_principal, install_error_handlers
 from shared.migrations import migrate
 from shared.observability import HttpMetricsMiddleware, SpineMetrics
 from shared.oidc import CompositeVerifier, OIDCVerifier
+from shared.policy import Policy, Rule
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The dead-letter view every service on the bus serves (administrators only; the records' bodies never leave).
+DLQ_POLICY = Policy([Rule("dlq.read", {"admin": "any"}, description="This service's dead letters (read-only)")])
 
 class StreamsNotProvisioned(RuntimeError):
     def __init__(self, names: list[str]):
@@ -399,5 +405,17 @@ class Service:
         @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI 3 document (public)")
         async def asyncapi(request: Request) -> JSONResponse:
             return JSONResponse(self.asyncapi())
+
+        if self.uses_bus:
+            @app.get("/dlq", tags=["operations"], responses=ERROR_RESPONSES,
+                     summary="This service's dead letters, oldest first, without their bodies (administrators; "
+                             "read-only: `antq dlq replay` replays)")
+            async def dead_letters(request: Request, limit: int = Query(default=100, ge=1, le=500)) -> JSONResponse:
+                DLQ_POLICY.authorize(bearer_principal(request), "dlq.read")
+                if not self._bus_ready.is_set():
+                    raise DomainError("NATS is not connected", code="bus_unavailable", status=503)
+                found = await read_dead_letters(self.js(), self.ns, limit=limit, service=self.name)
+                return JSONResponse({"service": self.name, "items": [d.as_dict() for d in found]},
+                                    headers={"Cache-Control": "no-store"})
 
         return app

@@ -18,9 +18,10 @@ from services.awards.context import AwardsContext
 from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
 from services.awards.policy import POLICY, authorize_level
 from shared.areas import AREA_CODE_PATTERN, check_known_area
+from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import local_date
-from shared.errors import Invalid, NotFound
+from shared.errors import DomainError, Invalid, NotFound
 from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
 from shared.webpages import html_page, stylesheet
@@ -109,9 +110,24 @@ class AuditStepOut(BaseModel):
     hash: str
 
 
+class QuotaOut(BaseModel):
+    scope: Literal["province", "area"] = Field(description="whether the ceiling counts the province or the area")
+    used: int = Field(description="approved or granted awards of the same type and year in that scope (this one "
+                                  "excluded)")
+    limit: int | None = Field(description="the ceiling of the rules in force; None when unlimited")
+    left: int | None = Field(description="places left; None when unlimited")
+
+
 class AwardDetail(AwardOut):
     nomination: dict[str, Any] | None = None
     audit: list[AuditStepOut]
+    quota: QuotaOut | None = Field(default=None, description="the quota an approval draws on (from the rules in "
+                                                              "force); null for an award type no longer in them")
+    decided_on: date | None = Field(default=None, description="the date the approving decision bears, as given "
+                                                               "with the approval")
+    tip_outcome: dict[str, Any] | None = Field(
+        default=None, description="a tip reporter's reward: the verification it rests on ({outcome, valuable, "
+                                  "verified_on}); the tip itself is not named")
 
 
 def _award_out(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -168,6 +184,32 @@ class ApproveIn(BaseModel):
         default=None, max_length=10,
         description="a person's standing at approval, e.g. [\"prosecuted\"] or [\"disciplined\"] ([] for none); "
                     "when omitted, the standing given at nomination is checked again")
+    decided_on: date | None = Field(default=None, description="the date the decision bears (recorded in the "
+                                                               "audit trail; the award's `decided_on`)")
+
+
+class BatchApproveIn(BaseModel):
+    """One decision approving several proposals (a decision lists every recipient it commends)."""
+
+    model_config = ConfigDict(extra="forbid")
+    award_ids: list[str] = Field(min_length=1, max_length=500)
+    decision_no: str = Field(min_length=1, max_length=200)
+    decided_on: date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class BatchApproveItem(BaseModel):
+    award_id: str
+    ok: bool
+    status: str | None = Field(default=None, description="the award's status after the call (when readable)")
+    error: dict[str, Any] | None = Field(default=None, description="the refusal, as the single approval would "
+                                                                   "answer it: {status, code, message, details}")
+
+
+class BatchApproveOut(BaseModel):
+    approved: int
+    refused: int
+    items: list[BatchApproveItem]
 
 
 class ReasonIn(BaseModel):
@@ -276,13 +318,17 @@ async def list_awards(
     area_code: str | None = Query(default=None, pattern=AREA_PATTERN),
     recipient_ref: str | None = Query(default=None, max_length=200),
     overdue: bool | None = Query(default=None, description="only pending awards past their review deadline"),
+    level: list[str] | None = Query(default=None, max_length=8,
+                                    description="only awards decided at these levels (repeat the parameter)"),
+    pending: bool | None = Query(default=None, description="only awards awaiting a decision (proposed or "
+                                                           "reviewed)"),
     limit: int | None = Query(default=None),
     cursor: str | None = None,
 ) -> Page[AwardOut]:
     principal = _caller(request, "awards.read")
     size = clamp_limit(limit)
     after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
+    if after is not None and (not isinstance(after, int) or not 0 <= after < 2**63):
         raise Invalid("cursor is not valid", code="invalid_cursor")
     now = _service(request).clock()
     t = store.awards
@@ -299,6 +345,12 @@ async def list_awards(
                           (t.c.award_type, award_type), (t.c.recipient_ref, recipient_ref)):
         if value is not None:
             conditions.append(column == value)
+    if level:
+        conditions.append(t.c.level.in_([v[:32] for v in level]))
+    if pending is True:
+        conditions.append(t.c.status.in_(PENDING))
+    elif pending is False:
+        conditions.append(not_(t.c.status.in_(PENDING)))
     overdue_clause = and_(t.c.status.in_(PENDING), t.c.review_due_at < now)
     if overdue is True:
         conditions.append(overdue_clause)
@@ -329,8 +381,16 @@ async def get_award(award_id: str, request: Request) -> AwardDetail:
         entries = (await session.execute(select(a).where(a.c.target == award_id).order_by(a.c.seq))).mappings()
         audit = [AuditStepOut(at=e["at"], actor=e["actor"], role=e["role"], action=e["action"], reason=e["reason"],
                               details=json.loads(e["details"]), hash=e["hash"]) for e in entries]
+        try:
+            quota = await handlers.quota_of(store.award_from_row(row), session, now=service.clock())
+        except NotFound:  # the award's type is not in the rules in force any more
+            quota = None
+        tip_outcome = await store.tip_outcome_of_reward(session=session, reward_ref=row["recipient_ref"]) \
+            if row["recipient_kind"] == "reporter" else None
     out = _award_out(row, service.clock())
-    return AwardDetail.model_validate({**out, "audit": audit,
+    decided = [s.details.get("decided_on") for s in audit if s.action == "award.approve"]
+    return AwardDetail.model_validate({**out, "audit": audit, "quota": quota, "tip_outcome": tip_outcome,
+                                       "decided_on": decided[-1] if decided else None,
                                        "nomination": json.loads(row["nomination"]) if row["nomination"] else None})
 
 
@@ -423,6 +483,12 @@ async def post_review(award_id: str, request: Request, body: ReviewIn | None = N
                      "is reviewed by the approver in the same step; 409 quota_exceeded when full)")
 async def post_approve(award_id: str, body: ApproveIn, request: Request) -> AwardDetail:
     principal = _caller(request, "awards.approve")
+    await _approve(request, principal, award_id, body)
+    return await _detail(request, award_id)
+
+
+async def _approve(request: Request, principal: Principal, award_id: str, body: ApproveIn) -> Award:
+    """One approval with every check of `POST /awards/{id}/approve`, in its own transaction."""
     service = _service(request)
     scope = _scope_check(principal, "awards.approve")
 
@@ -435,10 +501,28 @@ async def post_approve(award_id: str, body: ApproveIn, request: Request) -> Awar
             _scope_check(principal, "awards.review")(award, recipient_area)
 
     async with service.db.unit_of_work() as uow:
-        await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
-                               decision_no=body.decision_no, level=body.level, note=body.note, check=check,
-                               standing=body.standing)
-    return await _detail(request, award_id)
+        return await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
+                                      decision_no=body.decision_no, level=body.level, note=body.note, check=check,
+                                      standing=body.standing, decided_on=body.decided_on)
+
+
+@router.post("/awards/approvals", response_model=BatchApproveOut, tags=["awards"], responses=ERROR_RESPONSES,
+             summary="Approve several proposals with one decision number: each as POST /awards/{id}/approve (same "
+                     "checks, one transaction each), the refusals listed per award")
+async def post_batch_approve(body: BatchApproveIn, request: Request) -> BatchApproveOut:
+    principal = _caller(request, "awards.approve")
+    items: list[BatchApproveItem] = []
+    one = ApproveIn(decision_no=body.decision_no, decided_on=body.decided_on, note=body.note)
+    for award_id in dict.fromkeys(body.award_ids):
+        try:
+            award = await _approve(request, principal, award_id, one)
+        except DomainError as exc:
+            items.append(BatchApproveItem(award_id=award_id, ok=False, error={
+                "status": exc.status, "code": exc.code, "message": exc.message, "details": exc.details}))
+            continue
+        items.append(BatchApproveItem(award_id=award_id, ok=True, status=award.status))
+    approved = sum(1 for i in items if i.ok)
+    return BatchApproveOut(approved=approved, refused=len(items) - approved, items=items)
 
 
 @router.post("/awards/{award_id}/reject", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
@@ -605,11 +689,19 @@ async def print_certificate(certificate_id: str, request: Request) -> HTMLRespon
         name=achievement["name"], name_en=achievement.get("description", ""),
         recipient=credential["credentialSubject"].get("name") or credential["credentialSubject"]["id"],
         criteria=achievement.get("criteria", {}).get("narrative", ""), decision_no=antq.get("decision_no"),
-        authority=authority, year=antq.get("year"), issued_at=credential.get("validFrom", "")[:10],
+        authority=authority, year=antq.get("year"), issued_at=_vn_day(credential.get("validFrom")),
         issuer=credential["issuer"]["name"], certificate_id=certificate_id, kid=cert["kid"], status=result.status,
         status_label=labels[result.status], reason=cert["revoked_reason"] if result.status == "revoked" else None,
         qr=qr_svg(verify_url), verify_url=verify_url, jws=cert["jws"])
     return html_page(html)
+
+
+def _vn_day(instant: str | None) -> str:
+    """A credential's ISO instant as its day in Vietnam, as a certificate writes it ("03/12/2026")."""
+    try:
+        return local_date(datetime.fromisoformat(str(instant).replace("Z", "+00:00"))).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(instant or "")[:10]
 
 
 @router.get("/static/certificate.css", response_class=Response, tags=["public"],
@@ -645,3 +737,18 @@ async def claim_reward(body: ClaimIn, request: Request) -> JSONResponse:
     return JSONResponse(ClaimOut.model_validate(found).model_dump(mode="json"),
                         headers={"Cache-Control": "no-store"})
 
+
+
+# --- audit (administrators) ----------------------------------------------------------------------------------------
+@router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
+            summary="The hash-chained audit trail, newest first (administrators; read-only)")
+async def list_audit(request: Request,
+                     action: str | None = Query(default=None, max_length=100,
+                                                description="e.g. award.approve"),
+                     target: str | None = Query(default=None, max_length=200, description="an award id"),
+                     limit: int | None = Query(default=None), cursor: str | None = None) -> Page[AuditEntryOut]:
+    POLICY.authorize(bearer_principal(request), "audit.read")
+    async with request.app.state.service.db.read() as session:
+        page: Page[AuditEntryOut] = await audit_page(session, store.audit_log, action=action, target=target,
+                                                     limit=limit, cursor=cursor)
+    return page

@@ -44,7 +44,7 @@ from services.awards.domain import review as review_step
 from services.awards.domain.certificates import VerificationResult, certificate_id_of
 from services.awards.domain.claims import reward_refs_for_claim
 from services.awards.domain.evaluation import award_id_for_key, proposal_key
-from services.awards.domain.workflow import SYSTEM_ACTOR, AuditEntry
+from services.awards.domain.workflow import COUNTED_FOR_QUOTA, SYSTEM_ACTOR, AuditEntry
 from services.awards.keys import KeyStore
 from shared import audit
 from shared.bus.consumer import Delivery, Reject
@@ -654,9 +654,21 @@ def _nominated_standing(row: dict[str, Any]) -> list[str]:
     return [str(s) for s in standing] if isinstance(standing, list) else []
 
 
+async def quota_of(award: Award, session: AsyncSession, *, now: datetime) -> dict[str, Any]:
+    """The quota an approval of this award draws on: approved or granted awards of its type and year already
+    counted in its scope (`used`), the ceiling (`limit`, None when unlimited) and what is `left`."""
+    quota = _rules(award.province_code, now).award_type(award.award_type).quota
+    code = award.province_code if quota.scope == "province" else award.area_code
+    used = await store.quota_used(session=session, award_type=award.award_type, year=award.year, scope=quota.scope,
+                                  code=code, statuses=COUNTED_FOR_QUOTA, exclude=award.award_id)
+    limit = quota.limit_for(code or "")
+    return {"scope": quota.scope, "used": used, "limit": limit,
+            "left": None if limit is None else max(limit - used, 0)}
+
+
 async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, decision_no: str,
                   level: str | None, note: str | None, check: AwardCheck,
-                  standing: Sequence[str] | None = None) -> Award:
+                  standing: Sequence[str] | None = None, decided_on: date | None = None) -> Award:
     """Approve with a decision number; the quota of the type, year and area is checked under a lock.
 
     A proposal not reviewed yet is reviewed by the approver in the same step. A person's award is refused when
@@ -668,11 +680,19 @@ async def approve(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime
     await _pg_lock(uow, f"awards-quota:{award.award_type}:{award.year}")
     rules = _rules(award.province_code, now)
     current_standing = _nominated_standing(row) if standing is None else list(standing)
-    existing = await store.awards_of_type_year(session=uow.session, award_type=award.award_type, year=award.year)
+    # The quota's count needs the year's awards of the type only when the type has a ceiling in this scope.
+    try:
+        quota = rules.award_type(award.award_type).quota
+        limited = quota.limit_for((award.province_code if quota.scope == "province" else award.area_code) or "")
+    except NotFound:  # a type no longer in the rules: the workflow step reports it, in its own order
+        limited = 0
+    existing = await store.awards_of_type_year(session=uow.session, award_type=award.award_type,
+                                               year=award.year) if limited is not None else []
     step = approve_step(award, rules, decision_no=decision_no, actor=actor.sub, now=now, existing=existing,
                         level=level, note=note, standing=current_standing)
     approved = await _apply(uow, step, before=award, actor=actor, decision_no=step.award.decision_no,
-                            level=step.award.approved_by_level, standing=standing)
+                            level=step.award.approved_by_level, standing=standing,
+                            decided_on=decided_on.isoformat() if decided_on else None)
     if approved.recipient_kind == "unit":
         # Rules may need a prior award (a Bằng khen after a Giấy khen): this approval may owe a new proposal.
         await evaluate_unit_awards(uow, unit_id=approved.recipient_ref, now=now, cause=f"award:{award_id}")

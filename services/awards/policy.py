@@ -21,6 +21,7 @@ POLICY = Policy([
     Rule("awards.grant", dict(DECIDERS), description="Issue and sign the certificate of an approved award"),
     Rule("awards.annul", dict(DECIDERS), description="Annul an approved or granted award (fraud) with a reason"),
     Rule("awards.stats", dict(DECIDERS), description="Figures for the dashboard, within the caller's area"),
+    Rule("audit.read", {"admin": "any"}, description="The hash-chained audit trail (who decided what), newest first"),
     Rule("rules.read", public=True, description="The award rules in force are public regulation"),
     Rule("keys.read", public=True, description="The public keys that verify certificates"),
     Rule("certificates.read", public=True, description="A certificate and its current status"),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
@@ -254,6 +255,23 @@ async def rows_of_recipient(*, session: AsyncSession, recipient_kind: str,
                                                       awards.c.recipient_ref == recipient_ref)
                                  .order_by(awards.c.seq))
     return [dict(r) for r in rows.mappings()]
+
+
+async def tip_outcome_of_reward(*, session: AsyncSession, reward_ref: str) -> dict[str, Any] | None:
+    """The verification a tip reporter's reward rests on (outcome, valuable, day verified), never the tip's id."""
+    row = (await session.execute(select(tips.c.outcome, tips.c.valuable, tips.c.verified_on)
+                                 .where(tips.c.reward_ref == reward_ref).limit(1))).mappings().first()
+    return dict(row) if row else None
+
+
+async def quota_used(*, session: AsyncSession, award_type: str, year: int, scope: str, code: str | None,
+                     statuses: Iterable[str], exclude: str) -> int:
+    """How many awards of a type and year in one quota scope (`province` or `area` code) have these statuses."""
+    column = awards.c.province_code if scope == "province" else awards.c.area_code
+    where = column.is_(None) if code is None else column == code
+    return int((await session.execute(select(func.count()).select_from(awards).where(
+        awards.c.award_type == award_type, awards.c.year == year, awards.c.status.in_(list(statuses)), where,
+        awards.c.award_id != exclude))).scalar_one())
 
 
 async def awards_of_type_year(*, session: AsyncSession, award_type: str, year: int) -> list[Award]:

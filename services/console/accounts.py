@@ -115,6 +115,33 @@ class Accounts:
                 raise AccountError(f"no account {username!r}")
             await store.delete_sessions_of(session=uow.session, username=username)
 
+    async def enable(self, username: str, *, now: datetime) -> None:
+        async with self.db.unit_of_work() as uow:
+            if not await store.set_disabled(session=uow.session, username=username, disabled=False, now=now):
+                raise AccountError(f"no account {username!r}")
+
+    @staticmethod
+    def new_password() -> str:
+        """A random password that meets the rule (letters, digits and a symbol; 20 characters or more)."""
+        return f"{secrets.token_urlsafe(15)}-{secrets.randbelow(90) + 10}"
+
+    async def reset_password(self, username: str, *, now: datetime) -> str:
+        """A new random password (for an administrator to hand over once); lifts a lock, ends every session."""
+        password = self.new_password()
+        await self.set_password(username, password, now=now)
+        return password
+
+    async def set_scope(self, account: Account, *, now: datetime) -> None:
+        """A new role, area, unit or level for a local account; its sessions end, so the next page carries the new
+        scope. An account of the OIDC provider takes these from its ID token at every sign-in: refused."""
+        if is_oidc_account(account.username):
+            raise AccountError("an account of the OIDC provider takes its role and area from the provider")
+        validate_scope(account)
+        async with self.db.unit_of_work() as uow:
+            if not await store.set_scope(session=uow.session, account=account, now=now):
+                raise AccountError(f"no account {account.username!r}")
+            await store.delete_sessions_of(session=uow.session, username=account.username)
+
     # --- sign-in and sessions -------------------------------------------------------------------------------
     def _verify(self, hashed: str, password: str) -> bool:
         try:

@@ -8,7 +8,15 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from services.console import oidc_views, report_views, unit_registry_views, unit_views, views
+from services.console import (
+    admin_views,
+    award_views,
+    oidc_views,
+    report_views,
+    unit_registry_views,
+    unit_views,
+    views,
+)
 from services.console.accounts import Accounts
 from services.console.clients import ServiceApis
 from services.console.live import LiveHub
@@ -55,6 +63,8 @@ def build(settings: Settings) -> Service:
                                      **unit_views.body_limits(settings)}
     service.include_router(unit_registry_views.router)
     service.include_router(report_views.router)
+    service.include_router(award_views.router)
+    service.include_router(admin_views.router)
     service.background("sessions", lambda _svc: sweep_sessions(ctx))
 
     @service.app.exception_handler(SignInRequired)

@@ -77,11 +77,13 @@ class ServiceApis:
                         error.get("details"))
 
     async def call(self, account: Account | None, service: str, method: str, path: str, *,
-                   params: dict[str, Any] | None = None, body: Any = None) -> Any:
+                   params: dict[str, Any] | None = None, body: Any = None, timeout: float | None = None) -> Any:
+        """`timeout`: seconds for this call when it is known to take longer than one page's (a batch)."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self.http.request(method, self.urls[service] + path, params=clean, json=body,
-                                               headers=self._headers(account))
+                                               headers=self._headers(account),
+                                               timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise ApiError(503, "unavailable", f"{service} unreachable: {type(exc).__name__}") from exc
         if response.status_code == 204:

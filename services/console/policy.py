@@ -11,6 +11,9 @@ from shared.policy import Policy, Rule, Scope
 STAFF: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area", "unit": "unit"}
 TIP_DESK: dict[str, Scope] = {"admin": "any", "officer": "area"}
 REPORTERS: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area"}
+# --- leaders and admins ---
+AWARD_DESK: dict[str, Scope] = {"admin": "any", "officer": "area", "leader": "area"}
+ADMINS: dict[str, Scope] = {"admin": "any"}
 
 POLICY = Policy([
     Rule("console.sign_in", public=True, description="The sign-in form and its handler"),
@@ -32,4 +35,11 @@ POLICY = Policy([
     Rule("console.sign_out", dict(STAFF), description="End this session, or every session of the account"),
     Rule("console.reports", dict(REPORTERS),
          description="The movement's report of an area and year, and its XLSX and PDF exports (the services' /stats)"),
+    # --- leaders and admins ---
+    Rule("console.awards", dict(AWARD_DESK),
+         description="Award proposals and decided awards with their dossier; the printable certificate"),
+    Rule("console.award_action", dict(AWARD_DESK),
+         description="Approve (one or the selected rows), reject, grant (the awards service checks area and level)"),
+    Rule("console.admin", dict(ADMINS),
+         description="Accounts (create, disable, reset, role and area); read-only DLQ and audit trails"),
 ])

@@ -107,6 +107,13 @@ async def set_disabled(*, session: AsyncSession, username: str, disabled: bool, 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def set_scope(*, session: AsyncSession, account: Account, now: datetime) -> bool:
+    """A local account's role, area, unit and level (the caller has validated them)."""
+    result = await session.execute(update(accounts).where(accounts.c.username == account.username).values(
+        role=account.role, area=account.area, unit=account.unit, level=account.level, updated_at=now))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def insert_session(*, session: AsyncSession, session_hash: str, username: str, now: datetime) -> None:
     await session.execute(insert(sessions).values(session_hash=session_hash, username=username, created_at=now,
                                                   last_seen_at=now))

@@ -250,7 +250,8 @@ async def logout_everywhere(request: Request) -> Response:
 @router.get("/", summary="The person's main page (a redirect)")
 async def home(request: Request) -> Response:
     person = await signed_in(request, "console.home")
-    main = {"admin": "/tips", "officer": "/tips", "unit": "/me"}.get(person.account.role, "/inbox")
+    main = {"admin": "/tips", "officer": "/tips", "unit": "/me", "leader": "/awards"}.get(person.account.role,
+                                                                                           "/inbox")
     return redirect(with_lang(main, person.lang) if request.query_params.get("lang") else main)
 
 

@@ -35,6 +35,8 @@ POLICY = Policy([
     Rule("tips.stats", {"admin": "any", "officer": "area", "leader": "area", "agency": "any"},
          description="Report figures (counts only; officers and leaders their own area by default)"),
     Rule("tips.reveal_reporter", grants=dict(REVEAL_GRANTS), description="Reveal a reporter's identity"),
+    Rule("audit.read", {"admin": "any"},
+         description="The hash-chained audit trail (who revealed which tip's reporter, and why), newest first"),
 ])
 
 

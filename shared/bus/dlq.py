@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,39 +37,38 @@ async def _connect(settings: Settings) -> Any:
     return await nats.connect(**opts)
 
 
+def _dead_letter(seq: int, subject: str, headers: dict[str, str], size: int) -> DeadLetter:
+    return DeadLetter(seq=seq, subject=subject, original_subject=headers.get("Antq-Dlq-Original-Subject", ""),
+                      consumer=headers.get("Antq-Dlq-Consumer", ""), kind=headers.get("Antq-Dlq-Kind", ""),
+                      reason=headers.get("Antq-Dlq-Reason", ""), at=headers.get("Antq-Dlq-Time", ""), size=size,
+                      agency=headers.get("Antq-Dlq-Agency", ""), reference=headers.get("Antq-Dlq-Reference", ""),
+                      body_kept=headers.get("Antq-Dlq-Body") != "dropped")
+
+
 async def list_dead_letters(settings: Settings, *, limit: int = 100, service: str | None = None) -> list[DeadLetter]:
-    ns = Namespace(settings.namespace)
     nc = await _connect(settings)
     try:
-        js = nc.jetstream()
-        try:
-            info = await js.stream_info(ns.stream("DLQ"))
-        except NotFoundError:
-            return []
-        out: list[DeadLetter] = []
-        if info.state.messages == 0:
-            return out
-        for seq in range(max(1, info.state.first_seq), info.state.last_seq + 1):
-            with contextlib.suppress(NotFoundError):
-                msg = await js.get_msg(ns.stream("DLQ"), seq)
-                headers = msg.headers or {}
-                subject = ns.strip(msg.subject or "")
-                if service and not subject.startswith(f"antq.dlq.{service}."):
-                    continue
-                out.append(DeadLetter(seq=seq, subject=subject,
-                                      original_subject=headers.get("Antq-Dlq-Original-Subject", ""),
-                                      consumer=headers.get("Antq-Dlq-Consumer", ""),
-                                      kind=headers.get("Antq-Dlq-Kind", ""),
-                                      reason=headers.get("Antq-Dlq-Reason", ""),
-                                      at=headers.get("Antq-Dlq-Time", ""), size=len(msg.data or b""),
-                                      agency=headers.get("Antq-Dlq-Agency", ""),
-                                      reference=headers.get("Antq-Dlq-Reference", ""),
-                                      body_kept=headers.get("Antq-Dlq-Body") != "dropped"))
-                if len(out) >= limit:
-                    break
-        return out
+        return await read_dead_letters(nc.jetstream(), Namespace(settings.namespace), limit=limit, service=service)
     finally:
         await nc.close()
+
+
+async def read_dead_letters(js: Any, ns: Namespace, *, limit: int = 100, service: str | None = None
+                            ) -> list[DeadLetter]:
+    """The DLQ's records, oldest first: every service's, or one service's (`antq.dlq.<service>.>`, asked of the
+    server by subject, so only that service's records are read). Bodies are never returned, only their size."""
+    stream = ns.stream("DLQ")
+    out: list[DeadLetter] = []
+    wanted = ns.subject(f"antq.dlq.{service}.>") if service else ns.subject("antq.dlq.>")
+    seq = 1
+    while len(out) < limit:
+        try:
+            msg = await js.get_msg(stream, seq, subject=wanted, next=True)
+        except NotFoundError:
+            break
+        out.append(_dead_letter(msg.seq, ns.strip(msg.subject or ""), dict(msg.headers or {}), len(msg.data or b"")))
+        seq = msg.seq + 1
+    return out
 
 
 async def replay(settings: Settings, seqs: list[int], *, delete: bool = True) -> list[tuple[int, str]]:

@@ -4,8 +4,9 @@ Helm values) and the embedded server's generated config, so the two cannot drift
 
 A service user may publish only on its own prefix and its DLQ prefix, and may use the JetStream API only on the
 streams it consumes (its durable consumers: create, info, delete, fetch, ack) plus stream INFO on the streams it
-publishes to (to wait until they are provisioned). It cannot create, update, delete or purge a stream, nor read a
-message by sequence (`STREAM.MSG.GET`, `DIRECT.GET`). Each service receives on its own inbox prefix
+publishes to (to wait until they are provisioned), and a message of the DLQ by sequence (its administrators'
+read-only view, `GET /dlq`). It cannot create, update, delete or purge a stream, nor read a message of another
+stream by sequence (`STREAM.MSG.GET`, `DIRECT.GET`). Each service receives on its own inbox prefix
 (`_INBOX_<service>`), so it cannot listen in on the deliveries or PubAcks of another service. Streams are declared
 by the provisioning user (`admin`, also the operators' user) with `antq nats provision`.
 
@@ -111,6 +112,11 @@ def service_user(service: str, consumes: Iterable[str]) -> User:
     publish += replies
     streams = (own, dlq, "OUTBOUND") if replies else (own, dlq)
     publish += [f"$JS.API.STREAM.INFO.{s}" for s in dict.fromkeys(streams) if s not in consumes]
+    # The administrators' read-only DLQ view (`GET /dlq`): messages of the DLQ by sequence, asked for by its own
+    # subjects (`next_by_subj` antq.dlq.<service>.>). The server cannot restrict a message get to a subject, so a
+    # service could read another's records: catalogue events (which never carry a reporter's identity) and headers;
+    # an agency's sealed message keeps no body there (`dlq_keeps_body=False`).
+    publish.append(f"$JS.API.STREAM.MSG.GET.{dlq}")
     for stream in consumes:
         publish += [pattern.format(s=stream) for pattern in _CONSUMER_API]
     return User(service, tuple(publish), (f"{inbox_prefix(service)}.>",),

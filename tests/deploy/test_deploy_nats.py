@@ -18,8 +18,9 @@ from nats.aio.client import Client
 from nats.js.api import ConsumerConfig, StreamConfig
 
 from services.bus import consumed_streams
+from shared.bus.dlq import read_dead_letters
 from shared.bus.permissions import inbox_prefix, production_accounts_conf
-from shared.bus.streams import provision
+from shared.bus.streams import Namespace, provision
 from shared.contracts.subjects import STREAMS as REGISTRY
 from shared.settings import Settings
 from shared.testing import free_port
@@ -182,8 +183,12 @@ def test_service_user_publishes_on_its_own_prefix_and_reads_the_streams_it_consu
             js = s.nc.jetstream()
             ack = await js.publish(f"antq.{service}.Probe.v1", b"{}", headers={"Nats-Msg-Id": f"own-{service}"})
             assert ack.stream == service.upper()
-            dlq_ack = await js.publish(f"antq.dlq.{service}.antq.x.Probe.v1", b"{}")
+            dlq_ack = await js.publish(f"antq.dlq.{service}.antq.x.Probe.v1", b"{}",
+                                       headers={"Antq-Dlq-Reason": f"probe of {service}"})
             assert dlq_ack.stream == "DLQ"
+            # Its dead letters, read back by subject for the administrators' view (GET /dlq), without a body.
+            own = await read_dead_letters(js, Namespace(""), service=service)
+            assert [d.reason for d in own] == [f"probe of {service}"]
             # Its durable consumers on the streams it consumes: create, fetch, ack.
             for stream in CONSUMES[service]:
                 durable = f"{service}-probe-{stream.lower()}"
@@ -234,8 +239,9 @@ def test_service_user_reads_no_stream_it_does_not_consume(nats_url: str, service
     async def scenario() -> None:
         async with session(nats_url, service, PASSWORDS[service], inbox_prefix(service)) as s:
             for stream in STREAMS:
-                # Reading a message by sequence is never needed by a service, on any stream.
-                await s.refused(f"$JS.API.STREAM.MSG.GET.{stream}", b'{"seq": 1}')
+                # Reading a message by sequence: only of the DLQ (the administrators' read-only view, GET /dlq).
+                if stream != "DLQ":
+                    await s.refused(f"$JS.API.STREAM.MSG.GET.{stream}", b'{"seq": 1}')
                 await s.refused(f"$JS.API.DIRECT.GET.{stream}", b'{"seq": 1}')
                 if stream in CONSUMES[service]:
                     continue

@@ -70,12 +70,12 @@ async def look(page: Any, name: str) -> None:
     assert bad == [], f"{name}: {bad}"
 
 
-async def sign_in(page: Any, world: World, username: str) -> None:
+async def sign_in(page: Any, world: World, username: str, *, lands: str = "/tips") -> None:
     await page.goto(world.urls["console"] + "/login")
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
     await page.click("#sign-in")
-    await page.wait_for_url(world.urls["console"] + "/tips")
+    await page.wait_for_url(world.urls["console"] + lands)
 
 
 async def submit_on_public_form(page: Any, world: World) -> str:

@@ -268,7 +268,7 @@ CONSOLE_ACCOUNTS: dict[str, dict[str, Any]] = {
 
 async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callable[..., Settings]) -> None:
     """Every console route × a session of each kind of account (and none), against the console's POLICY; the
-    four services behind it are real, with one tip of area 79 in the tips service."""
+    tips, notify, units and awards services behind it are real, with one tip of area 79 in the tips service."""
     problems: list[str] = []
     matrix: list[str] = []
 

@@ -36,6 +36,10 @@ async def test_a_valuable_anonymous_tip_gets_a_reward_its_reporter_can_follow(aw
     award = (await eventually(rewards, what="the reward proposal"))[0]
     assert (award["award_type"], award["area_code"], award["level"]) == ("tip_reward", "01.00004", "police_unit")
     assert award["recipient_ref"] == reward_ref_for_receipt(receipt) and award["recipient_name"] is None
+    # The approver's dossier: the verification the reward rests on, not the tip itself.
+    detail = (await awards.http.get(f"/awards/{award['award_id']}", headers=admin)).json()
+    assert detail["tip_outcome"]["outcome"] == "prosecuted" and detail["tip_outcome"]["valuable"] is True
+    assert tip_id not in str(detail)
 
     status, body = await _claim(awards, receipt)
     assert status == 200 and body["reward_status"] == "proposed" and body["award_type"] == "tip_reward"

@@ -446,3 +446,55 @@ async def test_a_unit_proposes_itself_and_only_itself(awards: Awards) -> None:
     officer = awards.token("officer", area="01.00004")
     r = await _step(awards, award["award_id"], "approve", {"decision_no": "20/QĐ"}, officer)
     assert r.status_code == 200 and r.json()["status"] == "approved"
+
+
+async def test_a_desk_lists_pending_awards_by_level_and_approves_a_batch_with_one_refusal_per_row(
+        awards: Awards) -> None:
+    commune = [await _nominate(awards, level="commune") for _ in range(2)]
+    province = await _nominate(awards, award_type="bang_khen_province", level="province")
+    leader = awards.token("leader", area="01.00004", level="commune", sub="chu-tich-xa")
+    listed = (await awards.http.get("/awards", params={"pending": "true", "level": ["unit", "commune"]},
+                                    headers=leader)).json()["items"]
+    assert {a["award_id"] for a in listed} == {a["award_id"] for a in commune}
+    detail = (await awards.http.get(f"/awards/{province['award_id']}", headers=leader)).json()
+    assert detail["quota"] == {"scope": "province", "used": 0, "limit": 30, "left": 30}
+
+    r = await awards.http.post("/awards/approvals", headers=leader, json={
+        "award_ids": [commune[0]["award_id"], province["award_id"], "no-such-award", commune[1]["award_id"]],
+        "decision_no": "46/QĐ-UBND", "decided_on": "2026-12-02"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["approved"], out["refused"]) == (2, 2)
+    by_id = {i["award_id"]: i for i in out["items"]}
+    assert by_id[province["award_id"]]["error"]["code"] == "forbidden_level"
+    assert by_id["no-such-award"]["error"]["status"] == 404
+    approved = (await awards.http.get(f"/awards/{commune[1]['award_id']}", headers=leader)).json()
+    assert (approved["status"], approved["decision_no"], approved["decided_on"]) == (
+        "approved", "46/QĐ-UBND", "2026-12-02")
+    assert (await awards.http.get(f"/awards/{province['award_id']}", headers=leader)).json()["status"] == "proposed"
+    assert (await awards.http.get("/awards", params={"pending": "true", "level": ["unit", "commune"]},
+                                  headers=leader)).json()["items"] == []
+    # Unit staff cannot use the batch; an empty batch is a 422.
+    assert (await awards.http.post("/awards/approvals", headers=awards.token("unit", unit="u-1"), json={
+        "award_ids": [province["award_id"]], "decision_no": "1"})).status_code == 403
+    assert (await awards.http.post("/awards/approvals", headers=leader, json={
+        "award_ids": [], "decision_no": "1"})).status_code == 422
+
+    # Who decided what: the trail, newest first, for admins only.
+    trail = await awards.http.get("/audit", params={"action": "award.approve"}, headers=awards.token("admin"))
+    assert trail.status_code == 200
+    entries = trail.json()["items"]
+    assert [e["target"] for e in entries] == [commune[1]["award_id"], commune[0]["award_id"]]
+    assert entries[0]["actor"] == "chu-tich-xa" and entries[0]["details"]["decided_on"] == "2026-12-02"
+    assert (await awards.http.get("/audit", headers=leader)).status_code == 403
+    page = (await awards.http.get("/audit", params={"limit": 1}, headers=awards.token("admin"))).json()
+    older = (await awards.http.get("/audit", params={"limit": 1, "cursor": page["next_cursor"]},
+                                   headers=awards.token("admin"))).json()
+    assert older["items"][0]["seq"] < page["items"][0]["seq"]
+
+
+async def test_a_cursor_beyond_a_database_integer_is_a_422_not_a_500(awards: Awards) -> None:
+    # Found by the OpenAPI fuzzer: 2**63 as the keyset cursor overflowed SQLite's integer.
+    for path in ("/awards", "/audit"):
+        r = await awards.http.get(path, params={"cursor": "OTIyMzM3MjAzNjg1NDc3NTgwOA"}, headers=awards.token("admin"))
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_cursor")
