@@ -154,7 +154,7 @@ class Stack:
         return run("podman", "exec", self.container(service), *args, timeout=60).stdout.strip()
 
     def run_shell(self, service: str, script: str) -> str:
-        out = run("podman", "exec", self.container(service), "sh", "-c", script + " 2>&1", timeout=60, check=False)
+        out = run("podman", "exec", self.container(service), "sh", "-c", "{ " + script + "; } 2>&1", timeout=60, check=False)
         return out.stdout
 
     def state(self) -> list[dict[str, Any]]:
