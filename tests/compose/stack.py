@@ -95,6 +95,7 @@ class Stack:
     project: str
     variables: dict[str, str]
     env_file: Path
+    profiles: tuple[str, ...] = ()
     compose: dict[str, Any] = field(init=False)
     started: list[str] = field(default_factory=list)
 
@@ -105,8 +106,9 @@ class Stack:
     # --- podman-compose -------------------------------------------------------------------------------------
     def compose_cmd(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
         exe = shutil.which("podman-compose") or str(Path(sys.executable).parent / "podman-compose")
-        return run(exe, "--env-file", str(self.env_file), "-p", self.project, *args, timeout=timeout, check=check,
-                   cwd=COMPOSE_DIR)
+        profiles = [arg for name in self.profiles for arg in ("--profile", name)]
+        return run(exe, "--env-file", str(self.env_file), "-p", self.project, *profiles, *args, timeout=timeout,
+                   check=check, cwd=COMPOSE_DIR)
 
     def container(self, service: str) -> str:
         names = run("podman", "ps", "-a", "--filter", f"label=io.podman.compose.project={self.project}",
@@ -140,6 +142,10 @@ class Stack:
                     raise StackError(f"{service} never became healthy:\n{self.logs(service)}")
                 time.sleep(1)
 
+    def run(self, args: tuple[str, ...]) -> str:
+        """A podman command (`podman ARGS`), its output."""
+        return run("podman", *args, timeout=120).stdout
+
     def restart(self, service: str) -> None:
         run("podman", "restart", "-t", "10", self.container(service), timeout=120)
 
@@ -154,7 +160,8 @@ class Stack:
         return run("podman", "exec", self.container(service), *args, timeout=60).stdout.strip()
 
     def run_shell(self, service: str, script: str) -> str:
-        out = run("podman", "exec", self.container(service), "sh", "-c", "{ " + script + "; } 2>&1", timeout=60, check=False)
+        out = run("podman", "exec", self.container(service), "sh", "-c", "{ " + script + "; } 2>&1", timeout=60,
+                  check=False)
         return out.stdout
 
     def state(self) -> list[dict[str, Any]]:

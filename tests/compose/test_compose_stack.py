@@ -11,15 +11,13 @@ import os
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import nats
 import pytest
-from nats.errors import Error as NatsError
 
 from services.tips.domain import seal
 from shared.calendar import assessment_year_of
