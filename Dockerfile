@@ -1,8 +1,12 @@
 # syntax=docker/dockerfile:1
 # antq: one image for every service. `docker run antq serve tips`, `docker run antq migrate tips`.
 
+# The base image: the official Python image by default; a build on a machine that cannot pull it may pass a local
+# stand-in with the same layout (`--build-arg PYTHON_IMAGE=localhost/antq-standin/python:3.11-slim-bookworm`).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
 # --- builder: wheels for antq and every dependency ------------------------------------------------------------
-FROM python:3.11-slim-bookworm AS builder
+FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -11,7 +15,7 @@ COPY services ./services
 RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime: the wheels installed on a slim base, running as an unprivileged user ----------------------------
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

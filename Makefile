@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: lock run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
+.PHONY: compose-test lock run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ reliability: $(STAMP)
 
 fuzz: $(STAMP)
 	ANTQ_FUZZ_EXAMPLES=300 $(PY) -m pytest tests/security -m fuzz -q
+
+## The compose stack really started (root): podman installed and configured where missing, official images or
+## local stand-ins built from Debian packages, the antq image from the Dockerfile, then the journey and restarts.
+compose-test: $(STAMP)
+	bash deploy/compose/standins/podman-setup.sh
+	$(PY) -m pytest tests/compose -m slow -q -p no:randomly
 
 cluster: $(STAMP)
 	$(PY) -m pytest tests/cluster -m slow -q

@@ -20,11 +20,25 @@ def _instructions() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
 
 
+def _global_args() -> dict[str, str]:
+    """The build arguments declared before the first FROM, with their defaults (usable in FROM lines)."""
+    found: dict[str, str] = {}
+    for op, arg in _instructions():
+        if op == "FROM":
+            break
+        if op == "ARG" and "=" in arg:
+            name, default = arg.split("=", 1)
+            found[name] = default
+    return found
+
+
 def _stages() -> list[list[tuple[str, str]]]:
     stages: list[list[tuple[str, str]]] = []
+    defaults = _global_args()
     for op, arg in _instructions():
         if op == "FROM":
             stages.append([])
+            arg = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], arg)
         if stages:
             stages[-1].append((op, arg))
     return stages
@@ -38,6 +52,13 @@ def test_image_is_multi_stage_with_a_slim_runtime() -> None:
     # The runtime takes only the builder's wheels, never its compilers or sources.
     assert any("from=builder" in arg for _, arg in stages[-1][1:])
     assert not any(op == "COPY" and "--from" not in arg for op, arg in stages[-1])
+
+
+def test_base_image_is_a_build_argument_defaulting_to_the_official_python_image() -> None:
+    # A machine that cannot pull may pass a local stand-in; a real build pulls the official image.
+    assert _global_args() == {"PYTHON_IMAGE": "python:3.11-slim-bookworm"}
+    froms = [arg for op, arg in _instructions() if op == "FROM"]
+    assert froms and all(arg.startswith("${PYTHON_IMAGE} ") for arg in froms)
 
 
 def test_runtime_runs_as_a_numeric_non_root_user() -> None:
