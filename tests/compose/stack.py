@@ -84,7 +84,8 @@ def images(env_file: Path) -> dict[str, str]:
     antq image from the repository's Dockerfile on the chosen Python base."""
     run("bash", str(STANDINS), str(env_file), timeout=1800)
     chosen = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    run("podman", "build", "-q", "--format", "docker", "--network", "host", "--pull=never",
+    # --no-cache: podman 4.3 (buildah 1.28) reused a stale `COPY services` layer here after the sources changed.
+    run("podman", "build", "-q", "--no-cache", "--format", "docker", "--network", "host", "--pull=never",
         "--build-arg", f"PYTHON_IMAGE={chosen['ANTQ_PYTHON_IMAGE']}", "-t", LOCAL_IMAGE, str(REPO), timeout=1800)
     chosen["ANTQ_IMAGE"] = LOCAL_IMAGE
     return chosen
