@@ -1,5 +1,6 @@
 """The pure domain of the awards service: rules as data, rule evaluation, approval workflow and certificates."""
 
+from . import status_list
 from .certificates import (
     Issuer,
     Keyring,
@@ -45,6 +46,7 @@ from .workflow import (
 )
 
 __all__ = [
+    "status_list",
     "TRANSITIONS", "AuditEntry", "Award", "CertificationRecord", "Issuer", "Keyring", "Nomination",
     "PriorAward", "Proposal", "RuleLibrary", "RuleSet", "Step", "TipFacts", "UnitFacts", "VerificationResult", "annul",
     "approve", "award_id_for_key", "build_credential", "certificate_id_of", "check_standing", "evaluate_tip",
