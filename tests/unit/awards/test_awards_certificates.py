@@ -14,13 +14,13 @@ from joserfc.jwk import OKPKey
 
 from services.awards.domain import (
     Issuer,
-    status_list,
     Keyring,
     RuleSet,
     build_credential,
     certificate_id_of,
     qr_svg,
     sign_certificate,
+    status_list,
     verify_certificate,
 )
 from shared.errors import Invalid, NotFound
