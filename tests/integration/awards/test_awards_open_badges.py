@@ -5,10 +5,13 @@ and after a restoration, and the `antq` block kept by JSON-LD processing through
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gzip
 import json
+import re
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -159,6 +162,30 @@ async def test_a_granted_certificate_passes_open_badges_checks_and_its_status_li
     assert await _revoked_in_list(live.http, status) is True
     assert await _verdict(live, token) == "revoked"
     assert (await live.http.get("/status/revocation/-1")).status_code == 422
+
+
+async def test_the_verification_guide_snippet_works_against_the_running_service(live: Live, tmp_path: Path) -> None:
+    """The Python of docs/awards.md "Verifying as a third party", run as a separate process over HTTP."""
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "awards.md").read_text()
+    (snippet,) = [block for block in re.findall(r"```python\n(.*?)```", guide, re.S) if "def verified" in block]
+    script = tmp_path / "verify.py"
+    script.write_text(snippet)
+    body = {"award_type": "giay_khen", "recipient_kind": "person", "recipient_ref": f"p-{uuid.uuid4().hex[:6]}",
+            "recipient_name": "Phạm Văn Đồng", "year": 2026, "area_code": "01.00004"}
+    award_id = (await live.http.post("/awards", json=body, headers=live.admin())).json()["award_id"]
+    (tmp_path / "certificate.jws").write_text((await _grant(live, award_id))["jws"])
+
+    async def run() -> str:
+        process = await asyncio.create_subprocess_exec(sys.executable, str(script), str(tmp_path / "certificate.jws"),
+                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        return out.decode().strip()
+
+    assert await run() == "Giấy khen 2026 Phạm Văn Đồng valid"
+    r = await live.http.post(f"/awards/{award_id}/annul", json={"reason": "khai man thành tích"}, headers=live.admin())
+    assert r.status_code == 200, r.text
+    assert await run() == "Giấy khen 2026 Phạm Văn Đồng REVOKED"
 
 
 async def test_the_status_list_clears_the_bit_when_a_withdrawn_incident_restores_the_award(live: Live) -> None:

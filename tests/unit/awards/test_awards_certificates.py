@@ -239,3 +239,18 @@ def test_qr_code_is_an_svg_of_the_verification_url() -> None:
     assert qr_svg("https://a.example/1") != qr_svg("https://a.example/2")
     with pytest.raises(Invalid):
         qr_svg("")
+
+
+def test_status_list_sets_exactly_the_revoked_bits_and_places_indexes_in_lists() -> None:
+    encoded = status_list.encode([0, 9, status_list.LIST_SIZE - 1])
+    assert encoded.startswith("u") and "=" not in encoded
+    bits = status_list.decode(encoded)
+    assert len(bits) * 8 == status_list.LIST_SIZE == 131_072
+    assert bits[0] == 0x80 and bits[1] == 0x40 and bits[-1] == 0x01  # most significant bit first
+    assert [i for i in range(0, 64) if status_list.is_set(bits, i)] == [0, 9]
+    assert status_list.position(status_list.LIST_SIZE + 5) == (1, 5)
+    entry = status_list.entry("https://a.example/status/revocation/1", status_list.LIST_SIZE + 5)
+    assert (entry["statusListIndex"], entry["statusPurpose"], entry["type"]) == (
+        "5", "revocation", "BitstringStatusListEntry")
+    with pytest.raises(Invalid):
+        status_list.encode([status_list.LIST_SIZE])
