@@ -400,6 +400,10 @@ def verify_certificate(
     if not isinstance(claims, dict):
         return _invalid("malformed", "the signed payload is not a credential", kid=kid)
     credential = credential_of(claims)
+    types = credential.get("type")
+    if not isinstance(types, list) or "OpenBadgeCredential" not in types:
+        # The same keys sign the revocation status lists: one of those is not a certificate.
+        return _invalid("malformed", "the signed credential is not an OpenBadgeCredential", kid=kid)
     certificate_id = certificate_id_of(credential)
     found: dict[str, Any] = {"certificate_id": certificate_id, "kid": kid, "credential": credential}
     if claimed is not None and canonical_bytes(claimed) != canonical_bytes(credential):

@@ -254,3 +254,11 @@ def test_status_list_sets_exactly_the_revoked_bits_and_places_indexes_in_lists()
         "5", "revocation", "BitstringStatusListEntry")
     with pytest.raises(Invalid):
         status_list.encode([status_list.LIST_SIZE])
+
+
+def test_a_signed_status_list_is_not_accepted_as_a_certificate(keyring: Keyring) -> None:
+    url = f"{ISSUER.id}/status/revocation/0"
+    listed = status_list.list_credential(url, {"id": ISSUER.id}, [], valid_from=NOW,
+                                         vc_context="https://www.w3.org/ns/credentials/v2")
+    result = verify_certificate(sign_certificate(listed, keyring), keyring.jwks(), set(), now=NOW)
+    assert (result.status, result.reason) == ("invalid", "malformed")
