@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from sqlalchemy import and_, func, not_, select
 from services.awards import handlers, store
 from services.awards.context import AwardsContext
 from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_force
+from services.awards.domain.certificates import ANTQ_CONTEXT, ANTQ_CONTEXT_PATH
 from services.awards.policy import POLICY, authorize_level
 from shared.areas import AREA_CODE_PATTERN, check_known_area
 from shared.audit import AuditEntryOut, audit_page
@@ -639,6 +641,28 @@ async def jwks(request: Request) -> JSONResponse:
     POLICY.authorize(None, "keys.read")
     return JSONResponse(_ctx(request).issuer.keys.keyring().jwks(),
                         headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get(ANTQ_CONTEXT_PATH, tags=["public"], responses={**ERROR_RESPONSES, 200: {
+    "content": {"application/ld+json": {}}, "description": "the JSON-LD context"}},
+            summary="The JSON-LD context of the `antq` block of certificates (public)")
+async def antq_context() -> JSONResponse:
+    POLICY.authorize(None, "certificates.read")
+    return JSONResponse(ANTQ_CONTEXT, media_type="application/ld+json",
+                        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/status/revocation/{list_no}", response_class=Response, tags=["public"], responses={
+    **ERROR_RESPONSES, 200: {"content": {"application/vc+jwt": {"schema": {"type": "string"}}},
+                             "description": "the signed BitstringStatusListCredential (compact JWS)"}},
+            summary="A revocation status list (W3C Bitstring Status List), signed, as it stands now (public)")
+async def revocation_list(request: Request, list_no: int = FastPath(ge=0, le=1_000_000)) -> Response:
+    POLICY.authorize(None, "certificates.verify")
+    service = _service(request)
+    async with service.db.read() as session:
+        token = await handlers.revocation_list(list_no, session, issuer=_ctx(request).issuer, now=service.clock())
+    return Response(token, media_type="application/vc+jwt",
+                    headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
 
 
 # --- certificates (public) -------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from services.awards.domain import (
     restore_on_recognition,
     rules_in_force,
     sign_certificate,
+    status_list,
     validate_nomination,
     verify_certificate,
     withdraw_on_revocation,
@@ -41,7 +42,7 @@ from services.awards.domain import approve as approve_step
 from services.awards.domain import grant as grant_step
 from services.awards.domain import reject as reject_step
 from services.awards.domain import review as review_step
-from services.awards.domain.certificates import VerificationResult, certificate_id_of
+from services.awards.domain.certificates import JWKS_PATH, VC_CONTEXT, VerificationResult, certificate_id_of
 from services.awards.domain.claims import reward_refs_for_claim
 from services.awards.domain.evaluation import award_id_for_key, proposal_key
 from services.awards.domain.workflow import COUNTED_FOR_QUOTA, SYSTEM_ACTOR, AuditEntry
@@ -90,6 +91,13 @@ class CertificateIssuer:
 
     def verify_url(self, certificate_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/certificates/{certificate_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}{JWKS_PATH}"
+
+    def status_list_url(self, list_no: int) -> str:
+        return f"{self.base_url.rstrip('/')}/status/revocation/{list_no}"
 
 
 # --- shared steps ------------------------------------------------------------------------------------------------
@@ -719,16 +727,19 @@ async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, 
         grant_step(award, certificate_id="-", actor=actor.sub, now=now)  # raises the illegal transition
     certificate_id = str(uuid.uuid4())
     rules = _rules(award.province_code, now)
+    await serialise_writers(uow)  # re-entrant; makes the next status index ours
+    status_index = await store.next_status_index(session=uow.session)
+    list_no, _ = status_list.position(status_index)
     credential = build_credential(award, rules, certificate_id=certificate_id, issuer=issuer.issuer, issued_at=now,
                                   recipient_name=row["recipient_name"] if award.recipient_kind != "reporter"
                                   else None,
-                                  verify_url=issuer.verify_url(certificate_id))
+                                  status=status_list.entry(issuer.status_list_url(list_no), status_index))
     keyring = issuer.keys.keyring()
-    token = sign_certificate(credential, keyring)
+    token = sign_certificate(credential, keyring, jwks_url=issuer.jwks_url)
     await uow.session.execute(store.certificates.insert().values(
         certificate_id=certificate_id, award_id=award_id, jws=token,
         credential=json.dumps(credential, ensure_ascii=False, sort_keys=True), kid=keyring.current_kid,
-        issued_at=now))
+        issued_at=now, status_index=status_index))
     step = grant_step(award, certificate_id=certificate_id, actor=actor.sub, now=now)
     granted = await _apply(uow, step, before=award, actor=actor, certificate_id=certificate_id,
                            kid=keyring.current_kid)
@@ -793,3 +804,17 @@ async def claim(receipt: str, session: AsyncSession) -> dict[str, Any]:
             return {"reward_status": "not_eligible", "award_type": None, "year": None, "decision_no": None,
                     "certificate_id": None, "updated_at": tips[0]["updated_at"]}
     raise NotFound("no reward is known for this receipt", code="not_found")
+
+
+async def revocation_list(list_no: int, session: AsyncSession, *, issuer: CertificateIssuer,
+                          now: datetime) -> str:
+    """The signed `BitstringStatusListCredential` (compact JWS) of revocation list `list_no`, as it stands now."""
+    if list_no < 0:
+        raise NotFound("no such status list", details={"list": list_no})
+    first = list_no * status_list.LIST_SIZE
+    revoked = await store.revoked_status_indexes(session=session, first=first, last=first + status_list.LIST_SIZE)
+    url = issuer.status_list_url(list_no)
+    profile = {"id": issuer.issuer.id, "type": ["Profile"], "name": issuer.issuer.name}
+    credential = status_list.list_credential(url, profile, [i - first for i in revoked], valid_from=now,
+                                             vc_context=VC_CONTEXT)
+    return sign_certificate(credential, issuer.keys.keyring(), jwks_url=issuer.jwks_url)

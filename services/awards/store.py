@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     insert,
     select,
@@ -133,6 +134,9 @@ certificates = Table(
     Column("issued_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("revoked_reason", Text, nullable=True),
+    # Position in the revocation status lists (`domain.status_list`); None for certificates signed before them.
+    Column("status_index", Integer, nullable=True),
+    UniqueConstraint("status_index", name="uq_certificates_status_index"),
 )
 
 audit_log = audit_table(metadata)
@@ -328,3 +332,18 @@ async def revoke_certificate(*, session: AsyncSession, award_id: str, now: datet
     await session.execute(update(certificates).where(certificates.c.award_id == award_id,
                                                      certificates.c.revoked_at.is_(None))
                           .values(revoked_at=now, revoked_reason=reason))
+
+
+async def next_status_index(*, session: AsyncSession) -> int:
+    """The next free position in the revocation status lists (writers are serialised, so max + 1 is free)."""
+    value = (await session.execute(select(func.max(certificates.c.status_index)))).scalar_one_or_none()
+    return 0 if value is None else int(value) + 1
+
+
+async def revoked_status_indexes(*, session: AsyncSession, first: int, last: int) -> list[int]:
+    """Status indexes in [first, last) whose certificate is revoked now."""
+    c = certificates.c
+    rows = await session.execute(select(c.status_index).where(
+        c.status_index >= first, c.status_index < last, c.revoked_at.is_not(None)))
+    return [int(r[0]) for r in rows]
+

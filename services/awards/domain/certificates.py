@@ -1,15 +1,20 @@
 """Verifiable award certificates: Open Badges 3.0 credentials signed as compact JWS with rotating Ed25519 keys.
 
-Format (what an outside verifier needs to know):
-- The certificate is a compact JWS (RFC 7515) whose payload is the credential JSON itself (W3C VC Data Model 2.0,
-  "Securing VCs using JOSE": protected header `{"alg": "EdDSA", "kid": <kid>, "typ": "vc+jwt", "cty": "vc"}`).
+Format (what an outside verifier needs to know), Open Badges 3.0 section 8.2 "JSON Web Token Proof Format":
+- The certificate is a compact JWS (RFC 7515) whose payload is the credential JSON plus the JWT claims OB 3.0
+  asks for: `iss` (issuer id), `sub` (credentialSubject id), `jti` (credential id), `nbf` (validFrom) and `exp`
+  (validUntil, when the award expires). Protected header `{"alg": "EdDSA", "typ": "JWT", "kid": <key URL>}`,
+  no `cty`.
 - `alg` EdDSA with an Ed25519 key (RFC 8037). The verifier also accepts the fully specified name "Ed25519"
   (RFC 9864); the signature bytes are the same.
-- `kid` is the RFC 7638 thumbprint of the public key. The deployment publishes a JWK set of every public key it
-  has ever signed with; old keys stay in it after rotation so earlier certificates keep verifying.
-- Offline check: split the token, pick the JWK whose `kid` matches the header, verify the Ed25519 signature over
-  `base64url(header) + "." + base64url(payload)`, then read `validFrom` / `validUntil` in the payload. Only the
-  revocation status needs the service (`POST /certificates/verify`), because revocation happens after signing.
+- `kid` is `<public base>/.well-known/jwks.json#<thumbprint>`: the JWK set URL and, as fragment, the RFC 7638
+  thumbprint that is the key's `kid` in that set. The set holds every public key the deployment has ever signed
+  with; old keys stay in it after rotation so earlier certificates keep verifying. Certificates signed before
+  this format carry the bare thumbprint as `kid` (header `typ: vc+jwt, cty: vc`, no JWT claims) and still verify.
+- Offline check: split the token, pick the JWK whose `kid` is the header kid's fragment, verify the Ed25519
+  signature over `base64url(header) + "." + base64url(payload)`, then read `nbf`/`exp` (or `validFrom` /
+  `validUntil`). Revocation is read from the W3C Bitstring Status List the credential's `credentialStatus` points
+  at (see `status_list`), or asked of `POST /certificates/verify`.
 We chose JWS over a detached Data-Integrity proof because a JWS needs no JSON-LD canonicalisation: any JOSE
 library can check it with nothing but the JWK set.
 """
@@ -39,14 +44,35 @@ from joserfc.jws import JWSRegistry
 
 from shared.errors import Invalid, NotFound
 
+from . import status_list
 from .rules import RuleSet
 from .workflow import Award
 
 SIGNING_ALG = "EdDSA"
 ACCEPTED_ALGS: tuple[str, ...] = ("EdDSA", "Ed25519")
-CREDENTIAL_TYP = "vc+jwt"
+CREDENTIAL_TYP = "JWT"
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+JWKS_PATH = "/.well-known/jwks.json"
+ANTQ_CONTEXT_PATH = "/contexts/antq-v1.jsonld"
+# The registered JWT claims OB 3.0 puts next to the credential's own properties in the payload.
+JWT_CLAIMS = ("iss", "sub", "jti", "nbf", "exp", "iat")
+ANTQ_VOCAB = "urn:antq:terms:"
+# The JSON-LD context of the `antq` block (served at ANTQ_CONTEXT_PATH, listed in every credential's @context), so
+# JSON-LD processing keeps the block instead of dropping it. The approving authority's names stay a JSON literal.
+ANTQ_CONTEXT: dict[str, Any] = {"@context": {
+    "@version": 1.1,
+    "@protected": True,
+    "antq": {"@id": f"{ANTQ_VOCAB}awardRecord", "@context": {
+        "@protected": True,
+        "award_id": f"{ANTQ_VOCAB}awardId",
+        "award_type": f"{ANTQ_VOCAB}awardType",
+        "year": {"@id": f"{ANTQ_VOCAB}year", "@type": "http://www.w3.org/2001/XMLSchema#integer"},
+        "decision_no": f"{ANTQ_VOCAB}decisionNumber",
+        "approved_by_level": f"{ANTQ_VOCAB}approvedByLevel",
+        "approving_authority": {"@id": f"{ANTQ_VOCAB}approvingAuthority", "@type": "@json"},
+    }},
+}}
 
 
 class _Ed25519Registry(JWSRegistry):
@@ -152,10 +178,11 @@ class Keyring:
             keys.append(public)
         return {"keys": keys}
 
-    def sign(self, payload: bytes) -> str:
-        """Compact JWS of `payload` with the current key."""
+    def sign(self, payload: bytes, *, jwks_url: str | None = None) -> str:
+        """Compact JWS of `payload` with the current key; the header's kid is `<jwks_url>#<thumbprint>` (the
+        bare thumbprint without a URL), `typ` JWT."""
         kid = self.current_kid
-        header = {"alg": SIGNING_ALG, "kid": kid, "typ": CREDENTIAL_TYP, "cty": "vc"}
+        header = {"alg": SIGNING_ALG, "kid": f"{jwks_url}#{kid}" if jwks_url else kid, "typ": CREDENTIAL_TYP}
         return jws.serialize_compact(header, payload, self._keys[kid], registry=_REGISTRY)
 
 
@@ -169,10 +196,7 @@ class Issuer:
     url: str | None = None
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise Invalid("certificate times must be timezone-aware")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+_iso = status_list.iso_z
 
 
 def _parse_iso(value: Any) -> datetime | None:
@@ -197,9 +221,10 @@ def build_credential(
     issuer: Issuer,
     issued_at: datetime,
     recipient_name: str | None = None,
-    verify_url: str | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Open Badges 3.0 credential for an approved award (unsigned JSON)."""
+    """The Open Badges 3.0 credential for an approved award (unsigned JSON); `status` is its
+    `credentialStatus` (a `status_list.entry`)."""
     if award.status not in {"approved", "granted"}:
         raise Invalid(f"no certificate for an award that is {award.status}", details={"status": award.status})
     award_type = rules.award_type(award.award_type)
@@ -225,7 +250,7 @@ def build_credential(
     if issuer.url:
         issuer_profile["url"] = issuer.url
     credential: dict[str, Any] = {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "@context": [VC_CONTEXT, OB_CONTEXT, f"{issuer.id.rstrip('/')}{ANTQ_CONTEXT_PATH}"],
         "id": certificate_urn(certificate_id),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": issuer_profile,
@@ -247,8 +272,8 @@ def build_credential(
     }
     if valid_until is not None:
         credential["validUntil"] = _iso(valid_until)
-    if verify_url:
-        credential["credentialStatus"] = {"id": verify_url, "type": "1EdTechRevocationList"}
+    if status is not None:
+        credential["credentialStatus"] = dict(status)
     return credential
 
 
@@ -256,9 +281,43 @@ def canonical_bytes(credential: Mapping[str, Any]) -> bytes:
     return json.dumps(credential, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign_certificate(credential: Mapping[str, Any], keyring: Keyring) -> str:
-    """The compact JWS of the credential, signed with the keyring's current key."""
-    return keyring.sign(canonical_bytes(credential))
+def _epoch(value: Any) -> int | None:
+    moment = _parse_iso(value)
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def jwt_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The JWT claims OB 3.0 requires next to the credential: iss, sub, jti, nbf, and exp when it expires."""
+    issuer = credential.get("issuer")
+    claims: dict[str, Any] = {
+        "iss": issuer.get("id") if isinstance(issuer, Mapping) else issuer,
+        "sub": credential.get("credentialSubject", {}).get("id"),
+        "jti": credential.get("id"),
+        "nbf": _epoch(credential.get("validFrom")),
+    }
+    if credential.get("validUntil") is not None:
+        claims["exp"] = _epoch(credential["validUntil"])
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def credential_of(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The credential inside a JWT payload (its properties without the registered JWT claims)."""
+    return {name: value for name, value in payload.items() if name not in JWT_CLAIMS}
+
+
+def sign_certificate(credential: Mapping[str, Any], keyring: Keyring, *, jwks_url: str | None = None) -> str:
+    """The compact JWS (a JWT: credential + OB 3.0 claims) of the credential, signed with the current key."""
+    overlap = set(credential) & set(JWT_CLAIMS)
+    if overlap:
+        raise Invalid("a credential must not carry JWT claim names", details={"names": sorted(overlap)})
+    return keyring.sign(canonical_bytes({**credential, **jwt_claims(credential)}), jwks_url=jwks_url)
+
+
+def key_id(kid: Any) -> Any:
+    """The JWK set's kid named by a header kid: the fragment of `<jwks url>#<kid>`, else the kid itself."""
+    if isinstance(kid, str) and "#" in kid:
+        return kid.rsplit("#", 1)[1]
+    return kid
 
 
 # --- verification --------------------------------------------------------------------------------------------
@@ -321,7 +380,7 @@ def verify_certificate(
         header = jws.extract_compact(token.encode("ascii")).headers()
     except (JoseError, ValueError, UnicodeError):
         return _invalid("malformed", "the certificate is not a compact JWS")
-    kid = header.get("kid")
+    kid = key_id(header.get("kid"))
     if header.get("alg") not in ACCEPTED_ALGS:
         return _invalid("unsupported_algorithm", f"algorithm {header.get('alg')!r} is not accepted", kid=kid)
     entry = next((k for k in jwks.get("keys", []) if isinstance(k, Mapping) and k.get("kid") == kid), None)
@@ -335,11 +394,16 @@ def verify_certificate(
     except (JoseError, DecodeError, ValueError) as exc:
         return _invalid("malformed", f"the certificate cannot be checked: {exc}", kid=kid)
     try:
-        credential = json.loads(payload)
+        claims = json.loads(payload)
     except ValueError:
         return _invalid("malformed", "the signed payload is not JSON", kid=kid)
-    if not isinstance(credential, dict):
+    if not isinstance(claims, dict):
         return _invalid("malformed", "the signed payload is not a credential", kid=kid)
+    credential = credential_of(claims)
+    types = credential.get("type")
+    if not isinstance(types, list) or "OpenBadgeCredential" not in types:
+        # The same keys sign the revocation status lists: one of those is not a certificate.
+        return _invalid("malformed", "the signed credential is not an OpenBadgeCredential", kid=kid)
     certificate_id = certificate_id_of(credential)
     found: dict[str, Any] = {"certificate_id": certificate_id, "kid": kid, "credential": credential}
     if claimed is not None and canonical_bytes(claimed) != canonical_bytes(credential):

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from joserfc import jws
+from joserfc.jwk import OKPKey
 
 from services.awards.domain import (
     Issuer,
@@ -18,6 +20,7 @@ from services.awards.domain import (
     certificate_id_of,
     qr_svg,
     sign_certificate,
+    status_list,
     verify_certificate,
 )
 from shared.errors import Invalid, NotFound
@@ -46,7 +49,8 @@ def keyring() -> Keyring:
 def credential(national: RuleSet) -> Credential:
     award = make_award(national, status="granted", basis=("ev-2023", "ev-2024"))
     return build_credential(award, national, certificate_id=CERT_ID, issuer=ISSUER, issued_at=NOW,
-                            recipient_name="Trường THPT Demo", verify_url=f"https://awards.example/v/{CERT_ID}")
+                            recipient_name="Trường THPT Demo",
+                            status=status_list.entry(f"{ISSUER.id}/status/revocation/0", 7))
 
 
 def test_credential_follows_the_open_badges_shape(credential: Credential) -> None:
@@ -80,7 +84,31 @@ def test_signed_certificate_verifies(keyring: Keyring, credential: Credential) -
 
 def test_jws_header_names_the_algorithm_and_the_key(keyring: Keyring, credential: Credential) -> None:
     header = json.loads(_unb64(sign_certificate(credential, keyring).split(".")[0]))
-    assert header == {"alg": "EdDSA", "kid": keyring.current_kid, "typ": "vc+jwt", "cty": "vc"}
+    assert header == {"alg": "EdDSA", "kid": keyring.current_kid, "typ": "JWT"}
+    jwks_url = f"{ISSUER.id}/.well-known/jwks.json"
+    header = json.loads(_unb64(sign_certificate(credential, keyring, jwks_url=jwks_url).split(".")[0]))
+    assert header == {"alg": "EdDSA", "kid": f"{jwks_url}#{keyring.current_kid}", "typ": "JWT"}
+
+
+def test_jwt_payload_carries_the_claims_open_badges_requires(keyring: Keyring, credential: Credential) -> None:
+    payload = json.loads(_unb64(sign_certificate(credential, keyring).split(".")[1]))
+    assert (payload["iss"], payload["sub"], payload["jti"]) == (ISSUER.id, "urn:antq:unit:u-1", f"urn:uuid:{CERT_ID}")
+    assert payload["nbf"] == int(NOW.timestamp()) and "exp" not in payload
+    expiring = {**credential, "validUntil": "2030-08-19T09:00:00Z"}
+    payload = json.loads(_unb64(sign_certificate(expiring, keyring).split(".")[1]))
+    assert payload["exp"] == int(datetime(2030, 8, 19, 9, tzinfo=UTC).timestamp())
+    assert {k: v for k, v in payload.items() if k not in ("iss", "sub", "jti", "nbf", "exp")} == expiring
+
+
+def test_certificate_signed_in_the_earlier_format_still_verifies(keyring: Keyring, credential: Credential) -> None:
+    """Before the OB 3.0 JWT claims: header typ vc+jwt with cty vc, a bare thumbprint kid, the credential alone."""
+    legacy = {k: v for k, v in credential.items() if k != "credentialStatus"}
+    key = OKPKey.import_key(keyring.export_pem(keyring.current_kid))
+    token = jws.serialize_compact({"alg": "EdDSA", "kid": keyring.current_kid, "typ": "vc+jwt", "cty": "vc"},
+                                  json.dumps(legacy).encode(), key, algorithms=["EdDSA"])
+    result = verify_certificate(token, keyring.jwks(), set(), now=NOW + timedelta(days=1))
+    assert (result.status, result.reason, result.credential) == ("valid", "ok", legacy)
+    assert verify_certificate(token, keyring.jwks(), {CERT_ID}, now=NOW).status == "revoked"
 
 
 def test_outside_verifier_checks_the_signature_with_only_the_published_jwk(
@@ -89,7 +117,7 @@ def test_outside_verifier_checks_the_signature_with_only_the_published_jwk(
     token = sign_certificate(credential, keyring)
     published = json.loads(json.dumps(keyring.jwks()))  # what a verifier downloads
     header_b64, payload_b64, signature_b64 = token.split(".")
-    kid = json.loads(_unb64(header_b64))["kid"]
+    kid = json.loads(_unb64(header_b64))["kid"].rsplit("#", 1)[-1]
     jwk = next(k for k in published["keys"] if k["kid"] == kid)
     public = Ed25519PublicKey.from_public_bytes(_unb64(jwk["x"]))
     public.verify(_unb64(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))  # raises if wrong
@@ -211,3 +239,26 @@ def test_qr_code_is_an_svg_of_the_verification_url() -> None:
     assert qr_svg("https://a.example/1") != qr_svg("https://a.example/2")
     with pytest.raises(Invalid):
         qr_svg("")
+
+
+def test_status_list_sets_exactly_the_revoked_bits_and_places_indexes_in_lists() -> None:
+    encoded = status_list.encode([0, 9, status_list.LIST_SIZE - 1])
+    assert encoded.startswith("u") and "=" not in encoded
+    bits = status_list.decode(encoded)
+    assert len(bits) * 8 == status_list.LIST_SIZE == 131_072
+    assert bits[0] == 0x80 and bits[1] == 0x40 and bits[-1] == 0x01  # most significant bit first
+    assert [i for i in range(0, 64) if status_list.is_set(bits, i)] == [0, 9]
+    assert status_list.position(status_list.LIST_SIZE + 5) == (1, 5)
+    entry = status_list.entry("https://a.example/status/revocation/1", status_list.LIST_SIZE + 5)
+    assert (entry["statusListIndex"], entry["statusPurpose"], entry["type"]) == (
+        "5", "revocation", "BitstringStatusListEntry")
+    with pytest.raises(Invalid):
+        status_list.encode([status_list.LIST_SIZE])
+
+
+def test_a_signed_status_list_is_not_accepted_as_a_certificate(keyring: Keyring) -> None:
+    url = f"{ISSUER.id}/status/revocation/0"
+    listed = status_list.list_credential(url, {"id": ISSUER.id}, [], valid_from=NOW,
+                                         vc_context="https://www.w3.org/ns/credentials/v2")
+    result = verify_certificate(sign_certificate(listed, keyring), keyring.jwks(), set(), now=NOW)
+    assert (result.status, result.reason) == ("invalid", "malformed")
