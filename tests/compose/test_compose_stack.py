@@ -199,10 +199,16 @@ def test_a_unit_goes_through_its_year(running: Running) -> None:
         r = running.http.post(f"{base}/{path}", headers=admin, json=body)
         assert r.status_code == 200, (path, r.text)
     assert r.json()["state"] == "recognised"
-    # The recognition reached the other services over the bus: awards and notify consumed UnitCertified.
-    metrics = until(lambda: "UnitCertified" in running.http.get(running.url("awards") + "/metrics").text
-                    and running.http.get(running.url("awards") + "/metrics").text, what="awards consuming the year")
-    assert "antq_consumer" in metrics or "antq_events" in metrics
+    # The recognition reached notify over the bus: the unit's own inbox has the notice.
+    unit = running.auth("--role", "unit", "--unit", unit_id)
+
+    def unit_notices() -> list[dict[str, Any]]:
+        r = running.http.get(running.url("notify") + "/inbox", headers=unit)
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"])
+
+    notices = until(unit_notices, what="the recognition in the unit's inbox")
+    assert any("Bùi Thị Xuân" in (n.get("title", "") + n.get("body", "")) for n in notices), notices
 
 
 def test_a_service_and_the_nats_server_restarted_mid_stream_lose_nothing(running: Running) -> None:
