@@ -41,7 +41,7 @@ class KeyRing:
     def __init__(self, keys: Sequence[str], *, purpose: str, key_name: str = "key") -> None:
         if not keys:
             raise ValueError(f"at least one {key_name} is required")
-        decoded = [self._decode_key(k, key_name) for k in keys]
+        decoded = [self.decode_key(k, key_name) for k in keys]
         self._purpose = purpose.encode("utf-8")
         self._keys: dict[str, AESGCM] = {}
         for raw in decoded:
@@ -54,7 +54,7 @@ class KeyRing:
         return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
 
     @staticmethod
-    def _decode_key(encoded: str, key_name: str) -> bytes:
+    def decode_key(encoded: str, key_name: str = "key") -> bytes:
         try:
             raw = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError) as exc:

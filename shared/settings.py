@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     # The agencies' public keys (one JWK set per agency, `<agency>.jwks.json`) that receipts of forwarded tips are
     # encrypted to; default <data dir>/keys/agencies. `antq tips agency-key` registers one.
     tips_agency_key_dir: Path | None = None
-    tips_argon2_profile: Literal["standard", "fast"] = "standard"
+    # comma-separated base64 HMAC keys for receipts, newest first; unset: <data dir>/keys/tips_receipt.keys
+    tips_receipt_keys: str | None = None
     tips_attachment_dir: Path | None = None
     tips_submit_rate_per_minute: float = Field(default=10, gt=0)  # public intake, per client
     tips_follow_up_rate_per_minute: float = Field(default=20, gt=0)  # public follow-up, per client

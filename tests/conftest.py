@@ -100,12 +100,12 @@ async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
 
 @pytest.fixture
 def settings_factory(nats_url: str, namespace: str, tmp_path: Path) -> Callable[..., Settings]:
-    """Settings for in-process services of one test: its own namespace, data dir and fast receipt hashing."""
+    """Settings for in-process services of one test: its own namespace and data dir."""
 
     def make(**overrides: object) -> Settings:
         base: dict[str, object] = {
             "data_dir": tmp_path / "data", "nats_url": nats_url, "namespace": namespace,
-            "tips_argon2_profile": "fast", "consumer_retry_delay": 0.05, "relay_poll_interval": 0.1,
+            "consumer_retry_delay": 0.05, "relay_poll_interval": 0.1,
             "log_json": False, "sqlite_synchronous": "NORMAL", "gc_freeze_on_start": False,
         }
         base.update(overrides)

@@ -24,7 +24,7 @@ def build(settings: Settings) -> Service:
         cipher=keys.load_cipher(settings),
         inbound_keys=inbound_keys.keyring,
         storage=blob_storage(settings, "tips", settings.tips_attachment_dir or settings.data_dir / "attachments"),
-        argon2=TipsContext.argon2_profile(settings.tips_argon2_profile),
+        receipts=keys.load_receipt_keys(settings),
         metrics=TipsMetrics(service.registry),
         # Read through the service so that a test replacing service.clock moves every handler's time.
         clock=lambda: service.clock(),

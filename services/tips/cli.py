@@ -148,6 +148,64 @@ async def _rotate(settings: Settings) -> tuple[int, int]:
     return rotated, total
 
 
+@app.command("receipt-keys")
+def receipt_keys(
+    data_dir: DataDir = None,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Generate a receipt key and put it first in the key file")]
+    = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop from the key file the keys no stored receipt uses")]
+    = False,
+) -> None:
+    """List the receipt keys (HMAC-SHA-256 of receipts) with how many stored receipts each one hashed.
+
+    A receipt hash cannot be re-keyed without the receipt, so an old key stays while rows use it; each row moves to
+    the newest key on its reporter's next follow-up. With ANTQ_TIPS_RECEIPT_KEYS: put the new key first and drop an
+    old one from the setting once this lists it with no rows. Restart the tips service after a change.
+    """
+    from services.tips import keys
+
+    settings = load_settings(data_dir=data_dir)
+    from_file = keys.configured_receipt_keys(settings) is None
+    if (new_key or prune) and not from_file:
+        typer.echo("antq tips receipt-keys: keys come from ANTQ_TIPS_RECEIPT_KEYS; edit that setting instead of "
+                   "--new-key/--prune", err=True)
+        raise typer.Exit(2)
+    path = keys.receipt_key_file(settings)
+    if new_key:
+        keys.write_key_file(path, [keys.ReceiptKeys.generate_key(), *keys.ensure_key_file(path)])
+    ring = keys.load_receipt_keys(settings)
+    counts = asyncio.run(_receipt_counts(settings))
+    by_key = {ring.stored_key_id(p): n for p, n in counts.items() if ring.stored_key_id(p)}
+    for key_id in ring.key_ids:
+        typer.echo(f"{'*' if key_id == ring.current_key_id else ' '} {key_id}: {by_key.get(key_id, 0)} receipts")
+    legacy = sum(n for p, n in counts.items() if p.startswith("$argon2"))
+    if legacy:
+        typer.echo(f"  argon2id (before HMAC, re-hashed on their next follow-up): {legacy} receipts")
+    unknown = sum(n for k, n in by_key.items() if k not in ring.key_ids)
+    if unknown:
+        typer.echo(f"  hashed with a key no longer configured (cannot be verified): {unknown} receipts", err=True)
+    if prune:
+        kept = [encoded for encoded in keys.read_key_file(path)
+                if (kid := keys.ReceiptKeys([encoded]).current_key_id) == ring.current_key_id or by_key.get(kid)]
+        keys.write_key_file(path, kept)
+        typer.echo(f"keys kept in the key file: {len(kept)}")
+
+
+async def _receipt_counts(settings: Settings) -> dict[str, int]:
+    from services.tips import store
+    from shared.db import Database
+    from shared.migrations import migrate
+
+    url = settings.database_url_for("tips")
+    await migrate(url, "tips")
+    db = Database(url, source="antq/tips")
+    try:
+        async with db.read() as session:
+            return await store.receipt_hash_prefixes(session=session)
+    finally:
+        await db.dispose()
+
+
 InboundKeyDir = Annotated[Path | None, typer.Option(
     "--key-dir", help="Inbound key directory [env ANTQ_TIPS_INBOUND_KEY_DIR; <data dir>/keys/tips_inbound]")]
 

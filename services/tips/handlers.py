@@ -22,9 +22,6 @@ from sqlalchemy import insert, update
 from services.tips import store
 from services.tips.domain import (
     DISMISSAL_OUTCOMES,
-    FAST_FOR_TESTS,
-    PRODUCTION,
-    Argon2Profile,
     AttachmentMeta,
     AttachmentRules,
     CategorySet,
@@ -35,6 +32,7 @@ from services.tips.domain import (
     InboundKeyring,
     InvalidAgencyKey,
     Receipt,
+    ReceiptKeys,
     Tip,
     TipFingerprint,
     TriageRules,
@@ -47,7 +45,6 @@ from services.tips.domain import (
     escalations,
     extend,
     find_duplicates,
-    hash_receipt,
     load_attachment_rules,
     load_categories,
     load_deadline_rules,
@@ -57,14 +54,12 @@ from services.tips.domain import (
     owed_deadline_events,
     parse_receipt,
     post_message,
-    receipt_needs_rehash,
     receive_tip,
     reward_ref,
     seal_receipt,
     triage,
     validate_attachments,
     verify,
-    verify_receipt,
 )
 from services.tips.domain.attachments import HEAD_BYTES
 from services.tips.domain.lifecycle import SuspensionReason
@@ -101,13 +96,14 @@ AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every ser
 @dataclass
 class TipsContext:
     """The rules in force, the identity cipher, the keys that open identities sealed by other agencies, the
-    receipt hash profile, attachment storage and metrics."""
+    receipt keys, attachment storage and metrics."""
 
     cipher: IdentityCipher
     storage: AttachmentStorage
     # Read at each use, so that a key added by a rotation opens identities without a restart.
     inbound_keys: Callable[[], InboundKeyring] = InboundKeyring
-    argon2: Argon2Profile = PRODUCTION
+    # The composition root reads them from settings or the key file; a random key here serves tests only.
+    receipts: ReceiptKeys = field(default_factory=lambda: ReceiptKeys([ReceiptKeys.generate_key()]))
     categories: CategorySet = field(default_factory=load_categories)
     deadline_rules: DeadlineRules = field(default_factory=load_deadline_rules)
     attachment_rules: AttachmentRules = field(default_factory=load_attachment_rules)
@@ -118,10 +114,6 @@ class TipsContext:
     intake_desk: str | None = None
     # An agency's registered public JWK set (receipts are encrypted to it), read at each use; None: none.
     agency_keys: Callable[[str], Mapping[str, Any] | None] = field(default=lambda agency: None)
-
-    @staticmethod
-    def argon2_profile(name: str) -> Argon2Profile:
-        return FAST_FOR_TESTS if name == "fast" else PRODUCTION
 
     def now(self) -> datetime:
         assert self.clock is not None, "the composition root sets the clock"
@@ -215,8 +207,7 @@ async def prepare_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
     check_files(files, ctx.attachment_rules)
     tip_id = str(uuid.uuid4())
     receipt = new_receipt()
-    # argon2 is deliberately slow: keep it off the event loop.
-    receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
+    receipt_hash = ctx.receipts.hash(receipt)  # one HMAC: microseconds, no thread needed
     identity = _identity(cmd)
     identity_enc = ctx.cipher.encrypt(identity, context=tip_id) if identity else None
     stored: list[tuple[IncomingFile, str]] = []
@@ -286,7 +277,7 @@ async def _unique_receipts(batch: Sequence[PreparedTip], uow: UnitOfWork,
                 break
             # Draw again rather than fail the reporter.
             receipt = new_receipt()
-            receipt_hash = await asyncio.to_thread(hash_receipt, receipt, profile=ctx.argon2)
+            receipt_hash = ctx.receipts.hash(receipt)
             taken |= await store.lookups_taken(session=uow.session, lookups=[receipt.lookup_id])
         else:  # pragma: no cover - 5 clashes in a row means the random source is broken
             raise Conflict("could not allocate a receipt; try again", code="receipt_clash")
@@ -369,9 +360,6 @@ async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipC
     return accepted
 
 
-INBOUND_HASHING = 2  # receipts of forwarded tips hashed at the same time
-
-
 async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ctx: TipsContext) -> None:
     """Tips forwarded by other agencies, a batch at once; a repeated reference from the same agency is processed
     once (also within one batch).
@@ -398,14 +386,7 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
         new.append((delivery.agency, data.reference, _inbound_command(data, keyring)))
     if not new:
         return
-    # argon2 is deliberately slow: a few receipts hashed at once, leaving the thread pool to the public intake.
-    gate = asyncio.Semaphore(INBOUND_HASHING)
-
-    async def prepare(cmd: SubmitTip) -> PreparedTip:
-        async with gate:
-            return await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True)
-
-    prepared = await asyncio.gather(*(prepare(cmd) for _, _, cmd in new))
+    prepared = [await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True) for _, _, cmd in new]
     accepted = await record_tips(prepared, uow, ctx=ctx, now=ctx.now())
     await insert_many(uow.session, store.inbound_refs, [
         {"agency": agency, "reference": reference, "tip_id": a.tip_id}
@@ -747,7 +728,8 @@ NO_TIP = "no tip matches this receipt"
 async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> str:
     """The tip id for a receipt; the same 404 for a malformed code, an unknown lookup id and a wrong secret.
 
-    The slow hash is checked outside any write transaction; an unknown lookup id costs the same time.
+    An unknown lookup id costs the same time as a wrong secret (a dummy MAC is compared). A row hashed with an
+    older receipt key, or with argon2id before HMAC, is re-hashed under the newest key once its receipt is shown.
     """
     try:
         parsed = parse_receipt(receipt)
@@ -756,11 +738,15 @@ async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> st
     async with db.read() as session:
         row = await store.get_tip_by_lookup(session=session, lookup=parsed.lookup_id)
     stored = row["receipt_hash"] if row else None
-    ok = await asyncio.to_thread(verify_receipt, parsed, stored, profile=ctx.argon2)
+    if stored is not None and stored.startswith("$argon2"):
+        # A row from before HMAC: argon2id is slow, keep it off the event loop (once per row, then re-hashed).
+        ok = await asyncio.to_thread(ctx.receipts.verify, parsed, stored)
+    else:
+        ok = ctx.receipts.verify(parsed, stored)
     if not ok or row is None:
         raise NotFound(NO_TIP, code="unknown_receipt")
-    if receipt_needs_rehash(row["receipt_hash"], profile=ctx.argon2):
-        new_hash = await asyncio.to_thread(hash_receipt, parsed, profile=ctx.argon2)
+    if ctx.receipts.needs_rehash(row["receipt_hash"]):
+        new_hash = ctx.receipts.hash(parsed)
         async with db.unit_of_work() as uow:
             await store.update_tip(session=uow.session, tip_id=row["tip_id"], values={"receipt_hash": new_hash})
     return str(row["tip_id"])

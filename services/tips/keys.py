@@ -5,6 +5,12 @@ holds one base64 AES-256 key per line, the current key first; `antq tips rotate-
 key and `--prune` drops the old ones once every row has been re-encrypted. The file handling is
 `shared.keyring`'s, which notify's webhook secrets use too.
 
+Receipt keys (HMAC-SHA-256 of receipts, `domain.secrecy.ReceiptKeys`): `settings.tips_receipt_keys`, else a
+generated key file `<data dir>/keys/tips_receipt.keys` (newest first), handled the same way. A stored hash names
+its key, and a hash cannot be re-keyed without the receipt: an old key stays until no row uses it (`antq tips
+rotate-receipt-key` adds a key, `--prune` drops the keys no row names; a row is re-hashed under the newest key
+on its reporter's next follow-up).
+
 Inbound keys (identities sealed by other agencies): a key directory (`shared.keydir`), `settings.
 tips_inbound_key_dir` or `<data dir>/keys/tips_inbound`, first key created on first use; `antq tips
 rotate-inbound-key` adds a key and makes it current.
@@ -23,7 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from services.tips.domain import IdentityCipher, InboundKeyring, agency_jwks
+from services.tips.domain import IdentityCipher, InboundKeyring, ReceiptKeys, agency_jwks
 from shared import keyring
 from shared.keydir import KeyDirectory
 from shared.keyring import ensure_key_file, read_key_file, write_key_file
@@ -31,7 +37,7 @@ from shared.settings import Settings, valid_agency_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["configured_keys", "ensure_key_file", "key_file", "load_cipher", "load_keys", "read_key_file",
+__all__ = ["ReceiptKeys", "configured_keys", "ensure_key_file", "key_file", "load_cipher", "load_keys", "read_key_file",
            "write_key_file"]
 
 
@@ -49,6 +55,18 @@ def load_keys(settings: Settings) -> list[str]:
 
 def load_cipher(settings: Settings) -> IdentityCipher:
     return IdentityCipher(load_keys(settings))
+
+
+def receipt_key_file(settings: Settings) -> Path:
+    return settings.data_dir / "keys" / "tips_receipt.keys"
+
+
+def configured_receipt_keys(settings: Settings) -> list[str] | None:
+    return keyring.configured_keys(settings.tips_receipt_keys)
+
+
+def load_receipt_keys(settings: Settings) -> ReceiptKeys:
+    return ReceiptKeys(keyring.load_keys(settings.tips_receipt_keys, receipt_key_file(settings)))
 
 
 def inbound_key_dir(settings: Settings) -> Path:

@@ -230,6 +230,14 @@ async def lookups_taken(*, session: AsyncSession, lookups: Sequence[str]) -> set
     return {r[0] for r in rows}
 
 
+async def receipt_hash_prefixes(*, session: AsyncSession) -> dict[str, int]:
+    """How many tips' receipt hashes begin with each 23-character prefix (it names the receipt key of an HMAC
+    row, `$hmac-sha256$k=<key id>`; argon2id rows from before HMAC begin with `$argon2`)."""
+    prefix = func.substr(tips.c.receipt_hash, 1, 23)
+    rows = await session.execute(select(prefix, func.count()).group_by(prefix))
+    return {str(p): int(n) for p, n in rows}
+
+
 async def update_tip(*, session: AsyncSession, tip_id: str, values: dict[str, Any]) -> None:
     await session.execute(update(tips).where(tips.c.tip_id == tip_id).values(**values))
 

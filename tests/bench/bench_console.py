@@ -42,8 +42,7 @@ async def _prefill(world: World, n: int) -> None:
     from shared.db import utcnow
     from shared.migrations import migrate
 
-    settings = world.settings(tips_database_url=world.env("tips", 0)["ANTQ_TIPS_DATABASE_URL"],
-                              tips_argon2_profile="fast")
+    settings = world.settings(tips_database_url=world.env("tips", 0)["ANTQ_TIPS_DATABASE_URL"])
     await migrate(str(settings.tips_database_url), "tips")
     service = build_tips(settings)
     ctx = service.app.state.tips_ctx
@@ -85,7 +84,7 @@ async def run(nats_url: str, *, tips: int = 10_000, sessions: int = 8, duration:
         prefill_s = time.perf_counter() - started
         names = [f"officer{i}" for i in range(sessions + 1)]
         await _accounts(world, names)
-        tips_proc = service_process(world, "tips", {"ANTQ_TIPS_ARGON2_PROFILE": "fast"})
+        tips_proc = service_process(world, "tips")
         console = service_process(world, "console", {
             "ANTQ_CONSOLE_TIPS_URL": f"http://127.0.0.1:{tips_proc.port}", "ANTQ_CONSOLE_ARGON2_PROFILE": "fast",
             "ANTQ_CONSOLE_INBOX_POLL_SECONDS": str(poll)})

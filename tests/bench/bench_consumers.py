@@ -281,8 +281,7 @@ def _inbox_count(world: World, service: str, durable: str) -> int:
 async def _service(world: World, target: Target, *, handled: int, inbox_before: int, batch: int,
                    timeout: float) -> Timed:
     """The target's service process started on its pending messages, timed by its own inbox."""
-    proc = service_process(world, target.service, {"ANTQ_CONSUMER_BATCH_SIZE": str(batch),
-                                                   "ANTQ_TIPS_ARGON2_PROFILE": "fast"}).start()
+    proc = service_process(world, target.service, {"ANTQ_CONSUMER_BATCH_SIZE": str(batch)}).start()
     try:
         # Watch from the start: the consumer works before the service reports ready.
         watch = asyncio.create_task(watch_inbox(world.data_dir / f"{target.service}.db", target.durable,

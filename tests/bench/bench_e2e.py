@@ -28,9 +28,9 @@ from tests.bench.common import (
 
 
 async def run(nats_url: str, *, rate: float = 20.0, duration: float = 15.0, poll: float = 0.02,
-              argon2: str = "fast", timeout: float = 30.0) -> dict[str, Any]:
+              timeout: float = 30.0) -> dict[str, Any]:
     world = World(nats_url)
-    tips = service_process(world, "tips", {"ANTQ_TIPS_ARGON2_PROFILE": argon2})
+    tips = service_process(world, "tips")
     notify = service_process(world, "notify")
     n = max(1, int(rate * duration))
     sent_at: dict[str, float] = {}
@@ -89,7 +89,7 @@ async def run(nats_url: str, *, rate: float = 20.0, duration: float = 15.0, poll
                 await watcher
         latencies = [seen_at[t] - sent_at[t] for t in sent_at if t in seen_at]
         return {
-            "rate_per_s": rate, "duration_s": duration, "argon2": argon2, "posted": n, "accepted": len(sent_at),
+            "rate_per_s": rate, "duration_s": duration, "posted": n, "accepted": len(sent_at),
             "reached_inbox": len(latencies), "failed_posts": failures, "poll_ms": ms(poll),
             "e2e": {"p50_ms": ms(percentile(latencies, 50)), "p99_ms": ms(percentile(latencies, 99)),
                     "max_ms": ms(max(latencies)) if latencies else None},

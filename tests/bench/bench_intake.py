@@ -1,9 +1,9 @@
 """Tip intake over HTTP: tips/s and p50/p99 at a fixed concurrency, against a bare FastAPI endpoint.
 
 The tips service runs as `antq serve tips` would (uvicorn in its own process, SQLite, a real NATS); the bare
-endpoint runs under the same uvicorn. Both are driven by the same closed-loop client. Intake is measured with
-the production argon2 profile for receipts and with the fast one, to separate the deliberate hashing cost from
-the rest of the path.
+endpoint runs under the same uvicorn. Both are driven by the same closed-loop client. The first variant is the
+production shape (SQLite synchronous FULL, receipts HMAC-SHA-256 under a key file, the outbox, the duplicate
+finder); the others change one thing each.
 """
 
 from __future__ import annotations
@@ -61,17 +61,16 @@ def summarise(res: LoadResult) -> dict[str, Any]:
             "server_cpu_ms_per_request": round(res.cpu_ms_per_request, 3)}
 
 
-def argon2_cost_ms(profile: str, rounds: int = 5) -> float:
-    """CPU time of one receipt hash with a profile, measured here (single thread)."""
-    from services.tips.domain.secrecy import FAST_FOR_TESTS, PRODUCTION, hash_receipt, new_receipt
+def receipt_hash_us(rounds: int = 2000) -> float:
+    """CPU time of one receipt hash (HMAC-SHA-256), measured here (single thread), in microseconds."""
+    from services.tips.domain.secrecy import ReceiptKeys, new_receipt
 
-    prof = FAST_FOR_TESTS if profile == "fast" else PRODUCTION
-    receipts = [new_receipt() for _ in range(rounds + 1)]
-    hash_receipt(receipts[-1], profile=prof)
+    keys = ReceiptKeys([ReceiptKeys.generate_key()])
+    receipts = [new_receipt() for _ in range(rounds)]
     started = time.process_time()
-    for receipt in receipts[:rounds]:
-        hash_receipt(receipt, profile=prof)
-    return round((time.process_time() - started) / rounds * 1000, 2)
+    for receipt in receipts:
+        keys.hash(receipt)
+    return round((time.process_time() - started) / rounds * 1e6, 2)
 
 
 async def _stream_count(nats_url: str, stream: str) -> int:
@@ -87,18 +86,16 @@ class Variant:
     """One configuration of the tips service under the same load."""
 
     key: str
-    profile: str  # argon2 profile of receipts
     env: dict[str, str] = field(default_factory=dict)
     postgres: bool = False  # its own database on ANTQ_TEST_POSTGRES_URL's server instead of SQLite
     label: str = ""
 
 
 VARIANTS = (
-    Variant("tips_fast", "fast", label="argon2 fast, SQLite synchronous=FULL (the default)"),
-    Variant("tips_standard", "standard", label="argon2 production profile, SQLite FULL"),
-    Variant("tips_fast_sqlite_normal", "fast", {"ANTQ_SQLITE_SYNCHRONOUS": "NORMAL"},
-            label="argon2 fast, SQLite synchronous=NORMAL (no fsync per commit)"),
-    Variant("tips_fast_postgres", "fast", postgres=True, label="argon2 fast, PostgreSQL"),
+    Variant("tips", label="production settings: SQLite synchronous=FULL, HMAC receipts, outbox, duplicate finder"),
+    Variant("tips_sqlite_normal", {"ANTQ_SQLITE_SYNCHRONOUS": "NORMAL"},
+            label="SQLite synchronous=NORMAL (no fsync per commit)"),
+    Variant("tips_postgres", postgres=True, label="PostgreSQL"),
 )
 
 
@@ -125,7 +122,7 @@ async def _tips_intake(nats_url: str, variant: Variant, *, concurrency: int, dur
     from shared.testing import create_database, drop_database
 
     world = World(nats_url)
-    env = {"ANTQ_TIPS_ARGON2_PROFILE": variant.profile, **variant.env}
+    env = dict(variant.env)
     admin = os.environ.get("ANTQ_TEST_POSTGRES_URL")
     database_url = None
     if variant.postgres:
@@ -150,7 +147,7 @@ async def _tips_intake(nats_url: str, variant: Variant, *, concurrency: int, dur
                     break
                 await asyncio.sleep(0.1)
         out = summarise(res)
-        out.update(profile=variant.profile, variant=variant.label, rss_rest_mib=round(rest, 1),
+        out.update(variant=variant.label, rss_rest_mib=round(rest, 1),
                    rss_peak_mib=round(rss.peak["tips"], 1), answered_202=res.total_ok, stored=stored,
                    published=published)
         return out
@@ -177,8 +174,7 @@ async def _bare(nats_url: str, *, concurrency: int, duration: float, warmup: flo
 
 async def run(nats_url: str, *, concurrency: int = 32, duration: float = 6.0, warmup: float = 1.0,
               max_requests: int | None = None,
-              variants: tuple[str, ...] = ("tips_fast", "tips_standard", "tips_fast_sqlite_normal",
-                                           "tips_fast_postgres")) -> dict[str, Any]:
+              variants: tuple[str, ...] = ("tips", "tips_sqlite_normal", "tips_postgres")) -> dict[str, Any]:
     """Bare endpoint first, then the tips service in each variant; ratios are to the bare figure. The PostgreSQL
     variant runs only when ANTQ_TEST_POSTGRES_URL names a server."""
     bare = await _bare(nats_url, concurrency=concurrency, duration=duration, warmup=warmup,
@@ -190,6 +186,6 @@ async def run(nats_url: str, *, concurrency: int = 32, duration: float = 6.0, wa
         tips = await _tips_intake(nats_url, variant, concurrency=concurrency, duration=duration, warmup=warmup,
                                   max_requests=max_requests)
         tips["ratio"] = round(tips["tips_per_s"] / bare["tips_per_s"], 3) if bare["tips_per_s"] else None
-        tips["argon2_ms_per_hash"] = argon2_cost_ms(variant.profile)
+        tips["receipt_hash_us"] = receipt_hash_us()
         result[variant.key] = tips
     return result

@@ -50,10 +50,8 @@ POISON_AGENCY = "rel-poison"
 POISON_MARK = re.compile(rb"poison-[0-9a-f]{32}")
 
 # What the platform runs with in these suites: the public intake's per-client rate limit is raised (one test
-# client submits every tip) and receipts are hashed with the fast argon2 profile (the standard one costs 20-25 ms
-# of CPU per tip here, `make bench`; these suites check delivery and persistence, not hashing); everything else
-# is the default a user gets.
-BASE_ENV = {"ANTQ_TIPS_ARGON2_PROFILE": "fast", "ANTQ_TIPS_SUBMIT_RATE_PER_MINUTE": "1000000",
+# client submits every tip); everything else is the default a user gets.
+BASE_ENV = {"ANTQ_TIPS_SUBMIT_RATE_PER_MINUTE": "1000000",
             "ANTQ_TIPS_FOLLOW_UP_RATE_PER_MINUTE": "1000000", "ANTQ_LOG_LEVEL": "INFO"}
 
 RESULTS: list[Verdict] = []  # every verdict of this session, printed by the suite's conftest at the end

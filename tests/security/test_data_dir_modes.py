@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from services.tips.keys import key_file
+from services.tips.keys import key_file, receipt_key_file
 from shared.datadir import prepare_data_dir
 from shared.settings import SERVICES, Settings
 from shared.testing import eventually, free_port
@@ -59,7 +59,7 @@ def test_antq_serve_creates_its_database_wal_and_identity_key_owner_only(
     data = tmp_path / "data"
     port = free_port()
     env = {**os.environ, "ANTQ_DATA_DIR": str(data), "ANTQ_NATS_URL": nats_url, "ANTQ_NAMESPACE": namespace,
-           "ANTQ_HTTP_PORT": str(port), "ANTQ_TIPS_ARGON2_PROFILE": "fast", "ANTQ_GC_FREEZE_ON_START": "false"}
+           "ANTQ_HTTP_PORT": str(port), "ANTQ_GC_FREEZE_ON_START": "false"}
     env.pop("ANTQ_TIPS_DATABASE_URL", None)
     env.pop("ANTQ_TIPS_IDENTITY_KEYS", None)
     # umask 022, as a login shell has it: the process itself must make its files owner-only.
@@ -83,6 +83,7 @@ def test_antq_serve_creates_its_database_wal_and_identity_key_owner_only(
         created: dict[str, Any] = {p.relative_to(data).as_posix(): oct(mode(p)) for p in everything(data)}
         assert database.exists() and Path(f"{database}-wal").exists(), created
         assert key_file(Settings(data_dir=data)).exists(), created
+        assert receipt_key_file(Settings(data_dir=data)).exists(), created
         assert all(m == oct(0o700 if (data / p).is_dir() else 0o600) for p, m in created.items()), created
     finally:
         proc.terminate()

@@ -64,12 +64,11 @@ from .secrecy import (
     IdentityCipher,
     IdentityDecryptError,
     Receipt,
-    hash_receipt,
+    ReceiptKeys,
+    hash_receipt_argon2,
     new_receipt,
     parse_receipt,
-    receipt_needs_rehash,
     reward_ref,
-    verify_receipt,
 )
 
 __all__ = [
@@ -99,6 +98,7 @@ __all__ = [
     "InvalidAgencyKey",
     "Leak",
     "Receipt",
+    "ReceiptKeys",
     "Tip",
     "TipFingerprint",
     "TipStatus",
@@ -121,7 +121,7 @@ __all__ = [
     "find_personal_data",
     "fold",
     "forward_due",
-    "hash_receipt",
+    "hash_receipt_argon2",
     "is_overdue",
     "load_attachment_rules",
     "load_categories",
@@ -135,7 +135,6 @@ __all__ = [
     "plan_extension",
     "post_message",
     "priority_for",
-    "receipt_needs_rehash",
     "receive_tip",
     "reward_ref",
     "seal",
@@ -144,5 +143,4 @@ __all__ = [
     "triage",
     "validate_attachments",
     "verify",
-    "verify_receipt",
 ]

@@ -41,28 +41,22 @@ _CACHED, _CACHED_CHARS = 2048, 1000
 
 
 def tokens(text: str) -> frozenset[str]:
-    return _tokens_cached(text) if len(text) <= _CACHED_CHARS else _tokens(text)
+    return _words_tokens(_WORD.findall(fold(text)))
 
 
-def _tokens(text: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(fold(text)) if w not in STOPWORDS)
-
-
-_tokens_cached = lru_cache(maxsize=_CACHED)(_tokens)
+def _words_tokens(words: list[str]) -> frozenset[str]:
+    return frozenset(w for w in words if w not in STOPWORDS)
 
 
 def shingles(text: str, size: int) -> frozenset[str]:
-    return _shingles_cached(text, size) if len(text) <= _CACHED_CHARS else _shingles(text, size)
+    return _words_shingles(_WORD.findall(fold(text)), size)
 
 
-def _shingles(text: str, size: int) -> frozenset[str]:
-    compact = " ".join(_WORD.findall(fold(text)))
+def _words_shingles(words: list[str], size: int) -> frozenset[str]:
+    compact = " ".join(words)
     if len(compact) <= size:
         return frozenset({compact}) if compact else frozenset()
     return frozenset(compact[i : i + size] for i in range(len(compact) - size + 1))
-
-
-_shingles_cached = lru_cache(maxsize=_CACHED)(_shingles)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -76,7 +70,21 @@ Features = tuple[frozenset[str], frozenset[str]]  # a text's words and its chara
 
 
 def text_features(text: str, shingle_size: int) -> Features:
-    return tokens(text), shingles(text, shingle_size)
+    return _features_cached(text, shingle_size) if len(text) <= _CACHED_CHARS else _text_features(text, shingle_size)
+
+
+def _text_features(text: str, shingle_size: int) -> Features:
+    words = _WORD.findall(fold(text))  # folded once for both
+    return _words_tokens(words), _words_shingles(words, shingle_size)
+
+
+_features_cached = lru_cache(maxsize=_CACHED)(_text_features)
+
+
+def _jaccard_bound(a: frozenset[str], b: frozenset[str]) -> float:
+    """The highest Jaccard index two sets of these sizes can have (|smaller| / |larger|)."""
+    small, large = sorted((len(a), len(b)))
+    return small / large if large else 0.0
 
 
 def features_similarity(a: Features, b: Features, rules: TriageRules) -> float:
@@ -122,7 +130,8 @@ class DuplicateCandidate:
     reasons: tuple[str, ...]
 
 
-def duplicate_score(new: TipFingerprint, other: TipFingerprint, rules: TriageRules) -> DuplicateCandidate | None:
+def duplicate_score(new: TipFingerprint, other: TipFingerprint, rules: TriageRules, *,
+                    window: timedelta | None = None) -> DuplicateCandidate | None:
     """The candidate link from `new` to `other`, or None when they cannot be duplicates or score too low."""
     if new.tip_id == other.tip_id or new.category != other.category:
         return None
@@ -130,10 +139,17 @@ def duplicate_score(new: TipFingerprint, other: TipFingerprint, rules: TriageRul
     same_area = new.area_code is not None and new.area_code == other.area_code
     if not (same_unit or same_area):
         return None
-    if abs(new.received_at - other.received_at) > timedelta(hours=rules.window_hours):
+    if abs(new.received_at - other.received_at) > (window or timedelta(hours=rules.window_hours)):
         return None
-    text = features_similarity(new.features(rules.shingle_size), other.features(rules.shingle_size), rules)
-    score = min(1.0, text + (rules.same_unit_bonus if same_unit else 0.0))
+    bonus = rules.same_unit_bonus if same_unit else 0.0
+    a, b = new.features(rules.shingle_size), other.features(rules.shingle_size)
+    total = rules.weights.tokens + rules.weights.shingles
+    # The sets' sizes bound the score: when even the bound is too low, the intersections need not be counted.
+    if total and (rules.weights.tokens * _jaccard_bound(a[0], b[0]) + rules.weights.shingles
+                  * _jaccard_bound(a[1], b[1])) / total + bonus < rules.min_score:
+        return None
+    text = features_similarity(a, b, rules)
+    score = min(1.0, text + bonus)
     if score < rules.min_score:
         return None
     reasons = ["same_category", "same_unit" if same_unit else "same_area", "close_in_time", f"text:{text:.2f}"]
@@ -144,7 +160,8 @@ def find_duplicates(
     new: TipFingerprint, others: Iterable[TipFingerprint], rules: TriageRules, *, limit: int = 5
 ) -> list[DuplicateCandidate]:
     """The best candidate links for `new`, highest score first (ties by tip id for a stable order)."""
-    found = [c for c in (duplicate_score(new, o, rules) for o in others) if c is not None]
+    window = timedelta(hours=rules.window_hours)
+    found = [c for c in (duplicate_score(new, o, rules, window=window) for o in others) if c is not None]
     return sorted(found, key=lambda c: (-c.score, c.tip_id))[:limit]
 
 

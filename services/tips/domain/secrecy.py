@@ -3,10 +3,19 @@
 Receipt arithmetic. A receipt is 28 Crockford base32 symbols shown in 7 groups of 4, e.g.
 `7K2M-QX9D-4F8T-ZR1C-...`. The first 8 symbols (40 bits) are the *lookup id*: stored in clear, unique, it
 finds the one row to check without scanning every hash. The last 20 symbols (100 bits, from `secrets`) are the
-*secret*: only its argon2id hash is stored. Guessing: knowing a valid lookup id (worst case) an attacker still
-has to hit one of 2**100 secrets; at a billion online guesses per second that is 4e13 years on average, and
-the HTTP rate limit makes it far slower. An offline attacker with the database pays an argon2id evaluation per
-guess on top. Without a known lookup id, a random code hits any of N stored tips with probability N / 2**140.
+*secret*: only a keyed hash of the whole code is stored, HMAC-SHA-256 under a receipt key kept outside the
+database (`ReceiptKeys`). Guessing: knowing a valid lookup id (worst case) an attacker still has to hit one of
+2**100 secrets; at 10**16 guesses per second (a million GPUs on SHA-256) that is 2**99 / 10**16 s, about 2e6
+years on average, and the HTTP rate limit makes online guessing 10**13 times slower still. With the database but
+not the key, a stored hash is a MAC under an unknown 256-bit key: no guess can be checked offline at all. With
+both, the 100-bit secret alone carries the 2e6 years. A slow hash (argon2id, used before) adds nothing to 100
+random bits but a CPU and memory lever for whoever floods intake or follow-up. Without a known lookup id, a random
+code hits any of N stored tips with probability N / 2**140.
+
+Receipt keys: base64 strings of 32 bytes, newest first (a setting or a key file, as the identity keys). A stored
+hash is `$hmac-sha256$k=<key id>$<base64 mac>`; the newest key hashes, every configured key verifies, and a
+successful follow-up re-hashes a row made with an older key, or with argon2id before this scheme (a PHC string
+`$argon2id$...`, verified with the parameters it names), under the newest key.
 Input is forgiving as Crockford intends: case, spaces and hyphens are ignored, I/L read as 1, O as 0.
 
 Reward reference. `reward_ref = shared.rewards.reward_ref_for_receipt(<the receipt in its grouped form>)`, the one
@@ -17,7 +26,7 @@ still never leaves this service). The awards service, given `POST /rewards/claim
 function and looks the reference up: it learns that the claimant holds the receipt, never who the reporter is, and
 tips never learns who claims. The reference is a hash of 140 random bits, so it can be neither reversed nor linked
 to an identity; TipVerified does link it to its tip id, by design (docs/security.md, "Rewards"). A fast hash is
-enough here because the input has 140 bits of entropy; argon2 protects the stored receipt hash regardless.
+enough here because the input has 140 bits of entropy.
 
 Identity cipher (a `shared.keyring.KeyRing`). AES-256-GCM with a random 96-bit nonce; the token is
 `v1.<key id>.<base64url(nonce|ct)>`, where the key id (first 8 hex of sha256(key)) picks the key, and the
@@ -28,6 +37,10 @@ it, run `rotate()` over every row (`needs_rotation()` tells which), then drop th
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -50,8 +63,8 @@ SECRET_BITS = SECRET_SYMBOLS * 5
 RECEIPT_BITS = RECEIPT_SYMBOLS * 5
 _DECODE = {c: c for c in CROCKFORD} | {"I": "1", "L": "1", "O": "0"}
 
-# OWASP's argon2id profile (19 MiB, 2 passes, 1 lane): slow enough to make offline guessing costly on top of
-# 100 bits of entropy, cheap enough (~20-30 ms) that public intake stays fast under load.
+# The argon2id profile receipts were hashed with before HMAC (OWASP's: 19 MiB, 2 passes, 1 lane). Such rows are
+# still verified (the PHC string names its parameters) and re-hashed with HMAC on their next follow-up.
 ARGON2_TIME_COST = 2
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_PARALLELISM = 1
@@ -79,6 +92,7 @@ class Argon2Profile:
 PRODUCTION = Argon2Profile(ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM)
 # For tests only: the minimum argon2 accepts. Verification reads the parameters from the hash itself.
 FAST_FOR_TESTS = Argon2Profile(time_cost=1, memory_kib=8, parallelism=1)
+_ARGON2_VERIFIER = PasswordHasher()  # verify() reads the parameters from the PHC string
 
 
 @dataclass(frozen=True)
@@ -129,34 +143,86 @@ def parse_receipt(text: str | Receipt) -> Receipt:
     return Receipt(lookup_id=code[:LOOKUP_SYMBOLS], secret=code[LOOKUP_SYMBOLS:])
 
 
-def hash_receipt(receipt: str | Receipt, *, profile: Argon2Profile = PRODUCTION) -> str:
-    """The argon2id hash (PHC string) to store. The whole normalised code is hashed, binding secret to lookup id."""
+def hash_receipt_argon2(receipt: str | Receipt, *, profile: Argon2Profile = PRODUCTION) -> str:
+    """An argon2id PHC string of the receipt, as stored before HMAC (kept to make such rows in tests)."""
     return profile.hasher().hash(parse_receipt(receipt).normalised())
 
 
-_DUMMY_HASHES: dict[Argon2Profile, str] = {}
+RECEIPT_MAC = "hmac-sha256"
+_MAC_PREFIX = f"${RECEIPT_MAC}$k="
 
 
-def verify_receipt(receipt: str | Receipt, stored_hash: str | None, *, profile: Argon2Profile = PRODUCTION) -> bool:
-    """Whether the receipt matches the stored hash. With `stored_hash=None` (no row for the lookup id) a dummy
-    hash is checked so that an unknown lookup id costs the same time as a wrong secret."""
-    try:
-        code = parse_receipt(receipt).normalised()
-    except Invalid:
-        return False
-    if stored_hash is None:
-        if profile not in _DUMMY_HASHES:
-            _DUMMY_HASHES[profile] = profile.hasher().hash(_random_symbols(RECEIPT_SYMBOLS))
-        stored_hash, code = _DUMMY_HASHES[profile], "-"
-    try:
-        return profile.hasher().verify(stored_hash, code)
-    except (VerificationError, InvalidHashError):
-        return False
+class ReceiptKeys:
+    """HMAC-SHA-256 keys for receipts, newest first: the newest hashes, every one verifies (see module doc)."""
 
+    PURPOSE = b"antq.tips.receipt_key_id"
 
-def receipt_needs_rehash(stored_hash: str, *, profile: Argon2Profile = PRODUCTION) -> bool:
-    """Whether a stored hash was made with other parameters (rehash on the reporter's next follow-up)."""
-    return profile.hasher().check_needs_rehash(stored_hash)
+    def __init__(self, keys: Sequence[str]):
+        if not keys:
+            raise ValueError("at least one receipt key is required")
+        self._keys: dict[str, bytes] = {}
+        for encoded in keys:
+            raw = KeyRing.decode_key(encoded, "receipt key")
+            self._keys.setdefault(self.key_id(raw), raw)
+        self.current_key_id = next(iter(self._keys))
+        # Compared against when there is nothing to compare with, so that such a check costs a real one.
+        self._dummy = self._mac(self.current_key_id, "-" * RECEIPT_SYMBOLS)
+
+    @classmethod
+    def key_id(cls, raw: bytes) -> str:
+        return hashlib.sha256(cls.PURPOSE + b"\x00" + raw).hexdigest()[:8]
+
+    @staticmethod
+    def generate_key() -> str:
+        return KeyRing.generate_key()
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
+
+    def _mac(self, key_id: str, code: str) -> bytes:
+        return hmac.digest(self._keys[key_id], code.encode("ascii"), "sha256")
+
+    def hash(self, receipt: str | Receipt) -> str:
+        """The keyed hash to store, under the newest key. The whole normalised code is hashed."""
+        mac = self._mac(self.current_key_id, parse_receipt(receipt).normalised())
+        return f"{_MAC_PREFIX}{self.current_key_id}${base64.b64encode(mac).decode('ascii')}"
+
+    @staticmethod
+    def stored_key_id(stored_hash: str) -> str | None:
+        """The key id of an HMAC row; None for any other (an argon2id row, or something malformed)."""
+        if not stored_hash.startswith(_MAC_PREFIX):
+            return None
+        return stored_hash[len(_MAC_PREFIX):].split("$", 1)[0]
+
+    def verify(self, receipt: str | Receipt, stored_hash: str | None) -> bool:
+        """Whether the receipt matches the stored hash, in constant time. With `stored_hash=None` (no row for the
+        lookup id) or a key no longer configured, a dummy MAC is compared so that the answer costs the same.
+        An argon2id row (from before HMAC) is verified with argon2."""
+        try:
+            code = parse_receipt(receipt).normalised()
+        except Invalid:
+            return False
+        if stored_hash is not None and stored_hash.startswith("$argon2"):
+            try:
+                return _ARGON2_VERIFIER.verify(stored_hash, code)
+            except (VerificationError, InvalidHashError):
+                return False
+        key_id = self.stored_key_id(stored_hash) if stored_hash else None
+        expected = self._dummy
+        if key_id is not None and key_id in self._keys and stored_hash is not None:
+            try:
+                expected = base64.b64decode(stored_hash.rsplit("$", 1)[1], validate=True)
+            except (ValueError, binascii.Error):
+                key_id = None
+        else:
+            key_id = None
+        actual = self._mac(key_id or self.current_key_id, code)
+        return hmac.compare_digest(actual, expected) and key_id is not None
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        """Whether a stored hash is not an HMAC under the newest key (re-hash on the reporter's next follow-up)."""
+        return self.stored_key_id(stored_hash) != self.current_key_id
 
 
 def reward_ref(receipt: str | Receipt) -> str:

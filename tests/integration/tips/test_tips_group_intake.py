@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from services.tips import store
-from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
+from services.tips.domain.secrecy import IdentityCipher
 from services.tips.handlers import PreparedTip, SubmitTip, TipsContext, prepare_tip, record_tips
 from shared.blobs import DiskStorage
 from shared.db import Database, outbox
@@ -62,7 +62,7 @@ async def test_a_group_of_tips_is_stored_as_one_after_the_other(tmp_path: Path, 
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "DUPLICATE_CANDIDATES", candidates)
     ctx = TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "files"),
-                      argon2=FAST_FOR_TESTS, clock=lambda: NOW)
+                      clock=lambda: NOW)
     prepared: list[PreparedTip] = [await prepare_tip(cmd, ctx=ctx, channel="api")
                                    for cmd in commands(random.Random(3), 40)]
     grouped, single = await fresh(tmp_path / "grouped.db"), await fresh(tmp_path / "single.db")

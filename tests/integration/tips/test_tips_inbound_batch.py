@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from services.tips import store
 from services.tips.domain import InboundKeyring, seal
-from services.tips.domain.secrecy import FAST_FOR_TESTS, IdentityCipher
+from services.tips.domain.secrecy import IdentityCipher
 from services.tips.handlers import TipsContext, on_inbound_tips
 from shared.blobs import DiskStorage
 from shared.bus.consumer import Delivery, Reject
@@ -44,7 +44,7 @@ def sealed(identity: dict[str, Any]) -> str:
 @pytest.fixture
 def ctx(tmp_path: Path) -> TipsContext:
     return TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "f"),
-                       inbound_keys=lambda: KEYRING, argon2=FAST_FOR_TESTS, clock=lambda: NOW)
+                       inbound_keys=lambda: KEYRING, clock=lambda: NOW)
 
 
 async def stored(db: Database) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:

@@ -75,3 +75,23 @@ def test_text_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     score = text_similarity(a, b, RULES)
     assert 0.0 <= score <= 1.0
     assert abs(score - text_similarity(b, a, RULES)) < 1e-12
+
+
+WORDS = ["trộm", "cắp", "xe", "máy", "kho", "vật", "tư", "công", "ty", "đêm", "người", "lạ", "đua", "ma", "túy",
+         "nhà", "trọ", "phường", "đánh", "bạc", "cáp", "đồng", "trèo", "tường"]
+
+
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=30), st.lists(st.sampled_from(WORDS), min_size=1,
+                                                                           max_size=30), st.booleans())
+def test_skipping_pairs_by_their_sizes_never_changes_a_result(a: list[str], b: list[str], same_unit: bool) -> None:
+    """A pair whose set sizes alone keep it under the threshold is not compared; every other one is scored as
+    the text similarity says, so the links found are those of comparing every pair."""
+    new = fp("t1", " ".join(a), unit="u1" if same_unit else None)
+    other = fp("t2", " ".join(b), hours=1, unit="u1" if same_unit else None)
+    score = min(1.0, text_similarity(new.description, other.description, RULES)
+                + (RULES.same_unit_bonus if same_unit else 0.0))
+    found = find_duplicates(new, [other], RULES)
+    if score >= RULES.min_score:
+        assert [(c.tip_id, c.score) for c in found] == [("t2", round(score, 4))]
+    else:
+        assert found == []

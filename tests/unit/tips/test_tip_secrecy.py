@@ -11,12 +11,11 @@ from services.tips.domain import (
     FAST_FOR_TESTS,
     IdentityCipher,
     IdentityDecryptError,
-    hash_receipt,
+    ReceiptKeys,
+    hash_receipt_argon2,
     new_receipt,
     parse_receipt,
-    receipt_needs_rehash,
     reward_ref,
-    verify_receipt,
 )
 from services.tips.domain.secrecy import CROCKFORD, PRODUCTION, SECRET_BITS
 from shared.errors import Invalid
@@ -57,26 +56,77 @@ def test_malformed_receipts_are_invalid(text: str) -> None:
 
 
 def test_hash_verifies_the_right_receipt_and_rejects_a_wrong_one() -> None:
+    keys = ReceiptKeys([ReceiptKeys.generate_key()])
     receipt = new_receipt()
-    stored = hash_receipt(receipt, profile=FAST_FOR_TESTS)
-    assert stored.startswith("$argon2id$")
-    assert receipt.secret not in stored
-    assert verify_receipt(str(receipt).lower(), stored, profile=FAST_FOR_TESTS)
+    stored = keys.hash(receipt)
+    assert stored.startswith(f"$hmac-sha256$k={keys.current_key_id}$")
+    assert receipt.secret not in stored and receipt.lookup_id not in stored
+    assert keys.verify(str(receipt).lower(), stored)
     wrong = parse_receipt(receipt.lookup_id + new_receipt().secret)
-    assert not verify_receipt(wrong, stored, profile=FAST_FOR_TESTS)
-    assert not verify_receipt("not a receipt", stored, profile=FAST_FOR_TESTS)
+    assert not keys.verify(wrong, stored)
+    assert not keys.verify("not a receipt", stored)
+    assert not keys.needs_rehash(stored)
 
 
-def test_unknown_lookup_id_is_checked_against_a_dummy_hash_and_fails() -> None:
-    assert not verify_receipt(new_receipt(), None, profile=FAST_FOR_TESTS)
+def test_the_hash_is_keyed_a_database_without_the_key_checks_no_guess() -> None:
+    receipt = new_receipt()
+    stored = ReceiptKeys([ReceiptKeys.generate_key()]).hash(receipt)
+    other = ReceiptKeys([ReceiptKeys.generate_key()])
+    # The same receipt under another key: another hash, and the other key cannot verify the first.
+    assert other.hash(receipt) != stored
+    assert not other.verify(receipt, stored)
 
 
-def test_production_profile_is_argon2id_with_the_module_constants() -> None:
+@pytest.mark.parametrize("stored", [None, "", "$hmac-sha256$k=zzzzzzzz$AAAA", "$hmac-sha256$k=", "garbage"])
+def test_unknown_lookup_ids_and_malformed_hashes_are_checked_against_a_dummy_and_fail(stored: str | None) -> None:
+    keys = ReceiptKeys([ReceiptKeys.generate_key()])
+    assert not keys.verify(new_receipt(), stored)
+
+
+def test_a_tampered_mac_fails() -> None:
+    keys = ReceiptKeys([ReceiptKeys.generate_key()])
+    receipt = new_receipt()
+    head, mac = keys.hash(receipt).rsplit("$", 1)
+    raw = bytearray(base64.b64decode(mac))
+    raw[0] ^= 1
+    assert not keys.verify(receipt, f"{head}${base64.b64encode(bytes(raw)).decode()}")
+
+
+def test_rotation_an_old_key_still_verifies_new_hashes_use_the_new_key() -> None:
+    old_key, new_key = ReceiptKeys.generate_key(), ReceiptKeys.generate_key()
+    old = ReceiptKeys([old_key])
+    receipt = new_receipt()
+    stored = old.hash(receipt)
+    rotated = ReceiptKeys([new_key, old_key])
+    assert rotated.current_key_id != old.current_key_id
+    assert rotated.verify(receipt, stored)
+    assert rotated.needs_rehash(stored)
+    fresh = rotated.hash(receipt)
+    assert ReceiptKeys.stored_key_id(fresh) == rotated.current_key_id and not rotated.needs_rehash(fresh)
+    # Once the old key is dropped, its rows no longer verify.
+    assert not ReceiptKeys([new_key]).verify(receipt, stored)
+
+
+def test_argon2_rows_from_before_hmac_still_verify_and_need_a_rehash() -> None:
+    keys = ReceiptKeys([ReceiptKeys.generate_key()])
+    receipt = new_receipt()
+    legacy = hash_receipt_argon2(receipt, profile=FAST_FOR_TESTS)
+    assert legacy.startswith("$argon2id$")
+    assert keys.verify(receipt, legacy)
+    assert not keys.verify(parse_receipt(receipt.lookup_id + new_receipt().secret), legacy)
+    assert keys.needs_rehash(legacy)
+
+
+def test_keys_must_be_32_bytes_of_base64() -> None:
+    with pytest.raises(ValueError):
+        ReceiptKeys([])
+    with pytest.raises(ValueError):
+        ReceiptKeys([base64.b64encode(b"short").decode()])
+
+
+def test_legacy_argon2_profile_is_argon2id_with_the_module_constants() -> None:
     hasher: PasswordHasher = PRODUCTION.hasher()
     assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (2, 19 * 1024, 1)
-    fast_hash = hash_receipt(new_receipt(), profile=FAST_FOR_TESTS)
-    assert receipt_needs_rehash(fast_hash, profile=PRODUCTION)
-    assert not receipt_needs_rehash(fast_hash, profile=FAST_FOR_TESTS)
 
 
 def test_reward_ref_is_stable_for_the_receipt_however_it_is_typed_and_differs_between_receipts() -> None:
