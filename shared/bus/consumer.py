@@ -163,12 +163,10 @@ class ConsumerRunner:
     metrics: SpineMetrics | None = None
     max_deliver: int = 5
     retry_delay: float = 1.0
-    last_batch_at: float = field(default_factory=time.monotonic)
     _last_errors: dict[str, str] = field(default_factory=dict)
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         started = time.perf_counter()
-        self.last_batch_at = time.monotonic()
         items = [self._decode(m) for m in msgs]
         valid = [it for it in items if it.delivery is not None and not it.dlq_reason and not it.outcome]
         if valid:
@@ -463,6 +461,3 @@ def _deliveries(msg: Msg) -> int:
         pass
     return 1
 
-
-def describe(consumer: Consumer) -> dict[str, Any]:
-    return {"name": consumer.name, "stream": consumer.stream, "filter_subject": consumer.filter_subject}

@@ -41,9 +41,6 @@ class Condition(_Frozen):
     event: str
     when: dict[str, Any] = Field(default_factory=dict)
 
-    def holds(self, event_type: str, data: Mapping[str, Any]) -> bool:
-        return type_matches(self.event, event_type) and self.holds_for(data)
-
     def holds_for(self, data: Mapping[str, Any]) -> bool:
         """The `when` fields alone (the event type already matched)."""
         for field, expected in self.when.items():
