@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
+from shared.backoff import Backoff
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
 from shared.bus.permissions import inbox_prefix
@@ -178,8 +179,8 @@ class Service:
         if self.db.sqlite and sys.getswitchinterval() > SQLITE_SWITCH_INTERVAL:
             # aiosqlite runs every statement in a thread; when the event loop is busy, that thread waits up to
             # the switch interval (5 ms by default) for the GIL to hand its result back, and a unit of work holds
-            # SQLite's single write lock across several such round trips. A shorter interval gave ~20% more tip
-            # intake under load (docs/benchmarks.md).
+            # SQLite's single write lock across several such round trips. A shorter interval hands results back
+            # sooner (docs/benchmarks.md).
             sys.setswitchinterval(SQLITE_SWITCH_INTERVAL)
         if self.settings.migrate_on_start:
             await self._retry("database migration", lambda: migrate(self.db.url, self.name))
@@ -191,28 +192,28 @@ class Service:
         else:
             self._start_background_tasks()
         if self.settings.gc_freeze_on_start:
-            # Start-up leaves ~150,000 long-lived objects (models, routes, mappers); every full collection used to
-            # rescan them, which was the largest single cost of the provincial campaign (docs/benchmarks.md).
+            # Start-up leaves many long-lived objects (models, routes, mappers); frozen, they are no longer rescanned
+            # by every full collection (docs/benchmarks.md).
             gc.collect()
             gc.freeze()
 
     async def _retry(self, what: str, fn: Callable[[], Awaitable[Any]]) -> None:
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10)
         while True:
             try:
                 await fn()
                 return
             except Exception as exc:  # noqa: BLE001 — keep trying until the dependency answers
+                delay = backoff.failed()
                 log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
 
     async def _start_bus(self) -> None:
         # HTTP answers (and the outbox accepts writes) while NATS is unreachable; /readyz says why.
         for consumer in self.consumers:
             if consumer.name not in self._subscribers:
                 self._subscribe(consumer)
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10)
         while True:
             try:
                 await self.broker.connect()
@@ -232,9 +233,9 @@ class Service:
                 waiting = isinstance(exc, StreamsNotProvisioned)
                 self.bus_error = None if waiting else f"{type(exc).__name__}: {exc}"
                 self.bus_waiting = f"waiting: {exc} (run `antq nats provision`)" if waiting else None
+                delay = backoff.failed()
                 log.warning("bus start-up: %s; retrying in %.1fs", self.bus_waiting or self.bus_error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
         self.bus_error = self.bus_waiting = None
         self._bus_ready.set()
         self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")

@@ -263,8 +263,8 @@ Index("ix_audit_log_target", audit_log.c.target)
 class _SerializedJSON(TypeDecorator[str]):
     """Binds a JSON document already serialised by pydantic (`model_dump_json`) into a JSON column as it is.
 
-    Serialising a whole aggregate in one pydantic pass, instead of `model_dump` and then `json.dumps`, is most of
-    the cost of saving it; the column stays JSON (PostgreSQL checks the text), only the Python-side step is skipped.
+    The aggregate is serialised in one pydantic pass, not `model_dump` and then `json.dumps` (docs/benchmarks.md);
+    the column stays JSON (PostgreSQL checks the text), only the Python-side step is skipped.
     """
 
     impl = JSON

@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from shared.backoff import backoff_delay
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import REFUSAL_KINDS, EventData, InboundRejected, data_model_for
@@ -245,7 +246,7 @@ class ConsumerRunner:
         message (`_run_each`): a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep
         their effects. Handlers only touch the database through the unit of work (the outbox pattern), so
         running a batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the
-        driver's thread, which was most of what the spine cost per event.
+        driver's thread (docs/benchmarks.md).
         """
         try:
             await self._run_batch(items)
@@ -336,7 +337,7 @@ class ConsumerRunner:
             if it.dlq_reason:
                 await self._dead_letter(it)
             elif it.outcome == "retry":
-                delay = min(self.retry_delay * (2 ** max(0, _deliveries(it.msg) - 1)), 60.0)
+                delay = backoff_delay(_deliveries(it.msg), first=self.retry_delay, cap=60.0)
                 await it.msg.nak(delay=delay)
                 counts["retry"] += 1
             else:
@@ -444,7 +445,7 @@ def _deliveries(msg: Msg) -> int:
     """How many times JetStream has delivered the message (1 for a core message, as in unit tests).
 
     Read from the reply subject's delivery count alone: nats-py's `msg.metadata` also builds the timestamp and
-    two dataclasses, a few per cent of a busy consumer's time. The subject is `$JS.ACK.<stream>.<consumer>.
+    two dataclasses, which the consumer does not need. The subject is `$JS.ACK.<stream>.<consumer>.
     <delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or with `<domain>.<account hash>.` after `$JS.ACK.`
     (and more tokens at the end) on newer servers: the same positions nats-py reads.
     """

@@ -5,8 +5,8 @@ The spine owns this loop rather than using FastStream's subscriber: it already b
 acknowledging and publishing (the runner reads the raw bytes and settles each message after its transaction
 commits), so FastStream's batch subscriber added only its loop, which had to be replaced to be usable (it sent a
 stream of short pull requests whose expiry raced deliveries, and caught the wrong `TimeoutError` class), and a
-middleware pass per batch. Owning the loop measured no slower (docs/benchmarks.md, "The pull loop") and leaves
-no patch of FastStream's internals; FastStream still connects the broker and writes the AsyncAPI document.
+middleware pass per batch. Owning the loop leaves no patch of FastStream's internals (docs/benchmarks.md compares
+the two); FastStream still connects the broker and writes the AsyncAPI document.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ async def pull_batch(psub: Any, batch: int, *, first_wait: float, more_wait: flo
     `[]` after `first_wait`), then one `no_wait` request for whatever else is waiting.
 
     Equivalent to nats-py's `fetch(1, first_wait)` then `fetch(batch - 1, more_wait)`, which it replaces on the
-    hot path: nats-py waits for each message of a batch with its own task and timer (`next_msg`), most of what
-    a fetched message costs the client. Here the messages are read straight off the subscription's queue and a
+    hot path: nats-py waits for each message of a batch with its own task and timer (`next_msg`) (see
+    docs/benchmarks.md for what that cost). Here the messages are read straight off the subscription's queue and a
     single deadline bounds each request. Status messages (no messages, request timeout, heartbeats) end or
     continue a request; they are never returned. `psub` is a nats-py `JetStreamContext.PullSubscription`; the
     attributes of it read here are pinned by tests/unit/shared/test_pull_loop.py.

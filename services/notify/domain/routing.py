@@ -67,8 +67,8 @@ class RuleSet(_Frozen):
     _by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = PrivateAttr(default_factory=dict)
 
     def for_type(self, event_type: str) -> tuple[tuple[Condition, ...], tuple[Rule, ...]]:
-        # Straight from the private-attribute dict: `self._by_type` goes through pydantic's `__getattr__`, which
-        # cost 4 µs a call, more than the matching it saves.
+        # Straight from the private-attribute dict: `self._by_type` goes through pydantic's `__getattr__`, slower
+        # than the matching it saves (docs/benchmarks.md).
         private = self.__pydantic_private__
         assert private is not None  # the model has a private attribute
         by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = private["_by_type"]
