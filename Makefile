@@ -39,6 +39,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/vulture
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from services.bus import consumed_streams
+from shared.backoff import backoff_delay
 from shared.bus.embedded import EmbeddedBus
 from shared.bus.permissions import ADMIN_USER
 from shared.bus.streams import provision
@@ -190,7 +191,7 @@ class Supervisor:
                     # Back off when a process keeps dying; reset once it has run for a minute.
                     if time.monotonic() - child.started_at > 60:
                         child.restarts = 0
-                    delay = min(2 ** child.restarts * 0.5, 30)
+                    delay = backoff_delay(child.restarts + 1, first=0.5, cap=30)
                     child.restarts += 1
                     self.out(f"{child.name:<8} exited with code {child.proc.returncode}; "
                              f"restarting in {delay:.1f}s (restart #{child.restarts})")

@@ -51,7 +51,7 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     """True when arrays/objects nest deeper than `limit` (brackets inside strings are ignored).
 
     The strings are cut out and everything but the brackets deleted at C speed; only the brackets are then
-    walked in Python (a 1,000-item batch body is mostly strings: it costs a fraction of a byte-by-byte scan).
+    walked in Python (a batch body is mostly strings; docs/benchmarks.md).
     An unterminated string keeps its brackets, which can only overstate the depth of a body that is invalid."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
-from shared.contracts.envelope import CloudEvent, new_event
+from shared.contracts.envelope import CloudEvent, new_event, utcnow  # utcnow: the one clock, imported from here
 from shared.contracts.events import EventData
 
 
@@ -110,10 +110,6 @@ inbox = Table(
     Column("event_id", String(200), primary_key=True),
     Column("processed_at", UTCDateTime, nullable=False),
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 T = TypeVar("T")

@@ -66,10 +66,6 @@ class KeyRing:
     def _key_id(self, raw: bytes) -> str:
         return hashlib.sha256(self._purpose + b"\x00" + raw).hexdigest()[:8]
 
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._keys)
-
     @classmethod
     def is_token(cls, value: str) -> bool:
         """Whether a stored value has the shape of a token (a value stored before sealing began has not)."""

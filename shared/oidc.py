@@ -72,11 +72,9 @@ class JWKSCache:
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def _fetch(self) -> None:
         self._attempted_at = self.clock()
-        self.fetches += 1
         try:
             with self.client_factory() as client:
                 response = client.get(self.url, headers={"Accept": "application/json"})

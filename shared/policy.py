@@ -91,8 +91,5 @@ class Policy:
             return owner is not None and owner == principal.sub
         return False
 
-    def roles_for(self, action: str) -> dict[str, Scope]:
-        return dict(self.rule(action).grants)
-
 
 OFFICERS: dict[str, Scope] = {"admin": "any", "officer": "area"}

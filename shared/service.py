@@ -21,10 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared.apidocs import install_api_docs
 from shared.auth import RevocationList, TokenAuthority, revocation_path
+from shared.backoff import Backoff
 from shared.bodylimit import BodyLimitMiddleware
 from shared.bus.consumer import BatchHandler, Consumer, ConsumerRunner, Delivery, Handler
 from shared.bus.dlq import read_dead_letters
 from shared.bus.permissions import inbox_prefix
+from shared.bus.pull import PullLoop
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import DurableSpec, Namespace, make_broker, missing_streams, reconcile_consumer
 from shared.contracts.envelope import CloudEvent
@@ -73,6 +75,9 @@ class Service:
         self.db = Database(settings.database_url_for(name), source=self.source,
                            sqlite_synchronous=settings.sqlite_synchronous)
         self.broker: NatsBroker = make_broker(settings, service=name, registry=self.registry)
+        # What /asyncapi.json documents: the consumers (receive) and the catalogue events (send). Never connected:
+        # the consumers run their own pull loops (shared/bus/pull.py), the outbox relay publishes.
+        self._spec_broker: NatsBroker = make_broker(settings, service=name)
         self.tokens = CompositeVerifier(
             TokenAuthority.from_file(settings.auth_key_path(), issuer=settings.auth_issuer,
                                      default_ttl=settings.auth_token_ttl_seconds,
@@ -81,6 +86,7 @@ class Service:
         self.consumers: list[Consumer] = []
         self.runners: dict[str, ConsumerRunner] = {}
         self._subscribers: dict[str, Any] = {}
+        self._loops: dict[str, PullLoop] = {}
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._bus_ready = asyncio.Event()
@@ -179,8 +185,8 @@ class Service:
         if self.db.sqlite and sys.getswitchinterval() > SQLITE_SWITCH_INTERVAL:
             # aiosqlite runs every statement in a thread; when the event loop is busy, that thread waits up to
             # the switch interval (5 ms by default) for the GIL to hand its result back, and a unit of work holds
-            # SQLite's single write lock across several such round trips. A shorter interval gave ~20% more tip
-            # intake under load (docs/benchmarks.md).
+            # SQLite's single write lock across several such round trips. A shorter interval hands results back
+            # sooner (docs/benchmarks.md).
             sys.setswitchinterval(SQLITE_SWITCH_INTERVAL)
         if self.settings.migrate_on_start:
             await self._retry("database migration", lambda: migrate(self.db.url, self.name))
@@ -192,28 +198,28 @@ class Service:
         else:
             self._start_background_tasks()
         if self.settings.gc_freeze_on_start:
-            # Start-up leaves ~150,000 long-lived objects (models, routes, mappers); every full collection used to
-            # rescan them, which was the largest single cost of the provincial campaign (docs/benchmarks.md).
+            # Start-up leaves many long-lived objects (models, routes, mappers); frozen, they are no longer rescanned
+            # by every full collection (docs/benchmarks.md).
             gc.collect()
             gc.freeze()
 
     async def _retry(self, what: str, fn: Callable[[], Awaitable[Any]]) -> None:
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10)
         while True:
             try:
                 await fn()
                 return
             except Exception as exc:  # noqa: BLE001 — keep trying until the dependency answers
+                delay = backoff.failed()
                 log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
 
     async def _start_bus(self) -> None:
         # HTTP answers (and the outbox accepts writes) while NATS is unreachable; /readyz says why.
         for consumer in self.consumers:
             if consumer.name not in self._subscribers:
                 self._subscribe(consumer)
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10)
         while True:
             try:
                 await self.broker.connect()
@@ -226,15 +232,16 @@ class Service:
                     action = await reconcile_consumer(js, self._durable(consumer))
                     log.info("consumer %s %s", consumer.name, action)
                 await self.broker.start()
+                await self._start_consumers(js)
                 break
             except Exception as exc:  # noqa: BLE001
                 # Missing streams are not a connection problem: /readyz says what the service waits for.
                 waiting = isinstance(exc, StreamsNotProvisioned)
                 self.bus_error = None if waiting else f"{type(exc).__name__}: {exc}"
                 self.bus_waiting = f"waiting: {exc} (run `antq nats provision`)" if waiting else None
+                delay = backoff.failed()
                 log.warning("bus start-up: %s; retrying in %.1fs", self.bus_waiting or self.bus_error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
         self.bus_error = self.bus_waiting = None
         self._bus_ready.set()
         self._tasks["relay"] = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
@@ -266,19 +273,16 @@ class Service:
                                 max_deliver=self.settings.consumer_max_deliver,
                                 retry_delay=self.settings.consumer_retry_delay)
         self.runners[consumer.name] = runner
-        subscriber = self.broker.subscriber(
+        # For the AsyncAPI document only (the spec broker is never started): the pull loop runs the consumer.
+        subscriber = self._spec_broker.subscriber(
             self.ns.subject(consumer.filter_subject),
             stream=JStream(self.ns.stream(consumer.stream), declare=False),
             durable=consumer.name,
             pull_sub=PullSub(batch_size=self.settings.consumer_batch_size,
                              timeout=self.settings.consumer_fetch_timeout, batch=True),
             ack_policy=AckPolicy.MANUAL,
-            # Pull deliveries come to the service's own inbox prefix (the broker's is not used for them).
-            inbox_prefix=f"{inbox_prefix(self.name)}.".encode(),
             title=consumer.name,
             description=consumer.description or None,
-            # The runner decodes and validates the raw bytes itself; FastStream's default JSON decoding of each
-            # body would raise outside our control on hostile input (e.g. 2,000 levels of nesting).
             decoder=_raw_bodies,
         )
 
@@ -289,6 +293,18 @@ class Service:
         subscriber(on_batch)
         self._subscribers[consumer.name] = subscriber
 
+    async def _start_consumers(self, js: JetStreamContext) -> None:
+        for consumer in self.consumers:
+            if consumer.name in self._loops:
+                continue
+            loop = PullLoop(stream=self.ns.stream(consumer.stream), durable=consumer.name,
+                            handle=self.runners[consumer.name].handle_batch,
+                            batch=self.settings.consumer_batch_size, more_wait=self.settings.consumer_fetch_timeout,
+                            # Pull deliveries come to the service's own inbox prefix, which only it may read.
+                            inbox_prefix=f"{inbox_prefix(self.name)}.".encode())
+            await loop.start(js)
+            self._loops[consumer.name] = loop
+
     async def stop(self) -> None:
         self.relay.stop()
         for task in self._tasks.values():
@@ -297,6 +313,9 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.uses_bus:
+            # Each consumer finishes the batch in hand and hands back one fetched ahead.
+            await asyncio.gather(*(loop.stop() for loop in self._loops.values()))
+            self._loops.clear()
             with contextlib.suppress(Exception):
                 await self.broker.stop()
         await self.db.dispose()
@@ -320,10 +339,9 @@ class Service:
                 connected = False
             checks["nats"] = "ok" if connected else "disconnected (reconnecting)"
         consumers: dict[str, str] = {}
-        for name, sub in self._subscribers.items():
-            tasks = getattr(sub, "tasks", [])
-            alive = bool(getattr(sub, "running", False)) and any(not t.done() for t in tasks)
-            consumers[name] = "ok" if alive else "stopped"
+        for consumer in self.consumers:
+            loop = self._loops.get(consumer.name)
+            consumers[consumer.name] = "ok" if loop is not None and loop.alive else "stopped"
         if self._bus_ready.is_set():
             checks["consumers"] = consumers
         for name, task in self._tasks.items():
@@ -346,7 +364,7 @@ class Service:
                 continue
             envelope = create_model(f"{model.__name__}Event", __base__=CloudEvent, __doc__=model.__doc__,
                                     type=(Literal[event_type], event_type), data=(model, ...))  # type: ignore[call-overload,arg-type]
-            self.broker.publisher(self.ns.subject(event_type), title=event_type,
+            self._spec_broker.publisher(self.ns.subject(event_type), title=event_type,
                                   description=(model.__doc__ or event_type).strip(), schema=envelope)
         for reply in OUTBOUND:  # replies to the agencies, each on the agency's own subjects
             if self.name not in OUTBOUND_PUBLISHERS.get(reply.TYPE, ()):
@@ -354,13 +372,13 @@ class Service:
             reply_envelope = create_model(f"{reply.__name__}Event", __base__=CloudEvent, __doc__=reply.__doc__,
                                           type=(Literal[reply.TYPE], reply.TYPE), data=(reply, ...))  # type: ignore[call-overload,arg-type]
             subject = self.ns.subject(outbound_subject("*", reply.TYPE))
-            self.broker.publisher(subject, title=subject, description=(reply.__doc__ or reply.TYPE).strip(),
+            self._spec_broker.publisher(subject, title=subject, description=(reply.__doc__ or reply.TYPE).strip(),
                                   schema=reply_envelope)
 
     def asyncapi(self) -> dict[str, Any]:
         from faststream.specification import AsyncAPI
 
-        doc = AsyncAPI(self.broker, title=f"antq {self.name}", version="1.0.0",
+        doc = AsyncAPI(self._spec_broker, title=f"antq {self.name}", version="1.0.0",
                        description=f"Events the antq {self.name} service consumes (receive) and publishes through "
                                    f"its outbox (send, {self.ns.subject(f'antq.{self.name}.>')}).",
                        schema_version="3.0.0")

@@ -77,7 +77,6 @@ def build(settings: Settings) -> Service:
     service.app.state.notify = ctx
     service.app.state.notify_channels = channels
     service.app.state.notify_secrets = secrets
-    service.app.state.notify_worker = worker
     service.include_router(api.router)
     return service
 

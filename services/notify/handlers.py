@@ -455,7 +455,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
         row = _delivery_row(nid, intent, delivery, area=area, unit_id=unit_id, now=now)
         if intent.channel == "inbox":
             # The notice's text is rendered when the inbox is read (from the stored cause event, in the row's
-            # language): most notices are never read one by one, and rendering is most of what routing costs.
+            # language): most notices are never read one by one, so routing does not render them.
             row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox")
             uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
             ctx.metrics.delivered("inbox", (now - delivery.envelope.time).total_seconds())

@@ -131,14 +131,6 @@ class DeliveryWorker:
             await asyncio.gather(*jobs)
         return bool(jobs)
 
-    async def run_once(self) -> None:
-        """One turn of every loop (tests and operators' scripts)."""
-        await self._digests_once()
-        for name in self.channels.names():
-            if name != "inbox":
-                await self._channel_once(name)
-        await self._depth_once()
-
     # --- claiming -------------------------------------------------------------------------------------------
     async def _claim(self, table: Any, key: str, channel: str) -> list[str]:
         now = self.ctx.clock()

@@ -267,8 +267,8 @@ Index("ix_audit_log_target", audit_log.c.target)
 class _SerializedJSON(TypeDecorator[str]):
     """Binds a JSON document already serialised by pydantic (`model_dump_json`) into a JSON column as it is.
 
-    Serialising a whole aggregate in one pydantic pass, instead of `model_dump` and then `json.dumps`, is most of
-    the cost of saving it; the column stays JSON (PostgreSQL checks the text), only the Python-side step is skipped.
+    The aggregate is serialised in one pydantic pass, not `model_dump` and then `json.dumps` (docs/benchmarks.md);
+    the column stays JSON (PostgreSQL checks the text), only the Python-side step is skipped.
     """
 
     impl = JSON
@@ -823,8 +823,6 @@ async def cycle_counts(*, session: AsyncSession) -> list[tuple[int, str, int]]:
 
 
 # --- the year's workboard ---------------------------------------------------------------------------------------
-WORKBOARD_SHOWS = ("all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified")
-
 
 def _disqualified_units(year: int) -> Any:
     return select(incidents.c.unit_id).where(incidents.c.year == year, incidents.c.disqualifying.is_(True))

@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from shared.backoff import backoff_delay
 from shared.bus.streams import Namespace
 from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import REFUSAL_KINDS, EventData, InboundRejected, data_model_for
@@ -163,12 +164,10 @@ class ConsumerRunner:
     metrics: SpineMetrics | None = None
     max_deliver: int = 5
     retry_delay: float = 1.0
-    last_batch_at: float = field(default_factory=time.monotonic)
     _last_errors: dict[str, str] = field(default_factory=dict)
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         started = time.perf_counter()
-        self.last_batch_at = time.monotonic()
         items = [self._decode(m) for m in msgs]
         valid = [it for it in items if it.delivery is not None and not it.dlq_reason and not it.outcome]
         if valid:
@@ -247,7 +246,7 @@ class ConsumerRunner:
         message (`_run_each`): a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep
         their effects. Handlers only touch the database through the unit of work (the outbox pattern), so
         running a batch again after a rollback repeats no effect. On SQLite a savepoint is a round trip to the
-        driver's thread, which was most of what the spine cost per event.
+        driver's thread (docs/benchmarks.md).
         """
         try:
             await self._run_batch(items)
@@ -338,7 +337,7 @@ class ConsumerRunner:
             if it.dlq_reason:
                 await self._dead_letter(it)
             elif it.outcome == "retry":
-                delay = min(self.retry_delay * (2 ** max(0, _deliveries(it.msg) - 1)), 60.0)
+                delay = backoff_delay(_deliveries(it.msg), first=self.retry_delay, cap=60.0)
                 await it.msg.nak(delay=delay)
                 counts["retry"] += 1
             else:
@@ -446,7 +445,7 @@ def _deliveries(msg: Msg) -> int:
     """How many times JetStream has delivered the message (1 for a core message, as in unit tests).
 
     Read from the reply subject's delivery count alone: nats-py's `msg.metadata` also builds the timestamp and
-    two dataclasses, a few per cent of a busy consumer's time. The subject is `$JS.ACK.<stream>.<consumer>.
+    two dataclasses, which the consumer does not need. The subject is `$JS.ACK.<stream>.<consumer>.
     <delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or with `<domain>.<account hash>.` after `$JS.ACK.`
     (and more tokens at the end) on newer servers: the same positions nats-py reads.
     """
@@ -463,6 +462,3 @@ def _deliveries(msg: Msg) -> int:
         pass
     return 1
 
-
-def describe(consumer: Consumer) -> dict[str, Any]:
-    return {"name": consumer.name, "stream": consumer.stream, "filter_subject": consumer.filter_subject}

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from shared.backoff import Backoff
 from shared.bus.streams import Namespace
 from shared.db import Database, chunks, outbox, utcnow
 from shared.observability import SpineMetrics
@@ -64,21 +65,22 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = self.poll_interval
+        backoff = Backoff(first=min(self.poll_interval * 2, 10.0), cap=10.0)
         while not self._stopping:
+            wait = self.poll_interval
             try:
                 published = await self.publish_pending()
-                backoff = self.poll_interval
+                backoff.succeeded()
             except Exception as exc:  # noqa: BLE001 — the relay must outlive any failure of NATS or the DB
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay pass failed: %s", self.last_error)
                 published = 0
-                backoff = min(backoff * 2, 10.0)
+                wait = backoff.failed()
             if published:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of pending rows. Returns how many were published."""

@@ -37,6 +37,7 @@ class CloudEvent(BaseModel):
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware UTC: the platform's one clock (services import it from `shared.db`)."""
     return datetime.now(UTC)
 
 

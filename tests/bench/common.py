@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 from shared.testing import NatsProcess, free_port, unique_namespace
 
 REPO = Path(__file__).resolve().parents[2]
-MIB = 1024 * 1024
 
 
 # --- NATS ----------------------------------------------------------------------------------------------------
@@ -520,9 +519,3 @@ async def watch_inbox(db_path: Path, durable: str, *, expected: int, timeout: fl
         if db is not None:
             db.close()
 
-
-async def gather_rss(procs: Sequence[Process]) -> dict[str, float]:
-    return {p.name: round(p.rss(), 1) for p in procs}
-
-
-Check = Callable[[], Awaitable[bool]]

@@ -41,9 +41,6 @@ class Condition(_Frozen):
     event: str
     when: dict[str, Any] = Field(default_factory=dict)
 
-    def holds(self, event_type: str, data: Mapping[str, Any]) -> bool:
-        return type_matches(self.event, event_type) and self.holds_for(data)
-
     def holds_for(self, data: Mapping[str, Any]) -> bool:
         """The `when` fields alone (the event type already matched)."""
         for field, expected in self.when.items():
@@ -70,8 +67,8 @@ class RuleSet(_Frozen):
     _by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = PrivateAttr(default_factory=dict)
 
     def for_type(self, event_type: str) -> tuple[tuple[Condition, ...], tuple[Rule, ...]]:
-        # Straight from the private-attribute dict: `self._by_type` goes through pydantic's `__getattr__`, which
-        # cost 4 µs a call, more than the matching it saves.
+        # Straight from the private-attribute dict: `self._by_type` goes through pydantic's `__getattr__`, slower
+        # than the matching it saves (docs/benchmarks.md).
         private = self.__pydantic_private__
         assert private is not None  # the model has a private attribute
         by_type: dict[str, tuple[tuple[Condition, ...], tuple[Rule, ...]]] = private["_by_type"]

@@ -68,7 +68,6 @@ ALLOWED: dict[CycleState, tuple[Command, ...]] = {
     "not_recognised": (),
     "revoked": (),
 }
-FINAL_STATES: frozenset[CycleState] = frozenset({"recognised", "not_recognised", "revoked"})
 
 # What a dossier waits for in each state (a worklist's filter); final states wait for nothing. A self-assessed
 # dossier waits for the unit to submit it, although the police may also appraise it directly.

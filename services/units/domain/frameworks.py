@@ -109,7 +109,7 @@ class Framework(_Frozen):
             self._by_code.setdefault(c.code, c)
 
     def criterion(self, code: str) -> Criterion | None:
-        # Straight from the private-attribute dict: `self._by_code` goes through pydantic's `__getattr__` (4 µs).
+        # Straight from the private-attribute dict: `self._by_code` goes through pydantic's `__getattr__` (slow).
         private = self.__pydantic_private__
         assert private is not None  # the model has a private attribute
         by_code: dict[str, Criterion] = private["_by_code"]

@@ -17,7 +17,6 @@ from shared.contracts.events import AwardHeldImported, Level, Rating, Recognitio
 
 from .units import RowError, Unit
 
-RecordKind = Literal["recognition", "award"]
 _RESULTS = {"recognised": True, "recognized": True, "dat": True, "đạt": True, "true": True, "yes": True,
             "not_recognised": False, "not_recognized": False, "khong_dat": False, "không đạt": False,
             "false": False, "no": False}

@@ -9,8 +9,6 @@ from shared.rewards import reward_ref_for_receipt
 from shared.testing import eventually
 from tests.integration.awards.awards_helpers import Awards, drained, tip_received, tip_verified
 
-RECEIPT = "7K2M-QX9D-4F8T-ZR1C-AB3D-EF5G-HJ6K"
-
 
 def _receipt() -> str:
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -20,7 +20,6 @@ from shared.contracts.events import CATALOGUE, EventData
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "services" / "notify" / "templates"
 UNIT, OTHER_UNIT, TIP, AWARD = (str(uuid.UUID(int=n)) for n in (0xA44EEB90, 0xB55, 0x94192113, 0xC0FFEE))
-IDS = {"incident_id", "activity_id", "message_id", "certificate_id", "notification_id", "cause_event_id"}
 
 
 def _id() -> str:
