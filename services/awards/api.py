@@ -21,7 +21,7 @@ from shared.areas import AREA_CODE_PATTERN, check_known_area
 from shared.auth import Principal
 from shared.calendar import local_date
 from shared.errors import Invalid, NotFound
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import ERROR_RESPONSES, LIMIT_SCHEMA, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
 from shared.service import Service
 from shared.webpages import html_page, stylesheet
 
@@ -276,7 +276,7 @@ async def list_awards(
     area_code: str | None = Query(default=None, pattern=AREA_PATTERN),
     recipient_ref: str | None = Query(default=None, max_length=200),
     overdue: bool | None = Query(default=None, description="only pending awards past their review deadline"),
-    limit: int | None = Query(default=None),
+    limit: int | None = Query(default=None, json_schema_extra=LIMIT_SCHEMA),
     cursor: str | None = None,
 ) -> Page[AwardOut]:
     principal = _caller(request, "awards.read")

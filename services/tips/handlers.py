@@ -129,10 +129,24 @@ class TipsContext:
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
+def _submit_tip_rules(schema: dict[str, Any]) -> None:
+    """`SubmitTip._consistent` in JSON Schema, so that the OpenAPI document allows only what the model accepts."""
+    schema["allOf"] = [
+        # anonymous (the default) carries no reporter; not anonymous needs one
+        {"if": {"properties": {"anonymous": {"const": False}}, "required": ["anonymous"]},
+         "then": {"properties": {"reporter": {"not": {"type": "null"}}}, "required": ["reporter"]},
+         "else": {"properties": {"reporter": {"type": "null"}}}},
+        # a location, or location_unknown, not both
+        {"not": {"properties": {"location": {"type": "string", "minLength": 1},
+                                "location_unknown": {"const": True}},
+                 "required": ["location", "location_unknown"]}},
+    ]
+
+
 class SubmitTip(BaseModel):
     """A tip as submitted over HTTP, by the web form, by `antq tips submit` or by another agency."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_submit_tip_rules)
 
     category: str = Field(min_length=1, max_length=64, description="A code from `GET /categories`")
     description: str = Field(min_length=1, max_length=20_000, description="What happened, and its consequences")

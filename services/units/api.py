@@ -50,10 +50,11 @@ from shared.areas import check_known_area
 from shared.auth import Principal
 from shared.blobs import BlobStorage
 from shared.contracts.events import Level, Rating, UnitKind
-from shared.contracts.instants import Instant
+from shared.contracts.instants import BoundedDate, Instant
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.http import (
     ERROR_RESPONSES,
+    LIMIT_SCHEMA,
     Page,
     bearer_principal,
     clamp_limit,
@@ -67,7 +68,7 @@ router = APIRouter()
 
 UnitId = Annotated[str, Path(min_length=1, max_length=200)]
 Year = Annotated[int, Path(ge=2000, le=2200)]
-Limit = Annotated[int | None, Query(description="1..500, default 50")]
+Limit = Annotated[int | None, Query(description="1..500, default 50", json_schema_extra=LIMIT_SCHEMA)]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 AreaCode = Annotated[str | None, Query(max_length=80, description='"PP" (province) or "PP.CCCCC" (commune)')]
 
@@ -229,7 +230,7 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recognized: bool
     decision_no: str | None = Field(default=None, max_length=200)
-    decided_on: date | None = Field(default=None, description="the date the People's Committee signed the "
+    decided_on: BoundedDate | None = Field(default=None, description="the date the People's Committee signed the "
                                     "decision (default: today); not after today nor before the appraisal")
     rating: Rating | None = None
     note: str | None = Field(default=None, max_length=2000)

@@ -30,6 +30,7 @@ from services.tips.web.i18n import TEXT, language
 from shared import places
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
+from shared.http import ERROR_RESPONSES
 from shared.webpages import html_page
 from shared.webpages import stylesheet as stylesheet_response
 
@@ -132,6 +133,63 @@ async def _units_of(request: Request, commune: str | None, lang: str) -> list[di
                                                   limit=handlers.COMMUNE_UNITS_MAX + 1)]
 
 
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _form_body(fields: dict[str, dict[str, Any]], *, required: tuple[str, ...] = (),
+               multipart: bool = False) -> dict[str, Any]:
+    """The request body of a form handler, urlencoded (and multipart where files may come), for the OpenAPI
+    document: the fields the handler reads; the rules a schema cannot state answer 422 with the form again."""
+    schema = {"type": "object", "properties": fields, "required": list(required)}
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    if multipart:
+        files = {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}
+        content["multipart/form-data"] = {"schema": {**schema, "properties": {**fields, **files}}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _text(max_length: int, description: str = "") -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, **({"description": description} if description else {})}
+
+
+LANG_FIELD = {"type": "string", "enum": ["vi", "en"], "description": "The page's language"}
+SUBMIT_FORM = _form_body({
+    "lang": LANG_FIELD,
+    "step": {"type": "string", "enum": ["province", "commune"],
+             "description": "Without JavaScript: show the form again with the province's communes or the "
+                            "commune's units"},
+    "category": _text(64, "A code from GET /categories"), "description": _text(20_000),
+    "location": _text(1000), "location_unknown": {"type": "string", "enum": ["on"]},
+    "province": _text(20), "commune": _text(40), "unit": _text(200), "occurred_at": _text(40),
+    "who": {"type": "string", "enum": ["anonymous", "identified"]},
+    "name": _text(200), "phone": _text(50), "email": _text(320), "id_number": _text(50),
+    "org_name": _text(500), "tax_code": _text(50),
+    "confidentiality": {"type": "string", "enum": ["on"]}, "protection": {"type": "string", "enum": ["on"]},
+}, multipart=True)
+SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _page("The receipt page, or the form again at a `step`"),
+    413: _page("The attachments are too large; the form again"),
+    415: _page("An attachment's type is not accepted; the form again"),
+    422: _page("The form again with what to correct: a missing or too long field, a category, commune or unit "
+               "that is not in the lists, a time outside 2000-2199 or without a zone, a name missing when "
+               "identified, a location together with \"I don't remember\""),
+    429: _page("Too many submissions from this address; the form again, with Retry-After"),
+}
+RECEIPT_FIELD = _text(100, "The receipt shown when the tip was submitted")
+FOLLOW_UP_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _page("The tip's status page"),
+    404: _page("No tip has this receipt; the follow-up form again"),
+    429: _page("Too many look-ups from this address; the follow-up form again, with Retry-After"),
+}
+REPLY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **FOLLOW_UP_ANSWERS,
+    200: _page("The tip's status page with the message sent"),
+    409: _page("The tip is closed: it takes no more messages; the status page"),
+    422: _page("The message is empty; the status page"),
+}
+
+
 @router.get("/", response_class=HTMLResponse, summary="The tip submission page (public)")
 async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
@@ -141,7 +199,8 @@ async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse
                   provinces=places.provinces(), communes=(), units=[])
 
 
-@router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)")
+@router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)",
+             responses=SUBMIT_ANSWERS, openapi_extra=SUBMIT_FORM)
 async def submit_form(request: Request) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
     ctx = ctx_of(request)
@@ -221,7 +280,9 @@ def _limited(request: Request, lang: str) -> Response | None:
     return None
 
 
-@router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)")
+@router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)",
+             responses=FOLLOW_UP_ANSWERS,
+             openapi_extra=_form_body({"lang": LANG_FIELD, "receipt": RECEIPT_FIELD}, required=("receipt",)))
 async def follow_up_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.follow_up")
     form = await request.form(max_files=0, max_fields=10)
@@ -232,7 +293,10 @@ async def follow_up_form(request: Request) -> Response:
     return await _status_page(request, (_field(form, "receipt") or "")[:100], lang)
 
 
-@router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)")
+@router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)",
+             responses=REPLY_ANSWERS,
+             openapi_extra=_form_body({"lang": LANG_FIELD, "receipt": RECEIPT_FIELD, "text": _text(5000)},
+                                      required=("receipt", "text")))
 async def reply_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.reporter_message")
     form = await request.form(max_files=0, max_fields=10)
@@ -253,7 +317,8 @@ async def reply_form(request: Request) -> Response:
     return await _status_page(request, receipt, lang, notice=TEXT[lang]["reply_sent"])
 
 
-@router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)")
+@router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)",
+            responses=ERROR_RESPONSES)
 async def province_communes(request: Request,
                             province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
@@ -277,6 +342,7 @@ class CommuneUnits(BaseModel):
 
 @router.get("/places/{commune_code}/units", response_model=CommuneUnits,
             summary="A commune's units for the submission form's list (public)",
+            responses=ERROR_RESPONSES,
             description="The units registered in exactly this commune (name and kind only), from the tips "
                         "service's own read model of units; limited per client like the other public routes "
                         "(429 with Retry-After); 404 for a code that is not a commune of the national list.")
