@@ -67,7 +67,8 @@ def install_api_docs(app: FastAPI, *, session_cookie: str | None = None) -> None
             document = get_openapi(title=app.title, version=app.version, description=app.description,
                                    routes=app.routes)
             name, scheme = (SESSION, session_scheme(session_cookie)) if session_cookie else (BEARER, bearer_scheme())
-            app.openapi_schema = with_security(document, operation_security(app, name), name, scheme)
+            document = with_security(document, operation_security(app, name), name, scheme)
+            app.openapi_schema = with_json_errors(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -81,6 +82,21 @@ def with_security(document: dict[str, Any], security: dict[tuple[str, str], list
         for method, operation in operations.items():
             if method in METHODS:
                 operation["security"] = security.get((method.upper(), path), [])
+    return document
+
+
+def with_json_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """An error answer is the JSON error body (shared.http) even where the operation's success is a page; FastAPI
+    gives every documented answer the route's media type, so move the error body's schema to application/json."""
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in METHODS:
+                continue
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                schema = content.get("text/html", {}).get("schema", {})
+                if status[:1] in "45" and schema.get("$ref", "").endswith("/ErrorResponse"):
+                    content["application/json"] = content.pop("text/html")
     return document
 
 

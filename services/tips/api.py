@@ -329,7 +329,7 @@ async def read_uploads(uploads: list[StarletteUpload] | list[UploadFile], ctx: T
 async def post_tip_with_attachments(
         request: Request,
         tip: Annotated[str, Form(min_length=1, description="The same JSON object as the body of POST /tips")],
-        files: Annotated[list[UploadFile] | None, File(description="Images, video, documents")] = None,
+        files: Annotated[list[UploadFile], File(default_factory=list, description="Images, video, documents")],
 ) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
     try:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shared.settings import SERVICES, Settings
@@ -57,6 +58,8 @@ def run_checks(service_name: str, settings: Settings, examples: int, workdir: Pa
     environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.security.fuzz_hooks", "NO_COLOR": "1",
                    "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")])}
     with serve(service) as base:
+        # The port came free from a shared range: make sure this service, not another process, answers on it.
+        assert httpx.get(f"{base}/healthz", timeout=5).json().get("service") == service_name, base
         for caller in CALLERS:
             run = subprocess.run(schemathesis_command(base, examples, tokens[caller]), capture_output=True,
                                  text=True, env=environment, timeout=1800, check=False, cwd=workdir)

@@ -30,7 +30,7 @@ from services.tips.web.i18n import TEXT, language
 from shared import places
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
-from shared.http import ERROR_RESPONSES
+from shared.http import ERROR_RESPONSES, ErrorResponse
 from shared.webpages import html_page
 from shared.webpages import stylesheet as stylesheet_response
 
@@ -137,38 +137,38 @@ def _page(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-def _form_body(fields: dict[str, dict[str, Any]], *, required: tuple[str, ...] = (),
-               multipart: bool = False) -> dict[str, Any]:
+def _form_body(fields: dict[str, str], *, required: tuple[str, ...] = (), multipart: bool = False) -> dict[str, Any]:
     """The request body of a form handler, urlencoded (and multipart where files may come), for the OpenAPI
-    document: the fields the handler reads; the rules a schema cannot state answer 422 with the form again."""
-    schema = {"type": "object", "properties": fields, "required": list(required)}
-    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    document: the fields the handler reads, as text (a browser sends nothing else; an unknown `lang` is Vietnamese,
+    a field that is too long or names nothing in the lists answers 422 with the form again)."""
+    properties: dict[str, Any] = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+    content: dict[str, Any] = {"application/x-www-form-urlencoded": {"schema": schema}}
     if multipart:
-        files = {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}
-        content["multipart/form-data"] = {"schema": {**schema, "properties": {**fields, **files}}}
+        files = {"files": {"type": "array", "items": {},
+                           "description": "The attachments (parts that are not files are ignored)"}}
+        content["multipart/form-data"] = {"schema": {**schema, "properties": {**properties, **files}}}
     return {"requestBody": {"required": True, "content": content}}
 
 
-def _text(max_length: int, description: str = "") -> dict[str, Any]:
-    return {"type": "string", "maxLength": max_length, **({"description": description} if description else {})}
-
-
-LANG_FIELD = {"type": "string", "enum": ["vi", "en"], "description": "The page's language"}
+LANG = "vi (default) or en"
 SUBMIT_FORM = _form_body({
-    "lang": LANG_FIELD,
-    "step": {"type": "string", "enum": ["province", "commune"],
-             "description": "Without JavaScript: show the form again with the province's communes or the "
-                            "commune's units"},
-    "category": _text(64, "A code from GET /categories"), "description": _text(20_000),
-    "location": _text(1000), "location_unknown": {"type": "string", "enum": ["on"]},
-    "province": _text(20), "commune": _text(40), "unit": _text(200), "occurred_at": _text(40),
-    "who": {"type": "string", "enum": ["anonymous", "identified"]},
-    "name": _text(200), "phone": _text(50), "email": _text(320), "id_number": _text(50),
-    "org_name": _text(500), "tax_code": _text(50),
-    "confidentiality": {"type": "string", "enum": ["on"]}, "protection": {"type": "string", "enum": ["on"]},
+    "lang": LANG,
+    "step": "province or commune, without JavaScript: the form again with the province's communes or the "
+            "commune's units",
+    "category": "A code from GET /categories", "description": "What happened (at most 20,000 characters)",
+    "location": "Where it happened", "location_unknown": "on: \"I don't remember the location\"",
+    "province": "A province code", "commune": "A commune code of that province", "unit": "A unit of that commune",
+    "occurred_at": "When (date and time, Vietnam time)", "who": "anonymous (default) or identified",
+    "name": "The reporter's name (identified)", "phone": "", "email": "", "id_number": "",
+    "org_name": "On behalf of an organisation", "tax_code": "",
+    "confidentiality": "on: keep my identity confidential", "protection": "on: I ask for protection",
 }, multipart=True)
+FORM_REFUSED: dict[str, Any] = {"description": "The form could not be read (too many fields or files)",
+                                "model": ErrorResponse}
 SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: _page("The receipt page, or the form again at a `step`"),
+    400: FORM_REFUSED,
     413: _page("The attachments are too large; the form again"),
     415: _page("An attachment's type is not accepted; the form again"),
     422: _page("The form again with what to correct: a missing or too long field, a category, commune or unit "
@@ -176,9 +176,10 @@ SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
                "identified, a location together with \"I don't remember\""),
     429: _page("Too many submissions from this address; the form again, with Retry-After"),
 }
-RECEIPT_FIELD = _text(100, "The receipt shown when the tip was submitted")
+RECEIPT = "The receipt shown when the tip was submitted"
 FOLLOW_UP_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: _page("The tip's status page"),
+    400: FORM_REFUSED,
     404: _page("No tip has this receipt; the follow-up form again"),
     429: _page("Too many look-ups from this address; the follow-up form again, with Retry-After"),
 }
@@ -282,7 +283,7 @@ def _limited(request: Request, lang: str) -> Response | None:
 
 @router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)",
              responses=FOLLOW_UP_ANSWERS,
-             openapi_extra=_form_body({"lang": LANG_FIELD, "receipt": RECEIPT_FIELD}, required=("receipt",)))
+             openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT}, required=("receipt",)))
 async def follow_up_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.follow_up")
     form = await request.form(max_files=0, max_fields=10)
@@ -295,7 +296,8 @@ async def follow_up_form(request: Request) -> Response:
 
 @router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)",
              responses=REPLY_ANSWERS,
-             openapi_extra=_form_body({"lang": LANG_FIELD, "receipt": RECEIPT_FIELD, "text": _text(5000)},
+             openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT,
+                                                  "text": "The message (cut at 5,000 characters)"},
                                       required=("receipt", "text")))
 async def reply_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.reporter_message")
