@@ -650,7 +650,7 @@ async def verify_tip(tip_id: str, cmd: VerifyTip, uow: UnitOfWork, *, principal:
 class ExtendTip(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
-    until: datetime | None = Field(default=None, description="Up to the legal maximum (the default)")
+    until: Instant | None = Field(default=None, description="Up to the legal maximum (the default)")
 
 
 async def extend_tip(tip_id: str, cmd: ExtendTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
