@@ -185,3 +185,7 @@ _.footer
 # --- Read by the Jinja2 templates
 # services/console/unit_imports.py (units_import.html)
 _.percent
+
+# --- schemathesis hooks (registered by decorator, loaded through SCHEMATHESIS_HOOKS)
+# tests/security/fuzz_hooks.py
+schema_valid_request_passes_the_request_model

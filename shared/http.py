@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -69,10 +70,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_json(422, "invalid", "the request does not match the schema", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return error_json(exc.status_code, code, message, None, dict(exc.headers or {}) or None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names only the methods of the first route whose path matched; a resource served by
+            # several routes (GET /follow-up and POST /follow-up) allows them all.
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return error_json(exc.status_code, code, message, None, headers or None)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
@@ -85,6 +91,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
         return error_json(500, "internal", "internal error; the operator's logs have the details")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of the resource at `path` (the `Allow` header of a 405): those of every route with the path
+    template that names it most precisely (`/tips/follow-up` rather than `/tips/{tip_id}`), as documented."""
+    by_template: dict[str, set[str]] = {}
+    for route in iter_route_contexts(app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(path):
+            by_template.setdefault(str(route.path_format), set()).update(route.methods)
+    if not by_template:
+        return []
+    template = min(by_template, key=lambda t: t.count("{"))  # the first of the most precise (dicts keep order)
+    return sorted(by_template[template])
 
 
 def bearer_principal(request: Request) -> Principal | None:
@@ -147,6 +167,8 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# A list's `limit` query parameter: its minimum is in the document (below 1 is 422 `invalid_limit`, clamp_limit).
+LIMIT_SCHEMA: dict[str, Any] = {"minimum": 1}
 
 
 def clamp_limit(limit: int | None) -> int:

@@ -62,7 +62,8 @@ async def _raw_bodies(message: Any) -> Any:
 class Service:
     """Everything one service runs. Built by the service's app.py; started by the HTTP app's lifespan."""
 
-    def __init__(self, name: str, settings: Settings, *, title: str, description: str = "", bus: bool = True):
+    def __init__(self, name: str, settings: Settings, *, title: str, description: str = "", bus: bool = True,
+                 session_cookie: str | None = None):
         self.name = name
         # A service without the bus (the console) only serves HTTP over its own database: no NATS connection,
         # no relay, and /readyz does not wait for NATS.
@@ -100,6 +101,9 @@ class Service:
         # Handlers read the time from here so tests can move it (deadlines, quiet hours, digests).
         self.clock: Callable[[], datetime] = utcnow
         self._document_publications()
+        # Callers authenticate with a bearer token, or (the console) with this session cookie: the OpenAPI
+        # document declares the one the service accepts.
+        self.session_cookie = session_cookie
         self.app = self._build_app(title, description)
 
     # --- registration ---------------------------------------------------------------------------------------
@@ -394,10 +398,11 @@ class Service:
             finally:
                 await self.stop()
 
-        # /docs comes from shared.apidocs (assets served locally, bearer scheme declared); no CDN-backed pages.
+        # /docs comes from shared.apidocs (assets served locally, each operation's security derived from the
+        # policy); no CDN-backed pages.
         app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
                       redoc_url=None)
-        install_api_docs(app)
+        install_api_docs(app, session_cookie=self.session_cookie)
         app.state.service = self
         app.state.tokens = self.tokens
         install_error_handlers(app)

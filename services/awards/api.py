@@ -24,7 +24,15 @@ from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import local_date
 from shared.errors import DomainError, Invalid, NotFound
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.http import (
+    ERROR_RESPONSES,
+    LIMIT_SCHEMA,
+    Page,
+    bearer_principal,
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from shared.service import Service
 from shared.webpages import html_page, stylesheet
 
@@ -324,7 +332,7 @@ async def list_awards(
                                     description="only awards decided at these levels (repeat the parameter)"),
     pending: bool | None = Query(default=None, description="only awards awaiting a decision (proposed or "
                                                            "reviewed)"),
-    limit: int | None = Query(default=None),
+    limit: int | None = Query(default=None, json_schema_extra=LIMIT_SCHEMA),
     cursor: str | None = None,
 ) -> Page[AwardOut]:
     principal = _caller(request, "awards.read")

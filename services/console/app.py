@@ -45,7 +45,7 @@ async def sweep_sessions(ctx: ConsoleContext) -> None:
 
 
 def build(settings: Settings) -> Service:
-    service = Service("console", settings, title="antq console", bus=False,
+    service = Service("console", settings, title="antq console", bus=False, session_cookie=views.SESSION_COOKIE,
                       description="The staff console: sign-in, the tip queue, notifications, preferences.")
     metrics = ConsoleMetrics(service.registry)
     ctx = ConsoleContext(settings=settings, accounts=Accounts(service.db, settings),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,15 @@ from services.notify.policy import POLICY
 from shared.auth import Principal
 from shared.calendar import VN_TZ
 from shared.errors import Invalid
-from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_time_cursor, encode_cursor
+from shared.http import (
+    ERROR_RESPONSES,
+    LIMIT_SCHEMA,
+    Page,
+    bearer_principal,
+    clamp_limit,
+    decode_time_cursor,
+    encode_cursor,
+)
 from shared.service import Service
 
 router = APIRouter()
@@ -96,7 +104,7 @@ class InboxItem(BaseModel):
 
 @router.get("/inbox", response_model=Page[InboxItem], tags=["inbox"], responses=ERROR_RESPONSES,
             summary="The caller's notifications, newest first (officers: every area they cover)")
-async def get_inbox(request: Request, limit: int | None = Query(default=None),
+async def get_inbox(request: Request, limit: int | None = Query(default=None, json_schema_extra=LIMIT_SCHEMA),
                     cursor: str | None = None, unread: bool | None = None) -> Page[InboxItem]:
     principal = await authorized(request, "inbox.read")
     size = clamp_limit(limit)
@@ -134,8 +142,13 @@ async def post_read(notification_id: str, request: Request) -> Response:
 
 
 # --- subscriptions --------------------------------------------------------------------------------------------
+# An event type or pattern (shared.contracts: letters, digits, `_`, `-` between dots); `*` is one token, a final
+# `*` or `>` one or more (services.notify.domain.patterns).
+TypePattern = Annotated[str, Field(max_length=200, pattern=r"^(?:(?:[A-Za-z0-9_-]+|\*)\.)*(?:[A-Za-z0-9_-]+|\*|>)$")]
+
+
 class SubscriptionIn(BaseModel):
-    event_types: list[str] = Field(min_length=1, max_length=50,
+    event_types: list[TypePattern] = Field(min_length=1, max_length=50,
                                    description="event types or patterns: antq.tips.*, antq.*.TipReceived.v1")
     area_code: str | None = Field(default=None, max_length=64)
     unit_id: str | None = Field(default=None, max_length=64)
@@ -166,7 +179,7 @@ def _subscription(row: Any) -> dict[str, Any]:
 
 @router.get("/subscriptions", response_model=Page[SubscriptionOut], tags=["subscriptions"],
             responses=ERROR_RESPONSES, summary="The caller's subscriptions (admin: every subscription)")
-async def list_subscriptions(request: Request, limit: int | None = Query(default=None),
+async def list_subscriptions(request: Request, limit: int | None = Query(default=None, json_schema_extra=LIMIT_SCHEMA),
                              cursor: str | None = None) -> Page[SubscriptionOut]:
     principal = await authorized(request, "subscriptions.list")
     size = clamp_limit(limit)
@@ -201,7 +214,7 @@ class SubscriptionSelector(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not widen what is deleted
 
     subscription_id: str | None = Field(default=None, max_length=64, description="delete this subscription")
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=50,
+    event_types: list[TypePattern] | None = Field(default=None, min_length=1, max_length=50,
                                           description="the subscription's event types, compared as a set")
     area_code: str | None = Field(default=None, max_length=64, description="given (even null): must be equal")
     unit_id: str | None = Field(default=None, max_length=64, description="given (even null): must be equal")
@@ -332,7 +345,8 @@ class DeliveryOut(BaseModel):
 @router.get("/deliveries", response_model=Page[DeliveryOut], tags=["operations"], responses=ERROR_RESPONSES,
             summary="The delivery log for operators, newest first")
 async def list_deliveries(request: Request, status: DeliveryStatus | None = None,
-                          channel: ChannelName | None = None, limit: int | None = Query(default=None),
+                          channel: ChannelName | None = None,
+                          limit: int | None = Query(default=None, json_schema_extra=LIMIT_SCHEMA),
                           cursor: str | None = None) -> Page[DeliveryOut]:
     await authorized(request, "deliveries.list")
     size = clamp_limit(limit)

@@ -37,6 +37,7 @@ from shared.contracts.instants import bounded_instant
 from shared.errors import Invalid
 from shared.http import (
     ERROR_RESPONSES,
+    LIMIT_SCHEMA,
     Page,
     bearer_principal,
     clamp_limit,
@@ -328,8 +329,8 @@ async def read_uploads(uploads: list[StarletteUpload] | list[UploadFile], ctx: T
              dependencies=[Depends(submit_limit)])
 async def post_tip_with_attachments(
         request: Request,
-        tip: Annotated[str, Form(description="The same JSON object as the body of POST /tips")],
-        files: Annotated[list[UploadFile] | None, File(description="Images, video, documents")] = None,
+        tip: Annotated[str, Form(min_length=1, description="The same JSON object as the body of POST /tips")],
+        files: Annotated[list[UploadFile], File(default_factory=list, description="Images, video, documents")],
 ) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
     try:
@@ -430,7 +431,7 @@ async def list_tips(
         sort: Annotated[QueueSort, Query(description=(
             "`received`: newest first; `deadline`: the nearest running legal deadline first, then the tips "
             "without one (decided, closed) newest first"))] = "received",
-        limit: Annotated[int | None, Query()] = None,
+        limit: Annotated[int | None, Query(json_schema_extra=LIMIT_SCHEMA)] = None,
         cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[TipSummary]:
     _, f = queue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 from sqlalchemy import insert, update
 
 from services.tips import store
@@ -121,24 +121,38 @@ class TipsContext:
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
+def _submit_tip_rules(schema: dict[str, Any]) -> None:
+    """`SubmitTip._consistent` in JSON Schema, so that the OpenAPI document allows only what the model accepts."""
+    schema["allOf"] = [
+        # anonymous (the default) carries no reporter; not anonymous needs one
+        {"if": {"properties": {"anonymous": {"const": False}}, "required": ["anonymous"]},
+         "then": {"properties": {"reporter": {"not": {"type": "null"}}}, "required": ["reporter"]},
+         "else": {"properties": {"reporter": {"type": "null"}}}},
+        # a location, or location_unknown, not both
+        {"not": {"properties": {"location": {"type": "string", "minLength": 1},
+                                "location_unknown": {"const": True}},
+                 "required": ["location", "location_unknown"]}},
+    ]
+
+
 class SubmitTip(BaseModel):
     """A tip as submitted over HTTP, by the web form, by `antq tips submit` or by another agency."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_submit_tip_rules)
 
     category: str = Field(min_length=1, max_length=64, description="A code from `GET /categories`")
     description: str = Field(min_length=1, max_length=20_000, description="What happened, and its consequences")
     location: str | None = Field(default=None, max_length=1000, description="Where it happened")
-    location_unknown: bool | None = Field(default=None, description="\"I don't remember the location\"")
+    location_unknown: StrictBool | None = Field(default=None, description="\"I don't remember the location\"")
     area_code: str | None = Field(default=None, max_length=AREA_CODE_MAX_LENGTH, pattern=AREA_PATTERN,
                                   description="Province \"PP\" or commune \"PP.CCCCC\"")
     unit_id: str | None = Field(default=None, max_length=200, description="The agency, enterprise or school")
     occurred_at: Instant | None = Field(default=None, description="When it happened (with a time zone, 2000-2199)")
-    anonymous: bool = True
+    anonymous: StrictBool = True  # strict: `0` or "yes" is not the boolean the document asks for
     reporter: ReporterIdentity | None = None
     on_behalf_of: OnBehalfOf | None = None
-    confidentiality_requested: bool = Field(default=False, description="Keep my identity confidential")
-    protection_requested: bool = Field(default=False, description="I ask for protection")
+    confidentiality_requested: StrictBool = Field(default=False, description="Keep my identity confidential")
+    protection_requested: StrictBool = Field(default=False, description="I ask for protection")
 
     @model_validator(mode="after")
     def _consistent(self) -> SubmitTip:
@@ -588,7 +602,7 @@ async def begin_verification_of(tip_id: str, uow: UnitOfWork, *, principal: Prin
 
 class VerifyTip(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    valuable: bool
+    valuable: StrictBool
     outcome: TipOutcome
     suspension_reason: SuspensionReason | None = None
     duplicate_of: str | None = Field(default=None, max_length=64)
@@ -617,7 +631,7 @@ async def verify_tip(tip_id: str, cmd: VerifyTip, uow: UnitOfWork, *, principal:
 class ExtendTip(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
-    until: datetime | None = Field(default=None, description="Up to the legal maximum (the default)")
+    until: Instant | None = Field(default=None, description="Up to the legal maximum (the default)")
 
 
 async def extend_tip(tip_id: str, cmd: ExtendTip, uow: UnitOfWork, *, principal: Principal, ctx: TipsContext,
@@ -647,7 +661,7 @@ async def close_tip(tip_id: str, cmd: CloseTip, uow: UnitOfWork, *, principal: P
 class OfficerMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=5000)
-    internal: bool = Field(default=False, description="An internal note the reporter never sees")
+    internal: StrictBool = Field(default=False, description="An internal note the reporter never sees")
 
 
 async def post_officer_message(tip_id: str, cmd: OfficerMessage, uow: UnitOfWork, *, principal: Principal,

@@ -42,7 +42,7 @@ from services.units.domain import (
 )
 from services.units.domain.activities import load_activity_kinds
 from services.units.domain.cycle import CycleState
-from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus
+from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus, kind_attribute_rules
 from services.units.handlers import CriterionBody, Guard, HistoryReport, ImportReport, ItemResult, Step
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
 from shared import places
@@ -50,10 +50,11 @@ from shared.areas import check_known_area
 from shared.auth import Principal
 from shared.blobs import BlobStorage
 from shared.contracts.events import Level, Rating, UnitKind
-from shared.contracts.instants import Instant
+from shared.contracts.instants import BoundedDate, Instant
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.http import (
     ERROR_RESPONSES,
+    LIMIT_SCHEMA,
     Page,
     bearer_principal,
     clamp_limit,
@@ -67,7 +68,7 @@ router = APIRouter()
 
 UnitId = Annotated[str, Path(min_length=1, max_length=200)]
 Year = Annotated[int, Path(ge=2000, le=2200)]
-Limit = Annotated[int | None, Query(description="1..500, default 50")]
+Limit = Annotated[int | None, Query(description="1..500, default 50", json_schema_extra=LIMIT_SCHEMA)]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 AreaCode = Annotated[str | None, Query(max_length=80, description='"PP" (province) or "PP.CCCCC" (commune)')]
 
@@ -130,8 +131,18 @@ def _guard(principal: Principal, action: str, area_code: str | None = None) -> G
 
 
 # --- models ------------------------------------------------------------------------------------------------------
+def _new_unit_rules(schema: dict[str, Any]) -> None:
+    """The kind's attributes (UnitFields), and province_code or area_code (fields_with_area derives the province
+    from area_code), in the JSON Schema of POST /units."""
+    kind_attribute_rules(schema)
+    schema["anyOf"] = [{"required": ["province_code"], "properties": {"province_code": {"type": "string"}}},
+                       {"required": ["area_code"], "properties": {"area_code": {"type": "string"}}}]
+
+
 class UnitIn(UnitFields):
     """A new unit: `area_code` ("PP" or "PP.CCCCC") may replace province_code/commune_code."""
+
+    model_config = ConfigDict(json_schema_extra=_new_unit_rules)
 
     province_code: str | None = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
     area_code: str | None = Field(default=None, max_length=80)
@@ -229,7 +240,7 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     recognized: bool
     decision_no: str | None = Field(default=None, max_length=200)
-    decided_on: date | None = Field(default=None, description="the date the People's Committee signed the "
+    decided_on: BoundedDate | None = Field(default=None, description="the date the People's Committee signed the "
                                     "decision (default: today); not after today nor before the appraisal")
     rating: Rating | None = None
     note: str | None = Field(default=None, max_length=2000)
@@ -277,6 +288,7 @@ class FrameworkList(BaseModel):
 @router.post("/units", status_code=201, response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
              summary="Register a unit")
 async def post_unit(body: UnitIn, request: Request) -> UnitOut:
+    POLICY.require(bearer_principal(request), "units.create")  # 401/403 before the fields are looked at
     data = body.model_dump(exclude_unset=True)
     if "in_scope" in data:
         data["in_scope_override"] = data.pop("in_scope")
@@ -385,8 +397,8 @@ async def unit_history(unit_id: UnitId, request: Request, limit: Limit = None, c
 @router.post("/imports/units", response_model=ImportReport, tags=["units"], responses=ERROR_RESPONSES,
              summary="Bulk import (text/csv or application/x-ndjson), idempotent on the external key",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}},
-                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+                 "text/csv": {"schema": {"description": "CSV text with a header row"}},
+                 "application/x-ndjson": {"schema": {"description": "one JSON object a line"}}}}})
 async def import_units(
     request: Request,
     rows: Annotated[Literal["all", "rejected", "none"], Query(description="which rows the report lists")] = "all",
@@ -961,8 +973,8 @@ async def list_activity_kinds(request: Request) -> ActivityKindList:
 @router.post("/history/import", response_model=HistoryReport, tags=["history"], responses=ERROR_RESPONSES,
              summary="Import past years' results and awards held (text/csv or application/x-ndjson), idempotent",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}},
-                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+                 "text/csv": {"schema": {"description": "CSV text with a header row"}},
+                 "application/x-ndjson": {"schema": {"description": "one JSON object a line"}}}}})
 async def import_history(
     request: Request,
     dry_run: Annotated[bool, Query(description="check every row and report, record nothing")] = False,
@@ -1063,7 +1075,7 @@ async def list_audit(
             summary="The report figures by year, area (hierarchical) and kind")
 async def get_stats(request: Request, year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
                     area_code: AreaCode = None, kind: UnitKind | None = None) -> Stats:
-    principal = bearer_principal(request)
+    principal = POLICY.require(bearer_principal(request), "stats.read")  # 401/403 before the area is looked at
     _check_area(area_code)
     if principal is not None and principal.role in ("officer", "leader") and principal.area and area_code is None:
         area_code = principal.area
@@ -1136,6 +1148,7 @@ async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]
                  **kw: Any) -> Response:
     """Run a batch of one cycle command (`action`, as the audit trail names it); the result (declared as
     `BatchResult`) is serialised once here, not validated again."""
+    POLICY.require(bearer_principal(request), "batches.run")  # 401/403 before the body's area is looked at
     _check_area(body.area_code)
     principal = POLICY.authorize(bearer_principal(request), "batches.run", area=body.area_code)
     assert principal is not None

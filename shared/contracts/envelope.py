@@ -10,11 +10,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts.events import EventData
 
+CLOUDEVENTS_REQUIRED = ("specversion", "id", "source", "type")
+"""The context attributes CloudEvents 1.0 requires of every event."""
+
+
+def _cloudevents_required(schema: dict[str, Any]) -> None:
+    # `specversion` has a default (producers need not name it) but is always written, as CloudEvents requires.
+    schema["required"] = [*CLOUDEVENTS_REQUIRED, *(f for f in schema.get("required", [])
+                                                   if f not in CLOUDEVENTS_REQUIRED)]
+
 
 class CloudEvent(BaseModel):
     """One event, as published on NATS. The subject equals `type`; the `Nats-Msg-Id` header equals `id`."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", json_schema_extra=_cloudevents_required)
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1, max_length=200)

@@ -1,7 +1,8 @@
 """JSON Schemas of every event (written by `make contracts`) and the check that a change stays compatible.
 
 A published schema may only grow optional fields. Removing a field, changing its type, making an optional field
-required or a required one optional, or dropping a type is a breaking change: publish a `.v2` type instead.
+required or a required one optional, or dropping a type is a breaking change: publish a `.v2` type instead. The
+one exception: a constant that every producer always wrote (it has a default) may become required.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def _resolve(schema: dict[str, Any], node: Any) -> Any:
     return node
 
 
+def always_written(field: Any) -> bool:
+    """A field every producer has always written: a constant with a non-null default (serialisation writes
+    defaults). Marking such a field required breaks no event already published (the envelope's `specversion`)."""
+    return isinstance(field, dict) and "const" in field and field.get("default") == field["const"] is not None
+
+
 def breaking_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     for name, old_schema in old.items():
@@ -85,7 +92,8 @@ def breaking_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, An
             if before != after:
                 problems.append(f"{name}.{field}: type changed from {json.dumps(before)} to {json.dumps(after)}")
         problems.extend(f"{name}.{field}: became required" if field in old_props
-                        else f"{name}.{field}: new required field" for field in new_req - old_req)
+                        else f"{name}.{field}: new required field" for field in new_req - old_req
+                        if not always_written(_resolve(old_schema, old_props.get(field))))
         problems.extend(f"{name}.{field}: no longer required" for field in old_req - new_req if field in new_props)
     return problems
 

@@ -72,6 +72,12 @@ def example(doc: dict[str, Any], schema: dict[str, Any], name: str = "", hints: 
     hints = hints or {}
     if "const" in schema:
         return schema["const"]
+    if "properties" in schema and ("anyOf" in schema or "oneOf" in schema):
+        # An object whose anyOf/oneOf only constrains it (POST /units: province_code or area_code): the object,
+        # with the first option's required fields.
+        first = resolve(doc, (schema.get("anyOf") or schema.get("oneOf"))[0])
+        schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")},
+                  "required": sorted({*schema.get("required", []), *first.get("required", [])})}
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [resolve(doc, o) for o in schema[key] if resolve(doc, o).get("type") != "null"]

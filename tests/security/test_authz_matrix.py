@@ -130,7 +130,8 @@ def tokens_for(service: Any, unit_id: str) -> dict[str, str | None]:
 
 
 def is_public(op: dict[str, Any]) -> bool:
-    return "(public" in (op.get("summary") or "").lower()
+    """The OpenAPI document's word (derived from the policy, shared.apidocs): no requirement, or an optional one."""
+    return op["security"] == [] or {} in op["security"]
 
 
 def sort_key(item: tuple[str, str, dict[str, Any]]) -> tuple[int, str]:

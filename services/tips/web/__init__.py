@@ -30,6 +30,7 @@ from services.tips.web.i18n import TEXT, language
 from shared import places
 from shared.calendar import VN_TZ
 from shared.errors import DomainError, NotFound, TooManyRequests
+from shared.http import ERROR_RESPONSES, ErrorResponse
 from shared.webpages import html_page
 from shared.webpages import stylesheet as stylesheet_response
 
@@ -132,6 +133,64 @@ async def _units_of(request: Request, commune: str | None, lang: str) -> list[di
                                                   limit=handlers.COMMUNE_UNITS_MAX + 1)]
 
 
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _form_body(fields: dict[str, str], *, required: tuple[str, ...] = (), multipart: bool = False) -> dict[str, Any]:
+    """The request body of a form handler, urlencoded (and multipart where files may come), for the OpenAPI
+    document: the fields the handler reads, as text (a browser sends nothing else; an unknown `lang` is Vietnamese,
+    a field that is too long or names nothing in the lists answers 422 with the form again)."""
+    properties: dict[str, Any] = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+    content: dict[str, Any] = {"application/x-www-form-urlencoded": {"schema": schema}}
+    if multipart:
+        files = {"files": {"type": "array", "items": {},
+                           "description": "The attachments (parts that are not files are ignored)"}}
+        content["multipart/form-data"] = {"schema": {**schema, "properties": {**properties, **files}}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+LANG = "vi (default) or en"
+SUBMIT_FORM = _form_body({
+    "lang": LANG,
+    "step": "province or commune, without JavaScript: the form again with the province's communes or the "
+            "commune's units",
+    "category": "A code from GET /categories", "description": "What happened (at most 20,000 characters)",
+    "location": "Where it happened", "location_unknown": "on: \"I don't remember the location\"",
+    "province": "A province code", "commune": "A commune code of that province", "unit": "A unit of that commune",
+    "occurred_at": "When (date and time, Vietnam time)", "who": "anonymous (default) or identified",
+    "name": "The reporter's name (identified)", "phone": "", "email": "", "id_number": "",
+    "org_name": "On behalf of an organisation", "tax_code": "",
+    "confidentiality": "on: keep my identity confidential", "protection": "on: I ask for protection",
+}, multipart=True)
+FORM_REFUSED: dict[str, Any] = {"description": "The form could not be read (too many fields or files)",
+                                "model": ErrorResponse}
+SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _page("The receipt page, or the form again at a `step`"),
+    400: FORM_REFUSED,
+    413: _page("The attachments are too large; the form again"),
+    415: _page("An attachment's type is not accepted; the form again"),
+    422: _page("The form again with what to correct: a missing or too long field, a category, commune or unit "
+               "that is not in the lists, a time outside 2000-2199 or without a zone, a name missing when "
+               "identified, a location together with \"I don't remember\""),
+    429: _page("Too many submissions from this address; the form again, with Retry-After"),
+}
+RECEIPT = "The receipt shown when the tip was submitted"
+FOLLOW_UP_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _page("The tip's status page"),
+    400: FORM_REFUSED,
+    404: _page("No tip has this receipt; the follow-up form again"),
+    429: _page("Too many look-ups from this address; the follow-up form again, with Retry-After"),
+}
+REPLY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **FOLLOW_UP_ANSWERS,
+    200: _page("The tip's status page with the message sent"),
+    409: _page("The tip is closed: it takes no more messages; the status page"),
+    422: _page("The message is empty; the status page"),
+}
+
+
 @router.get("/", response_class=HTMLResponse, summary="The tip submission page (public)")
 async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
@@ -141,7 +200,8 @@ async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse
                   provinces=places.provinces(), communes=(), units=[])
 
 
-@router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)")
+@router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)",
+             responses=SUBMIT_ANSWERS, openapi_extra=SUBMIT_FORM)
 async def submit_form(request: Request) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
     ctx = ctx_of(request)
@@ -221,7 +281,9 @@ def _limited(request: Request, lang: str) -> Response | None:
     return None
 
 
-@router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)")
+@router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)",
+             responses=FOLLOW_UP_ANSWERS,
+             openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT}, required=("receipt",)))
 async def follow_up_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.follow_up")
     form = await request.form(max_files=0, max_fields=10)
@@ -232,7 +294,11 @@ async def follow_up_form(request: Request) -> Response:
     return await _status_page(request, (_field(form, "receipt") or "")[:100], lang)
 
 
-@router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)")
+@router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)",
+             responses=REPLY_ANSWERS,
+             openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT,
+                                                  "text": "The message (cut at 5,000 characters)"},
+                                      required=("receipt", "text")))
 async def reply_form(request: Request) -> Response:
     POLICY.authorize(None, "tips.reporter_message")
     form = await request.form(max_files=0, max_fields=10)
@@ -253,7 +319,8 @@ async def reply_form(request: Request) -> Response:
     return await _status_page(request, receipt, lang, notice=TEXT[lang]["reply_sent"])
 
 
-@router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)")
+@router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)",
+            responses=ERROR_RESPONSES)
 async def province_communes(request: Request,
                             province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
@@ -277,6 +344,7 @@ class CommuneUnits(BaseModel):
 
 @router.get("/places/{commune_code}/units", response_model=CommuneUnits,
             summary="A commune's units for the submission form's list (public)",
+            responses=ERROR_RESPONSES,
             description="The units registered in exactly this commune (name and kind only), from the tips "
                         "service's own read model of units; limited per client like the other public routes "
                         "(429 with Retry-After); 404 for a code that is not a commune of the national list.")

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.events import ActivityKind, ActivityReported, ActivityReportedV2, EventData
+from shared.contracts.instants import BoundedDate
 from shared.errors import Invalid, NotFound
 
 from .calendar import assessment_year_of, local_date
@@ -168,7 +169,7 @@ class ActivityFields(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
     kind: str = Field(min_length=1, max_length=64, description="a code of GET /activity-kinds")
-    held_on: date
+    held_on: BoundedDate = Field(description="the day it was held (2000-2199, not after today)")
     figures: dict[str, int] = Field(default_factory=dict, description="figure code → whole number, as the kind "
                                     "declares them (GET /activity-kinds)")
     participants: int | None = Field(default=None, ge=0, le=MAX_FIGURE)

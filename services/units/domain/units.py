@@ -57,10 +57,23 @@ class Contact(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
+def kind_attribute_rules(schema: dict[str, Any]) -> None:
+    """`UnitFields._kind_attributes` in JSON Schema: size, school_level and armed_forces belong to one kind each."""
+    schema["allOf"] = [
+        {"if": {"properties": {"kind": {"const": "enterprise"}}, "required": ["kind"]},
+         "else": {"properties": {"size": {"type": "null"}}}},
+        {"if": {"properties": {"kind": {"const": "school"}}, "required": ["kind"]},
+         "else": {"properties": {"school_level": {"type": "null"}}}},
+        {"if": {"properties": {"kind": {"const": "agency"}}, "required": ["kind"]},
+         "else": {"properties": {"armed_forces": {"not": {"const": True}}}}},
+    ]
+
+
 class UnitFields(BaseModel):
     """The editable identity of a unit: what `POST /units`, an import row or `UnitUpserted` may give."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra=kind_attribute_rules)
 
     name: str = Field(min_length=1, max_length=500)
     kind: UnitKind

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
+
+from shared.contracts.envelope import CloudEvent
 from shared.contracts.events import CATALOGUE, EVENT_TYPES, INBOUND
 from shared.contracts.jsonschema import breaking_changes, current_schemas, published
 
@@ -50,3 +55,28 @@ def test_new_required_field_and_type_change_are_breaking_but_new_optional_field_
     problems = breaking_changes(old, new)
     assert any("province: new required field" in p for p in problems)
     assert any("year: type changed" in p for p in problems)
+
+
+def test_the_envelope_requires_what_cloudevents_requires_and_every_event_written_passes() -> None:
+    """CloudEvents 1.0 requires `specversion`, `id`, `source` and `type`: the published envelope schema says so,
+    an event as the relay writes it validates, and one without any of them does not."""
+    envelope = published()["envelope"]
+    assert {"specversion", "id", "source", "type"} <= set(envelope["required"])
+    assert envelope["properties"]["specversion"]["const"] == "1.0"
+    validator = Draft202012Validator(envelope, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    data = {"name": "Bến Thành"}
+    event = json.loads(CloudEvent(id="e-1", source="antq/units", type="antq.units.Example.v1",
+                                  time=datetime(2026, 1, 2, tzinfo=UTC), data=data).to_bytes())
+    assert event["specversion"] == "1.0"
+    validator.validate(event)
+    for attribute in ("specversion", "id", "source", "type"):
+        assert not validator.is_valid({k: v for k, v in event.items() if k != attribute}), attribute
+
+
+def test_a_constant_every_producer_wrote_may_become_required_but_no_other_field() -> None:
+    old = current_schemas()
+    new = copy.deepcopy(old)
+    old["envelope"]["required"].remove("specversion")
+    assert breaking_changes(old, new) == []
+    old["envelope"]["required"].remove("source")
+    assert breaking_changes(old, new) == ["envelope.source: became required"]
