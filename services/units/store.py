@@ -82,6 +82,9 @@ units = Table(
     Index("ix_units_area_kind", "province_code", "commune_code", "kind"),
     Index("ix_units_name", "name", "unit_id"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
+    # Registry search on PostgreSQL: trigrams of the folded text (migration 0006; SQLite reads the table).
+    Index("ix_units_search_trgm", "search", postgresql_using="gin",
+          postgresql_ops={"search": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 unit_models = Table(

@@ -176,7 +176,8 @@ async def import_sample(proc: Process, token: str, n: int) -> dict[str, Any]:
             first_rejection = first_rejection or (report["rows"] or [None])[0]
     took = time.perf_counter() - started
     rate = imported / took if took else 0.0
-    return {"units": imported, "rejected": rejected, "first_rejection": first_rejection, "requests": len(grouped), "seconds": round(took, 2), "units_per_s": round(rate, 1),
+    return {"units": imported, "rejected": rejected, "first_rejection": first_rejection,
+            "requests": len(grouped), "seconds": round(took, 2), "units_per_s": round(rate, 1),
             "cpu_ms_per_unit": round((cpu_seconds(proc.pid) - cpu0) / max(imported, 1) * 1000, 3),
             "extrapolated_full_s": round(FULL_UNITS / rate, 0) if rate else None}
 
@@ -335,18 +336,22 @@ async def sequential(port: int, requests: Sequence[bytes]) -> dict[str, Any]:
     conn = HttpConnection("127.0.0.1", port)
     latencies: list[float] = []
     errors = 0
+    first_error = None
     try:
         for raw in requests[:2]:
             await conn.send(raw)
         for raw in requests:
             t = time.perf_counter()
-            status, _ = await conn.send(raw)
+            status, body = await conn.send(raw)
             latencies.append(time.perf_counter() - t)
-            errors += status != 200
+            if status != 200:
+                errors += 1
+                first_error = first_error or f"{status} {body[:300].decode(errors='replace')}"
     finally:
         conn.close()
-    return {"requests": len(latencies), "errors": errors, "p50_ms": ms(percentile(latencies, 50)),
-            "p99_ms": ms(percentile(latencies, 99)), "max_ms": ms(max(latencies))}
+    return {"requests": len(latencies), "errors": errors, "first_error": first_error,
+            "p50_ms": ms(percentile(latencies, 50)), "p99_ms": ms(percentile(latencies, 99)),
+            "max_ms": ms(max(latencies))}
 
 
 def _get(path: str, token: str) -> bytes:
@@ -413,7 +418,7 @@ async def measure_reads(world: World, urls: dict[str, str], n: int) -> dict[str,
     return out
 
 
-# --- 4. replicas -------------------------------------------------------------------------------------------------------
+# --- 4. replicas ------------------------------------------------------------------------------------------------------
 def _tip_body(i: int) -> bytes:
     communes = places.communes_of(PROVINCE)
     return encode_request("POST", "/tips", body={
