@@ -83,6 +83,7 @@ units = Table(
     Index("ix_units_name", "name", "unit_id"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
     # Every column /stats counts: its counts are index-only scans (migration 0006).
+    Index("ix_units_province_name", "province_code", "name", "unit_id"),  # a province's registry pages (0006)
     Index("ix_units_stats", "province_code", "commune_code", "kind", "status", "in_scope", "out_of_scope_rule"),
     # Registry search on PostgreSQL: trigrams of the folded text (migration 0006; SQLite reads the table).
     Index("ix_units_search_trgm", "search", postgresql_using="gin",

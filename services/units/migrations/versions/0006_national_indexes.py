@@ -2,6 +2,8 @@
 
 - `ix_units_stats` and `ix_cycles_stats` hold every column `/stats` counts, so that its counts are index-only
   scans of a few MiB instead of reading every unit's and cycle's JSON (the whole table) for each figure;
+- `ix_units_province_name`: a province officer's registry page walks the province's units in name order and
+  stops at a page (before, the nation's `ix_units_name` was walked, skipping every other province's units);
 - on PostgreSQL a trigram index on the folded search text, so that `GET /units?q=` finds words anywhere in a
   million units without reading them all. SQLite (one province) reads the table for search as before.
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 def upgrade() -> None:
     op.create_index("ix_units_stats", "units",
                     ["province_code", "commune_code", "kind", "status", "in_scope", "out_of_scope_rule"])
+    op.create_index("ix_units_province_name", "units", ["province_code", "name", "unit_id"])
     op.create_index("ix_cycles_stats", "cycles", ["year", "state", "late", "rating", "unit_id"])
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
@@ -48,4 +51,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_units_search_trgm")
     op.drop_index("ix_cycles_stats", table_name="cycles")
+    op.drop_index("ix_units_province_name", table_name="units")
     op.drop_index("ix_units_stats", table_name="units")
