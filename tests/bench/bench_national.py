@@ -505,7 +505,12 @@ async def replicas_run(world: World, urls: dict[str, str], count: int, *, second
     return {"replicas": count, "tips_accepted": accepted, "errors": errors, "tips_per_s": round(accepted / posted_s, 1),
             "post_p50_ms": ms(percentile(latencies, 50)), "post_p99_ms": ms(percentile(latencies, 99)),
             "events_handled": handled, "events_per_s": round(handled / max(last - first, 0.25), 1),
-            "notify_caught_up": handled >= accepted, "cpu_s": cpu}
+            "notify_caught_up": handled >= accepted, "cpu_s": cpu,
+            "tips_cpu_ms_per_tip": round(sum(v for k, v in cpu.items() if k.startswith("tips")) / max(accepted, 1)
+                                         * 1000, 1),
+            "notify_cpu_ms_per_event": round(sum(v for k, v in cpu.items() if k.startswith("notify"))
+                                             / max(handled, 1) * 1000, 1),
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 # --- the whole step ---------------------------------------------------------------------------------------------------
