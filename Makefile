@@ -54,9 +54,10 @@ bench: $(STAMP)
 	$(PY) -m tests.bench
 
 ## A country on PostgreSQL (ANTQ_TEST_POSTGRES_URL): 1M units, 1M tips, 10M notifications; ANTQ_NATIONAL_SCALE=0.1
-## for a tenth. Writes bench-national.json.
+## for a tenth. Writes build/bench-national.json.
 bench-national: $(STAMP)
-	$(PY) -m tests.bench --only national --json bench-national.json
+	@mkdir -p build
+	$(PY) -m tests.bench --only national --json build/bench-national.json
 
 reliability: $(STAMP)
 	$(PY) -m pytest tests/reliability -m slow -q -p no:randomly
