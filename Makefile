@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: compose-test lock run test test-fast lint typecheck imports contracts bench reliability fuzz cluster audit tools clean check
+.PHONY: compose-test lock run test test-fast lint typecheck imports contracts bench bench-national reliability fuzz cluster audit tools clean check
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ contracts: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+## A country on PostgreSQL (ANTQ_TEST_POSTGRES_URL): 1M units, 1M tips, 10M notifications; ANTQ_NATIONAL_SCALE=0.1
+## for a tenth. Writes build/bench-national.json.
+bench-national: $(STAMP)
+	@mkdir -p build
+	$(PY) -m tests.bench --only national --json build/bench-national.json
 
 reliability: $(STAMP)
 	$(PY) -m pytest tests/reliability -m slow -q -p no:randomly

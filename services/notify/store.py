@@ -78,6 +78,8 @@ deliveries = Table(
     Index("ix_deliveries_recipient", "recipient_id", "created_at"),
     Index("ix_deliveries_status_created", "status", "created_at"),
     Index("ix_deliveries_digest", "digest_id"),
+    # An inbox page walks this newest first and stops at the page (migration 0003).
+    Index("ix_deliveries_inbox", "channel", "created_at", "notification_id"),
 )
 
 # Read state per reader: an area's inbox is shared by its officers, and each of them reads it on their own.

@@ -86,6 +86,11 @@ units = Table(
     Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind"),
     Index("ix_units_commune_name", "province_code", "commune_code", "name", "unit_id", "in_scope", "status", "kind"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
+    # Every column /stats counts: its counts are index-only scans (migration 0006).
+    Index("ix_units_stats", "province_code", "commune_code", "kind", "status", "in_scope", "out_of_scope_rule"),
+    # Registry search on PostgreSQL: trigrams of the folded text (migration 0006; SQLite reads the table).
+    Index("ix_units_search_trgm", "search", postgresql_using="gin",
+          postgresql_ops={"search": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 unit_models = Table(
@@ -124,6 +129,7 @@ cycles = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("data", JSON, nullable=False),
     Index("ix_cycles_year_state", "year", "state"),
+    Index("ix_cycles_stats", "year", "state", "late", "rating", "unit_id"),  # /stats, index-only (migration 0007)
 )
 
 # A denied cycle's reasons, one row each, so the report can count denials by reason in SQL.

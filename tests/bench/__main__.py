@@ -4,7 +4,8 @@ the same run on the same machine, then a summary table. Loopback only; bounded i
     python -m tests.bench                      # everything (about 6-8 minutes on 2 cores)
     python -m tests.bench --quick              # small sizes, about a minute: a sanity check, not figures
     python -m tests.bench --only intake,e2e    # some of: memory intake consumer consumers relay e2e campaign
-                                               # platform console workboard reports
+                                               # platform console workboard reports national
+    python -m tests.bench --only national --national-scale 0.1   # a country on PostgreSQL, a tenth of it
     python -m tests.bench --json results.json  # also write every figure as JSON
 
 NATS: `ANTQ_TEST_NATS_URL` if set, else a nats-server started for the run with the production store settings
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +36,7 @@ from tests.bench import (
     bench_consumers,
     bench_e2e,
     bench_intake,
+    bench_national,
     bench_relay,
     bench_reports,
     bench_workboard,
@@ -41,7 +44,8 @@ from tests.bench import (
 from tests.bench.common import bench_nats
 
 STEPS = ("memory", "intake", "consumer", "consumers", "relay", "e2e", "campaign", "platform", "console", "workboard",
-         "reports")
+         "reports", "national")
+DEFAULT_STEPS = STEPS[:-1]  # `national` (PostgreSQL at national size) runs on its own: `make bench-national`
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Sizes:
     workboard_commune: int
     workboard_province: int
     report_units: int
+    national_scale: float = 1.0
 
 
 FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, relay_events=10_000, e2e_seconds=15,
@@ -65,7 +70,7 @@ FULL = Sizes(intake_seconds=6, consumer_events=3000, consumers_events=10_000, re
              workboard_commune=2000, workboard_province=25_000, report_units=25_000)
 QUICK = Sizes(intake_seconds=2, consumer_events=300, consumers_events=200, relay_events=1000, e2e_seconds=3,
               campaign_units=500, platform_units=100, console_tips=500, console_seconds=3,
-              workboard_commune=100, workboard_province=300, report_units=200)
+              workboard_commune=100, workboard_province=300, report_units=200, national_scale=0.001)
 
 
 @dataclass
@@ -195,6 +200,24 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
                     f"p50 {_f(r['pdf']['p50_ms'])} ms, max {_f(r['pdf']['max_ms'])} ms; building the file alone "
                     f"p50 {_f(b['pdf']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
                     _f(r["pdf"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd)]
+    if name == "national":
+        cmd += f" --national-scale {r['scale']}"
+        size = (f"{r['build']['units']['units']:,} units, {r['build']['tips']['tips']:,} tips, "
+                f"{r['build']['notifications']['notifications']:,} notifications")
+        imp = r["import"]
+        out = [Row(f"national on PostgreSQL: bulk import ({imp['units']:,} units over every commune)",
+                   f"{_f(imp['units_per_s'])} units/s; {imp['cpu_ms_per_unit']} ms CPU/unit",
+                   f"1,000,000 units would take {_f(imp['extrapolated_full_s'], ' s')} (extrapolated)", "-", cmd)]
+        for read, m in r["reads"].items():
+            out.append(Row(f"national on PostgreSQL: {bench_national.READ_LABELS[read]} ({size})",
+                           f"p50 {_f(m['p50_ms'])} ms, p99 {_f(m['p99_ms'])} ms ({m['requests']} requests)",
+                           f"goal p99 < {m['goal_p99_ms']} ms: {'met' if m['met'] else 'missed'}", "-", cmd))
+        for rep in r["replicas"]:
+            out.append(Row(f"national on PostgreSQL: {rep['replicas']} replica(s) of tips and notify",
+                           f"{_f(rep['tips_per_s'])} tips/s (p99 {_f(rep['post_p99_ms'])} ms), "
+                           f"{_f(rep['events_per_s'])} events/s", "CPU s " + ", ".join(
+                               f"{k} {v}" for k, v in rep["cpu_s"].items()), "-", cmd))
+        return out
     return []
 
 
@@ -223,6 +246,7 @@ async def run_steps(steps: list[str], sizes: Sizes, nats_url: str) -> dict[str, 
         "workboard": (lambda: bench_workboard.run(nats_url, commune_units=sizes.workboard_commune,
                                                   province_units=sizes.workboard_province), 900),
         "reports": (lambda: bench_reports.run(nats_url, sizes.report_units), 600),
+        "national": (lambda: bench_national.run(nats_url, scale=sizes.national_scale), 6 * 3600),
     }
     results: dict[str, Any] = {}
     for name in steps:
@@ -245,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmarks run")
-    parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps of: {' '.join(STEPS)}")
+    parser.add_argument("--national-scale", type=float, default=None,
+                        help="size of `national` (1 = 1M units, 1M tips, 10M notifications; default "
+                             "ANTQ_NATIONAL_SCALE, else 1, or 0.001 with --quick)")
+    parser.add_argument("--only", default=",".join(DEFAULT_STEPS), help=f"comma-separated steps of: {' '.join(STEPS)}")
     parser.add_argument("--json", default=None, help="write every figure to this file")
     args = parser.parse_args(argv)
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -254,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown step(s): {', '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING)
     sizes = QUICK if args.quick else FULL
+    scale = args.national_scale if args.national_scale is not None else (
+        None if args.quick else bench_national.scale_from_env())
+    if scale is not None:
+        sizes = dataclasses.replace(sizes, national_scale=scale)
     started = time.perf_counter()
     with bench_nats() as (nats_url, source):
         print(f"antq benchmarks on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
