@@ -147,8 +147,34 @@ def route_callables(route: Any) -> Iterator[Callable[..., Any]]:
 
 
 def consulted_actions(route: Any, actions: set[str]) -> set[str]:
-    """The policy actions that the route's endpoint and dependencies name."""
-    return {name for call in route_callables(route) for name in string_literals(call) if name in actions}
+    """The policy actions that the route's endpoint and dependencies name, or the helpers of their own module that
+    they call (an endpoint that hands its request to `_export(request, "xlsx")` consults what `_export` names)."""
+    return {name for call in route_callables(route) for helper in module_helpers(call)
+            for name in string_literals(helper) if name in actions}
+
+
+def module_helpers(call: Callable[..., Any], seen: set[Callable[..., Any]] | None = None) -> list[Callable[..., Any]]:
+    """`call` and the functions of its own module that it names, transitively."""
+    seen = set() if seen is None else seen
+    if call in seen:
+        return []
+    seen.add(call)
+    found = [call]
+    module = getattr(call, "__module__", None)
+    for name in names_used(call):
+        value = getattr(call, "__globals__", {}).get(name)
+        if inspect.isfunction(value) and value.__module__ == module:
+            found += module_helpers(inspect.unwrap(value), seen)
+    return found
+
+
+@cache
+def names_used(call: Callable[..., Any]) -> frozenset[str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(call))
+    except (OSError, TypeError):
+        return frozenset()
+    return frozenset(node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name))
 
 
 @cache

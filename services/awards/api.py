@@ -23,6 +23,7 @@ from shared.areas import AREA_CODE_PATTERN, check_known_area
 from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import local_date
+from shared.contracts.instants import BoundedDate
 from shared.errors import DomainError, Invalid, NotFound
 from shared.http import (
     ERROR_RESPONSES,
@@ -194,8 +195,8 @@ class ApproveIn(BaseModel):
         default=None, max_length=10,
         description="a person's standing at approval, e.g. [\"prosecuted\"] or [\"disciplined\"] ([] for none); "
                     "when omitted, the standing given at nomination is checked again")
-    decided_on: date | None = Field(default=None, description="the date the decision bears (recorded in the "
-                                                               "audit trail; the award's `decided_on`)")
+    decided_on: BoundedDate | None = Field(default=None, description="the date the decision bears (recorded in "
+                                                                      "the audit trail; the award's `decided_on`)")
 
 
 class BatchApproveIn(BaseModel):
@@ -204,7 +205,7 @@ class BatchApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     award_ids: list[str] = Field(min_length=1, max_length=500)
     decision_no: str = Field(min_length=1, max_length=200)
-    decided_on: date | None = None
+    decided_on: BoundedDate | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
