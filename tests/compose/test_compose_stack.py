@@ -21,12 +21,13 @@ import pytest
 
 from services.tips.domain import seal
 from shared.calendar import assessment_year_of
+from shared.settings import PROCESSES
 from shared.testing import free_port
 from tests.compose.stack import Stack, images, podman_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-APP_SERVICES = ("units", "tips", "awards", "notify", "console")
+APP_SERVICES = PROCESSES  # every service of shared/service_registry.py
 MONITORING = ("prometheus",)
 PORT_VARIABLES = {"units": "ANTQ_UNITS_PORT", "tips": "ANTQ_TIPS_PORT", "awards": "ANTQ_AWARDS_PORT",
                   "notify": "ANTQ_NOTIFY_PORT", "console": "ANTQ_CONSOLE_PORT", "nats": "ANTQ_NATS_PORT",
