@@ -427,7 +427,7 @@ class Load:
     async def one(self, kind: str) -> Op | None:
         self._seq += 1
         op = Op(kind, f"rel-{uuid.uuid4().hex[:12]}-{self._seq}")
-        fn: Callable[[Op], Awaitable[bool]] = getattr(self, f"_{kind}")
+        fn = self._steps()[kind]
         t0 = time.monotonic()
         try:
             if not await fn(op):
@@ -458,6 +458,12 @@ class Load:
         assert self.http is not None
         return await self.http.post(self.p.url(service) + path, json=body,
                                     headers=self.p.admin() if auth else {})
+
+    def _steps(self) -> dict[str, Callable[[Op], Awaitable[bool]]]:
+        """Each kind of operation of the load (WEIGHTS) and the step that performs it."""
+        return {"tip_http": self._tip_http, "tip_inbound": self._tip_inbound, "unit_inbound": self._unit_inbound,
+                "incident_inbound": self._incident_inbound, "unit_http": self._unit_http,
+                "unit_decision": self._unit_decision, "award_approval": self._award_approval}
 
     async def _tip_http(self, op: Op) -> bool:
         r = await self._post("tips", "/tips", {
