@@ -165,12 +165,6 @@ _.footer
 # services/console/unit_imports.py (units_import.html)
 _.percent
 
-# --- Pydantic validation: fields of the sanitiser test's models, which only validation reads
-# tests/unit/shared/test_error_sanitiser.py
-street
-contact
-tags
-
 # --- schemathesis hooks (registered by decorator, loaded through SCHEMATHESIS_HOOKS)
 # tests/security/fuzz_hooks.py
 schema_valid_request_passes_the_request_model
