@@ -34,12 +34,14 @@ def install_context(app: FastAPI, ctx: Any) -> None:
     setattr(app.state, CONTEXT_KEY, ctx)
 
 
-def context(request: Request) -> Any:
+# The dependencies are coroutines: FastAPI runs a plain `def` dependency in a worker thread, a hop per request
+# that the intake path cannot afford.
+async def context(request: Request) -> Any:
     """The service context `app.py` installed (typed by each service's `Ctx` alias)."""
     return getattr(request.app.state, CONTEXT_KEY)
 
 
-def caller(request: Request) -> Principal:
+async def caller(request: Request) -> Principal:
     """The verified bearer principal; 401 when there is none."""
     principal = bearer_principal(request)
     if principal is None:
@@ -47,8 +49,13 @@ def caller(request: Request) -> Principal:
     return principal
 
 
+async def maybe_caller(request: Request) -> Principal | None:
+    """The verified bearer principal, or None without an Authorization header (an invalid token is 401)."""
+    return bearer_principal(request)
+
+
 Caller = Annotated[Principal, Depends(caller)]
-MaybeCaller = Annotated[Principal | None, Depends(bearer_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(maybe_caller)]
 
 
 def _invalid() -> Invalid:
@@ -94,16 +101,22 @@ class Paging:
             raise _invalid()
         return tuple(_decode_part(v, k) for v, k in zip(values, shape, strict=True))
 
-    def page(self, items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> Page[T]:
-        """The page of `items` (fetched with `limit + 1` or `limit` rows): a next cursor from the last item's sort
-        key when the page is full."""
+    @property
+    def probe(self) -> int:
+        """How many rows to fetch to know whether there is a next page: one more than the page."""
+        return self.limit + 1
+
+    def page(self, items: Sequence[T], key: Callable[[T], tuple[Any, ...]], *, probed: bool = False) -> Page[T]:
+        """The page of `items`, with a next cursor from the last item's sort key when there may be more: when the
+        query fetched `probe` rows (`probed=True`), only if the extra row came; otherwise whenever the page is
+        full."""
         shown = list(items[: self.limit])
-        more = len(items) > self.limit or len(shown) == self.limit
+        more = len(items) > self.limit if probed else len(shown) == self.limit
         next_cursor = encode_cursor([_encode_part(v) for v in key(shown[-1])]) if more and shown else None
         return Page(items=shown, next_cursor=next_cursor)
 
 
-def paging(cursor: Annotated[str | None, Query(description="From the previous page's `next_cursor`")] = None,
+async def paging(cursor: Annotated[str | None, Query(description="From the previous page's `next_cursor`")] = None,
            limit: Annotated[int | None, Query(json_schema_extra=LIMIT_SCHEMA,
                                               description="Page size: 50 by default, at most 500")] = None,
            ) -> Paging:
