@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.tips import handlers, store
+from services.tips.context import TipsContext
 from services.tips.handlers import (
     AREA_PATTERN,
     CloseTip,
@@ -23,7 +24,6 @@ from services.tips.handlers import (
     IncomingFile,
     OfficerMessage,
     SubmitTip,
-    TipsContext,
     TriageTip,
     VerifyTip,
 )
@@ -33,18 +33,9 @@ from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, TipChannel, UnitKind
-from shared.contracts.instants import bounded_instant
-from shared.errors import Invalid
-from shared.http import (
-    ERROR_RESPONSES,
-    LIMIT_SCHEMA,
-    Page,
-    bearer_principal,
-    clamp_limit,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-)
+from shared.deps import MaybeCaller, PageQuery, Paging, context
+from shared.errors import Invalid, safe_details
+from shared.http import ERROR_RESPONSES, Page, bearer_principal
 from shared.ratelimit import RateLimiter
 
 router = APIRouter()
@@ -55,38 +46,27 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 
 # --- plumbing ------------------------------------------------------------------------------------------------------
-class RateLimits:
-    def __init__(self, *, submit_per_minute: float, follow_up_per_minute: float, staff_submit_per_minute: float,
-                 lookup_per_minute: float = 120):
-        self.submit = RateLimiter("tip submission", rate=submit_per_minute, per=60)
-        # The submission form's lists (a province's communes, a commune's units): a few per form filled in.
-        self.lookup = RateLimiter("submission form lists", rate=lookup_per_minute, per=60)
-        self.follow_up = RateLimiter("tip follow-up", rate=follow_up_per_minute, per=60)
-        self.staff_submit = RateLimiter("tip entry by staff", rate=staff_submit_per_minute, per=60)
-
-
-async def submit_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
-    """Public intake is limited per client address. Officers entering tips for reporters work from one station
-    address, so a valid officer or admin token is limited per person instead (a bad token is 401)."""
-    limits: RateLimits = request.app.state.tips_limits
-    principal = bearer_principal(request)
-    if principal is not None and principal.role in POLICY.rule("tips.submit_for_reporter").grants:
-        limits.staff_submit.check(RateLimiter.key_of(f"{principal.role}:{principal.sub}"))
-    else:
-        limits.submit(request)
-
-
-async def follow_up_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
-    request.app.state.tips_limits.follow_up(request)
-
-
-def ctx_of(request: Request) -> TipsContext:
-    ctx: TipsContext = request.app.state.tips_ctx
+async def tips_context(request: Request) -> TipsContext:  # async: FastAPI runs a plain def in a thread
+    """The context app.py installed (`shared.deps.context`), without a thread hop on the intake path."""
+    ctx: TipsContext = context(request)
     return ctx
 
 
-def officer(request: Request, action: str) -> Principal:
-    return POLICY.require_caller(bearer_principal(request), action)
+Ctx = Annotated[TipsContext, Depends(tips_context)]
+
+
+async def submit_limit(request: Request, ctx: Ctx) -> None:  # async: FastAPI runs a plain def in a thread
+    """Public intake is limited per client address. Officers entering tips for reporters work from one station
+    address, so a valid officer or admin token is limited per person instead (a bad token is 401)."""
+    principal = bearer_principal(request)  # verified once per request, kept in request.state
+    if principal is not None and principal.role in POLICY.rule("tips.submit_for_reporter").grants:
+        ctx.limits.staff_submit.check(RateLimiter.key_of(f"{principal.role}:{principal.sub}"))
+    else:
+        ctx.limits.submit(request)
+
+
+async def follow_up_limit(request: Request, ctx: Ctx) -> None:  # async: FastAPI runs a plain def in a thread
+    ctx.limits.follow_up(request)
 
 
 # --- response models -------------------------------------------------------------------------------------------------
@@ -276,18 +256,18 @@ class RevealedIdentity(BaseModel):
 # --- public ----------------------------------------------------------------------------------------------------------
 @router.get("/categories", response_model=CategoriesOut, tags=["public"],
             summary="The versioned list of tip categories (public)")
-async def get_categories(request: Request) -> CategoriesOut:
+async def get_categories(ctx: Ctx) -> CategoriesOut:
     POLICY.authorize(None, "tips.categories")
-    cats = ctx_of(request).categories
+    cats = ctx.categories
     return CategoriesOut(version=cats.version, effective_from=cats.effective_from,
                          categories=[CategoryOut(**c.model_dump()) for c in cats.categories])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,
             summary="The public keys agencies seal a forwarded tip's reporter_jwe to (public), current first")
-async def jwks(request: Request) -> JSONResponse:
+async def jwks(ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "tips.inbound_keys")
-    return JSONResponse(ctx_of(request).inbound_keys().jwks(), headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse(ctx.inbound_keys().jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 def accepted_response(accepted: handlers.Accepted) -> JSONResponse:
@@ -299,9 +279,9 @@ def accepted_response(accepted: handlers.Accepted) -> JSONResponse:
 @router.post("/tips", status_code=202, response_model=TipAccepted, tags=["public"],
              summary="Submit a tip (public; anonymous allowed)", responses=ERROR_RESPONSES,
              dependencies=[Depends(submit_limit)])
-async def post_tip(body: SubmitTip, request: Request) -> JSONResponse:
+async def post_tip(body: SubmitTip, ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
-    accepted = await handlers.submit_tip(body, db=request.app.state.service.db, ctx=ctx_of(request), channel="api")
+    accepted = await handlers.submit_tip(body, ctx=ctx, channel="api")
     return accepted_response(accepted)
 
 
@@ -328,7 +308,7 @@ async def read_uploads(uploads: list[StarletteUpload] | list[UploadFile], ctx: T
              responses=ERROR_RESPONSES | {413: {"description": "the request body is too large"}},
              dependencies=[Depends(submit_limit)])
 async def post_tip_with_attachments(
-        request: Request,
+        ctx: Ctx,
         tip: Annotated[str, Form(min_length=1, description="The same JSON object as the body of POST /tips")],
         files: Annotated[list[UploadFile], File(default_factory=list, description="Images, video, documents")],
 ) -> JSONResponse:
@@ -336,32 +316,27 @@ async def post_tip_with_attachments(
     try:
         cmd = SubmitTip.model_validate_json(tip)
     except ValidationError as exc:
-        raise Invalid("the tip part does not match the schema", details=[
-            {"loc": ["tip", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_input=False)]) from None
-    ctx = ctx_of(request)
+        raise Invalid("the tip part does not match the schema", details=safe_details(exc, prefix=("tip",))) from None
     incoming = await read_uploads(files or [], ctx)
-    accepted = await handlers.submit_tip(cmd, db=request.app.state.service.db, ctx=ctx, channel="api",
-                                         files=incoming)
+    accepted = await handlers.submit_tip(cmd, ctx=ctx, channel="api", files=incoming)
     return accepted_response(accepted)
 
 
 @router.post("/tips/follow-up", response_model=FollowUpOut, tags=["public"],
              summary="A tip's status, public timeline and messages, by receipt (public)",
              responses=ERROR_RESPONSES, dependencies=[Depends(follow_up_limit)])
-async def post_follow_up(body: ReceiptIn, request: Request) -> JSONResponse:
+async def post_follow_up(body: ReceiptIn, ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "tips.follow_up")
-    view = await handlers.follow_up(body.receipt, db=request.app.state.service.db, ctx=ctx_of(request))
+    view = await handlers.follow_up(body.receipt, ctx=ctx)
     return JSONResponse(FollowUpOut.model_validate(view).model_dump(mode="json"), headers=NO_STORE)
 
 
 @router.post("/tips/follow-up/messages", status_code=201, response_model=MessagePosted, tags=["public"],
              summary="Write to the officers handling a tip, by receipt (public)",
              responses=ERROR_RESPONSES, dependencies=[Depends(follow_up_limit)])
-async def post_follow_up_message(body: ReporterMessageIn, request: Request) -> JSONResponse:
+async def post_follow_up_message(body: ReporterMessageIn, ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "tips.reporter_message")
-    message_id = await handlers.post_reporter_message(body.receipt, body.text, db=request.app.state.service.db,
-                                                      ctx=ctx_of(request))
+    message_id = await handlers.post_reporter_message(body.receipt, body.text, ctx=ctx)
     return JSONResponse({"message_id": message_id}, status_code=201, headers=NO_STORE)
 
 
@@ -383,7 +358,8 @@ class QueueCounts(BaseModel):
 
 
 async def queue_filter(
-        request: Request,
+        caller: MaybeCaller,
+        ctx: Ctx,
         status: Annotated[str | None, Query(max_length=32, description="a state, or `open` (received, triaged "
                                                                        "or verifying)")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
@@ -397,75 +373,62 @@ async def queue_filter(
             "a running deadline not passed yet falls within this many days"))] = None,
 ) -> tuple[Principal, store.QueueFilter]:
     """The queue's filters and the caller, authorised: an officer sees their own area (and below) only."""
-    principal = officer(request, "tips.list")
+    principal = POLICY.require_caller(caller, "tips.list")
     check_known_area(area_code)
     if area_code is not None:
         POLICY.authorize(principal, "tips.list", area=area_code)
     scope = None if principal.role == "admin" else principal.area
-    ctx = ctx_of(request)
     return principal, store.QueueFilter(
         now=ctx.now(), scope=scope, officer=principal.sub, status=status, category=category,
         area_code=area_code, overdue=overdue, priority=priority, channel=channel, assigned=assigned,
         due_within_days=due_within_days, intake_desk=serves_intake_desk(principal.area, ctx.intake_desk))
 
 
-def _deadline_cursor(cursor: str | None) -> tuple[str, datetime, str] | None:
+def _deadline_after(paging: Paging) -> tuple[str, datetime, str] | None:
     """A `sort=deadline` cursor: [phase, instant, tip id], phase "due" (by due time) or "none" (no deadline)."""
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 3 and all(isinstance(v, str) for v in after)
-            and after[0] in ("due", "none")):
+    after = paging.after(str, datetime, str)
+    if after is not None and after[0] not in ("due", "none"):
         raise Invalid("cursor is not valid", code="invalid_cursor")
-    try:
-        return after[0], bounded_instant(datetime.fromisoformat(after[1])), after[2]
-    except ValueError:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from None
+    return after
+
+
+def _deadline_key(tip: TipSummary) -> tuple[str, datetime, str]:
+    return ("due", tip.due_at, tip.tip_id) if tip.due_at is not None else ("none", tip.received_at, tip.tip_id)
 
 
 @router.get("/tips", response_model=Page[TipSummary], tags=["tips"], responses=ERROR_RESPONSES,
             summary="The officer queue, scoped to the officer's area: newest first, or nearest deadline first")
 async def list_tips(
-        request: Request,
+        ctx: Ctx,
         queue: Annotated[tuple[Principal, store.QueueFilter], Depends(queue_filter)],
+        paging: PageQuery,
         sort: Annotated[QueueSort, Query(description=(
             "`received`: newest first; `deadline`: the nearest running legal deadline first, then the tips "
             "without one (decided, closed) newest first"))] = "received",
-        limit: Annotated[int | None, Query(json_schema_extra=LIMIT_SCHEMA)] = None,
-        cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[TipSummary]:
     _, f = queue
-    size = clamp_limit(limit)
-    async with request.app.state.service.db.read() as session:
+    async with ctx.db.read() as session:
         if sort == "deadline":
-            rows = await store.list_tips_by_deadline(session=session, limit=size, after=_deadline_cursor(cursor),
-                                                     f=f)
+            rows = await store.list_tips_by_deadline(session=session, limit=paging.limit,
+                                                     after=_deadline_after(paging), f=f)
         else:
-            rows = await store.list_tips(session=session, limit=size, after=decode_time_cursor(cursor), f=f)
-    more = len(rows) > size
-    rows = rows[:size]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        if sort == "received":
-            next_cursor = encode_cursor([last["received_at"].isoformat(), last["tip_id"]])
-        elif last["deadline_due_at"] is not None:
-            next_cursor = encode_cursor(["due", last["deadline_due_at"].isoformat(), last["tip_id"]])
-        else:
-            next_cursor = encode_cursor(["none", last["received_at"].isoformat(), last["tip_id"]])
-    return Page[TipSummary](items=[TipSummary.model_validate(handlers.tip_summary(r, f.now)) for r in rows],
-                            next_cursor=next_cursor)
+            rows = await store.list_tips(session=session, limit=paging.limit,
+                                         after=paging.after(datetime, str), f=f)
+    items = [TipSummary.model_validate(handlers.tip_summary(r, f.now)) for r in rows]
+    if sort == "deadline":
+        return paging.page(items, _deadline_key)
+    return paging.page(items, lambda tip: (tip.received_at, tip.tip_id))
 
 
 @router.get("/tips/counts", response_model=QueueCounts, tags=["tips"], responses=ERROR_RESPONSES,
             summary="How many tips of the queue (with the same filters as GET /tips) each filter value covers")
 async def queue_counts(
-        request: Request,
+        ctx: Ctx,
         queue: Annotated[tuple[Principal, store.QueueFilter], Depends(queue_filter)],
         soon_days: Annotated[int, Query(ge=0, le=366, description="the horizon of `deadline.due_soon`")] = 5,
 ) -> QueueCounts:
     _, f = queue
-    async with request.app.state.service.db.read() as session:
+    async with ctx.db.read() as session:
         counts = await store.queue_counts(session=session, f=f, soon_days=soon_days)
     return QueueCounts(soon_days=soon_days, **counts)
 
@@ -501,22 +464,23 @@ class TipStats(BaseModel):
 @router.get("/stats", response_model=TipStats, tags=["tips"], responses=ERROR_RESPONSES,
             summary="Report figures: received, by category and area, valuable, overdue (counts only)")
 async def get_stats(
-        request: Request,
+        caller: MaybeCaller,
+        ctx: Ctx,
         year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
         area_code: Annotated[str | None, Query(pattern=AREA_PATTERN)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         kind: Annotated[UnitKind | None, Query(description="only tips naming a unit of this kind")] = None,
 ) -> TipStats:
-    principal = POLICY.require_caller(bearer_principal(request), "tips.stats")
+    principal = POLICY.require_caller(caller, "tips.stats")
     check_known_area(area_code)
     if area_code is None and principal.role in ("officer", "leader"):
         area_code = principal.area  # an officer's (a leader's) own area by default
     POLICY.authorize(principal, "tips.stats", area=area_code)
-    now = ctx_of(request).now()
+    now = ctx.now()
     year = year or assessment_year_of(now)
     start, end = assessment_instants(year)
     first, last = assessment_period(year)
-    async with request.app.state.service.db.read() as session:
+    async with ctx.db.read() as session:
         figures = await store.report_figures(session=session, start=start, end=end, now=now, scope=area_code,
                                              category=category, unit_kind=kind)
     return TipStats(year=year, area_code=area_code, category=category, kind=kind,
@@ -525,17 +489,15 @@ async def get_stats(
 
 @router.get("/tips/{tip_id}", response_model=TipDetail, tags=["tips"], responses=ERROR_RESPONSES,
             summary="One tip with its deadlines, messages, internal notes, attachments and likely duplicates")
-async def get_tip(tip_id: str, request: Request) -> JSONResponse:
-    principal = officer(request, "tips.read")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def get_tip(tip_id: str, caller: MaybeCaller, ctx: Ctx) -> JSONResponse:
+    principal = POLICY.require_caller(caller, "tips.read")
+    async with ctx.db.unit_of_work() as uow:
         detail = await handlers.tip_detail(tip_id, uow, principal=principal, ctx=ctx, now=ctx.now())
     return JSONResponse(TipDetail.model_validate(detail).model_dump(mode="json"), headers=NO_STORE)
 
 
-async def _summary(request: Request, tip_id: str) -> TipSummary:
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.read() as session:
+async def _summary(ctx: TipsContext, tip_id: str) -> TipSummary:
+    async with ctx.db.read() as session:
         row = await store.get_tip_row(session=session, tip_id=tip_id)
     assert row is not None
     return TipSummary.model_validate(handlers.tip_summary(row, ctx.now()))
@@ -543,61 +505,55 @@ async def _summary(request: Request, tip_id: str) -> TipSummary:
 
 @router.post("/tips/{tip_id}/triage", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
              summary="Forward (triage) a tip: category, priority, assigned area and officer")
-async def post_triage(tip_id: str, body: TriageTip, request: Request) -> TipSummary:
-    principal = officer(request, "tips.triage")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_triage(tip_id: str, body: TriageTip, caller: MaybeCaller, ctx: Ctx) -> TipSummary:
+    principal = POLICY.require_caller(caller, "tips.triage")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.triage_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
-    return await _summary(request, tip_id)
+    return await _summary(ctx, tip_id)
 
 
 @router.post("/tips/{tip_id}/begin-verification", response_model=TipSummary, tags=["tips"],
              responses=ERROR_RESPONSES, summary="Start verifying a triaged tip")
-async def post_begin_verification(tip_id: str, request: Request) -> TipSummary:
-    principal = officer(request, "tips.begin_verification")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_begin_verification(tip_id: str, caller: MaybeCaller, ctx: Ctx) -> TipSummary:
+    principal = POLICY.require_caller(caller, "tips.begin_verification")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.begin_verification_of(tip_id, uow, principal=principal, ctx=ctx, now=ctx.now())
-    return await _summary(request, tip_id)
+    return await _summary(ctx, tip_id)
 
 
 @router.post("/tips/{tip_id}/verify", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
              summary="Record the decision (prosecuted / not / suspended) or dismissal, and whether it was valuable")
-async def post_verify(tip_id: str, body: VerifyTip, request: Request) -> TipSummary:
-    principal = officer(request, "tips.verify")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_verify(tip_id: str, body: VerifyTip, caller: MaybeCaller, ctx: Ctx) -> TipSummary:
+    principal = POLICY.require_caller(caller, "tips.verify")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.verify_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
-    return await _summary(request, tip_id)
+    return await _summary(ctx, tip_id)
 
 
 @router.post("/tips/{tip_id}/extend", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
              summary="Extend the decide period (at least 5 days before it expires; twice at most)")
-async def post_extend(tip_id: str, body: ExtendTip, request: Request) -> TipSummary:
-    principal = officer(request, "tips.extend")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_extend(tip_id: str, body: ExtendTip, caller: MaybeCaller, ctx: Ctx) -> TipSummary:
+    principal = POLICY.require_caller(caller, "tips.extend")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.extend_tip(tip_id, body, uow, principal=principal, ctx=ctx, now=ctx.now())
-    return await _summary(request, tip_id)
+    return await _summary(ctx, tip_id)
 
 
 @router.post("/tips/{tip_id}/close", response_model=TipSummary, tags=["tips"], responses=ERROR_RESPONSES,
              summary="Close a decided or dismissed tip")
-async def post_close(tip_id: str, request: Request, body: CloseTip | None = None) -> TipSummary:
-    principal = officer(request, "tips.close")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_close(tip_id: str, caller: MaybeCaller, ctx: Ctx, body: CloseTip | None = None) -> TipSummary:
+    principal = POLICY.require_caller(caller, "tips.close")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.close_tip(tip_id, body or CloseTip(), uow, principal=principal, ctx=ctx, now=ctx.now())
-    return await _summary(request, tip_id)
+    return await _summary(ctx, tip_id)
 
 
 @router.post("/tips/{tip_id}/messages", status_code=201, response_model=MessagePosted, tags=["tips"],
              responses=ERROR_RESPONSES,
              summary="Reply to the reporter (read with the receipt) or keep an internal note (internal: true)")
-async def post_officer_message(tip_id: str, body: OfficerMessage, request: Request) -> MessagePosted:
-    principal = officer(request, "tips.officer_message")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_officer_message(tip_id: str, body: OfficerMessage, caller: MaybeCaller, ctx: Ctx) -> MessagePosted:
+    principal = POLICY.require_caller(caller, "tips.officer_message")
+    async with ctx.db.unit_of_work() as uow:
         message_id = await handlers.post_officer_message(tip_id, body, uow, principal=principal, ctx=ctx,
                                                          now=ctx.now())
     return MessagePosted(message_id=message_id)
@@ -605,20 +561,18 @@ async def post_officer_message(tip_id: str, body: OfficerMessage, request: Reque
 
 @router.post("/tips/{tip_id}/duplicates/{other_id}/confirm", response_model=DuplicateConfirmed, tags=["tips"],
              responses=ERROR_RESPONSES, summary="Confirm that two tips report the same thing")
-async def post_confirm_duplicate(tip_id: str, other_id: str, request: Request) -> DuplicateConfirmed:
-    principal = officer(request, "tips.confirm_duplicate")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_confirm_duplicate(tip_id: str, other_id: str, caller: MaybeCaller, ctx: Ctx) -> DuplicateConfirmed:
+    principal = POLICY.require_caller(caller, "tips.confirm_duplicate")
+    async with ctx.db.unit_of_work() as uow:
         await handlers.confirm_duplicate(tip_id, other_id, uow, principal=principal, ctx=ctx, now=ctx.now())
     return DuplicateConfirmed(tip_id=tip_id, other_id=other_id, status="confirmed")
 
 
 @router.post("/tips/{tip_id}/reporter", response_model=RevealedIdentity, tags=["tips"], responses=ERROR_RESPONSES,
              summary="Reveal the reporter's identity (admin, or officer of the tip's area; reason required; audited)")
-async def post_reveal(tip_id: str, body: RevealIn, request: Request) -> JSONResponse:
-    principal = officer(request, "tips.reveal_reporter")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def post_reveal(tip_id: str, body: RevealIn, caller: MaybeCaller, ctx: Ctx) -> JSONResponse:
+    principal = POLICY.require_caller(caller, "tips.reveal_reporter")
+    async with ctx.db.unit_of_work() as uow:
         identity = await handlers.reveal_reporter(tip_id, body.reason, uow, principal=principal, ctx=ctx,
                                                   now=ctx.now())
         row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
@@ -631,10 +585,9 @@ async def post_reveal(tip_id: str, body: RevealIn, request: Request) -> JSONResp
 @router.get("/tips/{tip_id}/attachments/{attachment_id}", tags=["tips"], response_class=Response,
             responses=ERROR_RESPONSES | {200: {"description": "the file", "content": {"application/octet-stream": {}}}},
             summary="Download an attachment (audited)")
-async def get_attachment(tip_id: str, attachment_id: str, request: Request) -> Response:
-    principal = officer(request, "tips.read_attachment")
-    ctx = ctx_of(request)
-    async with request.app.state.service.db.unit_of_work() as uow:
+async def get_attachment(tip_id: str, attachment_id: str, caller: MaybeCaller, ctx: Ctx) -> Response:
+    principal = POLICY.require_caller(caller, "tips.read_attachment")
+    async with ctx.db.unit_of_work() as uow:
         meta, data = await handlers.read_attachment(tip_id, attachment_id, uow, principal=principal, ctx=ctx,
                                                     now=ctx.now())
     return Response(data, media_type=meta["content_type"], headers={

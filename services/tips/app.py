@@ -6,10 +6,11 @@ from collections.abc import Iterator, Mapping
 
 from fastapi import FastAPI
 
-from services.tips import api, keys, scheduler, subscribers, web
-from services.tips.handlers import TipsContext
+from services.tips import api, keys, subscribers, tasks, web
+from services.tips.context import RateLimits, TipsContext
 from services.tips.metrics import TipsMetrics
 from shared.blobs import blob_storage
+from shared.deps import install_context
 from shared.service import Service
 from shared.settings import Settings
 
@@ -21,6 +22,7 @@ def build(settings: Settings) -> Service:
     inbound_keys = keys.inbound_keys(settings)
     inbound_keys.ensure()
     ctx = TipsContext(
+        db=service.db,
         cipher=keys.load_cipher(settings),
         inbound_keys=inbound_keys.keyring,
         storage=blob_storage(settings, "tips", settings.tips_attachment_dir or settings.data_dir / "attachments"),
@@ -28,19 +30,18 @@ def build(settings: Settings) -> Service:
         metrics=TipsMetrics(service.registry),
         # Read through the service so that a test replacing service.clock moves every handler's time.
         clock=lambda: service.clock(),
+        limits=RateLimits(submit_per_minute=settings.tips_submit_rate_per_minute,
+                          follow_up_per_minute=settings.tips_follow_up_rate_per_minute,
+                          staff_submit_per_minute=settings.tips_staff_submit_rate_per_minute),
         intake_desk=settings.tips_intake_desk_area,
         agency_keys=keys.agency_keys(settings),
     )
-    service.app.state.tips_ctx = ctx
-    service.app.state.tips_limits = api.RateLimits(
-        submit_per_minute=settings.tips_submit_rate_per_minute,
-        follow_up_per_minute=settings.tips_follow_up_rate_per_minute,
-        staff_submit_per_minute=settings.tips_staff_submit_rate_per_minute)
+    install_context(service.app, ctx)
     # The shared body-limit middleware (every service has it) bounds JSON bodies to 256 KiB here, and a tip with
     # its attachments to the attachment rules' total plus room for the multipart framing.
     service.app.state.body_limits = _BodyLimits(ctx)
     subscribers.register(service, ctx)
-    service.background("deadlines", lambda svc: scheduler.deadline_loop(svc, ctx, settings.tips_scheduler_interval))
+    service.background("deadlines", lambda svc: tasks.deadline_loop(ctx, settings.tips_scheduler_interval))
     service.include_router(api.router)
     service.include_router(web.router)
     return service

@@ -120,8 +120,6 @@ def rotate_keys(
 
 
 async def _rotate(settings: Settings) -> tuple[int, int]:
-    from sqlalchemy import select, update
-
     from services.tips import keys, store
     from shared.db import Database
     from shared.migrations import migrate
@@ -133,15 +131,14 @@ async def _rotate(settings: Settings) -> tuple[int, int]:
     rotated = total = 0
     try:
         async with db.read() as session:
-            rows = (await session.execute(select(store.tips.c.tip_id, store.tips.c.identity_enc)
-                                          .where(store.tips.c.identity_enc.is_not(None)))).all()
+            rows = await store.sealed_identities(session=session)
         total = len(rows)
         stale = [(tip_id, token) for tip_id, token in rows if cipher.needs_rotation(token)]
         for start in range(0, len(stale), 500):
             async with db.unit_of_work() as uow:
                 for tip_id, token in stale[start:start + 500]:
-                    await uow.session.execute(update(store.tips).where(store.tips.c.tip_id == tip_id).values(
-                        identity_enc=cipher.rotate(token, context=tip_id)))
+                    await store.set_identity(session=uow.session, tip_id=tip_id,
+                                             identity_enc=cipher.rotate(token, context=tip_id))
                     rotated += 1
     finally:
         await db.dispose()

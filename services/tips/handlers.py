@@ -11,31 +11,26 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
-from sqlalchemy import insert, update
 
 from services.tips import store
+from services.tips.context import TipsContext
 from services.tips.domain import (
     DISMISSAL_OUTCOMES,
     AttachmentMeta,
     AttachmentRules,
-    CategorySet,
     DeadlineMarker,
-    DeadlineRules,
-    IdentityCipher,
     IdentityDecryptError,
     InboundKeyring,
     InvalidAgencyKey,
     Receipt,
-    ReceiptKeys,
     Tip,
     TipFingerprint,
-    TriageRules,
     UndecryptableIdentity,
     begin_verification,
     candidate_window,
@@ -45,10 +40,6 @@ from services.tips.domain import (
     escalations,
     extend,
     find_duplicates,
-    load_attachment_rules,
-    load_categories,
-    load_deadline_rules,
-    load_triage_rules,
     new_receipt,
     next_wakeup,
     owed_deadline_events,
@@ -63,12 +54,10 @@ from services.tips.domain import (
 )
 from services.tips.domain.attachments import HEAD_BYTES
 from services.tips.domain.lifecycle import SuspensionReason
-from services.tips.metrics import TipsMetrics
 from services.tips.policy import authorize_on
 from shared import audit
 from shared.areas import AREA_CODE_MAX_LENGTH, AREA_CODE_PATTERN, check_known_area, is_area_code
 from shared.auth import Principal
-from shared.blobs import BlobStorage as AttachmentStorage
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import (
     OnBehalfOf,
@@ -83,41 +72,13 @@ from shared.contracts.events import (
 )
 from shared.contracts.instants import Instant
 from shared.contracts.subjects import outbound_subject
-from shared.db import Database, UnitOfWork, insert_many
-from shared.errors import Conflict, Invalid, NotFound
+from shared.db import UnitOfWork
+from shared.errors import Conflict, Invalid, NotFound, field_names
 from shared.places import is_known_area
 
 log = logging.getLogger(__name__)
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
-
-
-# --- configuration the handlers share ----------------------------------------------------------------------------
-@dataclass
-class TipsContext:
-    """The rules in force, the identity cipher, the keys that open identities sealed by other agencies, the
-    receipt keys, attachment storage and metrics."""
-
-    cipher: IdentityCipher
-    storage: AttachmentStorage
-    # Read at each use, so that a key added by a rotation opens identities without a restart.
-    inbound_keys: Callable[[], InboundKeyring] = InboundKeyring
-    # The composition root reads them from settings or the key file; a random key here serves tests only.
-    receipts: ReceiptKeys = field(default_factory=lambda: ReceiptKeys([ReceiptKeys.generate_key()]))
-    categories: CategorySet = field(default_factory=load_categories)
-    deadline_rules: DeadlineRules = field(default_factory=load_deadline_rules)
-    attachment_rules: AttachmentRules = field(default_factory=load_attachment_rules)
-    triage_rules: TriageRules = field(default_factory=load_triage_rules)
-    metrics: TipsMetrics | None = None
-    clock: Callable[[], datetime] | None = None
-    # The intake desk's area (tips with no area wait there); None: every province-level officer.
-    intake_desk: str | None = None
-    # An agency's registered public JWK set (receipts are encrypted to it), read at each use; None: none.
-    agency_keys: Callable[[str], Mapping[str, Any] | None] = field(default=lambda agency: None)
-
-    def now(self) -> datetime:
-        assert self.clock is not None, "the composition root sets the clock"
-        return self.clock()
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
@@ -271,7 +232,7 @@ async def record_tips(batch: Sequence[PreparedTip], uow: UnitOfWork, *, ctx: Tip
          "sha256": digest, "storage_key": key, "created_at": now}
         for p in batch for (f, key), digest in zip(p.files, p.sha256, strict=True)]
     if files:
-        await insert_many(session, store.attachments, files)
+        await store.insert_attachments(session=session, rows=files)
     await _link_duplicates(batch, [tip for tip, _ in received], uow, ctx, now)
     for _, events in received:
         for event in events:
@@ -355,10 +316,10 @@ async def _link_duplicates(batch: Sequence[PreparedTip], tips: Sequence[Tip], uo
                    "reasons": json.dumps(list(c.reasons)), "status": "suggested", "created_at": now}
                   for c in find_duplicates(new, others, ctx.triage_rules)]
     if links:
-        await insert_many(uow.session, store.duplicate_links, links)
+        await store.insert_duplicate_links(session=uow.session, rows=links)
 
 
-async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipChannel,
+async def submit_tip(cmd: SubmitTip, *, ctx: TipsContext, channel: TipChannel,
                      files: Sequence[IncomingFile] = ()) -> Accepted:
     """The public intake (HTTP API, web form, CLI): prepare outside, record inside one transaction."""
     prepared = await prepare_tip(cmd, ctx=ctx, channel=channel, files=files)
@@ -368,7 +329,7 @@ async def submit_tip(cmd: SubmitTip, *, db: Any, ctx: TipsContext, channel: TipC
 
     # Tips submitted at the same moment share one transaction (one fsync) and a few statements; each is
     # answered only once the transaction that holds it has committed.
-    accepted: Accepted = await db.group_commit("tips.intake", record).submit(prepared)
+    accepted: Accepted = await ctx.db.group_commit("tips.intake", record).submit(prepared)
     if ctx.metrics:
         ctx.metrics.received.labels(accepted.channel, accepted.priority).inc()
     return accepted
@@ -402,7 +363,7 @@ async def on_inbound_tips(deliveries: Sequence[Delivery], uow: UnitOfWork, *, ct
         return
     prepared = [await prepare_tip(cmd, ctx=ctx, channel="agency", coerce_category=True) for _, _, cmd in new]
     accepted = await record_tips(prepared, uow, ctx=ctx, now=ctx.now())
-    await insert_many(uow.session, store.inbound_refs, [
+    await store.insert_inbound_refs(session=uow.session, rows=[
         {"agency": agency, "reference": reference, "tip_id": a.tip_id}
         for (agency, reference, _), a in zip(new, accepted, strict=True)])
     await _reply_accepted([(agency, reference, a) for (agency, reference, _), a in zip(new, accepted, strict=True)],
@@ -470,8 +431,7 @@ def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:
         return SubmitTip.model_validate(raw)
     except ValidationError as exc:
         # Field names only: the values may hold the reporter's personal data.
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors(include_input=False)})
-        raise Reject(f"tip does not pass intake validation: {', '.join(fields)}") from exc
+        raise Reject(f"tip does not pass intake validation: {', '.join(field_names(exc))}") from exc
 
 
 async def on_unit_events(deliveries: list[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
@@ -498,14 +458,14 @@ async def on_unit_events(deliveries: list[Delivery], uow: UnitOfWork, *, now: da
 COMMUNE_UNITS_MAX = 500
 
 
-async def commune_units(area_code: str, db: Database, *, limit: int = COMMUNE_UNITS_MAX) -> list[dict[str, Any]]:
+async def commune_units(area_code: str, *, ctx: TipsContext, limit: int = COMMUNE_UNITS_MAX) -> list[dict[str, Any]]:
     """The named units of one commune from the tips service's own read model (never the units service)."""
-    async with db.read() as session:
+    async with ctx.db.read() as session:
         return await store.units_in_area(session=session, area_code=area_code, limit=limit)
 
 
-async def unit_is_in(unit_id: str, area_code: str, db: Database) -> bool:
-    async with db.read() as session:
+async def unit_is_in(unit_id: str, area_code: str, *, ctx: TipsContext) -> bool:
+    async with ctx.db.read() as session:
         return await store.unit_in_area(session=session, unit_id=unit_id, area_code=area_code)
 
 
@@ -533,9 +493,7 @@ async def emit_owed_deadlines(tip_id: str, uow: UnitOfWork, *, ctx: TipsContext,
     emitted = await store.emitted_markers(session=uow.session, tip_id=tip_id)
     owed = owed_deadline_events(tip.deadline_state(), emitted, now, ctx.deadline_rules)
     for marker, event in owed:
-        await uow.session.execute(insert(store.deadline_markers).values(
-            tip_id=tip_id, marker=marker.key(), deadline=marker.deadline, kind=marker.kind, due_at=marker.due_at,
-            emitted_at=now))
+        await store.insert_deadline_marker(session=uow.session, tip_id=tip_id, marker=marker, emitted_at=now)
         uow.emit(event)
         emitted.add(marker)
     await store.update_tip(session=uow.session, tip_id=tip_id,
@@ -672,9 +630,8 @@ async def post_officer_message(tip_id: str, cmd: OfficerMessage, uow: UnitOfWork
         events: list[Any] = []  # a note is not part of the conversation: no TipMessagePosted
     else:
         _, events = post_message(tip, message_id=message_id, author="officer")
-    await uow.session.execute(insert(store.messages).values(
-        message_id=message_id, tip_id=tip_id, author="officer", internal=cmd.internal, author_sub=principal.sub,
-        text=cmd.text, created_at=now))
+    await store.insert_message(session=uow.session, message_id=message_id, tip_id=tip_id, author="officer",
+                               internal=cmd.internal, author_sub=principal.sub, text=cmd.text, created_at=now)
     for event in events:
         uow.emit(event)
     await _audit(uow, principal, "tip.note" if cmd.internal else "tip.message", tip_id, now,
@@ -686,13 +643,12 @@ async def _confirm_link(uow: UnitOfWork, tip_id: str, other_id: str, principal: 
     link = await store.get_duplicate_link(session=uow.session, a=tip_id, b=other_id)
     if link is None:
         # Found by the officer rather than suggested: record it as confirmed.
-        await uow.session.execute(insert(store.duplicate_links).values(
-            tip_id=tip_id, other_id=other_id, score=1.0, reasons=json.dumps(["confirmed_by_officer"]),
-            status="confirmed", created_at=now, confirmed_by=principal.sub, confirmed_at=now))
+        await store.insert_duplicate_links(session=uow.session, rows=[{
+            "tip_id": tip_id, "other_id": other_id, "score": 1.0, "reasons": json.dumps(["confirmed_by_officer"]),
+            "status": "confirmed", "created_at": now, "confirmed_by": principal.sub, "confirmed_at": now}])
     elif link["status"] != "confirmed":
-        await uow.session.execute(update(store.duplicate_links).where(
-            store.duplicate_links.c.tip_id == link["tip_id"], store.duplicate_links.c.other_id == link["other_id"])
-            .values(status="confirmed", confirmed_by=principal.sub, confirmed_at=now))
+        await store.confirm_duplicate_link(session=uow.session, tip_id=link["tip_id"], other_id=link["other_id"],
+                                           by=principal.sub, at=now)
 
 
 async def confirm_duplicate(tip_id: str, other_id: str, uow: UnitOfWork, *, principal: Principal,
@@ -739,7 +695,7 @@ async def read_attachment(tip_id: str, attachment_id: str, uow: UnitOfWork, *, p
 NO_TIP = "no tip matches this receipt"
 
 
-async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> str:
+async def authenticate_receipt(receipt: str, *, ctx: TipsContext) -> str:
     """The tip id for a receipt; the same 404 for a malformed code, an unknown lookup id and a wrong secret.
 
     An unknown lookup id costs the same time as a wrong secret (a dummy MAC is compared). A row hashed with an
@@ -749,7 +705,7 @@ async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> st
         parsed = parse_receipt(receipt)
     except Invalid:
         raise NotFound(NO_TIP, code="unknown_receipt") from None
-    async with db.read() as session:
+    async with ctx.db.read() as session:
         row = await store.get_tip_by_lookup(session=session, lookup=parsed.lookup_id)
     stored = row["receipt_hash"] if row else None
     if stored is not None and stored.startswith("$argon2"):
@@ -761,7 +717,7 @@ async def authenticate_receipt(receipt: str, *, db: Any, ctx: TipsContext) -> st
         raise NotFound(NO_TIP, code="unknown_receipt")
     if ctx.receipts.needs_rehash(row["receipt_hash"]):
         new_hash = ctx.receipts.hash(parsed)
-        async with db.unit_of_work() as uow:
+        async with ctx.db.unit_of_work() as uow:
             await store.update_tip(session=uow.session, tip_id=row["tip_id"], values={"receipt_hash": new_hash})
     return str(row["tip_id"])
 
@@ -782,10 +738,10 @@ def public_timeline(tip: Tip) -> list[dict[str, Any]]:
     return steps
 
 
-async def follow_up(receipt: str, *, db: Any, ctx: TipsContext) -> dict[str, Any]:
+async def follow_up(receipt: str, *, ctx: TipsContext) -> dict[str, Any]:
     """What the reporter sees with the receipt: status, public timeline and messages (never internal notes)."""
-    tip_id = await authenticate_receipt(receipt, db=db, ctx=ctx)
-    async with db.read() as session:
+    tip_id = await authenticate_receipt(receipt, ctx=ctx)
+    async with ctx.db.read() as session:
         row = await store.get_tip_row(session=session, tip_id=tip_id)
         assert row is not None
         tip = store.row_to_tip(row)
@@ -802,18 +758,18 @@ async def follow_up(receipt: str, *, db: Any, ctx: TipsContext) -> dict[str, Any
     }
 
 
-async def post_reporter_message(receipt: str, text: str, *, db: Any, ctx: TipsContext) -> str:
+async def post_reporter_message(receipt: str, text: str, *, ctx: TipsContext) -> str:
     """The reporter writes to the officers; TipMessagePosted names the side, never the text."""
-    tip_id = await authenticate_receipt(receipt, db=db, ctx=ctx)
-    async with db.unit_of_work() as uow:
+    tip_id = await authenticate_receipt(receipt, ctx=ctx)
+    async with ctx.db.unit_of_work() as uow:
         row = await store.get_tip_row(session=uow.session, tip_id=tip_id)
         assert row is not None
         tip = store.row_to_tip(row)
         message_id = str(uuid.uuid4())
         _, events = post_message(tip, message_id=message_id, author="reporter")
-        await uow.session.execute(insert(store.messages).values(
-            message_id=message_id, tip_id=tip.tip_id, author="reporter", internal=False, author_sub=None,
-            text=text, created_at=ctx.now()))
+        await store.insert_message(session=uow.session, message_id=message_id, tip_id=tip.tip_id,
+                                   author="reporter", internal=False, author_sub=None, text=text,
+                                   created_at=ctx.now())
         for event in events:
             uow.emit(event)
     return message_id

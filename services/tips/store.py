@@ -21,17 +21,20 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    insert,
     or_,
     select,
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tips.domain import DeadlineMarker, Extension, Tip
 from shared.areas import area_within
 from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
+from shared.errors import Conflict
 
 metadata = MetaData()
 
@@ -651,3 +654,59 @@ async def report_figures(*, session: AsyncSession, start: datetime, end: datetim
         "overdue_now": overdue_now, "missed_deadline": missed_any,
         "missed_by_deadline": {str(d): int(n) for d, n in missed_rows},
     }
+
+
+# --- writes of the handlers, tasks and commands ---------------------------------------------------------------
+async def insert_attachments(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_many(session, attachments, rows)
+
+
+async def insert_duplicate_links(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_many(session, duplicate_links, rows)
+
+
+async def confirm_duplicate_link(*, session: AsyncSession, tip_id: str, other_id: str, by: str,
+                                 at: datetime) -> None:
+    await session.execute(update(duplicate_links).where(
+        duplicate_links.c.tip_id == tip_id, duplicate_links.c.other_id == other_id)
+        .values(status="confirmed", confirmed_by=by, confirmed_at=at))
+
+
+async def insert_inbound_refs(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_many(session, inbound_refs, rows)
+
+
+async def insert_message(*, session: AsyncSession, message_id: str, tip_id: str, author: str, internal: bool,
+                         author_sub: str | None, text: str, created_at: datetime) -> None:
+    await session.execute(insert(messages).values(
+        message_id=message_id, tip_id=tip_id, author=author, internal=internal, author_sub=author_sub, text=text,
+        created_at=created_at))
+
+
+class MarkerAlreadyEmitted(Conflict):
+    """Another transaction (a second scheduler instance) wrote the same deadline marker first."""
+
+    def __init__(self) -> None:
+        super().__init__("the deadline marker was emitted concurrently", code="deadline_marker_emitted")
+
+
+async def insert_deadline_marker(*, session: AsyncSession, tip_id: str, marker: DeadlineMarker,
+                                 emitted_at: datetime) -> None:
+    """The marker row of an emitted deadline event; its unique key makes a second emission impossible
+    (`MarkerAlreadyEmitted`: the transaction is spoilt, the caller rolls it back)."""
+    try:
+        await session.execute(insert(deadline_markers).values(
+            tip_id=tip_id, marker=marker.key(), deadline=marker.deadline, kind=marker.kind, due_at=marker.due_at,
+            emitted_at=emitted_at))
+    except IntegrityError:
+        raise MarkerAlreadyEmitted() from None
+
+
+async def sealed_identities(*, session: AsyncSession) -> list[tuple[str, str]]:
+    """Every (tip id, encrypted identity) pair, for a key rotation."""
+    rows = await session.execute(select(tips.c.tip_id, tips.c.identity_enc).where(tips.c.identity_enc.is_not(None)))
+    return [(str(tip_id), str(token)) for tip_id, token in rows]
+
+
+async def set_identity(*, session: AsyncSession, tip_id: str, identity_enc: str) -> None:
+    await session.execute(update(tips).where(tips.c.tip_id == tip_id).values(identity_enc=identity_enc))

@@ -3,7 +3,8 @@ kinds, names and areas (UnitRegistered.v1, UnitUpdated.v1), for the figures by u
 
 from __future__ import annotations
 
-from services.tips.handlers import TipsContext, on_inbound_tips, on_unit_events
+from services.tips.context import TipsContext
+from services.tips.handlers import on_inbound_tips, on_unit_events
 from shared.bus.consumer import Delivery
 from shared.contracts.events import TipSubmitted, UnitRegistered, UnitUpdated
 from shared.db import UnitOfWork

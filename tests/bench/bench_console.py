@@ -45,7 +45,7 @@ async def _prefill(world: World, n: int) -> None:
     settings = world.settings(tips_database_url=world.env("tips", 0)["ANTQ_TIPS_DATABASE_URL"])
     await migrate(str(settings.tips_database_url), "tips")
     service = build_tips(settings)
-    ctx = service.app.state.tips_ctx
+    ctx = service.app.state.ctx
     now = utcnow()
     try:
         for start in range(0, n, RECORD_BATCH):

@@ -237,7 +237,7 @@ async def tip_templates(world: World, url: str, n: int) -> None:
 
     settings = world.settings(tips_database_url=url, tips_argon2_profile="fast")
     service = build_tips(settings)
-    ctx = service.app.state.tips_ctx
+    ctx = service.app.state.ctx
     communes = [c for p in places.provinces() for c in places.communes_of(p.code)]
     now = utcnow()
     try:

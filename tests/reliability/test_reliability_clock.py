@@ -39,9 +39,9 @@ class Clock:
 def _tips_modules() -> tuple[Any, Any]:
     try:
         app = importlib.import_module("services.tips.app")
-        scheduler = importlib.import_module("services.tips.scheduler")
+        scheduler = importlib.import_module("services.tips.tasks")
     except ModuleNotFoundError:
-        pytest.skip("the tips service has no deadline scheduler yet (services/tips/scheduler.py)")
+        pytest.skip("the tips service has no deadline scheduler yet (services/tips/tasks.py)")
     return app, scheduler
 
 
@@ -85,7 +85,7 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
     steps: list[str] = []
     try:
         async with _tips(settings, clock) as (service, http):
-            ctx = service.app.state.tips_ctx
+            ctx = service.app.state.ctx
             officer = {"Authorization": "Bearer " + service.tokens.issue(role="officer", area=None, sub="o")}
             for i in range(NORMAL + REMOTE):
                 area = "79.26743" if i < NORMAL else "11"
@@ -98,7 +98,7 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
             await reaches(NORMAL, "forward_24h warnings")
             steps.append("+19h: warnings")
             clock.now = T0 + timedelta(hours=1)  # backwards: nothing may be emitted again
-            assert await scheduler.run_pass(service.db, ctx) == 0
+            assert await scheduler.run_pass(ctx) == 0
             steps.append("back to +1h: nothing")
             clock.now = T0 + timedelta(hours=25)
             await reaches(2 * NORMAL, "forward_24h overdue")
@@ -108,7 +108,7 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
                 triaged.append(tip_id)
             steps.append("+25h: overdue; 5 triaged late")
             clock.now = T0 + timedelta(hours=2)
-            assert await scheduler.run_pass(service.db, ctx) == 0
+            assert await scheduler.run_pass(ctx) == 0
             steps.append("back to +2h: nothing")
         # Down across the remote tips' warning and due time: both are owed on restart, once each.
         clock.now = T0 + timedelta(hours=50)
@@ -119,9 +119,9 @@ async def test_clock_jumps_for_the_deadline_scheduler(settings_factory: Callable
             await reaches(2 * NORMAL + 2 * REMOTE + 2 * TRIAGED, "decide_20d")
             steps.append("+20d: decide_20d warnings and overdue")
             clock.now = T0 + timedelta(days=400)
-            assert await scheduler.run_pass(service.db, service.app.state.tips_ctx) == 0
+            assert await scheduler.run_pass(service.app.state.ctx) == 0
             clock.now = T0
-            assert await scheduler.run_pass(service.db, service.app.state.tips_ctx) == 0
+            assert await scheduler.run_pass(service.app.state.ctx) == 0
             steps.append("+400d and back to T0: nothing")
         found = await markers()
     finally:

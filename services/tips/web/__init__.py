@@ -23,13 +23,14 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from services.tips import handlers
-from services.tips.api import ctx_of, read_uploads
+from services.tips.api import Ctx, read_uploads
+from services.tips.context import TipsContext
 from services.tips.handlers import SubmitTip
 from services.tips.policy import POLICY
 from services.tips.web.i18n import TEXT, language
 from shared import places
 from shared.calendar import VN_TZ
-from shared.errors import DomainError, NotFound, TooManyRequests
+from shared.errors import DomainError, NotFound, TooManyRequests, problems
 from shared.http import ERROR_RESPONSES, ErrorResponse
 from shared.webpages import html_page
 from shared.webpages import stylesheet as stylesheet_response
@@ -102,18 +103,18 @@ _DOMAIN_MESSAGES = {"unknown_category": "err_category", "unknown_area": "err_are
 def _validation_messages(exc: ValidationError, lang: str) -> list[str]:
     t = TEXT[lang]
     out = []
-    for e in exc.errors(include_input=False):
-        loc = [str(p) for p in e["loc"]]
+    for problem in problems(exc):
+        loc = [str(p) for p in problem.loc]
         label = t.get(_FIELD_NAMES.get(loc[0], ""), "") if loc else ""
         if len(loc) > 1 and loc[0] in ("reporter", "on_behalf_of"):
             label = t.get(loc[1], label)
-        message = t[_PROBLEMS.get(str(e["type"]), "err_invalid")]
+        message = t[_PROBLEMS.get(problem.type, "err_invalid")]
         out.append(f"{label}: {message}" if label else message)
     return out
 
 
-def _accept(request: Request) -> str:
-    rules = ctx_of(request).attachment_rules
+def _accept(ctx: TipsContext) -> str:
+    rules = ctx.attachment_rules
     return ",".join([t.content_type for t in rules.types] + [e for t in rules.types for e in t.extensions])
 
 
@@ -122,15 +123,14 @@ def _is_commune(code: str | None) -> bool:
     return found is not None and found.code != found.province_code
 
 
-async def _units_of(request: Request, commune: str | None, lang: str) -> list[dict[str, str]]:
+async def _units_of(ctx: TipsContext, commune: str | None, lang: str) -> list[dict[str, str]]:
     """The units of the chosen commune as the form lists them: id, name and the kind's label."""
     if not commune or not _is_commune(commune):
         return []
     t = TEXT[lang]
     return [{"unit_id": u["unit_id"], "name": u["name"], "kind": u["kind"],
              "kind_label": t.get(f"kind.{u['kind']}", u["kind"])}
-            for u in await handlers.commune_units(commune, request.app.state.service.db,
-                                                  limit=handlers.COMMUNE_UNITS_MAX + 1)]
+            for u in await handlers.commune_units(commune, ctx=ctx, limit=handlers.COMMUNE_UNITS_MAX + 1)]
 
 
 def _page(description: str) -> dict[str, Any]:
@@ -192,19 +192,18 @@ REPLY_ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/", response_class=HTMLResponse, summary="The tip submission page (public)")
-async def submit_page(request: Request, lang: str | None = None) -> HTMLResponse:
+async def submit_page(ctx: Ctx, lang: str | None = None) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
     language_ = language(lang)
     return render("submit.html", lang=language_, path="/", title_key="submit_title", form={}, errors=[],
-                  categories=ctx_of(request).categories.categories, accept=_accept(request),
+                  categories=ctx.categories.categories, accept=_accept(ctx),
                   provinces=places.provinces(), communes=(), units=[])
 
 
 @router.post("/submit", response_class=HTMLResponse, summary="The submission form's handler (public)",
              responses=SUBMIT_ANSWERS, openapi_extra=SUBMIT_FORM)
-async def submit_form(request: Request) -> HTMLResponse:
+async def submit_form(request: Request, ctx: Ctx) -> HTMLResponse:
     POLICY.authorize(None, "tips.submit")
-    ctx = ctx_of(request)
     form = await request.form(max_files=ctx.attachment_rules.max_files + 1, max_fields=100)
     lang = language(_field(form, "lang"))
     values = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -214,11 +213,11 @@ async def submit_form(request: Request) -> HTMLResponse:
     if chosen is not None and chosen.province_code != province:
         values.pop("commune")  # a commune of the province chosen before: the person chooses again
         commune = ""
-    units = (await _units_of(request, commune, lang))[:handlers.COMMUNE_UNITS_MAX]
+    units = (await _units_of(ctx, commune, lang))[:handlers.COMMUNE_UNITS_MAX]
 
     async def again(errors: list[str], status: int) -> HTMLResponse:
         return render("submit.html", lang=lang, path="/", title_key="submit_title", form=values, errors=errors,
-                      categories=ctx.categories.categories, accept=_accept(request), status=status,
+                      categories=ctx.categories.categories, accept=_accept(ctx), status=status,
                       provinces=places.provinces(), communes=places.communes_of(province), units=units)
 
     if form.get("step") in ("province", "commune"):  # the steps without JavaScript: the same form again, with
@@ -226,20 +225,18 @@ async def submit_form(request: Request) -> HTMLResponse:
         return await again([], 200)
 
     try:
-        request.app.state.tips_limits.submit(request)
+        ctx.limits.submit(request)
     except TooManyRequests as exc:
         response = await again([TEXT[lang]["too_many"]], 429)
         response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
         return response
     try:
         cmd = _command_from_form(form)
-        db = request.app.state.service.db
-        if cmd.unit_id and not (commune and await handlers.unit_is_in(cmd.unit_id, commune, db)):
+        if cmd.unit_id and not (commune and await handlers.unit_is_in(cmd.unit_id, commune, ctx=ctx)):
             return await again([TEXT[lang]["err_unit"]], 422)
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         files = await read_uploads(uploads, ctx)
-        accepted = await handlers.submit_tip(cmd, db=request.app.state.service.db, ctx=ctx, channel="web",
-                                             files=files)
+        accepted = await handlers.submit_tip(cmd, ctx=ctx, channel="web", files=files)
     except ValidationError as exc:
         return await again(_validation_messages(exc, lang), 422)
     except DomainError as exc:
@@ -259,10 +256,10 @@ async def follow_up_page(lang: str | None = None) -> HTMLResponse:
     return render("follow_up.html", lang=language(lang), path="/follow-up", title_key="follow_up_title")
 
 
-async def _status_page(request: Request, receipt: str, lang: str, *, notice: str | None = None,
+async def _status_page(ctx: TipsContext, receipt: str, lang: str, *, notice: str | None = None,
                        status: int = 200) -> HTMLResponse:
     try:
-        view = await handlers.follow_up(receipt, db=request.app.state.service.db, ctx=ctx_of(request))
+        view = await handlers.follow_up(receipt, ctx=ctx)
     except NotFound:
         return render("follow_up.html", lang=lang, path="/follow-up", title_key="follow_up_title",
                       error=TEXT[lang]["not_found"], status=404)
@@ -270,9 +267,9 @@ async def _status_page(request: Request, receipt: str, lang: str, *, notice: str
                   receipt=receipt, notice=notice, status=status)
 
 
-def _limited(request: Request, lang: str) -> Response | None:
+def _limited(request: Request, ctx: TipsContext, lang: str) -> Response | None:
     try:
-        request.app.state.tips_limits.follow_up(request)
+        ctx.limits.follow_up(request)
     except TooManyRequests as exc:
         response = render("follow_up.html", lang=lang, path="/follow-up", title_key="follow_up_title",
                           error=TEXT[lang]["too_many"], status=429)
@@ -284,14 +281,14 @@ def _limited(request: Request, lang: str) -> Response | None:
 @router.post("/follow-up", response_class=HTMLResponse, summary="The follow-up form's handler (public)",
              responses=FOLLOW_UP_ANSWERS,
              openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT}, required=("receipt",)))
-async def follow_up_form(request: Request) -> Response:
+async def follow_up_form(request: Request, ctx: Ctx) -> Response:
     POLICY.authorize(None, "tips.follow_up")
     form = await request.form(max_files=0, max_fields=10)
     lang = language(_field(form, "lang"))
-    limited = _limited(request, lang)
+    limited = _limited(request, ctx, lang)
     if limited is not None:
         return limited
-    return await _status_page(request, (_field(form, "receipt") or "")[:100], lang)
+    return await _status_page(ctx, (_field(form, "receipt") or "")[:100], lang)
 
 
 @router.post("/follow-up/reply", response_class=HTMLResponse, summary="The reply form's handler (public)",
@@ -299,32 +296,32 @@ async def follow_up_form(request: Request) -> Response:
              openapi_extra=_form_body({"lang": LANG, "receipt": RECEIPT,
                                                   "text": "The message (cut at 5,000 characters)"},
                                       required=("receipt", "text")))
-async def reply_form(request: Request) -> Response:
+async def reply_form(request: Request, ctx: Ctx) -> Response:
     POLICY.authorize(None, "tips.reporter_message")
     form = await request.form(max_files=0, max_fields=10)
     lang = language(_field(form, "lang"))
-    limited = _limited(request, lang)
+    limited = _limited(request, ctx, lang)
     if limited is not None:
         return limited
     receipt = (_field(form, "receipt") or "")[:100]
     text = (_field(form, "text") or "")[:5000]
     if not text:
-        return await _status_page(request, receipt, lang, status=422)
+        return await _status_page(ctx, receipt, lang, status=422)
     try:
-        await handlers.post_reporter_message(receipt, text, db=request.app.state.service.db, ctx=ctx_of(request))
+        await handlers.post_reporter_message(receipt, text, ctx=ctx)
     except NotFound:
-        return await _status_page(request, receipt, lang)
+        return await _status_page(ctx, receipt, lang)
     except DomainError:
-        return await _status_page(request, receipt, lang, status=409)
-    return await _status_page(request, receipt, lang, notice=TEXT[lang]["reply_sent"])
+        return await _status_page(ctx, receipt, lang, status=409)
+    return await _status_page(ctx, receipt, lang, notice=TEXT[lang]["reply_sent"])
 
 
 @router.get("/places/{province_code}", summary="A province's communes for the submission form's list (public)",
             responses=ERROR_RESPONSES)
-async def province_communes(request: Request,
+async def province_communes(request: Request, ctx: Ctx,
                             province_code: Annotated[str, PathParam(max_length=20)]) -> JSONResponse:
     POLICY.authorize(None, "tips.submit")
-    request.app.state.tips_limits.lookup(request)
+    ctx.limits.lookup(request)
     if places.province(province_code) is None:
         raise NotFound(f"{province_code} is not a province")
     return JSONResponse([{"code": c.code, "name": c.name} for c in places.communes_of(province_code)])
@@ -348,13 +345,13 @@ class CommuneUnits(BaseModel):
             description="The units registered in exactly this commune (name and kind only), from the tips "
                         "service's own read model of units; limited per client like the other public routes "
                         "(429 with Retry-After); 404 for a code that is not a commune of the national list.")
-async def commune_units(request: Request, commune_code: Annotated[str, PathParam(max_length=40)],
+async def commune_units(request: Request, ctx: Ctx, commune_code: Annotated[str, PathParam(max_length=40)],
                         lang: Annotated[str | None, Query(max_length=5)] = None) -> CommuneUnits:
     POLICY.authorize(None, "tips.commune_units")
-    request.app.state.tips_limits.lookup(request)
+    ctx.limits.lookup(request)
     if not _is_commune(commune_code):
         raise NotFound(f"{commune_code} is not a commune")
-    listed = await _units_of(request, commune_code, language(lang))
+    listed = await _units_of(ctx, commune_code, language(lang))
     return CommuneUnits(items=[CommuneUnit(**u) for u in listed[:handlers.COMMUNE_UNITS_MAX]],
                         truncated=len(listed) > handlers.COMMUNE_UNITS_MAX)
 

@@ -48,7 +48,7 @@ async def test_attachment_limits_refuse_the_whole_tip(tips: Tips) -> None:
     r = await _post(tips, [("files", ("a.png", PNG, "image/png"))], tip={"category": "theft"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][:2] == ["tip", "description"]
 
-    ctx = tips.service.app.state.tips_ctx
+    ctx = tips.service.app.state.ctx
     ctx.attachment_rules = ctx.attachment_rules.model_copy(update={"max_file_bytes": 100, "max_total_bytes": 1000})
     r = await _post(tips, [("files", ("big.png", PNG, "image/png"))])
     assert r.status_code == 422 and _problems(r) == ["file_too_large"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from services.tips.scheduler import run_pass
+from services.tips.tasks import run_pass
 from shared.settings import Settings
 from shared.testing import eventually
 from tests.integration.tips.tips_support import T0, Clock, Tips, tips_running, tips_settings
@@ -66,7 +66,7 @@ async def test_deadline_events_are_emitted_once_each_across_a_restart(
     # A third start well before the next deadline's warning emits nothing new.
     clock.now = T0 + timedelta(days=5)
     async with tips_running(settings, clock, nats_url, namespace) as tips:
-        assert await run_pass(tips.service.db, tips.service.app.state.tips_ctx) == 0
+        assert await run_pass(tips.service.app.state.ctx) == 0
         assert len(_markers(await tips.events())) == 2
 
 
@@ -140,7 +140,7 @@ async def test_an_urgent_tip_not_triaged_escalates_each_half_hour_once_and_shows
     r = await tips.http.post(f"/tips/{tip['tip_id']}/triage", headers=tips.auth(), json={})
     assert r.status_code == 200, r.text
     tips.clock.now = T0 + timedelta(hours=3)
-    assert await run_pass(tips.service.db, tips.service.app.state.tips_ctx) == 0
+    assert await run_pass(tips.service.app.state.ctx) == 0
     assert len(await tips.events("TipEscalated.v1")) == 2
     detail = (await tips.http.get(f"/tips/{tip['tip_id']}", headers=tips.auth())).json()
     assert detail["escalation_level"] == "national"

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from services.tips import store
+from services.tips.context import TipsContext
 from services.tips.domain.secrecy import IdentityCipher
-from services.tips.handlers import PreparedTip, SubmitTip, TipsContext, prepare_tip, record_tips
+from services.tips.handlers import PreparedTip, SubmitTip, prepare_tip, record_tips
 from shared.blobs import DiskStorage
 from shared.db import Database, outbox
 from tests.integration.batch_support import fresh_database
@@ -61,11 +62,12 @@ async def snapshot(db: Database) -> dict[str, Any]:
 async def test_a_group_of_tips_is_stored_as_one_after_the_other(tmp_path: Path, candidates: int,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "DUPLICATE_CANDIDATES", candidates)
-    ctx = TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "files"),
-                      clock=lambda: NOW)
+    grouped, single = await fresh(tmp_path / "grouped.db"), await fresh(tmp_path / "single.db")
+    # The same context (keys, rules) for both databases: the handlers write through the unit of work they are given.
+    ctx = TipsContext(db=grouped, cipher=IdentityCipher([IdentityCipher.generate_key()]),
+                      storage=DiskStorage(tmp_path / "files"), clock=lambda: NOW)
     prepared: list[PreparedTip] = [await prepare_tip(cmd, ctx=ctx, channel="api")
                                    for cmd in commands(random.Random(3), 40)]
-    grouped, single = await fresh(tmp_path / "grouped.db"), await fresh(tmp_path / "single.db")
     try:
         for start in (0, 15):  # two groups, the second one also compared with the first
             async with grouped.unit_of_work() as uow:

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from services.tips import store
+from services.tips.context import TipsContext
 from services.tips.domain import InboundKeyring, seal
 from services.tips.domain.secrecy import IdentityCipher
-from services.tips.handlers import TipsContext, on_inbound_tips
+from services.tips.handlers import on_inbound_tips
 from shared.blobs import DiskStorage
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.envelope import CloudEvent
@@ -42,8 +43,10 @@ def sealed(identity: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> TipsContext:
-    return TipsContext(cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "f"),
+async def ctx(tmp_path: Path) -> TipsContext:
+    """A context on a fresh database (each test disposes of `ctx.db`)."""
+    return TipsContext(db=await fresh_database(tmp_path / "tips.db", "tips"),
+                       cipher=IdentityCipher([IdentityCipher.generate_key()]), storage=DiskStorage(tmp_path / "f"),
                        inbound_keys=lambda: KEYRING, clock=lambda: NOW)
 
 
@@ -57,7 +60,7 @@ async def stored(db: Database) -> tuple[dict[tuple[str, str], dict[str, Any]], l
 
 
 async def test_a_batch_processes_each_reference_once_and_stores_each_tip(tmp_path: Path, ctx: TipsContext) -> None:
-    db = await fresh_database(tmp_path / "tips.db", "tips")
+    db = ctx.db
     try:
         async with db.unit_of_work() as uow:
             await on_inbound_tips([
@@ -90,7 +93,7 @@ async def test_a_batch_processes_each_reference_once_and_stores_each_tip(tmp_pat
 
 async def test_a_tip_that_fails_validation_refuses_the_batch_before_anything_is_prepared(
         tmp_path: Path, ctx: TipsContext) -> None:
-    db = await fresh_database(tmp_path / "tips.db", "tips")
+    db = ctx.db
     try:
         with pytest.raises(Reject, match="intake validation") as refused:
             async with db.unit_of_work() as uow:
@@ -106,7 +109,7 @@ async def test_a_tip_that_fails_validation_refuses_the_batch_before_anything_is_
 
 
 async def test_a_sealed_identity_is_opened_and_stored_encrypted_at_rest(tmp_path: Path, ctx: TipsContext) -> None:
-    db = await fresh_database(tmp_path / "tips.db", "tips")
+    db = ctx.db
     identity = {"name": "Lê Văn C", "email": "c@example.vn",
                 "on_behalf_of": {"org_name": "Công ty TNHH Minh Long", "tax_code": "0301234567"}}
     try:
@@ -127,7 +130,7 @@ async def test_an_identity_sealed_to_another_key_is_refused_as_undecryptable(tmp
                                                                             ctx: TipsContext) -> None:
     other = InboundKeyring()
     other.rotate()
-    db = await fresh_database(tmp_path / "tips.db", "tips")
+    db = ctx.db
     try:
         for token in (seal({"name": "Phạm Thị D"}, other.jwks()), "not.a.jwe.at.all"):
             with pytest.raises(Reject, match="undecryptable_identity") as refused:

@@ -37,7 +37,7 @@ async def test_an_argon2_row_still_works_once_and_is_then_an_hmac_row(tips: Tips
     r = await tips.http.post("/tips/follow-up", json={"receipt": receipt})
     assert r.status_code == 200, r.text
     assert r.json()["tip_id"] == tip_id
-    current = tips.service.app.state.tips_ctx.receipts.current_key_id
+    current = tips.service.app.state.ctx.receipts.current_key_id
     migrated = await _stored_hash(tips, tip_id)
     assert migrated.startswith(f"$hmac-sha256$k={current}$")
     # And the HMAC row works from then on, for follow-up and replies alike.
@@ -54,7 +54,7 @@ async def test_after_a_rotation_the_old_key_still_verifies_and_new_rows_use_the_
     clock = Clock()
     async with tips_running(settings, clock, nats_url, namespace) as tips:
         old = await tips.submit()
-        old_key = tips.service.app.state.tips_ctx.receipts.current_key_id
+        old_key = tips.service.app.state.ctx.receipts.current_key_id
         assert (await _stored_hash(tips, old["tip_id"])).startswith(f"$hmac-sha256$k={old_key}$")
 
     args = ["receipt-keys", "--new-key", "--data-dir", str(settings.data_dir)]
@@ -65,7 +65,7 @@ async def test_after_a_rotation_the_old_key_still_verifies_and_new_rows_use_the_
     assert f"  {old_key}: 1 receipts" in result.output
 
     async with tips_running(settings, clock, nats_url, namespace) as tips:
-        ring = tips.service.app.state.tips_ctx.receipts
+        ring = tips.service.app.state.ctx.receipts
         assert ring.current_key_id != old_key and ring.key_ids == [ring.current_key_id, old_key]
         new = await tips.submit()
         assert (await _stored_hash(tips, new["tip_id"])).startswith(f"$hmac-sha256$k={ring.current_key_id}$")

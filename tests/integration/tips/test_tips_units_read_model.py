@@ -81,7 +81,7 @@ async def test_the_unit_list_is_public_bounded_to_communes_and_rate_limited(tips
     r = await tips.http.get("/places/79.26734/units")  # not a code of the national list
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert await _units(tips, BEN_THANH) == []
-    tips.service.app.state.tips_limits.lookup = RateLimiter("submission form lists", rate=2, per=60)
+    tips.service.app.state.ctx.limits.lookup = RateLimiter("submission form lists", rate=2, per=60)
     codes = [(await tips.http.get(f"/places/{BEN_THANH}/units")).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     r = await tips.http.get("/places/79")
