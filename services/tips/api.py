@@ -46,13 +46,7 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 
 # --- plumbing ------------------------------------------------------------------------------------------------------
-async def tips_context(request: Request) -> TipsContext:  # async: FastAPI runs a plain def in a thread
-    """The context app.py installed (`shared.deps.context`), without a thread hop on the intake path."""
-    ctx: TipsContext = context(request)
-    return ctx
-
-
-Ctx = Annotated[TipsContext, Depends(tips_context)]
+Ctx = Annotated[TipsContext, Depends(context)]
 
 
 async def submit_limit(request: Request, ctx: Ctx) -> None:  # async: FastAPI runs a plain def in a thread
@@ -416,8 +410,8 @@ async def list_tips(
                                          after=paging.after(datetime, str), f=f)
     items = [TipSummary.model_validate(handlers.tip_summary(r, f.now)) for r in rows]
     if sort == "deadline":
-        return paging.page(items, _deadline_key)
-    return paging.page(items, lambda tip: (tip.received_at, tip.tip_id))
+        return paging.page(items, _deadline_key, probed=True)
+    return paging.page(items, lambda tip: (tip.received_at, tip.tip_id), probed=True)
 
 
 @router.get("/tips/counts", response_model=QueueCounts, tags=["tips"], responses=ERROR_RESPONSES,
