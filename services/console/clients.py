@@ -22,7 +22,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -221,7 +220,6 @@ class ServiceApis:
 
 
 # --- the OIDC provider ----------------------------------------------------------------------------------------
-log = logging.getLogger(__name__)
 
 FLOW_COOKIE = "antq_console_oidc"
 FLOW_SECONDS = 600  # a person has ten minutes at the provider

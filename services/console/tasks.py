@@ -155,7 +155,8 @@ class ImportJobs:
 
 
 def start_import(jobs: ImportJobs, account: Account, apis: ServiceApis, body: bytes, filename: str,
-          content_type: str) -> ImportJob:
+                 content_type: str) -> ImportJob:
+    """Cut the file into chunks (refused with ImportRefused) and send them in the background."""
     media = media_of(filename, content_type)
     chunks, total = chunks_of(body, media)
     job = ImportJob(job_id=secrets.token_urlsafe(12), owner=account.username, filename=filename, total=total)
@@ -168,7 +169,7 @@ async def _run_import(job: ImportJob, account: Account, apis: ServiceApis, chunk
     try:
         for chunk in chunks:
             report = await apis.post_body(account, "units", "/imports/units", chunk.body, media,
-                                       params={"rows": "all"}, timeout=CHUNK_TIMEOUT_SECONDS)
+                                          params={"rows": "all"}, timeout=CHUNK_TIMEOUT_SECONDS)
             for key in job.counts:
                 job.counts[key] += int(report.get(key, 0))
             for row in report.get("rows", []):
