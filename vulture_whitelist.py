@@ -45,6 +45,8 @@ _.should_exit
 # tests/security/test_oidc.py
 _.do_GET
 _.log_message
+# tests/support/notify_stand_in.py
+_.do_PUT
 # tests/support/oidc_provider.py
 _.should_exit
 

@@ -15,7 +15,7 @@ import uvicorn
 
 from services.awards.app import build as build_awards
 from services.console.app import build as build_console
-from services.console.domain import Account
+from services.console.domain.accounts import Account
 from services.notify.app import build as build_notify
 from services.tips.app import build as build_tips
 from services.units.app import build as build_units
@@ -72,7 +72,7 @@ class World:
 
     async def add(self, username: str, role: str = "officer", area: str | None = "79", **kw: Any) -> str:
         account = Account(username=username, role=role, area=area, **kw)
-        await self.console.app.state.console.accounts.add(account, PASSWORD, now=utcnow())
+        await self.console.app.state.ctx.accounts.add(account, PASSWORD, now=utcnow())
         return username
 
     async def add_unit(self, name: str, area_code: str = "79.26743", **fields: Any) -> str:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from services.console.accounts import Accounts
-from services.console.domain import Account, AccountError
+from services.console.domain.accounts import Account, AccountError
+from services.console.handlers import Accounts
 from shared.db import Database, utcnow
 from shared.migrations import migrate
 from shared.settings import load_settings

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.console.domain import Account
+from services.console.domain.accounts import Account
 from shared.db import UTCDateTime
 
 metadata = MetaData()

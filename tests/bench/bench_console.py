@@ -59,8 +59,8 @@ async def _prefill(world: World, n: int) -> None:
 
 
 async def _accounts(world: World, names: list[str]) -> None:
-    from services.console.accounts import Accounts
-    from services.console.domain import Account
+    from services.console.domain.accounts import Account
+    from services.console.handlers import Accounts
     from shared.db import Database, utcnow
     from shared.migrations import migrate
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
-from services.console import report_files, reports
+from services.console.domain import report_files, reports
 from shared.settings import Settings
 from tests.bench.bench_units_campaign import YEAR, _campaign, _drop_streams
 from tests.bench.common import bench_nats, ms, percentile

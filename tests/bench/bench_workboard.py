@@ -166,8 +166,8 @@ async def run(nats_url: str, *, commune_units: int = 2000, province_units: int =
 
 
 async def _commune_account(world: World, name: str) -> None:
-    from services.console.accounts import Accounts
-    from services.console.domain import Account
+    from services.console.domain.accounts import Account
+    from services.console.handlers import Accounts
     from shared.db import Database
     from tests.console_world import PASSWORD
 

@@ -22,7 +22,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from services.console import reports
+from services.console.domain import reports
 from shared.calendar import VN_TZ, assessment_year_of
 from shared.db import utcnow
 from shared.settings import Settings

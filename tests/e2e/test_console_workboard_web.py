@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.console import unit_imports
+from services.console.domain import unit_imports
 from services.units.app import build as build_units
 from shared.calendar import assessment_year_of
 from shared.db import utcnow

@@ -38,9 +38,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.console.accounts import csrf_for
+from services.console.handlers import csrf_for
 from services.console.policy import POLICY as CONSOLE_POLICY
-from services.console.views import SESSION_COOKIE
+from services.console.web.pages import SESSION_COOKIE
 from shared.auth import Principal
 from shared.bus.streams import provision
 from shared.errors import Forbidden, Unauthorized
@@ -355,7 +355,7 @@ async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callab
             httpx.AsyncClient(base_url=world.urls["console"]) as http, \
             httpx.AsyncClient(base_url=world.urls["tips"]) as tips, \
             httpx.AsyncClient(base_url=world.urls["units"]) as units:
-        accounts = world.console.app.state.console.accounts
+        accounts = world.console.app.state.ctx.accounts
         for caller, fields in CONSOLE_ACCOUNTS.items():
             await world.add(f"matrix.{caller.replace('_', '-')}", **fields)
         tip = (await tips.post("/tips", json={

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from services.console.views import SESSION_COOKIE
+from services.console.web.pages import SESSION_COOKIE
 from shared.apidocs import install_api_docs
 from shared.policy import Policy, Rule
 from shared.service import DLQ_POLICY

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.console import award_views
+from services.console.web import awards as award_views
 from shared.contracts.events import TipReceived
 from shared.settings import Settings
 from shared.testing import eventually

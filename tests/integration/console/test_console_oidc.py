@@ -13,9 +13,9 @@ import pytest
 
 from services.console import store
 from services.console.app import build
-from services.console.domain import Account, AccountError
-from services.console.oidc import FLOW_COOKIE
-from services.console.views import LOGIN_COOKIE, SESSION_COOKIE
+from services.console.clients import FLOW_COOKIE
+from services.console.domain.accounts import Account, AccountError
+from services.console.web.pages import LOGIN_COOKIE, SESSION_COOKIE
 from shared.db import utcnow
 from shared.service import Service
 from shared.settings import Settings
@@ -75,7 +75,7 @@ async def test_a_person_of_the_provider_signs_in_and_gets_a_session_on_a_row_key
         assert (row["role"], row["area"], row["level"]) == ("leader", "79", "province")
         async with httpx.AsyncClient(base_url=str(browser.base_url)) as other:
             assert (await sign_in(other, username, "!")).status_code == 401
-        accounts = service.app.state.console.accounts
+        accounts = service.app.state.ctx.accounts
         with pytest.raises(AccountError, match="no password"):
             await accounts.set_password(username, PASSWORD, now=utcnow())
 
@@ -160,7 +160,7 @@ async def test_a_sign_in_that_took_longer_than_ten_minutes_at_the_provider_is_re
 async def test_with_password_sign_in_off_only_the_providers_button_is_offered(
         settings_factory: Callable[..., Settings]) -> None:
     async with signing_in(settings_factory, TestProvider(), console_password_sign_in=False) as (service, browser):
-        await service.app.state.console.accounts.add(Account("o79", "officer", area="79"), PASSWORD, now=utcnow())
+        await service.app.state.ctx.accounts.add(Account("o79", "officer", area="79"), PASSWORD, now=utcnow())
         page = await browser.get("/login?lang=en")
         assert 'id="sign-in-oidc"' in page.text and 'name="password"' not in page.text
         # A script posting the password form anyway, with a valid sign-in CSRF value, is refused.

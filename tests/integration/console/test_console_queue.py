@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.console import queue
+from services.console.domain import queue
 from shared.settings import Settings
 from shared.testing import eventually
 from tests.console_world import World, console_world, csrf_of, sign_in
@@ -133,7 +133,7 @@ async def _first_tips_event(client: httpx.AsyncClient, opened: asyncio.Event, se
 async def test_open_queues_of_one_area_share_one_poller_that_brings_each_the_new_tip(
         settings_factory: Callable[..., Settings]) -> None:
     async with console_world(settings_factory) as world:
-        hub = world.console.app.state.console.live
+        hub = world.console.app.state.ctx.live
         clients = [_browser(world) for _ in range(4)]
         for n, client in enumerate(clients):
             await sign_in(client, await world.add(f"o{n}", area="01" if n == 3 else "79"))

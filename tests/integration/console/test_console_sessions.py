@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from services.console.app import build
-from services.console.domain import Account
-from services.console.views import SESSION_COOKIE
+from services.console.domain.accounts import Account
+from services.console.web.pages import SESSION_COOKIE
 from shared.service import Service
 from shared.settings import Settings
 from shared.testing import running
@@ -40,7 +40,7 @@ async def console(settings_factory: Callable[..., Settings], **overrides: Any) -
     clock = Clock()
     service.clock = clock
     async with running(service) as client:
-        await service.app.state.console.accounts.add(Account("o79", "officer", area="79"), PASSWORD, now=START)
+        await service.app.state.ctx.accounts.add(Account("o79", "officer", area="79"), PASSWORD, now=START)
         yield service, client, clock
 
 
@@ -161,7 +161,7 @@ async def test_sign_out_ends_this_session_and_sign_out_everywhere_ends_every_ses
 async def test_disabling_an_account_or_changing_its_password_ends_its_sessions(
         settings_factory: Callable[..., Settings]) -> None:
     async with console(settings_factory) as (service, client, clock):
-        accounts = service.app.state.console.accounts
+        accounts = service.app.state.ctx.accounts
         await sign_in(client, "o79")
         await accounts.set_password("o79", "một mật khẩu mới 2027", now=clock.now)
         assert (await client.get("/")).headers["location"] == "/login"
@@ -173,7 +173,7 @@ async def test_disabling_an_account_or_changing_its_password_ends_its_sessions(
 
 async def test_a_role_without_the_tip_desk_is_refused_the_queue(settings_factory: Callable[..., Settings]) -> None:
     async with console(settings_factory) as (service, client, clock):
-        await service.app.state.console.accounts.add(Account("unit-staff", "unit", unit="u-1"), PASSWORD,
+        await service.app.state.ctx.accounts.add(Account("unit-staff", "unit", unit="u-1"), PASSWORD,
                                                      now=clock.now)
         await sign_in(client, "unit-staff")
         assert (await client.get("/")).headers["location"] == "/me"  # unit staff land on their unit desk

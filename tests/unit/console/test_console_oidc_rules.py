@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.console.domain import Account, AccountError, is_oidc_account, oidc_username, validate_account
-from services.console.oidc import Flow, code_challenge
+from services.console.clients import Flow, code_challenge
+from services.console.domain.accounts import Account, AccountError, is_oidc_account, oidc_username, validate_account
 
 
 def test_the_pkce_challenge_is_rfc_7636s_s256_of_the_verifier() -> None:

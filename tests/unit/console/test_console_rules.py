@@ -6,9 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.console import queue
-from services.console.accounts import csrf_for, same_token, session_hash
-from services.console.domain import Account, AccountError, Lockout, SessionRules, password_problems, validate_account
+from services.console.domain import queue
+from services.console.domain.accounts import (
+    Account,
+    AccountError,
+    Lockout,
+    SessionRules,
+    password_problems,
+    validate_account,
+)
+from services.console.handlers import csrf_for, same_token, session_hash
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -100,7 +107,7 @@ def test_the_tips_apis_counts_become_each_filter_options_count() -> None:
 
 
 def test_a_downloaded_attachment_keeps_its_type_only_when_a_browser_cannot_run_it() -> None:
-    from services.console.views import download_headers
+    from services.console.web.pages import download_headers
 
     assert download_headers("ảnh.png", "image/png; charset=x")["Content-Type"] == "image/png"
     for risky in ("text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript", None):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from services.console import report_files, reports
+from services.console.domain import report_files, reports
 
 MADE = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # after assessment year 2026 ended: a year-end report
 

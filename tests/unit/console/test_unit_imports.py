@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from services.console.unit_imports import ImportRefused, chunks_of, media_of
+from services.console.domain.unit_imports import ImportRefused, chunks_of, media_of
 
 
 def _chunk_records(body: bytes) -> list[dict[str, str]]:

@@ -17,15 +17,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.console import unit_imports
-from services.console.accounts import same_token
 from services.console.clients import ApiError
+from services.console.context import ConsoleContext
+from services.console.domain import unit_imports
+from services.console.handlers import same_token
 from services.console.i18n import TEXT, refusal
-from services.console.views import (
+from services.console.tasks import start_import
+from services.console.web.pages import (
+    Ctx,
     PageRefused,
     Person,
     api,
-    ctx_of,
     field,
     redirect,
     render,
@@ -97,14 +99,14 @@ def _year(value: str | None) -> int | None:
 
 # --- the registry --------------------------------------------------------------------------------------------
 @router.get("/units", response_class=HTMLResponse, summary="Search the registry of the officer's area")
-async def units_page(request: Request) -> Response:
-    person = await signed_in(request, "console.units")
+async def units_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.units")
     qp = request.query_params
     query = {"q": _text(qp.get("q")), "kind": _choice(qp.get("kind"), KINDS),
              "area_code": _text(qp.get("area"), 80), "in_scope": _choice(qp.get("scope"), ("true", "false"))}
     cursor = _text(qp.get("cursor"), 500)
     try:
-        page = await api(request, person, "units", "GET", "/units",
+        page = await api(ctx, person, "units", "GET", "/units",
                          params={**query, "limit": PAGE_SIZE, "cursor": cursor})
     except ApiError as exc:
         return _unavailable(request, person, exc)
@@ -118,29 +120,29 @@ async def units_page(request: Request) -> Response:
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse, summary="One unit: profile, years, incidents, "
             "activities")
-async def unit_page(request: Request, unit_id: str) -> Response:
-    person = await signed_in(request, "console.units")
+async def unit_page(ctx: Ctx, request: Request, unit_id: str) -> Response:
+    person = await signed_in(ctx, request, "console.units")
     if len(unit_id) > 200:
         return _unavailable(request, person, ApiError(404, "not_found", "no such unit"))
     path = "/units/" + quote(unit_id, safe="")
     try:
-        unit = await api(request, person, "units", "GET", path)
+        unit = await api(ctx, person, "units", "GET", path)
         years, incidents, activities = await asyncio.gather(
-            api(request, person, "units", "GET", path + "/cycles"),
-            api(request, person, "units", "GET", path + "/incidents", params={"limit": 100}),
-            api(request, person, "units", "GET", path + "/activities", params={"limit": 100}))
+            api(ctx, person, "units", "GET", path + "/cycles"),
+            api(ctx, person, "units", "GET", path + "/incidents", params={"limit": 100}),
+            api(ctx, person, "units", "GET", path + "/activities", params={"limit": 100}))
     except ApiError as exc:
         return _unavailable(request, person, exc, outside="reg.unit_outside")
     return render(request, "unit.html", lang=person.lang, title_key="reg.unit_title", person=person, unit=unit,
-                  categories=await _incident_categories(request),
+                  categories=await _incident_categories(ctx, request),
                   years=sorted(years, key=lambda y: -int(y["year"])), incidents=incidents["items"],
                   activities=activities["items"], more_incidents=bool(incidents.get("next_cursor")),
                   more_activities=bool(activities.get("next_cursor")))
 
 
-async def _incident_categories(request: Request) -> dict[str, dict[str, str]]:
+async def _incident_categories(ctx: ConsoleContext, request: Request) -> dict[str, dict[str, str]]:
     """incident category code -> {"vi": name, "en": name}, from the units service's public frameworks."""
-    apis = ctx_of(request).apis
+    apis = ctx.apis
 
     async def load() -> dict[str, dict[str, str]]:
         data = await apis.call(None, "units", "GET", "/frameworks")
@@ -155,15 +157,15 @@ async def _incident_categories(request: Request) -> dict[str, dict[str, str]]:
 
 # --- bulk import ---------------------------------------------------------------------------------------------
 @router.get("/units-import", response_class=HTMLResponse, summary="The bulk import form")
-async def import_page(request: Request) -> Response:
-    person = await signed_in(request, "console.units_import")
+async def import_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.units_import")
     return render(request, "units_import.html", lang=person.lang, title_key="reg.import_title", person=person,
                   job=None, error=None)
 
 
 @router.post("/units-import", response_class=HTMLResponse, summary="Start a bulk import (CSV or JSON lines)")
-async def import_form(request: Request) -> Response:
-    person = await signed_in(request, "console.units_import")
+async def import_form(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.units_import")
     form = await request.form(max_files=1, max_fields=10, max_part_size=unit_imports.MAX_BYTES)
     if not same_token(person.session.csrf, field(form, "csrf", 100)):
         return render(request, "units_import.html", lang=person.lang, title_key="reg.import_title", person=person,
@@ -173,7 +175,7 @@ async def import_form(request: Request) -> Response:
         if upload is None or isinstance(upload, str):
             raise unit_imports.ImportRefused("reg.import_no_file")
         body = await upload.read(unit_imports.MAX_BYTES + 1)
-        job = unit_imports.start(unit_imports.jobs_of(request.app), person.account, ctx_of(request).apis, body,
+        job = start_import(ctx.imports, person.account, ctx.apis, body,
                                  upload.filename or "", upload.content_type or "")
     except unit_imports.ImportRefused as exc:
         return render(request, "units_import.html", lang=person.lang, title_key="reg.import_title", person=person,
@@ -182,9 +184,9 @@ async def import_form(request: Request) -> Response:
 
 
 @router.get("/units-import/{job_id}", response_class=HTMLResponse, summary="An import's progress and report")
-async def import_progress(request: Request, job_id: str) -> Response:
-    person = await signed_in(request, "console.units_import")
-    job = unit_imports.jobs_of(request.app).get(job_id)
+async def import_progress(ctx: Ctx, request: Request, job_id: str) -> Response:
+    person = await signed_in(ctx, request, "console.units_import")
+    job = ctx.imports.get(job_id)
     if job is None or job.owner != person.account.username:
         return render(request, "error.html", lang=person.lang, title_key="error_title", person=person,
                       message=TEXT[person.lang]["reg.import_not_found"], status=404)
@@ -225,14 +227,14 @@ class BatchOutcome:
     failed: list[dict[str, str]] = dc_field(default_factory=list)
 
 
-async def _workboard(request: Request, person: Person, board: BoardQuery, *, outcome: BatchOutcome | None = None,
-                     error: str | None = None, status: int = 200) -> Response:
+async def _workboard(ctx: ConsoleContext, request: Request, person: Person, board: BoardQuery, *,
+                     outcome: BatchOutcome | None = None, error: str | None = None, status: int = 200) -> Response:
     cursor = _text(request.query_params.get("cursor"), 500) if request.method == "GET" else None
     try:
         page, counts = await asyncio.gather(
-            api(request, person, "units", "GET", "/workboard",
+            api(ctx, person, "units", "GET", "/workboard",
                 params={**board.api_params(), "limit": board.size, "cursor": cursor}),
-            api(request, person, "units", "GET", "/workboard/counts",
+            api(ctx, person, "units", "GET", "/workboard/counts",
                 params={"year": board.year, "area_code": board.area, "kind": board.kind}))
     except ApiError as exc:
         return _unavailable(request, person, exc)
@@ -245,19 +247,19 @@ async def _workboard(request: Request, person: Person, board: BoardQuery, *, out
                   items=page["items"], counts=counts, year=year, board=board, area=area, kept=kept,
                   areas=area_choices(person, area), shows=SHOWS, sizes=BOARD_SIZES, size=board.size, kinds=KINDS,
                   ratings=RATINGS, outcome=outcome, error=error, status=status, more_url=more,
-                  today=ctx_of(request).clock().astimezone(VN_TZ).date().isoformat(),
+                  today=ctx.now().astimezone(VN_TZ).date().isoformat(),
                   first_url=with_lang("/cycles", person.lang, **kept) if cursor else None)
 
 
 @router.get("/cycles", response_class=HTMLResponse, summary="The year's workboard of the officer's area")
-async def workboard_page(request: Request) -> Response:
-    person = await signed_in(request, "console.workboard")
-    return await _workboard(request, person, BoardQuery.parse(request.query_params))
+async def workboard_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.workboard")
+    return await _workboard(ctx, request, person, BoardQuery.parse(request.query_params))
 
 
 @router.post("/cycles", response_class=HTMLResponse, summary="Appraise or decide the selected dossiers")
-async def workboard_batch(request: Request) -> Response:
-    person = await signed_in(request, "console.workboard_action")
+async def workboard_batch(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.workboard_action")
     form = await request.form(max_files=0, max_fields=BATCH_MAX + 30)
     if not same_token(person.session.csrf, field(form, "csrf", 100)):
         raise PageRefused(403, "form_expired")
@@ -266,42 +268,42 @@ async def workboard_batch(request: Request) -> Response:
     step = _choice(field(form, "step", 20), ("appraise", "decide"))
     selected = [u for u in dict.fromkeys(form.getlist("unit_id")) if isinstance(u, str) and 0 < len(u) <= 200]
     if step is None or board.year is None:
-        return await _workboard(request, person, board, error=t["reg.batch_bad"], status=422)
+        return await _workboard(ctx, request, person, board, error=t["reg.batch_bad"], status=422)
     if not selected:
-        return await _workboard(request, person, board, error=t["reg.batch_none"], status=422)
+        return await _workboard(ctx, request, person, board, error=t["reg.batch_none"], status=422)
     if len(selected) > BATCH_MAX:
-        return await _workboard(request, person, board, error=t["reg.batch_too_many"].format(n=BATCH_MAX),
+        return await _workboard(ctx, request, person, board, error=t["reg.batch_too_many"].format(n=BATCH_MAX),
                                 status=422)
     area = board.area or person.account.area
     if area is None:
-        return await _workboard(request, person, board, error=t["reg.batch_area"], status=422)
+        return await _workboard(ctx, request, person, board, error=t["reg.batch_area"], status=422)
     note = field(form, "note", 2000)
     if step == "appraise":
         verdict = field(form, "recommended", 5)
         if verdict not in ("yes", "no"):
-            return await _workboard(request, person, board, error=t["reg.appraise_choose"], status=422)
+            return await _workboard(ctx, request, person, board, error=t["reg.appraise_choose"], status=422)
         path = "/batches/appraisals"
         items = [{"unit_id": u, "recommended": verdict == "yes", "note": note} for u in selected]
     else:
         verdict = field(form, "recognized", 5)
         if verdict not in ("yes", "no"):
-            return await _workboard(request, person, board, error=t["reg.decide_choose"], status=422)
+            return await _workboard(ctx, request, person, board, error=t["reg.decide_choose"], status=422)
         decision_no = field(form, "decision_no", 200)
         decided_on = field(form, "decided_on", 10)
         rating = _choice(field(form, "rating", 20), RATINGS) if verdict == "yes" else None
         if verdict == "yes" and not decision_no:
-            return await _workboard(request, person, board, error=t["reg.decision_no_needed"], status=422)
+            return await _workboard(ctx, request, person, board, error=t["reg.decision_no_needed"], status=422)
         path = "/batches/decisions"
         items = [{"unit_id": u, "recognized": verdict == "yes", "decision_no": decision_no,
                   "decided_on": decided_on, "rating": rating, "note": note} for u in selected]
     try:
-        result = await api(request, person, "units", "POST", path,
+        result = await api(ctx, person, "units", "POST", path,
                            body={"year": board.year, "area_code": area, "items": items})
     except ApiError as exc:
         if exc.status >= 500:
             return _unavailable(request, person, exc)
-        return await _workboard(request, person, board, error=_refusal(person.lang, exc), status=exc.status)
-    names = await ctx_of(request).apis.unit_names(person.account, {i["unit_id"] for i in result["items"]
+        return await _workboard(ctx, request, person, board, error=_refusal(person.lang, exc), status=exc.status)
+    names = await ctx.apis.unit_names(person.account, {i["unit_id"] for i in result["items"]
                                                                    if not i["ok"]})
     outcome = BatchOutcome(step=step, succeeded=int(result["succeeded"]))
     for item in result["items"]:
@@ -311,5 +313,5 @@ async def workboard_batch(request: Request) -> Response:
                                    "why": t.get(f"reg.refused.{error.get('code')}") or
                                    refusal(person.lang, int(error.get("status", 422)), str(error.get("code", "")),
                                            str(error.get("message", "")), error.get("details"))})
-    return await _workboard(request, person, board, outcome=outcome)
+    return await _workboard(ctx, request, person, board, outcome=outcome)
 

@@ -1,4 +1,5 @@
-"""Use cases of accounts and sessions: add, list, disable, change a password, sign in, resolve a session.
+"""The console's application layer: the use cases of accounts and sessions (add, list, disable, change a password,
+sign in, resolve a session).
 
 Passwords are hashed with argon2id (argon2-cffi). A session cookie is 32 random bytes; the database keeps only
 its SHA-256, and the CSRF token of the session's forms is derived from the cookie (a synchroniser token bound to
@@ -18,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from services.console import store
-from services.console.domain import (
+from services.console.domain.accounts import (
     Account,
     AccountError,
     Lockout,

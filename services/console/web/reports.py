@@ -16,11 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from services.console import report_files, reports
 from services.console.clients import ApiError
+from services.console.context import ConsoleContext
+from services.console.domain import report_files, reports
 from services.console.i18n import TEXT, refusal
 from services.console.policy import POLICY
-from services.console.views import PageRefused, Person, api, ctx_of, principal_of, render, signed_in, with_lang
+from services.console.web.pages import Ctx, PageRefused, Person, api, principal_of, render, signed_in, with_lang
 from shared import places
 from shared.calendar import assessment_year_of
 from shared.errors import Forbidden, Unauthorized
@@ -78,9 +79,8 @@ def area_choices(person: Person, chosen: str | None) -> list[tuple[str, str]]:
     return choices
 
 
-async def _names(request: Request, person: Person, area: str | None) -> dict[str, dict[str, str]]:
+async def _names(ctx: ConsoleContext, request: Request, person: Person, area: str | None) -> dict[str, dict[str, str]]:
     """Names of the breakdowns' codes the services publish: tip categories, award types (the rules in force)."""
-    ctx = ctx_of(request)
     names: dict[str, dict[str, str]] = {
         "category": {code: pair[person.lang] for code, pair in (await ctx.apis.categories()).items()}}
     province = area.split(".", 1)[0] if area else None
@@ -97,16 +97,17 @@ async def _names(request: Request, person: Person, area: str | None) -> dict[str
     return names
 
 
-async def load_report(request: Request, person: Person, year: int, area: str | None) -> reports.Report:
+async def load_report(ctx: ConsoleContext, request: Request, person: Person, year: int,
+                      area: str | None) -> reports.Report:
     """The three services' `/stats` of the year and the year before (six calls at once), as a report."""
     params = [{"year": y, "area_code": area} for y in (year, year - 1)]
-    answers = await asyncio.gather(*(api(request, person, source, "GET", "/stats", params=p)
+    answers = await asyncio.gather(*(api(ctx, person, source, "GET", "/stats", params=p)
                                      for p in params for source in reports.SOURCES))
     n = len(reports.SOURCES)
     now = dict(zip(reports.SOURCES, answers[:n], strict=True))
     before = dict(zip(reports.SOURCES, answers[n:], strict=True))
-    return reports.build(now, before, year=year, area_code=area, lang=person.lang, made_at=ctx_of(request).clock(),
-                         names=await _names(request, person, area))
+    return reports.build(now, before, year=year, area_code=area, lang=person.lang, made_at=ctx.now(),
+                         names=await _names(ctx, request, person, area))
 
 
 def _form(person: Person, now: datetime, year: int | None = None, area: str | None = None) -> dict[str, Any]:
@@ -135,16 +136,16 @@ def _service_refusal(person: Person, exc: ApiError) -> str:
 
 @router.get("/reports", response_class=HTMLResponse,
             summary="The movement's figures for a year and an area beside the previous year's, with charts")
-async def reports_page(request: Request) -> Response:
-    person = await signed_in(request, "console.reports")
-    now = ctx_of(request).clock()
+async def reports_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.reports")
+    now = ctx.now()
     try:
         year, area = _query(request, person, now)
     except BadQuery as exc:
         return _refused_page(request, person, TEXT[person.lang][exc.key], 400, **_form(person, now))
     form = _form(person, now, year, area)
     try:
-        report = await load_report(request, person, year, area)
+        report = await load_report(ctx, request, person, year, area)
     except ApiError as exc:
         return _refused_page(request, person, _service_refusal(person, exc), exc.status if exc.status < 500
                              else 503, **form)
@@ -163,15 +164,15 @@ async def reports_page(request: Request) -> Response:
                   pdf_url=with_lang("/reports/report.pdf", person.lang, **query), **form)
 
 
-async def _export(request: Request, kind: str) -> Response:
-    person = await signed_in(request, "console.reports")
-    now = ctx_of(request).clock()
+async def _export(ctx: ConsoleContext, request: Request, kind: str) -> Response:
+    person = await signed_in(ctx, request, "console.reports")
+    now = ctx.now()
     try:
         year, area = _query(request, person, now)
     except BadQuery as exc:
         return _refused_page(request, person, TEXT[person.lang][exc.key], 400, **_form(person, now))
     try:
-        report = await load_report(request, person, year, area)
+        report = await load_report(ctx, request, person, year, area)
     except ApiError as exc:
         return _refused_page(request, person, _service_refusal(person, exc),
                              exc.status if exc.status < 500 else 503, **_form(person, now, year, area))
@@ -189,11 +190,11 @@ async def _export(request: Request, kind: str) -> Response:
 
 @router.get("/reports/report.xlsx", response_class=Response,
             summary="The report as a workbook: the report sheet and every /stats figure by key")
-async def report_xlsx(request: Request) -> Response:
-    return await _export(request, "xlsx")
+async def report_xlsx(ctx: Ctx, request: Request) -> Response:
+    return await _export(ctx, request, "xlsx")
 
 
 @router.get("/reports/report.pdf", response_class=Response,
             summary="The report as a PDF laid out like a police summary report (sơ kết / tổng kết)")
-async def report_pdf(request: Request) -> Response:
-    return await _export(request, "pdf")
+async def report_pdf(ctx: Ctx, request: Request) -> Response:
+    return await _export(ctx, request, "pdf")

@@ -15,11 +15,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.console.award_views import names_for
 from services.console.clients import ApiError
-from services.console.domain import LEVELS, ROLES, Account, AccountError, is_oidc_account, validate_account
+from services.console.context import ConsoleContext
+from services.console.domain.accounts import LEVELS, ROLES, Account, AccountError, is_oidc_account, validate_account
 from services.console.i18n import TEXT, refusal
-from services.console.views import Person, api, checked_form, ctx_of, field, render, signed_in, with_lang
+from services.console.web.awards import names_for
+from services.console.web.pages import Ctx, Person, api, checked_form, field, render, signed_in, with_lang
 
 router = APIRouter(tags=["console"])
 log = logging.getLogger("antq.console.admin")
@@ -29,22 +30,21 @@ AUDITED = ("tips", "awards", "units")  # the services that keep a hash-chained a
 
 
 # --- accounts ------------------------------------------------------------------------------------------------------
-async def _accounts_page(request: Request, person: Person, *, notice: str | None = None, error: str | None = None,
-                         secret: dict[str, str] | None = None, form: dict[str, str] | None = None,
-                         status: int = 200) -> Response:
-    ctx = ctx_of(request)
+async def _accounts_page(ctx: ConsoleContext, request: Request, person: Person, *, notice: str | None = None,
+                         error: str | None = None, secret: dict[str, str] | None = None,
+                         form: dict[str, str] | None = None, status: int = 200) -> Response:
     accounts = sorted(await ctx.accounts.list(), key=lambda a: a.username)
     units = await ctx.apis.unit_names(person.account, {a.unit for a in accounts if a.unit})
     return render(request, "admin_accounts.html", lang=person.lang, title_key="ad.accounts_title", person=person,
                   accounts=accounts, roles=ROLES, levels=LEVELS, notice=notice, error=error, secret=secret,
-                  form=form or {"role": "officer"}, status=status, now=ctx.clock(), is_oidc=is_oidc_account,
+                  form=form or {"role": "officer"}, status=status, now=ctx.now(), is_oidc=is_oidc_account,
                   units=units)
 
 
 @router.get("/admin/accounts", response_class=HTMLResponse, summary="The console's accounts (administrators)")
-async def accounts_page(request: Request) -> Response:
-    person = await signed_in(request, "console.admin")
-    return await _accounts_page(request, person)
+async def accounts_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.admin")
+    return await _accounts_page(ctx, request, person)
 
 
 def _scope(form: Any, username: str) -> Account:
@@ -54,22 +54,21 @@ def _scope(form: Any, username: str) -> Account:
 
 
 @router.post("/admin/accounts", response_class=HTMLResponse, summary="Create an account (administrators)")
-async def create_account(request: Request) -> Response:
-    person = await signed_in(request, "console.admin")
+async def create_account(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.admin")
     form = await checked_form(request, person)
-    ctx = ctx_of(request)
     username = field(form, "username", 64) or ""
     kept = {k: field(form, k, 64) or "" for k in ("username", "role", "area", "unit", "level")}
     account = _scope(form, username)
     try:
         validate_account(account)
         password = ctx.accounts.new_password()
-        await ctx.accounts.add(account, password, now=ctx.clock())
+        await ctx.accounts.add(account, password, now=ctx.now())
     except AccountError as exc:
-        return await _accounts_page(request, person, error=_account_error(person.lang, exc), form=kept, status=422)
+        return await _accounts_page(ctx, request, person, error=_account_error(person.lang, exc), form=kept, status=422)
     log.info("account created", extra={"admin": person.account.username, "account": username,
                                        "role": account.role, "area": account.area})
-    return await _accounts_page(request, person, notice=TEXT[person.lang]["ad.created"].format(username=username),
+    return await _accounts_page(ctx, request, person, notice=TEXT[person.lang]["ad.created"].format(username=username),
                                 secret={"username": username, "password": password})
 
 
@@ -79,42 +78,41 @@ def _account_error(lang: str, exc: AccountError) -> str:
 
 @router.post("/admin/accounts/change", response_class=HTMLResponse,
              summary="Disable, enable, reset the password of, or change the role and area of an account")
-async def change_account(request: Request) -> Response:
-    person = await signed_in(request, "console.admin")
+async def change_account(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.admin")
     form = await checked_form(request, person)
-    ctx = ctx_of(request)
     t = TEXT[person.lang]
     username = field(form, "username", 64) or ""
     action = field(form, "action", 16) or ""
     if username == person.account.username and action in ("disable", "scope"):
-        return await _accounts_page(request, person, error=t["ad.not_yourself"], status=422)
+        return await _accounts_page(ctx, request, person, error=t["ad.not_yourself"], status=422)
     secret = None
     try:
         if action == "disable":
-            await ctx.accounts.disable(username, now=ctx.clock())
+            await ctx.accounts.disable(username, now=ctx.now())
         elif action == "enable":
-            await ctx.accounts.enable(username, now=ctx.clock())
+            await ctx.accounts.enable(username, now=ctx.now())
         elif action == "reset":
-            secret = {"username": username, "password": await ctx.accounts.reset_password(username, now=ctx.clock())}
+            secret = {"username": username, "password": await ctx.accounts.reset_password(username, now=ctx.now())}
         elif action == "scope":
-            await ctx.accounts.set_scope(_scope(form, username), now=ctx.clock())
+            await ctx.accounts.set_scope(_scope(form, username), now=ctx.now())
         else:
-            return await _accounts_page(request, person, error=t["ad.unknown_action"], status=422)
+            return await _accounts_page(ctx, request, person, error=t["ad.unknown_action"], status=422)
     except AccountError as exc:
-        return await _accounts_page(request, person, error=_account_error(person.lang, exc), status=422)
+        return await _accounts_page(ctx, request, person, error=_account_error(person.lang, exc), status=422)
     log.info("account changed", extra={"admin": person.account.username, "account": username, "action": action})
-    return await _accounts_page(request, person, notice=t[f"ad.done.{action}"].format(username=username),
+    return await _accounts_page(ctx, request, person, notice=t[f"ad.done.{action}"].format(username=username),
                                 secret=secret)
 
 
 # --- dead letters --------------------------------------------------------------------------------------------------
 @router.get("/admin/dlq", response_class=HTMLResponse, summary="Every service's dead letters (read-only)")
-async def dlq_page(request: Request) -> Response:
-    person = await signed_in(request, "console.admin")
+async def dlq_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.admin")
 
     async def one(service: str) -> tuple[str, list[dict[str, Any]] | None, str | None]:
         try:
-            data = await api(request, person, service, "GET", "/dlq", params={"limit": 200})
+            data = await api(ctx, person, service, "GET", "/dlq", params={"limit": 200})
         except ApiError as exc:
             message = TEXT[person.lang]["service_unavailable"].format(service=service) if exc.status >= 500 else \
                 refusal(person.lang, exc.status, exc.code, exc.message, exc.details)
@@ -128,8 +126,8 @@ async def dlq_page(request: Request) -> Response:
 
 # --- audit trails --------------------------------------------------------------------------------------------------
 @router.get("/admin/audit", response_class=HTMLResponse, summary="A service's audit trail (read-only)")
-async def audit_page(request: Request) -> Response:
-    person = await signed_in(request, "console.admin")
+async def audit_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.admin")
     service = request.query_params.get("service") or "tips"
     if service not in AUDITED:
         service = "tips"
@@ -140,7 +138,7 @@ async def audit_page(request: Request) -> Response:
         params["action"] = "tip.reveal_reporter"
     error, items, more = None, [], None
     try:
-        page = await api(request, person, service, "GET", "/audit", params=params)
+        page = await api(ctx, person, service, "GET", "/audit", params=params)
         items = page["items"]
         if page.get("next_cursor"):
             more = with_lang("/admin/audit", person.lang, service=service, only=only or "",
@@ -151,9 +149,9 @@ async def audit_page(request: Request) -> Response:
     units: dict[str, str] = {}
     targets: dict[str, str] = {}  # an entry's target by name: the award and its recipient, the tip's category
     if service == "units":
-        units = await ctx_of(request).apis.unit_names(person.account, {i["target"].split("/")[0] for i in items})
+        units = await ctx.apis.unit_names(person.account, {i["target"].split("/")[0] for i in items})
     elif items:
-        targets = await _target_names(request, person, service, {i["target"] for i in items})
+        targets = await _target_names(ctx, request, person, service, {i["target"] for i in items})
     tabs = [(s, with_lang("/admin/audit", person.lang, service=s)) for s in AUDITED]
     return render(request, "admin_audit.html", lang=person.lang, title_key="ad.audit_title", person=person,
                   service=service, items=items, error=error, more=more, tabs=tabs, units=units, only=only,
@@ -163,20 +161,21 @@ async def audit_page(request: Request) -> Response:
                   if cursor else None)
 
 
-async def _target_names(request: Request, person: Person, service: str, ids: set[str]) -> dict[str, str]:
+async def _target_names(ctx: ConsoleContext, request: Request, person: Person, service: str,
+                        ids: set[str]) -> dict[str, str]:
     """Names for the tips or awards an audit page lists (one read each, with the admin's token)."""
     path = "/tips/" if service == "tips" else "/awards/"
 
     async def one(target: str) -> tuple[str, dict[str, Any] | None]:
         try:
-            return target, await api(request, person, service, "GET", path + target)
+            return target, await api(ctx, person, service, "GET", path + target)
         except ApiError:
             return target, None
 
     found = {t: item for t, item in await asyncio.gather(*(one(t) for t in sorted(ids))) if item}
     if service == "tips":
-        categories = await ctx_of(request).apis.categories()
+        categories = await ctx.apis.categories()
         return {t: categories.get(item["category"], {}).get(person.lang, TEXT[person.lang]["ad.a_tip"])
                 for t, item in found.items()}
-    names = await names_for(request, list(found.values()), person.lang)
+    names = await names_for(ctx, request, list(found.values()), person.lang)
     return {t: f"{names.award(item)} · {names.recipient(item)}" for t, item in found.items()}

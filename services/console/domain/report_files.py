@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -16,10 +17,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
-from services.console.reports import Report, ReportSection, area_name, authority, chart_rows, number
+from services.console.domain.reports import Report, ReportSection, area_name, authority, chart_rows, number
 from shared.calendar import VN_TZ
 
-FONTS = Path(__file__).resolve().parent / "fonts"
+FONTS = Path(__file__).resolve().parents[1] / "fonts"
 
 WORDS: dict[str, dict[str, str]] = {
     "vi": {"sheet": "Báo cáo", "data": "Số liệu", "no": "STT", "figure": "Chỉ tiêu", "year": "Năm {y}",
@@ -54,15 +55,36 @@ def _period(report: Report) -> str:
     return WORDS[report.lang]["period"].format(start=f"{first:%d/%m/%Y}", end=f"{last:%d/%m/%Y}")
 
 
+_BOLD = Font(bold=True)
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+
 def xlsx(report: Report) -> bytes:
     w = WORDS[report.lang]
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = w["sheet"]
-    bold = Font(bold=True)
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    _xlsx_heading(sheet, report, w)
+    for s, section in enumerate(report.sections):
+        _xlsx_section(sheet, s, section)
+    sheet.append([])
+    sheet.append([w["source"]])
+    for col, width in zip("ABCDE", (6, 70, 14, 14, 16), strict=True):
+        sheet.column_dimensions[col].width = width
+    sheet.freeze_panes = "C9"
+    data = _xlsx_figures(book.create_sheet(w["data"]), report, w)
+    for ws in (sheet, data):
+        _text_stays_text(ws)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_heading(sheet: Any, report: Report, w: dict[str, str]) -> None:
+    """The report's title lines and the table's header row."""
     sheet.append([authority(report.area_code)])
     sheet.append([(w["final"] if report.final else w["interim"])])
     sheet.append([w["subject"].format(y=report.year)])
@@ -77,42 +99,42 @@ def xlsx(report: Report) -> bytes:
     sheet.append(header)
     for c in range(1, 6):
         cell = sheet.cell(sheet.max_row, c)
-        cell.font, cell.border = bold, box
+        cell.font, cell.border = _BOLD, _BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    roman = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
-    for s, section in enumerate(report.sections):
-        sheet.append([roman[s] if s < len(roman) else str(s + 1), section.title])
-        for c in (1, 2):
-            sheet.cell(sheet.max_row, c).font = bold
-        for n, row in enumerate(section.rows, start=1):
-            sheet.append([n, ("   " if row.indent else "") + row.label, row.current, row.previous, row.change])
-            for c in range(3, 6):
-                sheet.cell(sheet.max_row, c).number_format = "0.0%" if row.share else "#,##0"
-        for r in range(sheet.max_row - len(section.rows), sheet.max_row + 1):
-            for c in range(1, 6):
-                sheet.cell(r, c).border = box
-    sheet.append([])
-    sheet.append([w["source"]])
-    for col, width in zip("ABCDE", (6, 70, 14, 14, 16), strict=True):
-        sheet.column_dimensions[col].width = width
-    sheet.freeze_panes = "C9"
 
-    data = book.create_sheet(w["data"])
+
+def _xlsx_section(sheet: Any, s: int, section: ReportSection) -> None:
+    """One section of the table: its numbered title row, then its figures, boxed."""
+    sheet.append([_ROMAN[s] if s < len(_ROMAN) else str(s + 1), section.title])
+    for c in (1, 2):
+        sheet.cell(sheet.max_row, c).font = _BOLD
+    for n, row in enumerate(section.rows, start=1):
+        sheet.append([n, ("   " if row.indent else "") + row.label, row.current, row.previous, row.change])
+        for c in range(3, 6):
+            sheet.cell(sheet.max_row, c).number_format = "0.0%" if row.share else "#,##0"
+    for r in range(sheet.max_row - len(section.rows), sheet.max_row + 1):
+        for c in range(1, 6):
+            sheet.cell(r, c).border = _BOX
+
+
+def _xlsx_figures(data: Any, report: Report, w: dict[str, str]) -> Any:
+    """The second sheet: every number of the services' `/stats` answers by key, for the year and the one before."""
     data.append([w["key"], w["year"].format(y=report.year), w["year"].format(y=report.previous_year)])
     for c in range(1, 4):
-        data.cell(1, c).font = bold
+        data.cell(1, c).font = _BOLD
     for key in report.figure_keys():
         data.append([key, report.current.get(key), report.previous.get(key)])
     for i, width in enumerate((48, 14, 14), start=1):
         data.column_dimensions[get_column_letter(i)].width = width
-    for ws in (sheet, data):  # no text becomes a formula ("=..." from a service's key or name): text stays text
-        for cells in ws.iter_rows():
-            for cell in cells:
-                if cell.data_type == "f":
-                    cell.data_type = "s"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return data
+
+
+def _text_stays_text(ws: Any) -> None:
+    """No text becomes a formula ("=..." from a service's key or name): text stays text."""
+    for cells in ws.iter_rows():
+        for cell in cells:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 class _Pdf(FPDF):

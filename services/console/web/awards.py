@@ -16,12 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.console.clients import ApiError
+from services.console.context import ConsoleContext
 from services.console.i18n import TEXT, refusal
-from services.console.views import (
+from services.console.web.pages import (
+    Ctx,
     Person,
     api,
     checked_form,
-    ctx_of,
     field,
     redirect,
     render,
@@ -49,9 +50,8 @@ def levels_of(person: Person) -> tuple[str, ...] | None:
     return REACH.get(account.level or "") if account.role == "leader" else None
 
 
-async def rules_for(request: Request, province: str | None) -> dict[str, Any]:
+async def rules_for(ctx: ConsoleContext, request: Request, province: str | None) -> dict[str, Any]:
     """The award rules in force for a province (names of award types and levels, quotas), cached."""
-    ctx = ctx_of(request)
 
     async def load() -> dict[str, Any]:
         data: dict[str, Any] = await ctx.apis.call(None, "awards", "GET", "/rules", params={"province": province})
@@ -88,9 +88,9 @@ class Names:
         return str(award.get("recipient_name") or TEXT[self.lang]["aw.unnamed"])
 
 
-async def names_for(request: Request, awards: list[dict[str, Any]], lang: str) -> Names:
+async def names_for(ctx: ConsoleContext, request: Request, awards: list[dict[str, Any]], lang: str) -> Names:
     provinces = {a.get("province_code") for a in awards} | {None}
-    return Names({p: await rules_for(request, p) for p in provinces}, lang)
+    return Names({p: await rules_for(ctx, request, p) for p in provinces}, lang)
 
 
 def _unavailable(request: Request, person: Person, exc: ApiError) -> HTMLResponse:
@@ -107,7 +107,8 @@ def _refusal(lang: str, exc: ApiError) -> str:
 
 
 # --- the list ------------------------------------------------------------------------------------------------------
-async def _list_page(request: Request, person: Person, *, show: str, result: dict[str, Any] | None = None,
+async def _list_page(ctx: ConsoleContext, request: Request, person: Person, *, show: str,
+                     result: dict[str, Any] | None = None,
                      error: str | None = None, form: dict[str, str] | None = None, status: int = 200) -> Response:
     cursor = (request.query_params.get("cursor") or "")[:200] or None
     params: dict[str, Any] = {"limit": PAGE_SIZE, "cursor": cursor if result is None and error is None else None}
@@ -119,12 +120,12 @@ async def _list_page(request: Request, person: Person, *, show: str, result: dic
     else:
         params["status"] = show
     try:
-        page = await api(request, person, "awards", "GET", "/awards", params=params)
+        page = await api(ctx, person, "awards", "GET", "/awards", params=params)
     except ApiError as exc:
         return _unavailable(request, person, exc)
     items = page["items"]
-    names = await names_for(request, items, person.lang)
-    now = ctx_of(request).clock()
+    names = await names_for(ctx, request, items, person.lang)
+    now = ctx.now()
     if result is not None:
         known = {a["award_id"]: a for a in items}
         for item in result["items"]:
@@ -142,20 +143,20 @@ async def _list_page(request: Request, person: Person, *, show: str, result: dic
 
 
 @router.get("/awards", response_class=HTMLResponse, summary="Proposals awaiting the leader's level; decided awards")
-async def awards_page(request: Request) -> Response:
-    person = await signed_in(request, "console.awards")
+async def awards_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.awards")
     show = request.query_params.get("show") or "pending"
-    return await _list_page(request, person, show=show if show in SHOWS else "pending")
+    return await _list_page(ctx, request, person, show=show if show in SHOWS else "pending")
 
 
 CERTIFICATE_CSS = "/awards/certificate.css"
 
 
 @router.get(CERTIFICATE_CSS, response_class=Response, summary="The certificate page's stylesheet")
-async def certificate_css(request: Request) -> Response:
-    person = await signed_in(request, "console.awards")
+async def certificate_css(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.awards")
     try:
-        response = await ctx_of(request).apis.download(person.account, "awards", "/static/certificate.css")
+        response = await ctx.apis.download(person.account, "awards", "/static/certificate.css")
         try:
             css = await response.aread()
         finally:
@@ -168,38 +169,38 @@ async def certificate_css(request: Request) -> Response:
 
 @router.post("/awards/approvals", response_class=HTMLResponse,
              summary="Approve the selected proposals with one decision number and date")
-async def batch_approve(request: Request) -> Response:
-    person = await signed_in(request, "console.award_action")
+async def batch_approve(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.award_action")
     form = await checked_form(request, person)
     chosen = [str(v)[:100] for v in form.getlist("award_id") if isinstance(v, str) and v][:500]
     kept = {"decision_no": field(form, "decision_no", 200) or "", "decided_on": field(form, "decided_on", 10) or ""}
     t = TEXT[person.lang]
     if not chosen:
-        return await _list_page(request, person, show="pending", error=t["aw.none_selected"], form=kept,
+        return await _list_page(ctx, request, person, show="pending", error=t["aw.none_selected"], form=kept,
                                 status=422)
     if not kept["decision_no"]:
-        return await _list_page(request, person, show="pending", error=t["aw.decision_required"], form=kept,
+        return await _list_page(ctx, request, person, show="pending", error=t["aw.decision_required"], form=kept,
                                 status=422)
     decided_on = _date(kept["decided_on"])
     if kept["decided_on"] and decided_on is None:
-        return await _list_page(request, person, show="pending", error=t["aw.bad_date"], form=kept, status=422)
+        return await _list_page(ctx, request, person, show="pending", error=t["aw.bad_date"], form=kept, status=422)
     # Names of the rows before the call: an approved row leaves the pending list.
     try:
-        before = await api(request, person, "awards", "GET", "/awards",
+        before = await api(ctx, person, "awards", "GET", "/awards",
                            params={"pending": "true", "limit": 500})
         # Each row is its own transaction in the awards service (about 25 ms): give the call the time it needs.
-        result = await api(request, person, "awards", "POST", "/awards/approvals", body={
+        result = await api(ctx, person, "awards", "POST", "/awards/approvals", body={
             "award_ids": chosen, "decision_no": kept["decision_no"],
             "decided_on": decided_on.isoformat() if decided_on else None},
-            timeout=ctx_of(request).settings.console_http_timeout + BATCH_SECONDS_PER_ROW * len(chosen))
+            timeout=ctx.settings.console_http_timeout + BATCH_SECONDS_PER_ROW * len(chosen))
     except ApiError as exc:
-        return await _list_page(request, person, show="pending", error=_refusal(person.lang, exc), form=kept,
+        return await _list_page(ctx, request, person, show="pending", error=_refusal(person.lang, exc), form=kept,
                                 status=exc.status if exc.status >= 400 else 502)
-    names = await names_for(request, before["items"], person.lang)
+    names = await names_for(ctx, request, before["items"], person.lang)
     known = {a["award_id"]: names.recipient(a) for a in before["items"]}
     for item in result["items"]:
         item["label"] = known.get(item["award_id"], "")
-    return await _list_page(request, person, show="pending", result=result)
+    return await _list_page(ctx, request, person, show="pending", result=result)
 
 
 def _date(text: str | None) -> date | None:
@@ -210,22 +211,23 @@ def _date(text: str | None) -> date | None:
 
 
 # --- one award -----------------------------------------------------------------------------------------------------
-async def _award_page(request: Request, person: Person, award_id: str, *, errors: dict[str, str] | None = None,
-                      form: dict[str, str] | None = None, notice: str | None = None, status: int = 200) -> Response:
+async def _award_page(ctx: ConsoleContext, request: Request, person: Person, award_id: str, *,
+                      errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
+                      notice: str | None = None, status: int = 200) -> Response:
     try:
-        award = await api(request, person, "awards", "GET", f"/awards/{award_id}")
+        award = await api(ctx, person, "awards", "GET", f"/awards/{award_id}")
     except ApiError as exc:
         return _unavailable(request, person, exc)
-    names = await names_for(request, [award], person.lang)
+    names = await names_for(ctx, request, [award], person.lang)
     recognitions: list[dict[str, Any]] = []
     if award["recipient_kind"] == "unit":
         try:
-            facts = await api(request, person, "awards", "GET", f"/units/{award['recipient_ref']}/certifications")
+            facts = await api(ctx, person, "awards", "GET", f"/units/{award['recipient_ref']}/certifications")
         except ApiError:
             facts = []
         basis = set(award["basis"])
         recognitions = [{**f, "used": f.get("certified_event_id") in basis} for f in facts if f["certified"]]
-    now = ctx_of(request).clock()
+    now = ctx.now()
     return render(request, "award.html", lang=person.lang, title_key="aw.award_title", person=person, award=award,
                   names=names, recognitions=recognitions, errors=errors or {}, form=form or {}, notice=notice,
                   today=local_date(now).isoformat(), now=now, status=status,
@@ -233,15 +235,15 @@ async def _award_page(request: Request, person: Person, award_id: str, *, errors
 
 
 @router.get("/awards/{award_id}", response_class=HTMLResponse, summary="One award with its dossier and steps")
-async def award_page(request: Request, award_id: str) -> Response:
-    person = await signed_in(request, "console.awards")
+async def award_page(ctx: Ctx, request: Request, award_id: str) -> Response:
+    person = await signed_in(ctx, request, "console.awards")
     done = request.query_params.get("done")
     notice = TEXT[person.lang].get(f"aw.done.{done}") if done else None
-    return await _award_page(request, person, award_id, notice=notice)
+    return await _award_page(ctx, request, person, award_id, notice=notice)
 
 
-async def _act(request: Request, award_id: str, action: str) -> Response:
-    person = await signed_in(request, "console.award_action")
+async def _act(ctx: ConsoleContext, request: Request, award_id: str, action: str) -> Response:
+    person = await signed_in(ctx, request, "console.award_action")
     form = await checked_form(request, person)
     t = TEXT[person.lang]
     kept = {k: field(form, k, 2000) or "" for k in ("decision_no", "decided_on", "reason")}
@@ -249,49 +251,48 @@ async def _act(request: Request, award_id: str, action: str) -> Response:
     if action == "approve":
         decided_on = _date(kept["decided_on"])
         if not kept["decision_no"]:
-            return await _award_page(request, person, award_id, errors={"approve": t["aw.decision_required"]},
+            return await _award_page(ctx, request, person, award_id, errors={"approve": t["aw.decision_required"]},
                                      form=kept, status=422)
         if kept["decided_on"] and decided_on is None:
-            return await _award_page(request, person, award_id, errors={"approve": t["aw.bad_date"]}, form=kept,
+            return await _award_page(ctx, request, person, award_id, errors={"approve": t["aw.bad_date"]}, form=kept,
                                      status=422)
         body = {"decision_no": kept["decision_no"][:200],
                 "decided_on": decided_on.isoformat() if decided_on else None}
     elif action == "reject":
         if not kept["reason"]:
-            return await _award_page(request, person, award_id, errors={"reject": t["aw.reason_required"]},
+            return await _award_page(ctx, request, person, award_id, errors={"reject": t["aw.reason_required"]},
                                      form=kept, status=422)
         body = {"reason": kept["reason"]}
     try:
-        await api(request, person, "awards", "POST", f"/awards/{award_id}/{action}", body=body)
+        await api(ctx, person, "awards", "POST", f"/awards/{award_id}/{action}", body=body)
     except ApiError as exc:
-        return await _award_page(request, person, award_id, errors={action: _refusal(person.lang, exc)},
+        return await _award_page(ctx, request, person, award_id, errors={action: _refusal(person.lang, exc)},
                                  form=kept, status=exc.status if exc.status >= 400 else 502)
     return redirect(with_lang(f"/awards/{award_id}", person.lang, done=action))
 
 
 @router.post("/awards/{award_id}/approve", response_class=HTMLResponse, summary="Approve with a decision number")
-async def approve(request: Request, award_id: str) -> Response:
-    return await _act(request, award_id, "approve")
+async def approve(ctx: Ctx, request: Request, award_id: str) -> Response:
+    return await _act(ctx, request, award_id, "approve")
 
 
 @router.post("/awards/{award_id}/reject", response_class=HTMLResponse, summary="Reject with a reason")
-async def reject(request: Request, award_id: str) -> Response:
-    return await _act(request, award_id, "reject")
+async def reject(ctx: Ctx, request: Request, award_id: str) -> Response:
+    return await _act(ctx, request, award_id, "reject")
 
 
 @router.post("/awards/{award_id}/grant", response_class=HTMLResponse, summary="Grant: issue the certificate")
-async def grant(request: Request, award_id: str) -> Response:
-    return await _act(request, award_id, "grant")
+async def grant(ctx: Ctx, request: Request, award_id: str) -> Response:
+    return await _act(ctx, request, award_id, "grant")
 
 
 # --- the printable certificate -------------------------------------------------------------------------------------
 @router.get("/awards/{award_id}/certificate", response_class=HTMLResponse,
             summary="The award's certificate, printable (the awards service's print page)")
-async def certificate(request: Request, award_id: str) -> Response:
-    person = await signed_in(request, "console.awards")
-    ctx = ctx_of(request)
+async def certificate(ctx: Ctx, request: Request, award_id: str) -> Response:
+    person = await signed_in(ctx, request, "console.awards")
     try:
-        award = await api(request, person, "awards", "GET", f"/awards/{award_id}")
+        award = await api(ctx, person, "awards", "GET", f"/awards/{award_id}")
     except ApiError as exc:
         return _unavailable(request, person, exc)
     if not award.get("certificate_id"):

@@ -22,14 +22,15 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from services.console.accounts import same_token
 from services.console.clients import ApiError
+from services.console.context import ConsoleContext
+from services.console.handlers import same_token
 from services.console.i18n import TEXT, refusal
-from services.console.views import (
+from services.console.web.pages import (
+    Ctx,
     PageRefused,
     Person,
     api,
-    ctx_of,
     download_headers,
     field,
     redirect,
@@ -96,11 +97,11 @@ def _megabytes(value: Any) -> str:
     return f"{size / MiB:.1f}".removesuffix(".0") + " MB"
 
 
-def _year(request: Request) -> int:
+def _year(ctx: ConsoleContext, request: Request) -> int:
     wanted = request.query_params.get("year")
     if wanted and wanted.isdigit() and 2000 <= int(wanted) <= 2200:
         return int(wanted)
-    return assessment_year_of(ctx_of(request).clock().astimezone(VN_TZ))
+    return assessment_year_of(ctx.now().astimezone(VN_TZ))
 
 
 def _failed(request: Request, person: Person, exc: ApiError) -> HTMLResponse:
@@ -109,34 +110,34 @@ def _failed(request: Request, person: Person, exc: ApiError) -> HTMLResponse:
 
 
 # --- the unit's page: profile, activities, notifications -------------------------------------------------------
-async def _desk_page(request: Request, person: Person, *, errors: dict[str, str] | None = None,
+async def _desk_page(ctx: ConsoleContext, request: Request, person: Person, *, errors: dict[str, str] | None = None,
                      form: dict[str, str] | None = None, notice: str | None = None, status: int = 200) -> Response:
     unit_id = _unit_of(person)
-    year = _year(request)
+    year = _year(ctx, request)
     try:
         unit, cycles, activities, unread = await asyncio.gather(
-            api(request, person, "units", "GET", f"/units/{quote(unit_id, safe='')}"),
-            api(request, person, "units", "GET", f"/units/{quote(unit_id, safe='')}/cycles"),
-            api(request, person, "units", "GET", f"/units/{quote(unit_id, safe='')}/activities",
+            api(ctx, person, "units", "GET", f"/units/{quote(unit_id, safe='')}"),
+            api(ctx, person, "units", "GET", f"/units/{quote(unit_id, safe='')}/cycles"),
+            api(ctx, person, "units", "GET", f"/units/{quote(unit_id, safe='')}/activities",
                 params={"year": year, "limit": 200}),
-            api(request, person, "notify", "GET", "/inbox", params={"unread": "true", "limit": 5}))
+            api(ctx, person, "notify", "GET", "/inbox", params={"unread": "true", "limit": 5}))
     except ApiError as exc:
         return _failed(request, person, exc)
     this_year = next((c for c in cycles if c["year"] == year), None)
     return render(request, "unit_desk.html", lang=person.lang, title_key="desk.title", person=person, unit=unit,
                   cycles=cycles, this_year=this_year, year=year, activities=activities["items"],
                   unread=unread["items"], kinds=ACTIVITY_KINDS, errors=errors or {}, form=form or {},
-                  notice=notice, today=ctx_of(request).clock().astimezone(VN_TZ).date().isoformat(),
+                  notice=notice, today=ctx.now().astimezone(VN_TZ).date().isoformat(),
                   status=status)
 
 
 @router.get(DESK, response_class=HTMLResponse, summary="The unit's own page: profile, this year's dossier, "
             "activities, notifications (unit staff)")
-async def desk_page(request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def desk_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     done = request.query_params.get("done")
     notice = {"activity": "desk.activity_saved", "profile": "desk.profile_saved"}.get(done or "")
-    return await _desk_page(request, person, notice=TEXT[person.lang][notice] if notice else None)
+    return await _desk_page(ctx, request, person, notice=TEXT[person.lang][notice] if notice else None)
 
 
 async def _checked(request: Request, person: Person, *, files: int = 0) -> Any:
@@ -174,30 +175,30 @@ def _contact(form: Any, prefix: str) -> dict[str, str] | None:
 
 @router.post("/me/profile", response_class=HTMLResponse,
              summary="Change the unit's address, contacts, security staff and models (unit staff)")
-async def edit_profile(request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def edit_profile(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     unit_id = _unit_of(person)
     form = await _checked(request, person)
     kept = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     full, part = _int(form, "full_time"), _int(form, "part_time")
     if full is None or part is None:
-        return await _desk_page(request, person, errors={"profile": TEXT[person.lang]["desk.headcount_required"]},
+        return await _desk_page(ctx, request, person, errors={"profile": TEXT[person.lang]["desk.headcount_required"]},
                                 form=kept, status=422)
     models = [m.strip()[:200] for m in (field(form, "models", 5000) or "").splitlines() if m.strip()][:50]
     body = {"address": field(form, "address", 1000), "head_of_unit": _contact(form, "head"),
             "security_focal": _contact(form, "focal"), "security_force_full_time": full,
             "security_force_part_time": part, "models": models}
     try:
-        await api(request, person, "units", "PATCH", f"/units/{quote(unit_id, safe='')}", body=body)
+        await api(ctx, person, "units", "PATCH", f"/units/{quote(unit_id, safe='')}", body=body)
     except ApiError as exc:
-        return await _desk_page(request, person, errors={"profile": desk_refusal(person.lang, exc)}, form=kept,
+        return await _desk_page(ctx, request, person, errors={"profile": desk_refusal(person.lang, exc)}, form=kept,
                                 status=exc.status)
     return redirect(with_lang(DESK, person.lang, done="profile") + "#profile")
 
 
 @router.post("/me/activities", response_class=HTMLResponse, summary="Report an activity of the unit (unit staff)")
-async def report_activity(request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def report_activity(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     unit_id = _unit_of(person)
     form = await _checked(request, person)
     body = {"kind": field(form, "kind", 40) or "", "held_on": field(form, "held_on", 10) or "",
@@ -212,26 +213,26 @@ async def report_activity(request: Request) -> Response:
     elif body["participants"] is None:
         problem = "desk.participants_required"
     if problem is not None:
-        return await _desk_page(request, person, errors={"activity": TEXT[person.lang][problem]}, form=kept,
+        return await _desk_page(ctx, request, person, errors={"activity": TEXT[person.lang][problem]}, form=kept,
                                 status=422)
     try:
-        await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/activities",
+        await api(ctx, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/activities",
                   body={k: v for k, v in body.items() if v is not None})
     except ApiError as exc:
-        return await _desk_page(request, person, errors={"activity": desk_refusal(person.lang, exc)}, form=kept,
+        return await _desk_page(ctx, request, person, errors={"activity": desk_refusal(person.lang, exc)}, form=kept,
                                 status=exc.status)
     return redirect(with_lang(DESK, person.lang, done="activity") + "#activities")
 
 
 # --- the dossier ------------------------------------------------------------------------------------------------
-async def _dossier_page(request: Request, person: Person, year: int, *, errors: dict[str, str] | None = None,
-                        notice: str | None = None, status: int = 200) -> Response:
+async def _dossier_page(ctx: ConsoleContext, request: Request, person: Person, year: int, *,
+                        errors: dict[str, str] | None = None, notice: str | None = None, status: int = 200) -> Response:
     unit_id = _unit_of(person)
     base = f"/units/{quote(unit_id, safe='')}"
     try:
-        unit = await api(request, person, "units", "GET", base)
+        unit = await api(ctx, person, "units", "GET", base)
         try:
-            cycle = await api(request, person, "units", "GET", f"{base}/cycles/{year}")
+            cycle = await api(ctx, person, "units", "GET", f"{base}/cycles/{year}")
         except ApiError as exc:
             if exc.code != "cycle_not_found":
                 raise
@@ -239,9 +240,9 @@ async def _dossier_page(request: Request, person: Person, year: int, *, errors: 
         framework = evidence = None
         if cycle is not None:
             framework, evidence = await asyncio.gather(
-                api(request, person, "units", "GET", f"/frameworks/{quote(cycle['framework_code'], safe='')}",
+                api(ctx, person, "units", "GET", f"/frameworks/{quote(cycle['framework_code'], safe='')}",
                     params={"kind": cycle["kind"]}),
-                api(request, person, "units", "GET", f"{base}/cycles/{year}/evidence"))
+                api(ctx, person, "units", "GET", f"{base}/cycles/{year}/evidence"))
     except ApiError as exc:
         return _failed(request, person, exc)
     by_criterion: dict[str, list[dict[str, Any]]] = {}
@@ -263,11 +264,11 @@ async def _dossier_page(request: Request, person: Person, year: int, *, errors: 
 
 
 @router.get(DOSSIER, response_class=HTMLResponse, summary="This year's dossier, criterion by criterion (unit staff)")
-async def dossier_page(request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_page(ctx: Ctx, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     done = request.query_params.get("done")
     notice = TEXT[person.lang].get(f"dossier.done.{done}") if done else None
-    return await _dossier_page(request, person, _year(request), notice=notice)
+    return await _dossier_page(ctx, request, person, _year(ctx, request), notice=notice)
 
 
 def _back(person: Person, year: int, done: str, anchor: str) -> Response:
@@ -283,61 +284,61 @@ def _checked_year(year: str) -> int:
 
 @router.post("/me/dossier/{year}/register", response_class=HTMLResponse,
              summary="Register the unit for the year (unit staff)")
-async def dossier_register(year: str, request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_register(ctx: Ctx, year: str, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     number = _checked_year(year)
     await _checked(request, person)
     unit_id = _unit_of(person)
     try:
-        await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/{number}")
+        await api(ctx, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/{number}")
     except ApiError as exc:
-        return await _dossier_page(request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
+        return await _dossier_page(ctx, request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
                                    status=exc.status)
     return _back(person, number, "registered", "criteria")
 
 
 @router.post("/me/dossier/{year}/criteria/{code}", response_class=HTMLResponse,
              summary="Record one criterion's result and note; its uploaded documents are its evidence (unit staff)")
-async def dossier_criterion(year: str, code: str, request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_criterion(ctx: Ctx, year: str, code: str, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     number = _checked_year(year)
     form = await _checked(request, person)
     unit_id = _unit_of(person)
     base = f"/units/{quote(unit_id, safe='')}/cycles/{number}"
     result = field(form, "result", 10)
     if result not in RESULTS:
-        return await _dossier_page(request, person, number, status=422,
+        return await _dossier_page(ctx, request, person, number, status=422,
                                    errors={code: TEXT[person.lang]["dossier.result_required"]})
     try:
-        docs = await api(request, person, "units", "GET", f"{base}/evidence", params={"criterion": code})
-        await api(request, person, "units", "PUT", f"{base}/criteria/{quote(code, safe='')}", body={
+        docs = await api(ctx, person, "units", "GET", f"{base}/evidence", params={"criterion": code})
+        await api(ctx, person, "units", "PUT", f"{base}/criteria/{quote(code, safe='')}", body={
             "result": result, "note": field(form, "note", 2000),
             "evidence": [d["evidence_id"] for d in docs["items"]][:100]})
     except ApiError as exc:
-        return await _dossier_page(request, person, number, errors={code: desk_refusal(person.lang, exc)},
+        return await _dossier_page(ctx, request, person, number, errors={code: desk_refusal(person.lang, exc)},
                                    status=exc.status)
     return _back(person, number, "saved", "c-" + code.replace(".", "_"))
 
 
 @router.post(UPLOAD_PATH.replace("*", "{year}", 1).replace("*", "{code}", 1), response_class=HTMLResponse,
              summary="Upload one evidence document for a criterion (multipart `file`; unit staff)")
-async def dossier_evidence(year: str, code: str, request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_evidence(ctx: Ctx, year: str, code: str, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     number = _checked_year(year)
     form = await _checked(request, person, files=1)
     unit_id = _unit_of(person)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return await _dossier_page(request, person, number, status=422,
+        return await _dossier_page(ctx, request, person, number, status=422,
                                    errors={code: TEXT[person.lang]["dossier.file_required"]})
     path = f"/units/{quote(unit_id, safe='')}/cycles/{number}/criteria/{quote(code, safe='')}/evidence"
     try:
-        await ctx_of(request).apis.upload(person.account, "units", path, filename=upload.filename,
+        await ctx.apis.upload(person.account, "units", path, filename=upload.filename,
                                           content_type=upload.content_type or "application/octet-stream",
                                           data=upload.file)
     except ApiError as exc:
-        ctx_of(request).metrics.api_errors.labels("units", str(exc.status)).inc()
-        return await _dossier_page(request, person, number, errors={code: desk_refusal(person.lang, exc)},
+        ctx.metrics.api_errors.labels("units", str(exc.status)).inc()
+        return await _dossier_page(ctx, request, person, number, errors={code: desk_refusal(person.lang, exc)},
                                    status=exc.status)
     finally:
         await upload.close()
@@ -346,17 +347,17 @@ async def dossier_evidence(year: str, code: str, request: Request) -> Response:
 
 @router.get("/me/dossier/{year}/evidence/{evidence_id}", response_class=Response,
             summary="Download one of the unit's evidence documents (unit staff)")
-async def dossier_download(year: str, evidence_id: str, request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_download(ctx: Ctx, year: str, evidence_id: str, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     number = _checked_year(year)
     unit_id = _unit_of(person)
     base = f"/units/{quote(unit_id, safe='')}/cycles/{number}/evidence"
     try:
-        listing = await api(request, person, "units", "GET", base)
+        listing = await api(ctx, person, "units", "GET", base)
         meta = next((d for d in listing["items"] if d["evidence_id"] == evidence_id), None)
         if meta is None:
             raise ApiError(404, "evidence_not_found", "no such document")
-        upstream = await ctx_of(request).apis.download(person.account, "units",
+        upstream = await ctx.apis.download(person.account, "units",
                                                        f"{base}/{quote(evidence_id, safe='')}")
     except ApiError as exc:
         return _failed(request, person, exc)
@@ -376,18 +377,18 @@ async def dossier_download(year: str, evidence_id: str, request: Request) -> Res
 
 @router.post("/me/dossier/{year}/{step}", response_class=HTMLResponse,
              summary="Self-assess or submit the year's dossier (unit staff)")
-async def dossier_step(year: str, step: str, request: Request) -> Response:
-    person = await signed_in(request, "console.unit_desk")
+async def dossier_step(ctx: Ctx, year: str, step: str, request: Request) -> Response:
+    person = await signed_in(ctx, request, "console.unit_desk")
     number = _checked_year(year)
     await _checked(request, person)
     if step not in ("self-assessment", "submit"):
         raise PageRefused(404, "not_found")
     unit_id = _unit_of(person)
     try:
-        await api(request, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/"
+        await api(ctx, person, "units", "POST", f"/units/{quote(unit_id, safe='')}/cycles/"
                   f"{number}/{step}")
     except ApiError as exc:
-        return await _dossier_page(request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
+        return await _dossier_page(ctx, request, person, number, errors={"dossier": desk_refusal(person.lang, exc)},
                                    status=exc.status)
     return _back(person, number, "assessed" if step == "self-assessment" else "submitted", "state")
 

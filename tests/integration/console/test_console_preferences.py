@@ -1,0 +1,64 @@
+"""The preferences page offers the channels notify lists (`GET /channels`), labelled in the page's language, and
+says so readably when notify gives no list. Notify is a stand-in HTTP server here (a real server on a free port);
+the console runs on its real database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from services.console.app import build
+from services.console.domain.accounts import Account
+from shared.settings import Settings
+from shared.testing import running
+from tests.console_world import PASSWORD, csrf_of, sign_in
+from tests.support.notify_stand_in import CHANNELS, notify_stand_in
+
+PREFERENCES = {"language": "vi", "channels": ["inbox"], "quiet_hours": None, "mode": "instant", "digest_at": None,
+               "timezone": "Asia/Ho_Chi_Minh", "email": None, "phone": None}
+
+
+async def test_the_page_offers_notify_s_channels_in_the_page_s_language_and_saves_the_choice(
+        settings_factory: Callable[..., Settings]) -> None:
+    with notify_stand_in() as notify:
+        notify.answers.update({"GET /channels": (200, CHANNELS), "GET /preferences": (200, PREFERENCES),
+                               "PUT /preferences": (200, PREFERENCES)})
+        service = build(settings_factory(console_argon2_profile="fast", console_notify_url=notify.url))
+        async with running(service) as client:
+            await service.app.state.ctx.accounts.add(Account("o79", "officer", area="79"), PASSWORD,
+                                                       now=service.clock())
+            await sign_in(client, "o79")
+            page = await client.get("/me/preferences?lang=en")
+            assert page.status_code == 200
+            labels = re.findall(r'<label for="channel-(\w+)">([^<]+)</label>', page.text)
+            assert labels == [("inbox", "Inbox"), ("email", "Email"), ("zalo", "Zalo message")]
+            assert re.search(r'id="channel-inbox"[^>]* checked', page.text)
+            assert not re.search(r'id="channel-zalo"[^>]* checked', page.text)
+            vi = await client.get("/me/preferences")
+            assert "Tin nhắn Zalo" in vi.text
+
+            saved = await client.post("/me/preferences?lang=en", data={
+                "csrf": csrf_of(page.text), "language": "en", "channels": ["zalo", "carrier-pigeon"]})
+            assert saved.status_code == 200
+    put = [body for method, path, _, body in notify.seen if (method, path) == ("PUT", "/preferences")]
+    assert put[0]["channels"] == ["zalo"]  # only a channel notify offers
+
+
+async def test_without_notify_s_list_the_page_says_so_and_a_save_keeps_the_channels(
+        settings_factory: Callable[..., Settings]) -> None:
+    with notify_stand_in() as notify:  # an older notify: GET /channels is 404
+        notify.answers.update({"GET /preferences": (200, PREFERENCES), "PUT /preferences": (200, PREFERENCES)})
+        service = build(settings_factory(console_argon2_profile="fast", console_notify_url=notify.url))
+        async with running(service) as client:
+            await service.app.state.ctx.accounts.add(Account("o79", "officer", area="79"), PASSWORD,
+                                                       now=service.clock())
+            await sign_in(client, "o79")
+            page = await client.get("/me/preferences?lang=en")
+            assert page.status_code == 200
+            assert 'id="channels-unavailable"' in page.text and "could not be read" in page.text
+            assert 'name="channels"' not in page.text
+            saved = await client.post("/me/preferences?lang=en", data={"csrf": csrf_of(page.text),
+                                                                         "language": "en"})
+            assert saved.status_code == 200
+    put = [body for method, path, _, body in notify.seen if (method, path) == ("PUT", "/preferences")]
+    assert put[0]["channels"] == ["inbox"]  # as they were
