@@ -50,10 +50,6 @@ _.do_PUT
 # tests/support/oidc_provider.py
 _.should_exit
 
-# --- Dead: delete with the line it names at merge (services/tips is its helper's): `RECEIPT_BITS` is used nowhere
-# services/tips/domain/secrecy.py
-RECEIPT_BITS
-
 # --- Pydantic and dataclass fields: read by serialisation (API responses, events, settings from the environment, stored aggregates, the statistics), never by name in Python
 # services/awards/api.py
 granted_at

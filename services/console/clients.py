@@ -35,9 +35,9 @@ import httpx
 from services.console.domain.accounts import Account, AccountError, oidc_username, validate_scope
 from shared.errors import Unauthorized
 from shared.oidc import OIDCVerifier
-from shared.settings import Settings
+from shared.settings import CONSOLE_APIS, Settings
 
-API_SERVICES = ("units", "tips", "awards", "notify")
+API_SERVICES = CONSOLE_APIS  # shared/service_registry.py
 NAME_CACHE_SECONDS = 300.0
 
 

@@ -21,11 +21,12 @@ from services.console.domain.accounts import LEVELS, ROLES, Account, AccountErro
 from services.console.i18n import TEXT, refusal
 from services.console.web.awards import names_for
 from services.console.web.pages import Ctx, Person, api, checked_form, field, render, signed_in, with_lang
+from shared.settings import SERVICES
 
 router = APIRouter(tags=["console"])
 log = logging.getLogger("antq.console.admin")
 
-BUS_SERVICES = ("units", "tips", "awards", "notify")
+BUS_SERVICES = SERVICES  # the services on the bus (shared/service_registry.py)
 AUDITED = ("tips", "awards", "units")  # the services that keep a hash-chained audit trail
 
 

@@ -60,7 +60,6 @@ SECRET_SYMBOLS = 20
 GROUP = 4
 RECEIPT_SYMBOLS = LOOKUP_SYMBOLS + SECRET_SYMBOLS
 SECRET_BITS = SECRET_SYMBOLS * 5
-RECEIPT_BITS = RECEIPT_SYMBOLS * 5
 _DECODE = {c: c for c in CROCKFORD} | {"I": "1", "L": "1", "O": "0"}
 
 # The argon2id profile receipts were hashed with before HMAC (OWASP's: 19 MiB, 2 passes, 1 lane). Such rows are
