@@ -48,21 +48,9 @@ _.log_message
 # tests/support/oidc_provider.py
 _.should_exit
 
-# --- The reliability harness's load steps, called by name (getattr(self, f"_{kind}"))
-# tests/reliability/harness.py
-_._tip_http
-_._tip_inbound
-_._unit_inbound
-_._incident_inbound
-_._unit_http
-_._unit_decision
-_._award_approval
-
-# --- Type names and constants kept for readers (the roles, the receipt's size beside the secret's)
+# --- Dead: delete with the line it names at merge (services/tips is its helper's): `RECEIPT_BITS` is used nowhere
 # services/tips/domain/secrecy.py
 RECEIPT_BITS
-# shared/auth.py
-Role
 
 # --- Pydantic and dataclass fields: read by serialisation (API responses, events, settings from the environment, stored aggregates, the statistics), never by name in Python
 # services/awards/api.py
@@ -108,7 +96,6 @@ cycle_state
 uploaded_by
 imported_at
 imported_by
-succeeded
 # services/units/domain/activities.py
 kinds_version
 reported_at
@@ -154,16 +141,8 @@ accepted_at
 receipt_withheld
 reason_code
 rejected_at
-# shared/settings.py
-units_database_url
-awards_database_url
-notify_database_url
-console_database_url
+# shared/settings.py (read from ANTQ_LOCAL_AREAS_FILE by pydantic-settings, checked by its validator)
 local_areas_file
-console_units_url
-console_tips_url
-console_awards_url
-console_notify_url
 
 # --- Response fields read by serialisation (FastAPI response models)
 # services/awards/api.py

@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import PROCESSES, SERVICES, Settings, load_settings
+from shared.settings import PORT_OFFSETS, PROCESSES, SERVICES, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="antq: the all-people movement to protect national security, as an event-driven platform.")
 
+# The embedded HTTP ports, as offsets from the port base: `1..5`.
+_PORTS = f"{min(PORT_OFFSETS.values())}..{max(PORT_OFFSETS.values())}"
 DataDir = Annotated[Path | None,
                     typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 
@@ -28,11 +30,12 @@ def _check_service(service: str, known: tuple[str, ...] = SERVICES) -> str:
 def up(
     data_dir: DataDir = None,
     nats_port: Annotated[int | None, typer.Option(help="Port of the embedded NATS [env ANTQ_NATS_PORT; 4222]")] = None,
-    port_base: Annotated[int | None, typer.Option(help="HTTP ports are P+1..P+5 [env ANTQ_PORT_BASE; 8000]")] = None,
+    port_base: Annotated[int | None, typer.Option(help=f"HTTP ports are P+{_PORTS} [env ANTQ_PORT_BASE; 8000]")] = None,
     nats_url: Annotated[str | None, typer.Option(help="Use this NATS, start none [env ANTQ_NATS_URL]")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load a demo province")] = False,
 ) -> None:
-    """Start NATS (JetStream), the four services and the console as supervised processes; Ctrl-C stops everything."""
+    """Start NATS (JetStream) and every service (the console last) as supervised processes; Ctrl-C stops
+    everything."""
     from services.runner import run_up
 
     settings = load_settings(data_dir=data_dir, nats_port=nats_port, port_base=port_base, nats_url=nats_url)
@@ -40,7 +43,7 @@ def up(
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="units | tips | awards | notify | console")]) -> None:
+def serve(service: Annotated[str, typer.Argument(help=" | ".join(PROCESSES))]) -> None:
     """Run one service (what compose and Kubernetes run); configuration from ANTQ_* variables."""
     import importlib
 
@@ -253,7 +256,7 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(service: Annotated[str, typer.Argument(help="units | tips | awards | notify")],
+def audit_verify(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))],
                  anchor: Annotated[str | None, typer.Option(help="A head hash recorded earlier")] = None,
                  data_dir: DataDir = None) -> None:
     """Check the hash chain of a service's audit trail; exit 1 when it was edited, truncated or cut."""

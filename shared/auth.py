@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -19,7 +19,7 @@ from shared.errors import Unauthorized
 from shared.files import write_private
 
 Role = Literal["admin", "officer", "leader", "unit", "agency"]
-ROLES: tuple[str, ...] = ("admin", "officer", "leader", "unit", "agency")
+ROLES: tuple[str, ...] = get_args(Role)
 # A leader decides at one level of the commendation hierarchy; below the ministry the level has an area: a commune
 # leader a commune ("79.26743"), a provincial one (the province's People's Committee or its police) a province.
 LEADER_LEVELS: tuple[str, ...] = ("commune", "police_unit", "province", "ministry")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, get_args
 
-from pydantic import ValidationError
+from pydantic_core.core_schema import ErrorType
 
 
 class DomainError(Exception):
@@ -83,21 +85,72 @@ class Problem(NamedTuple):
         return ".".join(str(p) for p in self.loc) or "<root>"
 
 
-def problems(exc: ValidationError) -> list[Problem]:
-    return [Problem(tuple(e["loc"]), str(e["msg"]), str(e["type"]))
-            for e in exc.errors(include_input=False, include_url=False, include_context=False)]
+class HasErrors(Protocol):
+    """A pydantic `ValidationError` or FastAPI's `RequestValidationError`: both list their errors as dicts."""
+
+    def errors(self) -> Sequence[Any]: ...
 
 
-def safe_details(exc: ValidationError, *, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+# A path part that names a field (or a header, `x-request-id`). Any other string in a path is a key the client
+# chose (a dict key, an unexpected field): it may be an e-mail address or a name, so it becomes `*`.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# Messages pydantic writes from its own templates, which never quote the input. The rest (a validator's
+# `ValueError`, an assertion, a custom error) are written by code that may quote it.
+_CODE_WRITTEN = frozenset({"value_error", "assertion_error"})
+_TEMPLATED: frozenset[str] = frozenset(get_args(ErrorType)) - _CODE_WRITTEN
+_WITHHELD = "invalid value"
+
+
+def _safe_part(part: Any) -> str | int:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part
+    text = str(part)
+    return text if _FIELD_NAME.match(text) else "*"
+
+
+def _leaves(value: Any, depth: int = 0) -> Iterator[str]:
+    """The input's scalar values as text (depth-bounded), to look for in a code-written message."""
+    if depth > 8:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _leaves(key, depth + 1)
+            yield from _leaves(item, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _leaves(item, depth + 1)
+    elif isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        if len(text) >= 3:
+            yield text
+
+
+def _safe_message(error: Mapping[str, Any]) -> str:
+    message, kind = str(error.get("msg", "")), str(error.get("type", ""))
+    if kind in _TEMPLATED:
+        return message
+    if any(leaf in message for leaf in _leaves(error.get("input"))):
+        return _WITHHELD
+    return message
+
+
+def problems(exc: HasErrors) -> list[Problem]:
+    """Each error's path, message and type. Paths keep field names and list indexes only; a message written by a
+    validator that quotes the input is withheld; the input, the URL and the context objects never leave."""
+    return [Problem(tuple(_safe_part(p) for p in e.get("loc", ())), _safe_message(e), str(e.get("type", "")))
+            for e in exc.errors()]
+
+
+def safe_details(exc: HasErrors, *, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
     """An HTTP error's `details`: `[{"loc": [...], "msg": ..., "type": ...}]`."""
     return [{"loc": [*prefix, *p.loc], "msg": p.message, "type": p.type} for p in problems(exc)]
 
 
-def field_names(exc: ValidationError) -> list[str]:
+def field_names(exc: HasErrors) -> list[str]:
     """The invalid fields' dotted paths, sorted, each once: for reasons that must name fields and nothing else."""
     return sorted({p.field for p in problems(exc)})
 
 
-def reason(exc: ValidationError, limit: int = 1000) -> str:
+def reason(exc: HasErrors, limit: int = 1000) -> str:
     """One line naming each invalid field with pydantic's message: `a.b: Field required; c: ...`."""
     return "; ".join(f"{p.field}: {p.message}" for p in problems(exc))[:limit]

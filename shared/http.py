@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal
 from shared.contracts.instants import bounded_instant
-from shared.errors import DomainError, Invalid
+from shared.errors import DomainError, Invalid, safe_details
 from shared.oidc import TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         # Input values are left out: a rejected tip's fields may hold a reporter's personal data.
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                   for e in exc.errors()]
-        return error_json(422, "invalid", "the request does not match the schema", details)
+        return error_json(422, "invalid", "the request does not match the schema", safe_details(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

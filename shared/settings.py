@@ -11,13 +11,20 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import places
+from shared import places, service_registry
 from shared.areas import AREA_CODE_PATTERN
 
-SERVICES: tuple[str, ...] = ("units", "tips", "awards", "notify")
-# Every process `antq up` starts: the four services on the bus, then the staff console (HTTP only, P+5).
-PROCESSES: tuple[str, ...] = (*SERVICES, "console")
-PORT_OFFSETS: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4, "console": 5}
+# Derived from the one registry of services (shared/service_registry.py).
+# The services on the bus (a stream, a DLQ prefix, a NATS user each).
+SERVICES: tuple[str, ...] = service_registry.names(on_bus=True)
+# Every process `antq up` starts, in registry order: the services on the bus, then the staff console (HTTP only).
+PROCESSES: tuple[str, ...] = service_registry.names()
+PORT_OFFSETS: dict[str, int] = {s.name: s.port_offset for s in service_registry.REGISTRY}
+# The services whose HTTP API the console calls (`console_<service>_url`).
+CONSOLE_APIS: tuple[str, ...] = service_registry.names(console_calls=True)
+# Settings fields declared per service from the registry: its database, and where the console reaches its API.
+_DATABASE_FIELDS = tuple(f"{name}_database_url" for name in PROCESSES)
+_CONSOLE_API_FIELDS = tuple(f"console_{name}_url" for name in CONSOLE_APIS)
 
 
 class Settings(BaseSettings):
@@ -36,12 +43,8 @@ class Settings(BaseSettings):
     # Empty: forwarded headers are ignored, so a client cannot pick the address the rate limits key on.
     trusted_proxies: str = ""
 
-    # Databases: one per service (any SQLAlchemy async URL); default SQLite under the data dir
-    units_database_url: str | None = None
-    tips_database_url: str | None = None
-    awards_database_url: str | None = None
-    notify_database_url: str | None = None
-    console_database_url: str | None = None
+    # Databases: one per service (any SQLAlchemy async URL), `<service>_database_url` for each service of the
+    # registry (declared at the end of the fields); default SQLite under the data dir
     migrate_on_start: bool = True
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
 
@@ -156,11 +159,8 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
 
-    # Staff console: the four services' HTTP APIs (default: the embedded ports), sessions and sign-in rules
-    console_units_url: str | None = None  # default http://127.0.0.1:P+1
-    console_tips_url: str | None = None
-    console_awards_url: str | None = None
-    console_notify_url: str | None = None
+    # Staff console: the services' HTTP APIs, `console_<service>_url` for each service it calls (declared at the end
+    # of the fields; default the embedded port http://127.0.0.1:P+<offset>), sessions and sign-in rules
     console_public_url: str | None = None  # e.g. https://console.example.gov.vn: https makes cookies Secure
     console_session_idle_minutes: float = Field(default=30, gt=0)  # a session unused this long ends
     console_session_absolute_hours: float = Field(default=12, gt=0)  # a session ends this long after sign-in
@@ -191,6 +191,11 @@ class Settings(BaseSettings):
     oidc_http_timeout: float = Field(default=3.0, gt=0)
     oidc_officer_requires_area: bool = True  # refuse officer tokens without an area claim (no nationwide reach)
 
+    # The fields of each service of the registry, declared like those above (so ANTQ_UNITS_DATABASE_URL and the
+    # keyword `units_database_url=` work alike): a new service gets them from its registry entry alone.
+    __annotations__.update(dict.fromkeys((*_DATABASE_FIELDS, *_CONSOLE_API_FIELDS), "str | None"))
+    locals().update(dict.fromkeys((*_DATABASE_FIELDS, *_CONSOLE_API_FIELDS)))
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_addresses(cls, v: str) -> str:
@@ -218,10 +223,9 @@ class Settings(BaseSettings):
         places.use_local_areas(areas)  # every area check of this process knows them from now on
         return v
 
-    @field_validator("nats_url", "units_database_url", "tips_database_url", "awards_database_url",
-                     "notify_database_url", "tips_identity_keys", "notify_secret_keys", "console_database_url",
-                     "console_units_url", "console_tips_url", "console_awards_url", "console_notify_url",
-                     "console_public_url", "console_oidc_client_id", "console_oidc_client_secret", mode="before")
+    @field_validator("nats_url", "tips_identity_keys", "notify_secret_keys", "console_public_url",
+                     "console_oidc_client_id", "console_oidc_client_secret", *_DATABASE_FIELDS, *_CONSOLE_API_FIELDS,
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings
+from shared.settings import PROCESSES, Settings
 from shared.testing import (
     ISSUED_NAMESPACES,
     ServerUnavailable,
@@ -90,7 +90,7 @@ async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
         created.append(name)
         return url
 
-    for service in ("units", "tips", "awards", "notify", "console"):
+    for service in PROCESSES:
         urls[service] = await make(service)
     yield lambda service: urls[service]
     for name in created:

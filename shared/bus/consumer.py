@@ -31,6 +31,8 @@ from shared.db import (
     is_infrastructure_error,
     utcnow,
 )
+from shared.errors import problems
+from shared.errors import reason as validation_reason
 from shared.observability import SpineMetrics
 from shared.settings import valid_agency_name
 
@@ -103,12 +105,6 @@ class Consumer:
                 await self.handler(delivery, uow)
 
 
-def _validation_reason(exc: ValidationError) -> str:
-    # Never echo input values: an inbound tip's invalid field may hold a reporter's personal data.
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors(include_input=False)]
-    return "; ".join(parts)[:1000]
-
-
 def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
     """The envelope of a message, or (DLQ kind, reason). Valid JSON is parsed once, by pydantic's own parser;
     only a message that fails is parsed again, to say precisely what is wrong with it."""
@@ -127,7 +123,7 @@ def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
     except RecursionError:
         return "invalid", "envelope nested too deeply"
     except ValidationError as exc:
-        return "invalid", f"envelope: {_validation_reason(exc)}"
+        return "invalid", f"envelope: {validation_reason(exc)}"
 
 
 _INFRASTRUCTURE_NAMES = tuple(t.__name__ for t in INFRASTRUCTURE_ERRORS)
@@ -220,9 +216,9 @@ class ConsumerRunner:
         try:
             data = model.model_validate(envelope.data)
         except ValidationError as exc:
-            refusals = [e["type"] for e in exc.errors(include_input=False) if e["type"] in REFUSAL_KINDS]
+            refusals = [p.type for p in problems(exc) if p.type in REFUSAL_KINDS]
             item.dlq_kind = refusals[0] if refusals else "invalid"
-            item.dlq_reason = f"data: {_validation_reason(exc)}"
+            item.dlq_reason = f"data: {validation_reason(exc)}"
             return item
         num = _deliveries(msg)
         item.delivery = Delivery(envelope=envelope, data=data, event_type=model.TYPE, agency=agency,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shared import service_registry
+
 DLQ_PREFIX = "antq.dlq"
 # Replies to an agency (`antq.outbound.<agency>.<Type>.v1`): only that agency may read its subjects.
 OUTBOUND_PREFIX = "antq.outbound"
@@ -34,10 +36,9 @@ OUTBOUND_PUBLISHERS: dict[str, tuple[str, ...]] = {
 OUTBOUND_MAX_AGE_DAYS = 30.0
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("UNITS", ("antq.units.>",), "Units registry and the yearly ANTT cycle"),
-    StreamSpec("TIPS", ("antq.tips.>",), "Crime tips and their legal deadlines"),
-    StreamSpec("AWARDS", ("antq.awards.>",), "Commendations and certificates"),
-    StreamSpec("NOTIFY", ("antq.notify.>",), "Notification delivery outcomes"),
+    # Each service on the bus owns a stream of its own events (shared/service_registry.py).
+    *(StreamSpec(spec.stream_name, (f"antq.{spec.name}.>",), spec.stream)
+      for spec in service_registry.REGISTRY if spec.stream is not None),
     # The accepted inbound types are listed one by one: tips forwarded by agencies live in a stream of their own
     # (stream subjects may not overlap), and a type no service accepts has no stream, so publishing it fails.
     StreamSpec("INBOUND", ("antq.inbound.*.IncidentReported.v1", "antq.inbound.*.UnitUpserted.v1"),

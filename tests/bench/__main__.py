@@ -94,131 +94,171 @@ def _r(x: Any) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def _memory_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row("memory at rest (RSS)", ", ".join(f"{k} {_f(v, ' MiB')}" for k, v in r.items()), "-", "-", cmd)]
+
+
+def _intake_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    bare = r["bare"]
+    out = []
+    for key in bench_intake.VARIANTS:
+        if key.key in r:
+            t = r[key.key]
+            out.append(Row(f"tip intake over HTTP, {key.label} ({r['concurrency']} connections)",
+                           f"{_f(t['tips_per_s'])} tips/s, p50 {_f(t['p50_ms'])} ms, p99 {_f(t['p99_ms'])} ms; "
+                           f"{t['server_cpu_ms_per_request']} ms CPU/tip",
+                           f"bare FastAPI {_f(bare['tips_per_s'])} req/s, p50 {_f(bare['p50_ms'])} ms; "
+                           f"{bare['server_cpu_ms_per_request']} ms CPU/req",
+                           _r(t["ratio"]), cmd))
+    return out
+
+
+def _consumer_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    raw = r["raw"]["events_per_s"]
+    base = f"raw nats-py fetch+ack {_f(raw)} events/s; {r['raw']['cpu_ms_per_event']} ms CPU/event"
+    return [Row("event processing: notify-tips (notify process)",
+                f"{_f(r['notify']['events_per_s'])} events/s; {r['notify']['cpu_ms_per_event']} ms CPU/event",
+                base, _r(r["notify"]["ratio"]), cmd),
+            Row("event processing: spine alone (no-op handler)",
+                f"{_f(r['spine_noop']['events_per_s'])} events/s; "
+                f"{r['spine_noop']['cpu_ms_per_event']} ms CPU/event", base, _r(r["spine_noop"]["ratio"]), cmd)]
+
+
+def _consumers_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row(f"event processing: {durable} ({c['events']:,} events of the {c['load']} load)",
+                f"{_f(c['events_per_s'])} events/s; {c['cpu_ms_per_event']} ms CPU/event",
+                f"raw nats-py fetch+ack {_f(c['raw_events_per_s'])} events/s; "
+                f"{c['raw_cpu_ms_per_event']} ms CPU/event", _r(c["ratio"]), cmd)
+            for durable, c in r["consumers"].items()]
+
+
+def _relay_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row("outbox relay (SQLite outbox -> PubAck -> marked sent)",
+                f"{_f(r['relay']['events_per_s'])} events/s",
+                f"raw nats-py pipelined publish {_f(r['raw']['events_per_s'])} events/s",
+                _r(r["relay"]["ratio"]), cmd)]
+
+
+def _e2e_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row(f"POST /tips -> officer inbox at {_f(r['rate_per_s'])}/s",
+                f"p50 {_f(r['e2e']['p50_ms'])} ms, p99 {_f(r['e2e']['p99_ms'])} ms "
+                f"({r['reached_inbox']}/{r['accepted']} arrived)",
+                f"POST alone p50 {_f(r['post_only']['p50_ms'])} ms, p99 {_f(r['post_only']['p99_ms'])} ms",
+                _f(r["e2e"]["p50_ms"] / r["post_only"]["p50_ms"]) + "x" if r["post_only"]["p50_ms"] else "-",
+                cmd)]
+
+
+def _campaign_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row(f"provincial campaign: {r['units']:,} units (units service)",
+                f"{_f(r['total_s'], ' s')}, {_f(r['units_per_s'])} units/s, {r['events']:,} events",
+                f"raw nats-py publish {_f(r['baseline_nats_py_events_per_s'])} events/s",
+                _r(r["ratio_to_baseline"]), cmd)]
+
+
+def _platform_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    return [Row(f"provincial campaign, whole platform: {r['units']:,} units decided, awards proposed, "
+                "notifications delivered",
+                f"{_f(r['total_s'], ' s')} ({_f(r['units_per_s'])} units/s); {r['awards_proposed']:,} awards "
+                f"proposed, {r['notifications_delivered']:,} notifications delivered; CPU s "
+                + ", ".join(f"{k} {v}" for k, v in r.get("cpu_s", {}).items()),
+                f"units alone {_f(r['units_done_s'], ' s')}",
+                _r(r["units_done_s"] / r["total_s"]) if r["total_s"] else "-", cmd)]
+
+
+def _console_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    load = f"{r['tips']:,} tips in the area, {r['sessions']} sessions"
+    return [Row(f"console: /tips render ({load})",
+                f"p50 {_f(r['tips_page']['p50_ms'])} ms, p99 {_f(r['tips_page']['p99_ms'])} ms "
+                f"({r['tips_page']['renders']:,} renders); CPU per page: console "
+                f"{r['cpu_ms_per_render']['console']} ms, tips {r['cpu_ms_per_render']['tips']} ms",
+                f"one session alone: p50 {_f(r['tips_page_alone']['p50_ms'])} ms, "
+                f"p99 {_f(r['tips_page_alone']['p99_ms'])} ms; goal p99 < 150 ms", "-", cmd),
+            Row(f"console: /tips/{{id}} render ({load})",
+                f"p50 {_f(r['tip_page']['p50_ms'])} ms, p99 {_f(r['tip_page']['p99_ms'])} ms "
+                f"({r['tip_page']['renders']:,} renders)", "goal p99 < 150 ms", "-", cmd),
+            Row(f"console: POST /tips -> event on an open /tips stream (poll {r['poll_s']} s, under that load)",
+                f"p50 {_f(r['arrival']['p50_ms'])} ms, p99 {_f(r['arrival']['p99_ms'])} ms "
+                f"({r['arrival']['tips']}/{r['arrival']['tips'] + r['arrival']['missed']} arrived)",
+                "goal p99 < 1 s", "-", cmd),
+            Row("console RSS", f"at rest {_f(r['rss_rest_mib'], ' MiB')}, "
+                f"under load {_f(r['rss_peak_mib'], ' MiB')}", "-", "-", cmd)]
+
+
+def _workboard_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    def render(key: str) -> str:
+        return f"p50 {_f(r[key]['p50_ms'])} ms, p99 {_f(r[key]['p99_ms'])} ms ({r[key]['renders']} renders)"
+
+    commune, province = f"{r['commune_units']:,} units", f"{r['province_units']:,} units"
+    return [Row(f"console: /cycles workboard of a commune ({commune}, page of 50)", render("commune_board"),
+                f"awaiting appraisal: {render('commune_awaiting_appraisal')}; goal p99 < 300 ms", "-", cmd),
+            Row(f"console: /cycles workboard of the province ({province}, page of 50)",
+                render("province_board"), f"not registered: {render('province_not_registered')}; "
+                "goal p99 < 300 ms", "-", cmd),
+            Row(f"console: the province's last page of 500 rows (keyset, page "
+                f"{r['province_last_page_500']['pages']})", render("province_last_page_500"), "-", "-", cmd),
+            Row(f"console: batch decision of {r['batch_decision']['rows']} selected rows, end to end",
+                f"{_f(r['batch_decision']['ms'])} ms", f"batch appraisal of {r['batch_appraisal']['rows']} "
+                f"rows: {_f(r['batch_appraisal']['ms'])} ms", "-", cmd)]
+
+
+def _reports_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    b = r["build_only"]
+    alone = ", ".join(f"{k} {_f(v['p50_ms'])} ms" for k, v in r.get("stats_alone", {}).items())
+    return [Row(f"report export, XLSX: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                "(GET /reports/report.xlsx)",
+                f"p50 {_f(r['xlsx']['p50_ms'])} ms, max {_f(r['xlsx']['max_ms'])} ms; building the file alone "
+                f"p50 {_f(b['xlsx']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms (one "
+                f"/stats alone p50: {alone})",
+                _f(r["xlsx"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd),
+            Row(f"report export, PDF: province {r['area']}, year {r['year']}, {r['units']:,} units "
+                "(GET /reports/report.pdf)",
+                f"p50 {_f(r['pdf']['p50_ms'])} ms, max {_f(r['pdf']['max_ms'])} ms; building the file alone "
+                f"p50 {_f(b['pdf']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
+                _f(r["pdf"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd)]
+
+
+def _national_rows(r: dict[str, Any], cmd: str) -> list[Row]:
+    cmd += f" --national-scale {r['scale']}"
+    size = (f"{r['build']['units']['units']:,} units, {r['build']['tips']['tips']:,} tips, "
+            f"{r['build']['notifications']['notifications']:,} notifications")
+    imp = r["import"]
+    out = [Row(f"national on PostgreSQL: bulk import ({imp['units']:,} units over every commune)",
+               f"{_f(imp['units_per_s'])} units/s; {imp['cpu_ms_per_unit']} ms CPU/unit",
+               f"1,000,000 units would take {_f(imp['extrapolated_full_s'], ' s')} (extrapolated)", "-", cmd)]
+    for read, m in r["reads"].items():
+        out.append(Row(f"national on PostgreSQL: {bench_national.READ_LABELS[read]} ({size})",
+                       f"p50 {_f(m['p50_ms'])} ms, p99 {_f(m['p99_ms'])} ms ({m['requests']} requests)",
+                       f"goal p99 < {m['goal_p99_ms']} ms: {'met' if m['met'] else 'missed'}", "-", cmd))
+    out.extend(Row(f"national on PostgreSQL: {rep['replicas']} replica(s) of tips and notify",
+                   f"{_f(rep['tips_per_s'])} tips/s (p99 {_f(rep['post_p99_ms'])} ms), "
+                   f"{_f(rep['events_per_s'])} events/s", "CPU s " + ", ".join(
+                       f"{k} {v}" for k, v in rep["cpu_s"].items()), "-", cmd) for rep in r["replicas"])
+    return out
+
+
+_ROWS: dict[str, Callable[[dict[str, Any], str], list[Row]]] = {
+    "memory": _memory_rows,
+    "intake": _intake_rows,
+    "consumer": _consumer_rows,
+    "consumers": _consumers_rows,
+    "relay": _relay_rows,
+    "e2e": _e2e_rows,
+    "campaign": _campaign_rows,
+    "platform": _platform_rows,
+    "console": _console_rows,
+    "workboard": _workboard_rows,
+    "reports": _reports_rows,
+    "national": _national_rows,
+}
+
+
 def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
     """Summary rows of one step's result."""
     if "error" in r or r.get("status") == "pending":
         return [Row(name, r.get("error") or r.get("message", "pending"), "-", "-")]
     cmd = f"python -m tests.bench --only {name}"
-    if name == "memory":
-        return [Row("memory at rest (RSS)", ", ".join(f"{k} {_f(v, ' MiB')}" for k, v in r.items()), "-", "-", cmd)]
-    if name == "intake":
-        bare = r["bare"]
-        out = []
-        for key in bench_intake.VARIANTS:
-            if key.key in r:
-                t = r[key.key]
-                out.append(Row(f"tip intake over HTTP, {key.label} ({r['concurrency']} connections)",
-                               f"{_f(t['tips_per_s'])} tips/s, p50 {_f(t['p50_ms'])} ms, p99 {_f(t['p99_ms'])} ms; "
-                               f"{t['server_cpu_ms_per_request']} ms CPU/tip",
-                               f"bare FastAPI {_f(bare['tips_per_s'])} req/s, p50 {_f(bare['p50_ms'])} ms; "
-                               f"{bare['server_cpu_ms_per_request']} ms CPU/req",
-                               _r(t["ratio"]), cmd))
-        return out
-    if name == "consumer":
-        raw = r["raw"]["events_per_s"]
-        base = f"raw nats-py fetch+ack {_f(raw)} events/s; {r['raw']['cpu_ms_per_event']} ms CPU/event"
-        return [Row("event processing: notify-tips (notify process)",
-                    f"{_f(r['notify']['events_per_s'])} events/s; {r['notify']['cpu_ms_per_event']} ms CPU/event",
-                    base, _r(r["notify"]["ratio"]), cmd),
-                Row("event processing: spine alone (no-op handler)",
-                    f"{_f(r['spine_noop']['events_per_s'])} events/s; "
-                    f"{r['spine_noop']['cpu_ms_per_event']} ms CPU/event", base, _r(r["spine_noop"]["ratio"]), cmd)]
-    if name == "consumers":
-        return [Row(f"event processing: {durable} ({c['events']:,} events of the {c['load']} load)",
-                    f"{_f(c['events_per_s'])} events/s; {c['cpu_ms_per_event']} ms CPU/event",
-                    f"raw nats-py fetch+ack {_f(c['raw_events_per_s'])} events/s; "
-                    f"{c['raw_cpu_ms_per_event']} ms CPU/event", _r(c["ratio"]), cmd)
-                for durable, c in r["consumers"].items()]
-    if name == "relay":
-        return [Row("outbox relay (SQLite outbox -> PubAck -> marked sent)",
-                    f"{_f(r['relay']['events_per_s'])} events/s",
-                    f"raw nats-py pipelined publish {_f(r['raw']['events_per_s'])} events/s",
-                    _r(r["relay"]["ratio"]), cmd)]
-    if name == "e2e":
-        return [Row(f"POST /tips -> officer inbox at {_f(r['rate_per_s'])}/s",
-                    f"p50 {_f(r['e2e']['p50_ms'])} ms, p99 {_f(r['e2e']['p99_ms'])} ms "
-                    f"({r['reached_inbox']}/{r['accepted']} arrived)",
-                    f"POST alone p50 {_f(r['post_only']['p50_ms'])} ms, p99 {_f(r['post_only']['p99_ms'])} ms",
-                    _f(r["e2e"]["p50_ms"] / r["post_only"]["p50_ms"]) + "x" if r["post_only"]["p50_ms"] else "-",
-                    cmd)]
-    if name == "campaign":
-        return [Row(f"provincial campaign: {r['units']:,} units (units service)",
-                    f"{_f(r['total_s'], ' s')}, {_f(r['units_per_s'])} units/s, {r['events']:,} events",
-                    f"raw nats-py publish {_f(r['baseline_nats_py_events_per_s'])} events/s",
-                    _r(r["ratio_to_baseline"]), cmd)]
-    if name == "platform":
-        return [Row(f"provincial campaign, whole platform: {r['units']:,} units decided, awards proposed, "
-                    "notifications delivered",
-                    f"{_f(r['total_s'], ' s')} ({_f(r['units_per_s'])} units/s); {r['awards_proposed']:,} awards "
-                    f"proposed, {r['notifications_delivered']:,} notifications delivered; CPU s "
-                    + ", ".join(f"{k} {v}" for k, v in r.get("cpu_s", {}).items()),
-                    f"units alone {_f(r['units_done_s'], ' s')}",
-                    _r(r["units_done_s"] / r["total_s"]) if r["total_s"] else "-", cmd)]
-    if name == "console":
-        load = f"{r['tips']:,} tips in the area, {r['sessions']} sessions"
-        return [Row(f"console: /tips render ({load})",
-                    f"p50 {_f(r['tips_page']['p50_ms'])} ms, p99 {_f(r['tips_page']['p99_ms'])} ms "
-                    f"({r['tips_page']['renders']:,} renders); CPU per page: console "
-                    f"{r['cpu_ms_per_render']['console']} ms, tips {r['cpu_ms_per_render']['tips']} ms",
-                    f"one session alone: p50 {_f(r['tips_page_alone']['p50_ms'])} ms, "
-                    f"p99 {_f(r['tips_page_alone']['p99_ms'])} ms; goal p99 < 150 ms", "-", cmd),
-                Row(f"console: /tips/{{id}} render ({load})",
-                    f"p50 {_f(r['tip_page']['p50_ms'])} ms, p99 {_f(r['tip_page']['p99_ms'])} ms "
-                    f"({r['tip_page']['renders']:,} renders)", "goal p99 < 150 ms", "-", cmd),
-                Row(f"console: POST /tips -> event on an open /tips stream (poll {r['poll_s']} s, under that load)",
-                    f"p50 {_f(r['arrival']['p50_ms'])} ms, p99 {_f(r['arrival']['p99_ms'])} ms "
-                    f"({r['arrival']['tips']}/{r['arrival']['tips'] + r['arrival']['missed']} arrived)",
-                    "goal p99 < 1 s", "-", cmd),
-                Row("console RSS", f"at rest {_f(r['rss_rest_mib'], ' MiB')}, "
-                    f"under load {_f(r['rss_peak_mib'], ' MiB')}", "-", "-", cmd)]
-    if name == "workboard":
-        def render(key: str) -> str:
-            return f"p50 {_f(r[key]['p50_ms'])} ms, p99 {_f(r[key]['p99_ms'])} ms ({r[key]['renders']} renders)"
-
-        commune, province = f"{r['commune_units']:,} units", f"{r['province_units']:,} units"
-        return [Row(f"console: /cycles workboard of a commune ({commune}, page of 50)", render("commune_board"),
-                    f"awaiting appraisal: {render('commune_awaiting_appraisal')}; goal p99 < 300 ms", "-", cmd),
-                Row(f"console: /cycles workboard of the province ({province}, page of 50)",
-                    render("province_board"), f"not registered: {render('province_not_registered')}; "
-                    "goal p99 < 300 ms", "-", cmd),
-                Row(f"console: the province's last page of 500 rows (keyset, page "
-                    f"{r['province_last_page_500']['pages']})", render("province_last_page_500"), "-", "-", cmd),
-                Row(f"console: batch decision of {r['batch_decision']['rows']} selected rows, end to end",
-                    f"{_f(r['batch_decision']['ms'])} ms", f"batch appraisal of {r['batch_appraisal']['rows']} "
-                    f"rows: {_f(r['batch_appraisal']['ms'])} ms", "-", cmd)]
-    if name == "reports":
-        b = r["build_only"]
-        alone = ", ".join(f"{k} {_f(v['p50_ms'])} ms" for k, v in r.get("stats_alone", {}).items())
-        return [Row(f"report export, XLSX: province {r['area']}, year {r['year']}, {r['units']:,} units "
-                    "(GET /reports/report.xlsx)",
-                    f"p50 {_f(r['xlsx']['p50_ms'])} ms, max {_f(r['xlsx']['max_ms'])} ms; building the file alone "
-                    f"p50 {_f(b['xlsx']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms (one "
-                    f"/stats alone p50: {alone})",
-                    _f(r["xlsx"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd),
-                Row(f"report export, PDF: province {r['area']}, year {r['year']}, {r['units']:,} units "
-                    "(GET /reports/report.pdf)",
-                    f"p50 {_f(r['pdf']['p50_ms'])} ms, max {_f(r['pdf']['max_ms'])} ms; building the file alone "
-                    f"p50 {_f(b['pdf']['p50_ms'])} ms", f"the report page p50 {_f(r['page']['p50_ms'])} ms",
-                    _f(r["pdf"]["p50_ms"] / r["page"]["p50_ms"]) + "x" if r["page"]["p50_ms"] else "-", cmd)]
-    if name == "national":
-        cmd += f" --national-scale {r['scale']}"
-        size = (f"{r['build']['units']['units']:,} units, {r['build']['tips']['tips']:,} tips, "
-                f"{r['build']['notifications']['notifications']:,} notifications")
-        imp = r["import"]
-        out = [Row(f"national on PostgreSQL: bulk import ({imp['units']:,} units over every commune)",
-                   f"{_f(imp['units_per_s'])} units/s; {imp['cpu_ms_per_unit']} ms CPU/unit",
-                   f"1,000,000 units would take {_f(imp['extrapolated_full_s'], ' s')} (extrapolated)", "-", cmd)]
-        for read, m in r["reads"].items():
-            out.append(Row(f"national on PostgreSQL: {bench_national.READ_LABELS[read]} ({size})",
-                           f"p50 {_f(m['p50_ms'])} ms, p99 {_f(m['p99_ms'])} ms ({m['requests']} requests)",
-                           f"goal p99 < {m['goal_p99_ms']} ms: {'met' if m['met'] else 'missed'}", "-", cmd))
-        for rep in r["replicas"]:
-            out.append(Row(f"national on PostgreSQL: {rep['replicas']} replica(s) of tips and notify",
-                           f"{_f(rep['tips_per_s'])} tips/s (p99 {_f(rep['post_p99_ms'])} ms), "
-                           f"{_f(rep['events_per_s'])} events/s", "CPU s " + ", ".join(
-                               f"{k} {v}" for k, v in rep["cpu_s"].items()), "-", cmd))
-        return out
-    return []
+    rows = _ROWS.get(name)
+    return rows(r, cmd) if rows else []
 
 
 def print_table(rows: list[Row]) -> None:

@@ -21,12 +21,13 @@ import pytest
 
 from services.tips.domain import seal
 from shared.calendar import assessment_year_of
+from shared.settings import PROCESSES
 from shared.testing import free_port
 from tests.compose.stack import Stack, images, podman_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-APP_SERVICES = ("units", "tips", "awards", "notify", "console")
+APP_SERVICES = PROCESSES  # every service of shared/service_registry.py
 MONITORING = ("prometheus",)
 PORT_VARIABLES = {"units": "ANTQ_UNITS_PORT", "tips": "ANTQ_TIPS_PORT", "awards": "ANTQ_AWARDS_PORT",
                   "notify": "ANTQ_NOTIFY_PORT", "console": "ANTQ_CONSOLE_PORT", "nats": "ANTQ_NATS_PORT",
@@ -90,8 +91,7 @@ def test_every_service_answers_ready_and_every_one_shot_job_succeeded(running: R
         assert r.status_code == 200, (service, r.text)
     assert running.http.get(running.url("prometheus") + "/-/ready").status_code == 200
     jobs = {c["Labels"]["com.docker.compose.service"]: c for c in running.stack.state()}
-    for job in ("nats-provision", "units-migrate", "tips-migrate", "awards-migrate", "notify-migrate",
-                "console-migrate"):
+    for job in ("nats-provision", *(f"{s}-migrate" for s in APP_SERVICES)):
         assert jobs[job]["State"] == "exited" and jobs[job]["ExitCode"] == 0, job
     # The services run as the image's unprivileged user on a read-only root file system.
     assert running.stack.exec("tips", "id", "-u") == "10001"

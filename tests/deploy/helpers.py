@@ -10,11 +10,16 @@ from typing import Any
 
 import yaml
 
+from shared.settings import PROCESSES as ALL_PROCESSES
+from shared.settings import SERVICES as BUS_SERVICES
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 DATA = Path(__file__).resolve().parent / "data"
-SERVICES = ("units", "tips", "awards", "notify")
-PROCESSES = (*SERVICES, "console")  # the console speaks HTTP only: no NATS user, no streams
+# The services on the bus (a NATS user, streams) and every process, the console included (HTTP only): from
+# shared/service_registry.py, so a new service's deployment files are checked like the others'.
+SERVICES = BUS_SERVICES
+PROCESSES = ALL_PROCESSES
 
 # Suffixes Prometheus client libraries add to a metric's base name.
 _SUFFIXES = {"histogram": ("_bucket", "_sum", "_count", "_created"), "counter": ("_total", "_created"),

@@ -29,8 +29,7 @@ from .helpers import DEPLOY, SERVICES
 
 NATS_DIR = DEPLOY / "nats"
 PASSWORDS = {
-    "units": "pw-units", "tips": "pw-tips", "awards": "pw-awards", "notify": "pw-notify",
-    "admin": "pw-admin", "mia_app": "pw-mia-app", "sys": "pw-sys",
+    **{s: f"pw-{s}" for s in SERVICES}, "admin": "pw-admin", "mia_app": "pw-mia-app", "sys": "pw-sys",
 }
 STREAMS = [spec.name for spec in REGISTRY]
 CONSUMES = consumed_streams()

@@ -20,9 +20,12 @@ import nats
 import pytest
 
 from shared.contracts import CloudEvent
+from shared.settings import PORT_OFFSETS
+from shared.settings import SERVICES as BUS_SERVICES
 from shared.testing import free_port, free_port_block
 
-SERVICES = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
+# The services on the bus and their port offsets (shared/service_registry.py).
+SERVICES = {s: PORT_OFFSETS[s] for s in BUS_SERVICES}
 
 
 def _free_block(size: int = 6) -> int:

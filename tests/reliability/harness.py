@@ -40,10 +40,13 @@ import nats
 from nats.js.errors import NotFoundError
 
 from shared.contracts.subjects import stream_for_subject, subject_matches
+from shared.settings import PORT_OFFSETS
+from shared.settings import SERVICES as BUS_SERVICES
 from shared.testing import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES: dict[str, int] = {"units": 1, "tips": 2, "awards": 3, "notify": 4}
+# The services on the bus and their port offsets (shared/service_registry.py).
+SERVICES: dict[str, int] = {s: PORT_OFFSETS[s] for s in BUS_SERVICES}
 STREAMS = ("UNITS", "TIPS", "AWARDS", "NOTIFY", "INBOUND", "INBOUND_TIPS", "DLQ")
 AGENCY = "rel-agency"
 POISON_AGENCY = "rel-poison"
@@ -424,7 +427,7 @@ class Load:
     async def one(self, kind: str) -> Op | None:
         self._seq += 1
         op = Op(kind, f"rel-{uuid.uuid4().hex[:12]}-{self._seq}")
-        fn: Callable[[Op], Awaitable[bool]] = getattr(self, f"_{kind}")
+        fn = self._steps()[kind]
         t0 = time.monotonic()
         try:
             if not await fn(op):
@@ -455,6 +458,12 @@ class Load:
         assert self.http is not None
         return await self.http.post(self.p.url(service) + path, json=body,
                                     headers=self.p.admin() if auth else {})
+
+    def _steps(self) -> dict[str, Callable[[Op], Awaitable[bool]]]:
+        """Each kind of operation of the load (WEIGHTS) and the step that performs it."""
+        return {"tip_http": self._tip_http, "tip_inbound": self._tip_inbound, "unit_inbound": self._unit_inbound,
+                "incident_inbound": self._incident_inbound, "unit_http": self._unit_http,
+                "unit_decision": self._unit_decision, "award_approval": self._award_approval}
 
     async def _tip_http(self, op: Op) -> bool:
         r = await self._post("tips", "/tips", {
@@ -887,125 +896,176 @@ async def check(platform: Platform, load: Load, *, fault: str, poison: Poison | 
     return v
 
 
-async def _evaluate(platform: Platform, load: Load, *, fault: str, poison: Poison | None) -> Verdict:
-    js = load.js
-    streams = {s: await read_stream(js, s) for s in ("UNITS", "TIPS", "AWARDS", "DLQ")}
+@dataclass
+class _Seen:
+    """What the platform holds after a run, indexed by what each operation's effects are looked up by."""
+
+    tips_by_marker: dict[str, list[str]]
+    tip_ids: set[str]
+    received_by_tip: Counter[str]
+    inbox_by_tip: Counter[str]
+    registered_by_name: dict[str, list[str]]
+    registered_by_key: dict[str, list[str]]
+    incidents: Counter[tuple[str, datetime | None]]
+    decisions: Counter[tuple[str, int]]
+    approvals: Counter[str]
+
+
+def _events_by_type(streams: dict[str, list[StreamMsg]]) -> dict[str, list[dict[str, Any]]]:
     events: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in ("UNITS", "TIPS", "AWARDS"):
         for m in streams[s]:
             ev = m.event()
             if ev is not None and ev.get("type") == m.subject:
                 events[m.subject.split(".")[2]].append(ev)
+    return events
 
+
+async def _seen(platform: Platform, load: Load, http: httpx.AsyncClient,
+                events: dict[str, list[dict[str, Any]]]) -> _Seen:
     received_by_tip: Counter[str] = Counter()
     tip_of_event: dict[str, str] = {}
     for ev in events["TipReceived"]:
         received_by_tip[ev["data"]["tip_id"]] += 1
         tip_of_event[ev["id"]] = ev["data"]["tip_id"]
+    inbox = await inbox_items(http, platform) if load.caps.get("inbox") else []
+    inbox_by_tip: Counter[str] = Counter(tip_of_event[i["cause_event_id"]] for i in inbox
+                                         if i.get("cause_event_id") in tip_of_event)
+    rows = tip_rows(platform)
+    tips_by_marker: dict[str, list[str]] = defaultdict(list)
+    for tip_id, description in rows:
+        marker = re.match(r"\[(rel-[^\]]+)\]", description)
+        if marker:
+            tips_by_marker[marker.group(1)].append(tip_id)
+    registered_by_name: dict[str, list[str]] = defaultdict(list)
+    registered_by_key: dict[str, list[str]] = defaultdict(list)
+    for ev in events["UnitRegistered"]:
+        registered_by_name[ev["data"]["name"]].append(ev["data"]["unit_id"])
+        if ev["data"].get("external_key"):
+            registered_by_key[ev["data"]["external_key"]].append(ev["data"]["unit_id"])
+    return _Seen(
+        tips_by_marker=tips_by_marker, tip_ids={t for t, _ in rows}, received_by_tip=received_by_tip,
+        inbox_by_tip=inbox_by_tip, registered_by_name=registered_by_name, registered_by_key=registered_by_key,
+        incidents=Counter((ev["data"]["unit_id"], _dt(ev["data"]["occurred_at"])) for ev in events["IncidentRecorded"]),
+        decisions=Counter((ev["data"]["unit_id"], int(ev["data"]["year"]))
+                          for ev in events["UnitCertified"] + events["CertificationDenied"]),
+        approvals=Counter(ev["data"]["award_id"] for ev in events["AwardApproved"]))
+
+
+class _Effects:
+    """Counts each operation's effects (events, rows, inbox items, API reads): one method per kind of operation."""
+
+    def __init__(self, platform: Platform, load: Load, http: httpx.AsyncClient, seen: _Seen) -> None:
+        self.platform, self.load, self.http, self.seen = platform, load, http, seen
+        self.unit_exists: dict[str, bool] = {}
+
+    async def count(self, op: Op) -> dict[str, int]:
+        counter = {"tip_http": self.tip, "tip_inbound": self.tip, "unit_http": self.unit_by_name,
+                   "unit_inbound": self.unit_by_key}.get(op.kind)
+        if counter is not None:
+            return await counter(op)
+        return self.recorded(op)
+
+    async def exists(self, unit_id: str) -> bool:
+        if unit_id not in self.unit_exists:
+            r = await self.http.get(self.platform.url("units") + f"/units/{unit_id}", headers=self.platform.admin())
+            self.unit_exists[unit_id] = r.status_code == 200
+        return self.unit_exists[unit_id]
+
+    async def tip(self, op: Op) -> dict[str, int]:
+        seen, caps = self.seen, self.load.caps
+        ids = seen.tips_by_marker.get(op.key, [])
+        if op.kind == "tip_http" and op.acked and op.info["tip_id"] not in ids:
+            ids = [*ids, op.info["tip_id"]] if op.info["tip_id"] in seen.tip_ids else ids
+        counts = {"tip rows": len(ids)}
+        for tip_id in ids:
+            counts[f"TipReceived {tip_id[:8]}"] = seen.received_by_tip[tip_id]
+            if caps.get("inbox"):
+                counts[f"inbox {tip_id[:8]}"] = seen.inbox_by_tip[tip_id]
+        if op.acked and op.kind == "tip_http" and caps.get("tip_get") and ids:
+            r = await self.http.get(self.platform.url("tips") + f"/tips/{op.info['tip_id']}",
+                                    headers=self.platform.admin())
+            counts["GET /tips/{id}"] = 1 if r.status_code == 200 else 0
+        return counts
+
+    async def unit_by_name(self, op: Op) -> dict[str, int]:
+        return await self._units(self.seen.registered_by_name.get(f"Trường THPT {op.key}", []))
+
+    async def unit_by_key(self, op: Op) -> dict[str, int]:
+        return await self._units(self.seen.registered_by_key.get(op.key, []))
+
+    async def _units(self, ids: list[str]) -> dict[str, int]:
+        counts = {"UnitRegistered": len(ids)}
+        if ids:
+            counts["GET /units/{id}"] = sum([await self.exists(u) for u in set(ids)])
+        return counts
+
+    def recorded(self, op: Op) -> dict[str, int]:
+        seen = self.seen
+        if op.kind == "incident_inbound":
+            return {"IncidentRecorded": seen.incidents[(op.info["unit_id"], _dt(op.info["occurred_at"]))]}
+        if op.kind == "unit_decision" and "year" in op.info:  # (else its unit was never registered)
+            return {"decision event": seen.decisions[(op.info["unit_id"], op.info["year"])]}
+        if op.kind == "award_approval" and "award_id" in op.info:  # (else the nomination failed)
+            return {"AwardApproved": seen.approvals[op.info["award_id"]]}
+        return {}
+
+
+def _tally(v: Verdict, op: Op, counts: dict[str, int]) -> None:
+    """One operation's verdict: acknowledged, found once, duplicated, lost, or an effect without an ack."""
+    kind = v.by_kind.setdefault(op.kind, Counter())
+    kind["attempted"] += 1
+    v.attempted += 1
+    present = bool(counts) and all(n >= 1 for n in counts.values())
+    primary = next(iter(counts.values()), 0)
+    dup = any(n > 1 for n in counts.values())
+    if op.acked:
+        v.acknowledged += 1
+        kind["acked"] += 1
+    if dup:
+        v.duplicated += 1
+        kind["dup"] += 1
+        v.details.append(f"DUPLICATED {op.kind} {op.key} acked={op.acked}: {counts} {op.info}")
+    if op.acked and present and not dup:
+        v.effects_found += 1
+        kind["found"] += 1
+    if (op.acked or primary) and not present:
+        v.lost += 1
+        kind["lost"] += 1
+        v.details.append(f"LOST {op.kind} {op.key} acked={op.acked}: {counts} {op.info} {op.error or ''}")
+    if not op.acked and primary:
+        v.unacked_with_effect += 1
+
+
+def _check_dlq(v: Verdict, dlq: list[StreamMsg], poison: Poison | None) -> None:
+    """The DLQ holds exactly the injected poison, nothing else."""
+    found: Counter[str] = Counter()
+    for m in dlq:
+        mark = _poison_mark(m, poison)
+        if mark:
+            found[mark] += 1
+        else:
+            v.dlq_unexpected += 1
+            v.details.append(f"UNEXPECTED DLQ {m.headers.get('Antq-Dlq-Consumer')} "
+                             f"{m.headers.get('Antq-Dlq-Original-Subject')}: {m.headers.get('Antq-Dlq-Reason')}")
+    expected = poison.expected if poison else Counter()
+    v.dlq_expected, v.dlq_found = sum(expected.values()), sum(found.values())
+    for key, n in (found - expected).items():
+        v.dlq_unexpected += n
+        v.details.append(f"DLQ holds {key} {found[key]} times, expected {expected[key]}")
+    for key, n in (expected - found).items():
+        v.details.append(f"DLQ misses {key} ({n} of {expected[key]})")
+
+
+async def _evaluate(platform: Platform, load: Load, *, fault: str, poison: Poison | None) -> Verdict:
+    js = load.js
+    streams = {s: await read_stream(js, s) for s in ("UNITS", "TIPS", "AWARDS", "DLQ")}
+    v = Verdict(fault)
     async with httpx.AsyncClient(timeout=30) as http:
-        inbox = await inbox_items(http, platform) if load.caps.get("inbox") else []
-        inbox_by_tip: Counter[str] = Counter(tip_of_event[i["cause_event_id"]] for i in inbox
-                                             if i.get("cause_event_id") in tip_of_event)
-        rows = tip_rows(platform)
-        tips_by_marker: dict[str, list[str]] = defaultdict(list)
-        for tip_id, description in rows:
-            marker = re.match(r"\[(rel-[^\]]+)\]", description)
-            if marker:
-                tips_by_marker[marker.group(1)].append(tip_id)
-        tip_ids = {t for t, _ in rows}
-
-        registered_by_name: dict[str, list[str]] = defaultdict(list)
-        registered_by_key: dict[str, list[str]] = defaultdict(list)
-        for ev in events["UnitRegistered"]:
-            registered_by_name[ev["data"]["name"]].append(ev["data"]["unit_id"])
-            if ev["data"].get("external_key"):
-                registered_by_key[ev["data"]["external_key"]].append(ev["data"]["unit_id"])
-        incidents: Counter[tuple[str, datetime | None]] = Counter(
-            (ev["data"]["unit_id"], _dt(ev["data"]["occurred_at"])) for ev in events["IncidentRecorded"])
-        decisions: Counter[tuple[str, int]] = Counter(
-            (ev["data"]["unit_id"], int(ev["data"]["year"])) for ev in events["UnitCertified"] + events[
-                "CertificationDenied"])
-        approvals: Counter[str] = Counter(ev["data"]["award_id"] for ev in events["AwardApproved"])
-
-        v = Verdict(fault)
-        unit_exists: dict[str, bool] = {}
-
-        async def exists(unit_id: str) -> bool:
-            if unit_id not in unit_exists:
-                r = await http.get(platform.url("units") + f"/units/{unit_id}", headers=platform.admin())
-                unit_exists[unit_id] = r.status_code == 200
-            return unit_exists[unit_id]
-
+        effects = _Effects(platform, load, http, await _seen(platform, load, http, _events_by_type(streams)))
         for op in load.ops:
-            counts: dict[str, int] = {}
-            if op.kind in ("tip_http", "tip_inbound"):
-                ids = tips_by_marker.get(op.key, [])
-                if op.kind == "tip_http" and op.acked and op.info["tip_id"] not in ids:
-                    ids = [*ids, op.info["tip_id"]] if op.info["tip_id"] in tip_ids else ids
-                counts["tip rows"] = len(ids)
-                for tip_id in ids:
-                    counts[f"TipReceived {tip_id[:8]}"] = received_by_tip[tip_id]
-                    if load.caps.get("inbox"):
-                        counts[f"inbox {tip_id[:8]}"] = inbox_by_tip[tip_id]
-                if op.acked and op.kind == "tip_http" and load.caps.get("tip_get") and ids:
-                    r = await http.get(platform.url("tips") + f"/tips/{op.info['tip_id']}", headers=platform.admin())
-                    counts["GET /tips/{id}"] = 1 if r.status_code == 200 else 0
-            elif op.kind == "unit_http":
-                ids = registered_by_name.get(f"Trường THPT {op.key}", [])
-                counts["UnitRegistered"] = len(ids)
-                if ids:
-                    counts["GET /units/{id}"] = sum([await exists(u) for u in set(ids)])
-            elif op.kind == "unit_inbound":
-                ids = registered_by_key.get(op.key, [])
-                counts["UnitRegistered"] = len(ids)
-                if ids:
-                    counts["GET /units/{id}"] = sum([await exists(u) for u in set(ids)])
-            elif op.kind == "incident_inbound":
-                counts["IncidentRecorded"] = incidents[(op.info["unit_id"], _dt(op.info["occurred_at"]))]
-            elif op.kind == "unit_decision" and "year" in op.info:  # (else its unit was never registered)
-                counts["decision event"] = decisions[(op.info["unit_id"], op.info["year"])]
-            elif op.kind == "award_approval" and "award_id" in op.info:  # (else the nomination failed)
-                counts["AwardApproved"] = approvals[op.info["award_id"]]
-            kind = v.by_kind.setdefault(op.kind, Counter())
-            kind["attempted"] += 1
-            v.attempted += 1
-            present = bool(counts) and all(n >= 1 for n in counts.values())
-            primary = next(iter(counts.values()), 0)
-            dup = any(n > 1 for n in counts.values())
-            if op.acked:
-                v.acknowledged += 1
-                kind["acked"] += 1
-            if dup:
-                v.duplicated += 1
-                kind["dup"] += 1
-                v.details.append(f"DUPLICATED {op.kind} {op.key} acked={op.acked}: {counts} {op.info}")
-            if op.acked and present and not dup:
-                v.effects_found += 1
-                kind["found"] += 1
-            if (op.acked or primary) and not present:
-                v.lost += 1
-                kind["lost"] += 1
-                v.details.append(f"LOST {op.kind} {op.key} acked={op.acked}: {counts} {op.info} {op.error or ''}")
-            if not op.acked and primary:
-                v.unacked_with_effect += 1
-
-        # The DLQ holds exactly the injected poison, nothing else.
-        found: Counter[str] = Counter()
-        for m in streams["DLQ"]:
-            mark = _poison_mark(m, poison)
-            if mark:
-                found[mark] += 1
-            else:
-                v.dlq_unexpected += 1
-                v.details.append(f"UNEXPECTED DLQ {m.headers.get('Antq-Dlq-Consumer')} "
-                                 f"{m.headers.get('Antq-Dlq-Original-Subject')}: {m.headers.get('Antq-Dlq-Reason')}")
-        expected = poison.expected if poison else Counter()
-        v.dlq_expected, v.dlq_found = sum(expected.values()), sum(found.values())
-        for key, n in (found - expected).items():
-            v.dlq_unexpected += n
-            v.details.append(f"DLQ holds {key} {found[key]} times, expected {expected[key]}")
-        for key, n in (expected - found).items():
-            v.details.append(f"DLQ misses {key} ({n} of {expected[key]})")
+            _tally(v, op, await effects.count(op))
+        _check_dlq(v, streams["DLQ"], poison)
     return v
 
 

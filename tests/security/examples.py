@@ -7,6 +7,7 @@ ids created earlier in the run) when those still satisfy the schema.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,21 +74,10 @@ def example(doc: dict[str, Any], schema: dict[str, Any], name: str = "", hints: 
     if "const" in schema:
         return schema["const"]
     if "properties" in schema and ("anyOf" in schema or "oneOf" in schema):
-        # An object whose anyOf/oneOf only constrains it (POST /units: province_code or area_code): the object,
-        # with the first option's required fields.
-        first = resolve(doc, (schema.get("anyOf") or schema.get("oneOf"))[0])
-        schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")},
-                  "required": sorted({*schema.get("required", []), *first.get("required", [])})}
+        schema = _constrained_object(doc, schema)
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            options = [resolve(doc, o) for o in schema[key] if resolve(doc, o).get("type") != "null"]
-            if not options:
-                return None
-            for option in options:  # a meaningful value that fits one of the options wins
-                for source in (hints, SEMANTIC):
-                    if name in source and _fits(option, source[name]):
-                        return source[name]
-            return example(doc, options[0], name, hints, depth + 1)
+            return _one_of(doc, schema[key], name, hints, depth)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
@@ -104,47 +94,86 @@ def example(doc: dict[str, Any], schema: dict[str, Any], name: str = "", hints: 
     t = schema.get("type")
     if isinstance(t, list):
         t = next((x for x in t if x != "null"), "string")
-    if t == "object" or "properties" in schema:
-        out: dict[str, Any] = {}
-        required = set(schema.get("required", []))
-        for prop, sub in schema.get("properties", {}).items():
-            if prop in required or (depth < 3 and (prop in hints or prop in SEMANTIC)):
-                value = example(doc, sub, prop, hints, depth + 1)
-                if value is not None or prop in required:
-                    out[prop] = value
-        return out
-    if t == "array":
-        count = max(1, schema.get("minItems", 0))
-        if schema.get("maxItems") == 0:
-            count = 0
-        return [example(doc, schema.get("items", {}), name, hints, depth + 1) for _ in range(count)]
-    if t == "integer":
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
-        high = schema.get("maximum", 10**9)
-        return max(int(low), min(1, int(high))) if low <= 1 <= high else int(low)
-    if t == "number":
-        return float(schema.get("minimum", 1))
-    if t == "boolean":
-        return False
-    if t == "string" or not t:
-        fmt = schema.get("format")
-        if fmt == "date-time":
-            return f"{YEAR}-03-01T08:00:00Z"
-        if fmt == "date":
-            return f"{YEAR}-03-01"
-        if fmt == "email":
-            return "can.bo@example.vn"
-        if fmt == "uuid":
-            return "00000000-0000-4000-8000-000000000000"
-        if fmt in ("uri", "url"):
-            return "https://hooks.example.vn/antq"
-        if fmt == "binary":
-            return b"sample"
-        if schema.get("pattern"):
-            return _from_pattern(schema["pattern"])
-        length = max(1, schema.get("minLength", 1))
-        return "x" * min(length, schema.get("maxLength", length))
-    return None
+    if "properties" in schema:
+        t = "object"
+    make = _BY_TYPE.get(t or "string")
+    return make(doc, schema, name, hints, depth) if make else None
+
+
+def _constrained_object(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """An object whose anyOf/oneOf only constrains it (POST /units: province_code or area_code): the object, with
+    the first option's required fields."""
+    first = resolve(doc, (schema.get("anyOf") or schema.get("oneOf"))[0])
+    return {**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")},
+            "required": sorted({*schema.get("required", []), *first.get("required", [])})}
+
+
+def _one_of(doc: dict[str, Any], choices: list[dict[str, Any]], name: str, hints: dict[str, Any],
+            depth: int) -> Any:
+    options = [resolve(doc, o) for o in choices if resolve(doc, o).get("type") != "null"]
+    if not options:
+        return None
+    for option in options:  # a meaningful value that fits one of the options wins
+        for source in (hints, SEMANTIC):
+            if name in source and _fits(option, source[name]):
+                return source[name]
+    return example(doc, options[0], name, hints, depth + 1)
+
+
+def _object(doc: dict[str, Any], schema: dict[str, Any], name: str, hints: dict[str, Any], depth: int) -> Any:
+    out: dict[str, Any] = {}
+    required = set(schema.get("required", []))
+    for prop, sub in schema.get("properties", {}).items():
+        if prop in required or (depth < 3 and (prop in hints or prop in SEMANTIC)):
+            value = example(doc, sub, prop, hints, depth + 1)
+            if value is not None or prop in required:
+                out[prop] = value
+    return out
+
+
+def _array(doc: dict[str, Any], schema: dict[str, Any], name: str, hints: dict[str, Any], depth: int) -> Any:
+    count = max(1, schema.get("minItems", 0))
+    if schema.get("maxItems") == 0:
+        count = 0
+    return [example(doc, schema.get("items", {}), name, hints, depth + 1) for _ in range(count)]
+
+
+def _integer(doc: dict[str, Any], schema: dict[str, Any], name: str, hints: dict[str, Any], depth: int) -> Any:
+    low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+    high = schema.get("maximum", 10**9)
+    return max(int(low), min(1, int(high))) if low <= 1 <= high else int(low)
+
+
+# String formats and the example each one gets.
+_FORMATS: dict[str, Any] = {
+    "date-time": f"{YEAR}-03-01T08:00:00Z",
+    "date": f"{YEAR}-03-01",
+    "email": "can.bo@example.vn",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "uri": "https://hooks.example.vn/antq",
+    "url": "https://hooks.example.vn/antq",
+    "binary": b"sample",
+}
+
+
+def _string(doc: dict[str, Any], schema: dict[str, Any], name: str, hints: dict[str, Any], depth: int) -> Any:
+    fmt = schema.get("format")
+    if fmt in _FORMATS:
+        return _FORMATS[fmt]
+    if schema.get("pattern"):
+        return _from_pattern(schema["pattern"])
+    length = max(1, schema.get("minLength", 1))
+    return "x" * min(length, schema.get("maxLength", length))
+
+
+_BY_TYPE: dict[str, Callable[[dict[str, Any], dict[str, Any], str, dict[str, Any], int], Any]] = {
+    "object": _object,
+    "array": _array,
+    "integer": _integer,
+    "number": lambda doc, schema, name, hints, depth: float(schema.get("minimum", 1)),
+    "boolean": lambda doc, schema, name, hints, depth: False,
+    "string": _string,
+}
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -146,6 +146,80 @@ async def _send(http: Any, method: str, kwargs: dict[str, Any], token: str | Non
     return await http.request(method, kwargs.pop("url"), headers=headers, **kwargs)
 
 
+async def _seed(http: Any, recorder: Recorder, doc: dict[str, Any], ops: list[tuple[str, str, dict[str, Any]]],
+                hints: dict[str, Any], admin: str) -> None:
+    """Create resources (as admin, or publicly) so that path parameters name real ones in area 79."""
+    for method, path, op in ops:
+        if method == "POST" and "{" not in path:
+            with recorder.request():
+                r = await _send(http, method, build_request(doc, path, op, hints), admin)
+            if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/json"):
+                body = r.json()
+                if isinstance(body, dict):
+                    for key, value in body.items():
+                        if key.endswith("_id") and isinstance(value, str | int) and key not in hints:
+                            hints[key] = value
+                if isinstance(body, dict) and "unit_id" in body and hints["unit_id"] == "u-sample":
+                    hints["unit_id"] = body["unit_id"]
+
+
+def _judge(where: str, caller: str, public: bool, r: Any, code: str, call: Call, seen_actions: set[str]) -> list[str]:
+    """What is wrong with one answer to one caller: a 500, authentication, then the policy's verdict."""
+    status = r.status_code
+    if status >= 500:
+        return [f"{where}: {status} {r.text[:200]}"]
+    if caller == "none":
+        return _judge_anonymous(where, public, status, code)
+    if status == 401:
+        return [f"{where}: 401 with a valid token: {r.text[:200]}"]
+    if public:
+        return []
+    if not call.looked_up:
+        return [f"{where}: the policy was not consulted ({status})"]
+    return _judge_policy(where, caller, status, code, call, seen_actions)
+
+
+def _judge_anonymous(where: str, public: bool, status: int, code: str) -> list[str]:
+    if public and status in (401, 403):
+        return [f"{where}: public route refused an anonymous caller ({status})"]
+    if not public and status != 401:
+        schema_422 = status == 422 and code == "invalid"
+        return [f"{where}: expected 401 without a token, got {status} {code}"
+                + (" (the sample body failed validation before authentication)" if schema_422 else "")]
+    return []
+
+
+def _judge_policy(where: str, caller: str, status: int, code: str, call: Call, seen_actions: set[str]) -> list[str]:
+    problems: list[str] = []
+    role = caller.split("_")[0]
+    role_denied = [rule.action for rule in call.looked_up if not rule.public and role not in rule.grants]
+    scope_denied = [a for a, _, outcome in call.decisions if outcome.startswith("403")]
+    wrong_principal = [a for a, p, _ in call.decisions
+                       if p is not None and p.sub != f"matrix-{caller.replace('_', '-')}"]
+    if wrong_principal:
+        problems.append(f"{where}: authorize() was given another principal for {wrong_principal}")
+    denied = bool(role_denied or scope_denied)
+    if denied and status != 403:
+        problems.append(f"{where}: policy denied ({role_denied or scope_denied}) but status {status}")
+    if status == 403 and not denied and code not in EXTRA_FORBIDDEN_CODES:
+        problems.append(f"{where}: 403 {code} but the policy allowed {sorted(seen_actions)}")
+    return problems
+
+
+def _scope_leaks(path: str, outcomes: dict[str, tuple[int, Call]]) -> list[str]:
+    """A resource of area 79 / of the owning unit, read by the wrong officer / unit."""
+    problems: list[str] = []
+    rules = [rule for _, call in outcomes.values() for rule in call.looked_up]
+    for role in ("officer", "leader"):
+        s79, s01 = outcomes[f"{role}_79"][0], outcomes[f"{role}_01"][0]
+        if any(r.grants.get(role) == "area" for r in rules) and s79 < 300 and s01 < 300:
+            problems.append(f"GET {path}: a resource in {AREA} was returned to a {role} of area 01")
+    own, other = outcomes["unit_own"][0], outcomes["unit_other"][0]
+    if any(r.grants.get("unit") == "unit" for r in rules) and own < 300 and other < 300:
+        problems.append(f"GET {path}: a unit's resource was returned to another unit")
+    return problems
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("service_name", SERVICES)
 async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
@@ -159,19 +233,7 @@ async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
         ops = sorted([o for o in operations(doc) if o[1] not in SKIP_PATHS], key=sort_key)
         hints: dict[str, Any] = {"unit_id": "u-sample"}
         admin = service.tokens.issue(role="admin", sub="matrix-seeder")
-        # Seed: create resources (as admin, or publicly) so that path parameters name real ones in area 79.
-        for method, path, op in ops:
-            if method == "POST" and "{" not in path:
-                with recorder.request():
-                    r = await _send(http, method, build_request(doc, path, op, hints), admin)
-                if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/json"):
-                    body = r.json()
-                    if isinstance(body, dict):
-                        for key, value in body.items():
-                            if key.endswith("_id") and isinstance(value, str | int) and key not in hints:
-                                hints[key] = value
-                    if isinstance(body, dict) and "unit_id" in body and hints["unit_id"] == "u-sample":
-                        hints["unit_id"] = body["unit_id"]
+        await _seed(http, recorder, doc, ops, hints, admin)
         tokens = tokens_for(service, str(hints["unit_id"]))
         for method, path, op in ops:
             public = is_public(op)
@@ -185,53 +247,13 @@ async def test_authz_matrix(service_name: str, backend: str, recorder: Recorder,
                 status = r.status_code
                 outcomes[caller] = (status, call)
                 seen_actions |= {rule.action for rule in call.looked_up}
-                where = f"{method} {path} as {caller}"
                 code = ""
                 with suppress(ValueError):
                     code = r.json().get("error", {}).get("code", "") if status >= 400 else ""
                 row[caller] = f"{status}{'*' if code in EXTRA_FORBIDDEN_CODES else ''}"
-                if status >= 500:
-                    problems.append(f"{where}: {status} {r.text[:200]}")
-                    continue
-                if caller == "none":
-                    if public and status in (401, 403):
-                        problems.append(f"{where}: public route refused an anonymous caller ({status})")
-                    if not public and status != 401:
-                        schema_422 = status == 422 and code == "invalid"
-                        problems.append(f"{where}: expected 401 without a token, got {status} {code}"
-                                        + (" (the sample body failed validation before authentication)"
-                                           if schema_422 else ""))
-                    continue
-                if status == 401:
-                    problems.append(f"{where}: 401 with a valid token: {r.text[:200]}")
-                    continue
-                if public:
-                    continue
-                if not call.looked_up:
-                    problems.append(f"{where}: the policy was not consulted ({status})")
-                    continue
-                role = caller.split("_")[0]
-                role_denied = [rule.action for rule in call.looked_up if not rule.public and role not in rule.grants]
-                scope_denied = [a for a, _, outcome in call.decisions if outcome.startswith("403")]
-                wrong_principal = [a for a, p, _ in call.decisions
-                                   if p is not None and p.sub != f"matrix-{caller.replace('_', '-')}"]
-                if wrong_principal:
-                    problems.append(f"{where}: authorize() was given another principal for {wrong_principal}")
-                denied = bool(role_denied or scope_denied)
-                if denied and status != 403:
-                    problems.append(f"{where}: policy denied ({role_denied or scope_denied}) but status {status}")
-                if status == 403 and not denied and code not in EXTRA_FORBIDDEN_CODES:
-                    problems.append(f"{where}: 403 {code} but the policy allowed {sorted(seen_actions)}")
-            # Scope leaks: a resource of area 79 / of the owning unit, read by the wrong officer / unit.
+                problems += _judge(f"{method} {path} as {caller}", caller, public, r, code, call, seen_actions)
             if method == "GET" and "{" in path:
-                rules = [rule for _, call in outcomes.values() for rule in call.looked_up]
-                for role in ("officer", "leader"):
-                    s79, s01 = outcomes[f"{role}_79"][0], outcomes[f"{role}_01"][0]
-                    if any(r.grants.get(role) == "area" for r in rules) and s79 < 300 and s01 < 300:
-                        problems.append(f"GET {path}: a resource in {AREA} was returned to a {role} of area 01")
-                own, other = outcomes["unit_own"][0], outcomes["unit_other"][0]
-                if any(r.grants.get("unit") == "unit" for r in rules) and own < 300 and other < 300:
-                    problems.append(f"GET {path}: a unit's resource was returned to another unit")
+                problems += _scope_leaks(path, outcomes)
             label = "public" if public else ",".join(sorted(seen_actions)) or "-"
             matrix.append(f"{method:6} {path:55} {label:40} " + " ".join(f"{row[c]:>4}" for c in CALLERS))
     write_section(service_name, CALLERS, matrix)
@@ -265,6 +287,58 @@ CONSOLE_ACCOUNTS: dict[str, dict[str, Any]] = {
     "leader_79": {"role": "leader", "area": "79", "level": "province"},
     "admin": {"role": "admin", "area": None},
 }
+
+
+@dataclass(frozen=True)
+class _Shown:
+    tip_shown: bool  # the tip of area 79 (or its page, or an action on it) reached the caller
+    unit_shown: bool  # the unit of area 79 is on the page
+
+
+def _tip_shown(path: str, status: int, text: str, tip: dict[str, Any]) -> bool:
+    """The queue links the tip by its id; its own page shows the description; an action on it succeeds (a redirect)
+    only for someone who may work it."""
+    if path.endswith("/attachments/{attachment_id}"):
+        # The sample tip has no attachment: past the area check the answer is 404, before it 403.
+        return status != 403
+    return tip["description"] in text or (path == "/tips" and tip["tip_id"] in text) \
+        or (path != "/tips" and status < 400)
+
+
+def _judge_console(where: str, caller: str, method: str, path: str, public: bool, status: int, to_login: bool,
+                   text: str, consulted: list[Any], seen: _Shown) -> list[str]:
+    """What is wrong with one console answer to one caller: a 500, the sign-in redirect, the policy's verdict, then
+    what an officer of another area was shown."""
+    problems = [f"{where}: {status} {text[:200]}"] if status >= 500 else []
+    if public:
+        return problems + ([f"{where}: a public route sent the caller to /login"] if to_login else [])
+    if caller == "none":
+        if not to_login and not (path == "/events" and status == 401):
+            problems.append(f"{where}: without a session expected a redirect to /login, got {status}")
+        return problems
+    if not consulted:
+        return [*problems, f"{where}: the console's policy was not consulted ({status})"]
+    role = CONSOLE_ACCOUNTS[caller]["role"]
+    role_denied = [rule.action for rule in consulted if not rule.public and role not in rule.grants]
+    if role_denied and status != 403:
+        problems.append(f"{where}: the console's policy denies {role_denied} but status {status}")
+    if path.startswith("/tips") and role == "unit" and status != 403:
+        problems.append(f"{where}: a unit account reached the tip desk ({status})")
+    if path.startswith("/tips"):
+        problems += _area_leak(where, caller, "tip", seen.tip_shown, status)
+    if method == "GET" and path in ("/units", "/units/{unit_id}", "/cycles"):
+        # The registry and the workboard show the unit of 79 to the officer of 79 only.
+        problems += _area_leak(where, caller, "unit", seen.unit_shown, status)
+    return problems
+
+
+def _area_leak(where: str, caller: str, what: str, shown: bool, status: int) -> list[str]:
+    if caller == "officer_01" and shown:
+        return [f"{where}: an officer of 01 was shown a {what} of {AREA} ({status})"]
+    if caller == "officer_79" and not shown:
+        proof = ": the check of the officer of 01 would prove nothing" if what == "tip" else ""
+        return [f"{where}: the officer of 79 is not shown the {what} of {AREA} ({status}){proof}"]
+    return []
 
 
 async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callable[..., Settings]) -> None:
@@ -320,46 +394,9 @@ async def test_console_authz_matrix(recorder: Recorder, settings_factory: Callab
                 seen_actions |= {rule.action for rule in consulted}
                 to_login = status == 303 and r.headers.get("location") == "/login"
                 row[caller] = f"{status}{'L' if to_login else ''}"
-                where = f"{method} {path} as {caller}"
-                if status >= 500:
-                    problems.append(f"{where}: {status} {text[:200]}")
-                if public:
-                    if to_login:
-                        problems.append(f"{where}: a public route sent the caller to /login")
-                    continue
-                if caller == "none":
-                    if not to_login and not (path == "/events" and status == 401):
-                        problems.append(f"{where}: without a session expected a redirect to /login, got {status}")
-                    continue
-                if not consulted:
-                    problems.append(f"{where}: the console's policy was not consulted ({status})")
-                    continue
-                role = CONSOLE_ACCOUNTS[caller]["role"]
-                role_denied = [rule.action for rule in consulted if not rule.public and role not in rule.grants]
-                if role_denied and status != 403:
-                    problems.append(f"{where}: the console's policy denies {role_denied} but status {status}")
-                if path.startswith("/tips") and role == "unit" and status != 403:
-                    problems.append(f"{where}: a unit account reached the tip desk ({status})")
-                if path.startswith("/tips"):
-                    # The queue links the tip by its id; its own page shows the description; an action on it
-                    # succeeds (a redirect) only for someone who may work it.
-                    shown = tip["description"] in text or (path == "/tips" and tip_id in text) \
-                        or (path != "/tips" and status < 400)
-                    if path.endswith("/attachments/{attachment_id}"):
-                        # The sample tip has no attachment: past the area check the answer is 404, before it 403.
-                        shown = status != 403
-                    if caller == "officer_01" and shown:
-                        problems.append(f"{where}: an officer of 01 was shown a tip of {AREA} ({status})")
-                    if caller == "officer_79" and not shown:
-                        problems.append(f"{where}: the officer of 79 is not shown the tip of {AREA} ({status}): the "
-                                        "check of the officer of 01 would prove nothing")
-                if method == "GET" and path in ("/units", "/units/{unit_id}", "/cycles"):
-                    # The registry and the workboard show the unit of 79 to the officer of 79 only.
-                    shown = unit["name"] in text
-                    if caller == "officer_01" and shown:
-                        problems.append(f"{where}: an officer of 01 was shown a unit of {AREA} ({status})")
-                    if caller == "officer_79" and not shown:
-                        problems.append(f"{where}: the officer of 79 is not shown the unit of {AREA} ({status})")
+                seen = _Shown(tip_shown=_tip_shown(path, status, text, tip), unit_shown=unit["name"] in text)
+                problems += _judge_console(f"{method} {path} as {caller}", caller, method, path, public, status,
+                                           to_login, text, consulted, seen)
             label = "public" if public else ",".join(sorted(seen_actions)) or "-"
             matrix.append(f"{method:6} {path:55} {label:40} " + " ".join(f"{row[c]:>4}" for c in CONSOLE_CALLERS))
     write_section("console", CONSOLE_CALLERS, matrix)

@@ -114,53 +114,77 @@ def time_fields(event_type: str) -> list[str]:
                   or any(alt.get("format") == "date-time" for alt in prop.get("anyOf", [])))
 
 
+def _json(value: Any, subject: str) -> bytes | None:
+    if isinstance(value, dict):
+        value = {"not": "an envelope", **value}
+        value.pop("data", None)
+    return json.dumps(value).encode()
+
+
+def _bad_data(value: Any, subject: str) -> bytes | None:
+    model: type[EventData] | None = data_model_for(type_of(subject))
+    if model is None:
+        return None
+    try:
+        model.model_validate(value)
+        return None  # happens to be valid: not hostile
+    except ValidationError:
+        pass
+    return json.dumps(envelope(subject, value)).encode()
+
+
+def _drop_data(env: dict[str, Any]) -> None:
+    env.pop("data")
+
+
+# How each `bad_envelope` value spoils an otherwise valid envelope.
+_SPOIL_ENVELOPE: dict[str, Callable[[dict[str, Any]], None]] = {
+    "naive_time": lambda env: env.update(time="2026-01-01T00:00:00"),
+    "specversion": lambda env: env.update(specversion="2.0"),
+    "long_id": lambda env: env.update(id="x" * 5000),
+    "no_data": _drop_data,
+    "data_list": lambda env: env.update(data=[1, 2]),
+}
+
+
+def _bad_envelope(value: Any, subject: str) -> bytes | None:
+    env = envelope(subject, {})
+    _SPOIL_ENVELOPE.get(value, lambda env: env.update(type="antq.units.<script>"))(env)
+    return json.dumps(env).encode()
+
+
+def _bad_time(value: Any, subject: str) -> bytes | None:
+    data = valid_data(type_of(subject)) if subject.startswith("antq.inbound.") else None
+    times = time_fields(type_of(subject))
+    if data is None or not times:
+        return None
+    return json.dumps(envelope(subject, {**data, **dict.fromkeys(times, value)})).encode()
+
+
+def _spoofed_source(value: Any, subject: str) -> bytes | None:
+    if not subject.startswith("antq.inbound."):
+        return None
+    return json.dumps(envelope(subject, valid_data(type_of(subject)) or {}, source=value)).encode()
+
+
+# Each kind of hostile message: how its bytes are made from a generated value for a subject.
+_BUILDERS: dict[str, Callable[[Any, str], bytes | None]] = {
+    "bytes": lambda value, subject: bytes(value),
+    "invalid_utf8": lambda value, subject: bytes(value),
+    "json": _json,
+    "bad_data": _bad_data,
+    "type_mismatch": lambda value, subject: json.dumps(envelope(subject, {}, type=value)).encode(),
+    "bad_envelope": _bad_envelope,
+    "bad_time": _bad_time,
+    "spoofed_source": _spoofed_source,
+}
+
+
 def build(kind: str, value: Any, subject: str) -> bytes | None:
     """The message bytes, or None when this kind does not apply to this subject."""
-    if kind in ("bytes", "invalid_utf8"):
-        return bytes(value)
-    if kind == "json":
-        if isinstance(value, dict):
-            value = {"not": "an envelope", **value}
-            value.pop("data", None)
-        return json.dumps(value).encode()
-    if kind == "bad_data":
-        model: type[EventData] | None = data_model_for(type_of(subject))
-        if model is None:
-            return None
-        try:
-            model.model_validate(value)
-            return None  # happens to be valid: not hostile
-        except ValidationError:
-            pass
-        return json.dumps(envelope(subject, value)).encode()
-    if kind == "type_mismatch":
-        return json.dumps(envelope(subject, {}, type=value)).encode()
-    if kind == "bad_envelope":
-        env = envelope(subject, {})
-        if value == "naive_time":
-            env["time"] = "2026-01-01T00:00:00"
-        elif value == "specversion":
-            env["specversion"] = "2.0"
-        elif value == "long_id":
-            env["id"] = "x" * 5000
-        elif value == "no_data":
-            env.pop("data")
-        elif value == "data_list":
-            env["data"] = [1, 2]
-        else:
-            env["type"] = "antq.units.<script>"
-        return json.dumps(env).encode()
-    if kind == "bad_time":
-        data = valid_data(type_of(subject)) if subject.startswith("antq.inbound.") else None
-        times = time_fields(type_of(subject))
-        if data is None or not times:
-            return None
-        return json.dumps(envelope(subject, {**data, **dict.fromkeys(times, value)})).encode()
-    if kind == "spoofed_source":
-        if not subject.startswith("antq.inbound."):
-            return None
-        return json.dumps(envelope(subject, valid_data(type_of(subject)) or {}, source=value)).encode()
-    raise AssertionError(kind)
+    if kind not in _BUILDERS:
+        raise AssertionError(kind)
+    return _BUILDERS[kind](value, subject)
 
 
 def counter(service: Any, metric: str, consumer: str, **labels: str) -> float:
@@ -171,6 +195,43 @@ def counter(service: Any, metric: str, consumer: str, **labels: str) -> float:
                     sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+async def _publish_hostile(js: Any, namespace: str, subjects: list[str], generated: list[tuple[str, Any]],
+                           consumers: list[tuple[Any, Any]], expected: dict[str, int]) -> int:
+    """Publish every generated hostile message on every subject; count in `expected` what each consumer must
+    dead-letter. Returns how many were published."""
+    published = 0
+    for subject in subjects:
+        for kind, value in generated:
+            payload = build(kind, value, subject)
+            if payload is None:
+                continue
+            await js.publish(f"{namespace}.{subject}", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex})
+            published += 1
+            for _, c in consumers:
+                if not subject_matches(c.filter_subject, subject):
+                    continue
+                acts = c.types is None or type_of(subject) in c.types
+                if kind in ("bad_data", "bad_time") and not acts:
+                    continue  # a consumer skips types it does not act on, before looking at the data
+                expected[c.name] += 1
+    return published
+
+
+async def _publish_valid(js: Any, namespace: str, subjects: list[str],
+                         consumers: list[tuple[Any, Any]]) -> dict[str, int]:
+    """One valid event per subject that has one; how many each consumer was sent."""
+    valid_sent: dict[str, int] = {c.name: 0 for _, c in consumers}
+    for subject in subjects:
+        data = valid_data(type_of(subject))
+        if data is None:
+            continue
+        await js.publish(f"{namespace}.{subject}", json.dumps(envelope(subject, data)).encode())
+        for _, c in consumers:
+            if subject_matches(c.filter_subject, subject):
+                valid_sent[c.name] += 1
+    return valid_sent
 
 
 async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_url: Callable[[str], str],
@@ -189,21 +250,7 @@ async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_u
         nc = await nats.connect(nats_url)
         stack.push_async_callback(nc.drain)
         js = nc.jetstream()
-        published = 0
-        for subject in subjects:
-            for kind, value in generated:
-                payload = build(kind, value, subject)
-                if payload is None:
-                    continue
-                await js.publish(f"{namespace}.{subject}", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex})
-                published += 1
-                for _, c in consumers:
-                    if not subject_matches(c.filter_subject, subject):
-                        continue
-                    acts = c.types is None or type_of(subject) in c.types
-                    if kind in ("bad_data", "bad_time") and not acts:
-                        continue  # a consumer skips types it does not act on, before looking at the data
-                    expected[c.name] += 1
+        published = await _publish_hostile(js, namespace, subjects, generated, consumers, expected)
         assert published > 0
 
         async def all_dead_lettered() -> bool:
@@ -218,15 +265,7 @@ async def run_fuzz(n: int, settings_factory: Callable[..., Settings], database_u
         # Every consumer is still alive: a valid event afterwards is settled (ok, skipped or rejected by its
         # handler for business reasons), and /readyz still reports every consumer running.
         before = {c.name: counter(svc, "antq_consumer_messages_total", c.name) for svc, c in consumers}
-        valid_sent: dict[str, int] = {c.name: 0 for _, c in consumers}
-        for subject in subjects:
-            data = valid_data(type_of(subject))
-            if data is None:
-                continue
-            await js.publish(f"{namespace}.{subject}", json.dumps(envelope(subject, data)).encode())
-            for _, c in consumers:
-                if subject_matches(c.filter_subject, subject):
-                    valid_sent[c.name] += 1
+        valid_sent = await _publish_valid(js, namespace, subjects, consumers)
 
         async def settled() -> bool:
             for svc, c in consumers:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from shared import service_registry
+
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("units", "tips", "awards", "notify", "console")
-BUS_SERVICES = ("units", "tips", "awards", "notify")
+SERVICES = service_registry.names()
+BUS_SERVICES = service_registry.names(on_bus=True)
 
 # Each top-level name a service may have, with its role. Nothing else may sit beside them.
 ROLES: dict[str, str] = {
@@ -47,8 +49,7 @@ ROLES: dict[str, str] = {
     "fonts": "fonts embedded in generated files",
 }
 REQUIRED = ("__init__.py", "app.py", "context.py", "handlers.py", "store.py", "policy.py", "domain", "migrations")
-CONTEXT_CLASS = {"units": "UnitsContext", "tips": "TipsContext", "awards": "AwardsContext",
-                 "notify": "NotifyContext", "console": "ConsoleContext"}
+CONTEXT_CLASS = {s.name: s.context_class for s in service_registry.REGISTRY}
 
 SQL_HOMES = ("store.py", "migrations")
 WEB_HOMES = ("app.py", "api.py", "web")
@@ -82,6 +83,12 @@ def _top(name: str) -> str:
 
 def _violations(service: str) -> list[str]:
     base = ROOT / "services" / service
+    return [*_rooms(service, base), *_context(service, base),
+            *(p for path in _modules(service) for p in _module(service, base, path)), *_jobs(base)]
+
+
+def _rooms(service: str, base: Path) -> list[str]:
+    """Every entry has a room in the plan, the required ones exist."""
     problems: list[str] = []
     for entry in sorted(base.iterdir()):
         if entry.name in ("__pycache__",) or entry.name.startswith("."):
@@ -93,41 +100,54 @@ def _violations(service: str) -> list[str]:
         problems.append("subscribers.py: missing (the service consumes events)")
     if not ((base / "api.py").exists() or (base / "web").is_dir()):
         problems.append("api.py or web/: missing (the service's routes)")
-
-    context_file = base / "context.py"
-    if context_file.exists():
-        tree = ast.parse(context_file.read_text())
-        classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
-        if CONTEXT_CLASS[service] not in classes:
-            problems.append(f"context.py: does not define {CONTEXT_CLASS[service]}")
-
-    for path in _modules(service):
-        rel = path.relative_to(base).as_posix()
-        home = _home(service, path)
-        source = path.read_text()
-        tree = ast.parse(source)
-        for name in _imports(tree):
-            if _top(name) == "sqlalchemy" and home not in SQL_HOMES and not name.startswith(SQL_TYPE_ONLY):
-                problems.append(f"{rel}: imports {name} (SQL lives in store.py)")
-            if _top(name) in WEB_FRAMEWORKS and home not in WEB_HOMES:
-                problems.append(f"{rel}: imports {name} (the web framework belongs to app.py, api.py, web/)")
-            if _top(name) in BUS_LIBRARIES:
-                problems.append(f"{rel}: imports {name} (the bus is the spine's: shared/bus)")
-        if home == "app.py":
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr == "state" and isinstance(node.value, ast.Attribute) \
-                    and node.value.attr == "app":
-                problems.append(f"{rel}:{node.lineno}: touches app.state (the context is a typed dependency)")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in ("background", "install_context", "include_router"):
-                problems.append(f"{rel}:{node.lineno}: {node.func.attr}() outside app.py")
-    if (base / "app.py").exists():
-        jobs = [n for n in ast.walk(ast.parse((base / "app.py").read_text()))
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "background"]
-        if jobs and not (base / "tasks.py").exists():
-            problems.append("app.py starts background jobs but there is no tasks.py")
     return problems
+
+
+def _context(service: str, base: Path) -> list[str]:
+    context_file = base / "context.py"
+    if not context_file.exists():
+        return []
+    tree = ast.parse(context_file.read_text())
+    classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    if CONTEXT_CLASS[service] not in classes:
+        return [f"context.py: does not define {CONTEXT_CLASS[service]}"]
+    return []
+
+
+def _module(service: str, base: Path, path: Path) -> list[str]:
+    """One module's imports (SQL, web framework, bus library) and, outside app.py, its use of app.state and of
+    what only the composition root may call."""
+    rel = path.relative_to(base).as_posix()
+    home = _home(service, path)
+    tree = ast.parse(path.read_text())
+    problems: list[str] = []
+    for name in _imports(tree):
+        if _top(name) == "sqlalchemy" and home not in SQL_HOMES and not name.startswith(SQL_TYPE_ONLY):
+            problems.append(f"{rel}: imports {name} (SQL lives in store.py)")
+        if _top(name) in WEB_FRAMEWORKS and home not in WEB_HOMES:
+            problems.append(f"{rel}: imports {name} (the web framework belongs to app.py, api.py, web/)")
+        if _top(name) in BUS_LIBRARIES:
+            problems.append(f"{rel}: imports {name} (the bus is the spine's: shared/bus)")
+    if home == "app.py":
+        return problems
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "state" and isinstance(node.value, ast.Attribute) \
+                and node.value.attr == "app":
+            problems.append(f"{rel}:{node.lineno}: touches app.state (the context is a typed dependency)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("background", "install_context", "include_router"):
+            problems.append(f"{rel}:{node.lineno}: {node.func.attr}() outside app.py")
+    return problems
+
+
+def _jobs(base: Path) -> list[str]:
+    if not (base / "app.py").exists():
+        return []
+    jobs = [n for n in ast.walk(ast.parse((base / "app.py").read_text()))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "background"]
+    if jobs and not (base / "tasks.py").exists():
+        return ["app.py starts background jobs but there is no tasks.py"]
+    return []
 
 
 # Services not yet moved into the plan. Empty when the house is in order.

@@ -13,8 +13,7 @@ from sqlalchemy import MetaData, inspect
 
 from shared.db import make_engine, spine_metadata
 from shared.migrations import migrate
-
-SERVICES = ["units", "tips", "awards", "notify"]
+from shared.settings import SERVICES
 
 
 def _diff(connection: Any, metadata: list[MetaData]) -> list[Any]:
