@@ -1,4 +1,8 @@
-"""Append-only, tamper-evident audit trail: each entry carries the hash of the previous one (a hash chain)."""
+"""Append-only, tamper-evident audit trail: each entry carries the hash of the previous one (a hash chain).
+
+Every service that keeps one serves it read-only to administrators with the same route, `GET /audit`, made by
+`audit_router` and included by the service's `app.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UTCDateTime, insert_many, utcnow
+from shared.db import Database, UTCDateTime, insert_many, utcnow
+from shared.errors import Invalid
+from shared.http import ERROR_RESPONSES, Page, bearer_principal, clamp_limit, decode_cursor, encode_cursor
+from shared.policy import Policy
 
 GENESIS = "0" * 64
 
@@ -174,9 +182,6 @@ class AuditEntryOut(BaseModel):
 async def audit_page(session: AsyncSession, table: Table, *, action: str | None, target: str | None,
                      limit: int | None, cursor: str | None) -> Any:
     """One page of `GET /audit` (newest first; the cursor is the last entry's sequence number)."""
-    from shared.errors import Invalid
-    from shared.http import Page, clamp_limit, decode_cursor, encode_cursor
-
     size = clamp_limit(limit)
     before = decode_cursor(cursor)
     if before is not None and (not isinstance(before, int) or not 0 <= before < 2**63):
@@ -184,3 +189,28 @@ async def audit_page(session: AsyncSession, table: Table, *, action: str | None,
     rows = await latest_entries(session, table, action=action, target=target, before=before, limit=size + 1)
     items = [AuditEntryOut.model_validate(r) for r in rows[:size]]
     return Page[AuditEntryOut](items=items, next_cursor=encode_cursor(items[-1].seq) if len(rows) > size else None)
+
+
+def audit_router(policy: Policy, table: Table, db: Database, *, action_example: str,
+                 target_description: str) -> APIRouter:
+    """`GET /audit` of a service: its audit trail in `table` (of the database `db`), newest first, for whom
+    `policy` allows `audit.read` (administrators). `action_example` (one of the service's audit actions) and
+    `target_description` document the `action` and `target` filters in the service's own words. The route names
+    its action literally, as every route does: the OpenAPI document derives its security from that call
+    (shared/apidocs.py), here through the `policy` the route closes over."""
+    router = APIRouter()
+
+    @router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
+                summary="The hash-chained audit trail, newest first (administrators; read-only)")
+    async def list_audit(request: Request,
+                         action: str | None = Query(default=None, max_length=100,
+                                                    description=f"e.g. {action_example}"),
+                         target: str | None = Query(default=None, max_length=200, description=target_description),
+                         limit: int | None = Query(default=None), cursor: str | None = None) -> Page[AuditEntryOut]:
+        policy.authorize(bearer_principal(request), "audit.read")
+        async with db.read() as session:
+            page: Page[AuditEntryOut] = await audit_page(session, table, action=action, target=target, limit=limit,
+                                                         cursor=cursor)
+        return page
+
+    return router

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, func, not_, select
 
 from services.awards import handlers, store
 from services.awards.context import AwardsContext
@@ -20,10 +19,10 @@ from services.awards.domain import Award, Nomination, RuleSet, qr_svg, rules_in_
 from services.awards.domain.certificates import ANTQ_CONTEXT, ANTQ_CONTEXT_PATH
 from services.awards.policy import POLICY, authorize_level
 from shared.areas import AREA_CODE_PATTERN, check_known_area
-from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import local_date
 from shared.contracts.instants import BoundedDate
+from shared.deps import context
 from shared.errors import DomainError, Invalid, NotFound
 from shared.http import (
     ERROR_RESPONSES,
@@ -34,10 +33,10 @@ from shared.http import (
     decode_cursor,
     encode_cursor,
 )
-from shared.service import Service
 from shared.webpages import html_page, stylesheet
 
 router = APIRouter()
+Ctx = Annotated[AwardsContext, Depends(context)]
 
 AREA_PATTERN = AREA_CODE_PATTERN  # shared/areas.py: the same codes in every service
 PENDING = ("proposed", "reviewed")
@@ -49,14 +48,6 @@ _TEMPLATES = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=sele
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
-def _service(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]
-
-
-def _ctx(request: Request) -> AwardsContext:
-    return request.app.state.awards  # type: ignore[no-any-return]
-
-
 def _caller(request: Request, action: str) -> Principal:
     """Authenticate and check the role (the scope is checked once the resource's area is known)."""
     return POLICY.require_caller(bearer_principal(request), action)
@@ -322,6 +313,7 @@ class Jwks(BaseModel):
             summary="List awards (officers within their area; a unit its own)")
 async def list_awards(
     request: Request,
+    ctx: Ctx,
     status: Literal["proposed", "reviewed", "approved", "rejected", "granted", "annulled", "held"] | None = None,
     year: int | None = Query(default=None, ge=2000, le=2200),
     recipient_kind: Literal["unit", "person", "reporter"] | None = None,
@@ -341,37 +333,20 @@ async def list_awards(
     after = decode_cursor(cursor)
     if after is not None and (not isinstance(after, int) or not 0 <= after < 2**63):
         raise Invalid("cursor is not valid", code="invalid_cursor")
-    now = _service(request).clock()
-    t = store.awards
-    conditions: list[Any] = []
+    now = ctx.now()
+    within: list[str] = []
     check_known_area(area_code)
     if area_code is not None:
         POLICY.authorize(principal, "awards.read", area=area_code, unit=principal.unit)
-        conditions.append(store.area_filter(t.c.area_code, area_code))
+        within.append(area_code)
     if principal.role in AREA_SCOPED and principal.area is not None:
-        conditions.append(store.area_filter(t.c.area_code, principal.area))
-    if principal.role == "unit":
-        conditions += [t.c.recipient_kind == "unit", t.c.recipient_ref == principal.unit]
-    for column, value in ((t.c.status, status), (t.c.year, year), (t.c.recipient_kind, recipient_kind),
-                          (t.c.award_type, award_type), (t.c.recipient_ref, recipient_ref)):
-        if value is not None:
-            conditions.append(column == value)
-    if level:
-        conditions.append(t.c.level.in_([v[:32] for v in level]))
-    if pending is True:
-        conditions.append(t.c.status.in_(PENDING))
-    elif pending is False:
-        conditions.append(not_(t.c.status.in_(PENDING)))
-    overdue_clause = and_(t.c.status.in_(PENDING), t.c.review_due_at < now)
-    if overdue is True:
-        conditions.append(overdue_clause)
-    elif overdue is False:
-        conditions.append(not_(overdue_clause))
-    if after is not None:
-        conditions.append(t.c.seq < after)
-    async with _service(request).db.read() as session:
-        rows = [dict(r) for r in (await session.execute(
-            select(t).where(*conditions).order_by(t.c.seq.desc()).limit(size + 1))).mappings()]
+        within.append(principal.area)
+    where = store.AwardFilter(
+        within=tuple(within), collective_only=principal.role == "unit", unit=principal.unit, status=status, year=year,
+        recipient_kind=recipient_kind, award_type=award_type, recipient_ref=recipient_ref,
+        levels=tuple(v[:32] for v in level or ()), pending=pending, overdue=overdue)
+    async with ctx.db.read() as session:
+        rows = await store.list_awards(session=session, where=where, now=now, before=after, limit=size + 1)
     more = len(rows) > size
     rows = rows[:size]
     return Page[AwardOut](items=[AwardOut.model_validate(_award_out(r, now)) for r in rows],
@@ -380,39 +355,37 @@ async def list_awards(
 
 @router.get("/awards/{award_id}", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
             summary="One award with the audit trail of its steps (who, when, why)")
-async def get_award(award_id: str, request: Request) -> AwardDetail:
+async def get_award(award_id: str, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.read")
-    service = _service(request)
-    async with service.db.read() as session:
+    async with ctx.db.read() as session:
         row = await store.get_award_row(session=session, award_id=award_id)
         if row is None:
             raise NotFound("no such award", details={"award_id": award_id})
         _scope_check(principal, "awards.read")(store.award_from_row(row), None)
-        a = store.audit_log
-        entries = (await session.execute(select(a).where(a.c.target == award_id).order_by(a.c.seq))).mappings()
+        entries = await store.audit_of(session=session, target=award_id)
         audit = [AuditStepOut(at=e["at"], actor=e["actor"], role=e["role"], action=e["action"], reason=e["reason"],
                               details=json.loads(e["details"]), hash=e["hash"]) for e in entries]
         try:
-            quota = await handlers.quota_of(store.award_from_row(row), session, now=service.clock())
+            quota = await handlers.quota_of(store.award_from_row(row), session, now=ctx.now())
         except NotFound:  # the award's type is not in the rules in force any more
             quota = None
         tip_outcome = await store.tip_outcome_of_reward(session=session, reward_ref=row["recipient_ref"]) \
             if row["recipient_kind"] == "reporter" else None
-    out = _award_out(row, service.clock())
+    out = _award_out(row, ctx.now())
     decided = [s.details.get("decided_on") for s in audit if s.action == "award.approve"]
     return AwardDetail.model_validate({**out, "audit": audit, "quota": quota, "tip_outcome": tip_outcome,
                                        "decided_on": decided[-1] if decided else None,
                                        "nomination": json.loads(row["nomination"]) if row["nomination"] else None})
 
 
-async def _detail(request: Request, award_id: str) -> AwardDetail:
-    return await get_award(award_id, request)
+async def _detail(request: Request, ctx: AwardsContext, award_id: str) -> AwardDetail:
+    return await get_award(award_id, request, ctx)
 
 
-async def _unit_area(request: Request, unit_id: str) -> str:
+async def _unit_area(ctx: AwardsContext, unit_id: str) -> str:
     """A unit's area as the service knows it from the units events (422 unit_not_known before its registration
     has reached the service)."""
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         known = await store.recipient_area(session=session, recipient_kind="unit", recipient_ref=unit_id)
     if known is None:
         raise Invalid("the awards service has not learnt this unit's area yet (from its registration)",
@@ -420,12 +393,12 @@ async def _unit_area(request: Request, unit_id: str) -> str:
     return known
 
 
-async def _person_area(request: Request, body: NominationIn) -> str:
+async def _person_area(ctx: AwardsContext, body: NominationIn) -> str:
     """A person's area: the one given, else the area of the person's latest award (422 when neither)."""
     if body.area_code is not None:
         check_known_area(body.area_code)
         return body.area_code
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         known = await store.recipient_area(session=session, recipient_kind=body.recipient_kind,
                                            recipient_ref=body.recipient_ref)
     if known is None:
@@ -436,7 +409,7 @@ async def _person_area(request: Request, body: NominationIn) -> str:
     return known
 
 
-async def _nomination_area(request: Request, principal: Principal, body: NominationIn) -> str:
+async def _nomination_area(ctx: AwardsContext, principal: Principal, body: NominationIn) -> str:
     """Authorise a nomination and return the award's area: the recipient's, which must lie in the nominator's.
 
     A unit's token proposes only its own unit (the domain's "the grassroots unit … proposes" a collective award);
@@ -448,7 +421,7 @@ async def _nomination_area(request: Request, principal: Principal, body: Nominat
         if "proposer" in body.model_fields_set and body.proposer != "unit":
             raise Invalid("a unit's token proposes as the unit", code="proposer_mismatch",
                           details={"field": "proposer", "loc": ["body", "proposer"], "expected": "unit"})
-    area_code = await (_unit_area(request, unit) if unit is not None else _person_area(request, body))
+    area_code = await (_unit_area(ctx, unit) if unit is not None else _person_area(ctx, body))
     POLICY.authorize(principal, "awards.nominate", area=area_code, unit=unit)
     if unit is not None and body.area_code is not None and body.area_code != area_code:
         # Older clients repeat the unit's area; none may choose another (checked after the scope, so that the
@@ -460,10 +433,9 @@ async def _nomination_area(request: Request, principal: Principal, body: Nominat
 
 @router.post("/awards", status_code=201, response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Nominate manually (e.g. the commemorative medal with years of service as evidence)")
-async def post_award(body: NominationIn, request: Request) -> AwardDetail:
+async def post_award(body: NominationIn, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.nominate")
-    service = _service(request)
-    area_code = await _nomination_area(request, principal, body)
+    area_code = await _nomination_area(ctx, principal, body)
     proposer = "unit" if principal.role == "unit" else body.proposer
     nomination = Nomination(
         award_type=body.award_type, recipient_kind=body.recipient_kind, recipient_ref=body.recipient_ref,
@@ -472,35 +444,33 @@ async def post_award(body: NominationIn, request: Request) -> AwardDetail:
         category=body.category, gender=body.gender, service_started_on=body.service_started_on,
         prior_commendations=tuple(body.prior_commendations), serious_incident_in_unit=body.serious_incident_in_unit,
         standing=tuple(body.standing), justification=body.justification)
-    async with service.db.unit_of_work() as uow:
-        award = await handlers.nominate(nomination, uow, actor=_actor(principal), now=service.clock(),
+    async with ctx.db.unit_of_work() as uow:
+        award = await handlers.nominate(nomination, uow, actor=_actor(principal), now=ctx.now(),
                                         recipient_name=body.recipient_name)
-    return await _detail(request, award.award_id)
+    return await _detail(request, ctx, award.award_id)
 
 
 @router.post("/awards/{award_id}/review", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Mark a proposal reviewed by the managing level (proposed → reviewed)")
-async def post_review(award_id: str, request: Request, body: ReviewIn | None = None) -> AwardDetail:
+async def post_review(award_id: str, request: Request, ctx: Ctx, body: ReviewIn | None = None) -> AwardDetail:
     principal = _caller(request, "awards.review")
-    service = _service(request)
-    async with service.db.unit_of_work() as uow:
-        await handlers.review(award_id, uow, actor=_actor(principal), now=service.clock(),
+    async with ctx.db.unit_of_work() as uow:
+        await handlers.review(award_id, uow, actor=_actor(principal), now=ctx.now(),
                               note=body.note if body else None, check=_scope_check(principal, "awards.review"))
-    return await _detail(request, award_id)
+    return await _detail(request, ctx, award_id)
 
 
 @router.post("/awards/{award_id}/approve", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Approve with a decision number (proposed or reviewed → approved; a proposal not reviewed yet "
                      "is reviewed by the approver in the same step; 409 quota_exceeded when full)")
-async def post_approve(award_id: str, body: ApproveIn, request: Request) -> AwardDetail:
+async def post_approve(award_id: str, body: ApproveIn, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.approve")
-    await _approve(request, principal, award_id, body)
-    return await _detail(request, award_id)
+    await _approve(ctx, principal, award_id, body)
+    return await _detail(request, ctx, award_id)
 
 
-async def _approve(request: Request, principal: Principal, award_id: str, body: ApproveIn) -> Award:
+async def _approve(ctx: AwardsContext, principal: Principal, award_id: str, body: ApproveIn) -> Award:
     """One approval with every check of `POST /awards/{id}/approve`, in its own transaction."""
-    service = _service(request)
     scope = _scope_check(principal, "awards.approve")
 
     def check(award: Award, recipient_area: str | None) -> None:
@@ -511,8 +481,8 @@ async def _approve(request: Request, principal: Principal, award_id: str, body: 
             POLICY.require_caller(principal, "awards.review")
             _scope_check(principal, "awards.review")(award, recipient_area)
 
-    async with service.db.unit_of_work() as uow:
-        return await handlers.approve(award_id, uow, actor=_actor(principal), now=service.clock(),
+    async with ctx.db.unit_of_work() as uow:
+        return await handlers.approve(award_id, uow, actor=_actor(principal), now=ctx.now(),
                                       decision_no=body.decision_no, level=body.level, note=body.note, check=check,
                                       standing=body.standing, decided_on=body.decided_on)
 
@@ -520,13 +490,13 @@ async def _approve(request: Request, principal: Principal, award_id: str, body: 
 @router.post("/awards/approvals", response_model=BatchApproveOut, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Approve several proposals with one decision number: each as POST /awards/{id}/approve (same "
                      "checks, one transaction each), the refusals listed per award")
-async def post_batch_approve(body: BatchApproveIn, request: Request) -> BatchApproveOut:
+async def post_batch_approve(body: BatchApproveIn, request: Request, ctx: Ctx) -> BatchApproveOut:
     principal = _caller(request, "awards.approve")
     items: list[BatchApproveItem] = []
     one = ApproveIn(decision_no=body.decision_no, decided_on=body.decided_on, note=body.note)
     for award_id in dict.fromkeys(body.award_ids):
         try:
-            award = await _approve(request, principal, award_id, one)
+            award = await _approve(ctx, principal, award_id, one)
         except DomainError as exc:
             items.append(BatchApproveItem(award_id=award_id, ok=False, error={
                 "status": exc.status, "code": exc.code, "message": exc.message, "details": exc.details}))
@@ -538,48 +508,45 @@ async def post_batch_approve(body: BatchApproveIn, request: Request) -> BatchApp
 
 @router.post("/awards/{award_id}/reject", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Reject a pending proposal with a reason")
-async def post_reject(award_id: str, body: ReasonIn, request: Request) -> AwardDetail:
+async def post_reject(award_id: str, body: ReasonIn, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.reject")
-    service = _service(request)
-    async with service.db.unit_of_work() as uow:
-        await handlers.reject(award_id, uow, actor=_actor(principal), now=service.clock(), reason=body.reason,
+    async with ctx.db.unit_of_work() as uow:
+        await handlers.reject(award_id, uow, actor=_actor(principal), now=ctx.now(), reason=body.reason,
                               check=_scope_check(principal, "awards.reject"))
-    return await _detail(request, award_id)
+    return await _detail(request, ctx, award_id)
 
 
 @router.post("/awards/{award_id}/grant", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Grant an approved award: issue and sign its certificate (AwardGranted)")
-async def post_grant(award_id: str, request: Request) -> AwardDetail:
+async def post_grant(award_id: str, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.grant")
-    service = _service(request)
-    async with service.db.unit_of_work() as uow:
-        await handlers.grant(award_id, uow, actor=_actor(principal), now=service.clock(),
-                             issuer=_ctx(request).issuer, check=_scope_check(principal, "awards.grant"))
-    return await _detail(request, award_id)
+    async with ctx.db.unit_of_work() as uow:
+        await handlers.grant(award_id, uow, actor=_actor(principal), now=ctx.now(), issuer=ctx.issuer,
+                             check=_scope_check(principal, "awards.grant"))
+    return await _detail(request, ctx, award_id)
 
 
 @router.post("/awards/{award_id}/annul", response_model=AwardDetail, tags=["awards"], responses=ERROR_RESPONSES,
              summary="Annul an approved or granted award (e.g. fraud); its certificate then verifies as revoked")
-async def post_annul(award_id: str, body: ReasonIn, request: Request) -> AwardDetail:
+async def post_annul(award_id: str, body: ReasonIn, request: Request, ctx: Ctx) -> AwardDetail:
     principal = _caller(request, "awards.annul")
-    service = _service(request)
     scope = _scope_check(principal, "awards.annul")
 
     def check(award: Award, recipient_area: str | None) -> None:
         scope(award, recipient_area)
         authorize_level(principal, award.approved_by_level or award.level)
 
-    async with service.db.unit_of_work() as uow:
-        await handlers.annul(award_id, uow, actor=_actor(principal), now=service.clock(), reason=body.reason,
+    async with ctx.db.unit_of_work() as uow:
+        await handlers.annul(award_id, uow, actor=_actor(principal), now=ctx.now(), reason=body.reason,
                              check=check)
-    return await _detail(request, award_id)
+    return await _detail(request, ctx, award_id)
 
 
 @router.get("/units/{unit_id}/certifications", response_model=list[CertificationFact], tags=["awards"],
             responses=ERROR_RESPONSES, summary="The recognitions (and revocations) the awards service holds for a unit")
-async def unit_certifications(unit_id: str, request: Request) -> list[CertificationFact]:
+async def unit_certifications(unit_id: str, request: Request, ctx: Ctx) -> list[CertificationFact]:
     principal = _caller(request, "awards.read")
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         unit = await store.get_unit(session=session, unit_id=unit_id)
         POLICY.authorize(principal, "awards.read", area=unit["area_code"] if unit else None, unit=unit_id)
         rows = await store.list_certifications(session=session, unit_id=unit_id)
@@ -592,26 +559,16 @@ async def unit_certifications(unit_id: str, request: Request) -> list[Certificat
 # --- figures -------------------------------------------------------------------------------------------------------
 @router.get("/stats", response_model=StatsOut, tags=["awards"], responses=ERROR_RESPONSES,
             summary="Figures for the dashboard: proposed, approved, granted, annulled by type, level, area, year")
-async def stats(request: Request, year: int | None = Query(default=None, ge=2000, le=2200),
+async def stats(request: Request, ctx: Ctx, year: int | None = Query(default=None, ge=2000, le=2200),
                 area_code: str | None = Query(default=None, pattern=AREA_PATTERN)) -> StatsOut:
     principal = _caller(request, "awards.stats")
     check_known_area(area_code)
     if area_code is None and principal.role in AREA_SCOPED:
         area_code = principal.area
     POLICY.authorize(principal, "awards.stats", area=area_code)
-    t = store.awards
-    conditions: list[Any] = []
-    if year is not None:
-        conditions.append(t.c.year == year)
-    if area_code is not None:
-        conditions.append(store.area_filter(t.c.area_code, area_code))
-    query = (select(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.recipient_kind, t.c.status,
-                    func.count().label("n"))
-             .where(*conditions)
-             .group_by(t.c.award_type, t.c.level, t.c.area_code, t.c.year, t.c.recipient_kind, t.c.status))
     out = StatsOut(year=year, area_code=area_code, totals=Counts(), by_type={}, by_level={}, by_area={}, by_year={})
-    async with _service(request).db.read() as session:
-        rows = (await session.execute(query)).mappings().all()
+    async with ctx.db.read() as session:
+        rows = await store.award_counts(session=session, year=year, area_code=area_code)
     for r in rows:
         kind = r["recipient_kind"]
         buckets = [out.totals, out.by_type.setdefault(r["award_type"], Counts()),
@@ -635,20 +592,20 @@ async def stats(request: Request, year: int | None = Query(default=None, ge=2000
 # --- rules and keys (public) ----------------------------------------------------------------------------------------
 @router.get("/rules", response_model=RuleSet, tags=["public"], responses=ERROR_RESPONSES,
             summary="The award rules in force (public): national catalogue merged with the province's overlay")
-async def get_rules(request: Request,
+async def get_rules(ctx: Ctx,
                     province: str | None = Query(default=None, pattern=r"^[0-9]{1,4}$",
                                                  description="province code, e.g. 79; national defaults if omitted"),
                     on: date | None = Query(default=None,
                                             description="the day (default today in Vietnam)")) -> RuleSet:
     POLICY.authorize(None, "rules.read")
-    return rules_in_force(province, on or local_date(_service(request).clock()))
+    return rules_in_force(province, on or local_date(ctx.now()))
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["public"], responses=ERROR_RESPONSES,
             summary="The public keys that verify certificates, current first (public)")
-async def jwks(request: Request) -> JSONResponse:
+async def jwks(ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "keys.read")
-    return JSONResponse(_ctx(request).issuer.keys.keyring().jwks(),
+    return JSONResponse(ctx.issuer.keys.keyring().jwks(),
                         headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -665,23 +622,21 @@ async def antq_context() -> JSONResponse:
     **ERROR_RESPONSES, 200: {"content": {"application/vc+jwt": {"schema": {"type": "string"}}},
                              "description": "the signed BitstringStatusListCredential (compact JWS)"}},
             summary="A revocation status list (W3C Bitstring Status List), signed, as it stands now (public)")
-async def revocation_list(request: Request, list_no: int = FastPath(ge=0, le=1_000_000)) -> Response:
+async def revocation_list(ctx: Ctx, list_no: int = FastPath(ge=0, le=1_000_000)) -> Response:
     POLICY.authorize(None, "certificates.verify")
-    service = _service(request)
-    async with service.db.read() as session:
-        token = await handlers.revocation_list(list_no, session, issuer=_ctx(request).issuer, now=service.clock())
+    async with ctx.db.read() as session:
+        token = await handlers.revocation_list(list_no, session, issuer=ctx.issuer, now=ctx.now())
     return Response(token, media_type="application/vc+jwt",
                     headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
 
 
 # --- certificates (public) -------------------------------------------------------------------------------------------
-async def _certificate(request: Request, certificate_id: str) -> dict[str, Any]:
-    service = _service(request)
-    async with service.db.read() as session:
+async def _certificate(ctx: AwardsContext, certificate_id: str) -> dict[str, Any]:
+    async with ctx.db.read() as session:
         row = await store.get_certificate(session=session, certificate_id=certificate_id)
         if row is None:
             raise NotFound("no such certificate", details={"certificate_id": certificate_id})
-        result = await handlers.verify(row["jws"], session, keys=_ctx(request).issuer.keys, now=service.clock())
+        result = await handlers.verify(row["jws"], session, keys=ctx.issuer.keys, now=ctx.now())
         award = await store.get_award_row(session=session, award_id=row["award_id"])
     return {**row, "credential": json.loads(row["credential"]), "result": result, "award": award}
 
@@ -694,27 +649,27 @@ def _wants_html(request: Request) -> bool:
 @router.get("/certificates/{certificate_id}", response_model=CertificateOut, tags=["public"],
             responses={**ERROR_RESPONSES, 200: {"content": {"text/html": {}}}},
             summary="A certificate: the signed credential and its current status (public; HTML for browsers)")
-async def get_certificate(certificate_id: str, request: Request) -> Any:
+async def get_certificate(certificate_id: str, request: Request, ctx: Ctx) -> Any:
     POLICY.authorize(None, "certificates.read")
     if _wants_html(request):
-        return await print_certificate(certificate_id, request)
-    cert = await _certificate(request, certificate_id)
+        return await print_certificate(certificate_id, ctx)
+    cert = await _certificate(ctx, certificate_id)
     result = cert["result"]
     return CertificateOut(certificate_id=certificate_id, award_id=cert["award_id"], status=result.status,
                           reason=result.reason, message=result.message, kid=cert["kid"], issued_at=cert["issued_at"],
-                          revoked_at=cert["revoked_at"], verify_url=_ctx(request).issuer.verify_url(certificate_id),
+                          revoked_at=cert["revoked_at"], verify_url=ctx.issuer.verify_url(certificate_id),
                           jws=cert["jws"], credential=cert["credential"])
 
 
 @router.get("/certificates/{certificate_id}/print", response_class=HTMLResponse, tags=["public"],
             responses=ERROR_RESPONSES,
             summary="The printable certificate page with a QR code of its verification link (public)")
-async def print_certificate(certificate_id: str, request: Request) -> HTMLResponse:
+async def print_certificate(certificate_id: str, ctx: Ctx) -> HTMLResponse:
     POLICY.authorize(None, "certificates.read")
-    cert = await _certificate(request, certificate_id)
+    cert = await _certificate(ctx, certificate_id)
     credential, result = cert["credential"], cert["result"]
     achievement = credential["credentialSubject"]["achievement"]
-    verify_url = _ctx(request).issuer.verify_url(certificate_id)
+    verify_url = ctx.issuer.verify_url(certificate_id)
     antq = credential.get("antq", {})
     authority = (antq.get("approving_authority") or {}).get("vi")
     labels = {"valid": "Còn hiệu lực / Valid", "revoked": "Đã thu hồi / Revoked", "invalid": "Không hợp lệ / Invalid"}
@@ -746,42 +701,25 @@ async def certificate_stylesheet() -> Response:
 
 @router.post("/certificates/verify", response_model=VerifyOut, tags=["public"], responses=ERROR_RESPONSES,
              summary="Verify a certificate: valid, revoked or invalid, with the reason (public)")
-async def verify_certificate(body: VerifyIn, request: Request) -> VerifyOut:
+async def verify_certificate(body: VerifyIn, ctx: Ctx) -> VerifyOut:
     POLICY.authorize(None, "certificates.verify")
-    service = _service(request)
-    async with service.db.read() as session:
-        result = await handlers.verify(body.certificate, session, keys=_ctx(request).issuer.keys,
-                                       now=service.clock())
+    async with ctx.db.read() as session:
+        result = await handlers.verify(body.certificate, session, keys=ctx.issuer.keys, now=ctx.now())
     return VerifyOut.model_validate(result.to_public())
 
 
 # --- anonymous reward claims (public) ------------------------------------------------------------------------------
-async def _claim_limit(request: Request) -> None:  # async: FastAPI runs a plain def in a thread
-    _ctx(request).claim_limiter(request)
+async def _claim_limit(request: Request, ctx: Ctx) -> None:  # async: FastAPI runs a plain def in a thread
+    ctx.claim_limiter(request)
 
 
 @router.post("/rewards/claim", response_model=ClaimOut, tags=["public"], responses=ERROR_RESPONSES,
              dependencies=[Depends(_claim_limit)],
              summary="The reward status of an anonymous reporter's valuable tip, by receipt (public; rate-limited)")
-async def claim_reward(body: ClaimIn, request: Request) -> JSONResponse:
+async def claim_reward(body: ClaimIn, ctx: Ctx) -> JSONResponse:
     POLICY.authorize(None, "rewards.claim")
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         found = await handlers.claim(body.receipt, session)
     return JSONResponse(ClaimOut.model_validate(found).model_dump(mode="json"),
                         headers={"Cache-Control": "no-store"})
 
-
-
-# --- audit (administrators) ----------------------------------------------------------------------------------------
-@router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
-            summary="The hash-chained audit trail, newest first (administrators; read-only)")
-async def list_audit(request: Request,
-                     action: str | None = Query(default=None, max_length=100,
-                                                description="e.g. award.approve"),
-                     target: str | None = Query(default=None, max_length=200, description="an award id"),
-                     limit: int | None = Query(default=None), cursor: str | None = None) -> Page[AuditEntryOut]:
-    POLICY.authorize(bearer_principal(request), "audit.read")
-    async with request.app.state.service.db.read() as session:
-        page: Page[AuditEntryOut] = await audit_page(session, store.audit_log, action=action, target=target,
-                                                     limit=limit, cursor=cursor)
-    return page

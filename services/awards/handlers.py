@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.awards import store
@@ -62,7 +59,7 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork, chunks, write_rows
+from shared.db import UnitOfWork, chunks
 from shared.errors import Conflict, Invalid, NotFound
 
 MAX_REASON = 2000
@@ -103,10 +100,8 @@ class CertificateIssuer:
 # --- shared steps ------------------------------------------------------------------------------------------------
 async def _pg_lock(uow: UnitOfWork, name: str) -> None:
     """A transaction-scoped advisory lock on PostgreSQL (SQLite writers are already serialised in-process)."""
-    if uow.db.sqlite:
-        return
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    if not uow.db.sqlite:
+        await store.advisory_lock(session=uow.session, name=name)
 
 
 async def serialise_writers(uow: UnitOfWork) -> None:
@@ -158,11 +153,8 @@ async def _propose_all(uow: UnitOfWork, proposals: Sequence[Proposal], rules_for
     created: list[Award] = []
     for proposal in proposals:
         step = propose(proposal, rules_for(proposal), actor=actor.sub, now=now)
-        try:
-            async with uow.session.begin_nested():
-                await store.insert_award(session=uow.session, award=step.award, recipient_name=recipient_name,
-                                         nomination=nomination)
-        except IntegrityError:
+        if not await store.insert_award(session=uow.session, award=step.award, recipient_name=recipient_name,
+                                        nomination=nomination):
             continue  # proposed meanwhile by a concurrent transaction: the same key, nothing new to propose
         event_ids = [uow.emit(event).id for event in step.events]
         await _audit(uow, step.audit, actor, **_proposal_details(proposal, event_ids, cause))
@@ -268,18 +260,14 @@ class UnitsView:
 
     async def load(self, unit_ids: set[str]) -> None:
         wanted = sorted(u for u in unit_ids if u not in self.units)
-        for chunk in chunks(wanted):
-            for u in chunk:
-                self.units[u], self.certs[u] = None, {}
-            for row in (await self.session.execute(select(store.units).where(
-                    store.units.c.unit_id.in_(chunk)))).mappings():
-                self.units[row["unit_id"]] = dict(row)
-                self._stored_units.add(row["unit_id"])
-            c = store.unit_certifications.c
-            for row in (await self.session.execute(select(store.unit_certifications).where(
-                    c.unit_id.in_(chunk)))).mappings():
-                self.certs[row["unit_id"]][row["year"]] = dict(row)
-                self._stored_certs.add((row["unit_id"], row["year"]))
+        for u in wanted:
+            self.units[u], self.certs[u] = None, {}
+        for row in await store.units_by_id(session=self.session, unit_ids=wanted):
+            self.units[row["unit_id"]] = row
+            self._stored_units.add(row["unit_id"])
+        for row in await store.certifications_of_units(session=self.session, unit_ids=wanted):
+            self.certs[row["unit_id"]][row["year"]] = row
+            self._stored_certs.add((row["unit_id"], row["year"]))
         await self.refresh_awards(set(wanted))
 
     async def refresh_awards(self, unit_ids: set[str]) -> None:
@@ -287,11 +275,8 @@ class UnitsView:
         wanted = sorted(unit_ids)
         for u in wanted:
             self.awards[u] = []
-        a = store.awards.c
-        for chunk in chunks(wanted):
-            for row in (await self.session.execute(select(store.awards).where(
-                    a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))).mappings():
-                self.awards[row["recipient_ref"]].append(store.award_from_row(row))
+        for award in await store.unit_awards(session=self.session, unit_ids=wanted):
+            self.awards[award.recipient_ref].append(award)
 
     async def reload(self, unit_id: str) -> None:
         for table in (self.units, self.certs, self.awards):
@@ -306,7 +291,7 @@ class UnitsView:
         self._dirty_units.add(unit_id)
 
     def put_certification(self, unit_id: str, year: int, values: dict[str, Any]) -> None:
-        blank = {c.name: None for c in store.unit_certifications.columns} | {"unit_id": unit_id, "year": year}
+        blank = store.blank_certification(unit_id, year)
         self.certs[unit_id][year] = {**(self.certs[unit_id].get(year) or blank), **values}
         self._dirty_certs.add((unit_id, year))
 
@@ -314,23 +299,13 @@ class UnitsView:
         return store.unit_facts(unit_id, area_code, self.certs[unit_id].values())
 
     async def save(self) -> None:
-        await _write_back(self.session, store.units, ["unit_id"], {u: self.units[u] for u in self._dirty_units},
-                          self._stored_units)
-        await _write_back(self.session, store.unit_certifications, ["unit_id", "year"],
-                          {k: self.certs[k[0]][k[1]] for k in self._dirty_certs}, self._stored_certs)
+        await store.write_units(session=self.session, rows={u: self.units[u] for u in self._dirty_units},
+                                stored=self._stored_units)
+        await store.write_certifications(session=self.session,
+                                         rows={k: self.certs[k[0]][k[1]] for k in self._dirty_certs},
+                                         stored=self._stored_certs)
         self._dirty_units.clear()
         self._dirty_certs.clear()
-
-
-async def _write_back(session: AsyncSession, table: Any, key: list[str], rows: dict[Any, dict[str, Any] | None],
-                      stored: set[Any]) -> None:
-    """Write rows a batch view changed in memory: inserted when not `stored` before, updated when they were;
-    their keys are then stored."""
-    ordered = sorted(rows.items(), key=str)
-    await write_rows(session, table, key,
-                     new=[row for k, row in ordered if k not in stored and row is not None],
-                     changed=[row for k, row in ordered if k in stored and row is not None])
-    stored |= set(rows)
 
 
 async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now: datetime) -> None:
@@ -342,71 +317,97 @@ async def on_unit_events(deliveries: Sequence[Delivery], uow: UnitOfWork, *, now
     await serialise_writers(uow)
     view = UnitsView(uow.session)
     await view.load({str(getattr(d.data, "unit_id", "")) for d in deliveries} - {""})
+    batch = _UnitsBatch(uow, view, now)
+    for delivery in deliveries:
+        await batch.handle(delivery)
+    await batch.flush_owed()
+    await view.save()
 
-    # Units whose recognitions owe awards, proposed together (see propose_owed) before the next event of one of
-    # them, before a revocation and at the end: the same awards, audit entries and events, in the same order.
-    owed_by_unit: dict[str, tuple[str | None, list[Proposal], Any, str]] = {}
 
-    async def flush_owed() -> None:
-        if owed_by_unit:
-            await propose_owed(uow, list(owed_by_unit.values()), now=now)
-            await view.refresh_awards(set(owed_by_unit))
-            owed_by_unit.clear()
+class _UnitsBatch:
+    """One batch of unit events, one step per event type. Units whose recognitions owe awards are proposed
+    together (see propose_owed) before the next event of one of them, before a step that reads the database
+    itself and at the end: the same awards, audit entries and events, in the same order."""
 
-    async def evaluate(unit_id: str, cause: str) -> None:
-        unit = view.units.get(unit_id)
+    def __init__(self, uow: UnitOfWork, view: UnitsView, now: datetime):
+        self.uow, self.view, self.now = uow, view, now
+        self.owed_by_unit: dict[str, tuple[str | None, list[Proposal], Any, str]] = {}
+
+    async def handle(self, delivery: Delivery) -> None:
+        data = delivery.data
+        if str(getattr(data, "unit_id", "")) in self.owed_by_unit:
+            await self.flush_owed()
+        for kind, step in self.STEPS:
+            if isinstance(data, kind):
+                await step(self, delivery, data)
+                return
+
+    async def flush_owed(self) -> None:
+        if self.owed_by_unit:
+            await propose_owed(self.uow, list(self.owed_by_unit.values()), now=self.now)
+            await self.view.refresh_awards(set(self.owed_by_unit))
+            self.owed_by_unit.clear()
+
+    async def evaluate(self, unit_id: str, cause: str) -> None:
+        unit = self.view.units.get(unit_id)
         if unit is None:
             return  # area unknown yet: evaluated again when UnitRegistered arrives
-        facts = view.facts(unit_id, unit["area_code"])
-        rules = _rules(facts.province_code, now)
-        owed = evaluate_unit(facts, rules, store.prior_awards(view.awards[unit_id]))
+        facts = self.view.facts(unit_id, unit["area_code"])
+        rules = _rules(facts.province_code, self.now)
+        owed = evaluate_unit(facts, rules, store.prior_awards(self.view.awards[unit_id]))
         if owed:
-            owed_by_unit[unit_id] = (unit["name"], owed, rules, cause)
+            self.owed_by_unit[unit_id] = (unit["name"], owed, rules, cause)
 
-    for delivery in deliveries:
-        data = delivery.data
-        if str(getattr(data, "unit_id", "")) in owed_by_unit:
-            await flush_owed()
-        if isinstance(data, UnitRegistered):
-            view.put_unit(data.unit_id, now, {"name": data.name, "kind": data.kind, "area_code": data.area_code})
-            await evaluate(data.unit_id, delivery.event_id)
-        elif isinstance(data, UnitUpdated):
-            changed = {k: v for k, v in data.changed.items() if k in ("name", "kind", "area_code")
-                       and isinstance(v, str)}
-            if changed and view.units.get(data.unit_id) is not None:
-                view.put_unit(data.unit_id, now, changed)
-        elif isinstance(data, UnitCertified):
-            facts = view.facts(data.unit_id, None)
-            folded = facts.with_certified(delivery.event_id, data)
-            if folded is not facts:
-                view.put_certification(data.unit_id, data.year, store.certification_values(
-                    folded.certifications[data.year], now, decision_no=data.decision_no,
-                    consecutive_years=data.consecutive_years))
-            await evaluate(data.unit_id, delivery.event_id)
-        elif isinstance(data, RecognitionImported):
-            facts = view.facts(data.unit_id, None)
-            folded = facts.with_imported(delivery.event_id, data)
-            if folded is not facts:
-                view.put_certification(data.unit_id, data.year, store.certification_values(
-                    folded.certifications[data.year], now, decision_no=data.decision_no))
-                await evaluate(data.unit_id, delivery.event_id)
-        elif isinstance(data, AwardHeldImported):
-            await flush_owed()
-            await view.save()
-            if await on_award_held_imported(delivery, uow, now=now) and data.recipient_kind == "unit":
-                await view.refresh_awards({data.recipient_ref})
-                # An award held may be the earlier award a rule needs: the unit may now be owed the next one.
-                await evaluate(data.recipient_ref, delivery.event_id)
-        elif isinstance(data, CertificationRevoked | CertificationRestored):
-            await flush_owed()
-            await view.save()
-            if isinstance(data, CertificationRevoked):
-                await on_certification_revoked(delivery, uow, now=now)
-            else:
-                await on_certification_restored(delivery, uow, now=now)
-            await view.reload(data.unit_id)
-    await flush_owed()
-    await view.save()
+    async def registered(self, delivery: Delivery, data: UnitRegistered) -> None:
+        self.view.put_unit(data.unit_id, self.now, {"name": data.name, "kind": data.kind, "area_code": data.area_code})
+        await self.evaluate(data.unit_id, delivery.event_id)
+
+    async def updated(self, delivery: Delivery, data: UnitUpdated) -> None:
+        changed = {k: v for k, v in data.changed.items() if k in ("name", "kind", "area_code") and isinstance(v, str)}
+        if changed and self.view.units.get(data.unit_id) is not None:
+            self.view.put_unit(data.unit_id, self.now, changed)
+
+    async def certified(self, delivery: Delivery, data: UnitCertified) -> None:
+        facts = self.view.facts(data.unit_id, None)
+        folded = facts.with_certified(delivery.event_id, data)
+        if folded is not facts:
+            self.view.put_certification(data.unit_id, data.year, store.certification_values(
+                folded.certifications[data.year], self.now, decision_no=data.decision_no,
+                consecutive_years=data.consecutive_years))
+        await self.evaluate(data.unit_id, delivery.event_id)
+
+    async def imported(self, delivery: Delivery, data: RecognitionImported) -> None:
+        facts = self.view.facts(data.unit_id, None)
+        folded = facts.with_imported(delivery.event_id, data)
+        if folded is not facts:
+            self.view.put_certification(data.unit_id, data.year, store.certification_values(
+                folded.certifications[data.year], self.now, decision_no=data.decision_no))
+            await self.evaluate(data.unit_id, delivery.event_id)
+
+    async def award_held(self, delivery: Delivery, data: AwardHeldImported) -> None:
+        await self.flush_owed()
+        await self.view.save()
+        if await on_award_held_imported(delivery, self.uow, now=self.now) and data.recipient_kind == "unit":
+            await self.view.refresh_awards({data.recipient_ref})
+            # An award held may be the earlier award a rule needs: the unit may now be owed the next one.
+            await self.evaluate(data.recipient_ref, delivery.event_id)
+
+    async def revoked(self, delivery: Delivery, data: CertificationRevoked) -> None:
+        await self.flush_owed()
+        await self.view.save()
+        await on_certification_revoked(delivery, self.uow, now=self.now)
+        await self.view.reload(data.unit_id)
+
+    async def restored(self, delivery: Delivery, data: CertificationRestored) -> None:
+        await self.flush_owed()
+        await self.view.save()
+        await on_certification_restored(delivery, self.uow, now=self.now)
+        await self.view.reload(data.unit_id)
+
+    STEPS: ClassVar[tuple[tuple[type, Callable[[_UnitsBatch, Delivery, Any], Awaitable[None]]], ...]] = (
+        (UnitRegistered, registered), (UnitUpdated, updated), (UnitCertified, certified),
+        (RecognitionImported, imported), (AwardHeldImported, award_held), (CertificationRevoked, revoked),
+        (CertificationRestored, restored))
 
 
 async def on_award_held_imported(delivery: Delivery, uow: UnitOfWork, *, now: datetime) -> Award | None:
@@ -432,12 +433,9 @@ async def on_award_held_imported(delivery: Delivery, uow: UnitOfWork, *, now: da
                 recipient_kind=data.recipient_kind, recipient_ref=data.recipient_ref, year=data.year,
                 decision_no=data.decision_no, level=award_type.approving_levels[0], area_code=area,
                 province_code=province, rules=rules, basis=(delivery.event_id,), actor=SYSTEM.sub, now=now)
-    try:
-        async with uow.session.begin_nested():
-            await store.insert_award(session=uow.session, award=step.award, recipient_name=data.recipient_name,
-                                     nomination={"imported": True, "decided_on": data.decided_on,
-                                                 "unit_id": data.unit_id})
-    except IntegrityError:
+    if not await store.insert_award(session=uow.session, award=step.award, recipient_name=data.recipient_name,
+                                    nomination={"imported": True, "decided_on": data.decided_on,
+                                                "unit_id": data.unit_id}):
         return None
     await _audit(uow, step.audit, SYSTEM, cause=delivery.event_id, decision_no=data.decision_no,
                  decided_on=data.decided_on.isoformat() if data.decided_on else None, imported=True)
@@ -461,11 +459,7 @@ async def propose_owed(uow: UnitOfWork, owed: Sequence[tuple[str | None, list[Pr
             known.add(proposal.key)
     if not steps:
         return []
-    try:
-        async with session.begin_nested():
-            await store.insert_awards(session=session, awards_named=[(step.award, name)
-                                                                     for name, _, step, _ in steps])
-    except IntegrityError:
+    if not await store.insert_awards(session=session, awards_named=[(step.award, name) for name, _, step, _ in steps]):
         # Proposed meanwhile by a concurrent transaction: one at a time, skipping those (as _propose_all does).
         created: list[Award] = []
         for name, proposals, rules, cause in owed:
@@ -517,24 +511,21 @@ class TipsView:
 
     async def load(self, tip_ids: set[str]) -> None:
         wanted = sorted(t for t in tip_ids if t not in self.tips)
-        for chunk in chunks(wanted):
-            for t in chunk:
-                self.tips[t] = None
-            for row in (await self.session.execute(select(store.tips).where(
-                    store.tips.c.tip_id.in_(chunk)))).mappings():
-                self.tips[row["tip_id"]] = dict(row)
-                self._stored.add(row["tip_id"])
+        for t in wanted:
+            self.tips[t] = None
+        for row in await store.tips_by_id(session=self.session, tip_ids=wanted):
+            self.tips[row["tip_id"]] = row
+            self._stored.add(row["tip_id"])
 
     def put(self, tip_id: str, now: datetime, **values: Any) -> dict[str, Any]:
         """Insert or update a tip: a new one starts not received, its other columns empty."""
-        row = self.tips.get(tip_id) or ({c.name: None for c in store.tips.columns}
-                                        | {"tip_id": tip_id, "received": False})
+        row = self.tips.get(tip_id) or store.blank_tip(tip_id)
         self.tips[tip_id] = row = {**row, **values, "updated_at": now}
         self._dirty.add(tip_id)
         return row
 
     async def save(self) -> None:
-        await _write_back(self.session, store.tips, ["tip_id"], {t: self.tips[t] for t in self._dirty}, self._stored)
+        await store.write_tips(session=self.session, rows={t: self.tips[t] for t in self._dirty}, stored=self._stored)
         self._dirty.clear()
 
 
@@ -736,10 +727,9 @@ async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, 
                                   status=status_list.entry(issuer.status_list_url(list_no), status_index))
     keyring = issuer.keys.keyring()
     token = sign_certificate(credential, keyring, jwks_url=issuer.jwks_url)
-    await uow.session.execute(store.certificates.insert().values(
-        certificate_id=certificate_id, award_id=award_id, jws=token,
-        credential=json.dumps(credential, ensure_ascii=False, sort_keys=True), kid=keyring.current_kid,
-        issued_at=now, status_index=status_index))
+    await store.insert_certificate(session=uow.session, certificate_id=certificate_id, award_id=award_id, jws=token,
+                                   credential=credential, kid=keyring.current_kid, issued_at=now,
+                                   status_index=status_index)
     step = grant_step(award, certificate_id=certificate_id, actor=actor.sub, now=now)
     granted = await _apply(uow, step, before=award, actor=actor, certificate_id=certificate_id,
                            kid=keyring.current_kid)
@@ -751,13 +741,11 @@ async def grant(award_id: str, uow: UnitOfWork, *, actor: Actor, now: datetime, 
 # --- overdue reviews (background) ------------------------------------------------------------------------------
 async def mark_overdue_reviews(uow: UnitOfWork, *, now: datetime) -> int:
     """Flag pending awards past their level's review deadline once, with an audit entry; returns how many."""
-    t = store.awards
-    rows = (await uow.session.execute(select(t).where(
-        t.c.status.in_(("proposed", "reviewed")), t.c.review_due_at < now, t.c.overdue_at.is_(None)))).mappings()
+    rows = await store.overdue_unflagged(session=uow.session, now=now)
     count = 0
-    for row in list(rows):
+    for row in rows:
         await serialise_writers(uow)
-        await uow.session.execute(update(t).where(t.c.award_id == row["award_id"]).values(overdue_at=now))
+        await store.flag_overdue(session=uow.session, award_id=row["award_id"], now=now)
         await audit.append(uow.session, store.audit_log, actor=SYSTEM.sub, role=SYSTEM.role,
                            action="award.review_overdue", target=row["award_id"],
                            reason=f"review deadline of level {row['level']} passed",

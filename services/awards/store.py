@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +19,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     func,
     insert,
+    not_,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.awards.domain import Award, CertificationRecord, PriorAward, UnitFacts
 from shared.areas import area_within
 from shared.audit import audit_table
-from shared.db import BigId, UTCDateTime, insert_many
+from shared.db import BigId, UTCDateTime, chunks, insert_many, write_rows
 
 metadata = MetaData()
 
@@ -143,11 +149,64 @@ audit_log = audit_table(metadata)
 Index("ix_audit_log_target", audit_log.c.target)
 
 _AWARD_FIELDS = set(Award.model_fields)
+PENDING = ("proposed", "reviewed")
+
+
+# --- writers' locks --------------------------------------------------------------------------------------------
+async def advisory_lock(*, session: AsyncSession, name: str) -> None:
+    """A transaction-scoped advisory lock named `name` (PostgreSQL only)."""
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+async def _write_back(session: AsyncSession, table: Table, key: list[str], rows: Mapping[Any, dict[str, Any] | None],
+                      stored: set[Any]) -> None:
+    """Write rows a batch view changed in memory: inserted when not `stored` before, updated when they were;
+    their keys are then stored."""
+    ordered = sorted(rows.items(), key=str)
+    await write_rows(session, table, key,
+                     new=[row for k, row in ordered if k not in stored and row is not None],
+                     changed=[row for k, row in ordered if k in stored and row is not None])
+    stored |= set(rows)
 
 
 # --- units and certifications ----------------------------------------------------------------------------------
 def province_of(area_code: str | None) -> str | None:
     return area_code.split(".", 1)[0] if area_code else None
+
+
+async def units_by_id(*, session: AsyncSession, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored units among `unit_ids`."""
+    found: list[dict[str, Any]] = []
+    for chunk in chunks(list(unit_ids)):
+        found += [dict(r) for r in (await session.execute(select(units).where(units.c.unit_id.in_(chunk)))).mappings()]
+    return found
+
+
+async def certifications_of_units(*, session: AsyncSession, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The `unit_certifications` rows of the units `unit_ids`."""
+    c = unit_certifications.c
+    found: list[dict[str, Any]] = []
+    for chunk in chunks(list(unit_ids)):
+        found += [dict(r) for r in (await session.execute(select(unit_certifications).where(
+            c.unit_id.in_(chunk)))).mappings()]
+    return found
+
+
+async def write_units(*, session: AsyncSession, rows: Mapping[str, dict[str, Any] | None], stored: set[str]) -> None:
+    """Write the units a batch changed (see `_write_back`)."""
+    await _write_back(session, units, ["unit_id"], rows, stored)
+
+
+async def write_certifications(*, session: AsyncSession, rows: Mapping[tuple[str, int], dict[str, Any] | None],
+                               stored: set[tuple[str, int]]) -> None:
+    """Write the recognitions a batch changed (see `_write_back`)."""
+    await _write_back(session, unit_certifications, ["unit_id", "year"], rows, stored)
+
+
+def blank_certification(unit_id: str, year: int) -> dict[str, Any]:
+    """A `unit_certifications` row with nothing recorded yet."""
+    return {c.name: None for c in unit_certifications.columns} | {"unit_id": unit_id, "year": year}
 
 
 async def get_unit(*, session: AsyncSession, unit_id: str) -> dict[str, Any] | None:
@@ -198,6 +257,24 @@ async def list_certifications(*, session: AsyncSession, unit_id: str) -> list[di
 
 
 # --- tips --------------------------------------------------------------------------------------------------------
+async def tips_by_id(*, session: AsyncSession, tip_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored tips among `tip_ids`."""
+    found: list[dict[str, Any]] = []
+    for chunk in chunks(list(tip_ids)):
+        found += [dict(r) for r in (await session.execute(select(tips).where(tips.c.tip_id.in_(chunk)))).mappings()]
+    return found
+
+
+def blank_tip(tip_id: str) -> dict[str, Any]:
+    """A tip the service has not heard of: not received, its other columns empty."""
+    return {c.name: None for c in tips.columns} | {"tip_id": tip_id, "received": False}
+
+
+async def write_tips(*, session: AsyncSession, rows: Mapping[str, dict[str, Any] | None], stored: set[str]) -> None:
+    """Write the tips a batch changed (see `_write_back`)."""
+    await _write_back(session, tips, ["tip_id"], rows, stored)
+
+
 async def tips_by_reward_ref(*, session: AsyncSession, reward_ref: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(tips).where(tips.c.reward_ref == reward_ref))
     return [dict(r) for r in rows.mappings()]
@@ -219,16 +296,29 @@ def _award_values(award: Award) -> dict[str, Any]:
 
 
 async def insert_award(*, session: AsyncSession, award: Award, recipient_name: str | None = None,
-                       nomination: dict[str, Any] | None = None) -> None:
-    await session.execute(insert(awards).values(
-        **_award_values(award), recipient_name=recipient_name,
-        nomination=json.dumps(nomination, ensure_ascii=False, default=str) if nomination else None))
+                       nomination: dict[str, Any] | None = None) -> bool:
+    """A new award; False (and nothing written) when one with its key or id is stored already (proposed meanwhile
+    by a concurrent transaction)."""
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(awards).values(
+                **_award_values(award), recipient_name=recipient_name,
+                nomination=json.dumps(nomination, ensure_ascii=False, default=str) if nomination else None))
+    except IntegrityError:
+        return False
+    return True
 
 
-async def insert_awards(*, session: AsyncSession, awards_named: Sequence[tuple[Award, str | None]]) -> None:
-    """New awards (each with its recipient's name) in one statement."""
-    await insert_many(session, awards, [
-        {**_award_values(award), "recipient_name": name, "nomination": None} for award, name in awards_named])
+async def insert_awards(*, session: AsyncSession, awards_named: Sequence[tuple[Award, str | None]]) -> bool:
+    """New awards (each with its recipient's name) in one statement; False (and none written) when one of them is
+    stored already."""
+    try:
+        async with session.begin_nested():
+            await insert_many(session, awards, [
+                {**_award_values(award), "recipient_name": name, "nomination": None} for award, name in awards_named])
+    except IntegrityError:
+        return False
+    return True
 
 
 async def save_award(*, session: AsyncSession, award: Award, expected_revision: int, **extra: Any) -> bool:
@@ -245,6 +335,95 @@ async def save_award(*, session: AsyncSession, award: Award, expected_revision: 
 async def get_award_row(*, session: AsyncSession, award_id: str) -> dict[str, Any] | None:
     row = (await session.execute(select(awards).where(awards.c.award_id == award_id))).mappings().first()
     return dict(row) if row else None
+
+
+@dataclass(frozen=True)
+class AwardFilter:
+    """The conditions of a list of awards, all of which hold (None: no condition)."""
+
+    within: tuple[str, ...] = ()  # areas the award's area lies in (each of them)
+    collective_only: bool = False  # only the collective awards of `unit`
+    unit: str | None = None
+    status: str | None = None
+    year: int | None = None
+    recipient_kind: str | None = None
+    award_type: str | None = None
+    recipient_ref: str | None = None
+    levels: tuple[str, ...] = ()  # decided at one of these levels (none: any)
+    pending: bool | None = None  # awaiting a decision (proposed or reviewed), or not
+    overdue: bool | None = None  # pending past the review deadline at `now`, or not
+
+
+def _award_conditions(where: AwardFilter, now: datetime) -> list[Any]:
+    t = awards.c
+    conditions: list[Any] = [area_filter(t.area_code, area) for area in where.within]
+    if where.collective_only:
+        conditions += [t.recipient_kind == "unit", t.recipient_ref == where.unit]
+    for column, value in ((t.status, where.status), (t.year, where.year), (t.recipient_kind, where.recipient_kind),
+                          (t.award_type, where.award_type), (t.recipient_ref, where.recipient_ref)):
+        if value is not None:
+            conditions.append(column == value)
+    if where.levels:
+        conditions.append(t.level.in_(list(where.levels)))
+    pending = t.status.in_(PENDING)
+    overdue = and_(t.status.in_(PENDING), t.review_due_at < now)
+    for clause, wanted in ((pending, where.pending), (overdue, where.overdue)):
+        if wanted is not None:
+            conditions.append(clause if wanted else not_(clause))
+    return conditions
+
+
+async def list_awards(*, session: AsyncSession, where: AwardFilter, now: datetime, before: int | None,
+                      limit: int) -> list[dict[str, Any]]:
+    """Award rows newest first (by `seq`), below `before` when given, at most `limit`."""
+    conditions = _award_conditions(where, now)
+    if before is not None:
+        conditions.append(awards.c.seq < before)
+    rows = await session.execute(select(awards).where(*conditions).order_by(awards.c.seq.desc()).limit(limit))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def award_counts(*, session: AsyncSession, year: int | None, area_code: str | None) -> list[dict[str, Any]]:
+    """How many awards of each type, level, area, year, recipient kind and status (`n`), in a year and an area
+    (None: all)."""
+    t = awards.c
+    conditions: list[Any] = []
+    if year is not None:
+        conditions.append(t.year == year)
+    if area_code is not None:
+        conditions.append(area_filter(t.area_code, area_code))
+    groups = (t.award_type, t.level, t.area_code, t.year, t.recipient_kind, t.status)
+    rows = await session.execute(select(*groups, func.count().label("n")).where(*conditions).group_by(*groups))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def count_by_status_and_type(*, session: AsyncSession) -> dict[tuple[str, str], int]:
+    """How many awards of each (status, award type)."""
+    t = awards.c
+    rows = await session.execute(select(t.status, t.award_type, func.count()).group_by(t.status, t.award_type))
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+async def unit_awards(*, session: AsyncSession, unit_ids: Sequence[str]) -> list[Award]:
+    """The awards of the units `unit_ids`."""
+    a = awards.c
+    found: list[Award] = []
+    for chunk in chunks(list(unit_ids)):
+        rows = await session.execute(select(awards).where(a.recipient_kind == "unit", a.recipient_ref.in_(chunk)))
+        found += [award_from_row(row) for row in rows.mappings()]
+    return found
+
+
+async def overdue_unflagged(*, session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
+    """Pending awards past their review deadline at `now` and not flagged overdue yet."""
+    t = awards.c
+    rows = await session.execute(select(awards).where(t.status.in_(PENDING), t.review_due_at < now,
+                                                      t.overdue_at.is_(None)))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def flag_overdue(*, session: AsyncSession, award_id: str, now: datetime) -> None:
+    await session.execute(update(awards).where(awards.c.award_id == award_id).values(overdue_at=now))
 
 
 async def awards_of_recipient(*, session: AsyncSession, recipient_kind: str, recipient_ref: str) -> list[Award]:
@@ -315,11 +494,27 @@ def area_filter(column: Any, area: str) -> Any:
     return area_within(column, area)
 
 
+# --- audit trail -----------------------------------------------------------------------------------------------
+async def audit_of(*, session: AsyncSession, target: str) -> list[dict[str, Any]]:
+    """The audit entries about `target` (an award id), oldest first."""
+    a = audit_log.c
+    return [dict(r) for r in (await session.execute(select(audit_log).where(a.target == target)
+                                                    .order_by(a.seq))).mappings()]
+
+
 # --- certificates --------------------------------------------------------------------------------------------------
 async def get_certificate(*, session: AsyncSession, certificate_id: str) -> dict[str, Any] | None:
     row = (await session.execute(select(certificates).where(certificates.c.certificate_id == certificate_id))
            ).mappings().first()
     return dict(row) if row else None
+
+
+async def insert_certificate(*, session: AsyncSession, certificate_id: str, award_id: str, jws: str,
+                             credential: dict[str, Any], kid: str, issued_at: datetime, status_index: int) -> None:
+    await session.execute(certificates.insert().values(
+        certificate_id=certificate_id, award_id=award_id, jws=jws,
+        credential=json.dumps(credential, ensure_ascii=False, sort_keys=True), kid=kid, issued_at=issued_at,
+        status_index=status_index))
 
 
 async def reinstate_certificate(*, session: AsyncSession, award_id: str) -> None:

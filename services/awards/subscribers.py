@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.awards import handlers
+from services.awards.context import AwardsContext
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
     AwardHeldImported,
@@ -20,7 +21,7 @@ from shared.db import UnitOfWork
 from shared.service import Service
 
 
-def register(service: Service) -> None:
+def register(service: Service, ctx: AwardsContext) -> None:
     @service.batch_consumer("units", stream="UNITS", subject="antq.units.>",
                             types={UnitRegistered.TYPE, UnitUpdated.TYPE, UnitCertified.TYPE,
                                    CertificationRevoked.TYPE, CertificationRestored.TYPE, RecognitionImported.TYPE,
@@ -29,10 +30,10 @@ def register(service: Service) -> None:
                                         "restorations, and the past years and awards held of the history import: "
                                         "the basis of collective awards")
     async def units(deliveries: list[Delivery], uow: UnitOfWork) -> None:
-        await handlers.on_unit_events(deliveries, uow, now=service.clock())
+        await handlers.on_unit_events(deliveries, uow, now=ctx.now())
 
     @service.batch_consumer("tips", stream="TIPS", subject="antq.tips.>",
                             types={TipReceived.TYPE, TipTriaged.TYPE, TipVerified.TYPE},
                             description="Tips (area, for reward quotas) and verifications: valuable tips owe a reward")
     async def tips(deliveries: list[Delivery], uow: UnitOfWork) -> None:
-        await handlers.on_tip_events(deliveries, uow, now=service.clock())
+        await handlers.on_tip_events(deliveries, uow, now=ctx.now())

@@ -29,7 +29,6 @@ from services.tips.handlers import (
 )
 from services.tips.policy import POLICY
 from shared.areas import AREA_CODE_MAX_LENGTH, check_known_area, serves_intake_desk
-from shared.audit import AuditEntryOut, audit_page
 from shared.auth import Principal
 from shared.calendar import assessment_instants, assessment_period, assessment_year_of
 from shared.contracts.events import Priority, TipChannel, UnitKind
@@ -587,18 +586,3 @@ async def get_attachment(tip_id: str, attachment_id: str, caller: MaybeCaller, c
     return Response(data, media_type=meta["content_type"], headers={
         "Content-Disposition": f"attachment; filename=\"{meta['attachment_id']}\"", "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store", "X-Content-SHA256": meta["sha256"]})
-
-
-# --- audit (administrators) ----------------------------------------------------------------------------------------
-@router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
-            summary="The hash-chained audit trail, newest first (administrators; read-only)")
-async def list_audit(request: Request,
-                     action: str | None = Query(default=None, max_length=100,
-                                                description="e.g. tip.reveal_reporter"),
-                     target: str | None = Query(default=None, max_length=200, description="a tip id"),
-                     limit: int | None = Query(default=None), cursor: str | None = None) -> Page[AuditEntryOut]:
-    POLICY.authorize(bearer_principal(request), "audit.read")
-    async with request.app.state.service.db.read() as session:
-        page: Page[AuditEntryOut] = await audit_page(session, store.audit_log, action=action, target=target,
-                                                     limit=limit, cursor=cursor)
-    return page

@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from services.tips import api, keys, subscribers, tasks, web
 from services.tips.context import RateLimits, TipsContext
 from services.tips.metrics import TipsMetrics
+from services.tips.policy import POLICY
+from services.tips.store import audit_log
+from shared.audit import audit_router
 from shared.blobs import blob_storage
 from shared.deps import install_context
 from shared.service import Service
@@ -43,6 +46,8 @@ def build(settings: Settings) -> Service:
     subscribers.register(service, ctx)
     service.background("deadlines", lambda svc: tasks.deadline_loop(ctx, settings.tips_scheduler_interval))
     service.include_router(api.router)
+    service.include_router(audit_router(POLICY, audit_log, service.db, action_example="tip.reveal_reporter",
+                                        target_description="a tip id"))
     service.include_router(web.router)
     return service
 

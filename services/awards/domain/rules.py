@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.events import Rating, RecipientKind
-from shared.errors import Invalid, NotFound
+from shared.errors import Invalid, NotFound, safe_details
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
@@ -260,7 +260,7 @@ class RuleLibrary:
             source = overlay.path if overlay else base.path
             raise Invalid(
                 f"award rules {version} are not valid ({source.name})",
-                details={"errors": exc.errors(include_url=False, include_context=False, include_input=False)},
+                details={"errors": safe_details(exc)},
             ) from exc
 
     def validate_all(self) -> list[str]:
