@@ -70,8 +70,8 @@ def _decode_part(value: Any, kind: type) -> Any:
             return bounded_instant(datetime.fromisoformat(value))
         except ValueError:
             raise _invalid() from None
-    if kind is int:
-        if not isinstance(value, int) or isinstance(value, bool):
+    if kind is int:  # a database integer: 0 <= n < 2**63, anything else would fail only in the query
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
             raise _invalid()
         return value
     if not isinstance(value, kind):
