@@ -7,12 +7,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.units import handlers, store
+from services.units.context import UnitsContext
 from services.units.domain import (
     AWAITS,
     Activity,
@@ -22,7 +23,6 @@ from services.units.domain import (
     Contact,
     Cycle,
     Evidence,
-    EvidenceRules,
     Framework,
     Incident,
     IncidentState,
@@ -43,43 +43,30 @@ from services.units.domain import (
 from services.units.domain.activities import load_activity_kinds
 from services.units.domain.cycle import CycleState
 from services.units.domain.units import EnterpriseSize, SchoolLevel, UnitStatus, kind_attribute_rules
-from services.units.handlers import CriterionBody, Guard, HistoryReport, ImportReport, ItemResult, Step
+from services.units.handlers import (
+    CriterionBody,
+    CycleCommand,
+    Guard,
+    HistoryReport,
+    ImportReport,
+    ItemResult,
+)
 from services.units.policy import POLICY, UNIT_STAFF_FIELDS
 from shared import places
 from shared.areas import check_known_area
 from shared.auth import Principal
-from shared.blobs import BlobStorage
 from shared.contracts.events import Level, Rating, UnitKind
 from shared.contracts.instants import BoundedDate, Instant
-from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from shared.http import (
-    ERROR_RESPONSES,
-    LIMIT_SCHEMA,
-    Page,
-    bearer_principal,
-    clamp_limit,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-)
-from shared.service import Service
+from shared.deps import PageQuery, context
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, safe_details
+from shared.http import ERROR_RESPONSES, Page, bearer_principal
 
 router = APIRouter()
 
 UnitId = Annotated[str, Path(min_length=1, max_length=200)]
 Year = Annotated[int, Path(ge=2000, le=2200)]
-Limit = Annotated[int | None, Query(description="1..500, default 50", json_schema_extra=LIMIT_SCHEMA)]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Ctx = Annotated[UnitsContext, Depends(context)]
 AreaCode = Annotated[str | None, Query(max_length=80, description='"PP" (province) or "PP.CCCCC" (commune)')]
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
-def _now(request: Request) -> datetime:
-    return _service(request).clock()
 
 
 def _actor(principal: Principal | None) -> str:
@@ -96,14 +83,15 @@ def _check_area(area_code: str | None) -> None:
         check_known_area(area_code)
 
 
-async def _authorized_unit(request: Request, unit_id: str, action: str) -> tuple[Principal, Unit]:
+async def _authorized_unit(request: Request, ctx: UnitsContext, unit_id: str,
+                           action: str) -> tuple[Principal, Unit]:
     """The unit, once the caller is allowed `action` on it (401/403 before 404 for callers scoped elsewhere)."""
     principal = bearer_principal(request)
     rule = POLICY.rule(action)
     if principal is None or principal.role not in rule.grants or principal.role == "unit":
         POLICY.authorize(principal, action, unit=unit_id)
     assert principal is not None
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         unit = await store.get_unit(session=session, unit_id=unit_id)
     if unit is None:
         raise NotFound("no such unit", details={"unit_id": unit_id})
@@ -287,7 +275,7 @@ class FrameworkList(BaseModel):
 # --- registry ------------------------------------------------------------------------------------------------------
 @router.post("/units", status_code=201, response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
              summary="Register a unit")
-async def post_unit(body: UnitIn, request: Request) -> UnitOut:
+async def post_unit(body: UnitIn, request: Request, ctx: Ctx) -> UnitOut:
     POLICY.require(bearer_principal(request), "units.create")  # 401/403 before the fields are looked at
     data = body.model_dump(exclude_unset=True)
     if "in_scope" in data:
@@ -296,11 +284,11 @@ async def post_unit(body: UnitIn, request: Request) -> UnitOut:
     try:
         fields = UnitFields.model_validate(data)
     except ValidationError as exc:
-        raise Invalid("invalid unit fields", details=exc.errors(include_url=False, include_input=False)) from exc
+        raise Invalid("invalid unit fields", details=safe_details(exc)) from exc
     principal = POLICY.authorize(bearer_principal(request), "units.create",
                                  area=_area_of(fields.province_code, fields.commune_code))
-    async with _service(request).db.unit_of_work() as uow:
-        unit = await handlers.create_unit_cmd(fields, uow, now=_now(request), actor=_actor(principal))
+    async with ctx.db.unit_of_work() as uow:
+        unit = await handlers.create_unit_cmd(fields, uow, now=ctx.now(), actor=_actor(principal))
     return UnitOut.of(unit, principal)
 
 
@@ -311,37 +299,22 @@ def _area_of(province: str, commune: str | None) -> str:
 @router.get("/units", response_model=Page[UnitOut], tags=["units"], responses=ERROR_RESPONSES,
             summary="Search the registry (limited to the caller's area or unit)")
 async def list_units(
-    request: Request,
+    request: Request, ctx: Ctx, paging: PageQuery,
     kind: UnitKind | None = None,
     area_code: AreaCode = None,
     in_scope: bool | None = None,
     status: UnitStatus | None = None,
     q: Annotated[str | None, Query(max_length=200, description="words of the name, key or address")] = None,
-    limit: Limit = None,
-    cursor: Cursor = None,
 ) -> Page[UnitOut]:
     principal = _scoped_reader(request, "units.list")
     _check_area(area_code)
-    size = clamp_limit(limit)
-    after = _name_cursor(cursor)
+    after = paging.after(str, str)  # (unit name, unit_id)
     areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
     unit_only = principal.unit if principal.role == "unit" else None
-    async with _service(request).db.read() as session:
+    async with ctx.db.read() as session:
         rows = await store.list_units(session=session, kind=kind, area_codes=areas, in_scope=in_scope, q=q,
-                                      status=status, unit_id=unit_only, after=after, limit=size + 1)
-    items = [UnitOut.of(u, principal) for u in rows[:size]]
-    nxt = encode_cursor([rows[size - 1].name, rows[size - 1].unit_id]) if len(rows) > size else None
-    return Page[UnitOut](items=items, next_cursor=nxt)
-
-
-def _name_cursor(cursor: str | None) -> tuple[str, str] | None:
-    """The (unit name, unit_id) a page of units or dossiers continues after."""
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
-    return after[0], after[1]
+                                      status=status, unit_id=unit_only, after=after, limit=paging.limit + 1)
+    return paging.page([UnitOut.of(u, principal) for u in rows], lambda u: (u.name, u.unit_id))
 
 
 def _scoped_reader(request: Request, action: str) -> Principal:
@@ -356,23 +329,23 @@ def _scoped_reader(request: Request, action: str) -> Principal:
 
 @router.get("/units/{unit_id}", response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
             summary="One unit")
-async def get_unit(unit_id: UnitId, request: Request) -> UnitOut:
-    principal, unit = await _authorized_unit(request, unit_id, "units.read")
+async def get_unit(unit_id: UnitId, request: Request, ctx: Ctx) -> UnitOut:
+    principal, unit = await _authorized_unit(request, ctx, unit_id, "units.read")
     return UnitOut.of(unit, principal)
 
 
 @router.patch("/units/{unit_id}", response_model=UnitOut, tags=["units"], responses=ERROR_RESPONSES,
               summary="Change a unit (emits UnitUpdated with the changed fields)")
-async def patch_unit(unit_id: UnitId, body: UnitPatch, request: Request) -> UnitOut:
-    principal, _ = await _authorized_unit(request, unit_id, "units.update")
+async def patch_unit(unit_id: UnitId, body: UnitPatch, request: Request, ctx: Ctx) -> UnitOut:
+    principal, _ = await _authorized_unit(request, ctx, unit_id, "units.update")
     patch = body.model_dump(exclude_unset=True)
     if principal.role == "unit":
         refused = sorted(set(patch) - UNIT_STAFF_FIELDS)
         if refused:
             raise Forbidden(f"unit staff may not change: {', '.join(refused)}", code="forbidden_fields",
                             details={"fields": refused})
-    async with _service(request).db.unit_of_work() as uow:
-        unit, changed = await handlers.update_unit_cmd(unit_id, patch, uow, now=_now(request),
+    async with ctx.db.unit_of_work() as uow:
+        unit, changed = await handlers.update_unit_cmd(unit_id, patch, uow, now=ctx.now(),
                                                        actor=_actor(principal),
                                                        guard=_guard(principal, "units.update"))
     return UnitOut.of(unit, principal, changed)
@@ -380,18 +353,13 @@ async def patch_unit(unit_id: UnitId, body: UnitPatch, request: Request) -> Unit
 
 @router.get("/units/{unit_id}/history", response_model=Page[HistoryEntry], tags=["units"],
             responses=ERROR_RESPONSES, summary="A unit's change history, oldest first")
-async def unit_history(unit_id: UnitId, request: Request, limit: Limit = None, cursor: Cursor = None) -> Page[
-        HistoryEntry]:
-    await _authorized_unit(request, unit_id, "units.history")
-    size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
-    async with _service(request).db.read() as session:
-        rows = await store.list_history(session=session, unit_id=unit_id, after=after, limit=size + 1)
-    items = [HistoryEntry.model_validate(r) for r in rows[:size]]
-    return Page[HistoryEntry](items=items, next_cursor=encode_cursor(rows[size - 1]["seq"]) if len(rows) > size
-                              else None)
+async def unit_history(unit_id: UnitId, request: Request, ctx: Ctx, paging: PageQuery) -> Page[HistoryEntry]:
+    await _authorized_unit(request, ctx, unit_id, "units.history")
+    after = paging.after(int)  # (seq,)
+    async with ctx.db.read() as session:
+        rows = await store.list_history(session=session, unit_id=unit_id, after=after[0] if after else None,
+                                        limit=paging.limit + 1)
+    return paging.page([HistoryEntry.model_validate(r) for r in rows], lambda h: (h.seq,))
 
 
 @router.post("/imports/units", response_model=ImportReport, tags=["units"], responses=ERROR_RESPONSES,
@@ -400,16 +368,15 @@ async def unit_history(unit_id: UnitId, request: Request, limit: Limit = None, c
                  "text/csv": {"schema": {"description": "CSV text with a header row"}},
                  "application/x-ndjson": {"schema": {"description": "one JSON object a line"}}}}})
 async def import_units(
-    request: Request,
+    request: Request, ctx: Ctx,
     rows: Annotated[Literal["all", "rejected", "none"], Query(description="which rows the report lists")] = "all",
 ) -> ImportReport:
     principal = _scoped_reader(request, "units.import")
     records = handlers.parse_records(await request.body(), request.headers.get("content-type"))
-    service = _service(request)
     keep = {"all": lambda _: True, "rejected": lambda r: r.status == "rejected", "none": lambda _: False}[rows]
-    return await handlers.import_units(service.db, records, now=_now(request), actor=_actor(principal),
+    return await handlers.import_units(ctx.db, records, now=ctx.now(), actor=_actor(principal),
                                        guard=_guard(principal, "units.import"),
-                                       chunk_rows=service.settings.units_import_chunk_rows, keep_rows=keep)
+                                       chunk_rows=ctx.import_chunk_rows, keep_rows=keep)
 
 
 # --- frameworks ----------------------------------------------------------------------------------------------------
@@ -425,12 +392,12 @@ async def list_frameworks(request: Request) -> FrameworkList:
 @router.get("/frameworks/in-force", response_model=Framework, tags=["frameworks"], responses=ERROR_RESPONSES,
             summary="The framework a unit of this kind and area registers against on a date (public)")
 async def framework_in_force(
-    request: Request, kind: UnitKind, area_code: AreaCode = None,
+    ctx: Ctx, kind: UnitKind, area_code: AreaCode = None,
     on: Annotated[date | None, Query(description="default today")] = None,
 ) -> Framework:
     POLICY.authorize(None, "frameworks.read")
     province = split_area_code(area_code)[0] if area_code else None
-    day = on or _now(request).date()
+    day = on or ctx.now().date()
     return load_frameworks().in_force(kind, province, day)
 
 
@@ -487,12 +454,13 @@ async def province_areas(province_code: Annotated[str, Path(max_length=20)], q: 
 
 
 # --- cycles --------------------------------------------------------------------------------------------------------
-async def _cycle_command(request: Request, unit_id: str, year: int, action: str, step: Step, *,
+async def _cycle_command(request: Request, ctx: UnitsContext, unit_id: str, year: int, action: str,
+                         step: CycleCommand, *,
                          creates: bool = False, needs_recognised: bool = False,
                          needs_incidents: bool = False) -> CycleOut:
-    principal, _ = await _authorized_unit(request, unit_id, action)
-    async with _service(request).db.unit_of_work() as uow:
-        results = await handlers.run_cycle_step(uow, items=[(unit_id, step)], year=year, now=_now(request),
+    principal, _ = await _authorized_unit(request, ctx, unit_id, action)
+    async with ctx.db.unit_of_work() as uow:
+        results = await handlers.run_cycle_step(uow, items=[(unit_id, step)], year=year, now=ctx.now(),
                                                 actor=_step_actor(principal), action=action,
                                                 guard=_guard(principal, action), creates=creates,
                                                 needs_recognised=needs_recognised, needs_incidents=needs_incidents)
@@ -502,16 +470,16 @@ async def _cycle_command(request: Request, unit_id: str, year: int, action: str,
 
 @router.post("/units/{unit_id}/cycles/{year}", status_code=201, response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES, summary="Register the unit for an assessment year (CycleRegistered)")
-async def register_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
-    return await _cycle_command(request, unit_id, year, "cycles.register", handlers.step_register(year),
+async def register_cycle(unit_id: UnitId, year: Year, request: Request, ctx: Ctx) -> CycleOut:
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.register", handlers.step_register(year),
                                 creates=True, needs_incidents=True)
 
 
 @router.get("/units/{unit_id}/cycles", response_model=list[CycleSummary], tags=["cycles"],
             responses=ERROR_RESPONSES, summary="The unit's cycles, one per year")
-async def list_cycles(unit_id: UnitId, request: Request) -> list[CycleSummary]:
-    await _authorized_unit(request, unit_id, "cycles.read")
-    async with _service(request).db.read() as session:
+async def list_cycles(unit_id: UnitId, request: Request, ctx: Ctx) -> list[CycleSummary]:
+    await _authorized_unit(request, ctx, unit_id, "cycles.read")
+    async with ctx.db.read() as session:
         return [CycleSummary.model_validate(r) for r in await store.list_unit_cycles(session=session,
                                                                                       unit_id=unit_id)]
 
@@ -535,36 +503,32 @@ class WorklistItem(BaseModel):
 @router.get("/cycles", response_model=Page[WorklistItem], tags=["cycles"], responses=ERROR_RESPONSES,
             summary="A year's dossiers and what each awaits (limited to the caller's area or unit)")
 async def list_worklist(
-    request: Request,
+    request: Request, ctx: Ctx, paging: PageQuery,
     year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
     area_code: AreaCode = None,
     state: Annotated[CycleState | None, Query()] = None,
     awaits: Annotated[Awaits | None, Query(description="the next step the dossier waits for")] = None,
-    limit: Limit = None,
-    cursor: Cursor = None,
 ) -> Page[WorklistItem]:
     principal = _scoped_reader(request, "cycles.read")
     _check_area(area_code)
-    size = clamp_limit(limit)
-    after = _name_cursor(cursor)
+    after = paging.after(str, str)  # (unit name, unit_id)
     states: list[str] | None = None
     if awaits is not None:
         states = [s for s in states_awaiting(awaits) if state is None or s == state]
     elif state is not None:
         states = [state]
     areas = [a for a in (area_code, principal.area if principal.role == "officer" else None) if a]
-    async with _service(request).db.read() as session:
-        rows = await store.list_worklist(session=session, year=year or assessment_year_of(_now(request)),
+    async with ctx.db.read() as session:
+        rows = await store.list_worklist(session=session, year=year or assessment_year_of(ctx.now()),
                                          area_codes=areas, states=states,
                                          unit_id=principal.unit if principal.role == "unit" else None,
-                                         after=after, limit=size + 1)
+                                         after=after, limit=paging.limit + 1)
     items = [WorklistItem(unit_id=c.unit_id, unit_name=name, area_code=area, kind=c.kind, year=c.year,
                           state=c.state, awaits=AWAITS[c.state], late=c.late, submitted_at=c.submitted_at,
                           appraised_at=c.appraisal.appraised_at if c.appraisal else None,
                           rating=c.decision.rating if c.decision else None)
-             for c, name, area in rows[:size]]
-    nxt = encode_cursor([items[-1].unit_name, items[-1].unit_id]) if len(rows) > size else None
-    return Page[WorklistItem](items=items, next_cursor=nxt)
+             for c, name, area in rows]
+    return paging.page(items, lambda i: (i.unit_name, i.unit_id))
 
 
 WorkboardShow = Literal["all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified"]
@@ -615,7 +579,7 @@ def _board_areas(request: Request, area_code: str | None) -> tuple[Principal, li
             summary="The year's workboard: every active in-scope unit of the area with its dossier state and what "
                     "it awaits, keyset-paged by unit name (officers: within their area)")
 async def workboard(
-    request: Request,
+    request: Request, ctx: Ctx, paging: PageQuery,
     year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
     area_code: AreaCode = None,
     show: Annotated[WorkboardShow, Query(description="which rows: all, not_registered (no cycle this year), "
@@ -623,38 +587,34 @@ async def workboard(
                                          "disqualifying incident this year)")] = "all",
     kind: UnitKind | None = None,
     q: Annotated[str | None, Query(max_length=200, description="words of the name, key or address")] = None,
-    limit: Limit = None,
-    cursor: Cursor = None,
 ) -> Page[WorkboardRow]:
     _, areas = _board_areas(request, area_code)
-    size = clamp_limit(limit)
-    after = _name_cursor(cursor)
-    year = year or assessment_year_of(_now(request))
-    async with _service(request).db.read() as session:
+    after = paging.after(str, str)  # (unit name, unit_id)
+    year = year or assessment_year_of(ctx.now())
+    async with ctx.db.read() as session:
         rows = await store.list_workboard(session=session, year=year, area_codes=areas, show=show,
                                           states_for=_AWAITING_STATES, kind=kind, q=q, after=after,
-                                          limit=size + 1)
+                                          limit=paging.limit + 1)
     items = [WorkboardRow(unit_id=r["unit_id"], unit_name=r["name"], kind=r["kind"], area_code=r["area_code"],
                           managing_level=r["managing_level"], year=year, state=r["state"],
                           awaits=("registration" if r["state"] is None else AWAITS[r["state"]]),
                           disqualified=bool(r["disqualified"]), late=bool(r["late"]), rating=r["rating"],
                           criteria_met=r["criteria_met"], criteria_total=r["criteria_total"],
-                          updated_at=r["updated_at"]) for r in rows[:size]]
-    nxt = encode_cursor([items[-1].unit_name, items[-1].unit_id]) if len(rows) > size else None
-    return Page[WorkboardRow](items=items, next_cursor=nxt)
+                          updated_at=r["updated_at"]) for r in rows]
+    return paging.page(items, lambda i: (i.unit_name, i.unit_id))
 
 
 @router.get("/workboard/counts", response_model=WorkboardCounts, tags=["cycles"], responses=ERROR_RESPONSES,
             summary="How many units of the area each workboard filter holds")
 async def workboard_counts(
-    request: Request,
+    request: Request, ctx: Ctx,
     year: Annotated[int | None, Query(ge=2000, le=2200, description="default: the current assessment year")] = None,
     area_code: AreaCode = None,
     kind: UnitKind | None = None,
 ) -> WorkboardCounts:
     _, areas = _board_areas(request, area_code)
-    year = year or assessment_year_of(_now(request))
-    async with _service(request).db.read() as session:
+    year = year or assessment_year_of(ctx.now())
+    async with ctx.db.read() as session:
         counts = await store.workboard_counts(session=session, year=year, area_codes=areas,
                                               states_for=_AWAITING_STATES, kind=kind)
     return WorkboardCounts(year=year, **counts)
@@ -662,9 +622,9 @@ async def workboard_counts(
 
 @router.get("/units/{unit_id}/cycles/{year}", response_model=CycleOut, tags=["cycles"], responses=ERROR_RESPONSES,
             summary="The unit's cycle for a year, with the steps allowed next")
-async def get_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
-    await _authorized_unit(request, unit_id, "cycles.read")
-    async with _service(request).db.read() as session:
+async def get_cycle(unit_id: UnitId, year: Year, request: Request, ctx: Ctx) -> CycleOut:
+    await _authorized_unit(request, ctx, unit_id, "cycles.read")
+    async with ctx.db.read() as session:
         cycle = await store.get_cycle(session=session, unit_id=unit_id, year=year)
     if cycle is None:
         raise NotFound(f"the unit has no cycle for {year}", code="cycle_not_found",
@@ -675,45 +635,45 @@ async def get_cycle(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
 @router.put("/units/{unit_id}/cycles/{year}/criteria/{criterion}", response_model=CycleOut, tags=["cycles"],
             responses=ERROR_RESPONSES, summary="Record one criterion's result with evidence references")
 async def put_criterion(unit_id: UnitId, year: Year, criterion: Annotated[str, Path(max_length=50)],
-                        body: CriterionBody, request: Request) -> CycleOut:
+                        body: CriterionBody, request: Request, ctx: Ctx) -> CycleOut:
     step = handlers.step_criterion(year, criterion, body.result, body.evidence, body.note)
-    return await _cycle_command(request, unit_id, year, "cycles.score", step)
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.score", step)
 
 
 @router.post("/units/{unit_id}/cycles/{year}/self-assessment", response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES, summary="Close the self-scoring (UnitSelfAssessed)")
-async def post_self_assessment(unit_id: UnitId, year: Year, request: Request,
+async def post_self_assessment(unit_id: UnitId, year: Year, request: Request, ctx: Ctx,
                                body: Annotated[SelfAssessmentBody | None, Body()] = None) -> CycleOut:
     results = {k: v.model_dump() for k, v in (body.results or {}).items()} if body and body.results else None
-    return await _cycle_command(request, unit_id, year, "cycles.score", handlers.step_self_assess(year, results))
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.score", handlers.step_self_assess(year, results))
 
 
 @router.post("/units/{unit_id}/cycles/{year}/submit", response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES, summary="Send the dossier to the police")
-async def post_submit(unit_id: UnitId, year: Year, request: Request) -> CycleOut:
-    return await _cycle_command(request, unit_id, year, "cycles.submit", handlers.step_submit(year))
+async def post_submit(unit_id: UnitId, year: Year, request: Request, ctx: Ctx) -> CycleOut:
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.submit", handlers.step_submit(year))
 
 
 @router.post("/units/{unit_id}/cycles/{year}/appraisal", response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES, summary="Police appraisal (UnitAppraised)")
-async def post_appraisal(unit_id: UnitId, year: Year, body: AppraisalBody, request: Request) -> CycleOut:
-    return await _cycle_command(request, unit_id, year, "cycles.appraise",
+async def post_appraisal(unit_id: UnitId, year: Year, body: AppraisalBody, request: Request, ctx: Ctx) -> CycleOut:
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.appraise",
                                 handlers.step_appraise(year, body.recommended, body.note))
 
 
 @router.post("/units/{unit_id}/cycles/{year}/decision", response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES,
              summary="People's Committee decision (UnitCertified or CertificationDenied)")
-async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request: Request) -> CycleOut:
+async def post_decision(unit_id: UnitId, year: Year, body: DecisionBody, request: Request, ctx: Ctx) -> CycleOut:
     step = handlers.step_decide(year, body.recognized, body.decision_no, body.rating, body.note,
                                 decider_area=_decider_area(request), decided_on=body.decided_on)
-    return await _cycle_command(request, unit_id, year, "cycles.decide", step, needs_recognised=True)
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.decide", step, needs_recognised=True)
 
 
 @router.post("/units/{unit_id}/cycles/{year}/revocation", response_model=CycleOut, tags=["cycles"],
              responses=ERROR_RESPONSES, summary="Revoke a recognition (CertificationRevoked)")
-async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, request: Request) -> CycleOut:
-    return await _cycle_command(request, unit_id, year, "cycles.revoke", handlers.step_revoke(year, body.reason))
+async def post_revocation(unit_id: UnitId, year: Year, body: RevocationBody, request: Request, ctx: Ctx) -> CycleOut:
+    return await _cycle_command(request, ctx, unit_id, year, "cycles.revoke", handlers.step_revoke(year, body.reason))
 
 
 # --- evidence ------------------------------------------------------------------------------------------------------
@@ -742,16 +702,6 @@ class EvidenceList(BaseModel):
     max_bytes: int = Field(description="the largest file accepted")
 
 
-def _evidence_rules(request: Request) -> EvidenceRules:
-    rules: EvidenceRules = request.app.state.evidence_rules
-    return rules
-
-
-def _evidence_storage(request: Request) -> BlobStorage:
-    storage: BlobStorage = request.app.state.evidence_storage
-    return storage
-
-
 def _scored_criterion(cycle: Cycle, code: str) -> None:
     framework = framework_by_code(cycle.framework_code, kind=cycle.kind)
     criterion = framework.criterion(code)
@@ -776,9 +726,9 @@ EVIDENCE_FORM = {"requestBody": {"required": True, "content": {"multipart/form-d
              responses=ERROR_RESPONSES | {413: {"description": "the request body is too large"}},
              summary="Upload one evidence document for a criterion of the year's dossier (multipart `file`)")
 async def post_evidence(unit_id: UnitId, year: Year, criterion: Annotated[str, Path(max_length=50)],
-                        request: Request) -> EvidenceOut:
+                        request: Request, ctx: Ctx) -> EvidenceOut:
     # The caller is authorised before the body is parsed: a stranger's upload is never spooled.
-    principal, _ = await _authorized_unit(request, unit_id, "evidence.upload")
+    principal, _ = await _authorized_unit(request, ctx, unit_id, "evidence.upload")
     try:
         form = await request.form(max_files=1, max_fields=5)
     except StarletteHTTPException as exc:
@@ -786,8 +736,8 @@ async def post_evidence(unit_id: UnitId, year: Year, criterion: Annotated[str, P
     file = form.get("file")
     if not isinstance(file, StarletteUpload):
         raise Invalid("the form has no `file` part", code="file_required")
-    rules = _evidence_rules(request)
-    async with _service(request).db.read() as session:
+    rules = ctx.evidence_rules
+    async with ctx.db.read() as session:
         cycle = await store.get_cycle(session=session, unit_id=unit_id, year=year)
         if cycle is None:
             raise NotFound(f"the unit has no cycle for {year}", code="cycle_not_found",
@@ -801,22 +751,22 @@ async def post_evidence(unit_id: UnitId, year: Year, criterion: Annotated[str, P
     data = await file.read(rules.max_bytes + 1)
     kind = check_evidence(rules, filename=filename, content_type=file.content_type, size=len(data),
                           head=data[:64], already=already)
-    blob = await _evidence_storage(request).put(data)
+    blob = await ctx.evidence_storage.put(data)
     item = Evidence(evidence_id=str(uuid.uuid4()), unit_id=unit_id, year=year, criterion=criterion,
                     filename=filename, content_type=kind.content_type, size=blob.size, sha256=blob.sha256,
-                    storage_key=blob.key, uploaded_at=_now(request), uploaded_by=_actor(principal))
-    async with _service(request).db.unit_of_work() as uow:
+                    storage_key=blob.key, uploaded_at=ctx.now(), uploaded_by=_actor(principal))
+    async with ctx.db.unit_of_work() as uow:
         await store.insert_evidence(session=uow.session, item=item)
     return EvidenceOut.of(item)
 
 
 @router.get("/units/{unit_id}/cycles/{year}/evidence", response_model=EvidenceList, tags=["evidence"],
             responses=ERROR_RESPONSES, summary="The evidence documents of the year's dossier, by criterion")
-async def list_evidence(unit_id: UnitId, year: Year, request: Request,
+async def list_evidence(unit_id: UnitId, year: Year, request: Request, ctx: Ctx,
                         criterion: Annotated[str | None, Query(max_length=50)] = None) -> EvidenceList:
-    await _authorized_unit(request, unit_id, "evidence.read")
-    rules = _evidence_rules(request)
-    async with _service(request).db.read() as session:
+    await _authorized_unit(request, ctx, unit_id, "evidence.read")
+    rules = ctx.evidence_rules
+    async with ctx.db.read() as session:
         items = await store.list_evidence(session=session, unit_id=unit_id, year=year, criterion=criterion)
     return EvidenceList(items=[EvidenceOut.of(i) for i in items], accepted=rules.accepted,
                         max_bytes=rules.max_bytes)
@@ -826,14 +776,14 @@ async def list_evidence(unit_id: UnitId, year: Year, request: Request,
             responses=ERROR_RESPONSES | {200: {"content": {"application/octet-stream": {}}}},
             summary="Download one evidence document (always as an attachment)")
 async def get_evidence(unit_id: UnitId, year: Year, evidence_id: Annotated[str, Path(max_length=64)],
-                       request: Request) -> Response:
-    await _authorized_unit(request, unit_id, "evidence.read")
-    async with _service(request).db.read() as session:
+                       request: Request, ctx: Ctx) -> Response:
+    await _authorized_unit(request, ctx, unit_id, "evidence.read")
+    async with ctx.db.read() as session:
         item = await store.get_evidence(session=session, unit_id=unit_id, year=year, evidence_id=evidence_id)
     if item is None:
         raise NotFound("no such evidence document", code="evidence_not_found")
     try:
-        data = await _evidence_storage(request).get(item.storage_key)
+        data = await ctx.evidence_storage.get(item.storage_key)
     except (FileNotFoundError, KeyError) as exc:
         raise NotFound("the document's file is missing from storage", code="evidence_missing") from exc
     return Response(data, media_type=item.content_type, headers={
@@ -845,14 +795,14 @@ async def get_evidence(unit_id: UnitId, year: Year, evidence_id: Annotated[str, 
 @router.post("/units/{unit_id}/incidents", status_code=201, response_model=IncidentOut, tags=["incidents"],
              responses=ERROR_RESPONSES,
              summary="Record an incident (IncidentRecorded; CertificationRevoked if it undoes a recognition)")
-async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request) -> IncidentOut:
-    principal, unit = await _authorized_unit(request, unit_id, "incidents.create")
-    async with _service(request).db.unit_of_work() as uow:
+async def post_incident(unit_id: UnitId, body: IncidentIn, request: Request, ctx: Ctx) -> IncidentOut:
+    principal, unit = await _authorized_unit(request, ctx, unit_id, "incidents.create")
+    async with ctx.db.unit_of_work() as uow:
         before = await store.get_cycle(session=uow.session, unit_id=unit_id,
                                        year=assessment_year_of(body.occurred_at)) \
             if body.occurred_at.tzinfo else None
         incident, cycle = await handlers.record_incident_cmd(
-            unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=_now(request),
+            unit, uow, category=body.category, occurred_at=body.occurred_at, source="http", now=ctx.now(),
             actor=_step_actor(principal), reference=body.reference, description=body.description)
     return _incident_out(incident, before, cycle)
 
@@ -864,12 +814,13 @@ IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
              tags=["incidents"], responses=ERROR_RESPONSES,
              summary="Confirm an agency's incident report (IncidentConfirmed; CertificationRevoked if it undoes a "
                      "recognition)")
-async def post_incident_confirmation(unit_id: UnitId, incident_id: IncidentId, request: Request) -> IncidentOut:
-    principal, unit = await _authorized_unit(request, unit_id, "incidents.confirm")
-    async with _service(request).db.unit_of_work() as uow:
+async def post_incident_confirmation(unit_id: UnitId, incident_id: IncidentId, request: Request,
+                                     ctx: Ctx) -> IncidentOut:
+    principal, unit = await _authorized_unit(request, ctx, unit_id, "incidents.confirm")
+    async with ctx.db.unit_of_work() as uow:
         found = await store.get_incident(session=uow.session, incident_id=incident_id)
         before = await store.get_cycle(session=uow.session, unit_id=unit_id, year=found.year) if found else None
-        incident, cycle = await handlers.confirm_incident_cmd(unit, incident_id, uow, now=_now(request),
+        incident, cycle = await handlers.confirm_incident_cmd(unit, incident_id, uow, now=ctx.now(),
                                                               actor=_step_actor(principal))
     return _incident_out(incident, before, cycle)
 
@@ -879,59 +830,58 @@ async def post_incident_confirmation(unit_id: UnitId, incident_id: IncidentId, r
              summary="Withdraw an incident recorded by mistake (IncidentWithdrawn; CertificationRestored if it alone "
                      "had revoked the recognition)")
 async def post_incident_withdrawal(unit_id: UnitId, incident_id: IncidentId, body: WithdrawalBody,
-                                   request: Request) -> IncidentOut:
-    principal, unit = await _authorized_unit(request, unit_id, "incidents.withdraw")
-    async with _service(request).db.unit_of_work() as uow:
+                                   request: Request, ctx: Ctx) -> IncidentOut:
+    principal, unit = await _authorized_unit(request, ctx, unit_id, "incidents.withdraw")
+    async with ctx.db.unit_of_work() as uow:
         found = await store.get_incident(session=uow.session, incident_id=incident_id)
         before = await store.get_cycle(session=uow.session, unit_id=unit_id, year=found.year) if found else None
         incident, cycle = await handlers.withdraw_incident_cmd(unit, incident_id, uow, reason=body.reason,
-                                                               now=_now(request), actor=_step_actor(principal))
+                                                               now=ctx.now(), actor=_step_actor(principal))
     return _incident_out(incident, before, cycle)
 
 
 @router.get("/units/{unit_id}/incidents", response_model=Page[Incident], tags=["incidents"],
             responses=ERROR_RESPONSES, summary="A unit's incidents, oldest first")
-async def list_incidents(unit_id: UnitId, request: Request, year: int | None = None, limit: Limit = None,
-                         cursor: Cursor = None,
+async def list_incidents(unit_id: UnitId, request: Request, ctx: Ctx, paging: PageQuery, year: int | None = None,
                          status: Annotated[IncidentState | None, Query(
                              description="pending | confirmed | withdrawn")] = None) -> Page[Incident]:
-    await _authorized_unit(request, unit_id, "incidents.read")
-    size = clamp_limit(limit)
-    key = decode_time_cursor(cursor)
-    async with _service(request).db.read() as session:
-        rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1,
-                                          status=status)
-    nxt = encode_cursor([rows[size - 1].occurred_at.isoformat(), rows[size - 1].incident_id]) \
-        if len(rows) > size else None
-    return Page[Incident](items=rows[:size], next_cursor=nxt)
+    await _authorized_unit(request, ctx, unit_id, "incidents.read")
+    after = paging.after(datetime, str)  # (occurred_at, incident_id)
+    async with ctx.db.read() as session:
+        rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=after,
+                                          limit=paging.limit + 1, status=status)
+    return paging.page(rows, lambda i: (i.occurred_at, i.incident_id))
 
 
 @router.post("/units/{unit_id}/activities", status_code=201, response_model=Activity, tags=["activities"],
              responses=ERROR_RESPONSES, summary="Report a movement activity (ActivityReported)")
-async def post_activity(unit_id: UnitId, body: ActivityFields, request: Request) -> Activity:
-    _, unit = await _authorized_unit(request, unit_id, "activities.create")
-    async with _service(request).db.unit_of_work() as uow:
-        return await handlers.report_activity_cmd(unit, body, uow, now=_now(request))
+async def post_activity(unit_id: UnitId, body: ActivityFields, request: Request, ctx: Ctx) -> Activity:
+    _, unit = await _authorized_unit(request, ctx, unit_id, "activities.create")
+    async with ctx.db.unit_of_work() as uow:
+        return await handlers.report_activity_cmd(unit, body, uow, now=ctx.now())
 
 
 @router.get("/units/{unit_id}/activities", response_model=Page[Activity], tags=["activities"],
             responses=ERROR_RESPONSES, summary="A unit's activities, oldest first")
-async def list_activities(unit_id: UnitId, request: Request, year: int | None = None, limit: Limit = None,
-                          cursor: Cursor = None) -> Page[Activity]:
-    await _authorized_unit(request, unit_id, "activities.read")
-    size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    key: tuple[date, str] | None = None
-    if after is not None:
-        try:
-            key = (date.fromisoformat(after[0]), str(after[1]))
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise Invalid("cursor is not valid", code="invalid_cursor") from exc
-    async with _service(request).db.read() as session:
-        rows = await store.list_activities(session=session, unit_id=unit_id, year=year, after=key, limit=size + 1)
-    nxt = encode_cursor([rows[size - 1].held_on.isoformat(), rows[size - 1].activity_id]) \
-        if len(rows) > size else None
-    return Page[Activity](items=rows[:size], next_cursor=nxt)
+async def list_activities(unit_id: UnitId, request: Request, ctx: Ctx, paging: PageQuery,
+                          year: int | None = None) -> Page[Activity]:
+    await _authorized_unit(request, ctx, unit_id, "activities.read")
+    after = _held_on_cursor(paging.after(str, str))
+    async with ctx.db.read() as session:
+        rows = await store.list_activities(session=session, unit_id=unit_id, year=year, after=after,
+                                           limit=paging.limit + 1)
+    return paging.page(rows, lambda a: (a.held_on.isoformat(), a.activity_id))
+
+
+def _held_on_cursor(after: tuple[Any, ...] | None) -> tuple[date, str] | None:
+    """The (held_on, activity_id) a page of activities continues after: `paging.after` knows no plain dates, so
+    the day comes as its ISO text."""
+    if after is None:
+        return None
+    try:
+        return date.fromisoformat(after[0]), after[1]
+    except ValueError as exc:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from exc
 
 
 class FigureOut(BaseModel):
@@ -962,9 +912,9 @@ class ActivityKindList(BaseModel):
 
 @router.get("/activity-kinds", response_model=ActivityKindList, tags=["activities"],
             summary="The activity kinds a unit reports and the figures each carries (public)")
-async def list_activity_kinds(request: Request) -> ActivityKindList:
+async def list_activity_kinds(ctx: Ctx) -> ActivityKindList:
     POLICY.authorize(None, "activity_kinds.read")
-    version = load_activity_kinds().in_force(local_date(_now(request)))
+    version = load_activity_kinds().in_force(local_date(ctx.now()))
     return ActivityKindList(version=version.version, valid_from=version.valid_from, items=[
         ActivityKindOut.model_validate(spec.public(code)) for code, spec in version.kinds.items()])
 
@@ -976,7 +926,7 @@ async def list_activity_kinds(request: Request) -> ActivityKindList:
                  "text/csv": {"schema": {"description": "CSV text with a header row"}},
                  "application/x-ndjson": {"schema": {"description": "one JSON object a line"}}}}})
 async def import_history(
-    request: Request,
+    request: Request, ctx: Ctx,
     dry_run: Annotated[bool, Query(description="check every row and report, record nothing")] = False,
     rows: Annotated[Literal["all", "rejected", "none"], Query(description="which rows the report lists")] = "all",
 ) -> HistoryReport:
@@ -985,11 +935,10 @@ async def import_history(
         raise Forbidden("past years are imported by the province's officers", code="province_officers_only",
                         details={"area": principal.area})
     records = handlers.parse_records(await request.body(), request.headers.get("content-type"))
-    service = _service(request)
     keep = {"all": lambda _: True, "rejected": lambda r: r.status == "rejected", "none": lambda _: False}[rows]
-    return await handlers.import_history(service.db, records, now=_now(request), actor=_step_actor(principal),
+    return await handlers.import_history(ctx.db, records, now=ctx.now(), actor=_step_actor(principal),
                                          guard=_guard(principal, "history.import"), dry_run=dry_run,
-                                         chunk_rows=service.settings.units_import_chunk_rows, keep_rows=keep)
+                                         chunk_rows=ctx.import_chunk_rows, keep_rows=keep)
 
 
 class PastRecognitionOut(BaseModel):
@@ -1023,9 +972,9 @@ class UnitPast(BaseModel):
 
 @router.get("/units/{unit_id}/past", response_model=UnitPast, tags=["history"], responses=ERROR_RESPONSES,
             summary="The unit's imported past results and the awards it and its people held before antq")
-async def unit_past(unit_id: UnitId, request: Request) -> UnitPast:
-    await _authorized_unit(request, unit_id, "history.read")
-    async with _service(request).db.read() as session:
+async def unit_past(unit_id: UnitId, request: Request, ctx: Ctx) -> UnitPast:
+    await _authorized_unit(request, ctx, unit_id, "history.read")
+    async with ctx.db.read() as session:
         recognitions, awards = await store.list_past(session=session, unit_id=unit_id)
     return UnitPast(unit_id=unit_id, recognitions=[PastRecognitionOut.model_validate(r) for r in recognitions],
                     awards=[PastAwardOut.model_validate(a) for a in awards])
@@ -1048,40 +997,35 @@ class AuditEntryOut(BaseModel):
 @router.get("/audit", response_model=Page[AuditEntryOut], tags=["audit"], responses=ERROR_RESPONSES,
             summary="The hash-chained trail of cycle commands, oldest first (admins)")
 async def list_audit(
-    request: Request,
+    request: Request, ctx: Ctx, paging: PageQuery,
     unit_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     year: Annotated[int | None, Query(ge=2000, le=2200, description="with unit_id")] = None,
     action: Annotated[str | None, Query(max_length=100, description="e.g. cycles.decide")] = None,
-    limit: Limit = None,
-    cursor: Cursor = None,
 ) -> Page[AuditEntryOut]:
     POLICY.authorize(bearer_principal(request), "audit.read")
     if year is not None and unit_id is None:
         raise Invalid("year filters the trail of one unit: give unit_id too", details={"field": "year"})
-    size = clamp_limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
-        raise Invalid("cursor is not valid", code="invalid_cursor")
+    after = paging.after(int)  # (seq,)
     target = f"{unit_id}/{year}" if unit_id is not None and year is not None else unit_id
-    async with _service(request).db.read() as session:
-        rows = await store.list_audit(session=session, target_prefix=target, action=action, after=after,
-                                      limit=size + 1)
-    items = [AuditEntryOut.model_validate({**r, "details": json.loads(r["details"])}) for r in rows[:size]]
-    return Page[AuditEntryOut](items=items, next_cursor=encode_cursor(items[-1].seq) if len(rows) > size else None)
+    async with ctx.db.read() as session:
+        rows = await store.list_audit(session=session, target_prefix=target, action=action,
+                                      after=after[0] if after else None, limit=paging.limit + 1)
+    return paging.page([AuditEntryOut.model_validate({**r, "details": json.loads(r["details"])}) for r in rows],
+                       lambda e: (e.seq,))
 
 
 # --- statistics ----------------------------------------------------------------------------------------------------
 @router.get("/stats", response_model=Stats, tags=["stats"], responses=ERROR_RESPONSES,
             summary="The report figures by year, area (hierarchical) and kind")
-async def get_stats(request: Request, year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+async def get_stats(request: Request, ctx: Ctx, year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
                     area_code: AreaCode = None, kind: UnitKind | None = None) -> Stats:
     principal = POLICY.require(bearer_principal(request), "stats.read")  # 401/403 before the area is looked at
     _check_area(area_code)
     if principal is not None and principal.role in ("officer", "leader") and principal.area and area_code is None:
         area_code = principal.area
     POLICY.authorize(principal, "stats.read", area=area_code)
-    query = StatsQuery(year=year or assessment_year_of(_now(request)), area_code=area_code, kind=kind)
-    async with _service(request).db.read() as session:
+    query = StatsQuery(year=year or assessment_year_of(ctx.now()), area_code=area_code, kind=kind)
+    async with ctx.db.read() as session:
         return await store.compute_stats(session=session, query=query)
 
 
@@ -1144,20 +1088,19 @@ class BatchResult(BaseModel):
     items: list[BatchItemResult]
 
 
-async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]], action: str,
-                 **kw: Any) -> Response:
+async def _batch(request: Request, ctx: UnitsContext, body: BatchBase, items: list[tuple[str, CycleCommand]],
+                 action: str, **kw: Any) -> Response:
     """Run a batch of one cycle command (`action`, as the audit trail names it); the result (declared as
     `BatchResult`) is serialised once here, not validated again."""
     POLICY.require(bearer_principal(request), "batches.run")  # 401/403 before the body's area is looked at
     _check_area(body.area_code)
     principal = POLICY.authorize(bearer_principal(request), "batches.run", area=body.area_code)
     assert principal is not None
-    service = _service(request)
-    if len(items) > service.settings.units_batch_max_items:
-        raise Invalid(f"at most {service.settings.units_batch_max_items} items per batch", code="batch_too_large")
-    async with service.db.unit_of_work() as uow:
+    if len(items) > ctx.batch_max_items:
+        raise Invalid(f"at most {ctx.batch_max_items} items per batch", code="batch_too_large")
+    async with ctx.db.unit_of_work() as uow:
         results: list[ItemResult] = await handlers.run_cycle_step(
-            uow, items=items, year=body.year, now=_now(request), actor=_step_actor(principal), action=action,
+            uow, items=items, year=body.year, now=ctx.now(), actor=_step_actor(principal), action=action,
             guard=_guard(principal, "batches.run", body.area_code), **kw)
     out = [BatchItemResult.model_validate(r.as_dict()) for r in results]
     ok = sum(1 for r in out if r.ok)
@@ -1167,42 +1110,42 @@ async def _batch(request: Request, body: BatchBase, items: list[tuple[str, Step]
 
 @router.post("/batches/registrations", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Register many units of one area for a year")
-async def batch_registrations(body: BatchUnits, request: Request) -> Response:
+async def batch_registrations(body: BatchUnits, request: Request, ctx: Ctx) -> Response:
     step = handlers.step_register(body.year)
-    return await _batch(request, body, [(u, step) for u in body.unit_ids], "cycles.register", creates=True,
+    return await _batch(request, ctx, body, [(u, step) for u in body.unit_ids], "cycles.register", creates=True,
                         needs_incidents=True)
 
 
 @router.post("/batches/self-assessments", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Record the self-assessments of many units of one area")
-async def batch_self_assessments(body: BatchSelfAssessments, request: Request) -> Response:
-    items: list[tuple[str, Step]] = [
+async def batch_self_assessments(body: BatchSelfAssessments, request: Request, ctx: Ctx) -> Response:
+    items: list[tuple[str, CycleCommand]] = [
         (i.unit_id, handlers.step_self_assess(body.year, {k: v.model_dump() for k, v in (i.results or {}).items()}
                                               or None)) for i in body.items]
-    return await _batch(request, body, items, "cycles.score")
+    return await _batch(request, ctx, body, items, "cycles.score")
 
 
 @router.post("/batches/submissions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Submit the dossiers of many units of one area")
-async def batch_submissions(body: BatchUnits, request: Request) -> Response:
+async def batch_submissions(body: BatchUnits, request: Request, ctx: Ctx) -> Response:
     step = handlers.step_submit(body.year)
-    return await _batch(request, body, [(u, step) for u in body.unit_ids], "cycles.submit")
+    return await _batch(request, ctx, body, [(u, step) for u in body.unit_ids], "cycles.submit")
 
 
 @router.post("/batches/appraisals", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Appraise many units of one commune; each item its own result and UnitAppraised")
-async def batch_appraisals(body: BatchAppraisals, request: Request) -> Response:
-    items: list[tuple[str, Step]] = [(i.unit_id, handlers.step_appraise(body.year, i.recommended, i.note))
-                                     for i in body.items]
-    return await _batch(request, body, items, "cycles.appraise")
+async def batch_appraisals(body: BatchAppraisals, request: Request, ctx: Ctx) -> Response:
+    items: list[tuple[str, CycleCommand]] = [
+        (i.unit_id, handlers.step_appraise(body.year, i.recommended, i.note)) for i in body.items]
+    return await _batch(request, ctx, body, items, "cycles.appraise")
 
 
 @router.post("/batches/decisions", response_model=BatchResult, tags=["batches"], responses=ERROR_RESPONSES,
              summary="Decide many units of one commune; each item its own result and event")
-async def batch_decisions(body: BatchDecisions, request: Request) -> Response:
-    items: list[tuple[str, Step]] = [
+async def batch_decisions(body: BatchDecisions, request: Request, ctx: Ctx) -> Response:
+    items: list[tuple[str, CycleCommand]] = [
         (i.unit_id, handlers.step_decide(body.year, i.recognized, i.decision_no, i.rating, i.note,
                                          decider_area=_decider_area(request), decided_on=i.decided_on))
         for i in body.items]
-    return await _batch(request, body, items, "cycles.decide", needs_recognised=True)
+    return await _batch(request, ctx, body, items, "cycles.decide", needs_recognised=True)
 

@@ -75,7 +75,7 @@ from shared import audit, award_catalogue
 from shared.bus.consumer import Delivery, Reject
 from shared.contracts.events import EventData, IncidentReported, Rating, UnitRegistered, UnitUpdated, UnitUpserted
 from shared.db import Database, UnitOfWork
-from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, safe_details
 
 # A guard says why the caller may not touch a unit in this area (None: allowed). Batches and imports apply it
 # per item so that one unit outside an officer's area fails alone.
@@ -376,8 +376,8 @@ class ItemResult:
 
 
 @dataclass
-class StepContext:
-    """What a step may need besides the unit and its cycle, loaded once for a whole batch."""
+class CycleCommandInputs:
+    """What a cycle command may need besides the unit and its cycle, loaded once for a whole batch."""
 
     now: datetime
     recognised: Mapping[str, list[int]] = field(default_factory=dict)
@@ -397,7 +397,9 @@ class StepContext:
         return self.frameworks[key]
 
 
-Step = Callable[[Unit, Cycle | None, StepContext], Outcome]
+# One cycle command (register, score, submit, appraise, decide, revoke) for one unit, built by a `step_*` function:
+# the unit, its cycle of the year (None: not registered) and the batch's inputs in, the domain's outcome out.
+CycleCommand = Callable[[Unit, Cycle | None, CycleCommandInputs], Outcome]
 
 
 def _need(cycle: Cycle | None, unit: Unit, year: int) -> Cycle:
@@ -407,8 +409,8 @@ def _need(cycle: Cycle | None, unit: Unit, year: int) -> Cycle:
     return cycle
 
 
-async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], year: int, now: datetime,
-                         actor: Actor, action: str, guard: Guard = allow_all, creates: bool = False,
+async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, CycleCommand]], year: int,
+                         now: datetime, actor: Actor, action: str, guard: Guard = allow_all, creates: bool = False,
                          needs_recognised: bool = False, needs_incidents: bool = False) -> list[ItemResult]:
     """Apply one cycle command (`action`, e.g. `cycles.decide`) to many units in one transaction; a refused item
     leaves the others untouched.
@@ -420,17 +422,17 @@ async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], 
     ids = [unit_id for unit_id, _ in items]
     units = await store.get_units(session=uow.session, unit_ids=ids)
     current = await store.get_cycles(session=uow.session, unit_ids=ids, year=year)
-    ctx = StepContext(now=now)
+    inputs = CycleCommandInputs(now=now)
     if needs_recognised:
-        ctx.recognised = await store.recognised_years(session=uow.session, unit_ids=ids)
+        inputs.recognised = await store.recognised_years(session=uow.session, unit_ids=ids)
     if needs_incidents:
-        ctx.incidents = await store.year_incidents(session=uow.session, unit_ids=ids, year=year)
+        inputs.incidents = await store.year_incidents(session=uow.session, unit_ids=ids, year=year)
     results: list[ItemResult] = []
     trail: list[dict[str, Any]] = []
     created: dict[str, Cycle] = {}
     changed: dict[str, Cycle] = {}
     seen: set[str] = set()
-    for unit_id, step in items:
+    for unit_id, command in items:
         result = ItemResult(unit_id)
         results.append(result)
         unit = units.get(unit_id)
@@ -444,7 +446,7 @@ async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, Step]], 
             if refusal:
                 raise Forbidden(refusal, code="forbidden_scope")
             before = current.get(unit_id)
-            outcome = step(unit, before, ctx)
+            outcome = command(unit, before, inputs)
         except DomainError as exc:
             result.error = exc
             continue
@@ -481,63 +483,62 @@ def single(results: list[ItemResult]) -> Cycle:
     return result.cycle
 
 
-def step_register(year: int) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+def step_register(year: int) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
         if cycle is not None:
             refuse_second_registration(cycle)
-        return register(unit_id=unit.unit_id, kind=unit.kind, year=year, framework=ctx.framework_now(unit),
-                        now=ctx.now, in_scope=unit.in_scope, active=unit.status == "active",
-                        incidents=[i.ref() for i in ctx.incidents.get(unit.unit_id, [])])
+        return register(unit_id=unit.unit_id, kind=unit.kind, year=year, framework=inputs.framework_now(unit),
+                        now=inputs.now, in_scope=unit.in_scope, active=unit.status == "active",
+                        incidents=[i.ref() for i in inputs.incidents.get(unit.unit_id, [])])
     return run
 
 
 def step_criterion(year: int, code: str, result: CriterionOutcome, evidence: Sequence[str],
-                   note: str | None) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+                   note: str | None) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
         c = _need(cycle, unit, year)
-        return record_criterion(c, ctx.framework(c), code=code, result=result, evidence=evidence, note=note,
-                                now=ctx.now)
+        return record_criterion(c, inputs.framework(c), code=code, result=result, evidence=evidence, note=note,
+                                now=inputs.now)
     return run
 
 
-def step_self_assess(year: int, results: Mapping[str, Mapping[str, Any]] | None) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+def step_self_assess(year: int, results: Mapping[str, Mapping[str, Any]] | None) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
         c = _need(cycle, unit, year)
         try:
-            return self_assess(c, ctx.framework(c), now=ctx.now, results=results)
+            return self_assess(c, inputs.framework(c), now=inputs.now, results=results)
         except ValidationError as exc:
-            raise Invalid("invalid criterion result", details=exc.errors(include_url=False, include_input=False)) \
-                from exc
+            raise Invalid("invalid criterion result", details=safe_details(exc)) from exc
     return run
 
 
-def step_submit(year: int) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
-        return submit(_need(cycle, unit, year), now=ctx.now, area_code=unit.area_code, unit_name=unit.name)
+def step_submit(year: int) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
+        return submit(_need(cycle, unit, year), now=inputs.now, area_code=unit.area_code, unit_name=unit.name)
     return run
 
 
-def step_appraise(year: int, recommended: bool, note: str | None) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
-        return appraise(_need(cycle, unit, year), recommended=recommended, note=note, now=ctx.now)
+def step_appraise(year: int, recommended: bool, note: str | None) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
+        return appraise(_need(cycle, unit, year), recommended=recommended, note=note, now=inputs.now)
     return run
 
 
 def step_decide(year: int, recognized: bool, decision_no: str | None, rating: Rating | None,
-                note: str | None, *, decider_area: str | None, decided_on: date | None = None) -> Step:
+                note: str | None, *, decider_area: str | None, decided_on: date | None = None) -> CycleCommand:
     """`decider_area`: the deciding officer's scope (None: unscoped or admin), checked against the unit's
     managing level; `decided_on`: the date the People's Committee signed."""
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
         check_deciding_level(unit.managing_level, decider_area)
         return decide(_need(cycle, unit, year), recognized=recognized, decision_no=decision_no,
-                      level=unit.managing_level, now=ctx.now, rating=rating, note=note,
-                      previously_recognised=ctx.recognised.get(unit.unit_id, []), decided_on=decided_on)
+                      level=unit.managing_level, now=inputs.now, rating=rating, note=note,
+                      previously_recognised=inputs.recognised.get(unit.unit_id, []), decided_on=decided_on)
     return run
 
 
-def step_revoke(year: int, reason: str) -> Step:
-    def run(unit: Unit, cycle: Cycle | None, ctx: StepContext) -> Outcome:
-        return revoke(_need(cycle, unit, year), reason=reason, now=ctx.now)
+def step_revoke(year: int, reason: str) -> CycleCommand:
+    def run(unit: Unit, cycle: Cycle | None, inputs: CycleCommandInputs) -> Outcome:
+        return revoke(_need(cycle, unit, year), reason=reason, now=inputs.now)
     return run
 
 

@@ -54,7 +54,7 @@ from .frameworks import (
 from .incidents import TRANSITIONS as INCIDENT_TRANSITIONS
 from .incidents import Incident, IncidentState, confirm_incident, record_incident, withdraw_incident
 from .scope import ScopeDecision, decide_scope, load_scope_rules
-from .stats import STRIKES_PREVENTED, STRIKES_STABILISED, Stats, StatsQuery, area_covers, compute_stats
+from .stats import STRIKES_PREVENTED, STRIKES_STABILISED, Stats, StatsQuery, area_covers
 from .units import (
     IMMUTABLE,
     PATCHABLE,
@@ -120,7 +120,6 @@ __all__ = [
     "attribute",
     "check_evidence",
     "clean_filename",
-    "compute_stats",
     "confirm_incident",
     "consecutive_years",
     "create_unit",

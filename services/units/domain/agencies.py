@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from shared.errors import Invalid
+from shared.errors import Invalid, reason
 
 from .frameworks import RULES_DIR
 
@@ -61,5 +61,4 @@ def _read(path: Path) -> AgencyTrust:
     except (OSError, yaml.YAMLError) as exc:
         raise Invalid(f"agency trust file {path}: cannot be read ({exc})", code="invalid_agency_trust") from exc
     except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise Invalid(f"agency trust file {path}: {reasons}", code="invalid_agency_trust") from exc
+        raise Invalid(f"agency trust file {path}: {reason(exc)}", code="invalid_agency_trust") from exc

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.contracts.events import AwardHeldImported, Level, Rating, RecognitionImported
 
-from .units import RowError, Unit
+from .units import RowError, Unit, row_errors
 
 _RESULTS = {"recognised": True, "recognized": True, "dat": True, "đạt": True, "true": True, "yes": True,
             "not_recognised": False, "not_recognized": False, "khong_dat": False, "không đạt": False,
@@ -108,9 +108,7 @@ def validate_history_row(row: Mapping[str, Any], *, line: int, current_year: int
     try:
         fields = model.model_validate(data)
     except ValidationError as exc:
-        return HistoryRow(line=line, errors=tuple(
-            RowError(field=".".join(map(str, e["loc"])) or "row", message=e["msg"])
-            for e in exc.errors(include_url=False, include_input=False)))
+        return HistoryRow(line=line, errors=row_errors(exc))
     errors: list[RowError] = []
     if isinstance(fields, RecognitionRow) and fields.year >= current_year:
         errors.append(RowError(field="year", message=f"only years before {current_year} are imported; the current "

@@ -18,7 +18,7 @@ from shared.areas import (
     is_area_code,
 )
 from shared.contracts.events import Level, UnitKind, UnitRegistered, UnitUpdated
-from shared.errors import Invalid
+from shared.errors import Invalid, problems
 
 from .scope import ScopeRules, decide_scope
 
@@ -202,7 +202,7 @@ def apply_patch(
     try:
         fields = UnitFields.model_validate({**current, **patch})
     except ValidationError as exc:
-        raise Invalid("invalid unit fields", details=_errors(exc)) from exc
+        raise Invalid("invalid unit fields", details=[e.model_dump() for e in row_errors(exc)]) from exc
     data = fields.model_dump()
     data.update(_derive(fields, rules=rules))
     updated = Unit.model_validate({**unit.model_dump(), **data, "updated_at": now})
@@ -289,34 +289,7 @@ def validate_import_row(
     `in_scope` from a source registry becomes an override with a default reason.
     """
     data = _normalise_row(row)
-    errors: list[RowError] = []
-    area = data.pop("area_code", None)
-    if area is not None and not isinstance(area, str):
-        errors.append(RowError(field="area_code", message="codes must be strings (leading zeros matter)"))
-        area = None
-    if isinstance(area, str) and "." in area:
-        try:
-            province, commune = split_area_code(area)
-        except Invalid as exc:
-            errors.append(RowError(field="area_code", message=exc.message))
-        else:
-            for key, value in (("province_code", province), ("commune_code", commune)):
-                if key in data and data[key] != value:
-                    errors.append(RowError(field=key, message=f"{data[key]} contradicts area_code {area}"))
-                data[key] = value
-    elif area is not None:
-        area = str(area)
-        if commune_province and area in commune_province:
-            data.setdefault("commune_code", area)
-            data.setdefault("province_code", commune_province[area])
-        elif "province_code" not in data and "commune_code" not in data and len(area) <= 2:
-            data["province_code"] = area
-        elif "province_code" in data and area != data["province_code"]:
-            data.setdefault("commune_code", area)
-        elif "province_code" not in data:
-            errors.append(RowError(field="province_code", message=f"cannot tell the province of area {area}"))
-    if commune_province and "province_code" not in data and data.get("commune_code") in commune_province:
-        data["province_code"] = commune_province[str(data["commune_code"])]
+    errors = _place_row(data, commune_province or {})
     if "in_scope" in data:
         data["in_scope_override"] = data.pop("in_scope")
         if data["in_scope_override"] is not None:
@@ -328,11 +301,60 @@ def validate_import_row(
     )
     if errors:
         return ImportRow(line=line, errors=tuple(errors))
+    return _checked_row(data, line=line)
+
+
+def _place_row(data: dict[str, Any], commune_province: Mapping[str, str]) -> list[RowError]:
+    """Replace the row's `area_code` by province_code/commune_code; the errors of a code that does not fit."""
+    errors: list[RowError] = []
+    area = data.pop("area_code", None)
+    if area is not None and not isinstance(area, str):
+        errors.append(RowError(field="area_code", message="codes must be strings (leading zeros matter)"))
+    elif isinstance(area, str) and "." in area:
+        errors += _place_full_area(data, area)
+    elif area is not None:
+        errors += _place_short_area(data, area, commune_province)
+    if commune_province and "province_code" not in data and data.get("commune_code") in commune_province:
+        data["province_code"] = commune_province[str(data["commune_code"])]
+    return errors
+
+
+def _place_full_area(data: dict[str, Any], area: str) -> list[RowError]:
+    """A "PP.CCCCC" area code: its province and commune, which stated codes must not contradict."""
+    try:
+        province, commune = split_area_code(area)
+    except Invalid as exc:
+        return [RowError(field="area_code", message=exc.message)]
+    errors: list[RowError] = []
+    for key, value in (("province_code", province), ("commune_code", commune)):
+        if key in data and data[key] != value:
+            errors.append(RowError(field=key, message=f"{data[key]} contradicts area_code {area}"))
+        data[key] = value
+    return errors
+
+
+def _place_short_area(data: dict[str, Any], area: str, commune_province: Mapping[str, str]) -> list[RowError]:
+    """A code without a dot: a commune of `commune_province`, a province, or the commune of a stated province."""
+    if area in commune_province:
+        data.setdefault("commune_code", area)
+        data.setdefault("province_code", commune_province[area])
+    elif "province_code" not in data and "commune_code" not in data and len(area) <= 2:
+        data["province_code"] = area
+    elif "province_code" in data and area != data["province_code"]:
+        data.setdefault("commune_code", area)
+    elif "province_code" not in data:
+        return [RowError(field="province_code", message=f"cannot tell the province of area {area}")]
+    return []
+
+
+def _checked_row(data: dict[str, Any], *, line: int) -> ImportRow:
+    """The unit fields of a placed row, checked as a new unit's are: valid fields, a scope override with its
+    reason, a known area and a key a re-import finds the unit by."""
     try:
         fields = UnitFields.model_validate(data)
         decide_scope(fields.kind, {}, override=fields.in_scope_override, override_reason=fields.in_scope_reason)
     except ValidationError as exc:
-        return ImportRow(line=line, errors=tuple(RowError(**e) for e in _errors(exc)))
+        return ImportRow(line=line, errors=row_errors(exc))
     except Invalid as exc:
         return ImportRow(line=line, errors=(RowError(field="in_scope_reason", message=exc.message),))
     try:
@@ -348,8 +370,6 @@ def validate_import_row(
     return ImportRow(line=line, fields=fields)
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "row", "message": err["msg"]}
-        for err in exc.errors(include_url=False)
-    ]
+def row_errors(exc: ValidationError) -> tuple[RowError, ...]:
+    """An import row's errors: each invalid field (or the row) with pydantic's message, never the value."""
+    return tuple(RowError(field=p.field if p.loc else "row", message=p.message) for p in problems(exc))

@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import select
 
 from services.units import store
-from services.units.domain import Activity, Cycle, Incident, StatsQuery, Unit, compute_stats
+from services.units.domain import Activity, Cycle, Incident, StatsQuery, Unit
 from shared.contracts.events import CertificationDenied, UnitAppraised, UnitCertified
 from shared.testing import eventually
 from tests.integration.units.test_units_cycle_api import drive, scored_codes
 from tests.integration.units.test_units_incidents import incident
 from tests.integration.units.units_support import Harness
+from tests.units_reference_stats import compute_stats
 
 COMMUNE = "79.26743"
 

@@ -120,7 +120,7 @@ async def test_evidence_goes_to_an_s3_compatible_store_when_the_settings_say_so(
         await bucket.ensure_bucket()
         async with units_harness(settings_factory, database_url, nats_url, namespace,
                                  units_evidence_dir=tmp_path / "unused", **s3) as h:
-            assert isinstance(h.service.app.state.evidence_storage, S3Storage)
+            assert isinstance(h.service.app.state.ctx.evidence_storage, S3Storage)
             uid = await registered_unit(h)
             staff = h.auth("unit", unit=uid)
             r = await upload(h, uid, ART6[0], "ke-hoach.pdf", PDF, "application/pdf", staff)

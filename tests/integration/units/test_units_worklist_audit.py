@@ -9,6 +9,7 @@ from typing import Any
 from services.units import store
 from shared.audit import verify_chain, verify_service_audit
 from shared.contracts.events import DossierSubmitted
+from shared.http import encode_cursor
 from shared.testing import eventually
 from tests.integration.units.test_units_cycle_api import YEAR, base, drive
 from tests.integration.units.units_support import NOW, Harness
@@ -169,3 +170,41 @@ async def test_a_recognition_revoked_by_an_incident_names_who_recorded_it_in_the
     assert agency_history[-1]["state"] == "revoked" and agency_history[-1]["by"]["area"] == "79.26743"
     history = (await h.http.get(base(by_officer), headers=h.admin)).json()["history"]
     assert history[-1]["state"] == "revoked" and history[-1]["by"]["role"] == "officer"
+
+
+async def _every_page(h: Harness, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a keyset-paged list, one item a page."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(20):
+        paging = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        r = await h.http.get(path, headers=h.admin, params={**params, **paging})
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError(f"{path} does not end")
+
+
+async def test_a_units_lists_page_by_their_keys_and_refuse_a_cursor_of_another_shape(units: Harness) -> None:
+    h = units
+    uid = (await h.create_unit())["unit_id"]
+    for day in ("2026-01-07", "2026-01-05", "2026-01-06"):
+        r = await h.http.post(f"/units/{uid}/activities", headers=h.admin,
+                              json={"kind": "protection_plan", "held_on": day})
+        assert r.status_code == 201, r.text
+    assert (await h.http.patch(f"/units/{uid}", headers=h.admin, json={"address": "1 Lê Lợi"})).status_code == 200
+    activities = await _every_page(h, f"/units/{uid}/activities")
+    assert [a["held_on"] for a in activities] == ["2026-01-05", "2026-01-06", "2026-01-07"]
+    history = await _every_page(h, f"/units/{uid}/history")
+    assert [e["action"] for e in history] == ["created", "updated"]
+    # A cursor written before the lists shared one paging (a bare seq) still continues the history.
+    rest = await h.http.get(f"/units/{uid}/history", headers=h.admin,
+                            params={"cursor": encode_cursor(history[0]["seq"])})
+    assert [e["seq"] for e in rest.json()["items"]] == [history[1]["seq"]]
+    for path, cursor in ((f"/units/{uid}/activities", ["not-a-day", "x"]), (f"/units/{uid}/activities", [5, "x"]),
+                         (f"/units/{uid}/history", "12"), (f"/units/{uid}/incidents", ["2026-01-05", 7]),
+                         ("/audit", {"seq": 1}), ("/units", ["name"])):
+        r = await h.http.get(path, headers=h.admin, params={"cursor": encode_cursor(cursor)})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor", (path, cursor, r.text)

