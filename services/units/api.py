@@ -313,8 +313,8 @@ async def list_units(
     unit_only = principal.unit if principal.role == "unit" else None
     async with ctx.db.read() as session:
         rows = await store.list_units(session=session, kind=kind, area_codes=areas, in_scope=in_scope, q=q,
-                                      status=status, unit_id=unit_only, after=after, limit=paging.limit + 1)
-    return paging.page([UnitOut.of(u, principal) for u in rows], lambda u: (u.name, u.unit_id))
+                                      status=status, unit_id=unit_only, after=after, limit=paging.probe)
+    return paging.page([UnitOut.of(u, principal) for u in rows], lambda u: (u.name, u.unit_id), probed=True)
 
 
 def _scoped_reader(request: Request, action: str) -> Principal:
@@ -358,8 +358,8 @@ async def unit_history(unit_id: UnitId, request: Request, ctx: Ctx, paging: Page
     after = paging.after(int)  # (seq,)
     async with ctx.db.read() as session:
         rows = await store.list_history(session=session, unit_id=unit_id, after=after[0] if after else None,
-                                        limit=paging.limit + 1)
-    return paging.page([HistoryEntry.model_validate(r) for r in rows], lambda h: (h.seq,))
+                                        limit=paging.probe)
+    return paging.page([HistoryEntry.model_validate(r) for r in rows], lambda h: (h.seq,), probed=True)
 
 
 @router.post("/imports/units", response_model=ImportReport, tags=["units"], responses=ERROR_RESPONSES,
@@ -522,13 +522,13 @@ async def list_worklist(
         rows = await store.list_worklist(session=session, year=year or assessment_year_of(ctx.now()),
                                          area_codes=areas, states=states,
                                          unit_id=principal.unit if principal.role == "unit" else None,
-                                         after=after, limit=paging.limit + 1)
+                                         after=after, limit=paging.probe)
     items = [WorklistItem(unit_id=c.unit_id, unit_name=name, area_code=area, kind=c.kind, year=c.year,
                           state=c.state, awaits=AWAITS[c.state], late=c.late, submitted_at=c.submitted_at,
                           appraised_at=c.appraisal.appraised_at if c.appraisal else None,
                           rating=c.decision.rating if c.decision else None)
              for c, name, area in rows]
-    return paging.page(items, lambda i: (i.unit_name, i.unit_id))
+    return paging.page(items, lambda i: (i.unit_name, i.unit_id), probed=True)
 
 
 WorkboardShow = Literal["all", "not_registered", "awaiting_appraisal", "awaiting_decision", "disqualified"]
@@ -594,14 +594,14 @@ async def workboard(
     async with ctx.db.read() as session:
         rows = await store.list_workboard(session=session, year=year, area_codes=areas, show=show,
                                           states_for=_AWAITING_STATES, kind=kind, q=q, after=after,
-                                          limit=paging.limit + 1)
+                                          limit=paging.probe)
     items = [WorkboardRow(unit_id=r["unit_id"], unit_name=r["name"], kind=r["kind"], area_code=r["area_code"],
                           managing_level=r["managing_level"], year=year, state=r["state"],
                           awaits=("registration" if r["state"] is None else AWAITS[r["state"]]),
                           disqualified=bool(r["disqualified"]), late=bool(r["late"]), rating=r["rating"],
                           criteria_met=r["criteria_met"], criteria_total=r["criteria_total"],
                           updated_at=r["updated_at"]) for r in rows]
-    return paging.page(items, lambda i: (i.unit_name, i.unit_id))
+    return paging.page(items, lambda i: (i.unit_name, i.unit_id), probed=True)
 
 
 @router.get("/workboard/counts", response_model=WorkboardCounts, tags=["cycles"], responses=ERROR_RESPONSES,
@@ -849,8 +849,8 @@ async def list_incidents(unit_id: UnitId, request: Request, ctx: Ctx, paging: Pa
     after = paging.after(datetime, str)  # (occurred_at, incident_id)
     async with ctx.db.read() as session:
         rows = await store.list_incidents(session=session, unit_id=unit_id, year=year, after=after,
-                                          limit=paging.limit + 1, status=status)
-    return paging.page(rows, lambda i: (i.occurred_at, i.incident_id))
+                                          limit=paging.probe, status=status)
+    return paging.page(rows, lambda i: (i.occurred_at, i.incident_id), probed=True)
 
 
 @router.post("/units/{unit_id}/activities", status_code=201, response_model=Activity, tags=["activities"],
@@ -869,8 +869,8 @@ async def list_activities(unit_id: UnitId, request: Request, ctx: Ctx, paging: P
     after = _held_on_cursor(paging.after(str, str))
     async with ctx.db.read() as session:
         rows = await store.list_activities(session=session, unit_id=unit_id, year=year, after=after,
-                                           limit=paging.limit + 1)
-    return paging.page(rows, lambda a: (a.held_on.isoformat(), a.activity_id))
+                                           limit=paging.probe)
+    return paging.page(rows, lambda a: (a.held_on.isoformat(), a.activity_id), probed=True)
 
 
 def _held_on_cursor(after: tuple[Any, ...] | None) -> tuple[date, str] | None:
@@ -1009,9 +1009,9 @@ async def list_audit(
     target = f"{unit_id}/{year}" if unit_id is not None and year is not None else unit_id
     async with ctx.db.read() as session:
         rows = await store.list_audit(session=session, target_prefix=target, action=action,
-                                      after=after[0] if after else None, limit=paging.limit + 1)
+                                      after=after[0] if after else None, limit=paging.probe)
     return paging.page([AuditEntryOut.model_validate({**r, "details": json.loads(r["details"])}) for r in rows],
-                       lambda e: (e.seq,))
+                       lambda e: (e.seq,), probed=True)
 
 
 # --- statistics ----------------------------------------------------------------------------------------------------
