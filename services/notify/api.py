@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notify import store
 from services.notify.channels import DeliveryError
 from services.notify.context import NotifyContext
-from services.notify.domain.channels import ChannelName, all_channels
+from services.notify.domain.channels import ChannelName, Target, all_channels
 from services.notify.handlers import (
     caller_is_current,
     create_subscription,
@@ -323,7 +323,7 @@ class ChannelOut(BaseModel):
     name: str
     label_vi: str
     label_en: str
-    target: Literal["email", "phone", "url"] | None = Field(
+    target: Target | None = Field(
         description="what a subscription on it is addressed to: null (the caller's own inbox), an email address, "
                     "a phone number or a URL")
 

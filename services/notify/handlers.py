@@ -37,6 +37,7 @@ from services.notify.domain.channels import INBOX, traits
 from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, referenced
 from services.notify.domain.routing import (
     ALWAYS_IMMEDIATE,
+    ENDPOINTS,
     default_approvers,
     event_area,
     event_unit,
@@ -317,7 +318,7 @@ class Audience:
     async def load(self, unit_ids: set[str]) -> None:
         officer_rows = await store.officers(session=self.session)
         self.subs = [subscription_from_row(r) for r in await store.all_subscriptions(session=self.session)]
-        owners = {s.owner for s in self.subs if s.channel != "webhook"}
+        owners = {s.owner for s in self.subs if s.channel not in ENDPOINTS}
         await self._fetch(owners | {f"unit:{u}" for u in unit_ids})
         for row in officer_rows:
             self.rows[row["recipient_id"]] = row
@@ -464,7 +465,7 @@ async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]],
         try:
             if envelope is None:
                 raise LookupError("cause event not stored")
-            rendered = templates.render(row["event_type"], "inbox", row["language"], envelope, names)
+            rendered = templates.render(row["event_type"], INBOX, row["language"], envelope, names)
             out[row["notification_id"]] = (rendered.subject or "", rendered.text, rendered.link)
         except Exception:  # a notice that cannot be rendered still shows what it is about
             log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)

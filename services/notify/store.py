@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.notify.domain.channels import INBOX
 from shared.areas import area_within
 from shared.db import UTCDateTime, chunks, insert_many, write_rows
 
@@ -361,14 +362,14 @@ def _inbox_where(scope: InboxScope) -> ColumnElement[bool]:
     d = deliveries.c
     own = d.recipient_id == scope.reader
     if scope.desk_prefix is None:
-        return and_(d.channel == "inbox", own)
+        return and_(d.channel == INBOX, own)
     desks: ColumnElement[bool] = d.recipient_id.like(_like_prefix(scope.desk_prefix), escape="\\")
     if scope.area is not None:
         covered = area_within(d.area_code, scope.area)
         if scope.intake_desk is not None:
             covered = or_(covered, d.recipient_id == scope.intake_desk)
         desks = and_(desks, covered)
-    return and_(d.channel == "inbox", or_(own, desks))
+    return and_(d.channel == INBOX, or_(own, desks))
 
 
 def _newest_first(query: Select[Any], created: Any, key: Any, after: tuple[Any, ...] | None,

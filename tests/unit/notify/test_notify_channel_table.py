@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -19,7 +19,7 @@ from services.notify.domain import channels as table
 from services.notify.domain.channels import ChannelTraits, channel_names, traits
 from services.notify.metrics import NotifyMetrics
 from shared.contracts.envelope import new_event
-from shared.contracts.events import TipReceived
+from shared.contracts.events import Channel, TipReceived
 from shared.settings import Settings
 
 PIGEON = ChannelTraits("pigeon", label_vi="Bồ câu đưa thư", label_en="Carrier pigeon", word_vi="bồ câu",
@@ -59,6 +59,11 @@ def _enums(document: dict[str, Any]) -> dict[str, list[str]]:
             "PreferencesBody.channels": enum(schemas["PreferencesBody"]["properties"]["channels"]),
             "ChannelTestIn.channel": enum(schemas["ChannelTestIn"]["properties"]["channel"]),
             "GET /deliveries?channel": enum(query["schema"])}
+
+
+def test_the_event_contract_names_the_channels_of_the_table() -> None:
+    """`NotificationDelivered`/`NotificationFailed` carry the channel: a row needs its name in the contract too."""
+    assert set(get_args(Channel)) == set(channel_names())
 
 
 async def test_the_api_and_the_metrics_name_the_channels_of_the_table(tmp_path: Path) -> None:
