@@ -29,7 +29,7 @@ from services.notify.handlers import (
 )
 from services.notify.policy import POLICY
 from shared.auth import Principal
-from shared.deps import MaybeCaller, PageQuery, context
+from shared.deps import Caller, MaybeCaller, PageQuery, context
 from shared.errors import Invalid
 from shared.http import ERROR_RESPONSES, Page
 
@@ -334,7 +334,7 @@ class ChannelsOut(BaseModel):
 
 @router.get("/channels", response_model=ChannelsOut, tags=["channels"], responses=ERROR_RESPONSES,
             summary="The channels notify knows, with their names in Vietnamese and English and what they address")
-async def list_channels(caller: MaybeCaller) -> ChannelsOut:
+async def list_channels(caller: Caller) -> ChannelsOut:
     POLICY.require_caller(caller, "channels.read")
     return ChannelsOut(channels=[ChannelOut(name=row.name, label_vi=row.label_vi, label_en=row.label_en,
                                             target=row.target) for row in all_channels()])
