@@ -17,12 +17,13 @@ from services.notify.channels import (
     SmtpSettings,
     WebhookChannel,
 )
+from services.notify.context import NotifyContext
 from services.notify.domain import RetryPolicy, Templates, load_rules
 from services.notify.domain.names import place_labeller
 from services.notify.domain.targets import Network, parse_networks
-from services.notify.handlers import NotifyContext
 from services.notify.metrics import NotifyMetrics
-from services.notify.worker import DeliveryWorker
+from services.notify.tasks import DeliveryWorker
+from shared.deps import install_context
 from shared.places import area_label
 from shared.service import Service
 from shared.settings import Settings
@@ -59,8 +60,8 @@ def build(settings: Settings) -> Service:
     channels = build_channels(settings, webhook_networks)
     secrets = keys.load_secrets(settings)
     # The clock is read through the service so that tests can move it (quiet hours, digests, retries).
-    ctx = NotifyContext(clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
-                        channels=frozenset(channels.names()),
+    ctx = NotifyContext(db=service.db, clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),
+                        channels=channels, secrets=secrets,
                         rules=load_rules(settings.notify_rules_file) if settings.notify_rules_file else None,
                         webhook_networks=webhook_networks, intake_desk=settings.tips_intake_desk_area,
                         templates=Templates(place_label=place_labeller(area_label),
@@ -68,15 +69,13 @@ def build(settings: Settings) -> Service:
     policy = None
     if settings.notify_retry_file:
         policy = RetryPolicy.model_validate(yaml.safe_load(settings.notify_retry_file.read_text(encoding="utf-8")))
-    worker = DeliveryWorker(service.db, channels, ctx, concurrency=settings.notify_channel_concurrency,
+    worker = DeliveryWorker(ctx, concurrency=settings.notify_channel_concurrency,
                             poll_seconds=settings.notify_worker_poll_seconds,
-                            lease_seconds=settings.notify_delivery_lease_seconds, policy=policy, secrets=secrets)
+                            lease_seconds=settings.notify_delivery_lease_seconds, policy=policy)
     service.db.on_outbox_commit(worker.wake)
     subscribers.register(service, ctx)
     service.background("delivery", lambda _svc: worker.run())
-    service.app.state.notify = ctx
-    service.app.state.notify_channels = channels
-    service.app.state.notify_secrets = secrets
+    install_context(service.app, ctx)
     service.include_router(api.router)
     return service
 

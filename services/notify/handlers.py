@@ -8,50 +8,46 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import and_, insert, or_, select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from services.notify import store
+from services.notify.channels import OutgoingMessage, SendResult
 from services.notify.channels.targets import check_webhook_target
+from services.notify.context import NotifyContext
 from services.notify.domain import (
     DEFAULT_PREFERENCES,
     DeliveryIntent,
     Directory,
     Preferences,
     Recipient,
-    RuleSet,
     Subscription,
     Templates,
     notification_id,
     route,
     when_to_send,
 )
+from services.notify.domain.channels import INBOX, traits
 from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, referenced
 from services.notify.domain.routing import (
     ALWAYS_IMMEDIATE,
+    ENDPOINTS,
     default_approvers,
     event_area,
     event_unit,
     hidden_patterns,
 )
-from services.notify.domain.targets import Network
-from services.notify.domain.templates import default_templates
-from services.notify.keys import WebhookSecrets
-from services.notify.metrics import NotifyMetrics
 from services.notify.policy import POLICY
-from shared.areas import area_within, check_known_area, is_area_code, serves_intake_desk
+from shared.areas import check_known_area, is_area_code, serves_intake_desk
 from shared.auth import Principal
 from shared.bus.consumer import Delivery
+from shared.calendar import VN_TZ
 from shared.contracts.events import (
     AwardProposed,
     NotificationDelivered,
@@ -60,8 +56,8 @@ from shared.contracts.events import (
     UnitRegistered,
     UnitUpdated,
 )
-from shared.db import UnitOfWork, chunks, insert_many, write_rows
-from shared.errors import Forbidden, Invalid, NotFound
+from shared.db import UnitOfWork, chunks
+from shared.errors import Forbidden, Invalid, NotFound, safe_details
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +69,6 @@ LEADER_DESK_PREFIX = "leaders:"
 # `desk:*` (events of no area, the national desk's), which only nationwide officers read.
 INTAKE_DESK = f"{DESK_PREFIX}intake"
 ALL_LEVELS = frozenset({"commune", "province"})
-
-
-@dataclass
-class NotifyContext:
-    """What the use cases need from the running service: its clock, metrics, rules and configured channels."""
-
-    clock: Callable[[], datetime]
-    metrics: NotifyMetrics
-    channels: frozenset[str]
-    rules: RuleSet | None = None
-    # Where webhooks may go besides public addresses (ANTQ_NOTIFY_WEBHOOK_ALLOWED_NETWORKS); none by default.
-    webhook_networks: tuple[Network, ...] = ()
-    # The notice templates with the deployment's place names and console address (app.py composes them).
-    templates: Templates = field(default_factory=default_templates)
-    # The tips intake desk's area (ANTQ_TIPS_INTAKE_DESK_AREA); None: every province-level officer.
-    intake_desk: str | None = None
 
 
 # --- recipients -----------------------------------------------------------------------------------------------
@@ -116,7 +96,7 @@ def _caller_fields(principal: Principal) -> dict[str, Any]:
     return {"kind": "external", "role": None, "area_code": principal.area, "unit_id": None}
 
 
-def caller_is_current(row: RowMapping | None, principal: Principal) -> bool:
+def caller_is_current(row: Mapping[Any, Any] | None, principal: Principal) -> bool:
     return row is not None and all(row[k] == v for k, v in _caller_fields(principal).items())
 
 
@@ -185,8 +165,7 @@ def intake_desk() -> Recipient:
 
 
 # --- routing events -------------------------------------------------------------------------------------------
-_DIRECTORY_TABLES = {"tip": (store.tip_directory, "tip_id"), "unit": (store.unit_directory, "unit_id"),
-                     "award": (store.award_directory, "award_id")}
+_DIRECTORY_KINDS = tuple(store.DIRECTORY)
 
 
 class DirectoryView:
@@ -197,17 +176,15 @@ class DirectoryView:
 
     def __init__(self, session: AsyncSession):
         self.session = session
-        self.rows: dict[str, dict[str, dict[str, Any] | None]] = {kind: {} for kind in _DIRECTORY_TABLES}
-        self.stored: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_TABLES}
-        self.dirty: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_TABLES}
+        self.rows: dict[str, dict[str, dict[str, Any] | None]] = {kind: {} for kind in _DIRECTORY_KINDS}
+        self.stored: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_KINDS}
+        self.dirty: dict[str, set[str]] = {kind: set() for kind in _DIRECTORY_KINDS}
 
     async def load(self, kind: str, keys: set[str]) -> None:
-        table, key = _DIRECTORY_TABLES[kind]
         missing = sorted(k for k in keys if k not in self.rows[kind])
-        for chunk in chunks(missing):
-            for row in (await self.session.execute(select(table).where(table.c[key].in_(chunk)))).mappings():
-                self.rows[kind][row[key]] = dict(row)
-                self.stored[kind].add(row[key])
+        for k, row in (await store.directory_entries(session=self.session, kind=kind, ids=missing)).items():
+            self.rows[kind][k] = dict(row)
+            self.stored[kind].add(k)
         for k in missing:
             self.rows[kind].setdefault(k, None)
 
@@ -218,8 +195,8 @@ class DirectoryView:
 
     async def put(self, kind: str, key: str, values: Mapping[str, Any]) -> None:
         """Insert or update one entry (the columns given; the others keep their value)."""
-        table, key_column = _DIRECTORY_TABLES[kind]
-        current = await self.get(kind, key) or {c.name: None for c in table.columns} | {key_column: key}
+        columns = store.directory_columns(kind)
+        current = await self.get(kind, key) or {c: None for c in columns} | {columns[0]: key}
         self.rows[kind][key] = {**current, **values}
         self.dirty[kind].add(key)
 
@@ -227,11 +204,10 @@ class DirectoryView:
         for kind, keys in self.dirty.items():
             if not keys:
                 continue
-            table, key_column = _DIRECTORY_TABLES[kind]
             entries = {k: row for k in keys if (row := self.rows[kind][k]) is not None}
-            await write_rows(self.session, table, [key_column],
-                             new=[entries[k] for k in sorted(keys - self.stored[kind])],
-                             changed=[entries[k] for k in sorted(keys & self.stored[kind])])
+            await store.save_directory(session=self.session, kind=kind,
+                                       new=[entries[k] for k in sorted(keys - self.stored[kind])],
+                                       changed=[entries[k] for k in sorted(keys & self.stored[kind])])
             self.stored[kind] |= keys
             keys.clear()
 
@@ -333,7 +309,7 @@ class Audience:
 
     def __init__(self, session: AsyncSession):
         self.session = session
-        self.rows: dict[str, RowMapping | None] = {}
+        self.rows: dict[str, Mapping[Any, Any] | None] = {}
         self.preferences: dict[str, Preferences] = {}
         self.subs: list[Subscription] = []
         self.base: list[Recipient] = []  # officers, then the subscribers that are not officers
@@ -342,7 +318,7 @@ class Audience:
     async def load(self, unit_ids: set[str]) -> None:
         officer_rows = await store.officers(session=self.session)
         self.subs = [subscription_from_row(r) for r in await store.all_subscriptions(session=self.session)]
-        owners = {s.owner for s in self.subs if s.channel != "webhook"}
+        owners = {s.owner for s in self.subs if s.channel not in ENDPOINTS}
         await self._fetch(owners | {f"unit:{u}" for u in unit_ids})
         for row in officer_rows:
             self.rows[row["recipient_id"]] = row
@@ -361,7 +337,7 @@ class Audience:
         for rid in missing:
             self.rows.setdefault(rid, None)
 
-    def _note_preferences(self, row: RowMapping) -> None:
+    def _note_preferences(self, row: Mapping[Any, Any]) -> None:
         if row["preferences"] and row["recipient_id"] not in self.preferences:
             self.preferences[row["recipient_id"]] = preferences_from_row(row)
 
@@ -381,6 +357,9 @@ class Audience:
         return known
 
 
+Routed = tuple[Delivery, dict[str, Any], str | None, str | None, list[DeliveryIntent]]
+
+
 async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext) -> list[str]:
     """Route a batch of events into delivery rows, in the consumer's transaction; returns the new notification ids.
 
@@ -391,7 +370,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     after quiet hours, or with the digest).
     """
     session = uow.session
-    now = ctx.clock()
+    now = ctx.now()
     # Only the catalogue's fields: whatever else a producer put in the event never reaches notify's tables.
     datas = [d.data.model_dump(mode="json", exclude_none=True) for d in deliveries]
     directory = DirectoryView(session)
@@ -404,7 +383,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     audience = Audience(session)
     await audience.load(units)
 
-    routed: list[tuple[Delivery, dict[str, Any], str | None, str | None, list[DeliveryIntent]]] = []
+    routed: list[Routed] = []
     for delivery, data in zip(deliveries, datas, strict=True):
         event_type = delivery.event_type
         await remember(event_type, data, directory, now)
@@ -418,53 +397,55 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
                            intake_desk=ctx.intake_desk)
         intents = [
             i for i in route(event_type, facts, audience.subs, places, audience.preferences, rules=ctx.rules)
-            if i.channel in ctx.channels
+            if i.channel in ctx.configured
             # An officer reads the inbox of every area they cover (the desk); a rule's personal copy would
             # repeat it.
-            and not (i.channel == "inbox" and i.recipient_id.startswith("officer:") and i.subscription_id is None)
+            and not (i.channel == INBOX and i.recipient_id.startswith("officer:") and i.subscription_id is None)
         ]
         if intents:
             routed.append((delivery, data, area, unit_id, intents))
     await directory.save()
     if not routed:
         return []
+    await _store_causes(session, routed, now)
+    return await _store_deliveries(uow, ctx, routed, audience, now)
 
-    c = store.cause_events.c
-    causes = [d.event_id for d, *_ in routed]
-    stored: set[str] = set()
-    for chunk in chunks(causes):
-        stored |= set((await session.execute(select(c.event_id).where(c.event_id.in_(chunk)))).scalars())
-    new_causes = [
+
+async def _store_causes(session: AsyncSession, routed: Sequence[Routed], now: datetime) -> None:
+    """Keep the cause events the deliveries are rendered from later (once each)."""
+    stored = await store.stored_cause_ids(session=session, event_ids=[d.event_id for d, *_ in routed])
+    await store.insert_cause_events(session=session, rows=[
         {"event_id": d.event_id, "event_type": d.event_type, "source": d.envelope.source,
          "subject": d.envelope.subject, "time": d.envelope.time, "data": json.dumps(data), "received_at": now}
-        for d, data, *_ in routed if d.event_id not in stored]
-    if new_causes:
-        await insert_many(session, store.cause_events, new_causes)
+        for d, data, *_ in routed if d.event_id not in stored])
 
-    planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, data, area, unit_id)
-               for d, data, area, unit_id, intents in routed for i in intents]
+
+async def _store_deliveries(uow: UnitOfWork, ctx: NotifyContext, routed: Sequence[Routed], audience: Audience,
+                            now: datetime) -> list[str]:
+    """One delivery row per new (cause, recipient, channel): inbox rows delivered now, the others scheduled."""
+    planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, area, unit_id)
+               for d, _data, area, unit_id, intents in routed for i in intents]
     existing: set[str] = set()
     for chunk in chunks([p[0] for p in planned]):
-        existing |= await store.existing_notification_ids(session=session, ids=chunk)
+        existing |= await store.existing_notification_ids(session=uow.session, ids=chunk)
     rows: list[dict[str, Any]] = []
-    for nid, intent, delivery, _data, area, unit_id in planned:
+    for nid, intent, delivery, area, unit_id in planned:
         if nid in existing:
             continue
         existing.add(nid)
         prefs = audience.preferences.get(intent.recipient_id, DEFAULT_PREFERENCES)
         row = _delivery_row(nid, intent, delivery, area=area, unit_id=unit_id, now=now)
-        if intent.channel == "inbox":
+        if intent.channel == INBOX:
             # The notice's text is rendered when the inbox is read (from the stored cause event, in the row's
             # language): most notices are never read one by one, so routing does not render them.
             row.update(status="delivered", attempts=1, delivered_at=now, provider="inbox")
-            uow.emit(NotificationDelivered(notification_id=nid, channel="inbox", cause_event_id=delivery.event_id))
-            ctx.metrics.delivered("inbox", (now - delivery.envelope.time).total_seconds())
+            uow.emit(NotificationDelivered(notification_id=nid, channel=INBOX, cause_event_id=delivery.event_id))
+            ctx.metrics.delivered(INBOX, (now - delivery.envelope.time).total_seconds())
         else:
             parked = intent.mode == "digest" and not intent.critical and intent.channel not in ALWAYS_IMMEDIATE
             row.update(status="digest" if parked else "pending", next_attempt_at=when_to_send(intent, prefs, now))
         rows.append(row)
-    if rows:
-        await insert_many(session, store.deliveries, rows)
+    await store.insert_deliveries(session=uow.session, rows=rows)
     return [row["notification_id"] for row in rows]
 
 
@@ -484,7 +465,7 @@ async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]],
         try:
             if envelope is None:
                 raise LookupError("cause event not stored")
-            rendered = templates.render(row["event_type"], "inbox", row["language"], envelope, names)
+            rendered = templates.render(row["event_type"], INBOX, row["language"], envelope, names)
             out[row["notification_id"]] = (rendered.subject or "", rendered.text, rendered.link)
         except Exception:  # a notice that cannot be rendered still shows what it is about
             log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)
@@ -506,33 +487,22 @@ def _delivery_row(nid: str, intent: DeliveryIntent, delivery: Delivery, *, area:
 
 
 # --- subscriptions --------------------------------------------------------------------------------------------
-def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors(include_input=False)]
-
-
 def check_area(value: str | None, field: str) -> None:
     if value is not None and not is_area_code(value):
         raise Invalid(f"{field} must be an area code such as 79 or 79.26743", code="invalid_area_code")
     check_known_area(value, field)
 
 
-async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
-                              channels: frozenset[str], now: datetime, secret_keys: WebhookSecrets,
-                              webhook_networks: Sequence[Network]) -> tuple[RowMapping, str | None]:
-    """A new subscription of the caller. Officers subscribe within their area, to units notify knows there;
-    units to their own unit; units and agencies only to events they may read; webhooks are for officers and
-    admins, to allowed addresses. A webhook subscription gets a signing secret, returned here once and never
-    again, and stored sealed."""
-    session = uow.session
-    channel = body["channel"]
-    if channel not in channels:
-        raise Invalid(f"the {channel} channel is not configured in this deployment", code="channel_unavailable",
-                      details={"configured": sorted(channels)})
-    unit_id = body.get("unit_id")
-    if principal.role == "unit" and unit_id is None:
-        unit_id = principal.unit
-    area = body.get("area_code")
-    check_area(area, "area_code")
+def check_configured(ctx: NotifyContext, channel: str, *, where: str = " in this deployment") -> None:
+    if channel not in ctx.configured:
+        raise Invalid(f"the {channel} channel is not configured{where}", code="channel_unavailable",
+                      details={"configured": sorted(ctx.configured)})
+
+
+async def _authorize_subscription(session: AsyncSession, principal: Principal, *, channel: str,
+                                  area: str | None, unit_id: str | None) -> None:
+    """Officers subscribe within their area, to units notify knows there; units to their own unit; channels that
+    call an address the subscriber chose (webhooks) are for officers and admins."""
     if principal.role == "unit" or area is not None or unit_id is None:
         POLICY.authorize(principal, "subscriptions.create", area=area, unit=unit_id)
     unit_area = None
@@ -544,8 +514,44 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
                           code="unit_not_known")
         unit_area = known["area_code"]
         POLICY.authorize(principal, "subscriptions.create", area=unit_area, unit=unit_id)
-    if channel == "webhook":
+    if traits(channel).target == "url":
         POLICY.authorize(principal, "subscriptions.webhook", area=area or unit_area, unit=unit_id)
+
+
+async def check_target(channel: str, target: str | None, ctx: NotifyContext) -> None:
+    """A subscription's target is what its channel's traits say: an http(s) URL webhooks may reach (always
+    needed), an email address, a phone number (else the recipient's own), or nothing (the inbox)."""
+    kind = traits(channel).target
+    if kind == "url":
+        if not target or not re.match(r"^https?://[^\s/]+", target):
+            raise Invalid(f"a {channel} subscription needs an http(s) URL as target", code="invalid_target")
+        await check_webhook_target(target, ctx.webhook_networks)
+    elif kind is None and target is not None:
+        raise Invalid(f"an {channel} subscription has no target", code="invalid_target")
+    elif target is None:
+        return
+    elif kind == "email" and not EMAIL_RE.match(target):
+        raise Invalid("target is not an email address", code="invalid_target")
+    elif kind == "phone" and not PHONE_RE.match(target):
+        raise Invalid("target is not a phone number (digits, optional leading +)", code="invalid_target")
+
+
+async def create_subscription(uow: UnitOfWork, ctx: NotifyContext, *, principal: Principal,
+                              body: Mapping[Any, Any]) -> tuple[Mapping[Any, Any], str | None]:
+    """A new subscription of the caller. Officers subscribe within their area, to units notify knows there;
+    units to their own unit; units and agencies only to events they may read; webhooks are for officers and
+    admins, to allowed addresses. A webhook subscription gets a signing secret, returned here once and never
+    again, and stored sealed."""
+    session = uow.session
+    now = ctx.now()
+    channel = body["channel"]
+    check_configured(ctx, channel)
+    unit_id = body.get("unit_id")
+    if principal.role == "unit" and unit_id is None:
+        unit_id = principal.unit
+    area = body.get("area_code")
+    check_area(area, "area_code")
+    await _authorize_subscription(session, principal, channel=channel, area=area, unit_id=unit_id)
     hidden = hidden_patterns(principal.role, [str(p) for p in body["event_types"]])
     if hidden:
         raise Forbidden(f"a {principal.role} token may not subscribe to these events: they may match events it "
@@ -554,16 +560,7 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
     owner = recipient_id_for(principal)
     await register_caller(uow, principal=principal, now=now)
     target = body.get("target")
-    if channel == "webhook":
-        if not target or not re.match(r"^https?://[^\s/]+", target):
-            raise Invalid("a webhook subscription needs an http(s) URL as target", code="invalid_target")
-        await check_webhook_target(target, webhook_networks)
-    elif channel == "email" and target is not None and not EMAIL_RE.match(target):
-        raise Invalid("target is not an email address", code="invalid_target")
-    elif channel == "sms" and target is not None and not PHONE_RE.match(target):
-        raise Invalid("target is not a phone number (digits, optional leading +)", code="invalid_target")
-    elif channel == "inbox" and target is not None:
-        raise Invalid("an inbox subscription has no target", code="invalid_target")
+    await check_target(channel, target, ctx)
     subscription_id = str(uuid.uuid4())
     try:
         sub = Subscription(subscription_id=subscription_id, owner=owner, event_types=tuple(body["event_types"]),
@@ -571,22 +568,21 @@ async def create_subscription(uow: UnitOfWork, *, principal: Principal, body: Ma
                            target=target)
     except ValidationError as exc:
         raise Invalid("the subscription is not valid", code="invalid_subscription",
-                      details=_validation_details(exc)) from None
-    secret = secrets.token_urlsafe(32) if channel == "webhook" else None
-    await session.execute(insert(store.subscriptions).values(
-        subscription_id=sub.subscription_id, owner=owner, event_types=json.dumps(list(sub.event_types)),
-        area_code=sub.area_code, unit_id=sub.unit_id, min_priority=sub.min_priority, channel=sub.channel,
-        target=sub.target, created_at=now,
-        secret=None if secret is None else secret_keys.seal_secret(secret, subscription_id=subscription_id)))
+                      details=safe_details(exc)) from None
+    secret = secrets.token_urlsafe(32) if traits(channel).message == "cloudevent" else None
+    await store.insert_subscription(session=session, values={
+        "subscription_id": sub.subscription_id, "owner": owner, "event_types": json.dumps(list(sub.event_types)),
+        "area_code": sub.area_code, "unit_id": sub.unit_id, "min_priority": sub.min_priority,
+        "channel": sub.channel, "target": sub.target, "created_at": now,
+        "secret": None if secret is None else ctx.secrets.seal_secret(secret, subscription_id=subscription_id)})
     row = await store.get_subscription(session=session, subscription_id=subscription_id)
     assert row is not None
     return row, secret
 
 
-def visible_subscriptions(principal: Principal) -> ColumnElement[bool]:
-    if principal.role == "admin":
-        return store.subscriptions.c.subscription_id.is_not(None)
-    return store.subscriptions.c.owner == recipient_id_for(principal)
+def visible_owner(principal: Principal) -> str | None:
+    """Whose subscriptions the caller sees: their own; an admin everybody's (None)."""
+    return None if principal.role == "admin" else recipient_id_for(principal)
 
 
 async def delete_matching_subscriptions(uow: UnitOfWork, *, principal: Principal, subscription_id: str | None,
@@ -596,37 +592,34 @@ async def delete_matching_subscriptions(uow: UnitOfWork, *, principal: Principal
     and each column in `fields` (a None value matches a subscription without that field). By id: the caller's
     own (admin: any); by fields alone: only the caller's own, admins included, so that "unsubscribe me" never
     removes somebody else's subscription. Returns the deleted ids, oldest first; 404 when nothing matched."""
-    s = store.subscriptions.c
-    if subscription_id is not None:
-        query = select(store.subscriptions).where(visible_subscriptions(principal),
-                                                  s.subscription_id == subscription_id)
-    else:
-        query = select(store.subscriptions).where(s.owner == recipient_id_for(principal))
-    for name, value in fields.items():
-        query = query.where(s[name].is_(None) if value is None else s[name] == value)
-    rows = (await uow.session.execute(query.order_by(s.created_at, s.subscription_id))).mappings().all()
+    owner = recipient_id_for(principal)
+    rows = list(await store.matching_subscriptions(
+        session=uow.session, subscription_id=subscription_id,
+        owner=visible_owner(principal) if subscription_id is not None else owner, fields=fields))
     if event_types is not None:
         wanted = set(event_types)
         rows = [row for row in rows if set(json.loads(row["event_types"])) == wanted]
     if not rows:
         raise NotFound("no such subscription of yours", code="subscription_not_found")
-    owner = recipient_id_for(principal)
     for row in rows:
         POLICY.authorize(principal, "subscriptions.delete", owner=principal.sub if row["owner"] == owner else None)
     deleted = [str(row["subscription_id"]) for row in rows]
-    for chunk in chunks(deleted):
-        await uow.session.execute(store.subscriptions.delete().where(s.subscription_id.in_(chunk)))
+    await store.delete_subscriptions(session=uow.session, ids=deleted)
     return deleted
 
 
 # --- preferences ----------------------------------------------------------------------------------------------
-async def put_preferences(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
-                          now: datetime) -> RowMapping:
-    email, phone = body.get("email"), body.get("phone")
+def _check_contacts(email: str | None, phone: str | None) -> None:
     if email is not None and not EMAIL_RE.match(email):
         raise Invalid("email is not an email address", code="invalid_email")
     if phone is not None and not PHONE_RE.match(phone):
         raise Invalid("phone must be digits with an optional leading +", code="invalid_phone")
+
+
+async def put_preferences(uow: UnitOfWork, *, principal: Principal, body: Mapping[Any, Any],
+                          now: datetime) -> Mapping[Any, Any]:
+    email, phone = body.get("email"), body.get("phone")
+    _check_contacts(email, phone)
     tz = body.get("timezone") or DEFAULT_PREFERENCES.timezone
     try:
         ZoneInfo(tz)
@@ -638,7 +631,7 @@ async def put_preferences(uow: UnitOfWork, *, principal: Principal, body: Mappin
         prefs = Preferences.model_validate({**fields, "timezone": tz})
     except ValidationError as exc:
         raise Invalid("the preferences are not valid", code="invalid_preferences",
-                      details=_validation_details(exc)) from None
+                      details=safe_details(exc)) from None
     rid = await register_caller(uow, principal=principal, now=now)
     await store.upsert(uow.session, store.recipients, {"recipient_id": rid},
                        {"email": email, "phone": phone, "preferences": prefs.model_dump_json(), "updated_at": now})
@@ -669,40 +662,77 @@ def parse_hhmm(value: str | None) -> time | None:
 
 
 # --- the inbox ------------------------------------------------------------------------------------------------
-def inbox_filter(principal: Principal, intake_desk: str | None = None) -> ColumnElement[bool]:
+def inbox_scope(principal: Principal, intake_desk: str | None = None) -> store.InboxScope:
     """The caller's inbox: what was addressed to them; for officers the desks of the areas they cover, and the desk
     of the events with no area when they work the intake desk (`intake_desk`: its configured area); for leaders the
     desks of their level for the areas they lead."""
-    d = store.deliveries.c
-    own = d.recipient_id == recipient_id_for(principal)
+    reader = recipient_id_for(principal)
     if principal.role == "leader" and principal.level:
-        prefix = f"{LEADER_DESK_PREFIX}{principal.level}:".replace("_", "\\_")
-        leaders: ColumnElement[bool] = d.recipient_id.like(f"{prefix}%", escape="\\")
-        if principal.area is not None:
-            leaders = and_(leaders, area_within(d.area_code, principal.area))
-        return and_(d.channel == "inbox", or_(own, leaders))
+        return store.InboxScope(reader=reader, desk_prefix=f"{LEADER_DESK_PREFIX}{principal.level}:",
+                                area=principal.area)
     if principal.role not in ("officer", "admin"):
-        return and_(d.channel == "inbox", own)
-    desks: ColumnElement[bool] = d.recipient_id.like(f"{DESK_PREFIX}%")
+        return store.InboxScope(reader=reader)
     if principal.role == "officer" and principal.area is not None:
-        covered = area_within(d.area_code, principal.area)
-        if serves_intake_desk(principal.area, intake_desk):
-            covered = or_(covered, d.recipient_id == INTAKE_DESK)
-        desks = and_(desks, covered)
-    return and_(d.channel == "inbox", or_(own, desks))
+        desk_of_intake = INTAKE_DESK if serves_intake_desk(principal.area, intake_desk) else None
+        return store.InboxScope(reader=reader, desk_prefix=DESK_PREFIX, area=principal.area,
+                                intake_desk=desk_of_intake)
+    return store.InboxScope(reader=reader, desk_prefix=DESK_PREFIX)
+
+
+async def inbox_page(ctx: NotifyContext, *, principal: Principal, unread: bool | None,
+                     after: tuple[Any, ...] | None, limit: int) -> list[dict[str, Any]]:
+    """A page of the caller's inbox (`limit` items at most, newest first), each with its title, body and
+    console link. Reading writes nothing."""
+    async with ctx.db.read() as session:
+        rows = await store.inbox_page(session=session, scope=inbox_scope(principal, ctx.intake_desk),
+                                      unread=unread, after=after, limit=limit)
+        shown = rows[:limit]
+        texts = await inbox_texts(session, shown, ctx.templates)
+    items = []
+    for row in shown:
+        title, body, link = texts[row["notification_id"]]
+        items.append({**row, "title": title, "body": body, "link": link})
+    return items
 
 
 async def mark_read(uow: UnitOfWork, *, principal: Principal, notification_id: str, now: datetime,
                     intake_desk: str | None = None) -> None:
-    d = store.deliveries.c
-    found = (await uow.session.execute(select(d.notification_id).where(
-        d.notification_id == notification_id, inbox_filter(principal, intake_desk)))).first()
-    if found is None:
+    scope = inbox_scope(principal, intake_desk)
+    if not await store.in_inbox(session=uow.session, scope=scope, notification_id=notification_id):
         raise NotFound("no such notification in your inbox", code="notification_not_found")
-    reader = recipient_id_for(principal)
-    r = store.inbox_reads.c
-    already = (await uow.session.execute(select(r.read_at).where(
-        r.notification_id == notification_id, r.reader == reader))).first()
-    if already is None:  # reading twice keeps the first read time
-        await uow.session.execute(insert(store.inbox_reads).values(
-            notification_id=notification_id, reader=reader, read_at=now))
+    await store.mark_read(session=uow.session, notification_id=notification_id, reader=scope.reader, now=now)
+
+
+# --- channels -------------------------------------------------------------------------------------------------
+async def send_test_message(ctx: NotifyContext, *, principal: Principal, channel: str, target: str | None,
+                       secret: str | None) -> SendResult:
+    """Send a test message through a configured channel now; a delivered inbox test lands in the caller's
+    inbox. Raises the channel's DeliveryError when it could not deliver."""
+    check_configured(ctx, channel, where="")
+    kind = traits(channel).target
+    if kind is not None and not target:
+        raise Invalid("a target is needed for this channel", code="invalid_target")
+    if kind == "url" and target:
+        await check_webhook_target(target, ctx.webhook_networks)
+    now = ctx.now()
+    test_id = f"test-{uuid.uuid4()}"
+    local = now.astimezone(VN_TZ)
+    text = f"ANTQ: tin nhắn thử / test message ({local:%Y-%m-%d %H:%M}, giờ Việt Nam / Vietnam time)"
+    subject = "ANTQ: thư thử / test message"
+    payload = json.dumps({"specversion": "1.0", "id": test_id, "source": "antq/notify", "type": "antq.notify.test",
+                          "time": now.isoformat(), "data": {"message": "test"}}, separators=(",", ":")).encode()
+    message = OutgoingMessage(notification_id=test_id, channel=channel, recipient_id=recipient_id_for(principal),
+                              target=target, subject=subject, text=text, html=f"<p>{text}</p>", body=payload,
+                              secret=secret)
+    result = await ctx.channels.get(channel).send(message)
+    if channel == INBOX:
+        async with ctx.db.unit_of_work() as uow:
+            await store.insert_delivery(session=uow.session, values={
+                "notification_id": test_id, "cause_event_id": test_id, "event_type": "antq.notify.test",
+                "event_time": now, "recipient_id": recipient_id_for(principal), "recipient_kind": "officer",
+                "channel": INBOX, "target": None, "subscription_id": None, "reason": "channel test",
+                "language": "vi", "mode": "immediate", "critical": False, "area_code": None, "unit_id": None,
+                "status": "delivered", "attempts": 1, "next_attempt_at": None, "last_error": None,
+                "provider": "inbox", "digest_id": None, "title": subject, "body": text, "created_at": now,
+                "delivered_at": now, "failed_at": None})
+    return result

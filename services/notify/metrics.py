@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-CHANNELS: tuple[str, ...] = ("inbox", "email", "webhook", "sms")
+from services.notify.domain.channels import channel_names
+
 # From seconds (inbox, webhooks) to a day (digests, deliveries held over quiet hours).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600,
                    48 * 3600)
@@ -24,7 +25,7 @@ class NotifyMetrics:
                                ["channel"], registry=registry)
         # The labelled children, looked up once rather than by `labels()` on every delivery (docs/benchmarks.md).
         self._delivered: dict[str, tuple[Counter, Histogram]] = {}
-        for channel in CHANNELS:
+        for channel in channel_names():  # every channel of the table, configured or not
             self.queue_depth.labels(channel).set(0)
             self.retries.labels(channel)
             self.deliveries.labels(channel, "failed")

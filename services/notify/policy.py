@@ -25,4 +25,6 @@ POLICY = Policy([
     Rule("preferences.write", dict(WITH_LEADERS), description="set one's preferences and contact details"),
     Rule("deliveries.list", {"admin": "any"}, description="the delivery log, for operators"),
     Rule("channels.test", {"admin": "any"}, description="send a test message through a channel"),
+    Rule("channels.read", dict(WITH_LEADERS),
+         description="the channels notify knows, with their labels and what they address"),
 ])

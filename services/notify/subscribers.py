@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.notify.handlers import NotifyContext, intake
+from services.notify.context import NotifyContext
+from services.notify.handlers import intake
 from shared.bus.consumer import Delivery
 from shared.contracts.events import CATALOGUE
 from shared.db import UnitOfWork

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notify.domain.model import ChannelName
+from services.notify.domain.channels import ChannelName
 from services.notify.domain.retry import (
     DeliveryError,
     PermanentDeliveryError,

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.notify.domain.channels import ChannelName, traits
 from services.notify.domain.patterns import valid_type_pattern
 
-ChannelName = Literal["inbox", "email", "webhook", "sms"]
 RecipientKind = Literal["officer", "leader", "unit_contact", "external", "reporter"]
 OfficerRole = Literal["officer", "admin"]
 Language = Literal["vi", "en"]
@@ -52,9 +52,11 @@ class Recipient(_Frozen):
         return self
 
     def address_for(self, channel: ChannelName) -> str | None:
-        if channel == "email":
+        """The recipient's own address on a channel whose target is an email address or a phone number."""
+        target = traits(channel).target
+        if target == "email":
             return self.email
-        if channel == "sms":
+        if target == "phone":
             return self.phone
         return None
 
@@ -104,8 +106,8 @@ class Subscription(_Frozen):
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> Subscription:
-        if self.channel == "webhook" and not self.target:
-            raise ValueError("a webhook subscription needs a target URL")
+        if traits(self.channel).target == "url" and not self.target:
+            raise ValueError(f"a {self.channel} subscription needs a target URL")
         return self
 
 

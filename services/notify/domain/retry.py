@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notify.domain.model import ChannelName
+from services.notify.domain.channels import ChannelName
 
 RETRY_FILE = Path(__file__).resolve().parent / "retry.yaml"
 ErrorKind = Literal["permanent", "transient"]
@@ -82,9 +82,14 @@ class RetryPolicy(BaseModel):
 
     version: str
     channels: dict[ChannelName, Backoff]
+    # For a channel without a row of its own (a channel added to the table after the policy was written).
+    default: Backoff | None = None
 
     def for_channel(self, channel: str) -> Backoff:
-        return self.channels[channel]  # type: ignore[index]
+        backoff = self.channels.get(channel, self.default)
+        if backoff is None:
+            raise KeyError(f"no retry policy for the {channel} channel")
+        return backoff
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from services.notify.domain.channels import CHANNELS, INBOX
 from services.notify.domain.model import (
     DEFAULT_PREFERENCES,
     PRIORITY_RANK,
@@ -30,7 +31,11 @@ Audience = Literal["area_officers", "escalation_officers", "unit_contacts", "app
 # Notify's own events are never routed: a delivery of a NotificationDelivered would publish another one, forever.
 OWN_PREFIX = "antq.notify."
 # Channels that do not interrupt anybody (inbox) or are read by machines (webhook) ignore digest and quiet hours.
-ALWAYS_IMMEDIATE: frozenset[str] = frozenset({"inbox", "webhook"})
+ALWAYS_IMMEDIATE: frozenset[str] = frozenset(row.name for row in CHANNELS if row.immediate)
+# Channels that need a target (an address, a phone, a URL): without one there is nothing to send.
+ADDRESSED: frozenset[str] = frozenset(row.name for row in CHANNELS if row.target is not None)
+# Channels whose subscriptions name an endpoint of their own (a URL): each is its own recipient.
+ENDPOINTS: frozenset[str] = frozenset(row.name for row in CHANNELS if row.target == "url")
 
 
 class _Frozen(BaseModel):
@@ -266,9 +271,9 @@ def route(
     intents: dict[tuple[str, str], DeliveryIntent] = {}
 
     def add(recipient: Recipient, channel: ChannelName, target: str | None, reason: str, sub_id: str | None) -> None:
-        if recipient.kind == "reporter" and channel != "inbox":
+        if recipient.kind == "reporter" and channel != INBOX:
             return
-        if channel in ("email", "sms", "webhook") and not target:
+        if channel in ADDRESSED and not target:
             return
         prefs = preferences.get(recipient.recipient_id, DEFAULT_PREFERENCES)
         immediate = critical or channel in ALWAYS_IMMEDIATE or prefs.mode == "immediate"
@@ -293,14 +298,14 @@ def route(
         for recipient in audience(rule.audience, event_data, recipients_directory):
             prefs = preferences.get(recipient.recipient_id, DEFAULT_PREFERENCES)
             for channel in rule.channels:
-                allowed = prefs.channels is None or channel in prefs.channels or (critical and channel == "inbox")
+                allowed = prefs.channels is None or channel in prefs.channels or (critical and channel == INBOX)
                 if allowed:
                     add(recipient, channel, recipient.address_for(channel), f"rule:{rule.id}", None)
 
     for sub in subscriptions:
         if not subscription_matches(sub, event_type, event_data, recipients_directory):
             continue
-        if sub.channel == "webhook":
+        if sub.channel in ENDPOINTS:
             recipient = Recipient(recipient_id=f"webhook:{sub.subscription_id}", kind="external")
         else:
             owner = recipients_directory.get(sub.owner)

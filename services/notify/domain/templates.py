@@ -31,7 +31,8 @@ from jinja2 import (
 from jinja2.runtime import Context
 from pydantic import BaseModel, ConfigDict
 
-from services.notify.domain.model import ChannelName, Language
+from services.notify.domain.channels import CHANNELS, ChannelName, traits
+from services.notify.domain.model import Language
 from services.notify.domain.names import (
     NO_NAMES,
     AreaLabel,
@@ -50,7 +51,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 CATALOGUES_FILE = TEMPLATES_DIR / "catalogues.yaml"
 LABEL_FILES = ("catalogues.yaml", "labels.yaml")
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
-TEMPLATED_CHANNELS: tuple[ChannelName, ...] = ("inbox", "email", "sms")
+TEMPLATED_CHANNELS: tuple[ChannelName, ...] = tuple(row.name for row in CHANNELS if row.templated)
 SMS_MAX_CHARS = 300  # a few concatenated segments; Vietnamese diacritics force UCS-2 (67 chars a segment)
 Part = Literal["subject", "short", "sms", "text", "html"]
 
@@ -92,7 +93,11 @@ class Templates:
         loader = FileSystemLoader([str(p) for p in search_path], encoding="utf-8")
         self.place_label = place_label
         self.console_url = console_url
-        self.labels: dict[str, dict[str, dict[str, str]]] = {}
+        # The channels' words come from the table; a label file may still reword them.
+        self.labels: dict[str, dict[str, dict[str, str]]] = {
+            "vi": {"channel": {row.name: row.word_vi for row in CHANNELS}},
+            "en": {"channel": {row.name: row.word_en for row in CHANNELS}},
+        }
         for directory in reversed(search_path):
             for file_name in LABEL_FILES:
                 labels_file = Path(directory) / file_name
@@ -126,8 +131,9 @@ class Templates:
         self, event_type: str, channel: ChannelName, lang: Language, event: Mapping[str, Any] | BaseModel,
         names: Names = NO_NAMES,
     ) -> Rendered:
-        if channel == "webhook":
-            raise Invalid("webhooks carry the CloudEvent itself; use webhook_body", code="no_template")
+        message = traits(channel).message
+        if message == "cloudevent":
+            raise Invalid(f"{channel} carries the CloudEvent itself; use webhook_body", code="no_template")
         if lang not in LANGUAGES:
             raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
         envelope = event.model_dump(mode="python") if isinstance(event, BaseModel) else dict(event)
@@ -156,17 +162,17 @@ class Templates:
                     raise NotFound(f"no template for {event_type} in {lang}", code="no_template") from exc
             return template.render(part=which, **context, **extra)
 
-        if channel == "inbox":
+        if message == "notice":
             # Both parts in one render (the layout's "inbox" part); a template set without it renders twice.
             both = part("inbox", self.text_env, separator=_SEPARATOR)
             if _SEPARATOR in both:
                 subject, _, short = both.partition(_SEPARATOR)
                 return Rendered(subject=_one_line(subject), text=_one_line(short), link=link)
         subject = _one_line(part("subject", self.text_env))
-        if channel == "email":
+        if message == "mail":
             text = _tidy(part("text", self.text_env))
             return Rendered(subject=subject, text=text, html=part("html", self.html_env).strip(), link=link)
-        if channel == "inbox":
+        if message == "notice":
             return Rendered(subject=subject, text=_one_line(part("short", self.text_env)), link=link)
         # The link goes last and whole: a cut link leads nowhere, so the words give way to it.
         sms = _one_line(part("sms", self.text_env))
@@ -180,7 +186,7 @@ class Templates:
         self, channel: ChannelName, lang: Language, day: date, items: Sequence[tuple[str, str]]
     ) -> Rendered:
         """One recipient's daily digest: `items` are the (title, summary) of each notice, oldest first."""
-        if channel not in ("email", "sms"):
+        if not traits(channel).digest:
             raise Invalid(f"no digest on the {channel} channel", code="no_template")
         if lang not in LANGUAGES:
             raise Invalid(f"unsupported language {lang!r}", code="unsupported_language", details={"allowed": LANGUAGES})
@@ -188,7 +194,7 @@ class Templates:
         context = {"items": list(items), "day": day, "lang": lang, "channel": channel,
                    "link": console_link(self.console_url, ("inbox",), lang)}
         subject = _one_line(self.text_env.get_template(name).render(part="subject", **context))
-        if channel == "sms":
+        if traits(channel).message == "short_text":
             sms = _one_line(self.text_env.get_template(name).render(part="sms", **context))
             return Rendered(subject=None, text=sms[:SMS_MAX_CHARS])
         text = _tidy(self.text_env.get_template(name).render(part="text", **context))

@@ -127,3 +127,27 @@ async def test_unconfigured_channels_are_refused_clearly(
         assert r.status_code == 422 and r.json()["error"]["code"] == "channel_unavailable"
         r = await http.post("/channels/test", headers=auth(admin), json={"channel": "email", "target": "a@b.example"})
         assert r.status_code == 422
+
+
+async def test_reading_writes_nothing_and_a_command_refreshes_the_caller(
+        notify_settings: Callable[..., Settings], clock: Clock) -> None:
+    """GET routes only read: the caller's recipient row (role and area from the token) is written by commands
+    (marking read, preferences, subscriptions, channel tests), never by reading the inbox or a list."""
+    from services.notify import store
+
+    notify = build(notify_settings())
+    notify.clock = clock
+    async with running(notify) as http:
+        officer = notify.tokens.issue(role="officer", area="79", sub="p79")
+        admin = notify.tokens.issue(role="admin", sub="root")
+        for path, token in (("/inbox", officer), ("/inbox?unread=true", officer), ("/subscriptions", officer),
+                            ("/preferences", officer), ("/channels", officer), ("/deliveries", admin)):
+            assert (await http.get(path, headers=auth(token))).status_code == 200, path
+        async with notify.db.read() as session:
+            assert await store.get_recipient(session=session, recipient_id="officer:p79") is None
+            assert await store.get_recipient(session=session, recipient_id="officer:root") is None
+        r = await http.post("/inbox/nothing-here/read", headers=auth(officer))
+        assert r.status_code == 404
+        async with notify.db.read() as session:
+            row = await store.get_recipient(session=session, recipient_id="officer:p79")
+        assert row is not None and row["area_code"] == "79" and row["role"] == "officer"

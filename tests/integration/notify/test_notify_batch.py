@@ -4,6 +4,7 @@ to another area, an award approved for a unit registered a moment before). Real 
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import uuid
@@ -16,7 +17,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import insert, select
 
 from services.notify import store
-from services.notify.handlers import NotifyContext, intake
+from services.notify.channels import Channel, ChannelRegistry
+from services.notify.context import NotifyContext
+from services.notify.handlers import intake
+from services.notify.keys import WebhookSecrets
 from shared.bus.consumer import Delivery
 from shared.contracts.events import (
     ActivityReported,
@@ -117,9 +121,8 @@ async def snapshot(db: Database) -> dict[str, Any]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_a_batch_routes_exactly_as_one_event_at_a_time(tmp_path: Path, seed: int) -> None:
     events = deliveries_of(story(random.Random(seed)))
-    ctx_batch = NotifyContext(clock=lambda: NOW, metrics=_metrics(), channels=CHANNELS)
-    ctx_one = NotifyContext(clock=lambda: NOW, metrics=_metrics(), channels=CHANNELS)
     batch_db, one_db = await seeded(tmp_path / "batch.db"), await seeded(tmp_path / "one.db")
+    ctx_batch, ctx_one = _ctx(batch_db), _ctx(one_db)
     try:
         for start in range(0, len(events), 25):  # batches of 25, so that some dependencies span two batches
             async with batch_db.unit_of_work() as uow:
@@ -145,8 +148,8 @@ async def test_a_batch_routes_exactly_as_one_event_at_a_time(tmp_path: Path, see
 
 async def test_an_event_seen_in_an_earlier_batch_creates_nothing_new(tmp_path: Path) -> None:
     events = deliveries_of(story(random.Random(7)))
-    ctx = NotifyContext(clock=lambda: NOW, metrics=_metrics(), channels=CHANNELS)
     db = await seeded(tmp_path / "n.db")
+    ctx = _ctx(db)
     try:
         async with db.unit_of_work() as uow:
             created = await intake(events, uow, ctx)
@@ -164,6 +167,19 @@ def _metrics() -> Any:
     return NotifyMetrics(CollectorRegistry())
 
 
+def _channel(name: str) -> Channel:
+    channel = Channel()
+    channel.name = name
+    return channel
+
+
+def _ctx(db: Database) -> NotifyContext:
+    """Every channel configured; intake sends nothing, so the channels are names only."""
+    return NotifyContext(db=db, clock=lambda: NOW, metrics=_metrics(),
+                         channels=ChannelRegistry([_channel(name) for name in sorted(CHANNELS)]),
+                         secrets=WebhookSecrets([base64.b64encode(bytes(32)).decode()]))
+
+
 def test_story_is_deterministic() -> None:
     a = [e.model_dump() for e in story(random.Random(5))]
     b = [e.model_dump() for e in story(random.Random(5))]
@@ -177,8 +193,8 @@ async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path
 
     events = deliveries_of(story(random.Random(4)))
     by_id = {d.event_id: d for d in events}
-    ctx = NotifyContext(clock=lambda: NOW, metrics=_metrics(), channels=CHANNELS)
     db = await seeded(tmp_path / "n.db")
+    ctx = _ctx(db)
     try:
         async with db.unit_of_work() as uow:
             await intake(events, uow, ctx)

@@ -1,0 +1,44 @@
+"""The notify service context: what routes, handlers and the delivery worker need besides the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from services.notify.channels import ChannelRegistry
+from services.notify.domain import RuleSet, Templates
+from services.notify.domain.targets import Network
+from services.notify.domain.templates import default_templates
+from services.notify.keys import WebhookSecrets
+from services.notify.metrics import NotifyMetrics
+from shared.db import Database
+
+
+@dataclass
+class NotifyContext:
+    """Notify's database, clock, metrics, rules, the configured channels and the webhook secret keys."""
+
+    db: Database
+    clock: Callable[[], datetime]
+    metrics: NotifyMetrics
+    # The channels this deployment configured (inbox and webhooks always; email and SMS when set up).
+    channels: ChannelRegistry
+    # The keys that seal webhook signing secrets at rest (keys.py).
+    secrets: WebhookSecrets
+    rules: RuleSet | None = None
+    # Where webhooks may go besides public addresses (ANTQ_NOTIFY_WEBHOOK_ALLOWED_NETWORKS); none by default.
+    webhook_networks: tuple[Network, ...] = ()
+    # The notice templates with the deployment's place names and console address (app.py composes them).
+    templates: Templates = field(default_factory=default_templates)
+    # The tips intake desk's area (ANTQ_TIPS_INTAKE_DESK_AREA); None: every province-level officer.
+    intake_desk: str | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @cached_property
+    def configured(self) -> frozenset[str]:
+        """The names of the configured channels (the registry does not change once built)."""
+        return frozenset(self.channels.names())
