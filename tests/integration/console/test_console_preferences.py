@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import httpx
+
 from services.console.app import build
 from services.console.domain.accounts import Account
+from services.notify.domain.channels import all_channels
 from shared.settings import Settings
 from shared.testing import running
-from tests.console_world import PASSWORD, csrf_of, sign_in
+from tests.console_world import PASSWORD, console_world, csrf_of, sign_in
 from tests.support.notify_stand_in import CHANNELS, notify_stand_in
 
 PREFERENCES = {"language": "vi", "channels": ["inbox"], "quiet_hours": None, "mode": "instant", "digest_at": None,
@@ -62,3 +65,21 @@ async def test_without_notify_s_list_the_page_says_so_and_a_save_keeps_the_chann
             assert saved.status_code == 200
     put = [body for method, path, _, body in notify.seen if (method, path) == ("PUT", "/preferences")]
     assert put[0]["channels"] == ["inbox"]  # as they were
+
+
+async def test_with_the_real_notify_the_page_lists_notify_s_channel_table(
+        settings_factory: Callable[..., Settings]) -> None:
+    """The console's page and notify's channel-traits table agree: no list of channels is kept in the console."""
+    async with console_world(settings_factory) as world, \
+            httpx.AsyncClient(base_url=world.urls["console"], timeout=30) as client:
+        await world.console.app.state.ctx.accounts.add(Account("o79", "officer", area="79"), PASSWORD,
+                                                       now=world.console.clock())
+        await sign_in(client, "o79")
+        vi = await client.get("/me/preferences")
+        en = await client.get("/me/preferences?lang=en")
+    assert vi.status_code == en.status_code == 200
+    table = all_channels()
+    assert re.findall(r'<label for="channel-(\w+)">([^<]+)</label>', vi.text) == [
+        (c.name, c.label_vi) for c in table]
+    assert re.findall(r'<label for="channel-(\w+)">([^<]+)</label>', en.text) == [
+        (c.name, c.label_en) for c in table]
