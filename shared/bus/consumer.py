@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from sqlalchemy import text
 
 from shared.backoff import backoff_delay
@@ -126,6 +127,15 @@ def _parse_envelope(payload: bytes | None) -> CloudEvent | tuple[str, str]:
         return "invalid", f"envelope: {validation_reason(exc)}"
 
 
+@functools.cache
+def _typed_envelope(model: type[EventData]) -> type[CloudEvent]:
+    """The envelope with `data` as this type's model: both validated by one pass of pydantic's JSON parser (the
+    generic envelope parses `data` into a dict that the type's model then validates again, field by field)."""
+    typed: type[CloudEvent] = create_model(f"{model.__name__}Envelope", __base__=CloudEvent,
+                                           data=(model, ...))  # type: ignore[call-overload]
+    return typed
+
+
 _INFRASTRUCTURE_NAMES = tuple(t.__name__ for t in INFRASTRUCTURE_ERRORS)
 
 
@@ -180,8 +190,53 @@ class ConsumerRunner:
 
     # --- decoding -------------------------------------------------------------------------------------------
     def _decode(self, msg: Msg) -> _Item:
-        item = _Item(msg)
         subject_type = self.namespace.strip(msg.subject)
+        model = data_model_for(subject_type)
+        if model is not None and (self.consumer.types is None or model.TYPE in self.consumer.types):
+            # The common case, in one pass of pydantic's JSON parser: the envelope with its data as the type's model.
+            # A message that fails it (or any check below) is decoded again the long way, which says precisely
+            # what is wrong with it and refuses it exactly as before.
+            try:
+                typed = _typed_envelope(model).model_validate_json(msg.data or b"")
+            except (ValidationError, RecursionError, ValueError):
+                pass
+            else:
+                item = self._decode_typed(msg, subject_type, typed)
+                if item is not None:
+                    return item
+        return self._decode_slow(msg, subject_type)
+
+    def _decode_typed(self, msg: Msg, subject_type: str, envelope: CloudEvent) -> _Item | None:
+        """The item of a message whose envelope and data are valid, or None when a subject check fails."""
+        agency: str | None = None
+        if subject_type.startswith("antq.inbound."):
+            parts = subject_type.split(".")
+            agency = parts[2] if len(parts) == 5 else None
+            if (agency is None or not valid_agency_name(agency) or envelope.source != f"agency/{agency}"
+                    or envelope.type not in (".".join(parts[3:]), subject_type)):
+                return None
+        elif envelope.type != subject_type:
+            return None
+        data = envelope.data
+        assert isinstance(data, EventData)
+        item = _Item(msg)
+        self._deliver(item, envelope, data, agency)
+        return item
+
+    def _deliver(self, item: _Item, envelope: CloudEvent, data: EventData, agency: str | None) -> None:
+        num = _deliveries(item.msg)
+        item.delivery = Delivery(envelope=envelope, data=data, event_type=data.TYPE, agency=agency,
+                                 num_delivered=num)
+        last = self._last_errors.get(envelope.id)
+        if num > self.max_deliver and not _is_infrastructure_text(last):
+            # Reached when a previous delivery crashed the process before it could settle the message. Deliveries
+            # that failed on the infrastructure (database locked or down) are retried without limit, so they
+            # never count towards giving up.
+            reason = last or "the handler did not finish"
+            item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {reason}"
+
+    def _decode_slow(self, msg: Msg, subject_type: str) -> _Item:
+        item = _Item(msg)
         envelope_or_error = _parse_envelope(msg.data)
         if isinstance(envelope_or_error, tuple):
             item.dlq_kind, item.dlq_reason = envelope_or_error
@@ -220,16 +275,7 @@ class ConsumerRunner:
             item.dlq_kind = refusals[0] if refusals else "invalid"
             item.dlq_reason = f"data: {validation_reason(exc)}"
             return item
-        num = _deliveries(msg)
-        item.delivery = Delivery(envelope=envelope, data=data, event_type=model.TYPE, agency=agency,
-                                 num_delivered=num)
-        last = self._last_errors.get(envelope.id)
-        if num > self.max_deliver and not _is_infrastructure_text(last):
-            # Reached when a previous delivery crashed the process before it could settle the message. Deliveries
-            # that failed on the infrastructure (database locked or down) are retried without limit, so they
-            # never count towards giving up.
-            reason = last or "the handler did not finish"
-            item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {reason}"
+        self._deliver(item, envelope, data, agency)
         return item
 
     # --- processing -----------------------------------------------------------------------------------------

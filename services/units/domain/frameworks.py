@@ -146,6 +146,10 @@ class FrameworkCatalogue:
         self.bases = tuple(sorted(bases, key=lambda b: (b.family, b.valid_from)))
         self.overlays = tuple(sorted(overlays, key=lambda o: (o.province_code, o.valid_from)))
         self.incident_lists = {lst.code: lst for lst in incident_lists}
+        # Composed frameworks by (base, overlay, kind), each with the base and overlay it was composed from: they
+        # are frozen, so one composition serves every later look-up (a batch of incidents looks one up per event,
+        # and composing copies every criterion: most of what an incident cost, docs/benchmarks.md).
+        self._composed: dict[tuple[int, int, str], tuple[BaseFramework, Overlay | None, Framework]] = {}
         self._check()
 
     def _check(self) -> None:
@@ -192,6 +196,15 @@ class FrameworkCatalogue:
         return self.compose(self.base_in_force(kind, on), self.overlay_in_force(province_code, on), kind)
 
     def compose(self, base: BaseFramework, overlay: Overlay | None, kind: UnitKind) -> Framework:
+        key = (id(base), id(overlay), kind)
+        cached = self._composed.get(key)
+        if cached is not None and cached[0] is base and cached[1] is overlay:
+            return cached[2]
+        framework = self._compose(base, overlay, kind)
+        self._composed[key] = (base, overlay, framework)
+        return framework
+
+    def _compose(self, base: BaseFramework, overlay: Overlay | None, kind: UnitKind) -> Framework:
         if kind not in base.kinds:
             raise Invalid(f"framework {base.code} does not apply to {kind}")
         criteria = [c.model_copy(update={"source": base.code, "kinds": base.kinds}) for c in base.criteria]
