@@ -1,0 +1,47 @@
+"""The unit's area on its cycles, for /stats at national size (`docs/benchmarks.md`, national on PostgreSQL).
+
+`/stats` for a province or a commune counted the year's cycles by joining them to the area's units, a pass over
+every cycle of the year whatever the area. Each cycle now carries its unit's `province_code` and `commune_code`
+(the handlers copy them in the same transaction as a cycle's creation or a unit's move:
+`store.set_cycle_areas`), and `ix_cycles_area_stats` holds every column /stats counts after the year and the
+area, so an area's cycle figures are one index-only range.
+
+This migration adds the columns, fills them from `units` (one joined UPDATE on PostgreSQL, a correlated one on
+SQLite) and creates the index.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cycles") as batch:
+        batch.add_column(sa.Column("province_code", sa.String(20), nullable=True))
+        batch.add_column(sa.Column("commune_code", sa.String(50), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("UPDATE cycles SET province_code = units.province_code, commune_code = units.commune_code "
+                   "FROM units WHERE units.unit_id = cycles.unit_id")
+    else:
+        op.execute("UPDATE cycles SET "
+                   "province_code = (SELECT units.province_code FROM units WHERE units.unit_id = cycles.unit_id), "
+                   "commune_code = (SELECT units.commune_code FROM units WHERE units.unit_id = cycles.unit_id)")
+    op.create_index("ix_cycles_area_stats", "cycles",
+                    ["year", "province_code", "commune_code", "state", "late", "rating", "unit_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_cycles_area_stats", table_name="cycles")
+    with op.batch_alter_table("cycles") as batch:
+        batch.drop_column("commune_code")
+        batch.drop_column("province_code")
