@@ -197,7 +197,7 @@ async def test_an_area_s_cycle_figures_follow_its_units_when_they_move(units: Ha
     queries = [{"year": 2026, "area_code": a} for a in ("79", COMMUNE, "79.26737", "01", "01.00004")]
 
     async def match() -> None:
-        for params in queries + [{"year": 2026}]:
+        for params in [*queries, {"year": 2026}]:
             r = await units.http.get("/stats", headers=units.admin, params=params)
             assert r.status_code == 200, r.text
             assert r.json() == await _reference(units, StatsQuery(**params)), params  # type: ignore[arg-type]
