@@ -83,7 +83,9 @@ units = Table(
     Index("ix_units_name", "name", "unit_id"),
     # The workboard's keyset pages of a province or a commune in name order without sorting the area, and its
     # counts from the index alone (the filter columns ride along; the rows hold the whole JSON document).
-    Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind"),
+    # On PostgreSQL it carries the search text too, so that a province's search filters in the index (migration 0008).
+    Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind",
+          postgresql_include=["search"]),
     Index("ix_units_commune_name", "province_code", "commune_code", "name", "unit_id", "in_scope", "status", "kind"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
     # Every column /stats counts: its counts are index-only scans (migration 0006).
@@ -418,7 +420,7 @@ async def list_units(
     status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
 ) -> list[Unit]:
     """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
-    stmt = select(_UNIT_JSON)
+    stmt = select(units.c.unit_id, units.c.name)
     if kind:
         stmt = stmt.where(units.c.kind == kind)
     for area in area_codes:
@@ -436,8 +438,12 @@ async def list_units(
     if after is not None:
         name, uid = after
         stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
-    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
-    return [_unit(d) for d in (await session.execute(stmt)).scalars()]
+    # The page's keys first, then the documents of those units only: a province's page walks
+    # `ix_units_province_name`, which carries the search text on PostgreSQL, without reading the rows it skips.
+    page = stmt.order_by(units.c.name, units.c.unit_id).limit(limit).subquery()
+    found = (select(_UNIT_JSON).join_from(units, page, page.c.unit_id == units.c.unit_id)
+             .order_by(page.c.name, page.c.unit_id))
+    return [_unit(d) for d in (await session.execute(found)).scalars()]
 
 
 # --- cycles --------------------------------------------------------------------------------------------------
