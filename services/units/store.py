@@ -798,9 +798,12 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.recognised = cf.by_state.get("recognised", 0)
     cf.not_recognised = cf.by_state.get("not_recognised", 0)
     cf.revoked = cf.by_state.get("revoked", 0)
+    # Reasons are those of the year's denied cycles (`not_recognised` is final): an area's are found from its
+    # denied cycles (a range of `ix_cycles_area_stats`), not by joining every reason to the area's units.
     reasons_where = [cycle_reasons.c.year == query.year]
     if unit_filter:
-        reasons_where.append(cycle_reasons.c.unit_id.in_(chosen))
+        reasons_where.append(cycle_reasons.c.unit_id.in_(
+            select(cycles.c.unit_id).where(*in_year, cycles.c.state == "not_recognised")))
     cf.not_recognised_by_reason = {k: int(n) for k, n in (await session.execute(
         select(cycle_reasons.c.kind, func.count(func.distinct(cycle_reasons.c.unit_id)))
         .where(*reasons_where).group_by(cycle_reasons.c.kind))).all()}
