@@ -816,15 +816,17 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.recognition_rate = _rate(cf.recognised, uf.in_scope)
 
     mf = stats.models
-    models_where = [unit_models.c.unit_id.in_(chosen)] if unit_filter else []
-    # Grouped in index order (the key, `ix_unit_models_model`) rather than `count(DISTINCT ...)`, which sorts
-    # every row and spills to disk at national size.
-    per_unit = (select(unit_models.c.unit_id, func.count().label("n")).where(*models_where)
-                .group_by(unit_models.c.unit_id).subquery())
-    row = (await session.execute(select(func.count(), func.coalesce(func.sum(per_unit.c.n), 0)))).one()
-    mf.units_with_model, mf.sites = int(row[0]), int(row[1])
-    mf.distinct_models = int((await session.execute(select(func.count()).select_from(
-        select(unit_models.c.model).where(*models_where).group_by(unit_models.c.model).subquery()))).scalar_one())
+    if unit_filter:  # an area's or a kind's few rows, found by one join: counted in one statement
+        row = (await session.execute(select(
+            func.count(func.distinct(unit_models.c.model)), func.count(),
+            func.count(func.distinct(unit_models.c.unit_id))).where(unit_models.c.unit_id.in_(chosen)))).one()
+        mf.distinct_models, mf.sites, mf.units_with_model = int(row[0]), int(row[1]), int(row[2])
+    else:  # the nation: grouped in index order, not `count(DISTINCT ...)`, which sorts every row (spilling to disk)
+        per_unit = select(unit_models.c.unit_id, func.count().label("n")).group_by(unit_models.c.unit_id).subquery()
+        row = (await session.execute(select(func.count(), func.coalesce(func.sum(per_unit.c.n), 0)))).one()
+        mf.units_with_model, mf.sites = int(row[0]), int(row[1])
+        mf.distinct_models = int((await session.execute(select(func.count()).select_from(
+            select(unit_models.c.model).group_by(unit_models.c.model).subquery()))).scalar_one())
 
     act_where = [activities.c.year == query.year]
     fig_where = [activity_figures.c.year == query.year]

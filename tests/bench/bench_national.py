@@ -369,11 +369,14 @@ EXPLAINED = {
     "stats_province": ("units", "SELECT cycles.state, cycles.late, cycles.rating, count(*) FROM cycles WHERE "
                                 f"cycles.year = {YEAR} AND cycles.province_code = '{PROVINCE}' GROUP BY "
                                 "cycles.state, cycles.late, cycles.rating"),
-    "registry_search": ("units", "SELECT units.data FROM units WHERE units.search LIKE '%san xuat%' AND "
-                                 "units.search LIKE '%0123%' ORDER BY units.name, units.unit_id LIMIT 51"),
-    "registry_search_province": ("units", f"SELECT units.data FROM units WHERE units.province_code = '{PROVINCE}' "
-                                          "AND units.search LIKE '%truong%' ORDER BY units.name, units.unit_id "
-                                          "LIMIT 51"),
+    "registry_search": ("units", "SELECT units.data FROM units JOIN (SELECT units.unit_id, units.name FROM units "
+                                 "WHERE units.search LIKE '%san%' AND units.search LIKE '%xuat%' AND units.search "
+                                 "LIKE '%0123%' ORDER BY units.name, units.unit_id LIMIT 51) AS page ON "
+                                 "units.unit_id = page.unit_id ORDER BY page.name, page.unit_id"),
+    "registry_search_province": ("units", "SELECT units.data FROM units JOIN (SELECT units.unit_id, units.name FROM "
+                                          f"units WHERE units.province_code = '{PROVINCE}' AND units.search LIKE "
+                                          "'%truong%' ORDER BY units.name, units.unit_id LIMIT 51) AS page ON "
+                                          "units.unit_id = page.unit_id ORDER BY page.name, page.unit_id"),
     "tip_queue": ("tips", f"SELECT * FROM tips WHERE (tips.scope_area = '{PROVINCE}' OR tips.scope_area LIKE "
                           f"'{PROVINCE}.%') ORDER BY tips.received_at DESC, tips.tip_id DESC LIMIT 51"),
     "inbox": ("notify", "SELECT deliveries.notification_id FROM deliveries LEFT OUTER JOIN inbox_reads ON "
