@@ -89,6 +89,8 @@ deliveries = Table(
     Index("ix_deliveries_digest", "digest_id"),
     # An inbox page walks this newest first and stops at the page (migration 0003).
     Index("ix_deliveries_inbox", "channel", "created_at", "notification_id"),
+    # A commune officer's page: the area's notifications found directly, then sorted (migration 0004).
+    Index("ix_deliveries_area", "area_code", "created_at", postgresql_ops={"area_code": "varchar_pattern_ops"}),
 )
 
 # Read state per reader: an area's inbox is shared by its officers, and each of them reads it on their own.

@@ -138,6 +138,8 @@ async def update_unit_cmd(unit_id: str, patch: Mapping[str, Any], uow: UnitOfWor
             raise Conflict("a unit with this external key exists", code="duplicate_external_key",
                            details={"unit_id": other[updated.external_key].unit_id})
     await store.update_units(session=uow.session, changed=[updated])
+    if updated.area_code != unit.area_code:
+        await store.set_cycle_areas(session=uow.session, unit_ids=[unit_id])
     await store.add_history(session=uow.session, entries=[_history(unit_id, now, actor, "updated", changed)])
     for event in events:
         uow.emit(event)
@@ -296,6 +298,7 @@ async def import_rows(records: Sequence[tuple[int, Mapping[str, Any] | RowError]
                                   changed=sorted(result.changed) if result.changed else None)
     await store.insert_units(session=uow.session, new=list(new.values()))
     await store.update_units(session=uow.session, changed=list(changed.values()))
+    await store.set_cycle_areas(session=uow.session, unit_ids=list(changed))
     await store.add_history(session=uow.session, entries=history)
     reports.extend(by_line.values())
     return sorted(reports, key=lambda r: r.line)
@@ -459,6 +462,7 @@ async def run_cycle_step(uow: UnitOfWork, *, items: Sequence[tuple[str, CycleCom
         trail.append(_audit_entry(actor, action, cycle, now, before=before.state if before else None,
                                   area_code=unit.area_code, events=event_ids))
     await store.insert_cycles(session=uow.session, new=list(created.values()), now=now)
+    await store.set_cycle_areas(session=uow.session, unit_ids=list(created))
     await store.update_cycles(session=uow.session, changed=list(changed.values()), now=now)
     await audit.append_many(uow.session, store.audit_log, trail)
     return results

@@ -83,7 +83,9 @@ units = Table(
     Index("ix_units_name", "name", "unit_id"),
     # The workboard's keyset pages of a province or a commune in name order without sorting the area, and its
     # counts from the index alone (the filter columns ride along; the rows hold the whole JSON document).
-    Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind"),
+    # On PostgreSQL it carries the search text too, so that a province's search filters in the index (migration 0008).
+    Index("ix_units_province_name", "province_code", "name", "unit_id", "in_scope", "status", "kind",
+          postgresql_include=["search"]),
     Index("ix_units_commune_name", "province_code", "commune_code", "name", "unit_id", "in_scope", "status", "kind"),
     Index("ix_units_kind_scope", "kind", "in_scope"),
     # Every column /stats counts: its counts are index-only scans (migration 0006).
@@ -128,8 +130,13 @@ cycles = Table(
     Column("registered_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("data", JSON, nullable=False),
+    # The unit's area, copied from `units` in the same transaction (`set_cycle_areas`, migration 0008), so that
+    # /stats counts an area's cycles in one index range instead of joining the area's units.
+    Column("province_code", String(20), nullable=True),
+    Column("commune_code", String(50), nullable=True),
     Index("ix_cycles_year_state", "year", "state"),
     Index("ix_cycles_stats", "year", "state", "late", "rating", "unit_id"),  # /stats, index-only (migration 0007)
+    Index("ix_cycles_area_stats", "year", "province_code", "commune_code", "state", "late", "rating", "unit_id"),
 )
 
 # A denied cycle's reasons, one row each, so the report can count denials by reason in SQL.
@@ -413,7 +420,7 @@ async def list_units(
     status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
 ) -> list[Unit]:
     """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
-    stmt = select(_UNIT_JSON)
+    stmt = select(units.c.unit_id, units.c.name)
     if kind:
         stmt = stmt.where(units.c.kind == kind)
     for area in area_codes:
@@ -427,12 +434,20 @@ async def list_units(
     if q:
         for word in fold(q).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(units.c.search.like(f"%{escaped}%", escape="\\"))
+            # The words are written into the statement (quoted by the dialect), not bound: a prepared statement
+            # run five times gets a generic plan that does not know them, and takes the trigram index for common
+            # words (1 s at 500,000 units, against 1 ms for their own plan: docs/benchmarks.md).
+            pattern = bindparam(None, f"%{escaped}%", type_=Text, literal_execute=True)
+            stmt = stmt.where(units.c.search.like(pattern, escape="\\"))
     if after is not None:
         name, uid = after
         stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
-    stmt = stmt.order_by(units.c.name, units.c.unit_id).limit(limit)
-    return [_unit(d) for d in (await session.execute(stmt)).scalars()]
+    # The page's keys first, then the documents of those units only: a province's page walks
+    # `ix_units_province_name`, which carries the search text on PostgreSQL, without reading the rows it skips.
+    page = stmt.order_by(units.c.name, units.c.unit_id).limit(limit).subquery()
+    found = (select(_UNIT_JSON).join_from(units, page, page.c.unit_id == units.c.unit_id)
+             .order_by(page.c.name, page.c.unit_id))
+    return [_unit(d) for d in (await session.execute(found)).scalars()]
 
 
 # --- cycles --------------------------------------------------------------------------------------------------
@@ -721,6 +736,18 @@ async def remember_inbound_many(*, session: AsyncSession, rows: Sequence[dict[st
 
 
 # --- statistics (SQL aggregates; `domain.compute_stats` is the reference they are tested against) ---------------
+async def set_cycle_areas(*, session: AsyncSession, unit_ids: Sequence[str]) -> None:
+    """Copy each unit's area onto its cycles (every year), in the caller's transaction: after cycles are
+    created and after a unit is saved (its area may have moved), so that /stats counts cycles by area."""
+    for chunk in chunks(list(dict.fromkeys(unit_ids))):
+        of_unit = units.c.unit_id == cycles.c.unit_id
+        await session.execute(
+            update(cycles).where(cycles.c.unit_id.in_(chunk))
+            .values(province_code=select(units.c.province_code).where(of_unit).scalar_subquery(),
+                    commune_code=select(units.c.commune_code).where(of_unit).scalar_subquery())
+            .execution_options(synchronize_session=False))
+
+
 async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     stats = Stats(year=query.year, area_code=query.area_code, kind=query.kind)
     unit_filter: list[ColumnElement[bool]] = []
@@ -730,40 +757,57 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
         unit_filter.append(units.c.kind == query.kind)
     chosen = select(units.c.unit_id).where(*unit_filter)
 
+    # The units: one pass over the area's range of `ix_units_stats` (index-only), every figure summed from it.
     uf = stats.units
-    active = units.c.status == "active"
-    row = (await session.execute(select(
-        func.count(), func.coalesce(func.sum(case((active, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((and_(active, units.c.in_scope), 1), else_=0)), 0),
-    ).where(*unit_filter))).one()
-    uf.total, uf.active, uf.in_scope = int(row[0]), int(row[1]), int(row[2])
+    units_by_kind: dict[str, int] = {}
+    for kind, status, in_scope, rule, n in (await session.execute(
+            select(units.c.kind, units.c.status, units.c.in_scope, units.c.out_of_scope_rule, func.count())
+            .where(*unit_filter)
+            .group_by(units.c.kind, units.c.status, units.c.in_scope, units.c.out_of_scope_rule))).all():
+        n = int(n)
+        uf.total += n
+        units_by_kind[kind] = units_by_kind.get(kind, 0) + n
+        if status != "active":
+            continue
+        uf.active += n
+        if in_scope:
+            uf.in_scope += n
+        else:
+            key = rule if rule is not None else "override"
+            uf.out_of_scope_by_rule[key] = uf.out_of_scope_by_rule.get(key, 0) + n
+    uf.by_kind = units_by_kind
     uf.dissolved = uf.total - uf.active
     uf.out_of_scope = uf.active - uf.in_scope
-    rule = func.coalesce(units.c.out_of_scope_rule, "override")
-    uf.out_of_scope_by_rule = {r: int(n) for r, n in (await session.execute(
-        select(rule, func.count()).where(*unit_filter, active, units.c.in_scope.is_(False)).group_by(rule))).all()}
-    uf.by_kind = {k: int(n) for k, n in (await session.execute(
-        select(units.c.kind, func.count()).where(*unit_filter).group_by(units.c.kind))).all()}
 
+    # The year's cycles: one pass over the area's range of `ix_cycles_area_stats` (the cycles carry their unit's
+    # area); a kind is the units' current kind, as for the units above.
     cf = stats.cycles
     in_year = [cycles.c.year == query.year]
-    if unit_filter:
-        in_year.append(cycles.c.unit_id.in_(chosen))
-    by_state = (await session.execute(select(cycles.c.state, func.count(),
-                                             func.coalesce(func.sum(case((cycles.c.late, 1), else_=0)), 0))
-                                      .where(*in_year).group_by(cycles.c.state))).all()
-    cf.by_state = {s: int(n) for s, n, _ in by_state}
+    if query.area_code:
+        in_year.append(area_clause(query.area_code, cycles.c.province_code, cycles.c.commune_code))
+    if query.kind:
+        in_year.append(cycles.c.unit_id.in_(select(units.c.unit_id).where(units.c.kind == query.kind)))
+    late_total = 0
+    for state, late, rating, n in (await session.execute(
+            select(cycles.c.state, cycles.c.late, cycles.c.rating, func.count()).where(*in_year)
+            .group_by(cycles.c.state, cycles.c.late, cycles.c.rating))).all():
+        n = int(n)
+        cf.by_state[state] = cf.by_state.get(state, 0) + n
+        late_total += n if late else 0
+        if state == "recognised":
+            key = rating if rating is not None else "unrated"
+            cf.recognised_by_rating[key] = cf.recognised_by_rating.get(key, 0) + n
     cf.registered = sum(cf.by_state.values())
-    cf.registered_late = sum(int(late) for _, _, late in by_state)
+    cf.registered_late = late_total
     cf.recognised = cf.by_state.get("recognised", 0)
     cf.not_recognised = cf.by_state.get("not_recognised", 0)
     cf.revoked = cf.by_state.get("revoked", 0)
-    rating = func.coalesce(cycles.c.rating, "unrated")
-    cf.recognised_by_rating = {r: int(n) for r, n in (await session.execute(
-        select(rating, func.count()).where(*in_year, cycles.c.state == "recognised").group_by(rating))).all()}
+    # Reasons are those of the year's denied cycles (`not_recognised` is final): an area's are found from its
+    # denied cycles (a range of `ix_cycles_area_stats`), not by joining every reason to the area's units.
     reasons_where = [cycle_reasons.c.year == query.year]
     if unit_filter:
-        reasons_where.append(cycle_reasons.c.unit_id.in_(chosen))
+        reasons_where.append(cycle_reasons.c.unit_id.in_(
+            select(cycles.c.unit_id).where(*in_year, cycles.c.state == "not_recognised")))
     cf.not_recognised_by_reason = {k: int(n) for k, n in (await session.execute(
         select(cycle_reasons.c.kind, func.count(func.distinct(cycle_reasons.c.unit_id)))
         .where(*reasons_where).group_by(cycle_reasons.c.kind))).all()}
@@ -776,10 +820,17 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.recognition_rate = _rate(cf.recognised, uf.in_scope)
 
     mf = stats.models
-    models_where = [unit_models.c.unit_id.in_(chosen)] if unit_filter else []
-    row = (await session.execute(select(func.count(func.distinct(unit_models.c.model)), func.count(),
-                                        func.count(func.distinct(unit_models.c.unit_id))).where(*models_where))).one()
-    mf.distinct_models, mf.sites, mf.units_with_model = int(row[0]), int(row[1]), int(row[2])
+    if unit_filter:  # an area's or a kind's few rows, found by one join: counted in one statement
+        row = (await session.execute(select(
+            func.count(func.distinct(unit_models.c.model)), func.count(),
+            func.count(func.distinct(unit_models.c.unit_id))).where(unit_models.c.unit_id.in_(chosen)))).one()
+        mf.distinct_models, mf.sites, mf.units_with_model = int(row[0]), int(row[1]), int(row[2])
+    else:  # the nation: grouped in index order, not `count(DISTINCT ...)`, which sorts every row (spilling to disk)
+        per_unit = select(unit_models.c.unit_id, func.count().label("n")).group_by(unit_models.c.unit_id).subquery()
+        row = (await session.execute(select(func.count(), func.coalesce(func.sum(per_unit.c.n), 0)))).one()
+        mf.units_with_model, mf.sites = int(row[0]), int(row[1])
+        mf.distinct_models = int((await session.execute(select(func.count()).select_from(
+            select(unit_models.c.model).group_by(unit_models.c.model).subquery()))).scalar_one())
 
     act_where = [activities.c.year == query.year]
     fig_where = [activity_figures.c.year == query.year]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -182,3 +183,39 @@ async def test_stats_match_the_reference_computation_by_area_and_kind(units: Har
     text = await eventually(gauges, timeout=10, what="cycle gauge")
     assert 'antq_units_units{in_scope="true",kind="agency"} 3.0' in text
     assert 'antq_units_units{in_scope="false",kind="enterprise"} 1.0' in text
+
+
+async def test_an_area_s_cycle_figures_follow_its_units_when_they_move(units: Harness) -> None:
+    """The cycles carry their unit's area for /stats (`store.set_cycle_areas`): a cycle registered in a batch, a
+    unit moved by PATCH and one moved by the bulk import are counted in their new area, not their old one."""
+    moved = (await units.create_unit(kind="enterprise", area_code=COMMUNE, external_key="MOVE-1"))["unit_id"]
+    imported = (await units.create_unit(kind="school", area_code=COMMUNE, external_key="MOVE-2",
+                                        school_level="lower_secondary"))["unit_id"]
+    stays = (await units.create_unit(kind="enterprise", area_code=COMMUNE))["unit_id"]
+    await drive(units, moved, "recognised")
+    await drive(units, imported, "submitted")
+    await drive(units, stays, "in_progress")
+    queries = [{"year": 2026, "area_code": a} for a in ("79", COMMUNE, "79.26737", "01", "01.00004")]
+
+    async def match() -> None:
+        for params in [*queries, {"year": 2026}]:
+            r = await units.http.get("/stats", headers=units.admin, params=params)
+            assert r.status_code == 200, r.text
+            assert r.json() == await _reference(units, StatsQuery(**params)), params  # type: ignore[arg-type]
+
+    await match()
+    r = await units.http.patch(f"/units/{moved}", headers=units.admin, json={"area_code": "01.00004"})
+    assert r.status_code == 200, r.text
+    body = json.dumps({"name": "Trường THCS chuyển xã", "kind": "school", "area_code": "79.26737",
+                       "external_key": "MOVE-2", "school_level": "lower_secondary"}, ensure_ascii=False)
+    r = await units.http.post("/imports/units", content=body.encode(),
+                              headers={**units.admin, "content-type": "application/x-ndjson"})
+    assert r.status_code == 200 and r.json()["updated"] == 1, r.text
+    await match()
+    commune = (await units.http.get("/stats", headers=units.admin, params={"year": 2026, "area_code": COMMUNE})).json()
+    assert commune["cycles"]["by_state"] == {"in_progress": 1}
+    hanoi = (await units.http.get("/stats", headers=units.admin, params={"year": 2026, "area_code": "01"})).json()
+    assert hanoi["cycles"]["recognised"] == 1 and hanoi["cycles"]["recognised_by_rating"]
+    other = (await units.http.get("/stats", headers=units.admin,
+                                  params={"year": 2026, "area_code": "79.26737"})).json()
+    assert other["cycles"]["by_state"] == {"submitted": 1}
