@@ -7,6 +7,7 @@ so they never disagree with the JSON.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,7 +54,7 @@ from services.units.domain import (
     reason_kind,
     split_area_code,
 )
-from services.units.domain.stats import empty_by_kind, summarise_activities
+from services.units.domain.stats import CycleFigures, UnitFigures, empty_by_kind, summarise_activities
 from shared.audit import audit_table
 from shared.db import BigId, UTCDateTime, chunks, insert_many, pairs_present
 
@@ -306,6 +307,9 @@ def _bind_serialized(table: Table, keys: Iterable[str]) -> dict[str, Any]:
             for k in keys}
 
 
+_PLAIN_WORD = re.compile(r"[0-9a-z./:+-]+")
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII for searching: diacritics removed, đ → d."""
     text = text.casefold().replace("đ", "d")
@@ -437,7 +441,10 @@ async def list_units(
             # The words are written into the statement (quoted by the dialect), not bound: a prepared statement
             # run five times gets a generic plan that does not know them, and takes the trigram index for common
             # words (1 s at 500,000 units, against 1 ms for their own plan: docs/benchmarks.md).
-            pattern = bindparam(None, f"%{escaped}%", type_=Text, literal_execute=True)
+            # Only words of plain characters are written in; anything else (a quote, a backslash, a control
+            # character) stays a bound parameter, so no input ever reaches the SQL text it could break out of.
+            plain = _PLAIN_WORD.fullmatch(word) is not None
+            pattern = bindparam(None, f"%{escaped}%", type_=Text, literal_execute=plain)
             stmt = stmt.where(units.c.search.like(pattern, escape="\\"))
     if after is not None:
         name, uid = after
@@ -748,15 +755,7 @@ async def set_cycle_areas(*, session: AsyncSession, unit_ids: Sequence[str]) -> 
             .execution_options(synchronize_session=False))
 
 
-async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
-    stats = Stats(year=query.year, area_code=query.area_code, kind=query.kind)
-    unit_filter: list[ColumnElement[bool]] = []
-    if query.area_code:
-        unit_filter.append(area_clause(query.area_code))
-    if query.kind:
-        unit_filter.append(units.c.kind == query.kind)
-    chosen = select(units.c.unit_id).where(*unit_filter)
-
+async def _unit_figures(session: AsyncSession, stats: Stats, unit_filter: list[ColumnElement[bool]]) -> UnitFigures:
     # The units: one pass over the area's range of `ix_units_stats` (index-only), every figure summed from it.
     uf = stats.units
     units_by_kind: dict[str, int] = {}
@@ -779,6 +778,11 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     uf.dissolved = uf.total - uf.active
     uf.out_of_scope = uf.active - uf.in_scope
 
+    return uf
+
+
+async def _cycle_figures(session: AsyncSession, stats: Stats, query: StatsQuery,
+                         ) -> tuple[CycleFigures, list[ColumnElement[bool]]]:
     # The year's cycles: one pass over the area's range of `ix_cycles_area_stats` (the cycles carry their unit's
     # area); a kind is the units' current kind, as for the units above.
     cf = stats.cycles
@@ -802,6 +806,21 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.recognised = cf.by_state.get("recognised", 0)
     cf.not_recognised = cf.by_state.get("not_recognised", 0)
     cf.revoked = cf.by_state.get("revoked", 0)
+    return cf, in_year
+
+
+async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
+    stats = Stats(year=query.year, area_code=query.area_code, kind=query.kind)
+    unit_filter: list[ColumnElement[bool]] = []
+    if query.area_code:
+        unit_filter.append(area_clause(query.area_code))
+    if query.kind:
+        unit_filter.append(units.c.kind == query.kind)
+    chosen = select(units.c.unit_id).where(*unit_filter)
+
+    uf = await _unit_figures(session, stats, unit_filter)
+
+    cf, in_year = await _cycle_figures(session, stats, query)
     # Reasons are those of the year's denied cycles (`not_recognised` is final): an area's are found from its
     # denied cycles (a range of `ix_cycles_area_stats`), not by joining every reason to the area's units.
     reasons_where = [cycle_reasons.c.year == query.year]

@@ -151,3 +151,23 @@ async def test_callers_see_only_their_scope(units: Harness) -> None:
     assert (await units.http.patch(f"/units/{mine['unit_id']}", headers=agency, json={"address": "x"})
             ).status_code == 403
     assert (await units.http.get("/units")).status_code == 401
+
+
+async def test_search_words_with_quotes_and_wildcards_are_data_never_sql(units: Harness) -> None:
+    """Plain search words are written into the statement for a plan that knows them; any other word (a quote, a
+    backslash, a wildcard, a control character) stays a bound parameter and matches itself only."""
+    odd = await units.create_unit(kind="enterprise", area_code="79", name="Cửa hàng O'Brien 100%_a\\b")
+    plain = await units.create_unit(kind="enterprise", area_code="79", name="Cửa hàng Bình An")
+
+    async def ids(q: str) -> set[str]:
+        r = await units.http.get("/units", headers=units.admin, params={"q": q})
+        assert r.status_code == 200, r.text
+        return {u["unit_id"] for u in r.json()["items"]}
+
+    assert await ids("o'brien") == {odd["unit_id"]}
+    assert await ids("100%_a\\b") == {odd["unit_id"]}
+    assert await ids("cua hang") == {odd["unit_id"], plain["unit_id"]}
+    assert await ids("%") == {odd["unit_id"]} and await ids("_") == {odd["unit_id"]}  # themselves, not "anything"
+    assert await ids("x' OR '1'='1") == set()
+    assert await ids("binh'); DROP TABLE units; --") == set()
+    assert await ids("binh an") == {plain["unit_id"]}
