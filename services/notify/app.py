@@ -6,21 +6,11 @@ import yaml
 from fastapi import FastAPI
 
 from services.notify import api, keys, subscribers
-from services.notify.channels import (
-    Channel,
-    ChannelRegistry,
-    EmailChannel,
-    FailoverChannel,
-    InboxChannel,
-    SmsChannel,
-    SmsGatewaySettings,
-    SmtpSettings,
-    WebhookChannel,
-)
+from services.notify.channels import build_channels
 from services.notify.context import NotifyContext
 from services.notify.domain import RetryPolicy, Templates, load_rules
 from services.notify.domain.names import place_labeller
-from services.notify.domain.targets import Network, parse_networks
+from services.notify.domain.targets import parse_networks
 from services.notify.metrics import NotifyMetrics
 from services.notify.tasks import DeliveryWorker
 from shared.deps import install_context
@@ -29,35 +19,12 @@ from shared.service import Service
 from shared.settings import Settings
 
 
-def build_channels(settings: Settings, webhook_networks: tuple[Network, ...]) -> ChannelRegistry:
-    """Inbox and webhooks always; email when an SMTP host is set; SMS when a gateway is, with its backup."""
-    channels: list[Channel] = [InboxChannel(), WebhookChannel(timeout_seconds=settings.notify_http_timeout_seconds,
-                                                              allowed_networks=webhook_networks)]
-    if settings.notify_smtp_host:
-        channels.append(EmailChannel(SmtpSettings(
-            host=settings.notify_smtp_host, port=settings.notify_smtp_port, username=settings.notify_smtp_user,
-            password=settings.notify_smtp_password, starttls=settings.notify_smtp_starttls,
-            from_address=settings.notify_smtp_from, timeout_seconds=settings.notify_smtp_timeout_seconds)))
-    if settings.notify_sms_gateway_url:
-        def gateway(url: str, provider: str) -> SmsChannel:
-            return SmsChannel(SmsGatewaySettings(url=url, token=settings.notify_sms_gateway_token,
-                                                 timeout_seconds=settings.notify_http_timeout_seconds),
-                              provider=provider)
-
-        sms: Channel = gateway(settings.notify_sms_gateway_url, "sms-gateway")
-        if settings.notify_sms_backup_gateway_url:
-            sms = FailoverChannel(sms, gateway(settings.notify_sms_backup_gateway_url, "sms-backup-gateway"),
-                                  threshold=settings.notify_sms_failover_threshold,
-                                  cooldown_seconds=settings.notify_sms_failover_cooldown_seconds)
-        channels.append(sms)
-    return ChannelRegistry(channels)
-
-
 def build(settings: Settings) -> Service:
     service = Service("notify", settings, title="antq notify",
                       description="Tells the right people about the right events on the channel they chose.")
     webhook_networks = parse_networks(settings.notify_webhook_allowed_networks)
-    channels = build_channels(settings, webhook_networks)
+    # Every channel module wires its own channel from the settings (services/notify/channels/wiring.py).
+    channels = build_channels(settings)
     secrets = keys.load_secrets(settings)
     # The clock is read through the service so that tests can move it (quiet hours, digests, retries).
     ctx = NotifyContext(db=service.db, clock=lambda: service.clock(), metrics=NotifyMetrics(service.registry),

@@ -1,4 +1,6 @@
-"""Channel plugins of the notify service: inbox, email (SMTP), webhook and SMS (HTTP), with provider failover."""
+"""Channel plugins of the notify service: inbox, email (SMTP), webhook and SMS (HTTP), with provider failover.
+
+Each adapter module wires its own channel (`@wires`, wiring.py); `build_channels` finds them all."""
 
 from services.notify.channels.base import (
     Channel,
@@ -18,9 +20,11 @@ from services.notify.channels.signature import (
     sign_webhook,
     verify_webhook_signature,
 )
+from services.notify.channels.wiring import build_channels, wires
 
 __all__ = [
     "SIGNATURE_HEADER", "Channel", "ChannelRegistry", "DeliveryError", "EmailChannel", "FailoverChannel",
     "InboxChannel", "OutgoingMessage", "PermanentDeliveryError", "SendResult", "SmsChannel", "SmsGatewaySettings",
-    "SmtpSettings", "TransientDeliveryError", "WebhookChannel", "sign_webhook", "verify_webhook_signature",
+    "SmtpSettings", "TransientDeliveryError", "WebhookChannel", "build_channels", "sign_webhook",
+    "verify_webhook_signature", "wires",
 ]

@@ -11,12 +11,14 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.wiring import wires
 from services.notify.domain.retry import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     classify_smtp_code,
 )
+from shared.settings import Settings
 
 
 class SmtpSettings(BaseModel):
@@ -100,3 +102,14 @@ class EmailChannel(Channel):
         except Exception as exc:  # every failure becomes a classified DeliveryError
             raise classify_smtp_exception(exc) from exc
         return SendResult(channel=self.name, provider=self.provider, detail=f"accepted by {s.host}:{s.port}")
+
+
+@wires("email")
+def email_channel(settings: Settings) -> Channel | None:
+    """Email when an SMTP host is set (`ANTQ_NOTIFY_SMTP_*`)."""
+    if not settings.notify_smtp_host:
+        return None
+    return EmailChannel(SmtpSettings(
+        host=settings.notify_smtp_host, port=settings.notify_smtp_port, username=settings.notify_smtp_user,
+        password=settings.notify_smtp_password, starttls=settings.notify_smtp_starttls,
+        from_address=settings.notify_smtp_from, timeout_seconds=settings.notify_smtp_timeout_seconds))

@@ -9,15 +9,18 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.failover import FailoverChannel
 from services.notify.channels.signature import SIGNATURE_HEADER, sign_webhook
 from services.notify.channels.targets import SCHEMES, guarded_client, shown_url
+from services.notify.channels.wiring import wires
 from services.notify.domain.retry import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     classify_http_status,
 )
-from services.notify.domain.targets import Network
+from services.notify.domain.targets import Network, parse_networks
+from shared.settings import Settings
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -143,3 +146,29 @@ class SmsChannel(_HttpChannel):
 
 
 __all__ = ["DeliveryError", "SmsChannel", "SmsGatewaySettings", "WebhookChannel", "check_response"]
+
+
+@wires("webhook")
+def webhook_channel(settings: Settings) -> Channel:
+    """Always there: subscriptions carry their URLs; it reaches public addresses and the allowed networks."""
+    return WebhookChannel(timeout_seconds=settings.notify_http_timeout_seconds,
+                          allowed_networks=parse_networks(settings.notify_webhook_allowed_networks))
+
+
+@wires("sms")
+def sms_channel(settings: Settings) -> Channel | None:
+    """SMS when a gateway URL is set (`ANTQ_NOTIFY_SMS_*`), failing over to the backup gateway when one is."""
+    if not settings.notify_sms_gateway_url:
+        return None
+
+    def gateway(url: str, provider: str) -> SmsChannel:
+        return SmsChannel(SmsGatewaySettings(url=url, token=settings.notify_sms_gateway_token,
+                                             timeout_seconds=settings.notify_http_timeout_seconds),
+                          provider=provider)
+
+    sms: Channel = gateway(settings.notify_sms_gateway_url, "sms-gateway")
+    if settings.notify_sms_backup_gateway_url:
+        sms = FailoverChannel(sms, gateway(settings.notify_sms_backup_gateway_url, "sms-backup-gateway"),
+                              threshold=settings.notify_sms_failover_threshold,
+                              cooldown_seconds=settings.notify_sms_failover_cooldown_seconds)
+    return sms

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.wiring import wires
+from shared.settings import Settings
 
 
 class InboxChannel(Channel):
@@ -11,3 +13,9 @@ class InboxChannel(Channel):
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         return SendResult(channel=self.name, provider=self.provider, detail="stored")
+
+
+@wires("inbox")
+def inbox_channel(settings: Settings) -> Channel:
+    """Always there: it needs no settings."""
+    return InboxChannel()

@@ -3,8 +3,9 @@
 Everything else is derived from `CHANNELS`: the names' type and its validation (the API's accepted names and
 their OpenAPI enum, the domain models), the metrics' labels, which message a channel sends and so which
 templates it renders, what target a subscription needs and how it is checked, whether quiet hours and digests
-hold it, the words notices use for it and `GET /channels`. A new channel is a row here, an adapter under
-`services/notify/channels/` and its wiring in `app.py` (docs/notify.md, "How to add a channel").
+hold it, the words notices use for it and `GET /channels`; the configured channels are built in its order. A new
+channel is a row here and an adapter module under `services/notify/channels/` that wires itself (`@wires`),
+besides its settings and its name in the event contract (docs/notify.md, "How to add a channel").
 """
 
 from __future__ import annotations

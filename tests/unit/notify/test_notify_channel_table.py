@@ -1,9 +1,11 @@
 """The channel-traits table (services/notify/domain/channels.py) is the one place a channel is described: the
 names notify accepts, documents and counts, the target it checks, the message it renders and `GET /channels` all
-follow it. A fake extra row is added to the table and found everywhere they are derived."""
+follow it. A fake extra row is added to the table and found everywhere they are derived; a fake adapter module
+dropped into services/notify/channels/ is wired by itself (no edit of app.py)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +15,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.notify import channels as adapters
 from services.notify.app import build
+from services.notify.channels import OutgoingMessage, wiring
 from services.notify.domain import Recipient, Templates
 from services.notify.domain import channels as table
 from services.notify.domain.channels import ChannelTraits, channel_names, traits
@@ -26,10 +30,42 @@ PIGEON = ChannelTraits("pigeon", label_vi="Bồ câu đưa thư", label_en="Carr
                        word_en="pigeon", target="phone", message="short_text", immediate=False)
 
 
+# An adapter module as a new channel's author writes it: the channel and its factory, wired by its own decorator.
+PIGEON_ADAPTER = '''
+from services.notify.channels import Channel, OutgoingMessage, SendResult, wires
+from shared.settings import Settings
+
+
+class PigeonChannel(Channel):
+    name = "pigeon"
+    provider = "loft"
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult(channel=self.name, provider=self.provider, detail=f"flown to {message.target}")
+
+
+@wires("pigeon")
+def pigeon_channel(settings: Settings) -> Channel | None:
+    return PigeonChannel() if settings.notify_smtp_port == 2525 else None
+'''
+
+
 @pytest.fixture
 def with_pigeon(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(table, "CHANNELS", (*table.CHANNELS, PIGEON))
     yield
+
+
+@pytest.fixture
+def pigeon_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The module `pigeon.py` in (a second folder of) the channels package, unknown to every other module."""
+    folder = tmp_path / "adapters"
+    folder.mkdir()
+    (folder / "pigeon.py").write_text(PIGEON_ADAPTER, encoding="utf-8")
+    monkeypatch.setattr(adapters, "__path__", [*adapters.__path__, str(folder)])
+    monkeypatch.setattr(wiring, "_FACTORIES", dict(wiring._FACTORIES))
+    yield
+    sys.modules.pop("services.notify.channels.pigeon", None)
 
 
 def _labels(registry: CollectorRegistry, metric: str) -> set[str]:
@@ -59,6 +95,18 @@ def _enums(document: dict[str, Any]) -> dict[str, list[str]]:
             "PreferencesBody.channels": enum(schemas["PreferencesBody"]["properties"]["channels"]),
             "ChannelTestIn.channel": enum(schemas["ChannelTestIn"]["properties"]["channel"]),
             "GET /deliveries?channel": enum(query["schema"])}
+
+
+def test_every_row_of_the_table_has_an_adapter_that_wires_it() -> None:
+    assert list(wiring.factories()) != [] and set(wiring.factories()) == set(channel_names())
+    # A deployment with nothing configured has the channels that need no settings; with SMTP and a gateway, all.
+    assert build(Settings()).app is not None
+    assert wiring.build_channels(Settings()).names() == ["inbox", "webhook"]
+    configured = Settings(notify_smtp_host="mail.example", notify_sms_gateway_url="http://sms.example/send",
+                          notify_sms_backup_gateway_url="http://sms2.example/send")
+    wired = wiring.build_channels(configured)
+    assert wired.names() == ["email", "inbox", "sms", "webhook"]
+    assert wired.get("sms").provider == "sms-gateway|sms-backup-gateway"
 
 
 def test_the_event_contract_names_the_channels_of_the_table() -> None:
@@ -123,3 +171,21 @@ async def test_a_row_added_to_the_table_is_known_everywhere(tmp_path: Path) -> N
     for lang in ("vi", "en"):
         assert templates.render(TipReceived.TYPE, "pigeon", lang, event).text == \
             templates.render(TipReceived.TYPE, "sms", lang, event).text
+
+
+@pytest.mark.usefixtures("with_pigeon", "pigeon_adapter")
+async def test_an_adapter_module_added_to_the_package_is_wired_without_touching_app(tmp_path: Path) -> None:
+    """The new channel's module is found in the package and its factory decides from the settings."""
+    assert "pigeon" not in wiring.build_channels(Settings(data_dir=tmp_path)).names()
+    settings = Settings(data_dir=tmp_path, notify_smtp_port=2525)
+    assert "pigeon" in wiring.build_channels(settings).names()
+    assert build(settings).app is not None
+    message = OutgoingMessage(notification_id="n1", channel="pigeon", recipient_id="unit:U1", target="+84900000001")
+    result = await wiring.build_channels(settings).get("pigeon").send(message)
+    assert (result.provider, result.detail) == ("loft", "flown to +84900000001")
+
+
+@pytest.mark.usefixtures("pigeon_adapter")
+def test_an_adapter_for_a_channel_outside_the_table_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pigeon"):
+        wiring.build_channels(Settings(data_dir=tmp_path, notify_smtp_port=2525))
