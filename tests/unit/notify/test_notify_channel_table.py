@@ -45,7 +45,7 @@ class PigeonChannel(Channel):
 
 
 @wires("pigeon")
-def pigeon_channel(settings: Settings) -> Channel | None:
+def pigeon_channel(settings: Settings) -> Channel | None:  # the SMTP port stands in for the loft's own setting
     return PigeonChannel() if settings.notify_smtp_port == 2525 else None
 '''
 
@@ -100,7 +100,6 @@ def _enums(document: dict[str, Any]) -> dict[str, list[str]]:
 def test_every_row_of_the_table_has_an_adapter_that_wires_it() -> None:
     assert list(wiring.factories()) != [] and set(wiring.factories()) == set(channel_names())
     # A deployment with nothing configured has the channels that need no settings; with SMTP and a gateway, all.
-    assert build(Settings()).app is not None
     assert wiring.build_channels(Settings()).names() == ["inbox", "webhook"]
     configured = Settings(notify_smtp_host="mail.example", notify_sms_gateway_url="http://sms.example/send",
                           notify_sms_backup_gateway_url="http://sms2.example/send")
