@@ -114,7 +114,10 @@ def _leaves(value: Any, depth: int = 0) -> Iterator[str]:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _leaves(key, depth + 1)
+            # A key that names a field is the schema's word, not the client's data ("reporter" in "the reporter's
+            # identity must be sealed"); any other key may be data.
+            if not (isinstance(key, str) and _FIELD_NAME.match(key)):
+                yield from _leaves(key, depth + 1)
             yield from _leaves(item, depth + 1)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
