@@ -1,4 +1,4 @@
-"""Async engines and units of work for SQLite or PostgreSQL, plus the spine's own tables (outbox, inbox)."""
+"""Async engines and units of work for SQLite or PostgreSQL, plus the spine's own tables (outbox, processed_events)."""
 
 from __future__ import annotations
 
@@ -103,8 +103,8 @@ outbox = Table(
     Index("ix_outbox_state_seq", "state", "seq"),
 )
 
-inbox = Table(
-    "inbox",
+processed_events = Table(
+    "processed_events",
     spine_metadata,
     Column("consumer", String(100), primary_key=True),
     Column("event_id", String(200), primary_key=True),
@@ -379,26 +379,27 @@ class UnitOfWork:
         await self.session.begin()
 
 
-async def inbox_seen(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+async def seen_events(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
     if not event_ids:
         return set()
     rows = await session.execute(
-        select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id.in_(event_ids))
+        select(processed_events.c.event_id).where(processed_events.c.consumer == consumer,
+                                                 processed_events.c.event_id.in_(event_ids))
     )
     return {r[0] for r in rows}
 
 
 _CLAIM_SQLITE = text(
-    "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, value, :at FROM json_each(:ids) "
-    "WHERE true ON CONFLICT DO NOTHING RETURNING event_id"
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, value, :at FROM json_each(:ids) WHERE true ON CONFLICT DO NOTHING RETURNING event_id"
 ).bindparams(bindparam("at", type_=UTCDateTime))
 _CLAIM_POSTGRES = text(
-    "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, unnest(CAST(:ids AS text[])), :at "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, unnest(CAST(:ids AS text[])), :at ON CONFLICT DO NOTHING RETURNING event_id"
 ).bindparams(bindparam("at", type_=UTCDateTime), bindparam("ids", type_=ARRAY(String)))
 
 
-async def inbox_claim(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+async def claim_events(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
     """Record events as processed by a consumer in one statement; returns those not recorded before.
 
     The statement carries the ids as one parameter (a JSON array on SQLite, an array on PostgreSQL), so its cost

@@ -1,4 +1,4 @@
-"""Idempotent consumers: decode, validate, run the handler once per event (inbox), DLQ what cannot be processed."""
+"""Idempotent consumers: decode, validate, run the handler once per event (processed_events), DLQ the rest."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from shared.db import (
     INFRASTRUCTURE_ERRORS,
     Database,
     UnitOfWork,
-    inbox,
-    inbox_claim,
-    inbox_seen,
+    claim_events,
     insert_many,
     is_infrastructure_error,
+    processed_events,
+    seen_events,
     utcnow,
 )
 from shared.errors import problems
@@ -282,8 +282,8 @@ class ConsumerRunner:
     async def _process(self, items: list[_Item]) -> None:
         """One transaction for the whole batch; each event whose effects are kept has its handler run once.
 
-        The common case (`_run_batch`) costs one statement that claims the inbox rows (and so says which events
-        are new), the handlers' own statements and one commit: no savepoints. If any handler raises, that whole
+        The common case (`_run_batch`) costs one statement that claims the processed_events rows (and so says which
+        events are new), the handlers' own statements and one commit: no savepoints. If any handler raises, that whole
         transaction is rolled back (so nothing of it is kept) and the batch is run again with a `SAVEPOINT` per
         message (`_run_each`): a handler that raises is undone with `ROLLBACK TO SAVEPOINT` and the others keep
         their effects. Handlers only touch the database through the unit of work (the outbox pattern), so
@@ -301,14 +301,14 @@ class ConsumerRunner:
     async def _run_batch(self, items: list[_Item]) -> None:
         async with self.db.unit_of_work() as uow:
             session = uow.session
-            # The inbox rows first, in one statement: it says which events are new. If any handler then raises,
-            # the whole transaction, these rows included, is rolled back.
-            new = await inbox_claim(session, consumer=self.consumer.name, event_ids=_event_ids(items))
+            # The processed_events rows first, in one statement: it says which events are new. If any handler then
+            # raises, the whole transaction, these rows included, is rolled back.
+            new = await claim_events(session, consumer=self.consumer.name, event_ids=_event_ids(items))
             fresh: list[Delivery] = []
             for it in items:
                 assert it.delivery is not None
                 if it.delivery.event_id not in new:
-                    # JetStream may redeliver after ack_wait; the inbox row makes the second one a no-op.
+                    # JetStream may redeliver after ack_wait; the processed_events row makes the second one a no-op.
                     it.outcome = "duplicate"
                     continue
                 new.discard(it.delivery.event_id)  # the same event twice in one batch runs once
@@ -328,7 +328,7 @@ class ConsumerRunner:
     async def _run_each(self, items: list[_Item]) -> None:
         async with self.db.unit_of_work() as uow:
             session = uow.session
-            seen = await inbox_seen(session, consumer=self.consumer.name, event_ids=_event_ids(items))
+            seen = await seen_events(session, consumer=self.consumer.name, event_ids=_event_ids(items))
             rows: list[dict[str, Any]] = []
             now = utcnow()
             for it in items:
@@ -358,7 +358,7 @@ class ConsumerRunner:
             if rows:
                 # Also the guard for a handler that swallowed a database error: on PostgreSQL the transaction is
                 # then aborted and this statement fails, so nothing is acknowledged without its effects.
-                await insert_many(session, inbox, rows)
+                await insert_many(session, processed_events, rows)
 
     # --- settling: ack, nak or DLQ, only after the transaction is committed -------------------------------
     async def _settle(self, items: list[_Item]) -> None:

@@ -289,7 +289,7 @@ async def reconcile_consumer(js: JetStreamContext, spec: DurableSpec) -> str:
         await js.add_consumer(spec.stream, wanted)  # create-or-update on nats-server ≥ 2.10
         return "updated"
     except BadRequestError as exc:
-        # An immutable field changed: recreate from the start of the stream; the inbox makes replays no-ops.
+        # An immutable field changed: recreate from the start of the stream; processed_events makes replays no-ops.
         log.warning("recreating consumer %s: %s", spec.durable, exc.description)
         await js.delete_consumer(spec.stream, spec.durable)
         await js.add_consumer(spec.stream, wanted)

@@ -57,9 +57,10 @@ async def _count_subject(js: Any, stream: str, subject: str) -> int:
     return int(sum((info.state.subjects or {}).values()))
 
 
-async def inbox_reaches(db_path: Path, durable: str, expected: int, *, timeout: float,
-                        interval: float = 0.05) -> float:
-    """When (perf_counter) the consumer's inbox in a service's SQLite database first held `expected` rows."""
+async def processed_reaches(db_path: Path, durable: str, expected: int, *, timeout: float,
+                            interval: float = 0.05) -> float:
+    """When (perf_counter) the consumer's rows in a service's processed_events table (its SQLite database) first
+    numbered `expected`."""
     deadline = time.perf_counter() + timeout
     while True:
         count = 0
@@ -67,7 +68,8 @@ async def inbox_reaches(db_path: Path, durable: str, expected: int, *, timeout: 
             db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
             try:
                 with contextlib.suppress(sqlite3.OperationalError):
-                    count = db.execute("SELECT count(*) FROM inbox WHERE consumer = ?", (durable,)).fetchone()[0]
+                    count = db.execute("SELECT count(*) FROM processed_events WHERE consumer = ?",
+                                       (durable,)).fetchone()[0]
             finally:
                 db.close()
         now = time.perf_counter()
@@ -136,9 +138,9 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
                 with tempfile.TemporaryDirectory(prefix="antq-bench-units-") as tmp:
                     campaign = await mod._campaign(nats_url, n_units, Path(tmp), after_import=publish_history)
                 units_done = time.perf_counter() - started
-                # Caught up: each consumer's own inbox holds a row for every event of a type it handles. The
-                # services' databases are read from outside; the NATS server is not asked about the consumers
-                # while they work (see `common.raw_fetch_and_ack`: consumer info slows them on older servers).
+                # Caught up: each consumer's own processed_events table holds a row for every event of a type it
+                # handles. The services' databases are read from outside; the NATS server is not asked about the
+                # consumers while they work (see `common.raw_fetch_and_ack`: consumer info slows them on older servers).
                 stream = f"{world.namespace}_UNITS"
                 remaining = max(10.0, timeout - units_done)
                 caught_up = {}
@@ -146,8 +148,8 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
                                                 ("notify", "notify-units", None)):
                     expected = (await js.stream_info(stream)).state.messages if types is None else sum(
                         [await _count_subject(js, stream, f"{world.namespace}.{t}") for t in types])
-                    caught_up[durable] = await inbox_reaches(world.data_dir / f"{service}.db", durable, expected,
-                                                             timeout=remaining) - started
+                    caught_up[durable] = await processed_reaches(world.data_dir / f"{service}.db", durable, expected,
+                                                                 timeout=remaining) - started
                 # Then the awards proposed, as notify hears of them (awards' relay publishes them as it goes).
                 awards_stream = f"{world.namespace}_AWARDS"
                 seen_last, stable_since = -1, time.perf_counter()
@@ -156,8 +158,8 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
                     if awards_last != seen_last:
                         seen_last, stable_since = awards_last, time.perf_counter()
                         if awards_last:
-                            at = await inbox_reaches(world.data_dir / "notify.db", "notify-awards", awards_last,
-                                                     timeout=remaining)
+                            at = await processed_reaches(world.data_dir / "notify.db", "notify-awards", awards_last,
+                                                         timeout=remaining)
                             caught_up["notify-awards"] = at - started
                     await asyncio.sleep(0.1)
                 total = max([units_done, *caught_up.values()])

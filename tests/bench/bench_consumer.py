@@ -3,7 +3,7 @@
 N TipReceived events are published to the TIPS stream first. Then, each on its own durable consumer of the
 same messages:
 - raw: nats-py `pull_subscribe_bind` + `fetch(batch)` + `ack()` per message, nothing else (the ceiling);
-- spine: a service whose consumer handler does nothing, run by the spine (decode, validate, inbox row, one
+- spine: a service whose consumer handler does nothing, run by the spine (decode, validate, processed_events row, one
   transaction per fetched batch, ack after commit) — the spine's own cost;
 - notify: the notify service's `notify-tips` consumer in its own process (`antq serve notify`), routing every
   tip to its area's officers' inbox — the real figure.
@@ -78,7 +78,7 @@ async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float], ba
     from sqlalchemy import func, select
 
     from shared.bus.consumer import Delivery
-    from shared.db import UnitOfWork, inbox, spine_metadata
+    from shared.db import UnitOfWork, processed_events, spine_metadata
     from shared.service import Service
     from shared.testing import running
 
@@ -99,7 +99,8 @@ async def _spine_noop(world: World, n: int, timeout: float, cpu: list[float], ba
         async with running(service):
             first, last = await watch
             async with service.db.read() as session:
-                processed = int((await session.execute(select(func.count()).select_from(inbox))).scalar_one())
+                processed = int((await session.execute(
+                    select(func.count()).select_from(processed_events))).scalar_one())
     finally:
         await nc.close()
     return n / (last - first), processed
@@ -144,7 +145,7 @@ async def run(nats_url: str, *, n: int = 5000, batch: int | None = None, timeout
             return round(used[0] / n * 1000, 3) if used else None
 
         db = sqlite3.connect(world.data_dir / "notify.db")
-        processed = db.execute("SELECT count(*) FROM inbox WHERE consumer = 'notify-tips'").fetchone()[0]
+        processed = db.execute("SELECT count(*) FROM processed_events WHERE consumer = 'notify-tips'").fetchone()[0]
         inbox_rows = db.execute("SELECT count(*) FROM deliveries WHERE channel = 'inbox'").fetchone()[0]
         db.close()
         return {

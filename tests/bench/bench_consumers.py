@@ -15,9 +15,9 @@ first delivery to every matching message acknowledged; run twice, the faster kep
 over from one load to the next, as in production: notify knows the units when the tips and awards arrive, the
 incidents find the agency's units.
 
-Counts are checked: every consumer's inbox gains a row for each event of the load of a type it handles (and for
-each such event another service published on the stream since the consumer last ran, which is why `events` can
-exceed `of_the_load`).
+Counts are checked: every consumer's processed_events table gains a row for each event of the load of a type it
+handles (and for each such event another service published on the stream since the consumer last ran, which is
+why `events` can exceed `of_the_load`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.subjects import STREAMS, subject_matches
 from shared.settings import Settings
-from tests.bench.common import Timed, World, raw_fetch_and_ack, service_process, watch_inbox
+from tests.bench.common import Timed, World, raw_fetch_and_ack, service_process, watch_processed
 
 HCMC = places.communes_of("79")  # real communes: every service checks areas against the national list
 
@@ -267,26 +267,26 @@ async def _acked(js: Any, stream: str, durable: str, expected: int, timeout: flo
     return False
 
 
-def _inbox_count(world: World, service: str, durable: str) -> int:
+def _processed_count(world: World, service: str, durable: str) -> int:
     path = world.data_dir / f"{service}.db"
     if not path.exists():
         return 0
     db = sqlite3.connect(path)
     try:
-        return int(db.execute("SELECT count(*) FROM inbox WHERE consumer = ?", (durable,)).fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM processed_events WHERE consumer = ?", (durable,)).fetchone()[0])
     finally:
         db.close()
 
 
-async def _service(world: World, target: Target, *, handled: int, inbox_before: int, batch: int,
+async def _service(world: World, target: Target, *, handled: int, processed_before: int, batch: int,
                    timeout: float) -> Timed:
-    """The target's service process started on its pending messages, timed by its own inbox."""
+    """The target's service process started on its pending messages, timed by its own processed_events table."""
     proc = service_process(world, target.service, {"ANTQ_CONSUMER_BATCH_SIZE": str(batch)}).start()
     try:
         # Watch from the start: the consumer works before the service reports ready.
-        watch = asyncio.create_task(watch_inbox(world.data_dir / f"{target.service}.db", target.durable,
-                                                expected=handled, before=inbox_before, timeout=timeout,
-                                                cpu_of=proc.pid))
+        watch = asyncio.create_task(watch_processed(world.data_dir / f"{target.service}.db", target.durable,
+                                                    expected=handled, before=processed_before, timeout=timeout,
+                                                    cpu_of=proc.pid))
         await proc.wait_ready()
         return await watch
     finally:
@@ -326,19 +326,19 @@ async def run(nats_url: str, *, n: int = 3000, batch: int | None = None, timeout
                 raws = [await _raw(nc, stream, pattern, start_seq=start, batch=batch, timeout=timeout)
                         for _ in range(2)]
                 n_all, raw = max(raws, key=lambda r: r[1].rate)
-                inbox_before = _inbox_count(world, target.service, target.durable)
-                # Its inbox gains a row for each event of a handled type: of this load, and of events other
-                # services published on the stream since it last ran (all of a type it handles, here).
+                processed_before = _processed_count(world, target.service, target.durable)
+                # Its processed_events table gains a row for each event of a handled type: of this load, and of
+                # events other services published on the stream since it last ran (all of a type it handles, here).
                 handled_all = handled + (n_all - len(matching))
-                svc = await _service(world, target, handled=handled_all, inbox_before=inbox_before, batch=batch,
+                svc = await _service(world, target, handled=handled_all, processed_before=processed_before, batch=batch,
                                      timeout=timeout)
-                # The inbox counts the handled events only: the pace of all the consumer's messages scales by
+                # processed_events counts the handled events only: the pace of all the consumer's messages scales by
                 # the share of them it handles (the same all through a load).
                 rate = svc.rate * n_all / handled_all
                 acked = await _acked(js, stream, target.durable, expected)  # after the run: harmless
                 results[target.durable] = {
                     "load": load, "events": n_all, "of_the_load": len(matching), "handled": handled,
-                    "processed": _inbox_count(world, target.service, target.durable) - inbox_before,
+                    "processed": _processed_count(world, target.service, target.durable) - processed_before,
                     "all_acknowledged": acked,
                     "events_per_s": round(rate, 1),
                     "cpu_ms_per_event": round(svc.cpu_s / (svc.events * n_all / handled_all) * 1000, 3),

@@ -423,8 +423,8 @@ def _tip_body(i: int) -> bytes:
 
 
 async def _handled(url: str) -> int:
-    """Events notify's consumers have taken in (its inbox of processed event ids)."""
-    return int(await _scalar(url, "SELECT count(*) FROM inbox"))
+    """Events notify's consumers have taken in (its processed_events table)."""
+    return int(await _scalar(url, "SELECT count(*) FROM processed_events"))
 
 
 async def _quiet(url: str, timeout: float = 60) -> int:

@@ -453,7 +453,7 @@ class Timed:
 async def raw_fetch_and_ack(nc: Any, stream: str, durable: str, *, n: int, batch: int, timeout: float) -> Timed:
     """The raw baseline of event processing: nats-py `pull_subscribe_bind` + `fetch(batch)` + `ack()` of `n`
     messages on an existing durable, nothing else; timed on the client from the first batch acknowledged to the
-    last (as `watch_inbox` times a service), with this process's CPU over that span.
+    last (as `watch_processed` times a service), with this process's CPU over that span.
 
     Nothing asks the server about the consumer while it runs: on nats-server before 2.9.15 one consumer info
     call on a consumer with a wildcard filter over several subjects, made while messages are outstanding, slows
@@ -486,12 +486,12 @@ def _steady(marks: list[tuple[int, float, float]], n: int) -> Timed:
     return Timed(events=max(n, 1), seconds=0.01, cpu_s=0.0)  # tiny sizes (the smoke test): one batch
 
 
-async def watch_inbox(db_path: Path, durable: str, *, expected: int, timeout: float, cpu_of: int,
-                      before: int | None = None, interval: float = 0.01) -> Timed:
-    """Watch a service's own inbox (its SQLite database, read from outside) until the consumer `durable` has
-    `expected` rows more than `before` (default: when the watch began); its pace from the first batch committed
-    to the last, with the process's CPU over that span. Rows are committed in the batch's transaction, just
-    before its acks. This never asks the NATS server about the consumer (see `raw_fetch_and_ack`)."""
+async def watch_processed(db_path: Path, durable: str, *, expected: int, timeout: float, cpu_of: int,
+                          before: int | None = None, interval: float = 0.01) -> Timed:
+    """Watch a service's own processed_events table (its SQLite database, read from outside) until the consumer
+    `durable` has `expected` rows more than `before` (default: when the watch began); its pace from the first
+    batch committed to the last, with the process's CPU over that span. Rows are committed in the batch's
+    transaction, just before its acks. This never asks the NATS server about the consumer (see `raw_fetch_and_ack`)."""
     import sqlite3
 
     deadline = time.perf_counter() + timeout
@@ -504,7 +504,8 @@ async def watch_inbox(db_path: Path, durable: str, *, expected: int, timeout: fl
                 db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
             if db is not None:
                 with contextlib.suppress(sqlite3.OperationalError):  # before the service created its tables
-                    count = db.execute("SELECT count(*) FROM inbox WHERE consumer = ?", (durable,)).fetchone()[0]
+                    count = db.execute("SELECT count(*) FROM processed_events WHERE consumer = ?",
+                                       (durable,)).fetchone()[0]
             now, cpu = time.perf_counter(), cpu_seconds(cpu_of)
             if before is None:
                 before = count

@@ -45,8 +45,8 @@ async def test_every_benchmark_runs_at_a_tiny_size_and_counts_right(nats_url: st
     for durable, c in consumers["consumers"].items():
         assert _positive(c["events_per_s"], c["raw_events_per_s"], c["ratio"]), durable
         assert c["events"] >= c["of_the_load"] > 0 and c["all_acknowledged"], durable
-        # Every event of the load of a type the consumer handles left its inbox row, once; at most the events
-        # another service published on the stream since are added (awards' proposals on AWARDS).
+        # Every event of the load of a type the consumer handles left its processed_events row, once; at most the
+        # events another service published on the stream since are added (awards' proposals on AWARDS).
         assert c["handled"] <= c["processed"] <= c["handled"] + c["events"] - c["of_the_load"], durable
     assert consumers["consumers"]["awards-units"]["handled"] < consumers["consumers"]["awards-units"]["events"]
 

@@ -95,7 +95,8 @@ async def test_slow_consumers_past_their_ack_wait_and_redeliveries(start_platfor
     """With a 2 s ack wait, each consuming service in turn is made slower than its ack deadline: frozen (SIGSTOP)
     for 3 s, let run for 0.3 s (it fetches the backlog and starts on it), frozen again, three times. JetStream
     redelivers what it holds unacknowledged; when it runs again it finishes the stale batch and then sees the
-    redeliveries, which its inbox turns into no-ops (counted as `duplicate` in antq_consumer_messages_total)."""
+    redeliveries, which its processed_events table turns into no-ops (counted as `duplicate` in
+    antq_consumer_messages_total)."""
     platform = start_platform(env={"ANTQ_CONSUMER_ACK_WAIT": "2"})
     redelivered: Counter[str] = Counter()
 
@@ -115,7 +116,7 @@ async def test_slow_consumers_past_their_ack_wait_and_redeliveries(start_platfor
     async with httpx.AsyncClient(timeout=5) as http:
         absorbed = await consumer_results(http, platform, "duplicate")
     verdict.notes.append(f"redelivered while slow (max seen): {dict(+redelivered)}; "
-                         f"redeliveries absorbed by the inbox: {dict(+absorbed)}")
+                         f"redeliveries absorbed by processed_events: {dict(+absorbed)}")
     assert verdict.ok, report(verdict)
     assert sum(redelivered.values()) + sum(absorbed.values()) > 0, "no redelivery happened: " + report(verdict)
 

@@ -28,7 +28,7 @@ from services.notify.app import build as build_notify
 from shared.bus.streams import Namespace, tls_context
 from shared.contracts import new_event
 from shared.contracts.events import TipReceived
-from shared.db import inbox
+from shared.db import processed_events
 from shared.service import Service
 from shared.settings import Settings
 from shared.testing import NatsProcess, ServerUnavailable, eventually, free_port, running
@@ -205,8 +205,8 @@ def tip_event() -> TipReceived:
 
 async def _consumed(service: Service, event_id: str) -> bool:
     async with service.db.read() as session:
-        row = (await session.execute(select(inbox.c.event_id).where(
-            inbox.c.consumer == "notify-tips", inbox.c.event_id == event_id))).first()
+        row = (await session.execute(select(processed_events.c.event_id).where(
+            processed_events.c.consumer == "notify-tips", processed_events.c.event_id == event_id))).first()
     return row is not None
 
 

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
 
 from shared.db import make_engine, spine_metadata
-from shared.migrations import migrate
+from shared.migrations import alembic_config, migrate
 from shared.settings import SERVICES
 
 
@@ -53,8 +54,67 @@ async def test_migrations_match_the_declared_tables(service: str, database_url: 
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     finally:
         await engine.dispose()
-    assert {"outbox", "inbox", "alembic_version"} <= tables
+    assert {"outbox", "processed_events", "alembic_version"} <= tables
+    assert "inbox" not in tables
     assert diffs == [], f"{service}: migrations and store.py disagree: {diffs}"
+
+
+# The revision that renamed the spine's `inbox` table to `processed_events`, per bus service.
+RENAMED_AT = {"units": "0009", "tips": "0005", "awards": "0005", "notify": "0005"}
+
+
+def _downgrade(connection: Any, service: str, revision: str) -> None:
+    cfg = alembic_config(service)
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+def _spine_state(connection: Any) -> dict[str, Any]:
+    insp = inspect(connection)
+    tables = set(insp.get_table_names())
+    processed = next(t for t in ("processed_events", "inbox") if t in tables)
+    return {"tables": tables, "table": processed, "pkey": insp.get_pk_constraint(processed)["name"],
+            "rows": [tuple(r) for r in connection.execute(text(f"SELECT consumer, event_id FROM {processed}"))]}
+
+
+@pytest.mark.parametrize("service", sorted(RENAMED_AT))
+async def test_the_processed_events_rename_goes_up_and_down_keeping_the_rows(
+        service: str, database_url: Callable[[str], str]) -> None:
+    """A database migrated before the rename keeps its processed events under the new name (and back again)."""
+    url = database_url(service)
+    renamed_at = RENAMED_AT[service]
+    before = f"{int(renamed_at) - 1:04d}"
+    await migrate(url, service, before)
+    engine = make_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO inbox (consumer, event_id, processed_at) "
+                                    "VALUES ('c', 'e1', CURRENT_TIMESTAMP)"))
+        await migrate(url, service)
+        async with engine.connect() as conn:
+            up = await conn.run_sync(_spine_state)
+            diffs = await conn.run_sync(_diff, [spine_metadata, importlib.import_module(
+                f"services.{service}.store").metadata])
+        assert up["table"] == "processed_events" and "inbox" not in up["tables"]
+        assert up["rows"] == [("c", "e1")]
+        assert diffs == []
+        if postgres:
+            assert up["pkey"] == "processed_events_pkey"
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, service, before)
+        async with engine.connect() as conn:
+            down = await conn.run_sync(_spine_state)
+        assert down["table"] == "inbox" and "processed_events" not in down["tables"]
+        assert down["rows"] == [("c", "e1")]
+        if postgres:
+            assert down["pkey"] == "inbox_pkey"
+        async with engine.begin() as conn:  # and all the way down: the first migration drops the old name
+            await conn.run_sync(_downgrade, service, "base")
+            left = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert left <= {"alembic_version"}
+    finally:
+        await engine.dispose()
 
 
 async def test_console_migrations_create_only_its_own_tables(database_url: Callable[[str], str]) -> None:

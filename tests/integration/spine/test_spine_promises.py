@@ -18,7 +18,7 @@ from shared.bus.relay import OutboxRelay, one_by_one
 from shared.bus.streams import DurableSpec, Namespace, ensure_streams, reconcile_consumer
 from shared.contracts import new_event
 from shared.contracts.events import TipReceived
-from shared.db import Database, UnitOfWork, inbox, outbox, utcnow
+from shared.db import Database, UnitOfWork, outbox, processed_events, utcnow
 from shared.migrations import migrate
 from shared.service import Service
 from shared.settings import Settings
@@ -85,7 +85,7 @@ async def test_duplicated_and_redelivered_event_produces_one_effect(
     subject = f"{namespace}.{envelope.type}"
     async with running(notify) as http:
         # The same event id published under three different message ids: JetStream cannot de-duplicate them,
-        # so it is the inbox that must.
+        # so it is the processed_events table that must.
         for n in range(3):
             await publish_raw(nats_url, subject, envelope.to_bytes(), msg_id=f"{envelope.id}-copy{n}")
         await publish_raw(nats_url, subject, new_event(tip_event(), source="antq/tips").to_bytes())
@@ -208,9 +208,9 @@ async def test_a_failing_message_in_a_batch_leaves_the_others_with_one_effect_ea
         calls[data.tip_id] = calls.get(data.tip_id, 0) + 1
         if data.tip_id.startswith("bad-"):
             raise RuntimeError("this one cannot be handled")
-        # An effect with a unique key (the inbox table under another name): a second write would fail.
-        await uow.session.execute(insert(inbox).values(consumer="echo-effect", event_id=delivery.event_id,
-                                                       processed_at=utcnow()))
+        # An effect with a unique key (the processed_events table under another name): a second write would fail.
+        await uow.session.execute(insert(processed_events).values(consumer="echo-effect",
+                                                                  event_id=delivery.event_id, processed_at=utcnow()))
 
     envelopes = [new_event(t, source="antq/tips") for t in [*good[:10], bad, *good[10:]]]
     nc = await nats.connect(nats_url)
@@ -226,7 +226,7 @@ async def test_a_failing_message_in_a_batch_leaves_the_others_with_one_effect_ea
         assert [m["headers"]["Antq-Dlq-Kind"] for m in dead] == ["exhausted"]
         async with service.db.read() as session:
             echoed = sorted((await session.execute(
-                select(inbox.c.event_id).where(inbox.c.consumer == "echo-effect"))).scalars())
+                select(processed_events.c.event_id).where(processed_events.c.consumer == "echo-effect"))).scalars())
     assert echoed == sorted(e.id for e in envelopes if e.data["tip_id"] != bad.tip_id)
     # The good ones were handled in the first batch: once without savepoints (rolled back), once with.
     assert all(calls[t.tip_id] <= 2 for t in good)

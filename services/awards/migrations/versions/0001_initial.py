@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_spine_tables()
+    create_spine_tables(processed_table="inbox")
     op.create_table(
         "units",
         sa.Column("unit_id", sa.String(64), primary_key=True),
@@ -133,4 +133,4 @@ def downgrade() -> None:
     op.drop_table("tips")
     op.drop_table("unit_certifications")
     op.drop_table("units")
-    drop_spine_tables()
+    drop_spine_tables(processed_table="inbox")

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_spine_tables()
+    create_spine_tables(processed_table="inbox")
     op.create_table(
         "cause_events",
         sa.Column("event_id", sa.String(200), primary_key=True),
@@ -154,4 +154,4 @@ def downgrade() -> None:
         op.drop_index(index, "deliveries")
     op.drop_table("deliveries")
     op.drop_table("cause_events")
-    drop_spine_tables()
+    drop_spine_tables(processed_table="inbox")

@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_spine_tables()
+    create_spine_tables(processed_table="inbox")
     op.create_table(
         "tips",
         sa.Column("tip_id", sa.String(64), primary_key=True),
@@ -136,4 +136,4 @@ def downgrade() -> None:
     for table in ("audit_log", "inbound_refs", "tip_deadline_markers", "tip_duplicate_links", "tip_attachments",
                   "tip_messages", "tips"):
         op.drop_table(table)
-    drop_spine_tables()
+    drop_spine_tables(processed_table="inbox")

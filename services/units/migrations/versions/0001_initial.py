@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_spine_tables()
+    create_spine_tables(processed_table="inbox")
     op.create_table(
         "units",
         sa.Column("unit_id", sa.String(64), primary_key=True),
@@ -128,4 +128,4 @@ def downgrade() -> None:
     for table in ("inbound_refs", "activities", "incidents", "cycle_reasons", "cycles", "unit_history",
                   "unit_models", "units"):
         op.drop_table(table)
-    drop_spine_tables()
+    drop_spine_tables(processed_table="inbox")
