@@ -304,7 +304,7 @@ def subscription_from_row(row: Mapping[Any, Any]) -> Subscription:
                         target=row["target"])
 
 
-class Audience:
+class BatchAudience:
     """Who can be addressed, read once per batch: officers, subscriptions, and the recipients they name."""
 
     def __init__(self, session: AsyncSession):
@@ -380,7 +380,7 @@ async def intake(deliveries: list[Delivery], uow: UnitOfWork, ctx: NotifyContext
     units |= {str(a["recipient_ref"]) for a in directory.rows["award"].values()
               if a is not None and a["recipient_kind"] == "unit"}
     await directory.load("unit", units)
-    audience = Audience(session)
+    audience = BatchAudience(session)
     await audience.load(units)
 
     routed: list[Routed] = []
@@ -420,7 +420,7 @@ async def _store_causes(session: AsyncSession, routed: Sequence[Routed], now: da
         for d, data, *_ in routed if d.event_id not in stored])
 
 
-async def _store_deliveries(uow: UnitOfWork, ctx: NotifyContext, routed: Sequence[Routed], audience: Audience,
+async def _store_deliveries(uow: UnitOfWork, ctx: NotifyContext, routed: Sequence[Routed], audience: BatchAudience,
                             now: datetime) -> list[str]:
     """One delivery row per new (cause, recipient, channel): inbox rows delivered now, the others scheduled."""
     planned = [(notification_id(d.event_id, i.recipient_id, i.channel), i, d, area, unit_id)

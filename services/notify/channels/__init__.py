@@ -1,9 +1,9 @@
-"""Channel plugins of the notify service: inbox, email (SMTP), webhook and SMS (HTTP), with provider failover.
+"""Channel adapters of the notify service: inbox, email (SMTP), webhook and SMS (HTTP), with provider failover.
 
 Each adapter module wires its own channel (`@wires`, wiring.py); `build_channels` finds them all."""
 
 from services.notify.channels.base import (
-    Channel,
+    ChannelAdapter,
     ChannelRegistry,
     DeliveryError,
     OutgoingMessage,
@@ -23,7 +23,7 @@ from services.notify.channels.signature import (
 from services.notify.channels.wiring import build_channels, wires
 
 __all__ = [
-    "SIGNATURE_HEADER", "Channel", "ChannelRegistry", "DeliveryError", "EmailChannel", "FailoverChannel",
+    "SIGNATURE_HEADER", "ChannelAdapter", "ChannelRegistry", "DeliveryError", "EmailChannel", "FailoverChannel",
     "InboxChannel", "OutgoingMessage", "PermanentDeliveryError", "SendResult", "SmsChannel", "SmsGatewaySettings",
     "SmtpSettings", "TransientDeliveryError", "WebhookChannel", "build_channels", "sign_webhook",
     "verify_webhook_signature", "wires",

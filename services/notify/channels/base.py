@@ -12,7 +12,7 @@ from services.notify.domain.retry import (
 )
 
 __all__ = [
-    "Channel", "ChannelRegistry", "DeliveryError", "OutgoingMessage", "PermanentDeliveryError", "SendResult",
+    "ChannelAdapter", "ChannelRegistry", "DeliveryError", "OutgoingMessage", "PermanentDeliveryError", "SendResult",
     "TransientDeliveryError",
 ]
 
@@ -42,7 +42,7 @@ class SendResult(BaseModel):
     detail: str | None = None
 
 
-class Channel:
+class ChannelAdapter:
     """Base of every channel plugin. `send` returns on success and raises a DeliveryError otherwise:
     PermanentDeliveryError when trying again cannot help, TransientDeliveryError when it might."""
 
@@ -57,19 +57,19 @@ class Channel:
 
 
 class ChannelRegistry:
-    """Channel instances by name; the delivery worker asks it for the channel of each intent."""
+    """Channel adapters by name; the delivery worker asks it for the channel of each intent."""
 
-    def __init__(self, channels: list[Channel] | None = None) -> None:
-        self._channels: dict[str, Channel] = {}
+    def __init__(self, channels: list[ChannelAdapter] | None = None) -> None:
+        self._channels: dict[str, ChannelAdapter] = {}
         for channel in channels or []:
             self.register(channel)
 
-    def register(self, channel: Channel) -> None:
+    def register(self, channel: ChannelAdapter) -> None:
         if not channel.name:
             raise ValueError("a channel needs a name")
         self._channels[channel.name] = channel
 
-    def get(self, name: str) -> Channel:
+    def get(self, name: str) -> ChannelAdapter:
         try:
             return self._channels[name]
         except KeyError:

@@ -10,7 +10,7 @@ from typing import Any
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.base import ChannelAdapter, OutgoingMessage, SendResult
 from services.notify.channels.wiring import wires
 from services.notify.domain.retry import (
     DeliveryError,
@@ -74,7 +74,7 @@ def classify_smtp_exception(exc: Exception) -> DeliveryError:
 SendFunction = Callable[..., Awaitable[Any]]
 
 
-class EmailChannel(Channel):
+class EmailChannel(ChannelAdapter):
     name = "email"
 
     def __init__(self, settings: SmtpSettings, *, provider: str = "smtp", send: SendFunction | None = None) -> None:
@@ -105,7 +105,7 @@ class EmailChannel(Channel):
 
 
 @wires("email")
-def email_channel(settings: Settings) -> Channel | None:
+def email_channel(settings: Settings) -> ChannelAdapter | None:
     """Email when an SMTP host is set (`ANTQ_NOTIFY_SMTP_*`)."""
     if not settings.notify_smtp_host:
         return None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.base import ChannelAdapter, OutgoingMessage, SendResult
 from services.notify.domain.retry import TransientDeliveryError
 
 
-class FailoverChannel(Channel):
+class FailoverChannel(ChannelAdapter):
     """A small circuit breaker around the primary provider.
 
     - Closed: every message goes to the primary. A transient failure counts; a success resets the count.
@@ -23,8 +23,8 @@ class FailoverChannel(Channel):
 
     def __init__(
         self,
-        primary: Channel,
-        backup: Channel,
+        primary: ChannelAdapter,
+        backup: ChannelAdapter,
         threshold: int = 3,
         *,
         cooldown_seconds: float = 60.0,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.base import ChannelAdapter, OutgoingMessage, SendResult
 from services.notify.channels.failover import FailoverChannel
 from services.notify.channels.signature import SIGNATURE_HEADER, sign_webhook
 from services.notify.channels.targets import SCHEMES, guarded_client, shown_url
@@ -56,7 +56,7 @@ async def post(client: httpx.AsyncClient, url: str, what: str, **kwargs: object)
     return response
 
 
-class _HttpChannel(Channel):
+class _HttpChannel(ChannelAdapter):
     def __init__(self, client: httpx.AsyncClient | None, own_client: Callable[[], httpx.AsyncClient]) -> None:
         self._owns_client = client is None
         self._client = client or own_client()
@@ -149,14 +149,14 @@ __all__ = ["DeliveryError", "SmsChannel", "SmsGatewaySettings", "WebhookChannel"
 
 
 @wires("webhook")
-def webhook_channel(settings: Settings) -> Channel:
+def webhook_channel(settings: Settings) -> ChannelAdapter:
     """Always there: subscriptions carry their URLs; it reaches public addresses and the allowed networks."""
     return WebhookChannel(timeout_seconds=settings.notify_http_timeout_seconds,
                           allowed_networks=parse_networks(settings.notify_webhook_allowed_networks))
 
 
 @wires("sms")
-def sms_channel(settings: Settings) -> Channel | None:
+def sms_channel(settings: Settings) -> ChannelAdapter | None:
     """SMS when a gateway URL is set (`ANTQ_NOTIFY_SMS_*`), failing over to the backup gateway when one is."""
     if not settings.notify_sms_gateway_url:
         return None
@@ -166,7 +166,7 @@ def sms_channel(settings: Settings) -> Channel | None:
                                              timeout_seconds=settings.notify_http_timeout_seconds),
                           provider=provider)
 
-    sms: Channel = gateway(settings.notify_sms_gateway_url, "sms-gateway")
+    sms: ChannelAdapter = gateway(settings.notify_sms_gateway_url, "sms-gateway")
     if settings.notify_sms_backup_gateway_url:
         sms = FailoverChannel(sms, gateway(settings.notify_sms_backup_gateway_url, "sms-backup-gateway"),
                               threshold=settings.notify_sms_failover_threshold,

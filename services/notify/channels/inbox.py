@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from services.notify.channels.base import Channel, OutgoingMessage, SendResult
+from services.notify.channels.base import ChannelAdapter, OutgoingMessage, SendResult
 from services.notify.channels.wiring import wires
 from shared.settings import Settings
 
 
-class InboxChannel(Channel):
+class InboxChannel(ChannelAdapter):
     name = "inbox"
     provider = "inbox"
 
@@ -16,6 +16,6 @@ class InboxChannel(Channel):
 
 
 @wires("inbox")
-def inbox_channel(settings: Settings) -> Channel:
+def inbox_channel(settings: Settings) -> ChannelAdapter:
     """Always there: it needs no settings."""
     return InboxChannel()

@@ -9,13 +9,13 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-from services.notify.channels.base import Channel, ChannelRegistry
+from services.notify.channels.base import ChannelAdapter, ChannelRegistry
 from services.notify.domain.channels import channel_names
 from shared.settings import Settings
 
 # A channel's factory: the channel built from the deployment's settings, or None when it is not configured
 # (then it produces no deliveries and subscriptions to it are refused as `channel_unavailable`).
-ChannelFactory = Callable[[Settings], Channel | None]
+ChannelFactory = Callable[[Settings], ChannelAdapter | None]
 
 _FACTORIES: dict[str, ChannelFactory] = {}
 
@@ -53,7 +53,7 @@ def build_channels(settings: Settings) -> ChannelRegistry:
     unknown = sorted(set(wired) - set(names))
     if unknown:
         raise ValueError(f"channels wired without a row in the channel-traits table: {unknown}")
-    channels: list[Channel] = []
+    channels: list[ChannelAdapter] = []
     for name in names:
         factory = wired.get(name)
         channel = factory(settings) if factory else None

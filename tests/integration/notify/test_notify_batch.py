@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import insert, select
 
 from services.notify import store
-from services.notify.channels import Channel, ChannelRegistry
+from services.notify.channels import ChannelAdapter, ChannelRegistry
 from services.notify.context import NotifyContext
 from services.notify.handlers import intake
 from services.notify.keys import WebhookSecrets
@@ -167,8 +167,8 @@ def _metrics() -> Any:
     return NotifyMetrics(CollectorRegistry())
 
 
-def _channel(name: str) -> Channel:
-    channel = Channel()
+def _channel(name: str) -> ChannelAdapter:
+    channel = ChannelAdapter()
     channel.name = name
     return channel
 

@@ -32,11 +32,11 @@ PIGEON = ChannelTraits("pigeon", label_vi="Bồ câu đưa thư", label_en="Carr
 
 # An adapter module as a new channel's author writes it: the channel and its factory, wired by its own decorator.
 PIGEON_ADAPTER = '''
-from services.notify.channels import Channel, OutgoingMessage, SendResult, wires
+from services.notify.channels import ChannelAdapter, OutgoingMessage, SendResult, wires
 from shared.settings import Settings
 
 
-class PigeonChannel(Channel):
+class PigeonChannel(ChannelAdapter):
     name = "pigeon"
     provider = "loft"
 
@@ -45,7 +45,7 @@ class PigeonChannel(Channel):
 
 
 @wires("pigeon")
-def pigeon_channel(settings: Settings) -> Channel | None:  # the SMTP port stands in for the loft's own setting
+def pigeon_channel(settings: Settings) -> ChannelAdapter | None:  # the SMTP port stands in for the loft's own setting
     return PigeonChannel() if settings.notify_smtp_port == 2525 else None
 '''
 

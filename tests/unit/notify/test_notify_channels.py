@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.notify.channels import (
-    Channel,
+    ChannelAdapter,
     ChannelRegistry,
     EmailChannel,
     FailoverChannel,
@@ -71,7 +71,7 @@ def test_any_of_several_signatures_may_match_during_secret_rotation() -> None:
 
 
 # --- failover ----------------------------------------------------------------------------------------------------
-class FakeChannel(Channel):
+class FakeChannel(ChannelAdapter):
     name = "sms"
 
     def __init__(self, provider: str, failures: list[Exception | None]) -> None:
@@ -172,7 +172,7 @@ async def test_registry_finds_channels_by_name_and_refuses_unknown_ones() -> Non
 @pytest.mark.asyncio
 async def test_base_channel_send_is_abstract() -> None:
     with pytest.raises(NotImplementedError):
-        await Channel().send(message())
+        await ChannelAdapter().send(message())
 
 
 # --- webhook and SMS over a mocked transport --------------------------------------------------------------------
