@@ -25,9 +25,8 @@ outbox rows, and passes them back in `emitted`.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -217,38 +216,36 @@ def escalation_levels(area_code: str | None) -> list[tuple[Literal["province", "
     return [("national", None)]
 
 
-# An owed event is built only when it is emitted or shown: working out a new tip's next wake-up needs the trigger
-# times alone, and building the events it will owe one day was most of that work.
-_Trigger = tuple[datetime, DeadlineMarker, Callable[[], DeadlineEvent]]
-
-
-def _triggers(instance: DeadlineInstance, state: DeadlineState, rules: DeadlineRules) -> Iterable[_Trigger]:
+def _triggers(instance: DeadlineInstance, state: DeadlineState,
+              rules: DeadlineRules) -> Iterable[tuple[datetime, DeadlineMarker, DeadlineEvent]]:
     yield (instance.approaching_at, DeadlineMarker(instance.deadline, "approaching", instance.due_at),
-           partial(TipDeadlineApproaching, tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
+           TipDeadlineApproaching(tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
     yield (instance.due_at, DeadlineMarker(instance.deadline, "overdue", instance.due_at),
-           partial(TipOverdue, tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
+           TipOverdue(tip_id=state.tip_id, deadline=instance.deadline, due_at=instance.due_at))
     if instance.deadline == "forward_24h" and state.priority == "urgent":
         # An urgent tip still waiting for triage goes up one level at each period's end, while levels remain.
         period = timedelta(minutes=rules.escalation.urgent_untriaged_minutes)
         for step, (level, to_area) in enumerate(escalation_levels(state.area_code), start=1):
             at = instance.started_at + step * period
             yield (at, DeadlineMarker(instance.deadline, "escalated", at),
-                   partial(TipEscalated, tip_id=state.tip_id, level=level, escalated_at=at, to_area=to_area))
+                   TipEscalated(tip_id=state.tip_id, level=level, escalated_at=at, to_area=to_area))
 
 
 _KIND_ORDER = {"approaching": 0, "overdue": 1, "escalated": 2}
 
 
-def _pending(state: DeadlineState, emitted: Collection[DeadlineMarker], rules: DeadlineRules) -> list[_Trigger]:
+def _pending(
+    state: DeadlineState, emitted: Collection[DeadlineMarker], rules: DeadlineRules
+) -> list[tuple[datetime, DeadlineMarker, DeadlineEvent]]:
     """Markers not yet emitted whose instance was still running at their trigger time (or still is)."""
     pending = []
     for instance in deadline_instances(state, rules):
-        for trigger, marker, make in _triggers(instance, state, rules):
+        for trigger, marker, event in _triggers(instance, state, rules):
             if marker in emitted:
                 continue
             # Strictly after: a tip triaged exactly at its due time was forwarded in time.
             if instance.ended_at is None or instance.ended_at > trigger:
-                pending.append((trigger, marker, make))
+                pending.append((trigger, marker, event))
     return sorted(pending, key=lambda item: (item[0], _KIND_ORDER[item[1].kind]))
 
 
@@ -257,16 +254,15 @@ def owed_deadline_events(
 ) -> list[tuple[DeadlineMarker, DeadlineEvent]]:
     """The approaching/overdue/escalated events owed at `now` and not yet emitted, oldest trigger first."""
     now = _aware(now, "now")
-    return [(marker, make()) for trigger, marker, make in _pending(state, emitted, rules) if trigger <= now]
+    return [(marker, event) for trigger, marker, event in _pending(state, emitted, rules) if trigger <= now]
 
 
 def escalations(state: DeadlineState, emitted: Collection[DeadlineMarker],
                 rules: DeadlineRules) -> list[TipEscalated]:
     """The escalations already emitted for the tip (shown on it), oldest first."""
     instance = deadline_instances(state, rules)[0]
-    shown = (make() for _, marker, make in _triggers(instance, state, rules)
-             if marker.kind == "escalated" and marker in emitted)
-    return [event for event in shown if isinstance(event, TipEscalated)]
+    return [event for _, marker, event in _triggers(instance, state, rules)
+            if isinstance(event, TipEscalated) and marker in emitted]
 
 
 def next_wakeup(state: DeadlineState, emitted: Collection[DeadlineMarker], rules: DeadlineRules) -> datetime | None:
