@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     func,
     insert,
@@ -227,9 +228,14 @@ async def insert_tips(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     await insert_many(session, tips, rows)
 
 
+# Built once: every intake transaction runs it, and a statement object that is reused keeps its cache key, so
+# SQLAlchemy neither builds the query nor walks it again to find its compiled form (the list is expanded at run).
+_LOOKUPS_TAKEN = select(tips.c.receipt_lookup).where(tips.c.receipt_lookup.in_(bindparam("lookups", expanding=True)))
+
+
 async def lookups_taken(*, session: AsyncSession, lookups: Sequence[str]) -> set[str]:
     """Which of these receipt lookup ids are already used."""
-    rows = await session.execute(select(tips.c.receipt_lookup).where(tips.c.receipt_lookup.in_(list(lookups))))
+    rows = await session.execute(_LOOKUPS_TAKEN, {"lookups": list(lookups)})
     return {r[0] for r in rows}
 
 
@@ -405,17 +411,13 @@ async def duplicate_candidates(*, session: AsyncSession,
     cap = sum(p[5] for p in places)
     areas = sorted({p[1] for p in places if p[1]})
     units = sorted({p[2] for p in places if p[2]})
-    where_place = []
+    params: dict[str, Any] = {"categories": sorted({p[0] for p in places}), "start": min(p[3] for p in places),
+                              "end": max(p[4] for p in places), "cap": cap}
     if areas:
-        where_place.append(tips.c.area_code.in_(areas))
+        params["areas"] = areas
     if units:
-        where_place.append(tips.c.unit_id.in_(units))
-    query = (_candidate_columns()
-             .where(tips.c.category.in_(sorted({p[0] for p in places})),
-                    tips.c.received_at >= min(p[3] for p in places), tips.c.received_at <= max(p[4] for p in places),
-                    or_(*where_place))
-             .order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(cap))
-    rows = [r._asdict() for r in await session.execute(query)]
+        params["units"] = units
+    rows = [r._asdict() for r in await session.execute(_CANDIDATES[bool(areas), bool(units)], params)]
     if len(rows) < cap:
         return rows
     parts = []
@@ -442,6 +444,24 @@ async def duplicate_candidates(*, session: AsyncSession,
 def _candidate_columns() -> Any:
     return select(tips.c.tip_id, tips.c.category, tips.c.received_at, tips.c.description, tips.c.area_code,
                   tips.c.unit_id)
+
+
+def _candidates_query(by_area: bool, by_unit: bool) -> Any:
+    """`duplicate_candidates`' one statement, with the lists, the window and the cap bound at run."""
+    at = []
+    if by_area:
+        at.append(tips.c.area_code.in_(bindparam("areas", expanding=True)))
+    if by_unit:
+        at.append(tips.c.unit_id.in_(bindparam("units", expanding=True)))
+    return (_candidate_columns()
+            .where(tips.c.category.in_(bindparam("categories", expanding=True)),
+                   tips.c.received_at >= bindparam("start", type_=tips.c.received_at.type),
+                   tips.c.received_at <= bindparam("end", type_=tips.c.received_at.type), or_(*at))
+            .order_by(tips.c.received_at.desc(), tips.c.tip_id.desc()).limit(bindparam("cap", type_=Integer)))
+
+
+# Built once per shape (by area, by unit, by both), for the reason given at _LOOKUPS_TAKEN.
+_CANDIDATES = {(a, u): _candidates_query(a, u) for a in (True, False) for u in (True, False) if a or u}
 
 
 # --- messages, attachments, duplicates -----------------------------------------------------------------------------
