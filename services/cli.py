@@ -271,11 +271,14 @@ def audit_verify(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES
     raise typer.Exit(1)
 
 
-def _mount_service_commands() -> None:
-    """Services may offer their own sub-commands (`antq units import`, `antq tips submit`, ...)."""
+def _mount_service_commands(only: str | None = None) -> None:
+    """Services may offer their own sub-commands (`antq units import`, `antq tips submit`, ...); `only` mounts
+    just that group."""
     import importlib
 
     for name in SERVICES:
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(f"services.{name}.cli")
         except ModuleNotFoundError as exc:
@@ -283,13 +286,18 @@ def _mount_service_commands() -> None:
                 raise
             continue
         app.add_typer(module.app, name=name)
-    from services.console.cli import app as users_app
+    if only in (None, "users"):
+        from services.console.cli import app as users_app
 
-    app.add_typer(users_app, name="users")
+        app.add_typer(users_app, name="users")
 
 
 def main() -> None:
-    _mount_service_commands()
+    # A service's commands are loaded only when they are asked for (or for the help that lists them): `antq serve`
+    # then carries no other service's code (docs/benchmarks.md, memory at rest).
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if first is None or first in (*SERVICES, "users"):
+        _mount_service_commands(first)
     app(prog_name="antq")
 
 

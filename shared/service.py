@@ -35,7 +35,6 @@ from shared.contracts.subjects import OUTBOUND_PUBLISHERS, dlq_subject, outbound
 from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, bearer_principal, install_error_handlers
-from shared.migrations import migrate
 from shared.observability import HttpMetricsMiddleware, SpineMetrics
 from shared.oidc import CompositeVerifier, OIDCVerifier
 from shared.policy import Policy, Rule
@@ -196,6 +195,10 @@ class Service:
             # sooner (docs/benchmarks.md).
             sys.setswitchinterval(SQLITE_SWITCH_INTERVAL)
         if self.settings.migrate_on_start:
+            # Imported here: Alembic (with Mako) is 11 MiB of a service's memory, needed only where the service
+            # migrates its own database; in compose and Kubernetes the migration job does it.
+            from shared.migrations import migrate
+
             await self._retry("database migration", lambda: migrate(self.db.url, self.name))
         for consumer in self.consumers:  # before connecting, so /asyncapi.json is complete from the start
             if consumer.name not in self._subscribers:

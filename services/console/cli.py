@@ -13,7 +13,6 @@ import typer
 from services.console.domain.accounts import Account, AccountError
 from services.console.handlers import Accounts
 from shared.db import Database, utcnow
-from shared.migrations import migrate
 from shared.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Accounts of the staff console (local sign-in).")
@@ -37,6 +36,8 @@ def _run(data_dir: Path | None, work: Callable[[Accounts], Awaitable[Any]]) -> A
 
     async def main() -> Any:
         url = settings.database_url_for("console")
+        from shared.migrations import migrate  # only here: Alembic is 11 MiB of every `antq` process
+
         await migrate(url, "console")
         db = Database(url, source="antq/console", sqlite_synchronous=settings.sqlite_synchronous)
         try:
