@@ -141,8 +141,9 @@ async def test_open_queues_of_one_area_share_one_poller_that_brings_each_the_new
         opened = [asyncio.Event() for _ in clients]
         readers = [asyncio.create_task(_first_tips_event(c, o, seen)) for c, o in zip(clients, opened, strict=True)]
         try:
-            await eventually(_now(lambda: hub.subscribers(("tips", "officer", "79")) == 3), timeout=15,
-                             what="three open queues of area 79")
+            await eventually(_now(lambda: hub.subscribers(("tips", "officer", "79")) == 3
+                                  and hub.subscribers(("tips", "officer", "01")) == 1), timeout=15,
+                             what="three open queues of area 79 and one of area 01")
             # One poller per area, however many pages are open; the inbox is not polled for a queue page.
             assert set(hub.topics) == {("tips", "officer", "79"), ("tips", "officer", "01")}
             await eventually(_now(lambda: all(t.mark is not None for t in hub.topics.values())), timeout=15,
