@@ -9,13 +9,14 @@ Routes take the console's context as `ctx: Ctx` (installed by app.py with `share
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.console.clients import ApiError
@@ -159,6 +160,23 @@ def download_headers(filename: str, content_type: str | None) -> dict[str, str]:
             "Content-Disposition": f"attachment; filename=\"{ascii_name or 'file'}\"; "
                                    f"filename*=UTF-8''{quote(filename, safe='')}",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def stream_download(upstream: Any, filename: str, content_type: str | None) -> StreamingResponse:
+    """Pass a service's file response through to the browser as it arrives (never held in memory), with the
+    download headers; the upstream response is closed when the browser has it all or goes away."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        finally:
+            await upstream.aclose()
+
+    headers = download_headers(filename, content_type)
+    if "content-length" in upstream.headers:
+        headers["Content-Length"] = upstream.headers["content-length"]
+    return StreamingResponse(body(), headers=headers)
 
 
 def page_refused(request: Request, exc: PageRefused) -> HTMLResponse:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.console.clients import ApiError
 from services.console.context import ConsoleContext
@@ -20,11 +19,11 @@ from services.console.web.pages import (
     Person,
     api,
     checked_form,
-    download_headers,
     field,
     redirect,
     render,
     signed_in,
+    stream_download,
     unavailable,
     with_lang,
 )
@@ -119,17 +118,7 @@ async def tip_attachment(ctx: Ctx, tip_id: str, attachment_id: str, request: Req
     except ApiError as exc:
         return unavailable(request, person, exc, "tips")
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in upstream.aiter_raw():
-                yield chunk
-        finally:
-            await upstream.aclose()
-
-    headers = download_headers(meta["filename"], upstream.headers.get("content-type"))
-    if "content-length" in upstream.headers:
-        headers["Content-Length"] = upstream.headers["content-length"]
-    return StreamingResponse(body(), headers=headers)
+    return stream_download(upstream, meta["filename"], upstream.headers.get("content-type"))
 
 
 def _optional(form: Any, *names: str) -> dict[str, Any]:

@@ -11,13 +11,12 @@ the form's framing) and streamed on to the units service, which checks types and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -31,11 +30,11 @@ from services.console.web.pages import (
     PageRefused,
     Person,
     api,
-    download_headers,
     field,
     redirect,
     render,
     signed_in,
+    stream_download,
     with_lang,
 )
 from shared.bodylimit import MiB
@@ -362,17 +361,7 @@ async def dossier_download(ctx: Ctx, year: str, evidence_id: str, request: Reque
     except ApiError as exc:
         return _failed(request, person, exc)
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in upstream.aiter_raw():
-                yield chunk
-        finally:
-            await upstream.aclose()
-
-    headers = download_headers(meta["filename"], meta["content_type"])
-    if "content-length" in upstream.headers:
-        headers["Content-Length"] = upstream.headers["content-length"]
-    return StreamingResponse(body(), headers=headers)
+    return stream_download(upstream, meta["filename"], meta["content_type"])
 
 
 @router.post("/me/dossier/{year}/{step}", response_class=HTMLResponse,
