@@ -169,19 +169,21 @@ def module_helpers(call: Callable[..., Any], seen: set[Callable[..., Any]] | Non
 
 
 @cache
-def names_used(call: Callable[..., Any]) -> frozenset[str]:
+def _nodes(call: Callable[..., Any]) -> tuple[ast.AST, ...]:
+    """The syntax nodes of a function's source, read and parsed once (none when its source cannot be read)."""
     try:
         source = textwrap.dedent(inspect.getsource(call))
     except (OSError, TypeError):
-        return frozenset()
-    return frozenset(node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name))
+        return ()
+    return tuple(ast.walk(ast.parse(source)))
+
+
+@cache
+def names_used(call: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(node.id for node in _nodes(call) if isinstance(node, ast.Name))
 
 
 @cache
 def string_literals(call: Callable[..., Any]) -> frozenset[str]:
-    try:
-        source = textwrap.dedent(inspect.getsource(call))
-    except (OSError, TypeError):
-        return frozenset()
-    return frozenset(node.value for node in ast.walk(ast.parse(source))
+    return frozenset(node.value for node in _nodes(call)
                      if isinstance(node, ast.Constant) and isinstance(node.value, str))
