@@ -32,7 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -444,14 +445,57 @@ async def write_rows(session: AsyncSession, table: Table, key: Sequence[str], *,
             [{**{f"key_{k}": row[k] for k in key}, **{c: row[c] for c in columns}} for row in changed])
 
 
-# Failures of the database or the network, not of the data or the code: retried as they are.
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError, DBAPIError, ConnectionError, OSError, asyncio.TimeoutError)
+# Which failures are the database's or the network's (retried as they are, without limit: a consumer naks the event
+# with back-off and never dead-letters it; HTTP answers 503) and which are the data's or the code's (a consumer
+# retries the event up to its delivery limit, then dead-letters it with the reason). One answer for both databases,
+# read from the driver's error code, not from the exception's class: a missing table is SQLite's `OperationalError`
+# but PostgreSQL's `ProgrammingError`, a database that does not exist a plain `DBAPIError` on asyncpg.
+#
+# PostgreSQL SQLSTATEs: by class, connection (08), login (28), resources (53), operator intervention (57: shutdown,
+# statement timeout), system (58); one by one, serialization failure and deadlock (40001, 40P01), lock not
+# available (55P03), no privilege (42501), and a schema that is not there (yet): no such database (3D000), schema
+# (3F000), table or relation (42P01) or column (42703).
+_PG_INFRASTRUCTURE_CLASSES = ("08", "28", "53", "57", "58")
+_PG_INFRASTRUCTURE_CODES = frozenset({"40001", "40P01", "55P03", "42501", "3D000", "3F000", "42P01", "42703"})
+# SQLite's result codes for the same (extended codes such as SQLITE_IOERR_SHORT_READ start with them), and the
+# messages of its generic SQLITE_ERROR for a table or column that is not there.
+_SQLITE_INFRASTRUCTURE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+                                "SQLITE_READONLY", "SQLITE_NOMEM", "SQLITE_PROTOCOL", "SQLITE_NOTADB",
+                                "SQLITE_CORRUPT", "SQLITE_PERM", "SQLITE_AUTH")
+_SQLITE_MISSING = ("no such table", "no such column")
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
-    """Whether a failure is the database's or the network's (retried as it is), not the data's or the code's."""
-    return isinstance(exc, INFRASTRUCTURE_ERRORS)
+    """Whether a failure is the database's or the network's (retried as it is: a database that is unreachable,
+    locked, or without the table or column the code expects), not the data's or the code's (a constraint the
+    event breaks, a value the column refuses, a syntax error): the one classification of the consumers, the group
+    commit and the HTTP answers, the same on SQLite and PostgreSQL."""
+    if isinstance(exc, (SQLAlchemyTimeout, DisconnectionError, InterfaceError)):
+        return True  # no connection from the pool in time, or the connection itself failed
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        says = _driver_says_infrastructure(exc.orig)
+        return isinstance(exc, OperationalError) if says is None else says
+    says = _driver_says_infrastructure(exc)
+    if says is not None:
+        return says
+    return isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError))
+
+
+def _driver_says_infrastructure(error: BaseException | None) -> bool | None:
+    """The driver's error code read as infrastructure or not; None when the error carries no code."""
+    if isinstance(error, OSError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate[:2] in _PG_INFRASTRUCTURE_CLASSES or sqlstate in _PG_INFRASTRUCTURE_CODES
+    name = getattr(error, "sqlite_errorname", None)
+    if isinstance(name, str) and name:
+        if name == "SQLITE_ERROR":
+            return str(error).startswith(_SQLITE_MISSING)
+        return name.startswith(_SQLITE_INFRASTRUCTURE_CODES)
+    return None
 
 
 class GroupCommit(Generic[T, R]):

@@ -13,11 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal
 from shared.contracts.instants import bounded_instant
+from shared.db import is_infrastructure_error
 from shared.errors import DomainError, Invalid, safe_details
 from shared.oidc import TokenVerifier
 
@@ -78,12 +80,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return error_json(exc.status_code, code, message, None, headers or None)
 
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        # The database is locked past its busy timeout or unreachable: nothing was stored, the client may retry.
-        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_infrastructure_error(exc):
+            return await _unexpected(request, exc)
+        # The database is locked past its busy timeout, unreachable or not migrated yet (the consumers' one
+        # classification, `shared.db.is_infrastructure_error`): nothing was stored, the client may retry.
+        orig = getattr(exc, "orig", None)
+        log.warning("database unavailable: %s", type(orig or exc).__name__)
         return error_json(503, "unavailable", "the service's database is busy or unreachable; retry shortly",
                           None, {"Retry-After": "5"})
+
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(SQLAlchemyTimeout, _database_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

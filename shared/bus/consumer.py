@@ -22,7 +22,6 @@ from shared.contracts.envelope import CloudEvent, new_event
 from shared.contracts.events import REFUSAL_KINDS, EventData, InboundRejected, data_model_for
 from shared.contracts.subjects import dlq_subject, inbound_agency, outbound_subject
 from shared.db import (
-    INFRASTRUCTURE_ERRORS,
     Database,
     UnitOfWork,
     claim_events,
@@ -136,14 +135,6 @@ def _typed_envelope(model: type[EventData]) -> type[CloudEvent]:
     return typed
 
 
-_INFRASTRUCTURE_NAMES = tuple(t.__name__ for t in INFRASTRUCTURE_ERRORS)
-
-
-def _is_infrastructure_text(error: str | None) -> bool:
-    """Whether a recorded "<ExceptionType>: message" is an infrastructure failure (retried without limit)."""
-    return (error or "").startswith(_INFRASTRUCTURE_NAMES)
-
-
 class _Redo(Exception):
     """A handler raised in a batch run without savepoints: roll it all back and run it again with them."""
 
@@ -156,6 +147,16 @@ class _Item:
     dlq_kind: str = ""
     outcome: str = ""  # ok | duplicate | skipped | retry | dlq
     error: str | None = None
+    infrastructure: bool = False  # the retry's failure was the database's or the network's (is_infrastructure_error)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """The last failure of an event's delivery: its "<ExceptionType>: message", and whether it was the
+    infrastructure's (classified once, when it was caught: retried without limit, never dead-lettered)."""
+
+    error: str
+    infrastructure: bool
 
 
 @dataclass
@@ -170,7 +171,7 @@ class ConsumerRunner:
     metrics: SpineMetrics | None = None
     max_deliver: int = 5
     retry_delay: float = 1.0
-    _last_errors: dict[str, str] = field(default_factory=dict)
+    _last_errors: dict[str, _Failure] = field(default_factory=dict)
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         started = time.perf_counter()
@@ -181,8 +182,10 @@ class ConsumerRunner:
                 await self._process(valid)
             except Exception as exc:  # noqa: BLE001 — infrastructure failure: nothing committed, retry later
                 log.warning("consumer %s: batch of %d not committed: %s", self.consumer.name, len(valid), exc)
+                infrastructure = is_infrastructure_error(exc)
                 for it in valid:
                     it.outcome, it.error = "retry", f"{type(exc).__name__}: {exc}"
+                    it.infrastructure = infrastructure
         await self._settle(items)
         if self.metrics:
             self.metrics.handler_seconds.labels(self.service, self.consumer.name).observe(
@@ -228,11 +231,11 @@ class ConsumerRunner:
         item.delivery = Delivery(envelope=envelope, data=data, event_type=data.TYPE, agency=agency,
                                  num_delivered=num)
         last = self._last_errors.get(envelope.id)
-        if num > self.max_deliver and not _is_infrastructure_text(last):
+        if num > self.max_deliver and not (last and last.infrastructure):
             # Reached when a previous delivery crashed the process before it could settle the message. Deliveries
-            # that failed on the infrastructure (database locked or down) are retried without limit, so they
-            # never count towards giving up.
-            reason = last or "the handler did not finish"
+            # that failed on the infrastructure (database locked or down, a table not migrated yet) are retried
+            # without limit, so they never count towards giving up.
+            reason = last.error if last else "the handler did not finish"
             item.dlq_kind, item.dlq_reason = "exhausted", f"gave up after {num - 1} deliveries: {reason}"
 
     def _decode_slow(self, msg: Msg, subject_type: str) -> _Item:
@@ -295,7 +298,7 @@ class ConsumerRunner:
             return
         except _Redo:
             for it in items:
-                it.outcome, it.error, it.dlq_kind, it.dlq_reason = "", None, "", None
+                it.outcome, it.error, it.infrastructure, it.dlq_kind, it.dlq_reason = "", None, False, "", None
         await self._run_each(items)
 
     async def _run_batch(self, items: list[_Item]) -> None:
@@ -372,8 +375,8 @@ class ConsumerRunner:
     async def _settle_items(self, items: list[_Item], counts: Counter[str]) -> None:
         for it in items:
             if it.outcome == "retry" and it.delivery is not None:
-                self._last_errors[it.delivery.event_id] = it.error or "unknown error"
-                if it.delivery.num_delivered >= self.max_deliver and not self._infra(it):
+                self._last_errors[it.delivery.event_id] = _Failure(it.error or "unknown error", it.infrastructure)
+                if it.delivery.num_delivered >= self.max_deliver and not it.infrastructure:
                     it.dlq_kind = "exhausted"
                     it.dlq_reason = f"gave up after {it.delivery.num_delivered} deliveries: {it.error}"
             if it.dlq_reason:
@@ -387,10 +390,6 @@ class ConsumerRunner:
                 if it.delivery is not None:
                     self._last_errors.pop(it.delivery.event_id, None)
                 counts[it.outcome or "ok"] += 1
-
-    @staticmethod
-    def _infra(it: _Item) -> bool:
-        return _is_infrastructure_text(it.error)
 
     async def _dead_letter(self, it: _Item) -> None:
         subject_type = self.namespace.strip(it.msg.subject)
