@@ -18,9 +18,19 @@ from fastapi.responses import HTMLResponse, Response
 from services.console.clients import ApiError
 from services.console.context import ConsoleContext
 from services.console.domain.accounts import LEVELS, ROLES, Account, AccountError, is_oidc_account, validate_account
-from services.console.i18n import TEXT, refusal
+from services.console.i18n import TEXT
 from services.console.web.awards import names_for
-from services.console.web.pages import Ctx, Person, api, checked_form, field, render, signed_in, with_lang
+from services.console.web.pages import (
+    Ctx,
+    Person,
+    api,
+    checked_form,
+    field,
+    render,
+    service_message,
+    signed_in,
+    with_lang,
+)
 from shared.settings import SERVICES
 
 router = APIRouter(tags=["console"])
@@ -115,9 +125,7 @@ async def dlq_page(ctx: Ctx, request: Request) -> Response:
         try:
             data = await api(ctx, person, service, "GET", "/dlq", params={"limit": 200})
         except ApiError as exc:
-            message = TEXT[person.lang]["service_unavailable"].format(service=service) if exc.status >= 500 else \
-                refusal(person.lang, exc.status, exc.code, exc.message, exc.details)
-            return service, None, message
+            return service, None, service_message(person.lang, exc, service)
         return service, list(data["items"]), None
 
     found = await asyncio.gather(*(one(s) for s in BUS_SERVICES))
@@ -145,8 +153,7 @@ async def audit_page(ctx: Ctx, request: Request) -> Response:
             more = with_lang("/admin/audit", person.lang, service=service, only=only or "",
                              cursor=page["next_cursor"])
     except ApiError as exc:
-        error = TEXT[person.lang]["service_unavailable"].format(service=service) if exc.status >= 500 else \
-            refusal(person.lang, exc.status, exc.code, exc.message, exc.details)
+        error = service_message(person.lang, exc, service)
     units: dict[str, str] = {}
     targets: dict[str, str] = {}  # an entry's target by name: the award and its recipient, the tip's category
     if service == "units":

@@ -27,6 +27,7 @@ from services.console.web.pages import (
     redirect,
     render,
     signed_in,
+    unavailable,
     with_lang,
 )
 from shared.calendar import local_date
@@ -93,14 +94,6 @@ async def names_for(ctx: ConsoleContext, request: Request, awards: list[dict[str
     return Names({p: await rules_for(ctx, request, p) for p in provinces}, lang)
 
 
-def _unavailable(request: Request, person: Person, exc: ApiError) -> HTMLResponse:
-    t = TEXT[person.lang]
-    message = t["service_unavailable"].format(service="awards") if exc.status >= 500 else \
-        _refusal(person.lang, exc)
-    return render(request, "error.html", lang=person.lang, title_key="error_title", person=person,
-                  message=message, status=exc.status if exc.status >= 400 else 502)
-
-
 def _refusal(lang: str, exc: ApiError) -> str:
     known = TEXT[lang].get(f"aw.refused.{exc.code}")
     return known if known else refusal(lang, exc.status, exc.code, exc.message, exc.details)
@@ -122,7 +115,7 @@ async def _list_page(ctx: ConsoleContext, request: Request, person: Person, *, s
     try:
         page = await api(ctx, person, "awards", "GET", "/awards", params=params)
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "awards", _refusal)
     items = page["items"]
     names = await names_for(ctx, request, items, person.lang)
     now = ctx.now()
@@ -217,7 +210,7 @@ async def _award_page(ctx: ConsoleContext, request: Request, person: Person, awa
     try:
         award = await api(ctx, person, "awards", "GET", f"/awards/{award_id}")
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "awards", _refusal)
     names = await names_for(ctx, request, [award], person.lang)
     recognitions: list[dict[str, Any]] = []
     if award["recipient_kind"] == "unit":
@@ -294,9 +287,9 @@ async def certificate(ctx: Ctx, request: Request, award_id: str) -> Response:
     try:
         award = await api(ctx, person, "awards", "GET", f"/awards/{award_id}")
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "awards", _refusal)
     if not award.get("certificate_id"):
-        return _unavailable(request, person, ApiError(404, "not_found", "no certificate"))
+        return unavailable(request, person, ApiError(404, "not_found", "no certificate"), "awards", _refusal)
     try:
         response = await ctx.apis.download(person.account, "awards",
                                            f"/certificates/{award['certificate_id']}/print")
@@ -305,7 +298,7 @@ async def certificate(ctx: Ctx, request: Request, award_id: str) -> Response:
         finally:
             await response.aclose()
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "awards", _refusal)
     # The page's stylesheet lives on the awards service: the console serves it too.
     html = html.replace('href="/static/certificate.css"', f'href="{CERTIFICATE_CSS}"')
     return html_page(html)

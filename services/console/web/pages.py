@@ -9,7 +9,7 @@ Routes take the console's context as `ctx: Ctx` (installed by app.py with `share
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -134,13 +134,26 @@ async def api(ctx: ConsoleContext, person: Person | None, service: str, method: 
         raise
 
 
-def unavailable(request: Request, person: Person, exc: ApiError, service: str) -> HTMLResponse:
-    """The page of a service that refused the call or did not answer."""
-    t = TEXT[person.lang]
-    message = t["service_unavailable"].format(service=service) if exc.status >= 500 else \
-        refusal(person.lang, exc.status, exc.code, exc.message, exc.details)
+Refused = Callable[[str, ApiError], str]  # an area's words for a service's refusal: (language, error) -> message
+
+
+def service_message(lang: str, exc: ApiError, service: str, refused: Refused | None = None) -> str:
+    """Why a service's answer cannot be shown: it did not answer (5xx), or its refusal in the page's language, in
+    the area's own words (`refused`) or the generic ones."""
+    if exc.status >= 500:
+        return TEXT[lang]["service_unavailable"].format(service=service)
+    if refused is not None:
+        return refused(lang, exc)
+    return refusal(lang, exc.status, exc.code, exc.message, exc.details)
+
+
+def unavailable(request: Request, person: Person, exc: ApiError, service: str,
+                refused: Refused | None = None) -> HTMLResponse:
+    """The page of a service that refused the call or did not answer, with the service's status (502 for an
+    answer that was neither a success nor an error)."""
     return render(request, "error.html", lang=person.lang, title_key="error_title", person=person,
-                  message=message, status=exc.status if exc.status >= 400 else 502)
+                  message=service_message(person.lang, exc, service, refused),
+                  status=exc.status if exc.status >= 400 else 502)
 
 
 # Types a browser may be told as they are: they cannot run script in the console's origin. Anything else (HTML,

@@ -32,6 +32,7 @@ from services.console.web.pages import (
     redirect,
     render,
     signed_in,
+    unavailable,
     with_lang,
 )
 from shared import places
@@ -47,20 +48,17 @@ RATINGS = ("excellent", "good", "pass")
 BATCH_MAX = 500  # rows one batch sends; the units service has its own limit too
 
 
-def _unavailable(request: Request, person: Person, exc: ApiError, *, outside: str = "reg.outside_area") -> HTMLResponse:
-    t = TEXT[person.lang]
-    message = t["service_unavailable"].format(service="units") if exc.status >= 500 else \
-        t[outside] if exc.code == "forbidden_scope" else _refusal(person.lang, exc)
-    return render(request, "error.html", lang=person.lang, title_key="error_title", person=person,
-                  message=message, status=exc.status if exc.status >= 400 else 502)
-
-
 def _refusal(lang: str, exc: ApiError) -> str:
     if exc.code == "forbidden_scope":
         return TEXT[lang]["reg.outside_area"]
     if exc.status == 404:
         return TEXT[lang]["reg.unit_not_found"]
     return refusal(lang, exc.status, exc.code, exc.message, exc.details)
+
+
+def _unit_refusal(lang: str, exc: ApiError) -> str:
+    """A refusal of one unit's page: outside the person's area says so of the unit."""
+    return TEXT[lang]["reg.unit_outside"] if exc.code == "forbidden_scope" else _refusal(lang, exc)
 
 
 def area_choices(person: Person, chosen: str | None) -> list[places.Place]:
@@ -109,7 +107,7 @@ async def units_page(ctx: Ctx, request: Request) -> Response:
         page = await api(ctx, person, "units", "GET", "/units",
                          params={**query, "limit": PAGE_SIZE, "cursor": cursor})
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "units", _refusal)
     kept = {"q": query["q"] or "", "kind": query["kind"] or "", "area": query["area_code"] or "",
             "scope": query["in_scope"] or ""}
     more = with_lang("/units", person.lang, **kept, cursor=page["next_cursor"]) if page.get("next_cursor") else None
@@ -123,7 +121,7 @@ async def units_page(ctx: Ctx, request: Request) -> Response:
 async def unit_page(ctx: Ctx, request: Request, unit_id: str) -> Response:
     person = await signed_in(ctx, request, "console.units")
     if len(unit_id) > 200:
-        return _unavailable(request, person, ApiError(404, "not_found", "no such unit"))
+        return unavailable(request, person, ApiError(404, "not_found", "no such unit"), "units", _refusal)
     path = "/units/" + quote(unit_id, safe="")
     try:
         unit = await api(ctx, person, "units", "GET", path)
@@ -132,7 +130,7 @@ async def unit_page(ctx: Ctx, request: Request, unit_id: str) -> Response:
             api(ctx, person, "units", "GET", path + "/incidents", params={"limit": 100}),
             api(ctx, person, "units", "GET", path + "/activities", params={"limit": 100}))
     except ApiError as exc:
-        return _unavailable(request, person, exc, outside="reg.unit_outside")
+        return unavailable(request, person, exc, "units", _unit_refusal)
     return render(request, "unit.html", lang=person.lang, title_key="reg.unit_title", person=person, unit=unit,
                   categories=await _incident_categories(ctx, request),
                   years=sorted(years, key=lambda y: -int(y["year"])), incidents=incidents["items"],
@@ -237,7 +235,7 @@ async def _workboard(ctx: ConsoleContext, request: Request, person: Person, boar
             api(ctx, person, "units", "GET", "/workboard/counts",
                 params={"year": board.year, "area_code": board.area, "kind": board.kind}))
     except ApiError as exc:
-        return _unavailable(request, person, exc)
+        return unavailable(request, person, exc, "units", _refusal)
     year = counts["year"]
     kept = {**board.query(), "year": str(year)}
     more = with_lang("/cycles", person.lang, **kept, cursor=page["next_cursor"]) \
@@ -301,7 +299,7 @@ async def workboard_batch(ctx: Ctx, request: Request) -> Response:
                            body={"year": board.year, "area_code": area, "items": items})
     except ApiError as exc:
         if exc.status >= 500:
-            return _unavailable(request, person, exc)
+            return unavailable(request, person, exc, "units", _refusal)
         return await _workboard(ctx, request, person, board, error=_refusal(person.lang, exc), status=exc.status)
     names = await ctx.apis.unit_names(person.account, {i["unit_id"] for i in result["items"]
                                                                    if not i["ok"]})

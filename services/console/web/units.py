@@ -35,6 +35,7 @@ from services.console.web.pages import (
     render,
     signed_in,
     stream_download,
+    unavailable,
     with_lang,
 )
 from shared.bodylimit import MiB
@@ -103,11 +104,6 @@ def _year(ctx: ConsoleContext, request: Request) -> int:
     return assessment_year_of(ctx.now().astimezone(VN_TZ))
 
 
-def _failed(request: Request, person: Person, exc: ApiError) -> HTMLResponse:
-    return render(request, "error.html", lang=person.lang, title_key="error_title", person=person,
-                  message=desk_refusal(person.lang, exc), status=exc.status if exc.status >= 400 else 502)
-
-
 # --- the unit's page: profile, activities, notifications -------------------------------------------------------
 async def _desk_page(ctx: ConsoleContext, request: Request, person: Person, *, errors: dict[str, str] | None = None,
                      form: dict[str, str] | None = None, notice: str | None = None, status: int = 200) -> Response:
@@ -121,7 +117,7 @@ async def _desk_page(ctx: ConsoleContext, request: Request, person: Person, *, e
                 params={"year": year, "limit": 200}),
             api(ctx, person, "notify", "GET", "/inbox", params={"unread": "true", "limit": 5}))
     except ApiError as exc:
-        return _failed(request, person, exc)
+        return unavailable(request, person, exc, "units", desk_refusal)
     this_year = next((c for c in cycles if c["year"] == year), None)
     return render(request, "unit_desk.html", lang=person.lang, title_key="desk.title", person=person, unit=unit,
                   cycles=cycles, this_year=this_year, year=year, activities=activities["items"],
@@ -243,7 +239,7 @@ async def _dossier_page(ctx: ConsoleContext, request: Request, person: Person, y
                     params={"kind": cycle["kind"]}),
                 api(ctx, person, "units", "GET", f"{base}/cycles/{year}/evidence"))
     except ApiError as exc:
-        return _failed(request, person, exc)
+        return unavailable(request, person, exc, "units", desk_refusal)
     by_criterion: dict[str, list[dict[str, Any]]] = {}
     for doc in (evidence or {}).get("items", []):
         by_criterion.setdefault(doc["criterion"], []).append(doc)
@@ -359,7 +355,7 @@ async def dossier_download(ctx: Ctx, year: str, evidence_id: str, request: Reque
         upstream = await ctx.apis.download(person.account, "units",
                                                        f"{base}/{quote(evidence_id, safe='')}")
     except ApiError as exc:
-        return _failed(request, person, exc)
+        return unavailable(request, person, exc, "units", desk_refusal)
 
     return stream_download(upstream, meta["filename"], meta["content_type"])
 
