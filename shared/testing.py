@@ -217,6 +217,20 @@ def _user_exists(name: str) -> bool:
 
 async def create_database(admin_url: str, name: str) -> str:
     """Create a fresh database on the server of `admin_url`; returns its asyncpg URL."""
+    from sqlalchemy.engine import make_url
+
+    await _on_server(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    await _on_server(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _on_server(admin_url: str, statement: str) -> None:
+    """One statement on its own connection to the server of `admin_url` (outside a transaction, as CREATE and
+    DROP DATABASE must be)."""
     import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
@@ -224,21 +238,7 @@ async def create_database(admin_url: str, name: str) -> str:
     conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
                                  password=url.password, database=url.database or "postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(admin_url)
-    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database or "postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(statement)
     finally:
         await conn.close()
 
