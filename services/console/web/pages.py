@@ -141,7 +141,7 @@ def service_message(lang: str, exc: ApiError, service: str, refused: Refused | N
     """Why a service's answer cannot be shown: it did not answer (5xx), or its refusal in the page's language, in
     the area's own words (`refused`) or the generic ones."""
     if exc.status >= 500:
-        return TEXT[lang]["service_unavailable"].format(service=service)
+        return TEXT[lang]["service_unavailable"].format(service=TEXT[lang].get(f"ad.service.{service}", service))
     if refused is not None:
         return refused(lang, exc)
     return refusal(lang, exc.status, exc.code, exc.message, exc.details)

@@ -40,7 +40,7 @@ def stand_in() -> FastAPI:
 
     @app.get("/awards/{award_id}")
     async def award(award_id: str) -> JSONResponse:
-        return _refused(409, "quota_exceeded")
+        return _refused(404, "not_found") if award_id == "a-gone" else _refused(409, "quota_exceeded")
 
     @app.get("/units")
     async def units() -> JSONResponse:
@@ -90,7 +90,7 @@ async def test_awards_registry_and_desk_pages_say_why_in_the_areas_words(
             await accounts.add(Account("staff", "unit", area="79", unit="u-mine"), PASSWORD, now=NOW)
             pages: dict[str, tuple[int, str]] = {}
             await sign_in(client, "o79")
-            for path in ("/awards", "/awards/a-1", "/units", "/units/u-far", "/units/u-gone", "/units/" + "x" * 201):
+            for path in ("/awards", "/awards/a-1", "/awards/a-gone", "/units", "/units/u-far", "/units/u-gone", "/units/" + "x" * 201):
                 r = await client.get(path)
                 pages[path] = (r.status_code, _error_text(r.text))
             client.cookies.clear()
@@ -98,8 +98,9 @@ async def test_awards_registry_and_desk_pages_say_why_in_the_areas_words(
             r = await client.get("/me")
             pages["/me"] = (r.status_code, _error_text(r.text))
     assert pages == {
-        "/awards": (500, "Dịch vụ awards tạm thời không trả lời. Vui lòng thử lại sau."),
+        "/awards": (500, "Dịch vụ «Khen thưởng» tạm thời không trả lời. Vui lòng thử lại sau."),
         "/awards/a-1": (409, "Đã hết chỉ tiêu khen thưởng của năm."),
+        "/awards/a-gone": (404, "Không tìm thấy đề nghị hoặc khen thưởng này (hoặc nó ngoài địa bàn của bạn)."),
         "/units": (403, "Địa bàn này ngoài phạm vi của bạn."),
         "/units/u-far": (403, "Đơn vị này ngoài địa bàn của bạn."),
         "/units/u-gone": (404, "Không tìm thấy đơn vị trong địa bàn của bạn."),
