@@ -1,7 +1,7 @@
 """Code every antq service uses: contracts, bus, database, auth, settings and observability.
 
-Importing the package first defers two libraries that other libraries import eagerly and a service uses rarely or
-never (docs/benchmarks.md, memory at rest; `tests/unit/shared/test_lean_imports.py` keeps them out):
+Importing the package first keeps out three libraries that other libraries import eagerly and a service uses
+rarely or never (docs/benchmarks.md, memory at rest; `tests/unit/shared/test_lean_imports.py` checks):
 
 - aiohttp (and yarl, frozenlist, aiosignal, aiohappyeyeballs with it), 6 MiB: nats-py imports it in
   `nats.aio.transport` for its WebSocket transport (`ws://` server addresses), which the platform does not use.
@@ -10,6 +10,9 @@ never (docs/benchmarks.md, memory at rest; `tests/unit/shared/test_lean_imports.
 - httpx's command-line tool (`httpx._main`, which loads rich and pygments, 3 MiB): httpx imports it only to offer
   `httpx.main`, the `httpx` command; nothing in a service runs that command, so httpx keeps its stand-in that
   says the tool is not installed.
+- pydantic's compatibility package for version 1 models (`pydantic.v1`, 2 MiB): FastAPI imports it only to refuse
+  such models (it supports none; it treats a pydantic without `pydantic.v1` as having none), and the platform
+  has none.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def _defer_unused_imports() -> None:
                                                            for f in sys.meta_path):
         sys.meta_path.insert(0, _NatsTransportFinder())
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
 
 _defer_unused_imports()
