@@ -3,11 +3,11 @@
 Importing the package first keeps out three libraries that other libraries import eagerly and a service uses
 rarely or never (docs/benchmarks.md, memory at rest; `tests/unit/shared/test_lean_imports.py` checks):
 
-- aiohttp (and yarl, frozenlist, aiosignal, aiohappyeyeballs with it), 6 MiB: nats-py imports it in
+- aiohttp (and yarl, frozenlist, aiosignal, aiohappyeyeballs with it), 8 MiB: nats-py imports it in
   `nats.aio.transport` for its WebSocket transport (`ws://` server addresses), which the platform does not use.
   That module is given a stand-in that imports aiohttp on its first use; everyone else (aiobotocore, for the S3
   object store) imports the real one when they need it.
-- httpx's command-line tool (`httpx._main`, which loads rich and pygments, 3 MiB): httpx imports it only to offer
+- httpx's command-line tool (`httpx._main`, which loads rich and pygments, 2 MiB): httpx imports it only to offer
   `httpx.main`, the `httpx` command; nothing in a service runs that command, so httpx keeps its stand-in that
   says the tool is not installed.
 - pydantic's compatibility package for version 1 models (`pydantic.v1`, 2 MiB): FastAPI imports it only to refuse

@@ -2,9 +2,9 @@
 rare path, or never, and cost a service's resident memory when loaded at start.
 
 - Alembic (with Mako), 11 MiB: only where a migration runs; compose and Kubernetes migrate in a job.
-- vietnam-provinces' package code (3 MiB of code enumerations): `shared.places` reads its JSON file only.
-- aiohttp, 6 MiB: nats-py's WebSocket transport, unused; loaded on first use (`shared/__init__.py`).
-- rich and pygments, 3 MiB: httpx's command-line tool, never run in a service (`shared/__init__.py`).
+- vietnam-provinces' package code (2 MiB of code enumerations): `shared.places` reads its JSON file only.
+- aiohttp, 8 MiB: nats-py's WebSocket transport, unused; loaded on first use (`shared/__init__.py`).
+- rich and pygments, 2 MiB: httpx's command-line tool, never run in a service (`shared/__init__.py`).
 - pydantic.v1, 2 MiB: FastAPI imports it only to refuse version 1 models (`shared/__init__.py`).
 - websockets: uvicorn's WebSocket protocol; no route is a WebSocket (`shared/server.py`).
 - the console's report files (openpyxl, fpdf2, fontTools, Pillow, lxml), 27 MiB: loaded by the first export.
