@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import csv
 import difflib
+import importlib.util
 import io
 import json
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import yaml
-from vietnam_provinces import NESTED_DIVISIONS_JSON_PATH
 
 UNKNOWN_PLACE = {"vi": "không rõ địa điểm", "en": "place unknown"}
 
@@ -70,9 +71,19 @@ class _Index:
     communes: dict[str, tuple[Place, ...]]
 
 
+def _packaged_list() -> Path:
+    """The package's JSON file (its `NESTED_DIVISIONS_JSON_PATH`), found without importing the package: its
+    `__init__` builds two enumerations of every province and commune code, 2 MiB of a service's memory that
+    nothing here uses."""
+    spec = importlib.util.find_spec("vietnam_provinces")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the vietnam-provinces package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "nested-divisions.json"
+
+
 @lru_cache(maxsize=1)
 def _national() -> _Index:
-    data = json.loads(NESTED_DIVISIONS_JSON_PATH.read_text(encoding="utf-8"))
+    data = json.loads(_packaged_list().read_text(encoding="utf-8"))
     places: dict[str, Place] = {}
     communes: dict[str, tuple[Place, ...]] = {}
     for p in data:

@@ -20,7 +20,10 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 
 
 def server_config(app: Any, settings: Settings, *, port: int, **overrides: Any) -> uvicorn.Config:
+    """No route of the platform is a WebSocket: `ws="none"` keeps uvicorn from loading a WebSocket protocol
+    (the `websockets` library, 1 MiB of each service at rest)."""
     options: dict[str, Any] = {"host": settings.http_host, "port": port, "log_config": None, "access_log": False,
+                               "ws": "none",
                                "lifespan": "on", "timeout_graceful_shutdown": 10, **proxy_options(settings)}
     options.update(overrides)
     return uvicorn.Config(app, **options)

@@ -195,11 +195,11 @@ async def run_platform(nats_url: str, n_units: int = 2500, timeout: float = 600)
 
 
 async def memory_at_rest(nats_url: str) -> dict[str, float]:
-    """RSS of each of the four services started with empty databases, once ready and settled: in the production
-    shape, the databases migrated first (`antq migrate`, the migration job), the services started without
-    migrating (`ANTQ_MIGRATE_ON_START=false`, as compose and Kubernetes run them)."""
+    """RSS of each of the four services and the console started with empty databases, once ready and settled: in
+    the production shape, the databases migrated first (`antq migrate`, the migration job), the services started
+    without migrating (`ANTQ_MIGRATE_ON_START=false`, as compose and Kubernetes run them)."""
     world = World(nats_url)
-    names = ("units", "tips", "awards", "notify")
+    names = ("units", "tips", "awards", "notify", "console")
     for name in names:
         subprocess.run([sys.executable, "-m", "services.cli", "migrate", name], env=world.env(name, 0),
                        check=True, capture_output=True)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from services.console.clients import ApiError
 from services.console.context import ConsoleContext
-from services.console.domain import report_files, reports
+from services.console.domain import reports
 from services.console.i18n import TEXT, refusal
 from services.console.policy import POLICY
 from services.console.web.pages import Ctx, PageRefused, Person, api, principal_of, render, signed_in, with_lang
@@ -164,6 +164,14 @@ async def reports_page(ctx: Ctx, request: Request) -> Response:
                   pdf_url=with_lang("/reports/report.pdf", person.lang, **query), **form)
 
 
+def _report_file(kind: str, report: reports.Report) -> bytes:
+    """The spreadsheet or the PDF, made in a worker thread. Their libraries (openpyxl, fpdf2 with fontTools, Pillow
+    and lxml: 27 MiB) are loaded by the first export, not when the console starts."""
+    from services.console.domain import report_files
+
+    return report_files.xlsx(report) if kind == "xlsx" else report_files.pdf(report)
+
+
 async def _export(ctx: ConsoleContext, request: Request, kind: str) -> Response:
     person = await signed_in(ctx, request, "console.reports")
     now = ctx.now()
@@ -176,12 +184,9 @@ async def _export(ctx: ConsoleContext, request: Request, kind: str) -> Response:
     except ApiError as exc:
         return _refused_page(request, person, _service_refusal(person, exc),
                              exc.status if exc.status < 500 else 503, **_form(person, now, year, area))
-    if kind == "xlsx":
-        body = await asyncio.to_thread(report_files.xlsx, report)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        body = await asyncio.to_thread(report_files.pdf, report)
-        media = "application/pdf"
+    body = await asyncio.to_thread(_report_file, kind, report)
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if kind == "xlsx" \
+        else "application/pdf"
     name = f"bao-cao-antq-{year}-{(area or 'toan-quoc').replace('.', '-')}.{kind}"
     return Response(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
