@@ -28,13 +28,12 @@ from services.notify.domain import (
     Preferences,
     Recipient,
     Subscription,
-    Templates,
     notification_id,
     route,
     when_to_send,
 )
 from services.notify.domain.channels import INBOX, traits
-from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, referenced
+from services.notify.domain.names import AwardEntry, Names, TipEntry, UnitEntry, names_of, referenced
 from services.notify.domain.routing import (
     ALWAYS_IMMEDIATE,
     ENDPOINTS,
@@ -449,27 +448,43 @@ async def _store_deliveries(uow: UnitOfWork, ctx: NotifyContext, routed: Sequenc
     return [row["notification_id"] for row in rows]
 
 
-async def inbox_texts(session: AsyncSession, rows: Sequence[Mapping[Any, Any]],
-                      templates: Templates) -> dict[str, tuple[str, str, str | None]]:
-    """(title, body, console link) of each inbox notification: its stored text, else rendered now from its cause
-    event in the row's language, with the names notify's directory holds now (a few queries for the page)."""
+async def inbox_texts(ctx: NotifyContext, session: AsyncSession,
+                      rows: Sequence[Mapping[Any, Any]]) -> dict[str, tuple[str, str, str | None]]:
+    """(title, body, console link) of each inbox notification: its stored text, else rendered from its cause
+    event in the row's language, with the names notify's directory holds now (one statement for the page's
+    directory entries). A cause event is read once per process (it never changes once stored), and a notice is
+    rendered again only when the directory entries it names changed (`ctx.notices`)."""
     out: dict[str, tuple[str, str, str | None]] = {}
     pending = [row for row in rows if row["title"] is None]
     for row in rows:
         if row["title"] is not None:
             out[row["notification_id"]] = (row["title"], row["body"] or "", None)
-    causes = await store.cause_events_by_id(session=session, event_ids={row["cause_event_id"] for row in pending})
+    wanted = {row["cause_event_id"] for row in pending}
+    causes = {event_id: envelope for event_id in wanted
+              if (envelope := ctx.cause_events.get(event_id)) is not None}
+    if len(causes) < len(wanted):
+        for event_id, envelope in (await store.cause_events_by_id(session=session,
+                                                                  event_ids=wanted - causes.keys())).items():
+            ctx.cause_events.put(event_id, envelope)
+            causes[event_id] = envelope
     names = await names_for(session, [envelope["data"] for envelope in causes.values()])
     for row in pending:
         envelope = causes.get(row["cause_event_id"])
-        try:
-            if envelope is None:
-                raise LookupError("cause event not stored")
-            rendered = templates.render(row["event_type"], INBOX, row["language"], envelope, names)
-            out[row["notification_id"]] = (rendered.subject or "", rendered.text, rendered.link)
-        except Exception:  # a notice that cannot be rendered still shows what it is about
-            log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)
+        if envelope is None:
+            log.warning("inbox notice %s could not be rendered: cause event not stored", row["notification_id"])
             out[row["notification_id"]] = (row["event_type"], "", None)
+            continue
+        key = (row["cause_event_id"], row["event_type"], row["language"], names_of(envelope["data"], names))
+        text = ctx.notices.get(key)
+        if text is None:
+            try:
+                rendered = ctx.templates.render(row["event_type"], INBOX, row["language"], envelope, names)
+                text = (rendered.subject or "", rendered.text, rendered.link)
+                ctx.notices.put(key, text)
+            except Exception:  # a notice that cannot be rendered still shows what it is about
+                log.warning("inbox notice %s could not be rendered", row["notification_id"], exc_info=True)
+                text = (row["event_type"], "", None)
+        out[row["notification_id"]] = text
     return out
 
 
@@ -687,7 +702,7 @@ async def inbox_page(ctx: NotifyContext, *, principal: Principal, unread: bool |
         rows = await store.inbox_page(session=session, scope=inbox_scope(principal, ctx.intake_desk),
                                       unread=unread, after=after, limit=limit)
         shown = rows[:limit]
-        texts = await inbox_texts(session, shown, ctx.templates)
+        texts = await inbox_texts(ctx, session, shown)
     items = []
     for row in shown:
         title, body, link = texts[row["notification_id"]]

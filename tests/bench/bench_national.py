@@ -379,11 +379,14 @@ EXPLAINED = {
                                           "units.unit_id = page.unit_id ORDER BY page.name, page.unit_id"),
     "tip_queue": ("tips", f"SELECT * FROM tips WHERE (tips.scope_area = '{PROVINCE}' OR tips.scope_area LIKE "
                           f"'{PROVINCE}.%') ORDER BY tips.received_at DESC, tips.tip_id DESC LIMIT 51"),
-    "inbox": ("notify", "SELECT deliveries.notification_id FROM deliveries LEFT OUTER JOIN inbox_reads ON "
-                        "inbox_reads.notification_id = deliveries.notification_id AND inbox_reads.reader = "
-                        "'officer:bench' WHERE deliveries.channel = 'inbox' AND (deliveries.recipient_id = "
-                        "'officer:bench' OR deliveries.recipient_id LIKE 'desk:%' AND (deliveries.area_code = "
-                        f"'{PROVINCE}' OR deliveries.area_code LIKE '{PROVINCE}.%')) ORDER BY "
+    "inbox": ("notify", "SELECT deliveries.notification_id, deliveries.title, (SELECT inbox_reads.read_at FROM "
+                        "inbox_reads WHERE inbox_reads.notification_id = deliveries.notification_id AND "
+                        "inbox_reads.reader = 'officer:bench') AS read_at FROM deliveries WHERE deliveries.channel = "
+                        "'inbox' AND (deliveries.recipient_id = 'officer:bench' OR deliveries.recipient_id LIKE "
+                        f"'desk:%' AND (deliveries.area_code = '{PROVINCE}' OR deliveries.area_code LIKE "
+                        f"'{PROVINCE}.%' OR deliveries.recipient_id = 'desk:intake')) AND NOT (EXISTS (SELECT "
+                        "inbox_reads.notification_id FROM inbox_reads WHERE inbox_reads.notification_id = "
+                        "deliveries.notification_id AND inbox_reads.reader = 'officer:bench')) ORDER BY "
                         "deliveries.created_at DESC, deliveries.notification_id DESC LIMIT 51"),
 }
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 AreaLabel = Callable[[str | None, str], str]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def fallback_area_label(code: str | None, lang: str) -> str:
@@ -77,6 +79,47 @@ def referenced(data: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
     tips = {str(data["tip_id"])} if data.get("tip_id") else set()
     awards = {str(data["award_id"])} if data.get("award_id") else set()
     return units, tips, awards
+
+
+def names_of(data: Mapping[str, Any], names: Names) -> tuple[tuple[str, str, object], ...]:
+    """The directory entries an event's notice is worded from (those `referenced` names, and the unit an award
+    is for), as a hashable value: a notice rendered from the same event in the same language with the same
+    entries reads the same (see `Memo`)."""
+    units, tips, awards = referenced(data)
+    for award_id in awards:
+        award = names.awards.get(award_id)
+        if award is not None and award.recipient_kind == "unit" and award.recipient_ref:
+            units.add(award.recipient_ref)
+    return (*(("unit", k, names.units.get(k)) for k in sorted(units)),
+            *(("tip", k, names.tips.get(k)) for k in sorted(tips)),
+            *(("award", k, names.awards.get(k)) for k in sorted(awards)))
+
+
+class Memo(Generic[K, V]):
+    """A bounded map of what the process already computed, the least recently used dropped first.
+
+    Notify keeps two: the stored cause events by id (immutable once stored) and the inbox notices rendered from
+    them by (event, language, directory entries), so re-reading an inbox page neither reads the events again
+    nor re-renders notices whose names did not change."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        value = self._items.pop(key, None)
+        if value is not None:
+            self._items[key] = value
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items.pop(key, None)
+        self._items[key] = value
+        if len(self._items) > self.size:
+            del self._items[next(iter(self._items))]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def console_link(base_url: str, page: Sequence[str], lang: str) -> str:

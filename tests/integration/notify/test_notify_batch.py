@@ -201,7 +201,7 @@ async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path
         async with db.read() as session:
             rows = (await session.execute(select(store.deliveries).where(
                 store.deliveries.c.channel == "inbox"))).mappings().all()
-            texts = await inbox_texts(session, rows, ctx.templates)
+            texts = await inbox_texts(ctx, session, rows)
             names = await names_for(session, [d.data.model_dump(mode="json", exclude_none=True) for d in events])
     finally:
         await db.dispose()
