@@ -846,11 +846,15 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.not_recognised_by_reason = {k: int(n) for k, n in (await session.execute(
         select(cycle_reasons.c.kind, func.count(func.distinct(cycle_reasons.c.unit_id)))
         .where(*reasons_where).group_by(cycle_reasons.c.kind))).all()}
-    for kind, target in (("criterion_not_met", "not_recognised_by_criterion"),
-                         ("disqualifying_incident", "not_recognised_by_incident")):
-        setattr(cf, target, {v: int(n) for v, n in (await session.execute(
-            select(cycle_reasons.c.value, func.count(func.distinct(cycle_reasons.c.unit_id)))
-            .where(*reasons_where, cycle_reasons.c.kind == kind).group_by(cycle_reasons.c.value))).all()})
+    # The unmet criteria and the disqualifying categories: one pass over those two kinds' reasons, not one each.
+    by_value: dict[str, dict[str, int]] = {"criterion_not_met": {}, "disqualifying_incident": {}}
+    for kind, value, n in (await session.execute(
+            select(cycle_reasons.c.kind, cycle_reasons.c.value, func.count(func.distinct(cycle_reasons.c.unit_id)))
+            .where(*reasons_where, cycle_reasons.c.kind.in_(list(by_value)))
+            .group_by(cycle_reasons.c.kind, cycle_reasons.c.value))).all():
+        by_value[kind][value] = int(n)
+    cf.not_recognised_by_criterion = by_value["criterion_not_met"]
+    cf.not_recognised_by_incident = by_value["disqualifying_incident"]
     cf.registration_rate = _rate(cf.registered, uf.in_scope)
     cf.recognition_rate = _rate(cf.recognised, uf.in_scope)
 
