@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
-from services.units import handlers
+from services.units import handlers, store
 from services.units.domain import StatsQuery
 from shared.settings import Settings
+from shared.testing import eventually
 from tests.integration.units.units_support import NOW, Harness, units_harness
 
 MAX_AGE = 600
@@ -130,8 +132,6 @@ async def test_the_refresher_computes_each_key_once_among_replicas_and_keeps_wha
 async def test_a_claim_that_has_not_expired_keeps_other_replicas_off_the_key(units: Harness) -> None:
     db = units.service.db
     now = NOW + timedelta(days=1)
-    from services.units import store
-
     async with db.unit_of_work() as uow:
         assert await store.claim_stats_snapshot(session=uow.session, query=StatsQuery(year=2026), now=now,
                                                 computed_before=now, until=now + timedelta(minutes=5))
@@ -155,3 +155,30 @@ async def test_bad_input_and_scopes_are_refused_as_before_with_snapshots(units: 
     mine = await units.http.get("/stats", headers=officer, params={"year": 2026})
     assert mine.status_code == 200 and mine.json()["area_code"] == "79"
     assert mine.headers["cache-control"].startswith("private, max-age=")
+
+
+async def test_the_refresher_runs_from_start_up_and_a_max_age_of_0_computes_every_request(
+        units: Harness, settings_factory: Callable[..., Settings], database_url: Callable[[str], str],
+        nats_url: str, namespace: str) -> None:
+    assert Settings.model_fields["units_stats_max_age"].default == 60  # production: figures at most a minute old
+    assert "stats" in [name for name, _ in units.service._task_factories]
+
+    async def warm() -> bool:
+        async with units.service.db.read() as session:
+            stored = await store.read_stats_snapshot(session=session, query=StatsQuery(year=2026))
+        return stored is not None and stored[0] is not None and stored[0].computed_at == NOW
+
+    await eventually(warm, timeout=15, what="the nation's snapshot computed at start-up")
+
+    # Max age 0 (what the other tests run with): no job, nothing stored, every answer computed for the request.
+    async with units_harness(settings_factory, database_url, nats_url, namespace) as live:
+        assert "stats" not in [name for name, _ in live.service._task_factories]
+        await live.create_unit(area_code=COMMUNE)
+        live.clock.now = NOW + timedelta(hours=1)
+        r = await live.http.get("/stats", headers=live.admin, params={"area_code": "79"})
+        assert r.json()["units"]["total"] == 1 and at(r.json()) == live.clock.now
+        assert r.headers["cache-control"] == "private, no-cache"
+        async with live.service.db.read() as session:
+            keys = (await session.execute(select(func.count()).select_from(store.stats_snapshots)
+                                          .where(store.stats_snapshots.c.area_code == "79"))).scalar_one()
+        assert keys == 0
