@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     units_metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # how often the units gauges are recomputed
     units_batch_max_items: int = Field(default=5_000, ge=1)  # items in one batch request
     units_import_chunk_rows: int = Field(default=1_000, ge=1)  # import rows committed per transaction
+    # GET /stats for the nation and a province: served from a shared snapshot younger than this (seconds), kept
+    # warm by a background job; 0 computes every request live (and stops the job). A commune's is always live.
+    units_stats_max_age: float = Field(default=60.0, ge=0, le=86_400)
     # Agencies' trust levels for incident reports (YAML); default: the shipped rules/agencies.yaml. Read when the
     # units service starts: a bad file stops it.
     units_agencies_file: Path | None = None

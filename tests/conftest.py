@@ -107,6 +107,9 @@ def settings_factory(nats_url: str, namespace: str, tmp_path: Path) -> Callable[
             "data_dir": tmp_path / "data", "nats_url": nats_url, "namespace": namespace,
             "consumer_retry_delay": 0.05, "relay_poll_interval": 0.1,
             "log_json": False, "sqlite_synchronous": "NORMAL", "gc_freeze_on_start": False,
+            # Tests that change data and then read /stats expect the figures at once: live. The snapshots'
+            # own tests (test_units_stats_snapshots.py) set a max age.
+            "units_stats_max_age": 0,
         }
         base.update(overrides)
         return Settings(**base)  # type: ignore[arg-type]

@@ -467,6 +467,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.interim": "Báo cáo sơ kết năm {y}, số liệu đến ngày {d}",
         "report.period": "Kỳ đánh giá từ {start} đến {end}; so sánh với năm {p}. Số liệu của các dịch vụ "
                          "đơn vị, tin báo và khen thưởng.",
+        "report.figures_at": "Số liệu lúc {t}",
         "report.empty": "Chưa có số liệu cho năm và địa bàn này.",
         "report.bad_year": "Năm không hợp lệ: chọn một năm trong danh sách.",
         "report.bad_area": "Không có địa bàn này trong danh mục hành chính.",
@@ -1098,6 +1099,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.interim": "Interim report {y}, figures up to {d}",
         "report.period": "Assessment year from {start} to {end}; compared with {p}. Figures of the units, tips "
                          "and awards services.",
+        "report.figures_at": "Figures as of {t}",
         "report.empty": "No figures for this year and area yet.",
         "report.bad_year": "Not a valid year: choose one from the list.",
         "report.bad_area": "There is no such area in the administrative list.",

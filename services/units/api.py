@@ -1017,16 +1017,26 @@ async def list_audit(
 # --- statistics ----------------------------------------------------------------------------------------------------
 @router.get("/stats", response_model=Stats, tags=["stats"], responses=ERROR_RESPONSES,
             summary="The report figures by year, area (hierarchical) and kind")
-async def get_stats(request: Request, ctx: Ctx, year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
-                    area_code: AreaCode = None, kind: UnitKind | None = None) -> Stats:
+async def get_stats(request: Request, response: Response, ctx: Ctx,
+                    year: Annotated[int | None, Query(ge=2000, le=2200)] = None, area_code: AreaCode = None,
+                    kind: UnitKind | None = None) -> Stats:
+    """The nation's and a province's figures come from a snapshot shared by every replica, at most
+    `ANTQ_UNITS_STATS_MAX_AGE` seconds old (`computed_at` says when they were computed); a commune's are computed
+    for the request."""
     principal = POLICY.require(bearer_principal(request), "stats.read")  # 401/403 before the area is looked at
     _check_area(area_code)
     if principal is not None and principal.role in ("officer", "leader") and principal.area and area_code is None:
         area_code = principal.area
     POLICY.authorize(principal, "stats.read", area=area_code)
-    query = StatsQuery(year=year or assessment_year_of(ctx.now()), area_code=area_code, kind=kind)
-    async with ctx.db.read() as session:
-        return await store.compute_stats(session=session, query=query)
+    now = ctx.now()
+    query = StatsQuery(year=year or assessment_year_of(now), area_code=area_code, kind=kind)
+    stats = await handlers.stats_cmd(ctx.db, query, now=now, max_age=ctx.stats_max_age)
+    # A caller's cache may keep a snapshot for what is left of its max age (private: the figures are per caller's
+    # scope); figures computed for each request (a commune's, or with snapshots off) are asked for again.
+    shared = ctx.stats_max_age > 0 and handlers.stats_snapshotted(query) and stats.computed_at is not None
+    left = ctx.stats_max_age - (now - stats.computed_at).total_seconds() if shared and stats.computed_at else 0
+    response.headers["Cache-Control"] = f"private, max-age={int(left)}" if left >= 1 else "private, no-cache"
+    return stats
 
 
 # --- batches -------------------------------------------------------------------------------------------------------

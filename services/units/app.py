@@ -30,6 +30,7 @@ def build(settings: Settings) -> Service:
         evidence_storage=blob_storage(settings, "units", settings.units_evidence_dir or settings.data_dir / "evidence"),
         import_chunk_rows=settings.units_import_chunk_rows,
         batch_max_items=settings.units_batch_max_items,
+        stats_max_age=settings.units_stats_max_age,
     )
     install_context(service.app, ctx)
     subscribers.register(service, ctx)
@@ -37,6 +38,8 @@ def build(settings: Settings) -> Service:
     service.app.state.body_limits = {EVIDENCE_UPLOADS: settings.units_evidence_max_bytes + MiB}
     service.include_router(api.router)
     service.background("gauges", tasks.gauges(ctx, service.registry, settings.units_metrics_refresh_seconds))
+    if settings.units_stats_max_age > 0:
+        service.background("stats", tasks.stats_refresher(ctx))
     return service
 
 

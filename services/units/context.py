@@ -22,6 +22,7 @@ class UnitsContext:
     evidence_storage: BlobStorage
     import_chunk_rows: int  # import rows committed per transaction
     batch_max_items: int  # items in one batch request
+    stats_max_age: float = 0.0  # seconds a nation's or a province's /stats snapshot is served; 0: always live
 
     def now(self) -> datetime:
         return self.clock()

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal, cast
 
@@ -70,6 +70,7 @@ from services.units.domain.history import (
     recognition_record,
     validate_history_row,
 )
+from services.units.domain.stats import Stats, StatsQuery
 from services.units.domain.units import RowError
 from shared import audit, award_catalogue
 from shared.bus.consumer import Delivery, Reject
@@ -905,3 +906,74 @@ async def import_history(db: Database, records: Sequence[tuple[int, Mapping[str,
         for row in rows:
             report.add(row, keep=keep_rows(row))
     return report
+
+
+# --- statistics --------------------------------------------------------------------------------------------------
+# A refresher's claim on a key lasts this long: a replica that stops mid-computation holds nobody up for longer.
+STATS_CLAIM = timedelta(minutes=5)
+# The refresher keeps warm the provinces' figures served within this while (the nation's always).
+STATS_READ_WINDOW = timedelta(days=1)
+
+
+def stats_snapshotted(query: StatsQuery) -> bool:
+    """The nation's and a province's figures are passes over much of the country: shared snapshots. A commune's
+    (a few hundred units) are computed for each request."""
+    return query.area_code is None or "." not in query.area_code
+
+
+async def live_stats(db: Database, query: StatsQuery, *, now: datetime) -> Stats:
+    """The figures computed now (the one way of computing them: `store.compute_stats`), dated `now`."""
+    async with db.read() as session:
+        stats = await store.compute_stats(session=session, query=query)
+    return stats.model_copy(update={"computed_at": now})
+
+
+async def stats_cmd(db: Database, query: StatsQuery, *, now: datetime, max_age: float) -> Stats:
+    """`GET /stats`: a nation's or a province's figures from the shared snapshot when it is younger than `max_age`
+    seconds, else computed live and stored for every replica; a commune's (and every query when `max_age` is 0)
+    live."""
+    if max_age <= 0 or not stats_snapshotted(query):
+        return await live_stats(db, query, now=now)
+    async with db.read() as session:
+        stored = await store.read_stats_snapshot(session=session, query=query)
+    snapshot, read_at = stored if stored is not None else (None, None)
+    if snapshot is not None and snapshot.computed_at is not None and \
+            (now - snapshot.computed_at).total_seconds() < max_age:
+        if read_at is None or (now - read_at).total_seconds() >= max_age:  # at most one write per key and while
+            async with db.unit_of_work() as uow:
+                await store.touch_stats_snapshot(session=uow.session, query=query, at=now,
+                                                 before=now - timedelta(seconds=max_age))
+        return snapshot
+    stats = await live_stats(db, query, now=now)
+    async with db.unit_of_work() as uow:
+        await store.save_stats_snapshot(session=uow.session, stats=stats, read_at=now)
+    return stats
+
+
+async def refresh_stats_cmd(db: Database, *, now: datetime, max_age: float) -> list[StatsQuery]:
+    """Recompute the current ANTT year's snapshots older than half `max_age`: the nation's, and every key served
+    within `STATS_READ_WINDOW`. Each key is claimed in the database first (`store.claim_stats_snapshot`), so that
+    of several replicas refreshing at once one computes it; returns the keys this call computed."""
+    year = assessment_year_of(now)
+    async with db.read() as session:
+        keys = await store.stats_snapshots_read_since(session=session, year=year, since=now - STATS_READ_WINDOW)
+    nation = StatsQuery(year=year)
+    keys = [nation, *(k for k in keys if k != nation and stats_snapshotted(k))]
+    refreshed: list[StatsQuery] = []
+    for query in keys:
+        async with db.unit_of_work() as uow:
+            claimed = await store.claim_stats_snapshot(
+                session=uow.session, query=query, now=now, computed_before=now - timedelta(seconds=max_age / 2),
+                until=now + STATS_CLAIM)
+        if not claimed:
+            continue
+        try:
+            stats = await live_stats(db, query, now=now)
+        except Exception:
+            async with db.unit_of_work() as uow:
+                await store.release_stats_snapshot(session=uow.session, query=query)
+            raise
+        async with db.unit_of_work() as uow:
+            await store.save_stats_snapshot(session=uow.session, stats=stats, release=True)
+        refreshed.append(query)
+    return refreshed

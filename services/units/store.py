@@ -210,6 +210,22 @@ activity_figures = Table(
     Index("ix_activity_figures_year_kind", "year", "kind"),
 )
 
+# Shared snapshots of /stats for the nation and the provinces (migration 0010): one row per (year, area, kind),
+# '' for the nation and for every kind. Every replica reads and writes the same rows, so one computation serves all;
+# `claimed_until` is the refresher's claim (one replica computes a key at a time), `read_at` when it was last served
+# (the refresher keeps warm what is read).
+stats_snapshots = Table(
+    "stats_snapshots",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("area_code", String(80), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("figures", JSON, nullable=True),  # the Stats body; NULL while the first computation is claimed
+    Column("computed_at", UTCDateTime, nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("read_at", UTCDateTime, nullable=True),
+)
+
 # History import: past years' results and awards already held, from the province's records (never decided in
 # antq). One row per unit and year, and per award, recipient and year: a re-import finds them and adds nothing.
 past_recognitions = Table(
@@ -830,11 +846,15 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
     cf.not_recognised_by_reason = {k: int(n) for k, n in (await session.execute(
         select(cycle_reasons.c.kind, func.count(func.distinct(cycle_reasons.c.unit_id)))
         .where(*reasons_where).group_by(cycle_reasons.c.kind))).all()}
-    for kind, target in (("criterion_not_met", "not_recognised_by_criterion"),
-                         ("disqualifying_incident", "not_recognised_by_incident")):
-        setattr(cf, target, {v: int(n) for v, n in (await session.execute(
-            select(cycle_reasons.c.value, func.count(func.distinct(cycle_reasons.c.unit_id)))
-            .where(*reasons_where, cycle_reasons.c.kind == kind).group_by(cycle_reasons.c.value))).all()})
+    # The unmet criteria and the disqualifying categories: one pass over those two kinds' reasons, not one each.
+    by_value: dict[str, dict[str, int]] = {"criterion_not_met": {}, "disqualifying_incident": {}}
+    for kind, value, n in (await session.execute(
+            select(cycle_reasons.c.kind, cycle_reasons.c.value, func.count(func.distinct(cycle_reasons.c.unit_id)))
+            .where(*reasons_where, cycle_reasons.c.kind.in_(list(by_value)))
+            .group_by(cycle_reasons.c.kind, cycle_reasons.c.value))).all():
+        by_value[kind][value] = int(n)
+    cf.not_recognised_by_criterion = by_value["criterion_not_met"]
+    cf.not_recognised_by_incident = by_value["disqualifying_incident"]
     cf.registration_rate = _rate(cf.registered, uf.in_scope)
     cf.recognition_rate = _rate(cf.recognised, uf.in_scope)
 
@@ -884,6 +904,95 @@ async def compute_stats(*, session: AsyncSession, query: StatsQuery) -> Stats:
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+# --- snapshots of the statistics ---------------------------------------------------------------------------------
+def _snapshot_key(query: StatsQuery) -> dict[str, Any]:
+    return {"year": query.year, "area_code": query.area_code or "", "kind": query.kind or ""}
+
+
+def _of_snapshot(query: StatsQuery) -> list[ColumnElement[bool]]:
+    return [getattr(stats_snapshots.c, k) == v for k, v in _snapshot_key(query).items()]
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(stats_snapshots)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(stats_snapshots)
+
+
+async def read_stats_snapshot(*, session: AsyncSession,
+                              query: StatsQuery) -> tuple[Stats | None, datetime | None] | None:
+    """The stored figures of a query and when they were last served; None when no row is stored; the figures are
+    None while the first computation of the key is under way elsewhere."""
+    row = (await session.execute(select(stats_snapshots.c.figures, stats_snapshots.c.computed_at,
+                                        stats_snapshots.c.read_at).where(*_of_snapshot(query)))).one_or_none()
+    if row is None:
+        return None
+    figures, computed_at, read_at = row
+    if figures is None or computed_at is None:
+        return None, read_at
+    return Stats.model_validate({**figures, "computed_at": computed_at}), read_at
+
+
+async def save_stats_snapshot(*, session: AsyncSession, stats: Stats, read_at: datetime | None = None,
+                              release: bool = False) -> None:
+    """Store computed figures (`stats.computed_at` set) unless newer ones are stored already; `release` ends the
+    caller's claim on the key, `read_at` notes that they were served."""
+    assert stats.computed_at is not None
+    query = StatsQuery(year=stats.year, area_code=stats.area_code, kind=stats.kind)
+    figures = stats.model_dump(mode="json", exclude={"computed_at"})
+    stmt = _dialect_insert(session).values(**_snapshot_key(query), figures=figures, computed_at=stats.computed_at,
+                                           read_at=read_at)
+    stored = stats_snapshots.c.computed_at
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["year", "area_code", "kind"],
+        set_={"figures": stmt.excluded.figures, "computed_at": stmt.excluded.computed_at},
+        where=or_(stored.is_(None), stored < stmt.excluded.computed_at)))
+    if release:
+        await release_stats_snapshot(session=session, query=query)
+    if read_at is not None:
+        await touch_stats_snapshot(session=session, query=query, at=read_at, before=read_at)
+
+
+async def release_stats_snapshot(*, session: AsyncSession, query: StatsQuery) -> None:
+    await session.execute(update(stats_snapshots).where(*_of_snapshot(query)).values(claimed_until=None))
+
+
+async def touch_stats_snapshot(*, session: AsyncSession, query: StatsQuery, at: datetime, before: datetime) -> None:
+    """Note that the key was served at `at`, unless that was noted at `before` or later (one write per while)."""
+    read_at = stats_snapshots.c.read_at
+    await session.execute(update(stats_snapshots).where(*_of_snapshot(query), or_(read_at.is_(None), read_at < before))
+                          .values(read_at=at))
+
+
+async def claim_stats_snapshot(*, session: AsyncSession, query: StatsQuery, now: datetime, computed_before: datetime,
+                               until: datetime) -> bool:
+    """Claim the computation of a key until `until` when its figures are missing or were computed before
+    `computed_before` and nobody holds an unexpired claim: one conditional statement, so that of several replicas
+    asking at once exactly one gets it (a new key: an insert that does nothing when the row exists)."""
+    stmt = (_dialect_insert(session).values(**_snapshot_key(query), claimed_until=until).on_conflict_do_nothing()
+            .returning(stats_snapshots.c.year))
+    if (await session.execute(stmt)).first() is not None:
+        return True
+    computed_at, claimed = stats_snapshots.c.computed_at, stats_snapshots.c.claimed_until
+    result = await session.execute(
+        update(stats_snapshots)
+        .where(*_of_snapshot(query), or_(computed_at.is_(None), computed_at < computed_before),
+               or_(claimed.is_(None), claimed <= now))
+        .values(claimed_until=until).execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def stats_snapshots_read_since(*, session: AsyncSession, year: int, since: datetime) -> list[StatsQuery]:
+    """The keys of a year served at `since` or later."""
+    rows = (await session.execute(
+        select(stats_snapshots.c.area_code, stats_snapshots.c.kind)
+        .where(stats_snapshots.c.year == year, stats_snapshots.c.read_at >= since)
+        .order_by(stats_snapshots.c.area_code, stats_snapshots.c.kind))).all()
+    return [StatsQuery(year=year, area_code=area or None, kind=kind or None) for area, kind in rows]
 
 
 # --- gauges ----------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Background jobs of the units service, started by app.py: the registry's gauges."""
+"""Background jobs of the units service, started by app.py: the registry's gauges, the /stats snapshots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.units import store
+from services.units import handlers, store
 from services.units.context import UnitsContext
 from shared.service import TaskFactory
 
@@ -52,4 +52,32 @@ class UnitGauges:
 def gauges(ctx: UnitsContext, registry: CollectorRegistry, every: float) -> TaskFactory:
     """The `gauges` job: the registry's counts as Prometheus gauges, recomputed every `every` seconds."""
     job = UnitGauges(ctx, registry, every)
+    return lambda _service: job.run()
+
+
+class StatsRefresher:
+    """Keeps the current year's /stats snapshots (the nation's, the provinces' read lately) younger than the max
+    age, so that requests rarely compute them: every quarter of the max age it recomputes those older than half of
+    it. Every replica runs it; the database claim lets one of them compute each key."""
+
+    def __init__(self, ctx: UnitsContext):
+        self.ctx = ctx
+        self.every = max(1.0, ctx.stats_max_age / 4)
+
+    async def refresh(self) -> list[str]:
+        keys = await handlers.refresh_stats_cmd(self.ctx.db, now=self.ctx.now(), max_age=self.ctx.stats_max_age)
+        return [k.area_code or "nation" for k in keys]
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as exc:  # noqa: BLE001 — requests compute live meanwhile; the next round retries
+                log.warning("units stats snapshots not refreshed: %s", exc)
+            await asyncio.sleep(self.every)
+
+
+def stats_refresher(ctx: UnitsContext) -> TaskFactory:
+    """The `stats` job: the shared /stats snapshots kept warm (app.py starts it when the max age is not 0)."""
+    job = StatsRefresher(ctx)
     return lambda _service: job.run()

@@ -57,7 +57,10 @@ async def run(nats_url: str, n_units: int = 25_000, repeats: int = 5) -> dict[st
         def settings(**kw: Any) -> Settings:
             base: dict[str, Any] = {"data_dir": Path(tmp), "nats_url": nats_url, "namespace": campaign["namespace"],
                                     "sqlite_synchronous": "NORMAL", "log_json": False, "tips_argon2_profile": "fast",
-                                    "units_metrics_refresh_seconds": 60}
+                                    "units_metrics_refresh_seconds": 60,
+                                    # The figures computed for each call, as in the earlier rounds (what a report
+                                    # costs when units' snapshot has expired; served figures: bench_national).
+                                    "units_stats_max_age": 0}
             return Settings(**(base | kw))
 
         try:

@@ -133,6 +133,9 @@ async def test_an_officer_exports_the_report_and_its_files_hold_the_figures_of_s
         await page.select_option("#r-area", "79")
         await page.click("#show-report")
         await page.wait_for_selector("#report")
+        # When the units service computed the figures, in Vietnam time.
+        assert re.fullmatch(r"Số liệu lúc \d\d:\d\d \d\d/\d\d/\d{4} \(giờ Việt Nam, UTC\+7\)",
+                            (await page.inner_text("#figures-at")).strip())
 
         current, previous = await _stats(world, year, "79"), await _stats(world, year - 1, "79")
         # What the seed recorded is what the services count, and what the page shows.

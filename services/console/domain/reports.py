@@ -191,6 +191,9 @@ class Report:
     sections: list[ReportSection]
     current: dict[str, Number]   # every figure of the year (the data sheet)
     previous: dict[str, Number]  # every figure of the previous year
+    # When the units service computed the year's figures (its `/stats` `computed_at`: a nation's or a province's
+    # come from a snapshot up to a minute old); None when it did not say.
+    figures_at: datetime | None = None
 
     @property
     def previous_year(self) -> int:
@@ -209,6 +212,10 @@ class Report:
 
     def place(self) -> str:
         return area_name(self.area_code, self.lang)
+
+    def figures_at_text(self) -> str | None:
+        """"14:05 03/12/2026" in Vietnam time, or None."""
+        return f"{self.figures_at.astimezone(VN_TZ):%H:%M %d/%m/%Y}" if self.figures_at is not None else None
 
     def figure_keys(self) -> list[str]:
         return sorted(set(self.current) | set(self.previous))
@@ -299,7 +306,18 @@ def build(stats: Mapping[str, Mapping[str, Any]], previous: Mapping[str, Mapping
     if other.rows:
         sections.append(other)
     return Report(year=year, area_code=area_code, lang=lang, made_at=made_at, sections=sections, current=now,
-                  previous=before)
+                  previous=before, figures_at=_instant(stats.get("units", {}).get("computed_at")))
+
+
+def _instant(value: Any) -> datetime | None:
+    """An aware time from a `/stats` answer's `computed_at`, or None (absent, or not a time with a zone)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 # --- how numbers read ----------------------------------------------------------------------------------------

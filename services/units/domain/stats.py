@@ -6,6 +6,8 @@ in-memory reference computation (`tests/units_reference_stats.py`).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.areas import covers
@@ -90,6 +92,10 @@ class Stats(BaseModel):
     models: ModelFigures = Field(default_factory=ModelFigures)
     activities: ActivityFigures = Field(default_factory=ActivityFigures)
     incidents: IncidentFigures = Field(default_factory=IncidentFigures)
+    computed_at: datetime | None = Field(
+        default=None, description="when these figures were computed (UTC): a nation's or a province's figures are "
+                                  "served from a shared snapshot at most ANTQ_UNITS_STATS_MAX_AGE seconds old, a "
+                                  "commune's are computed for the request")
 
 
 def area_covers(area: str, unit_area: str) -> bool:

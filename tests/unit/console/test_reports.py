@@ -124,3 +124,16 @@ def test_a_breakdown_answered_as_plain_numbers_is_still_printed_by_name() -> Non
     rows = _rows(reports.build({"units": units}, {}, year=2026, area_code="79", lang="vi", made_at=MADE))
     assert rows["units.activities.by_kind.drill"].label == "Hoạt động theo loại: Diễn tập"
     assert rows["units.activities.by_kind.tuan_tra"].current == 2
+
+
+def test_the_report_says_when_the_units_figures_were_computed_in_vietnam_time() -> None:
+    at = {**UNITS, "computed_at": "2026-12-03T06:59:30Z"}
+    report = reports.build({"units": at, "tips": TIPS}, BEFORE, year=2026, area_code="79", lang="vi", made_at=MADE)
+    assert report.figures_at == datetime(2026, 12, 3, 6, 59, 30, tzinfo=UTC)
+    assert report.figures_at_text() == "13:59 03/12/2026"
+    assert "units.computed_at" not in report.current  # a time, not a figure
+    # Not said (an older service), or not a time with its zone: nothing is shown.
+    for value in (None, "yesterday", "2026-12-03T06:59:30", 1234):
+        stats = {**UNITS, "computed_at": value}
+        assert reports.build({"units": stats}, {}, year=2026, area_code="79", lang="vi",
+                             made_at=MADE).figures_at_text() is None
