@@ -313,6 +313,9 @@ class BatchAudience:
         self.subs: list[Subscription] = []
         self.base: list[Recipient] = []  # officers, then the subscribers that are not officers
         self.base_ids: set[str] = set()
+        # Per batch: the recipients each unit adds (its contact), and the leaders' desks of each area.
+        self.unit_recipients: dict[str, list[Recipient]] = {}
+        self.leader_levels = default_approvers().leader_levels
 
     async def load(self, unit_ids: set[str]) -> None:
         officer_rows = await store.officers(session=self.session)
@@ -344,15 +347,17 @@ class BatchAudience:
         """Who may be addressed for one event; `intake`: a tip with no area, for the intake desk's inbox."""
         known = list(self.base)
         if unit_id and f"unit:{unit_id}" not in self.base_ids:
-            rid = f"unit:{unit_id}"
-            await self._fetch({rid})
-            row = self.rows[rid]
-            if row is None:
-                known.append(Recipient(recipient_id=rid, kind="unit_contact", unit_id=unit_id))
-            elif row["kind"] != "officer":
-                known.append(recipient_from_row(row))
+            if unit_id not in self.unit_recipients:
+                rid = f"unit:{unit_id}"
+                await self._fetch({rid})
+                row = self.rows[rid]
+                if row is None:
+                    self.unit_recipients[unit_id] = [Recipient(recipient_id=rid, kind="unit_contact", unit_id=unit_id)]
+                else:
+                    self.unit_recipients[unit_id] = [recipient_from_row(row)] if row["kind"] != "officer" else []
+            known += self.unit_recipients[unit_id]
         known.append(intake_desk() if intake else desk(area))
-        known.extend(leader_desk(level, area) for level in default_approvers().leader_levels)
+        known.extend(leader_desk(level, area) for level in self.leader_levels)
         return known
 
 

@@ -29,6 +29,7 @@ from services.tips.domain import (
     InboundKeyring,
     InvalidAgencyKey,
     Receipt,
+    ReceiptSealer,
     Tip,
     TipFingerprint,
     UndecryptableIdentity,
@@ -47,7 +48,6 @@ from services.tips.domain import (
     post_message,
     receive_tip,
     reward_ref,
-    seal_receipt,
     triage,
     validate_attachments,
     verify,
@@ -378,26 +378,22 @@ async def _reply_accepted(replies: Sequence[tuple[str, str, Accepted]], uow: Uni
     """`TipAccepted.v1` to each agency, through the outbox in the tips' own transaction (so exactly once per tip):
     its reference, the tip id and the receipt encrypted to the agency's registered key. With no key registered
     the tip is still accepted and the reply says the receipt was withheld; the operator is warned (log, metric).
-    Each agency's key is read once per batch; the encryption (ECDH, ~2 ms a receipt) runs off the event loop."""
-    keys: dict[str, Mapping[str, Any] | None] = {}
+    Each agency's key is read, checked and imported once per batch; the encryption (an ephemeral ECDH key per
+    receipt) runs off the event loop."""
+    sealers: dict[str, ReceiptSealer | None] = {}
     for agency, _, _ in replies:
-        if agency not in keys:
-            keys[agency] = ctx.agency_keys(agency)
+        if agency not in sealers:
+            sealers[agency] = _sealer(agency, ctx.agency_keys(agency))
 
     def seal_all() -> list[str | None]:
         sealed: list[str | None] = []
         for agency, reference, accepted in replies:
-            jwks = keys[agency]
-            token: str | None = None
-            if jwks is not None:
-                try:
-                    token = seal_receipt(accepted.receipt, tip_id=accepted.tip_id, reference=reference, jwks=jwks)
-                except InvalidAgencyKey as exc:
-                    log.warning("agency %s: its registered key is unusable (%s); receipt withheld", agency, exc)
-            sealed.append(token)
+            sealer = sealers[agency]
+            sealed.append(None if sealer is None
+                          else sealer.seal(accepted.receipt, tip_id=accepted.tip_id, reference=reference))
         return sealed
 
-    sealed = await asyncio.to_thread(seal_all) if any(keys.values()) else [None] * len(replies)
+    sealed = await asyncio.to_thread(seal_all) if any(sealers.values()) else [None] * len(replies)
     withheld: dict[str, list[str]] = {}
     for (agency, reference, accepted), receipt_jwe in zip(replies, sealed, strict=True):
         if receipt_jwe is None:
@@ -411,6 +407,17 @@ async def _reply_accepted(replies: Sequence[tuple[str, str, Accepted]], uow: Uni
                     "one with `antq tips agency-key`", agency, len(tip_ids), ", ".join(tip_ids))
         if ctx.metrics:
             ctx.metrics.receipts_withheld.labels(agency).inc(len(tip_ids))
+
+
+def _sealer(agency: str, jwks: Mapping[str, Any] | None) -> ReceiptSealer | None:
+    """What seals an agency's receipts, or None when it has no usable registered key (its receipts are withheld)."""
+    if jwks is None:
+        return None
+    try:
+        return ReceiptSealer(jwks)
+    except InvalidAgencyKey as exc:
+        log.warning("agency %s: its registered key is unusable (%s); receipt withheld", agency, exc)
+        return None
 
 
 def _inbound_command(data: TipSubmitted, keyring: InboundKeyring) -> SubmitTip:

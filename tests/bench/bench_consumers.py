@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -191,20 +192,70 @@ def _inbound(type_: str, data: dict[str, Any]) -> Message:
     return f"antq.inbound.{AGENCY}.{type_}", json.dumps(body, ensure_ascii=False).encode(), eid
 
 
-def inbound_load(n: int) -> list[Message]:
-    """An agency's units and tips, alternating."""
+# Forwarded tips' texts: composed from these parts, so that tips at one place differ as real reports do (the
+# duplicate finder compares each with the earlier tips of its place, and near-identical texts all pass its size
+# bound); a few repeat an earlier tip's text, as a second report of the same thing does.
+_WHAT = ("nghi vấn buôn bán ma túy", "tụ tập đánh bạc ăn tiền", "lừa đảo qua mạng xã hội", "trộm cắp xe máy",
+         "cho vay nặng lãi", "gây rối trật tự công cộng", "tàng trữ hàng cấm", "mua bán hàng giả",
+         "đua xe trái phép", "cưỡng đoạt tài sản", "làm giả giấy tờ", "vận chuyển pháo nổ")
+_WHERE = ("gần chợ", "trong hẻm", "tại quán cà phê", "bên cạnh trường học", "ở bãi giữ xe", "sau nhà văn hóa",
+          "trước cổng khu công nghiệp", "tại tiệm cầm đồ", "trong khu trọ", "ở bến xe")
+_WHEN = ("vào buổi tối", "khoảng nửa đêm", "sáng sớm hằng ngày", "cuối tuần", "nhiều ngày liên tiếp", "chiều qua")
+_DETAIL = ("có khoảng {k} người tham gia", "thường đi xe biển số 59-{k:04d}", "đã kéo dài {k} tháng",
+           "người dân xung quanh rất bức xúc", "có cả người ngoài địa phương", "giao dịch bằng tiền mặt",
+           "liên lạc qua nhóm kín trên mạng", "đã được báo lần trước nhưng vẫn tiếp diễn")
+_STREETS = ("Nguyễn Huệ", "Lê Lợi", "Hai Bà Trưng", "Trần Hưng Đạo", "Cách Mạng Tháng Tám", "Điện Biên Phủ",
+            "Nguyễn Trãi", "Lý Thường Kiệt", "Phan Đình Phùng", "Võ Văn Kiệt", "Lê Văn Sỹ", "Quang Trung")
+_REPORTERS = ("Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường", "Phạm Minh Dũng", "Võ Thị Hạnh", "Đặng Quốc Khánh")
+
+
+def _forwarded_text(i: int, rng: random.Random, earlier: list[str]) -> str:
+    if earlier and rng.random() < 0.05:
+        return rng.choice(earlier)
+    return (f"Tin chuyển từ ứng dụng quốc gia: {rng.choice(_WHAT)} {rng.choice(_WHERE)} số {rng.randint(1, 400)} "
+            f"đường {rng.choice(_STREETS)}, {rng.choice(_WHEN)}; {rng.choice(_DETAIL).format(k=rng.randint(2, 30))}."
+            + (f" {rng.choice(_DETAIL).format(k=rng.randint(2, 30))}." if rng.random() < 0.5 else ""))
+
+
+def inbound_load(n: int, identity_jwks: dict[str, Any] | None = None) -> list[Message]:
+    """An agency's units and tips, alternating. With `identity_jwks` (the tips service's public keys), one tip in
+    two carries its reporter's identity sealed to it (`reporter_jwe`), as an agency forwards an identified tip."""
+    from services.tips.domain.sealed import seal
+
+    rng = random.Random(n)
+    texts: list[str] = []
     out: list[Message] = []
     for i in range(n):
         if i % 2:
-            out.append(_inbound("TipSubmitted.v1", {
+            tip: dict[str, Any] = {
                 "category": CATEGORIES[i % len(CATEGORIES)], "area_code": HCMC[i % 50].code,
-                "description": f"Tin chuyển từ ứng dụng quốc gia số {i}: nghi vấn vi phạm tại điểm {i * 7919 % 10007}.",
-                "anonymous": True, "reference": f"tip-{i}"}))
+                "description": _forwarded_text(i, rng, texts), "anonymous": True, "reference": f"tip-{i}"}
+            texts.append(tip["description"])
+            if identity_jwks is not None and i % 4 == 1:
+                tip["anonymous"] = False
+                identity = {"name": rng.choice(_REPORTERS), "phone": f"09{rng.randint(0, 10**8 - 1):08d}"}
+                tip["reporter_jwe"] = seal(identity, identity_jwks)
+            out.append(_inbound("TipSubmitted.v1", tip))
         else:
             out.append(_inbound("UnitUpserted.v1", {
                 "external_key": f"reg-{i}", "name": f"Công ty TNHH Đăng ký {i:05d}", "kind": "enterprise",
                 "area_code": HCMC[i % 50].code, "address": f"{i} Nguyễn Huệ", "reference": f"unit-{i}"}))
     return out
+
+
+def agency_keys(world: World) -> dict[str, Any]:
+    """The keys a forwarding agency and the tips service exchange, as deployed: the tips service's inbound key
+    (created as its first start would; its public JWK set is what the agency seals identities to) and the agency's
+    registered public key (receipts of its tips are sealed to it). Returns the tips service's public JWK set."""
+    from joserfc.jwk import ECKey
+
+    from services.tips import keys
+
+    settings = world.settings()
+    identity_jwks = keys.inbound_keys(settings).ensure().jwks()
+    agency = ECKey.generate_key("P-256", private=True)
+    keys.register_agency_key(settings, AGENCY, {"keys": [dict(agency.as_dict(private=False))]})
+    return identity_jwks
 
 
 def incidents_load(n_inbound: int) -> list[Message]:
@@ -308,7 +359,7 @@ async def run(nats_url: str, *, n: int = 3000, batch: int | None = None, timeout
         await _declare_streams(js, settings)
         unit_msgs, units = units_load(max(1, n))
         loads = [("units", unit_msgs), ("tips", tips_load(max(1, n // 4), units)),
-                 ("awards", awards_load(max(1, n // 3), units)), ("inbound", inbound_load(2 * n)),
+                 ("awards", awards_load(max(1, n // 3), units)), ("inbound", inbound_load(2 * n, agency_keys(world))),
                  ("incidents", incidents_load(2 * n))]
         for load, messages in loads:
             published = await _publish(js, world.namespace, messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Literal
 
@@ -65,14 +66,19 @@ def reporter_recipient(reporter_ref: str) -> Recipient:
     return Recipient(recipient_id=f"reporter:{reporter_ref}", kind="reporter")
 
 
-class Directory(_Frozen):
-    """What routing may look up: known recipients, and where units and tips are (events do not always say)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Directory:
+    """What routing may look up: known recipients, and where units and tips are (events do not always say).
+
+    A plain frozen dataclass, not a validated model: routing builds one for every event from values that are
+    already checked (recipients are `Recipient`s), and validating it again re-ran every recipient's validator,
+    a tenth of what routing an event cost (docs/benchmarks.md)."""
 
     recipients: tuple[Recipient, ...] = ()
-    unit_areas: Mapping[str, str] = Field(default_factory=dict)
-    tip_areas: Mapping[str, str] = Field(default_factory=dict)
+    unit_areas: Mapping[str, str] = field(default_factory=dict)
+    tip_areas: Mapping[str, str] = field(default_factory=dict)
     # tip_id -> pseudonymous reporter reference, handed over by the tips service (never an identity).
-    tip_reporters: Mapping[str, str] = Field(default_factory=dict)
+    tip_reporters: Mapping[str, str] = field(default_factory=dict)
     # The intake desk's area (ANTQ_TIPS_INTAKE_DESK_AREA): its officers hear of tips with no area. None: every
     # province-level officer (see shared.areas.serves_intake_desk).
     intake_desk: str | None = None
@@ -132,8 +138,12 @@ class Preferences(_Frozen):
 DEFAULT_PREFERENCES = Preferences()
 
 
-class DeliveryIntent(_Frozen):
-    """One message to send: to whom, how, when (immediately or in the digest) and whether it is critical."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryIntent:
+    """One message to send: to whom, how, when (immediately or in the digest) and whether it is critical.
+
+    Made by routing only, from validated rules, subscriptions, recipients and preferences: a plain frozen
+    dataclass (one per delivery of every event), not a model validated again."""
 
     recipient_id: str
     recipient_kind: RecipientKind
@@ -143,4 +153,4 @@ class DeliveryIntent(_Frozen):
     critical: bool
     language: Language
     subscription_id: str | None = None
-    reason: str = Field(description="the rule id or `subscription:<id>` that produced it, for the delivery log")
+    reason: str  # the rule id or `subscription:<id>` that produced it, for the delivery log

@@ -243,6 +243,13 @@ def subscription_matches(sub: Subscription, event_type: str, data: Mapping[str, 
     return sub.min_priority is None or PRIORITY_RANK[event_priority(data)] >= PRIORITY_RANK[sub.min_priority]
 
 
+@lru_cache(maxsize=4096)
+def endpoint_recipient(subscription_id: str) -> Recipient:
+    """The recipient a webhook subscription is (each endpoint its own); recipients are immutable, so one per
+    subscription is built and shared by every event it matches."""
+    return Recipient(recipient_id=f"webhook:{subscription_id}", kind="external")
+
+
 # --- the routing function -------------------------------------------------------------------------------------
 def route(
     event_type: str,
@@ -306,7 +313,7 @@ def route(
         if not subscription_matches(sub, event_type, event_data, recipients_directory):
             continue
         if sub.channel in ENDPOINTS:
-            recipient = Recipient(recipient_id=f"webhook:{sub.subscription_id}", kind="external")
+            recipient = endpoint_recipient(sub.subscription_id)
         else:
             owner = recipients_directory.get(sub.owner)
             if owner is None or owner.kind == "reporter":

@@ -56,7 +56,15 @@ from .rules import (
     load_deadline_rules,
     load_triage_rules,
 )
-from .sealed import InboundKeyring, InvalidAgencyKey, UndecryptableIdentity, agency_jwks, seal, seal_receipt
+from .sealed import (
+    InboundKeyring,
+    InvalidAgencyKey,
+    ReceiptSealer,
+    UndecryptableIdentity,
+    agency_jwks,
+    seal,
+    seal_receipt,
+)
 from .secrecy import (
     FAST_FOR_TESTS,
     PRODUCTION,
@@ -99,6 +107,7 @@ __all__ = [
     "Leak",
     "Receipt",
     "ReceiptKeys",
+    "ReceiptSealer",
     "Tip",
     "TipFingerprint",
     "TipStatus",

@@ -156,10 +156,24 @@ def agency_jwks(raw: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {"keys": out}
 
 
+class ReceiptSealer:
+    """Seals receipts to one agency's JWK set: the set checked (`agency_jwks`) and its first key imported once, for
+    every receipt of a batch. Each receipt still gets its own ephemeral key (ECDH-ES): only the agency's key is
+    kept. Checking the set and importing its key again for every receipt was half of what sealing one cost
+    (docs/benchmarks.md). `InvalidAgencyKey` when the set cannot take receipts."""
+
+    def __init__(self, jwks: Mapping[str, Any]):
+        jwk = agency_jwks(jwks)["keys"][0]
+        self._key = ECKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
+        self._kid = jwk["kid"]
+
+    def seal(self, receipt: str, *, tip_id: str, reference: str) -> str:
+        """`{receipt, tip_id, reference}` as a compact JWE (ECDH-ES, A256GCM) to the agency's key."""
+        header = {"alg": KEY_ALG, "enc": CONTENT_ENC, "kid": self._kid}
+        payload = {"receipt": receipt, "tip_id": tip_id, "reference": reference}
+        return jwe.encrypt_compact(header, json.dumps(payload).encode(), self._key)
+
+
 def seal_receipt(receipt: str, *, tip_id: str, reference: str, jwks: Mapping[str, Any]) -> str:
-    """`{receipt, tip_id, reference}` as a compact JWE (ECDH-ES, A256GCM) to the first key of an agency's JWK set."""
-    jwk = agency_jwks(jwks)["keys"][0]
-    public = ECKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
-    header = {"alg": KEY_ALG, "enc": CONTENT_ENC, "kid": jwk["kid"]}
-    payload = {"receipt": receipt, "tip_id": tip_id, "reference": reference}
-    return jwe.encrypt_compact(header, json.dumps(payload).encode(), public)
+    """One receipt sealed to the first key of an agency's JWK set (see `ReceiptSealer`, for many)."""
+    return ReceiptSealer(jwks).seal(receipt, tip_id=tip_id, reference=reference)

@@ -8,6 +8,7 @@ import base64
 import json
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,48 @@ async def test_inbox_text_rendered_when_read_is_the_notice_of_its_event(tmp_path
         expected = ctx.templates.render(d.event_type, "inbox", row["language"], envelope, names)
         assert texts[row["notification_id"]] == (expected.subject, expected.text, expected.link)
         assert texts[row["notification_id"]][0]
+
+
+async def test_routing_a_batch_builds_each_unit_contact_once_and_validates_no_routing_value(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-event values of routing (the directory it looks up, the delivery intents) are plain values built
+    from checked ones, and a unit's contact recipient is built once per batch, not once per event about the unit:
+    routing a batch validates no model per event other than the `NotificationDelivered` events it emits."""
+    from pydantic import BaseModel
+
+    def unit_events(first: int) -> list[EventData]:
+        events: list[EventData] = []
+        for n in range(first, first + 10):
+            events.append(UnitRegistered(unit_id=f"v-{n}", name=f"Unit {n}", kind="school",
+                                         area_code=f"79.2670{n % 3}", in_scope=True))
+            events.append(UnitCertified(unit_id=f"v-{n}", year=2026, rating="good", decision_no=f"QD-{n}",
+                                        decided_at=NOW, decided_by_level="commune", consecutive_years=1))
+            events.append(UnitCertified(unit_id=f"v-{n}", year=2025, rating="good", decision_no=f"QD-{n}b",
+                                        decided_at=NOW, decided_by_level="commune", consecutive_years=1))
+        return events
+
+    db = await seeded(tmp_path / "n.db")
+    ctx = _ctx(db)
+    built: Counter[str] = Counter()
+    init = BaseModel.__init__
+
+    def counting(self: BaseModel, /, **data: Any) -> None:
+        built[type(self).__name__] += 1
+        init(self, **data)
+
+    try:
+        async with db.unit_of_work() as uow:  # the same areas once before: their desks are built and kept
+            await intake(deliveries_of(unit_events(0)), uow, ctx)
+        batch = deliveries_of(unit_events(10))
+        monkeypatch.setattr(BaseModel, "__init__", counting)
+        async with db.unit_of_work() as uow:
+            created = await intake(batch, uow, ctx)
+            emitted = len(uow.events)
+        monkeypatch.undo()
+    finally:
+        await db.dispose()
+    assert created and emitted
+    # Read once per batch: the officer and the two subscriptions notify knows. Then ten units without a contact
+    # row, three events each: ten contact recipients, not thirty; the webhook subscriber's recipient is kept.
+    assert built == Counter({"Recipient": 1 + 10, "Subscription": 2, "NotificationDelivered": emitted,
+                             "CloudEvent": emitted})

@@ -3,6 +3,7 @@ within a batch and across batches, and each tip is stored as the public intake s
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,3 +144,47 @@ async def test_an_identity_sealed_to_another_key_is_refused_as_undecryptable(tmp
     finally:
         await db.dispose()
     assert tips == {} and events == []
+
+
+async def test_receipts_of_a_batch_are_sealed_to_the_agency_key_checked_once(
+        tmp_path: Path, ctx: TipsContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each forwarded tip's receipt is sealed to its agency's registered key with an ephemeral key of its own (it
+    opens with the agency's private key only); the agency's key set is checked and imported once per batch, not
+    once per receipt. An agency whose registered set is unusable has every receipt withheld, the tips accepted."""
+    from joserfc import jwe
+    from joserfc.jwk import ECKey
+
+    from services.tips.domain import sealed as sealed_module
+
+    agency_key = ECKey.generate_key("P-256", private=True)
+    registered = {"keys": [dict(agency_key.as_dict(private=False)) | {"kid": "agency-1"}]}
+    checked: list[object] = []
+    real_check = sealed_module.agency_jwks
+
+    def counting(raw: Any) -> dict[str, list[dict[str, Any]]]:
+        checked.append(raw)
+        return real_check(raw)
+
+    monkeypatch.setattr(sealed_module, "agency_jwks", counting)
+    ctx.agency_keys = lambda agency: registered if agency == "national-app" else {"keys": [{"kty": "oct"}]}
+    db = ctx.db
+    try:
+        async with db.unit_of_work() as uow:
+            await on_inbound_tips([forwarded("national-app", f"R-{n}") for n in range(6)]
+                                  + [forwarded("broken-app", "B-1"), forwarded("broken-app", "B-2")], uow, ctx=ctx)
+            replies = [e.data for e in uow.events if e.type == "TipAccepted.v1"]
+    finally:
+        await db.dispose()
+    assert len(checked) == 2  # one check per agency and batch, not eight
+    by_ref = {r["reference"]: r for r in replies}
+    assert sorted(by_ref) == ["B-1", "B-2", *(f"R-{n}" for n in range(6))]
+    assert by_ref["B-1"]["receipt_withheld"] == by_ref["B-2"]["receipt_withheld"] == "no_agency_key"
+    ephemeral = set()
+    for n in range(6):
+        reply = by_ref[f"R-{n}"]
+        opened = jwe.decrypt_compact(reply["receipt_jwe"], agency_key, algorithms=["ECDH-ES", "A256GCM"])
+        payload = json.loads(opened.plaintext or b"")
+        assert payload["tip_id"] == reply["tip_id"] and payload["reference"] == f"R-{n}" and payload["receipt"]
+        assert opened.protected["kid"] == "agency-1"
+        ephemeral.add(json.dumps(opened.protected["epk"], sort_keys=True))
+    assert len(ephemeral) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,7 +109,7 @@ def test_tip_without_area_reaches_the_province_officers_of_the_intake_desk(direc
 
 
 def test_tip_without_area_reaches_the_configured_intake_desk_area(directory: Directory) -> None:
-    desk = directory.model_copy(update={"intake_desk": "79.26743"})
+    desk = dataclasses.replace(directory, intake_desk="79.26743")
     assert pairs(route(TIP_RECEIVED, tip(area=None), [], desk, {})) == {
         ("officer:province79", "inbox"), ("officer:commune26743", "inbox"), ("admin:national", "inbox")}
 
