@@ -67,20 +67,25 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = Backoff(first=min(self.poll_interval * 2, 10.0), cap=10.0)
         while not self._stopping:
-            wait = self.poll_interval
+            # Cleared before the pass reads: a commit after that read wakes the next pass, one before it is read.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 backoff.succeeded()
             except Exception as exc:  # noqa: BLE001 — the relay must outlive any failure of NATS or the DB
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay pass failed: %s", self.last_error)
-                published = 0
-                wait = backoff.failed()
-            if published:
+                self._wake.clear()  # a failed pass waits out its backoff, whatever was committed meanwhile
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff.failed())
                 continue
-            self._wake.clear()
+            # A full batch may have left rows behind: read again at once. A short one took every row committed
+            # before its read, so the next pass waits for a commit (or the poll interval) instead of reading an
+            # empty outbox after every batch.
+            if published >= self.batch_size or self._wake.is_set():
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of pending rows. Returns how many were published."""
