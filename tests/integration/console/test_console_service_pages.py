@@ -90,7 +90,8 @@ async def test_awards_registry_and_desk_pages_say_why_in_the_areas_words(
             await accounts.add(Account("staff", "unit", area="79", unit="u-mine"), PASSWORD, now=NOW)
             pages: dict[str, tuple[int, str]] = {}
             await sign_in(client, "o79")
-            for path in ("/awards", "/awards/a-1", "/awards/a-gone", "/units", "/units/u-far", "/units/u-gone", "/units/" + "x" * 201):
+            for path in ("/awards", "/awards/a-1", "/awards/a-gone", "/units", "/units/u-far", "/units/u-gone",
+                         "/units/" + "x" * 201):
                 r = await client.get(path)
                 pages[path] = (r.status_code, _error_text(r.text))
             client.cookies.clear()
