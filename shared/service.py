@@ -61,6 +61,15 @@ async def _raw_bodies(message: Any) -> Any:
     return None
 
 
+def _stop_requested() -> bool:
+    """Whether this task was asked to stop. A cancellation that arrives while a library call is waiting can come
+    back as that library's own error, or not at all (before Python 3.12, `asyncio.wait_for` returns the result
+    when it finished in the same moment); a retry loop must not take it for a failure to retry, or the service's
+    stop waits for it for ever."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class Service:
     """Everything one service runs. Built by the service's app.py; started by the HTTP app's lifespan."""
 
@@ -224,7 +233,9 @@ class Service:
             try:
                 await fn()
                 return
-            except Exception as exc:  # noqa: BLE001 — keep trying until the dependency answers
+            except Exception as exc:  # keep trying until the dependency answers
+                if _stop_requested():
+                    raise asyncio.CancelledError from exc
                 delay = backoff.failed()
                 log.warning("%s failed, retrying in %.1fs: %s", what, delay, exc)
                 await asyncio.sleep(delay)
@@ -249,7 +260,9 @@ class Service:
                 await self.broker.start()
                 await self._start_consumers(js)
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
+                if _stop_requested():
+                    raise asyncio.CancelledError from exc
                 # Missing streams are not a connection problem: /readyz says what the service waits for.
                 waiting = isinstance(exc, StreamsNotProvisioned)
                 self.bus_error = None if waiting else f"{type(exc).__name__}: {exc}"
