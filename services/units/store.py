@@ -442,6 +442,7 @@ async def list_history(*, session: AsyncSession, unit_id: str, after: int | None
 # that a test can make them small.
 SEARCH_WINDOW = 2000
 SEARCH_WINDOW_IN_AREA = 100_000
+SEARCH_WINDOW_NEXT = 10_000
 
 
 async def list_units(
@@ -486,30 +487,40 @@ async def list_units(
         return [or_(units.c.name > key[0], and_(units.c.name == key[0], units.c.unit_id > key[1]))]
 
     order = (units.c.name, units.c.unit_id)
+    keys: list[tuple[str, str]] = []
     if not patterns:
-        keys = [tuple(r) for r in (await session.execute(
+        keys = [(r[0], r[1]) for r in (await session.execute(
             select(*order).where(*where, *past(after)).order_by(*order).limit(limit))).all()]
     else:
         # The window: its entries in name order (`ix_units_name`, or a province's `ix_units_province_name`, which
-        # carries the search text on PostgreSQL), kept when their words match, up to `limit` of them.
+        # carries the search text on PostgreSQL), kept when their words match, up to `limit` of them. When a full
+        # window held some matches but not a page, a second one after it, as long as their density says the page
+        # is near (at most `SEARCH_WINDOW_NEXT` entries); past the windows, the words' matches.
         size = SEARCH_WINDOW_IN_AREA if area_codes else SEARCH_WINDOW
-        window = select(*order, units.c.search).where(*where, *past(after)).order_by(*order).limit(size).subquery()
-        keys = [tuple(r) for r in (await session.execute(
-            select(window.c.name, window.c.unit_id).where(*words(window.c.search))
-            .order_by(window.c.name, window.c.unit_id).limit(limit))).all()]
-        last: tuple[str, str] | None = None
-        if len(keys) < limit:
+        last: tuple[str, str] | None = after
+        for _ in range(2):
+            window = (select(*order, units.c.search).where(*where, *past(last)).order_by(*order).limit(size)
+                      .subquery())
+            found = [(r[0], r[1]) for r in (await session.execute(
+                select(window.c.name, window.c.unit_id).where(*words(window.c.search))
+                .order_by(window.c.name, window.c.unit_id).limit(limit - len(keys)))).all()]
+            keys += found
+            if len(keys) == limit:
+                break
             # The window's last entry, if the window was full: its keys again, from the index alone.
-            edge = (await session.execute(select(*order).where(*where, *past(after)).order_by(*order)
+            edge = (await session.execute(select(*order).where(*where, *past(last)).order_by(*order)
                                           .offset(size - 1).limit(1))).first()
-            last = (edge[0], edge[1]) if edge is not None else None
-        if last is not None:
-            # Past the window: its matches first (a materialised set, so that the planner looks the words up
+            last = None if edge is None else (edge[0], edge[1])
+            size = -(-(limit - len(keys)) * size * 3 // (2 * len(found))) if found else SEARCH_WINDOW_NEXT + 1
+            if last is None or size > SEARCH_WINDOW_NEXT:
+                break
+        if last is not None and len(keys) < limit:
+            # Past the windows: their matches first (a materialised set, so that the planner looks the words up
             # rather than walks the name order again), then the top of them in name order.
-            found = (select(*order).where(*where, *words(units.c.search), *past(last))
-                     .cte("found").prefix_with("MATERIALIZED"))
-            keys += [tuple(r) for r in (await session.execute(
-                select(found).order_by(found.c.name, found.c.unit_id).limit(limit - len(keys)))).all()]
+            rest = (select(*order).where(*where, *words(units.c.search), *past(last))
+                    .cte("rest").prefix_with("MATERIALIZED"))
+            keys += [(r[0], r[1]) for r in (await session.execute(
+                select(rest).order_by(rest.c.name, rest.c.unit_id).limit(limit - len(keys)))).all()]
     if not keys:
         return []
     by_id = {uid: _unit(d) for uid, d in (await session.execute(

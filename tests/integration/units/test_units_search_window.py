@@ -54,8 +54,10 @@ async def test_search_past_the_window_gives_the_pages_of_the_plain_ordered_query
     plain = {limit: await every_page(limit) for limit in (2, 3, 50)}
     assert plain[3][searches.index(("truong", {}, admin))][0][0], "the matches at the end are found"
     assert [len(p) for p in plain[3][:3]] == [6, 5, 5], "several pages, followed by their cursors"
-    for window in range(1, 9):
+    # A second window after the first (as far as the first one's matches say the page lies), or none.
+    for window, second in [(w, 10_000) for w in range(1, 9)] + [(w, 0) for w in (1, 3, 6)]:
         monkeypatch.setattr(store, "SEARCH_WINDOW", window)
         monkeypatch.setattr(store, "SEARCH_WINDOW_IN_AREA", window)
+        monkeypatch.setattr(store, "SEARCH_WINDOW_NEXT", second)
         for limit in (2, 3, 50):
-            assert await every_page(limit) == plain[limit], (window, limit)
+            assert await every_page(limit) == plain[limit], (window, second, limit)
