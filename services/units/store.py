@@ -438,8 +438,8 @@ async def list_history(*, session: AsyncSession, unit_id: str, after: int | None
 # How many entries of the name order a registry search walks before it looks the rest up through its words
 # (`list_units`): across the country, where each entry is a read of the table (`ix_units_name` does not carry the
 # search text), and within an area, where on PostgreSQL the walk reads `ix_units_province_name` alone (a province
-# of 50,000 units in about 25 ms, cheaper than the table rows of its common words' matches). Module constants, so
-# that a test can make them small.
+# of 50,000 units in about 25 ms, cheaper than the table rows of its common words' matches); the largest second
+# window. Module constants, so that a test can make them small.
 SEARCH_WINDOW = 2000
 SEARCH_WINDOW_IN_AREA = 100_000
 SEARCH_WINDOW_NEXT = 10_000
@@ -451,12 +451,14 @@ async def list_units(
 ) -> list[Unit]:
     """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope).
 
-    With words, in two steps that give the same page as the plain ordered query: the first `SEARCH_WINDOW`
+    With words, in bounded steps that give the same page as the plain ordered query: the first `SEARCH_WINDOW`
     entries of the name order after the cursor, kept when their words match; if they hold fewer than `limit`
-    matches and there is more than the window, the rest after the window's last key, found through the words
-    (the trigram index on PostgreSQL) and sorted. Walking the name order alone reads every entry before the first
-    match, half the country when the matches all sort late ("trường …" after every "công ty …"); looking the words
-    up alone reads every match of a common word. Each step is bounded: the window, then the matches past it."""
+    matches and there is more than the window, maybe a second window after it (when the first one's matches say
+    the page lies within `SEARCH_WINDOW_NEXT` entries), then the rest after the last window's last key, found
+    through the words (the trigram index on PostgreSQL) and sorted. Walking the name order alone reads every entry
+    before the first match, half the country when the matches all sort late ("trường …" after every "công ty …");
+    looking the words up alone reads every match of a common word. Each step is bounded: the windows, then the
+    matches past them."""
     where: list[ColumnElement[bool]] = []
     if kind:
         where.append(units.c.kind == kind)
@@ -511,7 +513,8 @@ async def list_units(
             edge = (await session.execute(select(*order).where(*where, *past(last)).order_by(*order)
                                           .offset(size - 1).limit(1))).first()
             last = None if edge is None else (edge[0], edge[1])
-            size = -(-(limit - len(keys)) * size * 3 // (2 * len(found))) if found else SEARCH_WINDOW_NEXT + 1
+            # Twice the entries the density says, and ten matches more: one match missing is often one too few.
+            size = (2 * (limit - len(keys)) + 10) * size // len(found) if found else SEARCH_WINDOW_NEXT + 1
             if last is None or size > SEARCH_WINDOW_NEXT:
                 break
         if last is not None and len(keys) < limit:
