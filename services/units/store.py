@@ -435,42 +435,100 @@ async def list_history(*, session: AsyncSession, unit_id: str, after: int | None
     return [dict(r) for r in rows]
 
 
+# How many entries of the name order a registry search walks before it looks the rest up through its words
+# (`list_units`): across the country, where each entry is a read of the table (`ix_units_name` does not carry the
+# search text), and within an area, where on PostgreSQL the walk reads `ix_units_province_name` alone (a province
+# of 50,000 units in about 25 ms, cheaper than the table rows of its common words' matches); the largest second
+# window. Module constants, so that a test can make them small.
+SEARCH_WINDOW = 2000
+SEARCH_WINDOW_IN_AREA = 100_000
+SEARCH_WINDOW_NEXT = 10_000
+
+
 async def list_units(
     *, session: AsyncSession, kind: str | None, area_codes: Sequence[str], in_scope: bool | None, q: str | None,
     status: str | None, unit_id: str | None, after: tuple[str, str] | None, limit: int,
 ) -> list[Unit]:
-    """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope)."""
-    stmt = select(units.c.unit_id, units.c.name)
+    """Units ordered by (name, unit_id); every area in `area_codes` must cover the unit (filter ∩ caller scope).
+
+    With words, in bounded steps that give the same page as the plain ordered query: the first `SEARCH_WINDOW`
+    entries of the name order after the cursor, kept when their words match; if they hold fewer than `limit`
+    matches and there is more than the window, maybe a second window after it (when the first one's matches say
+    the page lies within `SEARCH_WINDOW_NEXT` entries), then the rest after the last window's last key, found
+    through the words (the trigram index on PostgreSQL) and sorted. Walking the name order alone reads every entry
+    before the first match, half the country when the matches all sort late ("trường …" after every "công ty …");
+    looking the words up alone reads every match of a common word. Each step is bounded: the windows, then the
+    matches past them."""
+    where: list[ColumnElement[bool]] = []
     if kind:
-        stmt = stmt.where(units.c.kind == kind)
-    for area in area_codes:
-        stmt = stmt.where(area_clause(area))
+        where.append(units.c.kind == kind)
+    where += [area_clause(area) for area in area_codes]
     if in_scope is not None:
-        stmt = stmt.where(units.c.in_scope == in_scope)
+        where.append(units.c.in_scope == in_scope)
     if status:
-        stmt = stmt.where(units.c.status == status)
+        where.append(units.c.status == status)
     if unit_id:
-        stmt = stmt.where(units.c.unit_id == unit_id)
-    if q:
-        for word in fold(q).split():
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            # The words are written into the statement (quoted by the dialect), not bound: a prepared statement
-            # run five times gets a generic plan that does not know them, and takes the trigram index for common
-            # words (1 s at 500,000 units, against 1 ms for their own plan: docs/benchmarks.md).
-            # Only words of plain characters are written in; anything else (a quote, a backslash, a control
-            # character) stays a bound parameter, so no input ever reaches the SQL text it could break out of.
-            plain = _PLAIN_WORD.fullmatch(word) is not None
-            pattern = bindparam(None, f"%{escaped}%", type_=Text, literal_execute=plain)
-            stmt = stmt.where(units.c.search.like(pattern, escape="\\"))
-    if after is not None:
-        name, uid = after
-        stmt = stmt.where(or_(units.c.name > name, and_(units.c.name == name, units.c.unit_id > uid)))
-    # The page's keys first, then the documents of those units only: a province's page walks
-    # `ix_units_province_name`, which carries the search text on PostgreSQL, without reading the rows it skips.
-    page = stmt.order_by(units.c.name, units.c.unit_id).limit(limit).subquery()
-    found = (select(_UNIT_JSON).join_from(units, page, page.c.unit_id == units.c.unit_id)
-             .order_by(page.c.name, page.c.unit_id))
-    return [_unit(d) for d in (await session.execute(found)).scalars()]
+        where.append(units.c.unit_id == unit_id)
+    patterns: list[Any] = []
+    for word in fold(q or "").split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # The words are written into the statement (quoted by the dialect), not bound: a prepared statement
+        # run five times gets a generic plan that does not know them, and takes the trigram index for common
+        # words (1 s at 500,000 units, against 1 ms for their own plan: docs/benchmarks.md).
+        # Only words of plain characters are written in; anything else (a quote, a backslash, a control
+        # character) stays a bound parameter, so no input ever reaches the SQL text it could break out of.
+        plain = _PLAIN_WORD.fullmatch(word) is not None
+        patterns.append(bindparam(None, f"%{escaped}%", type_=Text, literal_execute=plain))
+
+    def words(search: Any) -> list[ColumnElement[bool]]:
+        return [search.like(pattern, escape="\\") for pattern in patterns]
+
+    def past(key: tuple[str, str] | None) -> list[ColumnElement[bool]]:
+        if key is None:
+            return []
+        return [or_(units.c.name > key[0], and_(units.c.name == key[0], units.c.unit_id > key[1]))]
+
+    order = (units.c.name, units.c.unit_id)
+    keys: list[tuple[str, str]] = []
+    if not patterns:
+        keys = [(r[0], r[1]) for r in (await session.execute(
+            select(*order).where(*where, *past(after)).order_by(*order).limit(limit))).all()]
+    else:
+        # The window: its entries in name order (`ix_units_name`, or a province's `ix_units_province_name`, which
+        # carries the search text on PostgreSQL), kept when their words match, up to `limit` of them. When a full
+        # window held some matches but not a page, a second one after it, as long as their density says the page
+        # is near (at most `SEARCH_WINDOW_NEXT` entries); past the windows, the words' matches.
+        size = SEARCH_WINDOW_IN_AREA if area_codes else SEARCH_WINDOW
+        last: tuple[str, str] | None = after
+        for _ in range(2):
+            window = (select(*order, units.c.search).where(*where, *past(last)).order_by(*order).limit(size)
+                      .subquery())
+            found = [(r[0], r[1]) for r in (await session.execute(
+                select(window.c.name, window.c.unit_id).where(*words(window.c.search))
+                .order_by(window.c.name, window.c.unit_id).limit(limit - len(keys)))).all()]
+            keys += found
+            if len(keys) == limit:
+                break
+            # The window's last entry, if the window was full: its keys again, from the index alone.
+            edge = (await session.execute(select(*order).where(*where, *past(last)).order_by(*order)
+                                          .offset(size - 1).limit(1))).first()
+            last = None if edge is None else (edge[0], edge[1])
+            # Twice the entries the density says, and ten matches more: one match missing is often one too few.
+            size = (2 * (limit - len(keys)) + 10) * size // len(found) if found else SEARCH_WINDOW_NEXT + 1
+            if last is None or size > SEARCH_WINDOW_NEXT:
+                break
+        if last is not None and len(keys) < limit:
+            # Past the windows: their matches first (a materialised set, so that the planner looks the words up
+            # rather than walks the name order again), then the top of them in name order.
+            rest = (select(*order).where(*where, *words(units.c.search), *past(last))
+                    .cte("rest").prefix_with("MATERIALIZED"))
+            keys += [(r[0], r[1]) for r in (await session.execute(
+                select(rest).order_by(rest.c.name, rest.c.unit_id).limit(limit - len(keys)))).all()]
+    if not keys:
+        return []
+    by_id = {uid: _unit(d) for uid, d in (await session.execute(
+        select(units.c.unit_id, _UNIT_JSON).where(units.c.unit_id.in_([uid for _, uid in keys])))).all()}
+    return [by_id[uid] for _, uid in keys if uid in by_id]
 
 
 # --- cycles --------------------------------------------------------------------------------------------------
