@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from shared.cli import DataDir
 from shared.settings import PORT_OFFSETS, PROCESSES, SERVICES, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -16,8 +17,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 # The embedded HTTP ports, as offsets from the port base: `1..5`.
 _PORTS = f"{min(PORT_OFFSETS.values())}..{max(PORT_OFFSETS.values())}"
-DataDir = Annotated[Path | None,
-                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 
 
 def _check_service(service: str, known: tuple[str, ...] = SERVICES) -> str:

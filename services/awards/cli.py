@@ -8,12 +8,11 @@ from typing import Annotated
 import typer
 
 from services.awards.keys import KeyStore, key_dir
+from shared.cli import DataDir
 from shared.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Awards: certificate signing keys.")
 
-DataDir = Annotated[Path | None,
-                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 KeyDir = Annotated[Path | None, typer.Option(
     "--key-dir", help="Signing key directory [env ANTQ_AWARDS_SIGNING_KEY_DIR; <data dir>/keys/awards]")]
 

@@ -12,13 +12,11 @@ import typer
 
 from services.console.domain.accounts import Account, AccountError
 from services.console.handlers import Accounts
+from shared.cli import DataDir
 from shared.db import Database, utcnow
 from shared.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Accounts of the staff console (local sign-in).")
-
-DataDir = Annotated[Path | None,
-                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 
 
 def _password() -> str:

@@ -10,14 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from shared.cli import DataDir
 from shared.settings import Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, help="The tips service: submit tips, rotate identity keys, check the audit.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tips service's hash-chained audit trail.")
 app.add_typer(audit_app, name="audit")
-
-DataDir = Annotated[Path | None,
-                    typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR; default ./.antq]")]
 
 
 @app.command()

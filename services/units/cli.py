@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
+from shared.cli import DataDir
 from shared.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True, help="The registry of agencies, enterprises and schools.")
 
+# The two imports' file and its format.
+ImportFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header row) or JSON lines")]
+ImportFormat = Annotated[Literal["auto", "csv", "jsonl"], typer.Option("--format", help="Default: by file suffix")]
 
 
 @app.callback()
@@ -88,9 +92,9 @@ def _report(command: str, run: Coroutine[Any, Any, dict[str, Any]], *, as_json: 
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header row) or JSON lines")],
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR]")] = None,
-    fmt: Annotated[Literal["auto", "csv", "jsonl"], typer.Option("--format", help="Default: by file suffix")] = "auto",
+    file: ImportFile,
+    data_dir: DataDir = None,
+    fmt: ImportFormat = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Import units, idempotent on the external key (tax code, school code); a bad row never stops the others."""
@@ -117,9 +121,9 @@ async def run_history_import(settings: Settings, file: Path, fmt: str, *, dry_ru
 
 @app.command("import-history")
 def import_history_file(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header row) or JSON lines")],
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory [env ANTQ_DATA_DIR]")] = None,
-    fmt: Annotated[Literal["auto", "csv", "jsonl"], typer.Option("--format", help="Default: by file suffix")] = "auto",
+    file: ImportFile,
+    data_dir: DataDir = None,
+    fmt: ImportFormat = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and report; record nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
